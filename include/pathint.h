@@ -1,0 +1,700 @@
+/**
+ * @file pathint.h
+ * @brief pathint: score-based diffusion models in the path-integral (ħ) view.
+ *
+ * The whole stable public API of pathint lives in this one header. It is C11 and
+ * C++ clean. Conventions (see docs/ and ARCHITECTURE.md):
+ *
+ * - Handles are opaque: ::pi_sde_t, ::pi_model_t, ::pi_sampler_t, ::pi_trainer_t.
+ * - Every fallible function returns a ::pi_status (0 = #PI_OK, negative = error)
+ *   and delivers objects through an out-parameter, its last argument. On failure
+ *   the out-parameter and every caller-owned buffer are left untouched unless the
+ *   function documents otherwise, and pi_last_error() describes the failure.
+ * - Point arrays are row-major `n × dim` `float`; times and scalars are `double`;
+ *   sizes are `size_t`; seeds are `uint64_t`.
+ * - Destroy functions accept NULL.
+ * - The library copies what it keeps; what it borrows is stated per function.
+ * - No global mutable state: everything lives in handles, except the per-thread
+ *   message returned by pi_last_error().
+ */
+#ifndef PATHINT_H
+#define PATHINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @defgroup version Version
+ *  @{ */
+#define PI_VERSION_MAJOR 0 /**< Incremented on incompatible ABI changes (with the SONAME). */
+#define PI_VERSION_MINOR 1 /**< Incremented when functions are added. */
+#define PI_VERSION_PATCH 0 /**< Incremented for fixes. */
+/** The version as one number: major * 10000 + minor * 100 + patch. */
+#define PI_VERSION_NUMBER (PI_VERSION_MAJOR * 10000 + PI_VERSION_MINOR * 100 + PI_VERSION_PATCH)
+/** The version as a string "major.minor.patch". */
+#define PI_VERSION_STRING "0.1.0"
+/** @} */
+
+#ifndef PI_API
+#if defined(_WIN32) || defined(__CYGWIN__)
+#if defined(PI_BUILDING_LIBRARY)
+#define PI_API __declspec(dllexport)
+#elif defined(PI_STATIC)
+#define PI_API
+#else
+#define PI_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define PI_API __attribute__((visibility("default")))
+#else
+#define PI_API
+#endif
+#endif
+
+/** @defgroup status Status codes and errors
+ *  @{ */
+
+/**
+ * X-macro list of every status code: name, value, message. Values are explicit
+ * and never reused.
+ */
+#define PI_STATUS_LIST(X)                                                      \
+    X(PI_OK, 0, "ok")                                                          \
+    X(PI_EINVAL, -1, "invalid argument")                                       \
+    X(PI_ENOMEM, -2, "out of memory")                                          \
+    X(PI_EUNSUPPORTED, -3, "operation not supported by this object")          \
+    X(PI_EIO, -4, "input/output error")                                        \
+    X(PI_EFORMAT, -5, "malformed, corrupt or unsupported file")                \
+    X(PI_ECALLBACK, -6, "a host callback reported failure")                    \
+    X(PI_ECANCELED, -7, "the operation was canceled")                          \
+    X(PI_ENUMERIC, -8, "numerical failure (non-finite value or divergence)")   \
+    X(PI_ENOCONVERGE, -9, "solver did not converge (step size underflow or step limit)") \
+    X(PI_EMISMATCH, -10, "objects do not match (dimension, SDE or shape)")
+
+/** Status codes. ::pi_status is an `int` holding one of these. */
+enum pi_status_code {
+#define PI_STATUS_ENUM_(name, value, message) name = value,
+    PI_STATUS_LIST(PI_STATUS_ENUM_)
+#undef PI_STATUS_ENUM_
+};
+
+/** Return type of every fallible function: #PI_OK or a negative code. */
+typedef int pi_status;
+
+/**
+ * Static description of a status code.
+ * @param[in] status Any value.
+ * @return A static string; "unknown status" for values not in the list.
+ * @threadsafety Safe.
+ */
+PI_API const char *pi_status_string(pi_status status);
+
+/**
+ * The calling thread's detailed message for its most recent failure, for
+ * example "hbar must be >= 0, got -1". Successful calls do not clear it.
+ * @return A thread-local string, valid until the thread's next failing call;
+ *         "" if the thread has not failed yet.
+ * @threadsafety Safe: each thread has its own message.
+ */
+PI_API const char *pi_last_error(void);
+
+/**
+ * Release memory that pathint allocated on the caller's behalf (for example
+ * by pi_data_load()). NULL is ignored.
+ * @param[in] ptr Memory returned by pathint, or NULL.
+ */
+PI_API void pi_free(void *ptr);
+/** @} */
+
+/** @addtogroup version
+ *  @{ */
+/** @return PI_VERSION_NUMBER of the library actually linked. */
+PI_API unsigned pi_version_number(void);
+/** @return PI_VERSION_STRING of the library actually linked (static string). */
+PI_API const char *pi_version_string(void);
+/** @} */
+
+/** @defgroup handles Opaque handles
+ *  @{ */
+typedef struct pi_sde pi_sde_t;         /**< A forward SDE. Immutable once shared. */
+typedef struct pi_model pi_model_t;     /**< A score model bound to an SDE. */
+typedef struct pi_sampler pi_sampler_t; /**< An ħ-family sampler over a model. */
+typedef struct pi_trainer pi_trainer_t; /**< A denoising-score-matching trainer. */
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup sde Forward SDEs
+ * Linear forward SDEs dx = f(t) x dt + g(t) dw with marginal
+ * p_t(x | x0) = N(α(t) x0, σ(t)² I) (MATH.md §1).
+ *
+ * @threadsafety A ::pi_sde_t may be shared between threads once its
+ * parameters are set; setters must not race with any other use.
+ *  @{ */
+
+/** The built-in SDE kinds. */
+typedef enum pi_sde_kind {
+    PI_SDE_VP_LINEAR = 1, /**< VP, β(t) linear from β_min to β_max (defaults 0.1, 20; t ∈ [1e-3, 1]). */
+    PI_SDE_VP_COSINE = 2, /**< VP cosine schedule (Nichol & Dhariwal), s = 0.008, t ∈ [1e-3, 1 − 1e-3]. */
+    PI_SDE_SUBVP = 3,     /**< sub-VP (Song et al. 2021), same β as VP linear. */
+    PI_SDE_VE = 4,        /**< Variance exploding, σ from σ_min = 0.01 to σ_max = 50, t ∈ [1e-5, 1]. */
+    PI_SDE_EDM = 5,       /**< EDM (Karras et al. 2022): α = 1, σ = t ∈ [0.002, 80]. */
+    PI_SDE_CUSTOM = 6     /**< Host callbacks (pi_sde_create_custom()). */
+} pi_sde_kind;
+
+/** Parameters of the built-in SDEs (pi_sde_set_param()). */
+typedef enum pi_sde_param {
+    PI_SDE_BETA_MIN = 1,  /**< VP linear / sub-VP: β(0), >= 0. */
+    PI_SDE_BETA_MAX = 2,  /**< VP linear / sub-VP: β(1), > β_min. */
+    PI_SDE_COSINE_S = 3,  /**< VP cosine: offset s >= 0. */
+    PI_SDE_SIGMA_MIN = 4, /**< VE / EDM: smallest σ, > 0. */
+    PI_SDE_SIGMA_MAX = 5, /**< VE / EDM: largest σ, > σ_min. */
+    PI_SDE_T_MIN = 6,     /**< Data end of the time range (all kinds but EDM, where t = σ). */
+    PI_SDE_T_MAX = 7      /**< Noise end T of the time range. */
+} pi_sde_param;
+
+/**
+ * Host callback giving the marginal coefficients of a custom SDE.
+ * @param[in] t Time.
+ * @param[out] alpha α(t) > 0.
+ * @param[out] sigma σ(t) >= 0.
+ * @param[out] dalpha α'(t).
+ * @param[out] dsigma σ'(t).
+ * @param[in] user_data As given to pi_sde_create_custom().
+ * @return 0 on success, nonzero to report failure (#PI_ECALLBACK).
+ */
+typedef int (*pi_sde_marginal_fn)(double t, double *alpha, double *sigma,
+                                  double *dalpha, double *dsigma, void *user_data);
+
+/**
+ * Host callback giving the drift and diffusion coefficients f(t), g(t) of a
+ * custom SDE; α and σ are then integrated numerically from t = 0 (α = 1, σ = 0).
+ * @return 0 on success, nonzero to report failure (#PI_ECALLBACK).
+ */
+typedef int (*pi_sde_coefficient_fn)(double t, double *f, double *g, void *user_data);
+
+/**
+ * Create a built-in SDE with the defaults of MATH.md §1.
+ * @param[in] kind One of the built-in kinds (not #PI_SDE_CUSTOM).
+ * @param[out] out The new SDE; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_ENOMEM.
+ */
+PI_API pi_status pi_sde_create(pi_sde_kind kind, pi_sde_t **out);
+
+/**
+ * Create an SDE from host callbacks. Give either @p marginal (preferred) or
+ * @p coefficients (then α, σ are computed by quadrature). The prior is
+ * N(0, σ(t_max)² I).
+ * @param[in] t_min Data end of the time range, >= 0.
+ * @param[in] t_max Noise end, > t_min.
+ * @param[in] marginal α, σ and derivatives, or NULL.
+ * @param[in] coefficients f and g, or NULL (exactly one of the two).
+ * @param[in] user_data Borrowed; passed to the callbacks; must outlive the SDE
+ *            and every model made from it.
+ * @param[out] out The new SDE.
+ * @return #PI_OK, #PI_EINVAL, #PI_ECALLBACK (the callback failed at a probe time), #PI_ENOMEM.
+ */
+PI_API pi_status pi_sde_create_custom(double t_min, double t_max, pi_sde_marginal_fn marginal,
+                                      pi_sde_coefficient_fn coefficients, void *user_data,
+                                      pi_sde_t **out);
+
+/** Destroy an SDE. NULL is ignored. Models keep their own copy. */
+PI_API void pi_sde_destroy(pi_sde_t *sde);
+
+/** Copy an SDE (custom SDEs share the borrowed user_data). */
+PI_API pi_status pi_sde_clone(const pi_sde_t *sde, pi_sde_t **out);
+
+/** The kind of an SDE. */
+PI_API pi_status pi_sde_get_kind(const pi_sde_t *sde, pi_sde_kind *out);
+
+/**
+ * Set a parameter, validated against the others (e.g. β_min < β_max); set
+ * the larger bound first when moving a range upward.
+ * @return #PI_OK, #PI_EINVAL (unknown parameter for this kind, NaN, out of range).
+ */
+PI_API pi_status pi_sde_set_param(pi_sde_t *sde, pi_sde_param param, double value);
+
+/** Read a parameter. @return #PI_OK or #PI_EINVAL for a parameter the kind lacks. */
+PI_API pi_status pi_sde_get_param(const pi_sde_t *sde, pi_sde_param param, double *out);
+
+/** The time range [t_min, T]. Either pointer may be NULL. */
+PI_API pi_status pi_sde_time_range(const pi_sde_t *sde, double *t_min, double *t_max);
+
+/**
+ * Marginal coefficients at time t: x_t = α x_0 + σ z.
+ * @param[in] t Any finite t in [0, T] (t = 0 gives α = 1, σ = 0).
+ * @param[out] alpha May be NULL.
+ * @param[out] sigma May be NULL.
+ */
+PI_API pi_status pi_sde_marginal(const pi_sde_t *sde, double t, double *alpha, double *sigma);
+
+/** Drift coefficient f(t) = α'/α and diffusion g(t) = sqrt((σ²)' − 2fσ²). Either may be NULL. */
+PI_API pi_status pi_sde_coefficients(const pi_sde_t *sde, double t, double *f, double *g);
+
+/** Scaled noise level σ̃ = σ/α and half log-SNR λ = −log σ̃ at t. Either may be NULL. */
+PI_API pi_status pi_sde_sigma_tilde(const pi_sde_t *sde, double t, double *sigma_tilde,
+                                    double *lambda);
+
+/**
+ * Inverse of σ̃(t): the t in the SDE's range [0, T] with σ̃(t) = sigma_tilde,
+ * to full double precision (closed form or safeguarded Newton).
+ * @return #PI_OK, #PI_EINVAL if sigma_tilde is outside σ̃([0, T]).
+ */
+PI_API pi_status pi_sde_time_from_sigma_tilde(const pi_sde_t *sde, double sigma_tilde,
+                                              double *t);
+
+/** The prior standard deviation (1 for the VP family, σ(T) otherwise). */
+PI_API pi_status pi_sde_prior_std(const pi_sde_t *sde, double *std);
+
+/**
+ * Draw n prior samples N(0, prior_std² I). Row i depends only on (seed, i):
+ * the same seed gives the same rows whatever n.
+ * @param[out] out n × dim floats.
+ */
+PI_API pi_status pi_sde_prior_sample(const pi_sde_t *sde, size_t n, size_t dim, uint64_t seed,
+                                     float *out);
+
+/** Prior log-density (nats) of n points of dimension dim. @param[out] out n doubles. */
+PI_API pi_status pi_sde_prior_logpdf(const pi_sde_t *sde, size_t n, size_t dim, const float *x,
+                                     double *out);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup model Score models
+ * A ::pi_model_t is a score model bound to a copy of an SDE. Four views of
+ * one model (MATH.md §2): score s = ∇log p_t, noise ε = −σ s, denoiser
+ * D = (x + σ² s)/α, velocity v = α ε − σ D.
+ *
+ * @threadsafety Immutable after creation and configuration; may be shared by
+ * any number of threads (samplers, likelihood). A trainer mutates its model:
+ * do not sample from a model while it is being trained.
+ *  @{ */
+
+/** The four views of a model's output. */
+typedef enum pi_view {
+    PI_VIEW_SCORE = 0,    /**< s = ∇log p_t(x). */
+    PI_VIEW_EPS = 1,      /**< ε = −σ s. */
+    PI_VIEW_DENOISED = 2, /**< D = (x + σ² s)/α. */
+    PI_VIEW_V = 3         /**< v = α ε − σ D. */
+} pi_view;
+
+/** Model kinds. */
+typedef enum pi_model_kind {
+    PI_MODEL_GMM = 1,       /**< Exact Gaussian mixture. */
+    PI_MODEL_EMPIRICAL = 2, /**< Empirical optimal denoiser of a data set. */
+    PI_MODEL_MLP = 3,       /**< Trainable MLP. */
+    PI_MODEL_CALLBACK = 4   /**< Host callback. */
+} pi_model_kind;
+
+/** How a divergence ∇·s is computed. */
+typedef enum pi_divergence {
+    PI_DIV_EXACT = 0,                /**< Exact (closed form or d forward-mode products). */
+    PI_DIV_HUTCHINSON_RADEMACHER = 1, /**< Hutchinson estimator, Rademacher probes. */
+    PI_DIV_HUTCHINSON_GAUSSIAN = 2   /**< Hutchinson estimator, Gaussian probes. */
+} pi_divergence;
+
+/** Noise-level embedding of the MLP. */
+typedef enum pi_embedding {
+    PI_EMBED_LOG_SIGMA = 0, /**< Sinusoidal features of log σ̃(t) (default). */
+    PI_EMBED_TIME = 1       /**< Sinusoidal features of t. */
+} pi_embedding;
+
+/**
+ * Host score function, batched.
+ * @param[in] n Rows.
+ * @param[in] dim Dimension.
+ * @param[in] x n × dim points.
+ * @param[in] t n times (one per row).
+ * @param[out] out n × dim values in the view declared at creation.
+ * @param[in] user_data As given at creation.
+ * @return 0 on success; nonzero aborts the calling run with #PI_ECALLBACK.
+ */
+typedef int (*pi_model_fn)(size_t n, size_t dim, const float *x, const double *t, float *out,
+                           void *user_data);
+
+/**
+ * Exact Gaussian mixture Σ_k w_k N(μ_k, diag(v_k)); its score at any t is
+ * that of the diffused mixture Σ_k w_k N(α μ_k, α² v_k + σ²).
+ * @param[in] sde Copied.
+ * @param[in] dim Dimension, >= 1.
+ * @param[in] k Number of components, >= 1.
+ * @param[in] weights k positive finite weights; normalised to sum 1 (copied).
+ * @param[in] means k × dim (copied).
+ * @param[in] vars k × dim diagonal variances, >= 0 and finite (copied).
+ * @param[out] out The new model.
+ */
+PI_API pi_status pi_model_create_gmm(const pi_sde_t *sde, size_t dim, size_t k,
+                                     const double *weights, const double *means,
+                                     const double *vars, pi_model_t **out);
+
+/**
+ * The empirical optimal denoiser of a data set: the exact score of the
+ * diffused empirical distribution (MATH.md §2).
+ * @param[in] data n × dim, copied.
+ */
+PI_API pi_status pi_model_create_empirical(const pi_sde_t *sde, size_t dim, size_t n,
+                                           const float *data, pi_model_t **out);
+
+/**
+ * A trainable MLP: [x̃ (or c_in x), embedding] → hidden_layers × (Linear, SiLU)
+ * → Linear → dim outputs. Weights are initialised from seed 0; call
+ * pi_model_mlp_init() for another seed.
+ * @param[in] hidden_width Width W >= 1.
+ * @param[in] hidden_layers Number of hidden layers L >= 1.
+ */
+PI_API pi_status pi_model_create_mlp(const pi_sde_t *sde, size_t dim, size_t hidden_width,
+                                     size_t hidden_layers, pi_model_t **out);
+
+/** Re-initialise an MLP's weights reproducibly from a seed. */
+PI_API pi_status pi_model_mlp_init(pi_model_t *model, uint64_t seed);
+/** The view the MLP's last layer predicts (score, ε or denoiser; default ε). */
+PI_API pi_status pi_model_mlp_set_output_view(pi_model_t *model, pi_view view);
+/** Noise embedding: kind and number of sinusoidal features (even, >= 2; default 16). */
+PI_API pi_status pi_model_mlp_set_embedding(pi_model_t *model, pi_embedding kind,
+                                            size_t features);
+/** EDM preconditioning (c_skip, c_out, c_in) on/off with σ_data > 0 (default off, 0.5). */
+PI_API pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, int enabled,
+                                                  double sigma_data);
+
+/**
+ * A model backed by a host function in a declared view (score, ε or
+ * denoiser). Derivatives (for the likelihood) are computed by central finite
+ * differences of the callback in double precision.
+ * @param[in] user_data Borrowed; must outlive the model.
+ */
+PI_API pi_status pi_model_create_callback(const pi_sde_t *sde, size_t dim, pi_view view,
+                                          pi_model_fn fn, void *user_data, pi_model_t **out);
+
+/** Destroy a model. NULL is ignored. */
+PI_API void pi_model_destroy(pi_model_t *model);
+
+/** The model's kind. */
+PI_API pi_status pi_model_get_kind(const pi_model_t *model, pi_model_kind *out);
+/** The model's dimension. */
+PI_API pi_status pi_model_get_dim(const pi_model_t *model, size_t *out);
+/** The model's SDE (borrowed: valid while the model lives). */
+PI_API pi_status pi_model_get_sde(const pi_model_t *model, const pi_sde_t **out);
+/** Default number of threads for pi_model_eval() and friends (>= 1; default 1). */
+PI_API pi_status pi_model_set_threads(pi_model_t *model, int threads);
+
+/**
+ * Evaluate the model in any view.
+ * @param[in] x n × dim.
+ * @param[in] t n times, one per row, each in the SDE's range (t > 0).
+ * @param[out] out n × dim; untouched on failure except for #PI_ECALLBACK.
+ */
+PI_API pi_status pi_model_eval(const pi_model_t *model, pi_view view, size_t n, const float *x,
+                               const double *t, float *out);
+
+/** pi_model_eval() with one time for all rows. */
+PI_API pi_status pi_model_eval_at(const pi_model_t *model, pi_view view, size_t n,
+                                  const float *x, double t, float *out);
+
+/**
+ * Divergence ∇·s of the score at n points.
+ * @param[in] mode #PI_DIV_EXACT or a Hutchinson mode.
+ * @param[in] probes Number of Hutchinson probes (ignored for exact), >= 1.
+ * @param[in] seed Seed of the probes.
+ * @param[out] out n doubles.
+ */
+PI_API pi_status pi_model_divergence(const pi_model_t *model, size_t n, const float *x,
+                                     const double *t, pi_divergence mode, size_t probes,
+                                     uint64_t seed, double *out);
+
+/** Jacobian-vector products (∂s/∂x) v of the score at n points. @param[in] v n × dim. */
+PI_API pi_status pi_model_jvp(const pi_model_t *model, size_t n, const float *x,
+                              const double *t, const float *v, float *out);
+
+/**
+ * Exact log-density log p_t(x) of the model's distribution (Gaussian mixture,
+ * and the empirical model for t with σ > 0); #PI_EUNSUPPORTED otherwise.
+ */
+PI_API pi_status pi_model_logpdf(const pi_model_t *model, size_t n, const float *x,
+                                 const double *t, double *out);
+
+/** Number of trainable float parameters (MLP; 0 for other kinds). */
+PI_API pi_status pi_model_num_params(const pi_model_t *model, size_t *out);
+/** Copy the parameters out (count must equal pi_model_num_params()). */
+PI_API pi_status pi_model_get_params(const pi_model_t *model, float *params, size_t count);
+/** Replace the parameters (count must equal pi_model_num_params(); finite). */
+PI_API pi_status pi_model_set_params(pi_model_t *model, const float *params, size_t count);
+
+/**
+ * Save a model (GMM, empirical or MLP with a built-in SDE) in pathint's
+ * versioned binary format (docs/model-format.md). The file is written to a
+ * temporary name and renamed: a failure never leaves a truncated file.
+ */
+PI_API pi_status pi_model_save(const pi_model_t *model, const char *path);
+/** Load a model file; rejects corrupt or hostile files with #PI_EFORMAT. */
+PI_API pi_status pi_model_load(const char *path, pi_model_t **out);
+/** Export an MLP's weights as .safetensors (documented tensor names, PyTorch layout). */
+PI_API pi_status pi_model_save_safetensors(const pi_model_t *model, const char *path);
+/** Create an MLP on @p sde from a .safetensors file written by pathint or PyTorch. */
+PI_API pi_status pi_model_load_safetensors(const pi_sde_t *sde, const char *path,
+                                           pi_model_t **out);
+
+/**
+ * The action bound of seed 001 (MATH.md §5) on −log q¹ (ħ = 1) averaged over
+ * data, estimated by denoising score matching with @p samples (t, z) draws
+ * per point. @param[out] bound mean bound in nats per point. @param[out] stderr_out its
+ * standard error (may be NULL).
+ */
+PI_API pi_status pi_model_action_bound(const pi_model_t *model, size_t n, const float *data,
+                                       size_t samples, uint64_t seed, double *bound,
+                                       double *stderr_out);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup sampler The ħ sampler family
+ * dx = [f x − (1+ħ)/2 g² s] dt + √ħ g dw̄, backward from T (MATH.md §3).
+ * @threadsafety A sampler is used by one thread at a time, except
+ * pi_sampler_cancel(), which any thread may call. It borrows its model, which
+ * must outlive it; many samplers may share one model.
+ *  @{ */
+
+/** Integrators. */
+typedef enum pi_method {
+    PI_METHOD_EULER = 1,       /**< Euler–Maruyama in t (any SDE). */
+    PI_METHOD_EXP1 = 2,        /**< First-order exponential integrator (ħ = 0: DDIM). */
+    PI_METHOD_EXP2M = 3,       /**< Second-order multistep exponential (ħ = 0: DPM-Solver++(2M)). */
+    PI_METHOD_HEUN = 4,        /**< Heun (stochastic Heun for ħ > 0). */
+    PI_METHOD_RK45 = 5         /**< Adaptive embedded Runge–Kutta (ħ = 0 only). */
+} pi_method;
+
+/** Step schedules (generators of time arrays). */
+typedef enum pi_schedule {
+    PI_SCHEDULE_UNIFORM_T = 1,      /**< Uniform in t. */
+    PI_SCHEDULE_KARRAS = 2,         /**< Karras et al. in σ̃, parameter ρ (default 7). */
+    PI_SCHEDULE_UNIFORM_LAMBDA = 3, /**< Uniform in λ = −log σ̃. */
+    PI_SCHEDULE_CUSTOM = 4          /**< The array given to pi_sampler_set_times(). */
+} pi_schedule;
+
+/**
+ * Per-step callback, called after every step on the caller's thread.
+ * @param[in] step Steps done (1..nsteps).
+ * @param[in] t Current time.
+ * @param[in] x n × dim current states (read-only).
+ * @param[in] denoised n × dim denoiser output at the step's start, or NULL.
+ * @return 0 to continue, nonzero to cancel (the run returns #PI_ECANCELED).
+ */
+typedef int (*pi_step_fn)(size_t step, size_t nsteps, double t, size_t n, size_t dim,
+                          const float *x, const float *denoised, void *user_data);
+
+/** Create a sampler (defaults: ħ = 0, EXP2M, 50 steps, uniform-λ schedule, seed 0, 1 thread). */
+PI_API pi_status pi_sampler_create(const pi_model_t *model, pi_sampler_t **out);
+/** Destroy a sampler. NULL is ignored. */
+PI_API void pi_sampler_destroy(pi_sampler_t *sampler);
+
+/** ħ >= 0, finite: 0 = probability-flow ODE, 1 = reverse SDE. */
+PI_API pi_status pi_sampler_set_hbar(pi_sampler_t *sampler, double hbar);
+/** The integrator. */
+PI_API pi_status pi_sampler_set_method(pi_sampler_t *sampler, pi_method method);
+/** Number of steps (>= 1). For RK45 it is the initial step count hint. */
+PI_API pi_status pi_sampler_set_steps(pi_sampler_t *sampler, size_t steps);
+/** Schedule and its parameter (ρ for Karras; ignored otherwise; NaN = default). */
+PI_API pi_status pi_sampler_set_schedule(pi_sampler_t *sampler, pi_schedule schedule,
+                                         double param);
+/**
+ * A custom time array (copied), strictly decreasing, within the SDE's range;
+ * count = steps + 1. Selects #PI_SCHEDULE_CUSTOM and sets the steps.
+ */
+PI_API pi_status pi_sampler_set_times(pi_sampler_t *sampler, const double *times, size_t count);
+/** The current schedule as an array of steps + 1 times; @p count receives the length. */
+PI_API pi_status pi_sampler_get_times(const pi_sampler_t *sampler, double *times,
+                                      size_t capacity, size_t *count);
+/** Start and end times of pi_sampler_run() (defaults: the SDE's T and t_min). */
+PI_API pi_status pi_sampler_set_time_range(pi_sampler_t *sampler, double t_start, double t_end);
+/** Seed of all noise (prior and steps). */
+PI_API pi_status pi_sampler_set_seed(pi_sampler_t *sampler, uint64_t seed);
+/** Worker threads (1..256); results do not depend on it. */
+PI_API pi_status pi_sampler_set_threads(pi_sampler_t *sampler, int threads);
+/** If nonzero, the final step returns the denoiser output D instead of x. */
+PI_API pi_status pi_sampler_set_denoise_final(pi_sampler_t *sampler, int enabled);
+/** Tolerances of adaptive solvers (sampling RK45), > 0. */
+PI_API pi_status pi_sampler_set_tolerances(pi_sampler_t *sampler, double rtol, double atol);
+/** Langevin corrector: @p steps corrector steps after each predictor step, signal-to-noise ratio snr > 0. */
+PI_API pi_status pi_sampler_set_corrector(pi_sampler_t *sampler, size_t steps, double snr);
+/** Step callback (NULL removes it). @p user_data is borrowed. */
+PI_API pi_status pi_sampler_set_callback(pi_sampler_t *sampler, pi_step_fn fn, void *user_data);
+/** Ask a running sampler to stop at its next step. Thread-safe; harmless when idle. */
+PI_API pi_status pi_sampler_cancel(pi_sampler_t *sampler);
+
+/**
+ * Record sampling and denoising trajectories. With buffers NULL the sampler
+ * owns them; otherwise each buffer (borrowed) holds @p capacity floats and
+ * must fit (steps + 1) × n × dim. enabled = 0 stops recording.
+ */
+PI_API pi_status pi_sampler_record_trajectory(pi_sampler_t *sampler, int enabled, float *x_buf,
+                                              float *denoised_buf, size_t capacity);
+/**
+ * The last run's trajectories: @p npoints time points (steps + 1), each n × dim.
+ * Pointers are valid until the next run or destroy. Any pointer may be NULL.
+ */
+PI_API pi_status pi_sampler_get_trajectory(const pi_sampler_t *sampler, const float **x,
+                                           const float **denoised, size_t *npoints);
+
+/** Counters of the last run: network evaluations (per row), accepted and rejected steps. */
+PI_API pi_status pi_sampler_get_stats(const pi_sampler_t *sampler, size_t *nfe,
+                                      size_t *accepted, size_t *rejected);
+
+/**
+ * Draw n samples from the prior at t_start down to t_end.
+ * @param[out] x_out n × dim. On #PI_ECANCELED / #PI_ECALLBACK it holds the
+ *             states at the last completed step (fully defined).
+ */
+PI_API pi_status pi_sampler_run(pi_sampler_t *sampler, size_t n, float *x_out);
+/** Integrate given states from t_start down to t_end (SDEdit / img2img). */
+PI_API pi_status pi_sampler_run_from(pi_sampler_t *sampler, double t_start, size_t n,
+                                     float *x_inout);
+
+/**
+ * GITS (Chen et al.): optimise a schedule of @p steps steps by dynamic
+ * programming over a fine teacher grid of @p fine_steps uniform-λ steps, on
+ * @p n_samples ODE trajectories (seeded by the sampler's seed).
+ * @param[out] times_out steps + 1 times, ready for pi_sampler_set_times().
+ */
+PI_API pi_status pi_sampler_gits(pi_sampler_t *sampler, size_t steps, size_t fine_steps,
+                                 size_t n_samples, double *times_out);
+
+/** WKB algorithm for c1. */
+typedef enum pi_wkb_algorithm {
+    PI_WKB_SWEEP = 0,    /**< Forward solve + one backward sweep (fast, default). */
+    PI_WKB_REFERENCE = 1 /**< Nested finite-difference solves as published (slow cross-check). */
+} pi_wkb_algorithm;
+
+/** Divergence mode for the likelihood (default exact) and Hutchinson probes. */
+PI_API pi_status pi_sampler_set_divergence(pi_sampler_t *sampler, pi_divergence mode,
+                                           size_t probes);
+/** Tolerances of the likelihood ODE solves (defaults 1e-6, 1e-8). */
+PI_API pi_status pi_sampler_set_nll_tolerances(pi_sampler_t *sampler, double rtol, double atol);
+/** WKB algorithm for c1. */
+PI_API pi_status pi_sampler_set_wkb_algorithm(pi_sampler_t *sampler, pi_wkb_algorithm algorithm);
+/**
+ * Uniform dequantisation for discrete data: before the solve each point gets
+ * u · bin_width added, u ~ U[0,1)^d (Philox, per point). 0 disables (default).
+ */
+PI_API pi_status pi_sampler_set_dequantization(pi_sampler_t *sampler, double bin_width);
+
+/**
+ * Probability-flow likelihood and its WKB slope (MATH.md §4).
+ * @param[out] nll_out n values of −log q⁰(x) in nats.
+ * @param[out] c1_out n first-order coefficients c1 (log q^ħ ≈ log q⁰ + ħ c1), or NULL.
+ * @return #PI_OK, or the first per-point failure (other points are still computed).
+ */
+PI_API pi_status pi_sampler_nll(pi_sampler_t *sampler, size_t n, const float *x, double *nll_out,
+                                double *c1_out);
+/** −log q^ħ ≈ NLL₀ − ħ c1 at the sampler's ħ. */
+PI_API pi_status pi_sampler_nll_hbar(pi_sampler_t *sampler, size_t n, const float *x,
+                                     double *nll_out);
+/**
+ * pi_sampler_nll() with per-point diagnostics: @p nfe_out network evaluations
+ * and @p status_out per-point status (either may be NULL).
+ */
+PI_API pi_status pi_sampler_nll_ex(pi_sampler_t *sampler, size_t n, const float *x,
+                                   double *nll_out, double *c1_out, size_t *nfe_out,
+                                   int *status_out);
+/** Bits per dimension: (nll + dim · log(scale)) / (dim · ln 2). */
+PI_API double pi_bits_per_dim(double nll, size_t dim, double scale);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup trainer Training
+ * Denoising score matching from the action principle (MATH.md §5).
+ * @threadsafety One thread at a time. The trainer borrows and mutates its
+ * model (an MLP), which must outlive it.
+ *  @{ */
+
+/** Loss weighting λ(t). */
+typedef enum pi_weighting {
+    PI_WEIGHT_LIKELIHOOD = 0, /**< λ = g² (bounds the NLL). */
+    PI_WEIGHT_SIGMA2 = 1,     /**< λ = σ² (ε-MSE, DDPM). */
+    PI_WEIGHT_EDM = 2         /**< EDM weighting with σ_data. */
+} pi_weighting;
+
+/** Training-time sampling. */
+typedef enum pi_time_sampling {
+    PI_TIME_UNIFORM = 0,    /**< t ~ U[t_min, T]. */
+    PI_TIME_IMPORTANCE = 1, /**< t ∝ g²/σ² (variance reduction for likelihood weighting). */
+    PI_TIME_LOGNORMAL = 2   /**< EDM: log σ̃ ~ N(P_mean, P_std²). */
+} pi_time_sampling;
+
+/** Learning-rate schedule. */
+typedef enum pi_lr_schedule {
+    PI_LR_CONSTANT = 0, /**< Constant after warm-up. */
+    PI_LR_COSINE = 1    /**< Cosine decay to 0 over the total steps, after warm-up. */
+} pi_lr_schedule;
+
+/** Progress callback: return nonzero to cancel (#PI_ECANCELED). */
+typedef int (*pi_train_fn)(uint64_t step, double loss, double ema_loss, double steps_per_second,
+                           void *user_data);
+
+PI_API pi_status pi_trainer_create(pi_model_t *model, pi_trainer_t **out);
+PI_API void pi_trainer_destroy(pi_trainer_t *trainer);
+PI_API pi_status pi_trainer_set_learning_rate(pi_trainer_t *trainer, double lr);
+PI_API pi_status pi_trainer_set_lr_schedule(pi_trainer_t *trainer, pi_lr_schedule schedule,
+                                            uint64_t warmup_steps, uint64_t total_steps);
+PI_API pi_status pi_trainer_set_batch_size(pi_trainer_t *trainer, size_t batch);
+PI_API pi_status pi_trainer_set_weighting(pi_trainer_t *trainer, pi_weighting weighting);
+PI_API pi_status pi_trainer_set_time_sampling(pi_trainer_t *trainer, pi_time_sampling sampling);
+PI_API pi_status pi_trainer_set_lognormal(pi_trainer_t *trainer, double p_mean, double p_std);
+PI_API pi_status pi_trainer_set_adam(pi_trainer_t *trainer, double beta1, double beta2,
+                                     double eps);
+PI_API pi_status pi_trainer_set_weight_decay(pi_trainer_t *trainer, double decay);
+PI_API pi_status pi_trainer_set_grad_clip(pi_trainer_t *trainer, double max_norm);
+PI_API pi_status pi_trainer_set_ema(pi_trainer_t *trainer, double decay);
+PI_API pi_status pi_trainer_set_seed(pi_trainer_t *trainer, uint64_t seed);
+PI_API pi_status pi_trainer_set_threads(pi_trainer_t *trainer, int threads);
+PI_API pi_status pi_trainer_set_callback(pi_trainer_t *trainer, pi_train_fn fn, void *user_data);
+/** One Adam step on a batch drawn from data (copied per step). */
+PI_API pi_status pi_trainer_step(pi_trainer_t *trainer, size_t n, const float *data,
+                                 double *loss_out);
+/** @p steps Adam steps; afterwards the model holds the EMA weights. */
+PI_API pi_status pi_trainer_fit(pi_trainer_t *trainer, size_t n, const float *data,
+                                uint64_t steps);
+/** Loss of the current weights on data, averaged over @p samples draws per point. */
+PI_API pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t n, const float *data,
+                                 size_t samples, double *loss_out);
+/** Action bound on NLL at ħ = 1 (as pi_model_action_bound(), with the trainer's seed). */
+PI_API pi_status pi_trainer_bound(pi_trainer_t *trainer, size_t n, const float *data,
+                                  size_t samples, double *bound, double *stderr_out);
+/** Steps taken so far. */
+PI_API pi_status pi_trainer_get_step(const pi_trainer_t *trainer, uint64_t *step);
+/** Checkpoint: weights, EMA, Adam state, RNG position, step, options (atomic write). */
+PI_API pi_status pi_trainer_save(const pi_trainer_t *trainer, const char *path);
+/** Restore a checkpoint: a new model and a trainer on it, ready to continue. */
+PI_API pi_status pi_trainer_resume(const char *path, pi_model_t **model_out,
+                                   pi_trainer_t **out);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup data Data sets and files
+ *  @{ */
+
+/** Built-in 2-D data sets. */
+typedef enum pi_dataset {
+    PI_DATA_SWISS_ROLL = 1,   /**< sklearn make_swiss_roll(noise 0.5), (x, z) / 6.865. */
+    PI_DATA_GAUSSIANS_25 = 2, /**< 5×5 grid, spacing 2, std 0.05, / 2.828. */
+    PI_DATA_RING_8 = 3,       /**< 8 Gaussians on a ring. */
+    PI_DATA_MOONS = 4,        /**< Two moons. */
+    PI_DATA_CHECKERBOARD = 5  /**< Checkerboard. */
+} pi_dataset;
+
+/** Generate n points (n × 2 floats) of a built-in data set, deterministic in seed. */
+PI_API pi_status pi_data_generate(pi_dataset dataset, size_t n, uint64_t seed, float *out);
+/**
+ * Load an n × dim float array from a file: `.npy` (float32/float64, C order),
+ * `.csv` (comma separated, optional header line) or raw pathint float32 (`.f32`).
+ * @param[out] data Allocated by pathint; release with pi_free().
+ */
+PI_API pi_status pi_data_load(const char *path, float **data, size_t *n, size_t *dim);
+/** Save an n × dim array; the format follows the extension (.npy, .csv, .f32). Atomic. */
+PI_API pi_status pi_data_save(const char *path, size_t n, size_t dim, const float *data);
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PATHINT_H */

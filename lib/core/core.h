@@ -1,0 +1,73 @@
+/* Internal core: status messages, argument checks, allocation. Used by every module. */
+#ifndef PI_CORE_H
+#define PI_CORE_H
+
+#include "pathint.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define PI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define PI_PRINTF(a, b)
+#endif
+
+/* Record a formatted message for pi_last_error() and return code. */
+pi_status pi_fail(pi_status code, const char *fmt, ...) PI_PRINTF(2, 3);
+
+/* Argument checks. Each returns from the calling function on failure, naming the argument. */
+#define PI_CHECK_NULL(ptr)                                                                     \
+    do {                                                                                       \
+        if ((ptr) == NULL)                                                                     \
+            return pi_fail(PI_EINVAL, "%s: %s must not be NULL", __func__, #ptr);             \
+    } while (0)
+
+#define PI_CHECK_FINITE(value)                                                                 \
+    do {                                                                                       \
+        if (!isfinite(value))                                                                  \
+            return pi_fail(PI_EINVAL, "%s: %s must be finite, got %g", __func__, #value,        \
+                           (double)(value));                                                   \
+    } while (0)
+
+/* Sizes above this are rejected as absurd (guards against overflow and forged sizes). */
+#define PI_MAX_ELEMENTS ((size_t)1 << 40)
+#define PI_MAX_DIM ((size_t)1 << 20)
+
+#define PI_CHECK_SIZE(value)                                                                   \
+    do {                                                                                       \
+        if ((value) == 0 || (size_t)(value) > PI_MAX_ELEMENTS)                                 \
+            return pi_fail(PI_EINVAL, "%s: %s must be in [1, 2^40], got %zu", __func__, #value, \
+                           (size_t)(value));                                                   \
+    } while (0)
+
+/* Overflow-checked product; returns 0 (and leaves *out) on overflow or if > PI_MAX_ELEMENTS. */
+int pi_size_mul(size_t a, size_t b, size_t *out);
+
+/* Allocation. Every allocation in lib/ goes through these (fault-injection tests rely on it).
+ * pi_alloc_array returns NULL on overflow as well as on exhaustion. Freed with pi_free. */
+void *pi_malloc(size_t bytes);
+void *pi_calloc(size_t count, size_t size);
+void *pi_alloc_array(size_t count, size_t size);
+
+/* Allocation helpers that also record the message: return PI_ENOMEM on failure. */
+pi_status pi_alloc_or_fail(void **out, size_t count, size_t size, const char *what);
+
+/* Finite check of a float / double array. Returns the index of the first bad value or n. */
+size_t pi_first_nonfinite_f(const float *x, size_t n);
+size_t pi_first_nonfinite_d(const double *x, size_t n);
+
+/* Atomic file write: write to "<path>.tmp.XXXXXX" and rename. The writer callback writes the
+ * whole content with pi_file_write. */
+typedef struct pi_file pi_file;
+pi_status pi_file_write(pi_file *file, const void *data, size_t bytes);
+pi_status pi_write_file_atomic(const char *path, pi_status (*writer)(pi_file *file, const void *ctx),
+                               const void *ctx);
+/* Read a whole file (bounded by max_bytes); *data freed with pi_free. */
+pi_status pi_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *size);
+
+/* FNV-1a-style 64-bit checksum (used by file formats). */
+uint64_t pi_checksum64(const void *data, size_t bytes, uint64_t seed);
+
+#endif

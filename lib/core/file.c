@@ -1,0 +1,111 @@
+/* Atomic file writing (temporary name + rename) and bounded whole-file reading. */
+#define _POSIX_C_SOURCE 200809L
+#include "core.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct pi_file {
+    FILE *fp;
+    const char *path;
+};
+
+pi_status pi_file_write(pi_file *file, const void *data, size_t bytes)
+{
+    if (bytes == 0)
+        return PI_OK;
+    if (fwrite(data, 1, bytes, file->fp) != bytes)
+        return pi_fail(PI_EIO, "writing %s failed: %s", file->path, strerror(errno));
+    return PI_OK;
+}
+
+pi_status pi_write_file_atomic(const char *path, pi_status (*writer)(pi_file *file, const void *ctx),
+                               const void *ctx)
+{
+    if (path == NULL || path[0] == '\0')
+        return pi_fail(PI_EINVAL, "path must be a non-empty string");
+    size_t len = strlen(path);
+    char *tmp = pi_malloc(len + 16);
+    if (tmp == NULL)
+        return pi_fail(PI_ENOMEM, "out of memory");
+    memcpy(tmp, path, len);
+    memcpy(tmp + len, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        pi_status st = pi_fail(PI_EIO, "cannot create a temporary file next to %s: %s", path,
+                               strerror(errno));
+        pi_free(tmp);
+        return st;
+    }
+    FILE *fp = fdopen(fd, "wb");
+    if (fp == NULL) {
+        pi_status st = pi_fail(PI_EIO, "cannot open %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        pi_free(tmp);
+        return st;
+    }
+    pi_file file = {fp, path};
+    pi_status st = writer(&file, ctx);
+    if (st == PI_OK && fflush(fp) != 0)
+        st = pi_fail(PI_EIO, "writing %s failed: %s", path, strerror(errno));
+    if (st == PI_OK && fsync(fileno(fp)) != 0)
+        st = pi_fail(PI_EIO, "syncing %s failed: %s", path, strerror(errno));
+    if (fclose(fp) != 0 && st == PI_OK)
+        st = pi_fail(PI_EIO, "closing %s failed: %s", path, strerror(errno));
+    if (st == PI_OK && rename(tmp, path) != 0)
+        st = pi_fail(PI_EIO, "renaming %s to %s failed: %s", tmp, path, strerror(errno));
+    if (st != PI_OK)
+        unlink(tmp);
+    pi_free(tmp);
+    return st;
+}
+
+pi_status pi_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *size)
+{
+    if (path == NULL)
+        return pi_fail(PI_EINVAL, "path must not be NULL");
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL)
+        return pi_fail(PI_EIO, "cannot open %s: %s", path, strerror(errno));
+    size_t cap = 4096, len = 0;
+    unsigned char *buf = pi_malloc(cap);
+    pi_status st = buf ? PI_OK : pi_fail(PI_ENOMEM, "out of memory reading %s", path);
+    while (st == PI_OK) {
+        if (len == cap) {
+            if (cap >= max_bytes) {
+                st = pi_fail(PI_EFORMAT, "%s is larger than the limit of %zu bytes", path,
+                             max_bytes);
+                break;
+            }
+            size_t ncap = cap * 2 > max_bytes ? max_bytes + 1 : cap * 2;
+            unsigned char *nb = realloc(buf, ncap);
+            if (nb == NULL) {
+                st = pi_fail(PI_ENOMEM, "out of memory reading %s", path);
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + len, 1, cap - len, fp);
+        len += got;
+        if (got == 0) {
+            if (ferror(fp))
+                st = pi_fail(PI_EIO, "reading %s failed", path);
+            break;
+        }
+    }
+    if (st == PI_OK && len > max_bytes)
+        st = pi_fail(PI_EFORMAT, "%s is larger than the limit of %zu bytes", path, max_bytes);
+    fclose(fp);
+    if (st != PI_OK) {
+        pi_free(buf);
+        return st;
+    }
+    *data = buf;
+    *size = len;
+    return PI_OK;
+}

@@ -1,0 +1,35 @@
+/* BLIS object-free typed API with a per-call runtime object (thread count per call). */
+#include "gemm.h"
+
+#include <blis.h>
+
+static void init_runtime(rntm_t *rntm, int nthreads)
+{
+    bli_rntm_init(rntm);
+    bli_rntm_set_num_threads(nthreads < 1 ? 1 : nthreads, rntm);
+}
+
+void pi_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+              size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc,
+              int nthreads)
+{
+    rntm_t rntm;
+    init_runtime(&rntm, nthreads);
+    /* Row-major op(A) m×k: element (i, p) at a[i*lda + p] (or a[p*lda + i] if transposed). */
+    bli_sgemm_ex(trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+                 trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k,
+                 &alpha, (float *)a, (inc_t)lda, 1, (float *)b, (inc_t)ldb, 1, &beta, c,
+                 (inc_t)ldc, 1, NULL, &rntm);
+}
+
+void pi_dgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alpha,
+              const double *a, size_t lda, const double *b, size_t ldb, double beta, double *c,
+              size_t ldc, int nthreads)
+{
+    rntm_t rntm;
+    init_runtime(&rntm, nthreads);
+    bli_dgemm_ex(trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+                 trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k,
+                 &alpha, (double *)a, (inc_t)lda, 1, (double *)b, (inc_t)ldb, 1, &beta, c,
+                 (inc_t)ldc, 1, NULL, &rntm);
+}

@@ -1,0 +1,86 @@
+/* Internal model interface: one vtable, one file per kind (gmm.c, empirical.c, mlp.c,
+ * callback.c). Samplers, likelihood and training reach a model only through the functions
+ * declared here (MATH.md §2). */
+#ifndef PI_MODEL_IMPL_H
+#define PI_MODEL_IMPL_H
+
+#include "core/core.h"
+#include "sde/sde_impl.h"
+
+/* Per-call evaluation context: caller-owned scratch and the BLIS thread count. A model is
+ * immutable and shared; all scratch comes from here so concurrent calls never collide. */
+typedef struct pi_eval_ctx {
+    void *workspace;       /* >= pi_model_workspace_bytes(model, n) bytes, 64-byte aligned */
+    size_t workspace_bytes;
+    int threads;           /* BLIS threads for this call (>= 1) */
+} pi_eval_ctx;
+
+struct pi_model_type {
+    const char *name;
+    pi_model_kind kind;
+    /* Scratch needed by eval for n rows (0 if none). */
+    size_t (*workspace_bytes)(const pi_model_t *m, size_t n);
+    /* Batched float evaluation in m->native_view. x, out: n × dim; t: n times. */
+    pi_status (*eval)(const pi_model_t *m, size_t n, const float *x, const double *t, float *out,
+                      const pi_eval_ctx *ctx);
+    /* Double-precision derivatives of the score s = ∇log p_t at one point. Any may be NULL:
+     * model.c then falls back to central finite differences of the next lower order. */
+    pi_status (*score_d)(const pi_model_t *m, const double *x, double t, double *s);
+    pi_status (*jvp_d)(const pi_model_t *m, const double *x, double t, const double *v,
+                       double *out);                                           /* (∂s/∂x) v */
+    pi_status (*jacobian_d)(const pi_model_t *m, const double *x, double t, double *jac);
+    /* jac[i*d + j] = ∂s_i/∂x_j */
+    pi_status (*divergence_d)(const pi_model_t *m, const double *x, double t, double *div);
+    pi_status (*grad_div_d)(const pi_model_t *m, const double *x, double t, double *grad);
+    /* ∇(∇·s), d values */
+    pi_status (*hessians_d)(const pi_model_t *m, const double *x, double t, double *hess);
+    /* hess[(k*d + i)*d + j] = ∂²s_k/∂x_i∂x_j */
+    pi_status (*hess_div_d)(const pi_model_t *m, const double *x, double t, double *hess);
+    /* ∇∇(∇·s), d × d */
+    pi_status (*logpdf_d)(const pi_model_t *m, const double *x, double t, double *logp);
+    /* Model file payload (model_file.c frames it); NULL = kind cannot be saved. */
+    pi_status (*write_payload)(const pi_model_t *m, pi_file *file);
+    void (*destroy)(pi_model_t *m); /* frees m->impl */
+};
+
+struct pi_model {
+    const struct pi_model_type *type;
+    pi_sde_t sde;        /* own copy */
+    size_t dim;
+    pi_view native_view; /* what type->eval returns */
+    int threads;         /* default BLIS threads for the public eval functions */
+    void *impl;          /* kind-specific state */
+};
+
+/* Common construction (model.c): allocate a model of the given type bound to a copy of sde. */
+pi_status pi_model_alloc(const struct pi_model_type *type, const pi_sde_t *sde, size_t dim,
+                         pi_view native_view, pi_model_t **out);
+
+/* ---- used by sample/, likelihood/, train/ ----------------------------------------------- */
+
+size_t pi_model_workspace_bytes(const pi_model_t *m, size_t n);
+
+/* Evaluate in any view with caller scratch (no allocation). */
+pi_status pi_model_eval_ctx(const pi_model_t *m, pi_view view, size_t n, const float *x,
+                            const double *t, float *out, const pi_eval_ctx *ctx);
+
+/* Convert n rows between views at per-row (α, σ) (views.c). in and out may alias. */
+void pi_view_convert(pi_view from, pi_view to, size_t n, size_t dim, const float *x,
+                     const double *alpha, const double *sigma, const float *in, float *out);
+void pi_view_convert_d(pi_view from, pi_view to, size_t dim, const double *x, double alpha,
+                       double sigma, const double *in, double *out);
+
+/* Double-precision score and derivatives at one point (dispatch + finite-difference
+ * fallbacks). Thread-safe; they allocate nothing for d <= 64 and otherwise take scratch
+ * from the heap. */
+pi_status pi_model_score_d(const pi_model_t *m, const double *x, double t, double *s);
+pi_status pi_model_jvp_d(const pi_model_t *m, const double *x, double t, const double *v,
+                         double *out);
+pi_status pi_model_jacobian_d(const pi_model_t *m, const double *x, double t, double *jac);
+pi_status pi_model_divergence_d(const pi_model_t *m, const double *x, double t, double *div);
+pi_status pi_model_grad_div_d(const pi_model_t *m, const double *x, double t, double *grad);
+pi_status pi_model_hessians_d(const pi_model_t *m, const double *x, double t, double *hess);
+pi_status pi_model_hess_div_d(const pi_model_t *m, const double *x, double t, double *hess);
+pi_status pi_model_logpdf_d(const pi_model_t *m, const double *x, double t, double *logp);
+
+#endif
