@@ -83,4 +83,14 @@ pi_status pi_model_hessians_d(const pi_model_t *m, const double *x, double t, do
 pi_status pi_model_hess_div_d(const pi_model_t *m, const double *x, double t, double *hess);
 pi_status pi_model_logpdf_d(const pi_model_t *m, const double *x, double t, double *logp);
 
+/* ---- model files (model_file.c frames header, SDE and checksum; kinds own payloads) ---- */
+/* Rebuild a model of each kind from the payload its write_payload produced. They validate
+ * everything (sizes against `bytes`, finiteness) and fail with PI_EFORMAT and a message. */
+pi_status pi_gmm_from_payload(const pi_sde_t *sde, size_t dim, const unsigned char *payload,
+                              size_t bytes, pi_model_t **out);
+pi_status pi_empirical_from_payload(const pi_sde_t *sde, size_t dim, const unsigned char *payload,
+                                    size_t bytes, pi_model_t **out);
+pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned char *payload,
+                              size_t bytes, pi_model_t **out);
+
 #endif
