@@ -1,0 +1,828 @@
+/* The model door (MATH.md §2): construction, public evaluation in any view, and the
+ * double-precision derivative dispatch used by the likelihood, with finite-difference
+ * fallbacks for whatever a kind does not supply.
+ *
+ * Finite-difference fallbacks. Every fallback is a central difference of the next lower
+ * quantity. A quantity computed natively (a vtable entry, or exact algebra on one such as the
+ * trace of an exact Jacobian) has relative noise η = DBL_EPSILON; a score that only comes from
+ * the float `eval` has η = FLT_EPSILON; a central difference of a quantity with noise η has
+ * noise η^(2/3). A difference of a quantity with noise η uses the step
+ *     h_j = η^(1/3) · max(1, |x_j|)        (h = η^(1/3) · max(1, ‖x‖∞) / ‖v‖∞ along v)
+ * which balances truncation (O(h²)) against rounding (O(η/h)). So, e.g., a Jacobian from an
+ * exact double score uses h ≈ 6.1e-6 · max(1, |x_j|) and is good to ~1e-10 relative. */
+#include "model_impl.h"
+
+#include "core/philox.h"
+#include "core/threads.h"
+#include "nn/nn.h"
+
+#include <float.h>
+#include <stdint.h>
+#include <string.h>
+
+/* The MLP lives in mlp.c (another module owner). Referenced weakly so the rest of the model
+ * layer links while mlp.c is absent; the MLP entry points then report PI_EUNSUPPORTED. */
+#if defined(__GNUC__)
+#pragma weak pi_mlp_params
+#endif
+
+#define STACK_DOUBLES 4096 /* scratch kept on the stack (32 KiB): d <= 64 needs no heap */
+
+/* ---- construction ------------------------------------------------------------------- */
+
+pi_status pi_model_alloc(const struct pi_model_type *type, const pi_sde_t *sde, size_t dim,
+                         pi_view native_view, pi_model_t **out)
+{
+    PI_CHECK_NULL(type);
+    PI_CHECK_NULL(sde);
+    PI_CHECK_NULL(out);
+    if (dim == 0 || dim > PI_MAX_DIM)
+        return pi_fail(PI_EINVAL, "pi_model_alloc: dim must be in [1, 2^20], got %zu", dim);
+    pi_model_t *m = pi_calloc(1, sizeof *m);
+    if (m == NULL)
+        return pi_fail(PI_ENOMEM, "out of memory creating a %s model", type->name);
+    pi_status st = pi_sde_copy_into(sde, &m->sde);
+    if (st != PI_OK) {
+        pi_free(m);
+        return st;
+    }
+    m->type = type;
+    m->dim = dim;
+    m->native_view = native_view;
+    m->threads = 1;
+    m->impl = NULL;
+    *out = m;
+    return PI_OK;
+}
+
+void pi_model_destroy(pi_model_t *model)
+{
+    if (model == NULL)
+        return;
+    if (model->type != NULL && model->type->destroy != NULL)
+        model->type->destroy(model);
+    pi_sde_release(&model->sde);
+    pi_free(model);
+}
+
+pi_status pi_model_get_kind(const pi_model_t *model, pi_model_kind *out)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(out);
+    *out = model->type->kind;
+    return PI_OK;
+}
+
+pi_status pi_model_get_dim(const pi_model_t *model, size_t *out)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(out);
+    *out = model->dim;
+    return PI_OK;
+}
+
+pi_status pi_model_get_sde(const pi_model_t *model, const pi_sde_t **out)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(out);
+    *out = &model->sde;
+    return PI_OK;
+}
+
+pi_status pi_model_set_threads(pi_model_t *model, int threads)
+{
+    PI_CHECK_NULL(model);
+    if (threads < 1 || threads > 1024)
+        return pi_fail(PI_EINVAL, "pi_model_set_threads: threads must be in [1, 1024], got %d",
+                       threads);
+    model->threads = threads;
+    return PI_OK;
+}
+
+/* ---- batched float evaluation ------------------------------------------------------- */
+
+size_t pi_model_workspace_bytes(const pi_model_t *m, size_t n)
+{
+    if (m == NULL || m->type->workspace_bytes == NULL)
+        return 0;
+    return m->type->workspace_bytes(m, n);
+}
+
+pi_status pi_model_eval_ctx(const pi_model_t *m, pi_view view, size_t n, const float *x,
+                            const double *t, float *out, const pi_eval_ctx *ctx)
+{
+    pi_status st = m->type->eval(m, n, x, t, out, ctx);
+    if (st != PI_OK || view == m->native_view)
+        return st;
+    double alpha = 1.0, sigma = 0.0, last_t = NAN;
+    for (size_t i = 0; i < n; i++) {
+        if (!(t[i] == last_t)) {
+            st = pi_sde_eval_marginal(&m->sde, t[i], &alpha, &sigma);
+            if (st != PI_OK)
+                return st;
+            last_t = t[i];
+        }
+        float *row = out + i * m->dim;
+        pi_view_convert(m->native_view, view, 1, m->dim, x + i * m->dim, &alpha, &sigma, row,
+                        row);
+    }
+    return PI_OK;
+}
+
+/* 64-byte aligned scratch for one public call. */
+typedef struct aligned_block {
+    void *raw;
+    void *ptr;
+} aligned_block;
+
+static pi_status aligned_alloc_block(size_t bytes, aligned_block *b, const char *what)
+{
+    b->raw = NULL;
+    b->ptr = NULL;
+    if (bytes == 0)
+        return PI_OK;
+    if (bytes > SIZE_MAX - 64)
+        return pi_fail(PI_ENOMEM, "workspace for %s is too large (%zu bytes)", what, bytes);
+    b->raw = pi_malloc(bytes + 64);
+    if (b->raw == NULL)
+        return pi_fail(PI_ENOMEM, "out of memory allocating %zu bytes of workspace for %s",
+                       bytes, what);
+    uintptr_t p = ((uintptr_t)b->raw + 63u) & ~(uintptr_t)63u;
+    b->ptr = (void *)p;
+    return PI_OK;
+}
+
+/* Argument checks shared by the public per-point functions. */
+static pi_status check_model_points(const char *fn, const pi_model_t *m, size_t n,
+                                    const float *x, const double *t)
+{
+    size_t total;
+    if (n == 0 || !pi_size_mul(n, m->dim, &total))
+        return pi_fail(PI_EINVAL, "%s: n must be >= 1 with n*dim <= 2^40, got n = %zu (dim = %zu)",
+                       fn, n, m->dim);
+    size_t bad = pi_first_nonfinite_f(x, total);
+    if (bad < total)
+        return pi_fail(PI_EINVAL, "%s: x must be finite, got %g at row %zu, column %zu", fn,
+                       (double)x[bad], bad / m->dim, bad % m->dim);
+    double last_t = NAN;
+    for (size_t i = 0; i < n; i++) {
+        double ti = t[i];
+        if (ti == last_t)
+            continue;
+        if (!isfinite(ti) || !(ti > 0.0) || ti > m->sde.t_max)
+            return pi_fail(PI_EINVAL, "%s: t[%zu] must be in (0, %g] (the SDE's range), got %g",
+                           fn, i, m->sde.t_max, ti);
+        double alpha, sigma;
+        pi_status st = pi_sde_eval_marginal(&m->sde, ti, &alpha, &sigma);
+        if (st != PI_OK)
+            return st;
+        if (!(sigma > 0.0) || !(alpha > 0.0) || !isfinite(alpha) || !isfinite(sigma))
+            return pi_fail(PI_EINVAL,
+                           "%s: t[%zu] = %g gives alpha = %g, sigma = %g; need sigma(t) > 0", fn,
+                           i, ti, alpha, sigma);
+        last_t = ti;
+    }
+    return PI_OK;
+}
+
+static pi_status check_view(const char *fn, pi_view view)
+{
+    if ((int)view < (int)PI_VIEW_SCORE || (int)view > (int)PI_VIEW_V)
+        return pi_fail(PI_EINVAL, "%s: view must be PI_VIEW_SCORE, _EPS, _DENOISED or _V (0..3), got %d",
+                       fn, (int)view);
+    return PI_OK;
+}
+
+pi_status pi_model_eval(const pi_model_t *model, pi_view view, size_t n, const float *x,
+                        const double *t, float *out)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(x);
+    PI_CHECK_NULL(t);
+    PI_CHECK_NULL(out);
+    pi_status st = check_view(__func__, view);
+    if (st == PI_OK)
+        st = check_model_points(__func__, model, n, x, t);
+    if (st != PI_OK)
+        return st;
+    aligned_block ws;
+    st = aligned_alloc_block(pi_model_workspace_bytes(model, n), &ws, "pi_model_eval");
+    if (st != PI_OK)
+        return st;
+    pi_eval_ctx ctx = {ws.ptr, pi_model_workspace_bytes(model, n), model->threads};
+    st = pi_model_eval_ctx(model, view, n, x, t, out, &ctx);
+    pi_free(ws.raw);
+    return st;
+}
+
+pi_status pi_model_eval_at(const pi_model_t *model, pi_view view, size_t n, const float *x,
+                           double t, float *out)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(x);
+    PI_CHECK_NULL(out);
+    if (n == 0 || n > PI_MAX_ELEMENTS)
+        return pi_fail(PI_EINVAL, "pi_model_eval_at: n must be in [1, 2^40], got %zu", n);
+    double *times = pi_alloc_array(n, sizeof *times);
+    if (times == NULL)
+        return pi_fail(PI_ENOMEM, "pi_model_eval_at: out of memory for %zu times", n);
+    for (size_t i = 0; i < n; i++)
+        times[i] = t;
+    pi_status st = pi_model_eval(model, view, n, x, times, out);
+    pi_free(times);
+    return st;
+}
+
+/* ---- double-precision dispatch ------------------------------------------------------ */
+
+/* Scratch: the stack buffer when it is big enough, else the heap. */
+static double *scratch_get(double *stack, size_t need, double **heap)
+{
+    *heap = NULL;
+    if (need <= STACK_DOUBLES)
+        return stack;
+    *heap = pi_alloc_array(need, sizeof(double));
+    return *heap;
+}
+
+static pi_status scratch_fail(const char *fn, size_t need)
+{
+    return pi_fail(PI_ENOMEM, "%s: out of memory for %zu doubles of scratch", fn, need);
+}
+
+/* Relative noise of each quantity as this model computes it (see the file comment). */
+static double noise_score(const pi_model_t *m)
+{
+    return m->type->score_d != NULL ? DBL_EPSILON : FLT_EPSILON;
+}
+
+static double noise_after_difference(double eta) { return cbrt(eta * eta); }
+
+static double noise_jacobian(const pi_model_t *m)
+{
+    if (m->type->jacobian_d != NULL || m->type->jvp_d != NULL)
+        return DBL_EPSILON;
+    return noise_after_difference(noise_score(m));
+}
+
+static double noise_divergence(const pi_model_t *m)
+{
+    if (m->type->divergence_d != NULL)
+        return DBL_EPSILON;
+    return noise_jacobian(m);
+}
+
+static double noise_grad_div(const pi_model_t *m)
+{
+    if (m->type->grad_div_d != NULL || m->type->hessians_d != NULL)
+        return DBL_EPSILON;
+    return noise_after_difference(noise_divergence(m));
+}
+
+static double fd_step(double eta, double xj)
+{
+    double h = cbrt(eta) * fmax(1.0, fabs(xj));
+    /* Make x ± h exactly representable so the difference quotient uses the true step. */
+    volatile double xp = xj + h;
+    return xp - xj;
+}
+
+static pi_status score_from_eval(const pi_model_t *m, const double *x, double t, double *s)
+{
+    size_t d = m->dim;
+    size_t wsb = pi_model_workspace_bytes(m, 1);
+    aligned_block ws;
+    pi_status st = aligned_alloc_block(wsb, &ws, "pi_model_score_d");
+    if (st != PI_OK)
+        return st;
+    float *buf = pi_alloc_array(2 * d, sizeof(float));
+    if (buf == NULL) {
+        pi_free(ws.raw);
+        return pi_fail(PI_ENOMEM, "pi_model_score_d: out of memory");
+    }
+    for (size_t j = 0; j < d; j++)
+        buf[j] = (float)x[j];
+    pi_eval_ctx ctx = {ws.ptr, wsb, 1};
+    st = m->type->eval(m, 1, buf, &t, buf + d, &ctx);
+    double alpha = 1.0, sigma = 0.0;
+    if (st == PI_OK)
+        st = pi_sde_eval_marginal(&m->sde, t, &alpha, &sigma);
+    if (st == PI_OK) {
+        for (size_t j = 0; j < d; j++)
+            s[j] = buf[d + j];
+        pi_view_convert_d(m->native_view, PI_VIEW_SCORE, d, x, alpha, sigma, s, s);
+    }
+    pi_free(buf);
+    pi_free(ws.raw);
+    return st;
+}
+
+pi_status pi_model_score_d(const pi_model_t *m, const double *x, double t, double *s)
+{
+    if (m->type->score_d != NULL)
+        return m->type->score_d(m, x, t, s);
+    return score_from_eval(m, x, t, s);
+}
+
+pi_status pi_model_jvp_d(const pi_model_t *m, const double *x, double t, const double *v,
+                         double *out)
+{
+    if (m->type->jvp_d != NULL)
+        return m->type->jvp_d(m, x, t, v, out);
+    size_t d = m->dim;
+    double stack[STACK_DOUBLES], *heap;
+    pi_status st = PI_OK;
+    if (m->type->jacobian_d != NULL) {
+        double *jac = scratch_get(stack, d * d, &heap);
+        if (jac == NULL)
+            return scratch_fail(__func__, d * d);
+        st = m->type->jacobian_d(m, x, t, jac);
+        if (st == PI_OK)
+            for (size_t i = 0; i < d; i++) {
+                double acc = 0.0;
+                for (size_t j = 0; j < d; j++)
+                    acc += jac[i * d + j] * v[j];
+                out[i] = acc;
+            }
+        pi_free(heap);
+        return st;
+    }
+    /* Directional central difference of the score. */
+    double *buf = scratch_get(stack, 3 * d, &heap);
+    if (buf == NULL)
+        return scratch_fail(__func__, 3 * d);
+    double *xp = buf, *sp = buf + d, *sm = buf + 2 * d;
+    double xmax = 0.0, vmax = 0.0;
+    for (size_t j = 0; j < d; j++) {
+        xmax = fmax(xmax, fabs(x[j]));
+        vmax = fmax(vmax, fabs(v[j]));
+    }
+    if (vmax == 0.0) {
+        memset(out, 0, d * sizeof *out);
+        pi_free(heap);
+        return PI_OK;
+    }
+    double h = cbrt(noise_score(m)) * fmax(1.0, xmax) / vmax;
+    for (size_t j = 0; j < d; j++)
+        xp[j] = x[j] + h * v[j];
+    st = pi_model_score_d(m, xp, t, sp);
+    for (size_t j = 0; j < d && st == PI_OK; j++)
+        xp[j] = x[j] - h * v[j];
+    if (st == PI_OK)
+        st = pi_model_score_d(m, xp, t, sm);
+    if (st == PI_OK)
+        for (size_t i = 0; i < d; i++)
+            out[i] = (sp[i] - sm[i]) / (2.0 * h);
+    pi_free(heap);
+    return st;
+}
+
+/* Column j of ∂s/∂x by a central difference of the score. */
+static pi_status jacobian_by_difference(const pi_model_t *m, const double *x, double t,
+                                        double *jac, double *buf)
+{
+    size_t d = m->dim;
+    double *xp = buf, *sp = buf + d, *sm = buf + 2 * d;
+    double eta = noise_score(m);
+    memcpy(xp, x, d * sizeof *xp);
+    for (size_t j = 0; j < d; j++) {
+        double h = fd_step(eta, x[j]);
+        xp[j] = x[j] + h;
+        pi_status st = pi_model_score_d(m, xp, t, sp);
+        xp[j] = x[j] - h;
+        if (st == PI_OK)
+            st = pi_model_score_d(m, xp, t, sm);
+        xp[j] = x[j];
+        if (st != PI_OK)
+            return st;
+        for (size_t i = 0; i < d; i++)
+            jac[i * d + j] = (sp[i] - sm[i]) / (2.0 * h);
+    }
+    return PI_OK;
+}
+
+pi_status pi_model_jacobian_d(const pi_model_t *m, const double *x, double t, double *jac)
+{
+    if (m->type->jacobian_d != NULL)
+        return m->type->jacobian_d(m, x, t, jac);
+    size_t d = m->dim;
+    double stack[STACK_DOUBLES], *heap;
+    double *buf = scratch_get(stack, 3 * d, &heap);
+    if (buf == NULL)
+        return scratch_fail(__func__, 3 * d);
+    pi_status st = PI_OK;
+    if (m->type->jvp_d != NULL) {
+        double *e = buf, *col = buf + d;
+        memset(e, 0, d * sizeof *e);
+        for (size_t j = 0; j < d && st == PI_OK; j++) {
+            e[j] = 1.0;
+            st = m->type->jvp_d(m, x, t, e, col);
+            e[j] = 0.0;
+            for (size_t i = 0; i < d && st == PI_OK; i++)
+                jac[i * d + j] = col[i];
+        }
+    } else {
+        st = jacobian_by_difference(m, x, t, jac, buf);
+    }
+    pi_free(heap);
+    return st;
+}
+
+pi_status pi_model_divergence_d(const pi_model_t *m, const double *x, double t, double *div)
+{
+    if (m->type->divergence_d != NULL)
+        return m->type->divergence_d(m, x, t, div);
+    size_t d = m->dim;
+    double stack[STACK_DOUBLES], *heap;
+    pi_status st = PI_OK;
+    double acc = 0.0;
+    if (m->type->jacobian_d != NULL) {
+        double *jac = scratch_get(stack, d * d, &heap);
+        if (jac == NULL)
+            return scratch_fail(__func__, d * d);
+        st = m->type->jacobian_d(m, x, t, jac);
+        for (size_t i = 0; i < d && st == PI_OK; i++)
+            acc += jac[i * d + i];
+    } else if (m->type->jvp_d != NULL) {
+        double *buf = scratch_get(stack, 2 * d, &heap);
+        if (buf == NULL)
+            return scratch_fail(__func__, 2 * d);
+        double *e = buf, *col = buf + d;
+        memset(e, 0, d * sizeof *e);
+        for (size_t j = 0; j < d && st == PI_OK; j++) {
+            e[j] = 1.0;
+            st = m->type->jvp_d(m, x, t, e, col);
+            e[j] = 0.0;
+            acc += col[j];
+        }
+    } else {
+        /* Only the diagonal of the Jacobian is needed: Σ_j ∂s_j/∂x_j. */
+        double *buf = scratch_get(stack, 3 * d, &heap);
+        if (buf == NULL)
+            return scratch_fail(__func__, 3 * d);
+        double *xp = buf, *sp = buf + d, *sm = buf + 2 * d;
+        double eta = noise_score(m);
+        memcpy(xp, x, d * sizeof *xp);
+        for (size_t j = 0; j < d && st == PI_OK; j++) {
+            double h = fd_step(eta, x[j]);
+            xp[j] = x[j] + h;
+            st = pi_model_score_d(m, xp, t, sp);
+            xp[j] = x[j] - h;
+            if (st == PI_OK)
+                st = pi_model_score_d(m, xp, t, sm);
+            xp[j] = x[j];
+            if (st == PI_OK)
+                acc += (sp[j] - sm[j]) / (2.0 * h);
+        }
+    }
+    pi_free(heap);
+    if (st == PI_OK)
+        *div = acc;
+    return st;
+}
+
+pi_status pi_model_grad_div_d(const pi_model_t *m, const double *x, double t, double *grad)
+{
+    if (m->type->grad_div_d != NULL)
+        return m->type->grad_div_d(m, x, t, grad);
+    size_t d = m->dim;
+    double stack[STACK_DOUBLES], *heap;
+    pi_status st = PI_OK;
+    if (m->type->hessians_d != NULL) {
+        /* ∂_i(∇·s) = Σ_k ∂²s_k/∂x_k∂x_i. */
+        size_t need = d * d * d;
+        double *hess = scratch_get(stack, need, &heap);
+        if (hess == NULL)
+            return scratch_fail(__func__, need);
+        st = m->type->hessians_d(m, x, t, hess);
+        for (size_t i = 0; i < d && st == PI_OK; i++) {
+            double acc = 0.0;
+            for (size_t k = 0; k < d; k++)
+                acc += hess[(k * d + k) * d + i];
+            grad[i] = acc;
+        }
+        pi_free(heap);
+        return st;
+    }
+    double *xp = scratch_get(stack, d, &heap);
+    if (xp == NULL)
+        return scratch_fail(__func__, d);
+    double eta = noise_divergence(m);
+    memcpy(xp, x, d * sizeof *xp);
+    for (size_t j = 0; j < d && st == PI_OK; j++) {
+        double h = fd_step(eta, x[j]), dp = 0.0, dm = 0.0;
+        xp[j] = x[j] + h;
+        st = pi_model_divergence_d(m, xp, t, &dp);
+        xp[j] = x[j] - h;
+        if (st == PI_OK)
+            st = pi_model_divergence_d(m, xp, t, &dm);
+        xp[j] = x[j];
+        grad[j] = (dp - dm) / (2.0 * h);
+    }
+    pi_free(heap);
+    return st;
+}
+
+pi_status pi_model_hessians_d(const pi_model_t *m, const double *x, double t, double *hess)
+{
+    if (m->type->hessians_d != NULL)
+        return m->type->hessians_d(m, x, t, hess);
+    size_t d = m->dim;
+    double stack[STACK_DOUBLES], *heap;
+    size_t need = 2 * d * d + d;
+    double *buf = scratch_get(stack, need, &heap);
+    if (buf == NULL)
+        return scratch_fail(__func__, need);
+    double *jp = buf, *jm = buf + d * d, *xp = buf + 2 * d * d;
+    double eta = noise_jacobian(m);
+    pi_status st = PI_OK;
+    memcpy(xp, x, d * sizeof *xp);
+    for (size_t j = 0; j < d && st == PI_OK; j++) {
+        double h = fd_step(eta, x[j]);
+        xp[j] = x[j] + h;
+        st = pi_model_jacobian_d(m, xp, t, jp);
+        xp[j] = x[j] - h;
+        if (st == PI_OK)
+            st = pi_model_jacobian_d(m, xp, t, jm);
+        xp[j] = x[j];
+        for (size_t k = 0; k < d && st == PI_OK; k++)
+            for (size_t i = 0; i < d; i++)
+                hess[(k * d + i) * d + j] = (jp[k * d + i] - jm[k * d + i]) / (2.0 * h);
+    }
+    /* Symmetrise each component's Hessian (exact ones are symmetric). */
+    for (size_t k = 0; k < d && st == PI_OK; k++)
+        for (size_t i = 0; i < d; i++)
+            for (size_t j = i + 1; j < d; j++) {
+                double *a = &hess[(k * d + i) * d + j], *b = &hess[(k * d + j) * d + i];
+                double avg = 0.5 * (*a + *b);
+                *a = avg;
+                *b = avg;
+            }
+    pi_free(heap);
+    return st;
+}
+
+pi_status pi_model_hess_div_d(const pi_model_t *m, const double *x, double t, double *hess)
+{
+    if (m->type->hess_div_d != NULL)
+        return m->type->hess_div_d(m, x, t, hess);
+    size_t d = m->dim;
+    double stack[STACK_DOUBLES], *heap;
+    double *buf = scratch_get(stack, 3 * d, &heap);
+    if (buf == NULL)
+        return scratch_fail(__func__, 3 * d);
+    double *gp = buf, *gm = buf + d, *xp = buf + 2 * d;
+    double eta = noise_grad_div(m);
+    pi_status st = PI_OK;
+    memcpy(xp, x, d * sizeof *xp);
+    for (size_t j = 0; j < d && st == PI_OK; j++) {
+        double h = fd_step(eta, x[j]);
+        xp[j] = x[j] + h;
+        st = pi_model_grad_div_d(m, xp, t, gp);
+        xp[j] = x[j] - h;
+        if (st == PI_OK)
+            st = pi_model_grad_div_d(m, xp, t, gm);
+        xp[j] = x[j];
+        for (size_t i = 0; i < d && st == PI_OK; i++)
+            hess[i * d + j] = (gp[i] - gm[i]) / (2.0 * h);
+    }
+    for (size_t i = 0; i < d && st == PI_OK; i++)
+        for (size_t j = i + 1; j < d; j++) {
+            double avg = 0.5 * (hess[i * d + j] + hess[j * d + i]);
+            hess[i * d + j] = avg;
+            hess[j * d + i] = avg;
+        }
+    pi_free(heap);
+    return st;
+}
+
+pi_status pi_model_logpdf_d(const pi_model_t *m, const double *x, double t, double *logp)
+{
+    if (m->type->logpdf_d == NULL)
+        return pi_fail(PI_EUNSUPPORTED,
+                       "log-density: a %s model has no exact log p_t (only Gaussian-mixture and "
+                       "empirical models do)",
+                       m->type->name);
+    return m->type->logpdf_d(m, x, t, logp);
+}
+
+/* ---- public per-point functions (rows in parallel on the model's threads) ----------- */
+
+typedef struct row_job {
+    const pi_model_t *m;
+    const float *x;
+    const double *t;
+    const float *v;     /* jvp */
+    float *out_f;       /* jvp: n × dim */
+    double *out_d;      /* divergence / logpdf: n */
+    double *scratch;    /* per worker: 3 × dim doubles */
+    int what;           /* JOB_* */
+    pi_divergence mode;
+    size_t probes;
+    uint64_t seed;
+    size_t n, chunk;
+} row_job;
+
+enum { JOB_DIVERGENCE, JOB_JVP, JOB_LOGPDF };
+
+static pi_status row_task(size_t task, int worker, void *ctx)
+{
+    row_job *job = ctx;
+    const pi_model_t *m = job->m;
+    size_t d = m->dim;
+    double *xd = job->scratch + (size_t)worker * 3 * d, *z = xd + d, *jz = xd + 2 * d;
+    size_t begin = task * job->chunk;
+    size_t end = begin + job->chunk < job->n ? begin + job->chunk : job->n;
+    for (size_t i = begin; i < end; i++) {
+        for (size_t j = 0; j < d; j++)
+            xd[j] = job->x[i * d + j];
+        double t = job->t[i];
+        pi_status st = PI_OK;
+        switch (job->what) {
+        case JOB_LOGPDF: st = pi_model_logpdf_d(m, xd, t, &job->out_d[i]); break;
+        case JOB_JVP:
+            for (size_t j = 0; j < d; j++)
+                z[j] = job->v[i * d + j];
+            st = pi_model_jvp_d(m, xd, t, z, jz);
+            for (size_t j = 0; j < d && st == PI_OK; j++)
+                job->out_f[i * d + j] = (float)jz[j];
+            break;
+        case JOB_DIVERGENCE:
+            if (job->mode == PI_DIV_EXACT) {
+                st = pi_model_divergence_d(m, xd, t, &job->out_d[i]);
+                break;
+            }
+            double acc = 0.0;
+            for (size_t p = 0; p < job->probes && st == PI_OK; p++) {
+                /* Probe p of row i: Philox (seed, PI_STREAM_PROBE, sample i, step p). */
+                if (job->mode == PI_DIV_HUTCHINSON_GAUSSIAN) {
+                    pi_rng_normal_d(job->seed, PI_STREAM_PROBE, i, (uint32_t)p, d, z);
+                } else {
+                    pi_rng_uniform_d(job->seed, PI_STREAM_PROBE, i, (uint32_t)p, d, z);
+                    for (size_t j = 0; j < d; j++)
+                        z[j] = z[j] <= 0.5 ? -1.0 : 1.0;
+                }
+                st = pi_model_jvp_d(m, xd, t, z, jz);
+                for (size_t j = 0; j < d; j++)
+                    acc += z[j] * jz[j];
+            }
+            job->out_d[i] = acc / (double)job->probes;
+            break;
+        }
+        if (st != PI_OK)
+            return st;
+    }
+    return PI_OK;
+}
+
+/* Run a row job on the model's threads; results go to temporaries so the caller's buffer is
+ * untouched on failure. */
+static pi_status run_rows(row_job *job, void *out, size_t out_bytes)
+{
+    const pi_model_t *m = job->m;
+    int threads = m->threads;
+    if ((size_t)threads > job->n)
+        threads = (int)job->n;
+    size_t d = m->dim;
+    double *scratch = pi_alloc_array((size_t)threads * 3, d * sizeof(double));
+    void *tmp = pi_malloc(out_bytes);
+    if (scratch == NULL || tmp == NULL) {
+        pi_free(scratch);
+        pi_free(tmp);
+        return pi_fail(PI_ENOMEM, "out of memory evaluating %zu points", job->n);
+    }
+    job->scratch = scratch;
+    if (job->what == JOB_JVP)
+        job->out_f = tmp;
+    else
+        job->out_d = tmp;
+    job->chunk = (job->n + (size_t)threads * 4 - 1) / ((size_t)threads * 4);
+    if (job->chunk == 0)
+        job->chunk = 1;
+    size_t tasks = (job->n + job->chunk - 1) / job->chunk;
+    pi_status st = pi_parallel_for(threads, tasks, row_task, job);
+    if (st == PI_OK)
+        memcpy(out, tmp, out_bytes);
+    pi_free(scratch);
+    pi_free(tmp);
+    return st;
+}
+
+pi_status pi_model_divergence(const pi_model_t *model, size_t n, const float *x, const double *t,
+                              pi_divergence mode, size_t probes, uint64_t seed, double *out)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(x);
+    PI_CHECK_NULL(t);
+    PI_CHECK_NULL(out);
+    if ((int)mode < (int)PI_DIV_EXACT || (int)mode > (int)PI_DIV_HUTCHINSON_GAUSSIAN)
+        return pi_fail(PI_EINVAL,
+                       "pi_model_divergence: mode must be PI_DIV_EXACT, "
+                       "PI_DIV_HUTCHINSON_RADEMACHER or PI_DIV_HUTCHINSON_GAUSSIAN (0..2), got %d",
+                       (int)mode);
+    if (mode != PI_DIV_EXACT && (probes == 0 || probes > UINT32_MAX))
+        return pi_fail(PI_EINVAL, "pi_model_divergence: probes must be in [1, 2^32 - 1] for a "
+                                  "Hutchinson estimate, got %zu",
+                       probes);
+    pi_status st = check_model_points(__func__, model, n, x, t);
+    if (st != PI_OK)
+        return st;
+    row_job job = {model, x, t, NULL, NULL, NULL, NULL, JOB_DIVERGENCE, mode, probes, seed, n, 0};
+    return run_rows(&job, out, n * sizeof(double));
+}
+
+pi_status pi_model_jvp(const pi_model_t *model, size_t n, const float *x, const double *t,
+                       const float *v, float *out)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(x);
+    PI_CHECK_NULL(t);
+    PI_CHECK_NULL(v);
+    PI_CHECK_NULL(out);
+    pi_status st = check_model_points(__func__, model, n, x, t);
+    if (st != PI_OK)
+        return st;
+    size_t total = n * model->dim;
+    size_t bad = pi_first_nonfinite_f(v, total);
+    if (bad < total)
+        return pi_fail(PI_EINVAL, "pi_model_jvp: v must be finite, got %g at row %zu, column %zu",
+                       (double)v[bad], bad / model->dim, bad % model->dim);
+    row_job job = {model, x, t, v, NULL, NULL, NULL, JOB_JVP, PI_DIV_EXACT, 0, 0, n, 0};
+    return run_rows(&job, out, total * sizeof(float));
+}
+
+pi_status pi_model_logpdf(const pi_model_t *model, size_t n, const float *x, const double *t,
+                          double *out)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(x);
+    PI_CHECK_NULL(t);
+    PI_CHECK_NULL(out);
+    if (model->type->logpdf_d == NULL)
+        return pi_fail(PI_EUNSUPPORTED,
+                       "pi_model_logpdf: a %s model has no exact log-density (only "
+                       "Gaussian-mixture and empirical models do)",
+                       model->type->name);
+    pi_status st = check_model_points(__func__, model, n, x, t);
+    if (st != PI_OK)
+        return st;
+    row_job job = {model, x, t, NULL, NULL, NULL, NULL, JOB_LOGPDF, PI_DIV_EXACT, 0, 0, n, 0};
+    return run_rows(&job, out, n * sizeof(double));
+}
+
+/* ---- parameters (MLP only) ---------------------------------------------------------- */
+
+static float *model_params(const pi_model_t *m, size_t *count)
+{
+    *count = 0;
+    if (m->type->kind != PI_MODEL_MLP || pi_mlp_params == NULL)
+        return NULL;
+    /* pi_mlp_params only hands out the pointer; the const callers below only read. */
+    return pi_mlp_params((pi_model_t *)(uintptr_t)m, count);
+}
+
+pi_status pi_model_num_params(const pi_model_t *model, size_t *out)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(out);
+    size_t count;
+    (void)model_params(model, &count);
+    *out = count;
+    return PI_OK;
+}
+
+pi_status pi_model_get_params(const pi_model_t *model, float *params, size_t count)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(params);
+    size_t have;
+    const float *p = model_params(model, &have);
+    if (p == NULL || have == 0)
+        return pi_fail(PI_EUNSUPPORTED, "pi_model_get_params: a %s model has no trainable parameters",
+                       model->type->name);
+    if (count != have)
+        return pi_fail(PI_EINVAL, "pi_model_get_params: count must equal pi_model_num_params() = %zu, got %zu",
+                       have, count);
+    memcpy(params, p, count * sizeof *params);
+    return PI_OK;
+}
+
+pi_status pi_model_set_params(pi_model_t *model, const float *params, size_t count)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(params);
+    size_t have;
+    float *p = model_params(model, &have);
+    if (p == NULL || have == 0)
+        return pi_fail(PI_EUNSUPPORTED, "pi_model_set_params: a %s model has no trainable parameters",
+                       model->type->name);
+    if (count != have)
+        return pi_fail(PI_EINVAL, "pi_model_set_params: count must equal pi_model_num_params() = %zu, got %zu",
+                       have, count);
+    size_t bad = pi_first_nonfinite_f(params, count);
+    if (bad < count)
+        return pi_fail(PI_EINVAL, "pi_model_set_params: params must be finite, got %g at index %zu",
+                       (double)params[bad], bad);
+    memcpy(p, params, count * sizeof *p);
+    return PI_OK;
+}
