@@ -1,0 +1,204 @@
+/* Internal view of the ħ sampler (MATH.md §3): the sampler struct, the integrator vtable,
+ * the per-run state shared by the driver and the integrators, and the schedule generators.
+ *
+ * Layering: schedule.c and gits.c produce time arrays; one file per integrator consumes
+ * them through `struct pi_integrator_type`; driver.c owns a run (workspace, worker threads,
+ * callback, trajectory, cancellation); sampler.c holds the public setters. The likelihood
+ * module (lib/likelihood/) reads the model, SDE and options from `struct pi_sampler` and owns
+ * the `nll` block. */
+#ifndef PI_SAMPLER_IMPL_H
+#define PI_SAMPLER_IMPL_H
+
+#include "core/core.h"
+#include "model/model_impl.h"
+#include "sde/sde_impl.h"
+
+#include <stdatomic.h>
+
+/* Rows per model evaluation inside one worker: bounds the model workspace
+ * (O(width · chunk)) whatever n is. */
+#define PI_SAMPLER_CHUNK 1024
+/* Double scratch buffers of chunk × dim per worker, available to integrators. */
+#define PI_WORKER_BUFFERS 8
+/* Maximum number of corrector steps per predictor step (the noise key packs it in 8 bits). */
+#define PI_MAX_CORRECTOR_STEPS 255
+/* Limits of the adaptive solver. */
+#define PI_RK_MAX_ATTEMPTS 1000000
+
+/* Options of the likelihood (owned by lib/likelihood/; defaults set by pi_sampler_create). */
+struct pi_nll_options {
+    pi_divergence div_mode;   /* default PI_DIV_EXACT */
+    size_t probes;            /* Hutchinson probes, default 1 */
+    double rtol, atol;        /* default 1e-6, 1e-8 */
+    pi_wkb_algorithm wkb;     /* default PI_WKB_SWEEP */
+    double dequant_bin;       /* 0 = off (default) */
+};
+
+/* Scratch of one worker thread: model workspace plus chunk-sized buffers. */
+typedef struct pi_worker {
+    void *workspace; /* model scratch, 64-byte aligned */
+    size_t workspace_bytes;
+    double *tvec;    /* chunk times (one per row) for pi_model_eval_ctx */
+    float *fin;      /* chunk × dim model input */
+    float *fout;     /* chunk × dim model output */
+    double *noise;   /* chunk × dim standard normals */
+    double *buf[PI_WORKER_BUFFERS]; /* chunk × dim each */
+    void *block;     /* the single allocation backing the above (except workspace) */
+} pi_worker;
+
+struct pi_pool; /* persistent worker threads of a run (driver.c) */
+
+/* Per-step coefficients, computed once per step in double by the driver and integrators. */
+typedef struct pi_step_coeffs {
+    double t_s, t_t;       /* from t_s down to t_t */
+    pi_sde_point ps, pt;   /* SDE at both ends */
+    double c[12];          /* integrator-specific coefficients */
+    int first_order;       /* multistep: no history yet / final step to σ = 0 */
+} pi_step_coeffs;
+
+/* State of one run, shared by the driver and the integrator of the run. Buffers are
+ * allocated when the run starts; nothing is allocated per step. */
+typedef struct pi_run {
+    struct pi_sampler *s;
+    const pi_model_t *model;
+    const pi_sde_t *sde;
+    size_t n, dim;
+    double hbar;
+    uint64_t seed;
+    float *x_out;        /* caller buffer: float mirror of x after every step */
+    double *x;           /* n × dim solver state (double) */
+    float *den;          /* n × dim D(x_k, t_k) at the current step's start */
+    float *den_prev;     /* n × dim D at the previous step's start (multistep history) */
+    double *xnew;        /* n × dim (adaptive: candidate state) */
+    double *k_first;     /* n × dim (adaptive: FSAL first stage) */
+    double *k_last;      /* n × dim (adaptive: last stage) */
+    double *row_err;     /* n (adaptive: per-row squared scaled error sums) */
+    const double *times; /* steps + 1 times (fixed-step methods) */
+    size_t nsteps;
+    size_t step;         /* index of the step being taken (0-based) */
+    pi_step_coeffs co;   /* the current step */
+    double h_prev_lambda;/* multistep: λ-width of the previous step */
+    int nworkers;
+    pi_worker *workers;
+    struct pi_pool *pool;
+    _Atomic size_t nfe;  /* model evaluations per row, counted once per row block 0 */
+    int want_denoised;   /* fill den at each step (callback, trajectory, multistep) */
+} pi_run;
+
+/* An integrator: a const vtable per file (STYLE.md #1). */
+struct pi_integrator_type {
+    const char *name;
+    int order;          /* theoretical order for the ODE (ħ = 0) */
+    int stochastic;     /* 1 if it supports ħ > 0 */
+    /* Fixed-step methods: per-step coefficients (serial, double) ... */
+    pi_status (*prepare)(pi_run *run, pi_step_coeffs *co);
+    /* ... then rows [r0, r1) advanced from co->t_s to co->t_t (r1 − r0 <= PI_SAMPLER_CHUNK),
+     * reading and writing run->x, filling run->den for those rows. */
+    pi_status (*step_rows)(pi_run *run, const pi_step_coeffs *co, size_t r0, size_t r1,
+                           pi_worker *w);
+    /* Adaptive methods instead own the whole loop (NULL for fixed-step methods). */
+    pi_status (*integrate)(pi_run *run, double t_start, double t_end);
+    size_t nfe_per_step; /* model evaluations per row per step (fixed-step methods) */
+};
+
+extern const struct pi_integrator_type *const pi_integrator_euler;
+extern const struct pi_integrator_type *const pi_integrator_exp1;
+extern const struct pi_integrator_type *const pi_integrator_exp2m;
+extern const struct pi_integrator_type *const pi_integrator_heun;
+extern const struct pi_integrator_type *const pi_integrator_rk45;
+
+struct pi_sampler {
+    const pi_model_t *model; /* borrowed */
+    const pi_sde_t *sde;     /* the model's SDE */
+    size_t dim;
+
+    /* options */
+    double hbar;
+    pi_method method;
+    const struct pi_integrator_type *integrator;
+    size_t steps;
+    pi_schedule schedule;
+    double schedule_param;   /* ρ for Karras */
+    double *custom_times;    /* steps + 1 (PI_SCHEDULE_CUSTOM) */
+    size_t custom_count;
+    double t_start, t_end;   /* run range, default [t_max, t_min] of the SDE */
+    uint64_t seed;
+    int threads;
+    int denoise_final;
+    double rtol, atol;       /* adaptive sampling */
+    size_t corrector_steps;
+    double corrector_snr;
+    pi_step_fn callback;
+    void *callback_data;
+    atomic_int cancel;
+
+    /* trajectory */
+    int record;
+    float *traj_x_user, *traj_d_user; /* borrowed or NULL */
+    size_t traj_user_capacity;        /* floats per user buffer */
+    float *traj_x_own, *traj_d_own;   /* library-owned */
+    size_t traj_own_capacity;
+    const float *traj_x, *traj_d;     /* of the last run */
+    size_t traj_points;
+
+    /* counters of the last run */
+    size_t nfe, accepted, rejected;
+
+    /* workspace kept between runs, regrown when a run needs more */
+    double *times;           /* schedule of the current run */
+    size_t times_capacity;
+    void *state_block;       /* x, den, den_prev, ... */
+    size_t state_capacity_rows;
+    pi_worker *workers;
+    int workers_count;
+    size_t worker_chunk;
+
+    /* likelihood options (lib/likelihood/) */
+    struct pi_nll_options nll;
+};
+
+/* ---- schedules (schedule.c): generators of strictly decreasing time arrays -------------- */
+
+/* Fill times[0..steps] from t_start down to t_end for a named schedule. param: ρ for Karras
+ * (NaN = 7). No argument checks beyond the math (callers validate). */
+pi_status pi_schedule_fill(const pi_sde_t *sde, pi_schedule schedule, double param,
+                           double t_start, double t_end, size_t steps, double *times);
+
+/* Validate a custom array: count >= 2, finite, strictly decreasing, within [t_min, t_max]. */
+pi_status pi_schedule_validate(const pi_sde_t *sde, const double *times, size_t count,
+                               const char *fn);
+
+/* The sampler's current schedule from t_start (may differ from the option, for run_from)
+ * into times[0..steps]; steps written to *steps_out. times must hold steps + 1. */
+pi_status pi_sampler_build_times(const pi_sampler_t *s, double t_start, double *times,
+                                 size_t *steps_out);
+
+/* ---- driver (driver.c) ----------------------------------------------------------------- */
+
+/* Run the sampler on x (n × dim floats, initial states already in x_out when from_states). */
+pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x_out,
+                             int from_states);
+
+/* Used by integrators: evaluate the model on rows [r0, r1) of the float input `in`
+ * (chunk-local, (r1 − r0) × dim) at time t in `view` into w->fout. */
+pi_status pi_run_eval(pi_run *run, pi_worker *w, pi_view view, size_t rows, const float *in,
+                      double t);
+
+/* Standard normals for row `row`, step key `step_key`, stream, into out (dim doubles). */
+void pi_run_noise(const pi_run *run, uint32_t stream, size_t row, uint32_t step_key, double *out);
+
+/* Run fn(run, r0, r1, worker) over all rows in chunks on the run's workers; returns the first
+ * failure in row order. */
+typedef pi_status (*pi_rows_fn)(pi_run *run, size_t r0, size_t r1, pi_worker *w, void *ctx);
+pi_status pi_run_parallel(pi_run *run, pi_rows_fn fn, void *ctx);
+
+/* After a step: mirror x into x_out, record the trajectory, call the callback, check cancel.
+ * step is 1-based, nsteps 0 for adaptive. */
+pi_status pi_run_after_step(pi_run *run, size_t step, size_t nsteps, double t);
+
+/* Langevin corrector (corrector.c) on rows [r0, r1) at the end time of step `step`, in place on
+ * run->x; the worker's fin/fout/noise/buf[7] are used. */
+pi_status pi_corrector_rows(pi_run *run, size_t step, double t, const pi_sde_point *p, size_t r0,
+                            size_t r1, pi_worker *w);
+
+#endif
