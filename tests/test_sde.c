@@ -1,0 +1,394 @@
+/* Forward SDEs (MATH.md §1): identities, inverses, simulated marginals, prior, bad input. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/philox.h"
+#include "pathint.h"
+#include "sde/sde_impl.h"
+
+static const pi_sde_kind builtin[] = {PI_SDE_VP_LINEAR, PI_SDE_VP_COSINE, PI_SDE_SUBVP,
+                                      PI_SDE_VE, PI_SDE_EDM};
+
+/* Custom SDEs reproducing VP linear with β from 0.1 to 20: by marginal and by (f, g). */
+static int vp_marginal(double t, double *alpha, double *sigma, double *dalpha, double *dsigma,
+                       void *user)
+{
+    (void)user;
+    double b = 0.1 * t + 0.5 * 19.9 * t * t, beta = 0.1 + 19.9 * t;
+    *alpha = exp(-0.5 * b);
+    *sigma = sqrt(-expm1(-b));
+    *dalpha = -0.5 * beta * *alpha;
+    *dsigma = *sigma > 0 ? 0.5 * beta * exp(-b) / *sigma : 0.0;
+    return 0;
+}
+
+static int vp_coefficients(double t, double *f, double *g, void *user)
+{
+    (void)user;
+    double beta = 0.1 + 19.9 * t;
+    *f = -0.5 * beta;
+    *g = sqrt(beta);
+    return 0;
+}
+
+static int failing_marginal(double t, double *a, double *s, double *da, double *ds, void *user)
+{
+    (void)t, (void)a, (void)s, (void)da, (void)ds;
+    return *(int *)user;
+}
+
+static pi_sde_t *make(pi_sde_kind kind)
+{
+    pi_sde_t *sde = NULL;
+    if (kind == PI_SDE_CUSTOM)
+        assert_int_equal(pi_sde_create_custom(1e-3, 1.0, vp_marginal, NULL, NULL, &sde), PI_OK);
+    else
+        assert_int_equal(pi_sde_create(kind, &sde), PI_OK);
+    return sde;
+}
+
+/* f = α'/α and g² = (σ²)' − 2fσ² by central differences (h = 1e-6 · scale, rel. tol 1e-6). */
+static void check_identities(pi_sde_t *sde)
+{
+    double t0, t1;
+    assert_int_equal(pi_sde_time_range(sde, &t0, &t1), PI_OK);
+    for (int i = 1; i < 50; i++) {
+        double t = t0 + (t1 - t0) * i / 50.0, h = 1e-6 * fmax(1.0, t);
+        double ap, sp, am, sm, a, s, f, g;
+        assert_int_equal(pi_sde_marginal(sde, t + h, &ap, &sp), PI_OK);
+        assert_int_equal(pi_sde_marginal(sde, t - h, &am, &sm), PI_OK);
+        assert_int_equal(pi_sde_marginal(sde, t, &a, &s), PI_OK);
+        assert_int_equal(pi_sde_coefficients(sde, t, &f, &g), PI_OK);
+        double f_fd = (ap - am) / (2 * h) / a;
+        double g2_fd = (sp * sp - sm * sm) / (2 * h) - 2 * f * s * s;
+        assert_true(fabs(f - f_fd) <= 1e-6 * fmax(1.0, fabs(f)));
+        assert_true(fabs(g * g - g2_fd) <= 1e-6 * fmax(1.0, g * g));
+        double st, lambda;
+        assert_int_equal(pi_sde_sigma_tilde(sde, t, &st, &lambda), PI_OK);
+        assert_true(fabs(st - s / a) <= 1e-13 * st);
+        assert_true(fabs(lambda + log(st)) <= 1e-15 * fmax(1.0, fabs(lambda)));
+    }
+}
+
+static void test_identities(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof builtin / sizeof builtin[0]; k++) {
+        pi_sde_t *sde = make(builtin[k]);
+        check_identities(sde);
+        pi_sde_destroy(sde);
+    }
+    pi_sde_t *sde = make(PI_SDE_CUSTOM);
+    check_identities(sde);
+    pi_sde_destroy(sde);
+    /* Hirono et al.'s SIMPLE (β0 = 0) and COSINE (s = 0) settings. */
+    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MIN, 0.0), PI_OK);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_T_MIN, 0.01), PI_OK);
+    check_identities(sde);
+    pi_sde_destroy(sde);
+    assert_int_equal(pi_sde_create(PI_SDE_VP_COSINE, &sde), PI_OK);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_COSINE_S, 0.0), PI_OK);
+    check_identities(sde);
+    double a, s, f, g, t = 0.3;
+    assert_int_equal(pi_sde_marginal(sde, t, &a, &s), PI_OK);
+    assert_int_equal(pi_sde_coefficients(sde, t, &f, &g), PI_OK);
+    assert_true(fabs(a - cos(M_PI * t / 2)) < 1e-15);
+    assert_true(fabs(f + M_PI / 2 * tan(M_PI * t / 2)) < 1e-13);
+    assert_true(fabs(g * g + 2 * f) < 1e-13);
+    pi_sde_destroy(sde);
+}
+
+/* Closed forms at t = 0.5 for the defaults. */
+static void test_closed_forms(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make(PI_SDE_VP_LINEAR);
+    double a, s, f, g;
+    assert_int_equal(pi_sde_marginal(sde, 0.5, &a, &s), PI_OK);
+    double b = 0.1 * 0.5 + 0.5 * 19.9 * 0.25;
+    assert_true(fabs(a - exp(-0.5 * b)) < 1e-15);
+    assert_true(fabs(s - sqrt(1 - exp(-b))) < 1e-15);
+    assert_int_equal(pi_sde_coefficients(sde, 0.5, &f, &g), PI_OK);
+    assert_true(fabs(f + 0.5 * (0.1 + 19.9 * 0.5)) < 1e-14);
+    pi_sde_destroy(sde);
+    sde = make(PI_SDE_SUBVP);
+    assert_int_equal(pi_sde_marginal(sde, 0.5, &a, &s), PI_OK);
+    assert_true(fabs(s - (1 - exp(-b))) < 1e-15);
+    pi_sde_destroy(sde);
+    sde = make(PI_SDE_VE);
+    assert_int_equal(pi_sde_marginal(sde, 0.5, &a, &s), PI_OK);
+    assert_true(a == 1.0 && fabs(s - 0.01 * sqrt(5000.0)) < 1e-13);
+    pi_sde_destroy(sde);
+    sde = make(PI_SDE_EDM);
+    assert_int_equal(pi_sde_marginal(sde, 0.5, &a, &s), PI_OK);
+    assert_true(a == 1.0 && s == 0.5);
+    assert_int_equal(pi_sde_coefficients(sde, 0.5, &f, &g), PI_OK);
+    assert_true(f == 0.0 && fabs(g * g - 1.0) < 1e-15);
+    pi_sde_destroy(sde);
+}
+
+/* t(σ̃(t)) = t to 1e-12 relative over the range, including near t_min. Where the problem
+ * itself is worse conditioned (VE near t = 0: σ̃ = σ_min e^{rt} carries t only in its last
+ * bits), the bound is 1e-12 t plus the rounding of σ̃ propagated: 4 eps / (d log σ̃/dt). */
+static void test_inverse(void **state)
+{
+    (void)state;
+    pi_sde_kind kinds[] = {PI_SDE_VP_LINEAR, PI_SDE_VP_COSINE, PI_SDE_SUBVP, PI_SDE_VE, PI_SDE_EDM,
+                           PI_SDE_CUSTOM};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        pi_sde_t *sde = make(kinds[k]);
+        double t0, t1;
+        pi_sde_time_range(sde, &t0, &t1);
+        for (int i = 0; i <= 200; i++) {
+            double t = t0 * pow(t1 / t0, i / 200.0);
+            double st, back = -1;
+            assert_int_equal(pi_sde_sigma_tilde(sde, t, &st, NULL), PI_OK);
+            assert_int_equal(pi_sde_time_from_sigma_tilde(sde, st, &back), PI_OK);
+            pi_sde_point p;
+            assert_int_equal(pi_sde_eval(sde, t, &p), PI_OK);
+            double conditioning = 4 * 2.2e-16 / (p.g2 / (2 * p.sigma * p.sigma));
+            assert_true(fabs(back - t) <= 1e-12 * t + conditioning);
+            if (kinds[k] != PI_SDE_VE)
+                assert_true(fabs(back - t) <= 1e-12 * t);
+        }
+        double st_max;
+        pi_sde_sigma_tilde(sde, t1, &st_max, NULL);
+        double t;
+        assert_int_equal(pi_sde_time_from_sigma_tilde(sde, st_max * 1.01, &t), PI_EINVAL);
+        assert_non_null(strstr(pi_last_error(), "sigma_tilde"));
+        assert_int_equal(pi_sde_time_from_sigma_tilde(sde, NAN, &t), PI_EINVAL);
+        pi_sde_destroy(sde);
+    }
+}
+
+/* Simulate the forward SDE by Euler–Maruyama from x0 = 1.5 (20000 paths, 2000 steps, seed 7)
+ * and compare mean and variance at t = T/2 and T with α x0 and σ² (+ σ(0)² for VE, whose
+ * marginal at t = 0 is not a point mass). Tolerance: 5 standard errors + the O(h) bias. */
+static void test_simulated_marginals(void **state)
+{
+    (void)state;
+    const int paths = getenv("PI_TEST_QUICK") ? 4000 : 20000, steps = 2000;
+    const double x0 = 1.5;
+    for (size_t k = 0; k < sizeof builtin / sizeof builtin[0]; k++) {
+        pi_sde_t *sde = make(builtin[k]);
+        double t_end;
+        pi_sde_time_range(sde, NULL, &t_end);
+        /* VP cosine is stiff near T (f ~ −1/(T' − t)): explicit Euler–Maruyama stops at 0.9 T. */
+        if (builtin[k] == PI_SDE_VP_COSINE)
+            t_end *= 0.9;
+        double t_start = 0.0;
+        double h = (t_end - t_start) / steps;
+        double *x = malloc((size_t)paths * sizeof *x);
+        assert_non_null(x);
+        double s0 = 0.0, a0;
+        pi_sde_marginal(sde, 0.0, &a0, &s0);
+        for (int p = 0; p < paths; p++)
+            x[p] = x0 + s0 * pi_rng_normal1(7, PI_STREAM_AUX, (uint64_t)p, 0, 0);
+        for (int n = 0; n < steps; n++) {
+            double t = t_start + n * h, f, g;
+            pi_sde_point pt;
+            assert_int_equal(pi_sde_eval(sde, t + 0.5 * h, &pt), PI_OK); /* midpoint coefficients */
+            f = pt.f;
+            g = sqrt(pt.g2);
+            for (int p = 0; p < paths; p++)
+                x[p] += f * x[p] * h + g * sqrt(h) * pi_rng_normal1(7, PI_STREAM_AUX, (uint64_t)p, (uint32_t)n + 1, 0);
+            (void)t;
+            if (n + 1 == steps / 2 || n + 1 == steps) {
+                double te = fmin(t_start + (n + 1) * h, t_end), a, s;
+                assert_int_equal(pi_sde_marginal(sde, te, &a, &s), PI_OK);
+                double mean = 0, var = 0;
+                for (int p = 0; p < paths; p++)
+                    mean += x[p];
+                mean /= paths;
+                for (int p = 0; p < paths; p++)
+                    var += (x[p] - mean) * (x[p] - mean);
+                var /= paths - 1;
+                double se_mean = s / sqrt(paths), se_var = s * s * sqrt(2.0 / paths);
+                assert_true(fabs(mean - a * x0) < 5 * se_mean + 1e-3 * fabs(a * x0) + 1e-9);
+                assert_true(fabs(var - s * s) < 5 * se_var + 2e-3 * s * s);
+            }
+        }
+        free(x);
+        pi_sde_destroy(sde);
+    }
+}
+
+static void test_custom(void **state)
+{
+    (void)state;
+    pi_sde_t *ref = make(PI_SDE_VP_LINEAR), *by_fg = NULL, *by_m = make(PI_SDE_CUSTOM);
+    assert_int_equal(pi_sde_create_custom(1e-3, 1.0, NULL, vp_coefficients, NULL, &by_fg), PI_OK);
+    for (int i = 0; i <= 100; i++) {
+        double t = i / 100.0, a0, s0, a1, s1, a2, s2;
+        pi_sde_marginal(ref, t, &a0, &s0);
+        pi_sde_marginal(by_fg, t, &a1, &s1);
+        pi_sde_marginal(by_m, t, &a2, &s2);
+        assert_true(fabs(a1 - a0) < 1e-9 && fabs(s1 - s0) < 1e-9);
+        assert_true(fabs(a2 - a0) < 1e-15 && fabs(s2 - s0) < 1e-15);
+    }
+    pi_sde_kind kind;
+    assert_int_equal(pi_sde_get_kind(by_fg, &kind), PI_OK);
+    assert_int_equal(kind, PI_SDE_CUSTOM);
+    double std;
+    assert_int_equal(pi_sde_prior_std(by_fg, &std), PI_OK);
+    assert_true(fabs(std - sqrt(-expm1(-10.05))) < 1e-9);
+    pi_sde_t *clone = NULL;
+    assert_int_equal(pi_sde_clone(by_fg, &clone), PI_OK);
+    double a, s;
+    pi_sde_marginal(clone, 0.5, &a, &s);
+    pi_sde_marginal(by_fg, 0.5, &std, NULL);
+    assert_true(a == std);
+    pi_sde_destroy(clone);
+    /* Callback failures are reported at creation. */
+    int code = 3;
+    pi_sde_t *bad = (pi_sde_t *)0x1;
+    assert_int_equal(pi_sde_create_custom(0, 1, failing_marginal, NULL, &code, &bad), PI_ECALLBACK);
+    assert_true(bad == (pi_sde_t *)0x1);
+    assert_int_equal(pi_sde_create_custom(0, 1, vp_marginal, vp_coefficients, NULL, &bad), PI_EINVAL);
+    assert_int_equal(pi_sde_create_custom(0, 1, NULL, NULL, NULL, &bad), PI_EINVAL);
+    assert_int_equal(pi_sde_create_custom(1, 0.5, vp_marginal, NULL, NULL, &bad), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "t_min"));
+    assert_int_equal(pi_sde_create_custom(NAN, 1, vp_marginal, NULL, NULL, &bad), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(by_m, PI_SDE_T_MAX, 2.0), PI_EINVAL);
+    pi_sde_destroy(ref);
+    pi_sde_destroy(by_fg);
+    pi_sde_destroy(by_m);
+}
+
+static void test_prior(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof builtin / sizeof builtin[0]; k++) {
+        pi_sde_t *sde = make(builtin[k]);
+        double std;
+        assert_int_equal(pi_sde_prior_std(sde, &std), PI_OK);
+        enum { N = 4000, D = 3 };
+        static float x[N * D], y[N * D];
+        assert_int_equal(pi_sde_prior_sample(sde, N, D, 11, x), PI_OK);
+        /* Row i depends only on (seed, i). */
+        assert_int_equal(pi_sde_prior_sample(sde, 10, D, 11, y), PI_OK);
+        assert_memory_equal(x, y, 10 * D * sizeof(float));
+        double ss = 0;
+        for (int i = 0; i < N * D; i++)
+            ss += (double)x[i] * x[i];
+        double var = ss / (N * D);
+        assert_true(fabs(var / (std * std) - 1) < 5 * sqrt(2.0 / (N * D)));
+        double lp[5];
+        assert_int_equal(pi_sde_prior_logpdf(sde, 5, D, x, lp), PI_OK);
+        for (int i = 0; i < 5; i++) {
+            double expect = 0;
+            for (int j = 0; j < D; j++) {
+                double v = x[i * D + j];
+                expect += -0.5 * v * v / (std * std) - log(std) - 0.5 * log(2 * M_PI);
+            }
+            assert_true(fabs(lp[i] - expect) < 1e-12 * fmax(1, fabs(expect)));
+        }
+        pi_sde_destroy(sde);
+    }
+}
+
+static void test_params(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make(PI_SDE_VP_LINEAR);
+    double v;
+    assert_int_equal(pi_sde_get_param(sde, PI_SDE_BETA_MAX, &v), PI_OK);
+    assert_true(v == 20.0);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MIN, 30.0), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "beta_min"));
+    assert_int_equal(pi_sde_get_param(sde, PI_SDE_BETA_MIN, &v), PI_OK);
+    assert_true(v == 0.1); /* unchanged after failure */
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MAX, 40.0), PI_OK);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MIN, 30.0), PI_OK);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MIN, -1.0), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MIN, NAN), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "finite"));
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_SIGMA_MAX, 3.0), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "does not apply"));
+    assert_int_equal(pi_sde_get_param(sde, PI_SDE_SIGMA_MAX, &v), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(sde, (pi_sde_param)99, 3.0), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_T_MIN, 2.0), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MAX, 1e6), PI_EINVAL);
+    pi_sde_destroy(sde);
+    sde = make(PI_SDE_VE);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_SIGMA_MIN, 0.0), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "sigma_min"));
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_SIGMA_MAX, 0.005), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_SIGMA_MAX, 100.0), PI_OK);
+    pi_sde_destroy(sde);
+    sde = make(PI_SDE_EDM);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_SIGMA_MAX, 100.0), PI_OK);
+    double t1;
+    pi_sde_time_range(sde, NULL, &t1);
+    assert_true(t1 == 100.0);
+    pi_sde_destroy(sde);
+    sde = make(PI_SDE_VP_COSINE);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_T_MAX, 1.0), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_COSINE_S, -0.1), PI_EINVAL);
+    pi_sde_destroy(sde);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = NULL;
+    assert_int_equal(pi_sde_create(PI_SDE_CUSTOM, &sde), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "pi_sde_create_custom"));
+    assert_int_equal(pi_sde_create((pi_sde_kind)0, &sde), PI_EINVAL);
+    assert_int_equal(pi_sde_create(PI_SDE_VE, NULL), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "out"));
+    assert_null(sde);
+    pi_sde_destroy(NULL);
+    sde = make(PI_SDE_VP_LINEAR);
+    double a, f;
+    float x[4] = {0, 1, NAN, 2};
+    double lp[2];
+    assert_int_equal(pi_sde_marginal(NULL, 0.5, &a, NULL), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "sde"));
+    assert_int_equal(pi_sde_marginal(sde, NAN, &a, NULL), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "t must be"));
+    assert_int_equal(pi_sde_marginal(sde, 1.5, &a, NULL), PI_EINVAL);
+    assert_int_equal(pi_sde_marginal(sde, -0.1, &a, NULL), PI_EINVAL);
+    assert_int_equal(pi_sde_coefficients(sde, INFINITY, &f, NULL), PI_EINVAL);
+    assert_int_equal(pi_sde_sigma_tilde(sde, 2.0, &a, NULL), PI_EINVAL);
+    assert_int_equal(pi_sde_time_from_sigma_tilde(sde, 1.0, NULL), PI_EINVAL);
+    assert_int_equal(pi_sde_time_from_sigma_tilde(sde, -1.0, &a), PI_EINVAL);
+    assert_int_equal(pi_sde_prior_std(sde, NULL), PI_EINVAL);
+    assert_int_equal(pi_sde_prior_sample(sde, 0, 2, 1, (float *)x), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "n >= 1"));
+    assert_int_equal(pi_sde_prior_sample(sde, 2, 0, 1, (float *)x), PI_EINVAL);
+    assert_int_equal(pi_sde_prior_sample(sde, SIZE_MAX, 2, 1, (float *)x), PI_EINVAL);
+    assert_int_equal(pi_sde_prior_sample(sde, 2, 2, 1, NULL), PI_EINVAL);
+    assert_int_equal(pi_sde_prior_logpdf(sde, 2, 2, x, lp), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "row 1"));
+    assert_int_equal(pi_sde_prior_logpdf(sde, 2, 2, NULL, lp), PI_EINVAL);
+    assert_int_equal(pi_sde_prior_logpdf(sde, 2, 2, x, NULL), PI_EINVAL);
+    assert_int_equal(pi_sde_get_kind(NULL, NULL), PI_EINVAL);
+    assert_int_equal(pi_sde_time_range(NULL, NULL, NULL), PI_EINVAL);
+    assert_int_equal(pi_sde_clone(sde, NULL), PI_EINVAL);
+    assert_int_equal(pi_sde_get_param(sde, PI_SDE_BETA_MIN, NULL), PI_EINVAL);
+    /* t = 0 is valid for marginals: α = 1, σ = 0 for the VP family. */
+    double s;
+    assert_int_equal(pi_sde_marginal(sde, 0.0, &a, &s), PI_OK);
+    assert_true(a == 1.0 && s == 0.0);
+    pi_sde_destroy(sde);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_identities),  cmocka_unit_test(test_closed_forms),
+        cmocka_unit_test(test_inverse),     cmocka_unit_test(test_simulated_marginals),
+        cmocka_unit_test(test_custom),      cmocka_unit_test(test_prior),
+        cmocka_unit_test(test_params),      cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
