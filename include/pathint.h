@@ -74,12 +74,28 @@ extern "C" {
     X(PI_ENOCONVERGE, -9, "solver did not converge (step size underflow or step limit)") \
     X(PI_EMISMATCH, -10, "objects do not match (dimension, SDE or shape)")
 
-/** Status codes. ::pi_status is an `int` holding one of these. */
+#if defined(PI_DOXYGEN)
+/** Status codes (generated from #PI_STATUS_LIST; listed here for the documentation). */
+enum pi_status_code {
+    PI_OK = 0,             /**< ok */
+    PI_EINVAL = -1,        /**< invalid argument */
+    PI_ENOMEM = -2,        /**< out of memory */
+    PI_EUNSUPPORTED = -3,  /**< operation not supported by this object */
+    PI_EIO = -4,           /**< input/output error */
+    PI_EFORMAT = -5,       /**< malformed, corrupt or unsupported file */
+    PI_ECALLBACK = -6,     /**< a host callback reported failure */
+    PI_ECANCELED = -7,     /**< the operation was canceled */
+    PI_ENUMERIC = -8,      /**< numerical failure (non-finite value or divergence) */
+    PI_ENOCONVERGE = -9,   /**< solver did not converge (step size underflow or step limit) */
+    PI_EMISMATCH = -10     /**< objects do not match (dimension, SDE or shape) */
+};
+#else
 enum pi_status_code {
 #define PI_STATUS_ENUM_(name, value, message) name = value,
     PI_STATUS_LIST(PI_STATUS_ENUM_)
 #undef PI_STATUS_ENUM_
 };
+#endif
 
 /** Return type of every fallible function: #PI_OK or a negative code. */
 typedef int pi_status;
@@ -224,7 +240,8 @@ PI_API pi_status pi_sde_time_range(const pi_sde_t *sde, double *t_min, double *t
 
 /**
  * Marginal coefficients at time t: x_t = α x_0 + σ z.
- * @param[in] t Any finite t in [0, T] (t = 0 gives α = 1, σ = 0).
+ * @param[in] sde The SDE.
+ * @param[in] t Any finite t in [0, T] (t = 0 gives α = 1 and σ = 0, except VE where σ(0) = σ_min).
  * @param[out] alpha May be NULL.
  * @param[out] sigma May be NULL.
  */
@@ -251,12 +268,25 @@ PI_API pi_status pi_sde_prior_std(const pi_sde_t *sde, double *std);
 /**
  * Draw n prior samples N(0, prior_std² I). Row i depends only on (seed, i):
  * the same seed gives the same rows whatever n.
+ * @param[in] sde The SDE.
+ * @param[in] n Number of rows, >= 1.
+ * @param[in] dim Dimension, >= 1.
+ * @param[in] seed Seed (Philox key).
  * @param[out] out n × dim floats.
+ * @return #PI_OK, #PI_EINVAL.
  */
 PI_API pi_status pi_sde_prior_sample(const pi_sde_t *sde, size_t n, size_t dim, uint64_t seed,
                                      float *out);
 
-/** Prior log-density (nats) of n points of dimension dim. @param[out] out n doubles. */
+/**
+ * Prior log-density (nats) of n points of dimension dim.
+ * @param[in] sde The SDE.
+ * @param[in] n Number of rows, >= 1.
+ * @param[in] dim Dimension, >= 1.
+ * @param[in] x n × dim finite points.
+ * @param[out] out n doubles.
+ * @return #PI_OK, #PI_EINVAL (a non-finite coordinate: the message names its row).
+ */
 PI_API pi_status pi_sde_prior_logpdf(const pi_sde_t *sde, size_t n, size_t dim, const float *x,
                                      double *out);
 /** @} */

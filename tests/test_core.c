@@ -32,6 +32,17 @@ static void test_status_strings(void **state)
     assert_string_equal(pi_status_string(PI_ENOMEM), "out of memory");
     assert_string_equal(pi_status_string(12345), "unknown status");
     assert_string_equal(pi_status_string(1), "unknown status");
+    /* The documented values (include/pathint.h, PI_DOXYGEN block) are the compiled ones. */
+    assert_int_equal(PI_EINVAL, -1);
+    assert_int_equal(PI_ENOMEM, -2);
+    assert_int_equal(PI_EUNSUPPORTED, -3);
+    assert_int_equal(PI_EIO, -4);
+    assert_int_equal(PI_EFORMAT, -5);
+    assert_int_equal(PI_ECALLBACK, -6);
+    assert_int_equal(PI_ECANCELED, -7);
+    assert_int_equal(PI_ENUMERIC, -8);
+    assert_int_equal(PI_ENOCONVERGE, -9);
+    assert_int_equal(PI_EMISMATCH, -10);
     /* Every listed code has a distinct non-empty message and a distinct non-positive value. */
     int values[] = {
 #define V_(name, value, message) value,
