@@ -10,6 +10,7 @@
 #define PI_SAMPLER_IMPL_H
 
 #include "core/core.h"
+#include "core/philox.h"
 #include "model/model_impl.h"
 #include "sde/sde_impl.h"
 
@@ -43,7 +44,7 @@ typedef struct pi_worker {
     float *fout;     /* chunk × dim model output */
     double *noise;   /* chunk × dim standard normals */
     double *buf[PI_WORKER_BUFFERS]; /* chunk × dim each */
-    void *block;     /* the single allocation backing the above (except workspace) */
+    void *block;     /* the single allocation backing all of the above */
 } pi_worker;
 
 struct pi_pool; /* persistent worker threads of a run (driver.c) */
@@ -54,6 +55,7 @@ typedef struct pi_step_coeffs {
     pi_sde_point ps, pt;   /* SDE at both ends */
     double c[12];          /* integrator-specific coefficients */
     int first_order;       /* multistep: no history yet / final step to σ = 0 */
+    size_t nfe;            /* model evaluations per row of this step (set by prepare) */
 } pi_step_coeffs;
 
 /* State of one run, shared by the driver and the integrator of the run. Buffers are
@@ -81,8 +83,11 @@ typedef struct pi_run {
     int nworkers;
     pi_worker *workers;
     struct pi_pool *pool;
-    _Atomic size_t nfe;  /* model evaluations per row, counted once per row block 0 */
-    int want_denoised;   /* fill den at each step (callback, trajectory, multistep) */
+    size_t nfe;          /* model evaluations per row (main thread only) */
+    int den_valid;       /* den holds D at the start of the step just taken */
+    int record;          /* trajectory recording on */
+    float *traj_x, *traj_d; /* trajectory buffers of this run (traj_d may be NULL) */
+    size_t traj_capacity_points;
 } pi_run;
 
 /* An integrator: a const vtable per file (STYLE.md #1). */
@@ -148,7 +153,7 @@ struct pi_sampler {
     double *times;           /* schedule of the current run */
     size_t times_capacity;
     void *state_block;       /* x, den, den_prev, ... */
-    size_t state_capacity_rows;
+    size_t state_bytes;
     pi_worker *workers;
     int workers_count;
     size_t worker_chunk;
@@ -179,6 +184,9 @@ pi_status pi_sampler_build_times(const pi_sampler_t *s, double t_start, double *
 pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x_out,
                              int from_states);
 
+/* Free the workspace kept between runs (times, state, workers, owned trajectories). */
+void pi_sampler_release_workspace(pi_sampler_t *s);
+
 /* Used by integrators: evaluate the model on rows [r0, r1) of the float input `in`
  * (chunk-local, (r1 − r0) × dim) at time t in `view` into w->fout. */
 pi_status pi_run_eval(pi_run *run, pi_worker *w, pi_view view, size_t rows, const float *in,
@@ -191,6 +199,9 @@ void pi_run_noise(const pi_run *run, uint32_t stream, size_t row, uint32_t step_
  * failure in row order. */
 typedef pi_status (*pi_rows_fn)(pi_run *run, size_t r0, size_t r1, pi_worker *w, void *ctx);
 pi_status pi_run_parallel(pi_run *run, pi_rows_fn fn, void *ctx);
+
+/* Copy the state x into the caller's float array x_out (PI_ENUMERIC on non-finite values). */
+pi_status pi_run_mirror(pi_run *run);
 
 /* After a step: mirror x into x_out, record the trajectory, call the callback, check cancel.
  * step is 1-based, nsteps 0 for adaptive. */

@@ -1,0 +1,614 @@
+/* One sampling run: workspace, persistent worker threads with one barrier per step, the
+ * fixed-step loop, callbacks, trajectories and cancellation (MATH.md §3).
+ *
+ * Rows are independent for every fixed-step method: the noise of (row, step, element) comes
+ * from Philox and each row's arithmetic does not depend on the other rows, so the partition
+ * into worker ranges and model chunks cannot change a single bit of the result. Workers take
+ * contiguous row ranges; each evaluates the model on chunks of at most PI_SAMPLER_CHUNK rows
+ * with its own workspace and one BLIS thread. Everything is allocated before the first step. */
+#include "sampler_impl.h"
+
+#include <pthread.h>
+#include <string.h>
+
+/* ---- persistent worker threads ------------------------------------------------------- */
+
+#define PI_MESSAGE_BYTES 512
+
+typedef struct helper_arg {
+    struct pi_pool *pool;
+    int worker;
+} helper_arg;
+
+struct pi_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    pthread_t *threads;
+    helper_arg *args;
+    int started;             /* helper threads running: workers 1..started */
+    unsigned long generation;
+    int pending;
+    int quit;
+    pi_run *run;
+    pi_rows_fn fn;
+    void *ctx;
+    pi_status *status;       /* one per worker */
+    char (*message)[PI_MESSAGE_BYTES]; /* the failing worker's message (thread-local there) */
+};
+
+/* Worker w's rows: [n·w/W, n·(w+1)/W), in chunks. */
+static pi_status work_rows(pi_run *run, int w, pi_rows_fn fn, void *ctx)
+{
+    size_t lo = run->n * (size_t)w / (size_t)run->nworkers;
+    size_t hi = run->n * (size_t)(w + 1) / (size_t)run->nworkers;
+    size_t chunk = run->s->worker_chunk;
+    for (size_t r0 = lo; r0 < hi; r0 += chunk) {
+        size_t r1 = r0 + chunk < hi ? r0 + chunk : hi;
+        pi_status st = fn(run, r0, r1, &run->workers[w], ctx);
+        if (st != PI_OK)
+            return st;
+    }
+    return PI_OK;
+}
+
+static void pool_work(struct pi_pool *p, int w)
+{
+    p->status[w] = work_rows(p->run, w, p->fn, p->ctx);
+    if (p->status[w] != PI_OK) {
+        strncpy(p->message[w], pi_last_error(), PI_MESSAGE_BYTES - 1);
+        p->message[w][PI_MESSAGE_BYTES - 1] = '\0';
+    }
+}
+
+static void *helper_main(void *arg)
+{
+    helper_arg *a = arg;
+    struct pi_pool *p = a->pool;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (p->generation == seen && !p->quit)
+            pthread_cond_wait(&p->go, &p->mu);
+        if (p->quit)
+            break;
+        seen = p->generation;
+        pthread_mutex_unlock(&p->mu);
+        pool_work(p, a->worker);
+        pthread_mutex_lock(&p->mu);
+        if (--p->pending == 0)
+            pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void pool_destroy(struct pi_pool *p)
+{
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->started; i++)
+        pthread_join(p->threads[i], NULL);
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->mu);
+    pi_free(p->threads);
+    pi_free(p->args);
+    pi_free(p->status);
+    pi_free(p->message);
+    pi_free(p);
+}
+
+static pi_status pool_create(pi_run *run, struct pi_pool **out)
+{
+    int W = run->nworkers;
+    struct pi_pool *p = pi_calloc(1, sizeof *p);
+    if (p == NULL)
+        return pi_fail(PI_ENOMEM, "sampler: out of memory for the worker pool");
+    p->threads = pi_alloc_array((size_t)W, sizeof *p->threads);
+    p->args = pi_alloc_array((size_t)W, sizeof *p->args);
+    p->status = pi_calloc((size_t)W, sizeof *p->status);
+    p->message = pi_calloc((size_t)W, sizeof *p->message);
+    if (p->threads == NULL || p->args == NULL || p->status == NULL || p->message == NULL ||
+        pthread_mutex_init(&p->mu, NULL) != 0) {
+        pi_free(p->threads);
+        pi_free(p->args);
+        pi_free(p->status);
+        pi_free(p->message);
+        pi_free(p);
+        return pi_fail(PI_ENOMEM, "sampler: out of memory for the worker pool");
+    }
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->run = run;
+    /* Helpers that fail to start leave their rows to the calling thread (same results). */
+    for (int w = 1; w < W; w++) {
+        p->args[p->started] = (helper_arg){p, w};
+        if (pthread_create(&p->threads[p->started], NULL, helper_main, &p->args[p->started]) != 0)
+            break;
+        p->started++;
+    }
+    *out = p;
+    return PI_OK;
+}
+
+pi_status pi_run_parallel(pi_run *run, pi_rows_fn fn, void *ctx)
+{
+    struct pi_pool *p = run->pool;
+    if (p == NULL) {
+        for (int w = 0; w < run->nworkers; w++) {
+            pi_status st = work_rows(run, w, fn, ctx);
+            if (st != PI_OK)
+                return st;
+        }
+        return PI_OK;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->pending = p->started;
+    p->generation++;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    pool_work(p, 0);
+    for (int w = p->started + 1; w < run->nworkers; w++)
+        pool_work(p, w);
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    for (int w = 0; w < run->nworkers; w++)
+        if (p->status[w] != PI_OK)
+            return pi_fail(p->status[w], "%s", p->message[w]);
+    return PI_OK;
+}
+
+/* ---- helpers for integrators ----------------------------------------------------------- */
+
+pi_status pi_run_eval(pi_run *run, pi_worker *w, pi_view view, size_t rows, const float *in,
+                      double t)
+{
+    for (size_t i = 0; i < rows; i++)
+        w->tvec[i] = t;
+    pi_eval_ctx ctx = {w->workspace, w->workspace_bytes, 1};
+    return pi_model_eval_ctx(run->model, view, rows, in, w->tvec, w->fout, &ctx);
+}
+
+void pi_run_noise(const pi_run *run, uint32_t stream, size_t row, uint32_t step_key, double *out)
+{
+    pi_rng_normal_d(run->seed, stream, (uint64_t)row, step_key, run->dim, out);
+}
+
+/* ---- workspace --------------------------------------------------------------------------- */
+
+void pi_sampler_release_workspace(pi_sampler_t *s)
+{
+    for (int w = 0; w < s->workers_count; w++)
+        pi_free(s->workers[w].block);
+    pi_free(s->workers);
+    s->workers = NULL;
+    s->workers_count = 0;
+    s->worker_chunk = 0;
+    pi_free(s->times);
+    s->times = NULL;
+    s->times_capacity = 0;
+    pi_free(s->state_block);
+    s->state_block = NULL;
+    s->state_bytes = 0;
+    pi_free(s->traj_x_own);
+    pi_free(s->traj_d_own);
+    s->traj_x_own = s->traj_d_own = NULL;
+    s->traj_own_capacity = 0;
+    s->traj_x = s->traj_d = NULL;
+    s->traj_points = 0;
+}
+
+static size_t round64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+static pi_status ensure_workers(pi_sampler_t *s, int count, size_t chunk)
+{
+    if (s->workers_count == count && s->worker_chunk == chunk)
+        return PI_OK;
+    for (int w = 0; w < s->workers_count; w++)
+        pi_free(s->workers[w].block);
+    pi_free(s->workers);
+    s->workers = NULL;
+    s->workers_count = 0;
+    s->worker_chunk = 0;
+    size_t d = s->dim;
+    size_t cd = chunk * d;
+    size_t ws = round64(pi_model_workspace_bytes(s->model, chunk));
+    size_t doubles = chunk + (size_t)(1 + PI_WORKER_BUFFERS) * cd;
+    size_t bytes = 64 + ws + doubles * sizeof(double) + 2 * cd * sizeof(float);
+    pi_worker *workers = pi_calloc((size_t)count, sizeof *workers);
+    if (workers == NULL)
+        return pi_fail(PI_ENOMEM, "sampler: out of memory for %d workers", count);
+    for (int w = 0; w < count; w++) {
+        pi_worker *wk = &workers[w];
+        wk->block = pi_malloc(bytes);
+        if (wk->block == NULL) {
+            for (int v = 0; v < w; v++)
+                pi_free(workers[v].block);
+            pi_free(workers);
+            return pi_fail(PI_ENOMEM, "sampler: out of memory for %zu bytes of worker scratch", bytes);
+        }
+        unsigned char *base = wk->block;
+        base += (64 - ((uintptr_t)base & 63)) & 63;
+        wk->workspace = base;
+        wk->workspace_bytes = ws;
+        double *dp = (double *)(void *)(base + ws);
+        wk->tvec = dp;
+        dp += chunk;
+        wk->noise = dp;
+        dp += cd;
+        for (int b = 0; b < PI_WORKER_BUFFERS; b++) {
+            wk->buf[b] = dp;
+            dp += cd;
+        }
+        float *fp = (float *)(void *)dp;
+        wk->fin = fp;
+        wk->fout = fp + cd;
+    }
+    s->workers = workers;
+    s->workers_count = count;
+    s->worker_chunk = chunk;
+    return PI_OK;
+}
+
+/* State block: x, xnew, k_first, k_last (doubles, the last three for adaptive methods only),
+ * row_err (n doubles), den and den_prev (floats). */
+static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
+{
+    size_t total = run->n * run->dim;
+    size_t nd = adaptive ? 4 : 1;
+    size_t bytes = (nd * total + (adaptive ? run->n : 0)) * sizeof(double) +
+                   2 * total * sizeof(float);
+    if (bytes > s->state_bytes) {
+        void *block = pi_malloc(bytes);
+        if (block == NULL)
+            return pi_fail(PI_ENOMEM, "sampler: out of memory for %zu bytes of state", bytes);
+        pi_free(s->state_block);
+        s->state_block = block;
+        s->state_bytes = bytes;
+    }
+    double *dp = s->state_block;
+    run->x = dp;
+    dp += total;
+    if (adaptive) {
+        run->xnew = dp;
+        dp += total;
+        run->k_first = dp;
+        dp += total;
+        run->k_last = dp;
+        dp += total;
+        run->row_err = dp;
+        dp += run->n;
+    }
+    float *fp = (float *)(void *)dp;
+    run->den = fp;
+    run->den_prev = fp + total;
+    return PI_OK;
+}
+
+static pi_status ensure_trajectory(pi_sampler_t *s, pi_run *run, size_t steps, int adaptive)
+{
+    size_t total = run->n * run->dim, points = steps + 1, need;
+    s->traj_x = s->traj_d = NULL;
+    s->traj_points = 0;
+    run->record = s->record;
+    if (!s->record)
+        return PI_OK;
+    if (!pi_size_mul(points, total, &need))
+        return pi_fail(PI_EINVAL, "sampler: trajectory of %zu points x %zu floats is too large",
+                       points, total);
+    if (s->traj_x_user != NULL || s->traj_d_user != NULL) {
+        size_t cap = s->traj_user_capacity;
+        if (!adaptive && cap < need)
+            return pi_fail(PI_EINVAL,
+                           "sampler: trajectory capacity must be >= (steps + 1) * n * dim = %zu "
+                           "floats, got %zu",
+                           need, cap);
+        if (cap < 2 * total)
+            return pi_fail(PI_EINVAL,
+                           "sampler: trajectory capacity must be >= 2 * n * dim = %zu floats, got %zu",
+                           2 * total, cap);
+        run->traj_x = s->traj_x_user;
+        run->traj_d = s->traj_d_user;
+        run->traj_capacity_points = cap / total;
+        return PI_OK;
+    }
+    if (need > s->traj_own_capacity) {
+        float *xb = pi_alloc_array(need, sizeof *xb);
+        float *db = pi_alloc_array(need, sizeof *db);
+        if (xb == NULL || db == NULL) {
+            pi_free(xb);
+            pi_free(db);
+            return pi_fail(PI_ENOMEM, "sampler: out of memory for a trajectory of %zu floats", need);
+        }
+        pi_free(s->traj_x_own);
+        pi_free(s->traj_d_own);
+        s->traj_x_own = xb;
+        s->traj_d_own = db;
+        s->traj_own_capacity = need;
+    }
+    run->traj_x = s->traj_x_own;
+    run->traj_d = s->traj_d_own;
+    run->traj_capacity_points = s->traj_own_capacity / total;
+    return PI_OK;
+}
+
+/* ---- per-step row functions ------------------------------------------------------------- */
+
+typedef struct prior_ctx {
+    double std;
+} prior_ctx;
+
+static pi_status prior_rows(pi_run *run, size_t r0, size_t r1, pi_worker *w, void *ctx)
+{
+    (void)w;
+    double std = ((const prior_ctx *)ctx)->std;
+    size_t d = run->dim;
+    for (size_t r = r0; r < r1; r++) {
+        double *xr = run->x + r * d;
+        pi_rng_normal_d(run->seed, PI_STREAM_PRIOR, (uint64_t)r, 0, d, xr);
+        for (size_t j = 0; j < d; j++)
+            xr[j] *= std;
+    }
+    return PI_OK;
+}
+
+static pi_status load_rows(pi_run *run, size_t r0, size_t r1, pi_worker *w, void *ctx)
+{
+    (void)w;
+    (void)ctx;
+    size_t d = run->dim;
+    for (size_t i = r0 * d; i < r1 * d; i++)
+        run->x[i] = (double)run->x_out[i];
+    return PI_OK;
+}
+
+/* x → x_out (the float mirror the model, the callback and the caller read). */
+static pi_status mirror_rows(pi_run *run, size_t r0, size_t r1, pi_worker *w, void *ctx)
+{
+    (void)w;
+    (void)ctx;
+    size_t d = run->dim;
+    for (size_t i = r0 * d; i < r1 * d; i++) {
+        float v = (float)run->x[i];
+        if (!isfinite(v))
+            return pi_fail(PI_ENUMERIC,
+                           "sampler: non-finite state (%g) in row %zu after step %zu; try more "
+                           "steps or another method",
+                           run->x[i], i / d, run->step + 1);
+        run->x_out[i] = v;
+    }
+    return PI_OK;
+}
+
+pi_status pi_run_mirror(pi_run *run) { return pi_run_parallel(run, mirror_rows, NULL); }
+
+static pi_status fixed_step_rows(pi_run *run, size_t r0, size_t r1, pi_worker *w, void *ctx)
+{
+    const pi_step_coeffs *co = ctx;
+    pi_status st = run->s->integrator->step_rows(run, co, r0, r1, w);
+    if (st == PI_OK && run->s->corrector_steps > 0 && co->pt.sigma > 0.0)
+        st = pi_corrector_rows(run, run->step, co->t_t, &co->pt, r0, r1, w);
+    return st;
+}
+
+/* D(x, t) for the final point, into den (σ(t) > 0). */
+static pi_status final_denoise_rows(pi_run *run, size_t r0, size_t r1, pi_worker *w, void *ctx)
+{
+    double t = *(const double *)ctx;
+    size_t d = run->dim;
+    pi_status st = pi_run_eval(run, w, PI_VIEW_DENOISED, r1 - r0, run->x_out + r0 * d, t);
+    if (st == PI_OK)
+        memcpy(run->den + r0 * d, w->fout, (r1 - r0) * d * sizeof(float));
+    return st;
+}
+
+pi_status pi_run_after_step(pi_run *run, size_t step, size_t nsteps, double t)
+{
+    pi_sampler_t *s = run->s;
+    size_t total = run->n * run->dim;
+    if (run->record && step < run->traj_capacity_points) {
+        if (run->traj_x != NULL)
+            memcpy(run->traj_x + step * total, run->x_out, total * sizeof(float));
+        if (run->traj_d != NULL && run->den_valid)
+            memcpy(run->traj_d + (step - 1) * total, run->den, total * sizeof(float));
+        s->traj_points = step + 1;
+    }
+    if (s->callback != NULL) {
+        int rc = s->callback(step, nsteps, t, run->n, run->dim, run->x_out,
+                             run->den_valid ? run->den : NULL, s->callback_data);
+        if (rc != 0)
+            return pi_fail(PI_ECANCELED,
+                           "sampler: canceled by the step callback (returned %d) after step %zu; "
+                           "x holds the states of that step",
+                           rc, step);
+    }
+    if (atomic_load(&s->cancel))
+        return pi_fail(PI_ECANCELED,
+                       "sampler: canceled by pi_sampler_cancel() after step %zu; x holds the states "
+                       "of that step",
+                       step);
+    return PI_OK;
+}
+
+/* ---- the run ----------------------------------------------------------------------------- */
+
+static double prior_std_at(const pi_sde_t *sde, double t_start)
+{
+    double std = pi_sde_prior_std_of(sde);
+    if (t_start == sde->t_max)
+        return std;
+    /* Below T: the marginal std of unit-variance data, scaled to agree with the prior at T. */
+    double a0, s0, a1, s1;
+    if (pi_sde_eval_marginal(sde, t_start, &a0, &s0) != PI_OK ||
+        pi_sde_eval_marginal(sde, sde->t_max, &a1, &s1) != PI_OK)
+        return std;
+    return std * sqrt((a0 * a0 + s0 * s0) / (a1 * a1 + s1 * s1));
+}
+
+static pi_status fixed_loop(pi_run *run, size_t steps)
+{
+    pi_sampler_t *s = run->s;
+    const struct pi_integrator_type *it = s->integrator;
+    for (size_t k = 0; k < steps; k++) {
+        pi_step_coeffs *co = &run->co;
+        memset(co, 0, sizeof *co);
+        co->t_s = run->times[k];
+        co->t_t = run->times[k + 1];
+        pi_status st = pi_sde_eval(run->sde, co->t_s, &co->ps);
+        if (st == PI_OK)
+            st = pi_sde_eval(run->sde, co->t_t, &co->pt);
+        if (st != PI_OK)
+            return st;
+        co->first_order = k == 0 || !(co->pt.sigma_tilde > 0.0);
+        co->nfe = it->nfe_per_step;
+        run->step = k;
+        st = it->prepare(run, co);
+        if (st == PI_OK)
+            st = pi_run_parallel(run, fixed_step_rows, co);
+        if (st != PI_OK)
+            return st;
+        s->nfe += co->nfe + (co->pt.sigma > 0.0 ? s->corrector_steps : 0);
+        st = pi_run_parallel(run, mirror_rows, NULL);
+        if (st != PI_OK)
+            return st;
+        s->accepted++;
+        run->den_valid = 1;
+        run->h_prev_lambda = co->pt.sigma_tilde > 0.0 ? log(co->ps.sigma_tilde / co->pt.sigma_tilde)
+                                                      : 0.0;
+        st = pi_run_after_step(run, k + 1, steps, co->t_t);
+        if (st != PI_OK)
+            return st;
+        float *tmp = run->den_prev;
+        run->den_prev = run->den;
+        run->den = tmp;
+        run->den_valid = 0;
+    }
+    return PI_OK;
+}
+
+pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x_out,
+                             int from_states)
+{
+    PI_CHECK_NULL(x_out);
+    size_t dim = s->dim, total;
+    if (n == 0 || !pi_size_mul(n, dim, &total))
+        return pi_fail(PI_EINVAL, "sampler: n must be >= 1 with n * dim <= 2^40, got n = %zu (dim %zu)",
+                       n, dim);
+    const struct pi_integrator_type *it = s->integrator;
+    int adaptive = it->integrate != NULL;
+    if (!it->stochastic && s->hbar > 0.0)
+        return pi_fail(PI_EINVAL,
+                       "sampler: method %s integrates the ODE and needs hbar = 0, got hbar = %g "
+                       "(use EULER, EXP1, EXP2M or HEUN for hbar > 0)",
+                       it->name, s->hbar);
+    if (adaptive && s->corrector_steps > 0)
+        return pi_fail(PI_EINVAL,
+                       "sampler: the Langevin corrector is not available with %s; set corrector "
+                       "steps to 0",
+                       it->name);
+    if (from_states) {
+        size_t bad = pi_first_nonfinite_f(x_out, total);
+        if (bad < total)
+            return pi_fail(PI_EINVAL, "pi_sampler_run_from: x_inout[%zu] (row %zu) must be finite, got %g",
+                           bad, bad / dim, (double)x_out[bad]);
+    }
+
+    /* Schedule. */
+    size_t cap = (s->schedule == PI_SCHEDULE_CUSTOM ? s->custom_count : s->steps) + 2;
+    if (cap > s->times_capacity) {
+        double *t = pi_alloc_array(cap, sizeof *t);
+        if (t == NULL)
+            return pi_fail(PI_ENOMEM, "sampler: out of memory for %zu times", cap);
+        pi_free(s->times);
+        s->times = t;
+        s->times_capacity = cap;
+    }
+    size_t steps;
+    pi_status st = pi_sampler_build_times(s, t_start, s->times, &steps);
+    if (st != PI_OK)
+        return st;
+    double t_end = s->times[steps];
+    pi_sde_point pend;
+    st = pi_sde_eval(s->sde, t_end, &pend);
+    if (st != PI_OK)
+        return st;
+    if (adaptive && !(pend.sigma > 0.0))
+        return pi_fail(PI_EINVAL, "sampler: %s needs sigma(t_end) > 0, got sigma(%g) = %g", it->name,
+                       t_end, pend.sigma);
+
+    pi_run run;
+    memset(&run, 0, sizeof run);
+    run.s = s;
+    run.model = s->model;
+    run.sde = s->sde;
+    run.n = n;
+    run.dim = dim;
+    run.hbar = s->hbar;
+    run.seed = s->seed;
+    run.x_out = x_out;
+    run.times = s->times;
+    run.nsteps = steps;
+    run.nworkers = (size_t)s->threads < n ? s->threads : (int)n;
+    size_t per = (n + (size_t)run.nworkers - 1) / (size_t)run.nworkers;
+    size_t chunk = per < PI_SAMPLER_CHUNK ? per : PI_SAMPLER_CHUNK;
+    st = ensure_workers(s, run.nworkers, chunk);
+    if (st == PI_OK)
+        st = ensure_state(s, &run, adaptive);
+    if (st == PI_OK)
+        st = ensure_trajectory(s, &run, steps, adaptive);
+    if (st != PI_OK)
+        return st;
+    run.workers = s->workers;
+    if (run.nworkers > 1) {
+        st = pool_create(&run, &run.pool);
+        if (st != PI_OK)
+            return st;
+    }
+
+    s->nfe = s->accepted = s->rejected = 0;
+    atomic_store(&s->cancel, 0);
+
+    /* Initial states: caller's (run_from) or the prior. x_out is written only from here on. */
+    if (from_states) {
+        st = pi_run_parallel(&run, load_rows, NULL);
+    } else {
+        prior_ctx pc = {prior_std_at(s->sde, t_start)};
+        st = pi_run_parallel(&run, prior_rows, &pc);
+        if (st == PI_OK)
+            st = pi_run_parallel(&run, mirror_rows, NULL);
+    }
+    if (st == PI_OK && run.record) {
+        memcpy(run.traj_x, x_out, total * sizeof(float));
+        s->traj_points = 1;
+        s->traj_x = run.traj_x;
+        s->traj_d = adaptive ? NULL : run.traj_d;
+    }
+
+    if (st == PI_OK)
+        st = adaptive ? it->integrate(&run, t_start, t_end) : fixed_loop(&run, steps);
+
+    /* Final denoising (and the last denoised trajectory point). */
+    if (st == PI_OK && (s->denoise_final || (run.record && !adaptive))) {
+        if (pend.sigma > 0.0) {
+            st = pi_run_parallel(&run, final_denoise_rows, &t_end);
+            s->nfe += st == PI_OK;
+        } else {
+            memcpy(run.den, x_out, total * sizeof(float));
+        }
+        if (st == PI_OK && run.record && !adaptive && run.traj_d != NULL &&
+            steps < run.traj_capacity_points)
+            memcpy(run.traj_d + steps * total, run.den, total * sizeof(float));
+        if (st == PI_OK && s->denoise_final)
+            memcpy(x_out, run.den, total * sizeof(float));
+    }
+    pool_destroy(run.pool);
+    return st;
+}

@@ -1,0 +1,315 @@
+/* The sampler handle: creation, options (validated setters, sticky until changed), counters,
+ * trajectories and the public run entry points. The run itself is in driver.c. */
+#include "sampler_impl.h"
+
+#include <string.h>
+
+pi_status pi_sampler_create(const pi_model_t *model, pi_sampler_t **out)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(out);
+    if (model->type == NULL || model->dim == 0)
+        return pi_fail(PI_EINVAL, "pi_sampler_create: model is not initialised");
+    pi_sampler_t *s = pi_calloc(1, sizeof *s);
+    if (s == NULL)
+        return pi_fail(PI_ENOMEM, "pi_sampler_create: out of memory");
+    s->model = model;
+    s->sde = &model->sde;
+    s->dim = model->dim;
+    s->hbar = 0.0;
+    s->method = PI_METHOD_EXP2M;
+    s->integrator = pi_integrator_exp2m;
+    s->steps = 50;
+    s->schedule = PI_SCHEDULE_UNIFORM_LAMBDA;
+    s->schedule_param = NAN;
+    s->t_start = s->sde->t_max;
+    s->t_end = s->sde->t_min;
+    s->seed = 0;
+    s->threads = 1;
+    s->rtol = 1e-5;
+    s->atol = 1e-5;
+    s->corrector_snr = 0.16;
+    atomic_init(&s->cancel, 0);
+    s->nll.div_mode = PI_DIV_EXACT;
+    s->nll.probes = 1;
+    s->nll.rtol = 1e-6;
+    s->nll.atol = 1e-8;
+    s->nll.wkb = PI_WKB_SWEEP;
+    s->nll.dequant_bin = 0.0;
+    *out = s;
+    return PI_OK;
+}
+
+void pi_sampler_destroy(pi_sampler_t *sampler)
+{
+    if (sampler == NULL)
+        return;
+    pi_sampler_release_workspace(sampler);
+    pi_free(sampler->custom_times);
+    pi_free(sampler);
+}
+
+pi_status pi_sampler_set_hbar(pi_sampler_t *sampler, double hbar)
+{
+    PI_CHECK_NULL(sampler);
+    if (!isfinite(hbar) || hbar < 0.0)
+        return pi_fail(PI_EINVAL, "pi_sampler_set_hbar: hbar must be finite and >= 0, got %g", hbar);
+    sampler->hbar = hbar;
+    return PI_OK;
+}
+
+pi_status pi_sampler_set_method(pi_sampler_t *sampler, pi_method method)
+{
+    PI_CHECK_NULL(sampler);
+    const struct pi_integrator_type *type = NULL;
+    switch (method) {
+    case PI_METHOD_EULER: type = pi_integrator_euler; break;
+    case PI_METHOD_EXP1: type = pi_integrator_exp1; break;
+    case PI_METHOD_EXP2M: type = pi_integrator_exp2m; break;
+    case PI_METHOD_HEUN: type = pi_integrator_heun; break;
+    case PI_METHOD_RK45: type = pi_integrator_rk45; break;
+    }
+    if (type == NULL)
+        return pi_fail(PI_EINVAL,
+                       "pi_sampler_set_method: method must be PI_METHOD_EULER (1) .. PI_METHOD_RK45 "
+                       "(5), got %d",
+                       (int)method);
+    sampler->method = method;
+    sampler->integrator = type;
+    return PI_OK;
+}
+
+#define PI_MAX_STEPS ((size_t)1 << 24)
+
+pi_status pi_sampler_set_steps(pi_sampler_t *sampler, size_t steps)
+{
+    PI_CHECK_NULL(sampler);
+    if (steps == 0 || steps > PI_MAX_STEPS)
+        return pi_fail(PI_EINVAL, "pi_sampler_set_steps: steps must be in [1, %zu], got %zu",
+                       PI_MAX_STEPS, steps);
+    sampler->steps = steps;
+    if (sampler->schedule == PI_SCHEDULE_CUSTOM)
+        sampler->schedule = PI_SCHEDULE_UNIFORM_LAMBDA; /* the custom array no longer fits */
+    return PI_OK;
+}
+
+pi_status pi_sampler_set_schedule(pi_sampler_t *sampler, pi_schedule schedule, double param)
+{
+    PI_CHECK_NULL(sampler);
+    switch (schedule) {
+    case PI_SCHEDULE_UNIFORM_T:
+    case PI_SCHEDULE_UNIFORM_LAMBDA:
+        break;
+    case PI_SCHEDULE_KARRAS:
+        if (!isnan(param) && !(isfinite(param) && param > 0.0))
+            return pi_fail(PI_EINVAL,
+                           "pi_sampler_set_schedule: rho must be finite and > 0 (or NaN for 7), got %g",
+                           param);
+        break;
+    case PI_SCHEDULE_CUSTOM:
+        if (sampler->custom_times == NULL)
+            return pi_fail(PI_EINVAL,
+                           "pi_sampler_set_schedule: PI_SCHEDULE_CUSTOM needs an array: call "
+                           "pi_sampler_set_times()");
+        sampler->steps = sampler->custom_count - 1;
+        break;
+    default:
+        return pi_fail(PI_EINVAL,
+                       "pi_sampler_set_schedule: schedule must be PI_SCHEDULE_UNIFORM_T (1) .. "
+                       "PI_SCHEDULE_CUSTOM (4), got %d",
+                       (int)schedule);
+    }
+    sampler->schedule = schedule;
+    sampler->schedule_param = param;
+    return PI_OK;
+}
+
+pi_status pi_sampler_set_times(pi_sampler_t *sampler, const double *times, size_t count)
+{
+    PI_CHECK_NULL(sampler);
+    PI_CHECK_NULL(times);
+    if (count > PI_MAX_STEPS + 1)
+        return pi_fail(PI_EINVAL, "pi_sampler_set_times: count must be in [2, %zu], got %zu",
+                       PI_MAX_STEPS + 1, count);
+    pi_status st = pi_schedule_validate(sampler->sde, times, count, "pi_sampler_set_times");
+    if (st != PI_OK)
+        return st;
+    double *copy = pi_alloc_array(count, sizeof *copy);
+    if (copy == NULL)
+        return pi_fail(PI_ENOMEM, "pi_sampler_set_times: out of memory");
+    memcpy(copy, times, count * sizeof *copy);
+    pi_free(sampler->custom_times);
+    sampler->custom_times = copy;
+    sampler->custom_count = count;
+    sampler->steps = count - 1;
+    sampler->schedule = PI_SCHEDULE_CUSTOM;
+    return PI_OK;
+}
+
+pi_status pi_sampler_get_times(const pi_sampler_t *sampler, double *times, size_t capacity,
+                               size_t *count)
+{
+    PI_CHECK_NULL(sampler);
+    PI_CHECK_NULL(count);
+    size_t need = sampler->schedule == PI_SCHEDULE_CUSTOM ? sampler->custom_count
+                                                          : sampler->steps + 1;
+    if (times == NULL && capacity == 0) {
+        *count = need;
+        return PI_OK;
+    }
+    PI_CHECK_NULL(times);
+    if (capacity < need)
+        return pi_fail(PI_EINVAL, "pi_sampler_get_times: capacity must be >= %zu (steps + 1), got %zu",
+                       need, capacity);
+    double t0 = sampler->schedule == PI_SCHEDULE_CUSTOM ? sampler->custom_times[0]
+                                                         : sampler->t_start;
+    size_t steps;
+    pi_status st = pi_sampler_build_times(sampler, t0, times, &steps);
+    if (st != PI_OK)
+        return st;
+    *count = steps + 1;
+    return PI_OK;
+}
+
+pi_status pi_sampler_set_time_range(pi_sampler_t *sampler, double t_start, double t_end)
+{
+    PI_CHECK_NULL(sampler);
+    const pi_sde_t *sde = sampler->sde;
+    if (!isfinite(t_start) || t_start < sde->t_min || t_start > sde->t_max)
+        return pi_fail(PI_EINVAL, "pi_sampler_set_time_range: t_start must be in [%g, %g], got %g",
+                       sde->t_min, sde->t_max, t_start);
+    if (!isfinite(t_end) || t_end < sde->t_min || !(t_end < t_start))
+        return pi_fail(PI_EINVAL,
+                       "pi_sampler_set_time_range: t_end must be in [%g, t_start = %g), got %g",
+                       sde->t_min, t_start, t_end);
+    sampler->t_start = t_start;
+    sampler->t_end = t_end;
+    return PI_OK;
+}
+
+pi_status pi_sampler_set_seed(pi_sampler_t *sampler, uint64_t seed)
+{
+    PI_CHECK_NULL(sampler);
+    sampler->seed = seed;
+    return PI_OK;
+}
+
+pi_status pi_sampler_set_threads(pi_sampler_t *sampler, int threads)
+{
+    PI_CHECK_NULL(sampler);
+    if (threads < 1 || threads > 256)
+        return pi_fail(PI_EINVAL, "pi_sampler_set_threads: threads must be in [1, 256], got %d",
+                       threads);
+    sampler->threads = threads;
+    return PI_OK;
+}
+
+pi_status pi_sampler_set_denoise_final(pi_sampler_t *sampler, int enabled)
+{
+    PI_CHECK_NULL(sampler);
+    sampler->denoise_final = enabled != 0;
+    return PI_OK;
+}
+
+pi_status pi_sampler_set_tolerances(pi_sampler_t *sampler, double rtol, double atol)
+{
+    PI_CHECK_NULL(sampler);
+    if (!isfinite(rtol) || !(rtol > 0.0) || rtol >= 1.0)
+        return pi_fail(PI_EINVAL, "pi_sampler_set_tolerances: rtol must be in (0, 1), got %g", rtol);
+    if (!isfinite(atol) || !(atol > 0.0))
+        return pi_fail(PI_EINVAL, "pi_sampler_set_tolerances: atol must be finite and > 0, got %g",
+                       atol);
+    sampler->rtol = rtol;
+    sampler->atol = atol;
+    return PI_OK;
+}
+
+pi_status pi_sampler_set_corrector(pi_sampler_t *sampler, size_t steps, double snr)
+{
+    PI_CHECK_NULL(sampler);
+    if (steps > PI_MAX_CORRECTOR_STEPS)
+        return pi_fail(PI_EINVAL, "pi_sampler_set_corrector: steps must be in [0, %d], got %zu",
+                       PI_MAX_CORRECTOR_STEPS, steps);
+    if (!isfinite(snr) || !(snr > 0.0))
+        return pi_fail(PI_EINVAL, "pi_sampler_set_corrector: snr must be finite and > 0, got %g", snr);
+    sampler->corrector_steps = steps;
+    sampler->corrector_snr = snr;
+    return PI_OK;
+}
+
+pi_status pi_sampler_set_callback(pi_sampler_t *sampler, pi_step_fn fn, void *user_data)
+{
+    PI_CHECK_NULL(sampler);
+    sampler->callback = fn;
+    sampler->callback_data = fn != NULL ? user_data : NULL;
+    return PI_OK;
+}
+
+pi_status pi_sampler_cancel(pi_sampler_t *sampler)
+{
+    PI_CHECK_NULL(sampler);
+    atomic_store(&sampler->cancel, 1);
+    return PI_OK;
+}
+
+pi_status pi_sampler_record_trajectory(pi_sampler_t *sampler, int enabled, float *x_buf,
+                                       float *denoised_buf, size_t capacity)
+{
+    PI_CHECK_NULL(sampler);
+    if (enabled && (x_buf != NULL || denoised_buf != NULL) && capacity == 0)
+        return pi_fail(PI_EINVAL,
+                       "pi_sampler_record_trajectory: capacity must be > 0 with caller buffers");
+    sampler->record = enabled != 0;
+    sampler->traj_x_user = enabled ? x_buf : NULL;
+    sampler->traj_d_user = enabled ? denoised_buf : NULL;
+    sampler->traj_user_capacity = enabled ? capacity : 0;
+    return PI_OK;
+}
+
+pi_status pi_sampler_get_trajectory(const pi_sampler_t *sampler, const float **x,
+                                    const float **denoised, size_t *npoints)
+{
+    PI_CHECK_NULL(sampler);
+    if (x != NULL)
+        *x = sampler->traj_x;
+    if (denoised != NULL)
+        *denoised = sampler->traj_d;
+    if (npoints != NULL)
+        *npoints = sampler->traj_points;
+    return PI_OK;
+}
+
+pi_status pi_sampler_get_stats(const pi_sampler_t *sampler, size_t *nfe, size_t *accepted,
+                               size_t *rejected)
+{
+    PI_CHECK_NULL(sampler);
+    if (nfe != NULL)
+        *nfe = sampler->nfe;
+    if (accepted != NULL)
+        *accepted = sampler->accepted;
+    if (rejected != NULL)
+        *rejected = sampler->rejected;
+    return PI_OK;
+}
+
+pi_status pi_sampler_run(pi_sampler_t *sampler, size_t n, float *x_out)
+{
+    PI_CHECK_NULL(sampler);
+    double t0 = sampler->schedule == PI_SCHEDULE_CUSTOM ? sampler->custom_times[0]
+                                                         : sampler->t_start;
+    return pi_sampler_execute(sampler, t0, n, x_out, 0);
+}
+
+pi_status pi_sampler_run_from(pi_sampler_t *sampler, double t_start, size_t n, float *x_inout)
+{
+    PI_CHECK_NULL(sampler);
+    const pi_sde_t *sde = sampler->sde;
+    double t_end = sampler->schedule == PI_SCHEDULE_CUSTOM
+                       ? sampler->custom_times[sampler->custom_count - 1]
+                       : sampler->t_end;
+    if (!isfinite(t_start) || t_start > sde->t_max || !(t_start > t_end))
+        return pi_fail(PI_EINVAL,
+                       "pi_sampler_run_from: t_start must be in (t_end = %g, t_max = %g], got %g",
+                       t_end, sde->t_max, t_start);
+    return pi_sampler_execute(sampler, t_start, n, x_inout, 1);
+}
