@@ -1,0 +1,293 @@
+/* Double-precision score of the MLP and its derivatives in x at one point, by forward-mode
+ * Taylor propagation (for the likelihood and its WKB sweep, MATH.md §4).
+ *
+ * Chain. At fixed t the network input is z = c·x (c = 1/α, or c_in/α with preconditioning)
+ * plus a constant embedding, and the score is affine in the network output F:
+ *   s = a·x + b·F(c·x), with
+ *   output ε:                 a = 0,             b = −1/σ
+ *   output score:             a = 0,             b = 1
+ *   output denoiser:          a = −1/σ²,         b = α/σ²        (s = (α D − x)/σ²)
+ *   preconditioned denoiser:  a = −1/(α² q),     b = σ_d/(σ √q)  (D = c_skip x̃ + c_out F,
+ *                             q = σ̃² + σ_d²; a = (c_skip − 1)/σ² written without cancellation)
+ * so ∂s/∂x = a I + b ∂F/∂x and every higher derivative of s is b times that of F.
+ *
+ * Propagation. Every unit carries its value and its derivatives along m seed directions up to
+ * order p (p ≤ 3), as full tensors: C = 1 + m + m² + m³ columns (index 0: value; 1 + i: ∂_i;
+ * 1 + m + (i m + j): ∂_i∂_j; 1 + m + m² + (i m + j) m + k: ∂_i∂_j∂_k). A Linear layer maps all
+ * columns linearly (bias on the value only). SiLU maps them by Faà di Bruno:
+ *   h_i = s1 a_i,  h_ij = s2 a_i a_j + s1 a_ij,
+ *   h_ijk = s3 a_i a_j a_k + s2 (a_ij a_k + a_ik a_j + a_jk a_i) + s1 a_ijk.
+ * The seeds are the x-directions times c, so the outputs are x-derivatives directly.
+ *
+ * Scratch: 2·W·C + d·C doubles. Up to PI_MLP_STACK_DOUBLES (8192 doubles, 64 KiB; e.g. d = 2,
+ * W = 256, order 3) they live on the stack and nothing is allocated; larger networks take one
+ * heap block per call. */
+#include "mlp_impl.h"
+
+#include <string.h>
+
+#define PI_MLP_STACK_DOUBLES 8192
+
+typedef struct taylor {
+    size_t m, p, cols;
+    size_t o1, o2, o3; /* column offsets of the first, second, third derivatives */
+} taylor;
+
+static taylor taylor_shape(size_t m, size_t p)
+{
+    taylor t;
+    t.m = m;
+    t.p = p;
+    t.o1 = 1;
+    t.o2 = 1 + (p >= 1 ? m : 0);
+    t.o3 = t.o2 + (p >= 2 ? m * m : 0);
+    t.cols = t.o3 + (p >= 3 ? m * m * m : 0);
+    return t;
+}
+
+/* SiLU and its first three derivatives at a (σ = logistic, q = σ(1−σ), r = 1 − 2σ):
+ * silu' = σ + a q, silu'' = q (2 + a r), silu''' = q (3 r + a r² − 2 a q). */
+static void silu_derivs(double a, double *s0, double *s1, double *s2, double *s3)
+{
+    double sg = a >= 0.0 ? 1.0 / (1.0 + exp(-a)) : exp(a) / (1.0 + exp(a));
+    double q = sg * (1.0 - sg), r = 1.0 - 2.0 * sg;
+    *s0 = a * sg;
+    *s1 = sg + a * q;
+    *s2 = q * (2.0 + a * r);
+    *s3 = q * (3.0 * r + a * r * r - 2.0 * a * q);
+}
+
+static void activate(const taylor *tp, double *u)
+{
+    size_t m = tp->m;
+    double a = u[0], s0, s1, s2, s3;
+    silu_derivs(a, &s0, &s1, &s2, &s3);
+    const double *g = u + tp->o1;
+    if (tp->p >= 3) {
+        const double *h2 = u + tp->o2;
+        double *h3 = u + tp->o3;
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < m; j++)
+                for (size_t k = 0; k < m; k++) {
+                    size_t e = (i * m + j) * m + k;
+                    h3[e] = s3 * g[i] * g[j] * g[k] +
+                            s2 * (h2[i * m + j] * g[k] + h2[i * m + k] * g[j] +
+                                  h2[j * m + k] * g[i]) +
+                            s1 * h3[e];
+                }
+    }
+    if (tp->p >= 2) {
+        double *h2 = u + tp->o2;
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < m; j++)
+                h2[i * m + j] = s2 * g[i] * g[j] + s1 * h2[i * m + j];
+    }
+    if (tp->p >= 1)
+        for (size_t i = 0; i < m; i++)
+            u[tp->o1 + i] *= s1;
+    u[0] = s0;
+}
+
+/* dst (out × C) = W src (in × C), bias added to the value column. */
+static void linear_taylor(const float *w, const float *b, size_t out, size_t in, size_t cols,
+                          const double *src, double *dst)
+{
+    for (size_t o = 0; o < out; o++) {
+        double *acc = dst + o * cols;
+        memset(acc, 0, cols * sizeof *acc);
+        const float *wr = w + o * in;
+        for (size_t i = 0; i < in; i++) {
+            double wi = wr[i];
+            const double *s = src + i * cols;
+            for (size_t c = 0; c < cols; c++)
+                acc[c] += wi * s[c];
+        }
+        acc[0] += b[o];
+    }
+}
+
+/* The conversion s = a x + b F at t, and the network input scale c. */
+static pi_status chain_coefficients(const pi_model_t *m, double t, pi_mlp_row *row, double *ca,
+                                    double *cb)
+{
+    const pi_mlp *net = m->impl;
+    pi_status st = pi_mlp_row_scalars(m, t, row);
+    if (st != PI_OK)
+        return st;
+    double alpha, sigma;
+    st = pi_sde_eval_marginal(&m->sde, t, &alpha, &sigma);
+    if (st != PI_OK)
+        return st;
+    if (net->precond) {
+        double stl = sigma / alpha, sd = net->sigma_data;
+        double q = stl * stl + sd * sd;
+        *ca = -1.0 / (alpha * alpha * q);
+        *cb = sd / (sigma * sqrt(q));
+        return PI_OK;
+    }
+    switch (net->output_view) {
+    case PI_VIEW_SCORE: *ca = 0.0; *cb = 1.0; break;
+    case PI_VIEW_EPS: *ca = 0.0; *cb = -1.0 / sigma; break;
+    default: *ca = -1.0 / (sigma * sigma); *cb = alpha / (sigma * sigma); break;
+    }
+    return PI_OK;
+}
+
+/* Propagate x with seeds (m × dim, NULL = identity) to order p; on success *result points to
+ * the output tensor (dim × C) inside scratch (*heap is the block to free, or NULL). */
+static pi_status propagate(const pi_model_t *m, const double *x, double t, const double *seeds,
+                           size_t nseeds, size_t p, double *stack, double **heap, double **result,
+                           double *ca, double *cb, taylor *shape)
+{
+    const pi_mlp *net = m->impl;
+    pi_mlp_row row;
+    pi_status st = chain_coefficients(m, t, &row, ca, cb);
+    if (st != PI_OK)
+        return st;
+    taylor tp = taylor_shape(nseeds, p);
+    size_t d = net->dim, w = net->width, cols = tp.cols;
+    size_t need = 0, rows_total = 2 * w + d;
+    if (!pi_size_mul(rows_total, cols, &need) || need > ((size_t)1 << 28))
+        return pi_fail(PI_EUNSUPPORTED,
+                       "MLP derivatives: order %zu in dimension %zu needs too much scratch; use "
+                       "Hutchinson probes for large dimensions",
+                       p, d);
+    need += net->in;
+    double *buf = stack;
+    *heap = NULL;
+    if (need > PI_MLP_STACK_DOUBLES) {
+        buf = pi_alloc_array(need, sizeof(double));
+        if (buf == NULL)
+            return pi_fail(PI_ENOMEM, "MLP derivatives: out of memory for %zu doubles", need);
+        *heap = buf;
+    }
+    double *cur = buf, *nxt = buf + w * cols, *outp = buf + 2 * w * cols;
+    double *input = outp + d * cols;
+    double c = row.in_scale;
+    for (size_t i = 0; i < d; i++)
+        input[i] = c * x[i];
+    pi_mlp_embed(net, row.emb_value, input + d);
+    /* First layer: value from the input row, first derivatives from the seeds, rest zero. */
+    const float *w0 = net->params;
+    const float *b0 = w0 + w * net->in;
+    for (size_t o = 0; o < w; o++) {
+        double *u = cur + o * cols;
+        memset(u, 0, cols * sizeof *u);
+        const float *wr = w0 + o * net->in;
+        double acc = b0[o];
+        for (size_t i = 0; i < net->in; i++)
+            acc += (double)wr[i] * input[i];
+        u[0] = acc;
+        if (p >= 1)
+            for (size_t q = 0; q < nseeds; q++) {
+                double g = 0.0;
+                for (size_t i = 0; i < d; i++)
+                    g += (double)wr[i] * c * (seeds != NULL ? seeds[q * d + i] : (q == i));
+                u[tp.o1 + q] = g;
+            }
+        activate(&tp, u);
+    }
+    for (size_t l = 1; l <= net->layers; l++) {
+        const float *wl = net->params + pi_mlp_weight_offset(net, l);
+        size_t out = pi_mlp_layer_out(net, l);
+        double *dst = l == net->layers ? outp : nxt;
+        linear_taylor(wl, wl + out * w, out, w, cols, cur, dst);
+        if (l < net->layers) {
+            for (size_t o = 0; o < out; o++)
+                activate(&tp, dst + o * cols);
+            double *tmp = cur;
+            cur = nxt;
+            nxt = tmp;
+        }
+    }
+    *result = outp;
+    *shape = tp;
+    return PI_OK;
+}
+
+#define PROPAGATE(seeds, nseeds, order)                                                        \
+    const pi_mlp *net = m->impl;                                                               \
+    size_t d = net->dim;                                                                       \
+    double stack[PI_MLP_STACK_DOUBLES], *heap, *F, ca, cb;                                     \
+    taylor tp;                                                                                 \
+    pi_status st = propagate(m, x, t, seeds, nseeds, order, stack, &heap, &F, &ca, &cb, &tp); \
+    if (st != PI_OK)                                                                           \
+        return st;                                                                             \
+    size_t C = tp.cols;                                                                        \
+    (void)C
+
+pi_status pi_mlp_score_d(const pi_model_t *m, const double *x, double t, double *s)
+{
+    PROPAGATE(NULL, 0, 0);
+    for (size_t k = 0; k < d; k++)
+        s[k] = ca * x[k] + cb * F[k * C];
+    pi_free(heap);
+    return PI_OK;
+}
+
+pi_status pi_mlp_jvp_d(const pi_model_t *m, const double *x, double t, const double *v,
+                       double *out)
+{
+    PROPAGATE(v, 1, 1);
+    for (size_t k = 0; k < d; k++)
+        out[k] = ca * v[k] + cb * F[k * C + tp.o1];
+    pi_free(heap);
+    return PI_OK;
+}
+
+pi_status pi_mlp_jacobian_d(const pi_model_t *m, const double *x, double t, double *jac)
+{
+    PROPAGATE(NULL, m->dim, 1);
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++)
+            jac[i * d + j] = (i == j ? ca : 0.0) + cb * F[i * C + tp.o1 + j];
+    pi_free(heap);
+    return PI_OK;
+}
+
+pi_status pi_mlp_divergence_d(const pi_model_t *m, const double *x, double t, double *div)
+{
+    PROPAGATE(NULL, m->dim, 1);
+    double acc = 0.0;
+    for (size_t k = 0; k < d; k++)
+        acc += F[k * C + tp.o1 + k];
+    *div = ca * (double)d + cb * acc;
+    pi_free(heap);
+    return PI_OK;
+}
+
+pi_status pi_mlp_grad_div_d(const pi_model_t *m, const double *x, double t, double *grad)
+{
+    PROPAGATE(NULL, m->dim, 2);
+    for (size_t i = 0; i < d; i++) {
+        double acc = 0.0;
+        for (size_t k = 0; k < d; k++)
+            acc += F[k * C + tp.o2 + k * d + i];
+        grad[i] = cb * acc;
+    }
+    pi_free(heap);
+    return PI_OK;
+}
+
+pi_status pi_mlp_hessians_d(const pi_model_t *m, const double *x, double t, double *hess)
+{
+    PROPAGATE(NULL, m->dim, 2);
+    for (size_t k = 0; k < d; k++)
+        for (size_t e = 0; e < d * d; e++)
+            hess[k * d * d + e] = cb * F[k * C + tp.o2 + e];
+    pi_free(heap);
+    return PI_OK;
+}
+
+pi_status pi_mlp_hess_div_d(const pi_model_t *m, const double *x, double t, double *hess)
+{
+    PROPAGATE(NULL, m->dim, 3);
+    for (size_t e = 0; e < d * d; e++) {
+        double acc = 0.0;
+        for (size_t k = 0; k < d; k++)
+            acc += F[k * C + tp.o3 + k * d * d + e];
+        hess[e] = cb * acc;
+    }
+    pi_free(heap);
+    return PI_OK;
+}

@@ -1,0 +1,310 @@
+/* Batched float forward pass of the MLP (definition: comment block of model/mlp.c): per-row
+ * scalars and embedding in double, then one pi_sgemm per Linear layer with the bias + SiLU
+ * fused into one elementwise pass. Rows are processed in blocks of PI_MLP_BLOCK; all scratch
+ * comes from the caller's workspace. Row i's result depends only on row i (BLIS computes each
+ * output element with the same k-loop whatever m and the thread count: tests check it). */
+#include "mlp_impl.h"
+#include "nn.h"
+
+#include "core/gemm.h"
+#include "core/threads.h"
+
+#include <string.h>
+
+#define ALIGN 64u
+
+static size_t round_up(size_t bytes)
+{
+    return (bytes + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+static unsigned char *align_ptr(void *p)
+{
+    uintptr_t u = (uintptr_t)p;
+    return (unsigned char *)((u + ALIGN - 1) / ALIGN * ALIGN);
+}
+
+void pi_mlp_embed(const pi_mlp *net, double u, double *emb)
+{
+    size_t h = net->features / 2;
+    double step = h > 1 ? log(PI_MLP_MAX_FREQ) / (double)(h - 1) : 0.0;
+    for (size_t k = 0; k < h; k++) {
+        double w = exp(step * (double)k);
+        emb[k] = sin(w * u);
+        emb[h + k] = cos(w * u);
+    }
+}
+
+static void embed_float(const pi_mlp *net, double u, float *emb)
+{
+    size_t h = net->features / 2;
+    double step = h > 1 ? log(PI_MLP_MAX_FREQ) / (double)(h - 1) : 0.0;
+    for (size_t k = 0; k < h; k++) {
+        double w = exp(step * (double)k);
+        emb[k] = (float)sin(w * u);
+        emb[h + k] = (float)cos(w * u);
+    }
+}
+
+pi_status pi_mlp_row_scalars(const pi_model_t *m, double t, pi_mlp_row *row)
+{
+    const pi_mlp *net = m->impl;
+    double alpha, sigma;
+    pi_status st = pi_sde_eval_marginal(&m->sde, t, &alpha, &sigma);
+    if (st != PI_OK)
+        return st;
+    if (!(alpha > 0.0) || !(sigma > 0.0) || !isfinite(alpha) || !isfinite(sigma))
+        return pi_fail(PI_EINVAL, "MLP model: t must give α > 0 and σ > 0, got t = %g (α %g, σ %g)",
+                       t, alpha, sigma);
+    double st_ = sigma / alpha;
+    if (net->precond) {
+        double sd = net->sigma_data;
+        double q = st_ * st_ + sd * sd;
+        double root = sqrt(q);
+        row->in_scale = 1.0 / (root * alpha);
+        row->skip = sd * sd / (q * alpha);
+        row->c_out = st_ * sd / root;
+    } else {
+        row->in_scale = 1.0 / alpha;
+        row->skip = 0.0;
+        row->c_out = 1.0;
+    }
+    row->emb_value = net->embedding == PI_EMBED_TIME ? t : 0.25 * log(st_);
+    return PI_OK;
+}
+
+/* Fill rows[0..n) and the network input X (n × in) for rows of x and t. The embedding of a row
+ * with the same t as the previous row is copied, not recomputed (samplers use one t). */
+static void prepare_inputs(const pi_model_t *m, size_t n, const float *x, const double *t,
+                           const pi_mlp_row *rows, float *input)
+{
+    const pi_mlp *net = m->impl;
+    size_t d = net->dim, in = net->in, fe = net->features;
+    for (size_t r = 0; r < n; r++) {
+        float *dst = input + r * in;
+        float c = (float)rows[r].in_scale;
+        for (size_t j = 0; j < d; j++)
+            dst[j] = c * x[r * d + j];
+        if (r > 0 && t[r] == t[r - 1]) {
+            memcpy(dst + d, dst - in + d, fe * sizeof(float));
+        } else {
+            embed_float(net, rows[r].emb_value, dst + d);
+        }
+    }
+}
+
+/* Hidden layers: h_l = SiLU(h_{l−1} W_lᵀ + b_l); returns the last hidden activation. If pre is
+ * not NULL the pre-activations and activations of every hidden layer are kept (training). */
+static const float *run_hidden(const pi_mlp *net, size_t n, const float *input, float *buf_a,
+                               float *buf_b, const pi_mlp_train_layout *lay, int threads)
+{
+    const float *h = input;
+    for (size_t l = 0; l < net->layers; l++) {
+        size_t in = pi_mlp_layer_in(net, l), out = net->width;
+        const float *w = net->params + pi_mlp_weight_offset(net, l);
+        float *dst = lay != NULL ? pi_mlp_train_post(lay, l) : (l % 2 == 0 ? buf_a : buf_b);
+        pi_sgemm(0, 1, n, out, in, 1.0f, h, in, w, in, 0.0f, dst, out, threads);
+        if (lay != NULL)
+            pi_dense_bias_silu_keep(n, out, w + out * in, dst, pi_mlp_train_pre(lay, l));
+        else
+            pi_dense_bias_silu(n, out, w + out * in, dst);
+        h = dst;
+    }
+    return h;
+}
+
+/* Last layer into out (n × dim), then the preconditioning D = skip·x + c_out·F. */
+static void run_output(const pi_mlp *net, size_t n, const float *h, const float *x,
+                       const pi_mlp_row *rows, float *out, int threads)
+{
+    size_t l = net->layers, d = net->dim, in = net->width;
+    const float *w = net->params + pi_mlp_weight_offset(net, l);
+    pi_sgemm(0, 1, n, d, in, 1.0f, h, in, w, in, 0.0f, out, d, threads);
+    pi_dense_bias(n, d, w + d * in, out);
+    if (net->precond) {
+        for (size_t r = 0; r < n; r++) {
+            float skip = (float)rows[r].skip, c_out = (float)rows[r].c_out;
+            for (size_t j = 0; j < d; j++)
+                out[r * d + j] = skip * x[r * d + j] + c_out * out[r * d + j];
+        }
+    }
+}
+
+/* ---- inference ------------------------------------------------------------------------- */
+
+static void eval_layout(const pi_mlp *net, size_t block, size_t *rows_b, size_t *in_b,
+                        size_t *hid_b)
+{
+    *rows_b = round_up(block * sizeof(pi_mlp_row));
+    *in_b = round_up(block * net->in * sizeof(float));
+    *hid_b = round_up(block * net->width * sizeof(float));
+}
+
+size_t pi_mlp_eval_workspace_bytes(const pi_model_t *m, size_t n)
+{
+    const pi_mlp *net = m->impl;
+    size_t block = n < PI_MLP_BLOCK ? n : PI_MLP_BLOCK;
+    if (block == 0)
+        block = 1;
+    size_t rows_b, in_b, hid_b;
+    eval_layout(net, block, &rows_b, &in_b, &hid_b);
+    return ALIGN + rows_b + in_b + 2 * hid_b;
+}
+
+/* One worker's share of a block: rows [r0, r0 + nr) run the whole network with one BLIS
+ * thread on their own slices of the block buffers (rows are independent, so the split does
+ * not change any bit of the result). */
+typedef struct eval_job {
+    const pi_model_t *m;
+    size_t nb, chunk;
+    const float *x;
+    const double *t;
+    float *out;
+    pi_mlp_row *rows;
+    float *input, *buf_a, *buf_b;
+    int blis_threads;
+} eval_job;
+
+static pi_status eval_task(size_t task, int worker, void *ctx)
+{
+    (void)worker;
+    const eval_job *job = ctx;
+    const pi_mlp *net = job->m->impl;
+    size_t r0 = task * job->chunk;
+    if (r0 >= job->nb)
+        return PI_OK;
+    size_t nr = job->nb - r0 < job->chunk ? job->nb - r0 : job->chunk;
+    size_t d = net->dim;
+    pi_mlp_row *rows = job->rows + r0;
+    const double *t = job->t + r0;
+    for (size_t r = 0; r < nr; r++) {
+        if (r > 0 && t[r] == t[r - 1])
+            rows[r] = rows[r - 1];
+        else
+            (void)pi_mlp_row_scalars(job->m, t[r], &rows[r]); /* checked by the caller */
+    }
+    prepare_inputs(job->m, nr, job->x + r0 * d, t, rows, job->input + r0 * net->in);
+    const float *h = run_hidden(net, nr, job->input + r0 * net->in, job->buf_a + r0 * net->width,
+                                job->buf_b + r0 * net->width, NULL, job->blis_threads);
+    run_output(net, nr, h, job->x + r0 * d, rows, job->out + r0 * d, job->blis_threads);
+    return PI_OK;
+}
+
+pi_status pi_mlp_eval(const pi_model_t *m, size_t n, const float *x, const double *t, float *out,
+                      const pi_eval_ctx *ctx)
+{
+    const pi_mlp *net = m->impl;
+    if (n == 0)
+        return PI_OK;
+    if (ctx == NULL || ctx->workspace == NULL ||
+        ctx->workspace_bytes < pi_mlp_eval_workspace_bytes(m, n))
+        return pi_fail(PI_EINVAL, "pi_mlp_eval: workspace must hold %zu bytes",
+                       pi_mlp_eval_workspace_bytes(m, n));
+    /* Check every time first so that out is untouched on failure. */
+    for (size_t r = 0; r < n; r++) {
+        if (r > 0 && t[r] == t[r - 1])
+            continue;
+        pi_mlp_row row;
+        pi_status st = pi_mlp_row_scalars(m, t[r], &row);
+        if (st != PI_OK)
+            return st;
+    }
+    size_t block = n < PI_MLP_BLOCK ? n : PI_MLP_BLOCK;
+    size_t rows_b, in_b, hid_b;
+    eval_layout(net, block, &rows_b, &in_b, &hid_b);
+    unsigned char *base = align_ptr(ctx->workspace);
+    eval_job job;
+    job.m = m;
+    job.rows = (pi_mlp_row *)base;
+    job.input = (float *)(base + rows_b);
+    job.buf_a = (float *)(base + rows_b + in_b);
+    job.buf_b = (float *)(base + rows_b + in_b + hid_b);
+    int threads = ctx->threads < 1 ? 1 : ctx->threads;
+    for (size_t r0 = 0; r0 < n; r0 += block) {
+        job.nb = n - r0 < block ? n - r0 : block;
+        job.x = x + r0 * net->dim;
+        job.t = t + r0;
+        job.out = out + r0 * net->dim;
+        /* Split rows between threads when each gets a GEMM-sized share (>= 256 rows);
+         * otherwise let BLIS use the threads inside each GEMM. */
+        size_t workers = (size_t)threads;
+        if (workers > job.nb / 256)
+            workers = job.nb / 256 > 0 ? job.nb / 256 : 1;
+        if (workers <= 1) {
+            job.chunk = job.nb;
+            job.blis_threads = threads;
+            eval_task(0, 0, &job);
+        } else {
+            job.chunk = (job.nb + workers - 1) / workers;
+            job.blis_threads = 1;
+            pi_status st = pi_parallel_for((int)workers, workers, eval_task, &job);
+            if (st != PI_OK)
+                return st;
+        }
+    }
+    return PI_OK;
+}
+
+/* ---- training -------------------------------------------------------------------------- */
+
+size_t pi_mlp_train_layout_of(const pi_mlp *net, size_t n, void *ws, pi_mlp_train_layout *lay)
+{
+    size_t wide = net->width > net->dim ? net->width : net->dim;
+    size_t rows_b = round_up(n * sizeof(pi_mlp_row));
+    size_t in_b = round_up(n * net->in * sizeof(float));
+    size_t hid_b = round_up(n * net->width * sizeof(float));
+    size_t del_b = round_up(n * wide * sizeof(float));
+    size_t total = ALIGN + rows_b + in_b + 2 * net->layers * hid_b + 2 * del_b;
+    if (lay != NULL) {
+        unsigned char *p = align_ptr(ws);
+        lay->rows = (pi_mlp_row *)p;
+        p += rows_b;
+        lay->input = (float *)p;
+        p += in_b;
+        lay->hidden = p;
+        lay->hidden_bytes = hid_b;
+        p += 2 * net->layers * hid_b;
+        lay->delta_a = (float *)p;
+        p += del_b;
+        lay->delta_b = (float *)p;
+    }
+    return total;
+}
+
+size_t pi_mlp_train_workspace_bytes(const pi_model_t *m, size_t batch)
+{
+    const pi_mlp *net = pi_mlp_of(m);
+    if (net == NULL || batch == 0)
+        return 0;
+    return pi_mlp_train_layout_of(net, batch, NULL, NULL);
+}
+
+pi_status pi_mlp_forward_train(const pi_model_t *m, size_t n, const float *x, const double *t,
+                               float *out, void *ws, int threads)
+{
+    const pi_mlp *net = pi_mlp_of(m);
+    if (net == NULL)
+        return pi_fail(PI_EUNSUPPORTED, "pi_mlp_forward_train: model must be an MLP");
+    PI_CHECK_NULL(x);
+    PI_CHECK_NULL(t);
+    PI_CHECK_NULL(out);
+    PI_CHECK_NULL(ws);
+    PI_CHECK_SIZE(n);
+    pi_mlp_train_layout lay;
+    pi_mlp_train_layout_of(net, n, ws, &lay);
+    for (size_t r = 0; r < n; r++) {
+        if (r > 0 && t[r] == t[r - 1]) {
+            lay.rows[r] = lay.rows[r - 1];
+            continue;
+        }
+        pi_status st = pi_mlp_row_scalars(m, t[r], &lay.rows[r]);
+        if (st != PI_OK)
+            return st;
+    }
+    if (threads < 1)
+        threads = 1;
+    prepare_inputs(m, n, x, t, lay.rows, lay.input);
+    const float *h = run_hidden(net, n, lay.input, NULL, NULL, &lay, threads);
+    run_output(net, n, h, x, lay.rows, out, threads);
+    return PI_OK;
+}
