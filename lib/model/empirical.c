@@ -1,0 +1,651 @@
+/* The empirical optimal denoiser (MATH.md §2, seed 002): the exact score of the diffused
+ * empirical distribution p_t = (1/N) Σ_i N(α y_i, σ² I) of a data set {y_i}:
+ *     D*(x, t) = Σ_i w_i y_i,   w = softmax_i(−‖x − α y_i‖² / (2σ²)).
+ *
+ * Batched float path (native view: denoiser). With data centred on their mean ȳ
+ * (y_c = y − ȳ, x_c = x − α ȳ, which keeps the float dot products well conditioned) the logit
+ * is, up to a per-row constant, (α/σ²) z_i with z_i = x_c·y_c,i − (α/2)‖y_c,i‖². Rows are taken
+ * in blocks of ROW_BLOCK and the data in blocks of DATA_BLOCK:
+ *     G = X_c Y_c,blockᵀ (sgemm) → online max-subtracted softmax → acc += P Y_c,block (sgemm)
+ * so memory is O(ROW_BLOCK · DATA_BLOCK) whatever N, and the two GEMMs (4 N d flops per row)
+ * dominate the N exponentials. Workers take whole row blocks; BLIS threads are used inside a
+ * block only when there are fewer row blocks than threads. σ = 0 gives the nearest data point.
+ *
+ * Double path (one point, for the likelihood): weights w_i in double from the original data,
+ * per-point score g_i = (α y_i − x)/σ², u_i = g_i − s = α (y_i − ȳ_w)/σ², and (as for the
+ * Gaussian mixture with constant precision 1/σ², see gmm.c)
+ *     s = (α ȳ_w − x)/σ²,  ∂s/∂x = C − I/σ²  with C = E_w[u uᵀ] = α² Cov_w(y)/σ⁴,
+ *     ∂²s_a/∂x_b∂x_c = E_w[u_a u_b u_c],   ∂_c ∇·s = E_w[‖u‖² u_c],
+ *     ∂_ce ∇·s = E_w[‖u‖² u_c u_e] − tr(C) C_ce − 2 (C²)_ce,
+ *     log p = LSE_i(−‖x − α y_i‖²/(2σ²)) − log N − (d/2) log(2π σ²). */
+#include "model_impl.h"
+
+#include "core/gemm.h"
+#include "core/threads.h"
+
+#include <string.h>
+
+#define PI_LOG_2PI 1.8378770664093454835606594728112
+#define ROW_BLOCK 128
+#define DATA_BLOCK 512
+#define MAX_WORKERS 8
+#define STACK_DOUBLES 2048
+
+typedef struct empirical {
+    size_t n;
+    float *data;   /* n × d, as given */
+    float *yc;     /* n × d, centred: y − ȳ */
+    float *ycn;    /* n: ‖y_c‖² */
+    double *mean;  /* d: ȳ */
+} empirical;
+
+/* ---- batched float evaluation ------------------------------------------------------- */
+
+typedef struct slot {
+    float *xc;     /* ROW_BLOCK × d */
+    float *g;      /* ROW_BLOCK × DATA_BLOCK */
+    float *acc;    /* ROW_BLOCK × d */
+    double *scale; /* ROW_BLOCK: α/σ² (may be +inf) */
+    double *halfa; /* ROW_BLOCK: α/2 */
+    double *mx;    /* ROW_BLOCK: running max of z */
+    double *sum;   /* ROW_BLOCK: running Σ exp */
+} slot;
+
+static size_t align64(size_t bytes) { return (bytes + 63u) & ~(size_t)63u; }
+
+static size_t slot_bytes(size_t d)
+{
+    return align64(ROW_BLOCK * d * sizeof(float)) * 2
+         + align64(ROW_BLOCK * (size_t)DATA_BLOCK * sizeof(float))
+         + align64(ROW_BLOCK * sizeof(double)) * 4;
+}
+
+static slot slot_at(void *base, size_t d)
+{
+    unsigned char *p = base;
+    slot s;
+    s.xc = (float *)p;
+    p += align64(ROW_BLOCK * d * sizeof(float));
+    s.acc = (float *)p;
+    p += align64(ROW_BLOCK * d * sizeof(float));
+    s.g = (float *)p;
+    p += align64(ROW_BLOCK * (size_t)DATA_BLOCK * sizeof(float));
+    s.scale = (double *)p;
+    p += align64(ROW_BLOCK * sizeof(double));
+    s.halfa = (double *)p;
+    p += align64(ROW_BLOCK * sizeof(double));
+    s.mx = (double *)p;
+    p += align64(ROW_BLOCK * sizeof(double));
+    s.sum = (double *)p;
+    return s;
+}
+
+static size_t row_blocks(size_t n) { return (n + ROW_BLOCK - 1) / ROW_BLOCK; }
+
+static size_t emp_workspace_bytes(const pi_model_t *m, size_t n)
+{
+    size_t blocks = row_blocks(n);
+    size_t slots = blocks < MAX_WORKERS ? blocks : MAX_WORKERS;
+    return slots * slot_bytes(m->dim);
+}
+
+typedef struct emp_job {
+    const pi_model_t *m;
+    size_t n;
+    const float *x;
+    const double *t;
+    float *out;
+    unsigned char *ws;
+    int blas_threads;
+} emp_job;
+
+/* Denoise rows [r0, r0 + rows) with one workspace slot. */
+static pi_status denoise_block(const emp_job *job, size_t r0, size_t rows, slot *s)
+{
+    const pi_model_t *m = job->m;
+    const empirical *e = m->impl;
+    size_t d = m->dim, n = e->n;
+    for (size_t r = 0; r < rows; r++) {
+        double alpha, sigma;
+        pi_status st = pi_sde_eval_marginal(&m->sde, job->t[r0 + r], &alpha, &sigma);
+        if (st != PI_OK)
+            return st;
+        s->scale[r] = sigma > 0.0 ? alpha / (sigma * sigma) : INFINITY;
+        if (!(s->scale[r] < 1e30)) /* beyond float range: the nearest point takes all */
+            s->scale[r] = INFINITY;
+        s->halfa[r] = 0.5 * alpha;
+        s->mx[r] = -INFINITY;
+        s->sum[r] = 0.0;
+        const float *x = job->x + (r0 + r) * d;
+        for (size_t j = 0; j < d; j++)
+            s->xc[r * d + j] = (float)(x[j] - alpha * e->mean[j]);
+    }
+    memset(s->acc, 0, rows * d * sizeof(float));
+    for (size_t b0 = 0; b0 < n; b0 += DATA_BLOCK) {
+        size_t nb = n - b0 < DATA_BLOCK ? n - b0 : DATA_BLOCK;
+        const float *yb = e->yc + b0 * d;
+        const float *yn = e->ycn + b0;
+        pi_sgemm(0, 1, rows, nb, d, 1.0f, s->xc, d, yb, d, 0.0f, s->g, DATA_BLOCK,
+                 job->blas_threads);
+        for (size_t r = 0; r < rows; r++) {
+            float *g = s->g + r * DATA_BLOCK;
+            float ha = (float)s->halfa[r];
+            float bmax = -INFINITY;
+            for (size_t i = 0; i < nb; i++) {
+                float z = g[i] - ha * yn[i];
+                g[i] = z;
+                bmax = z > bmax ? z : bmax;
+            }
+            double scale = s->scale[r];
+            if (bmax > s->mx[r]) {
+                /* Online softmax: rescale what was accumulated under the old maximum. */
+                double f = isinf(scale) || s->mx[r] == -INFINITY ? 0.0
+                                                                 : exp(scale * (s->mx[r] - bmax));
+                if (f != 1.0) {
+                    float ff = (float)f;
+                    for (size_t j = 0; j < d; j++)
+                        s->acc[r * d + j] *= ff;
+                    s->sum[r] *= f;
+                }
+                s->mx[r] = bmax;
+            }
+            float mxr = (float)s->mx[r];
+            float sum = 0.0f;
+            if (isinf(scale)) {
+                for (size_t i = 0; i < nb; i++) {
+                    g[i] = g[i] == mxr ? 1.0f : 0.0f;
+                    sum += g[i];
+                }
+            } else {
+                float sc = (float)scale;
+                for (size_t i = 0; i < nb; i++) {
+                    g[i] = expf(sc * (g[i] - mxr));
+                    sum += g[i];
+                }
+            }
+            s->sum[r] += sum;
+        }
+        pi_sgemm(0, 0, rows, d, nb, 1.0f, s->g, DATA_BLOCK, yb, d, 1.0f, s->acc, d,
+                 job->blas_threads);
+    }
+    for (size_t r = 0; r < rows; r++) {
+        double inv = 1.0 / s->sum[r];
+        float *o = job->out + (r0 + r) * d;
+        for (size_t j = 0; j < d; j++)
+            o[j] = (float)(e->mean[j] + inv * s->acc[r * d + j]);
+    }
+    return PI_OK;
+}
+
+static pi_status emp_task(size_t task, int worker, void *ctx)
+{
+    emp_job *job = ctx;
+    slot s = slot_at(job->ws + (size_t)worker * slot_bytes(job->m->dim), job->m->dim);
+    size_t r0 = task * ROW_BLOCK;
+    size_t rows = job->n - r0 < ROW_BLOCK ? job->n - r0 : ROW_BLOCK;
+    return denoise_block(job, r0, rows, &s);
+}
+
+static pi_status emp_eval(const pi_model_t *m, size_t n, const float *x, const double *t,
+                          float *out, const pi_eval_ctx *ctx)
+{
+    size_t blocks = row_blocks(n);
+    size_t slots = blocks < MAX_WORKERS ? blocks : MAX_WORKERS;
+    if (ctx->workspace == NULL || ctx->workspace_bytes < slots * slot_bytes(m->dim))
+        return pi_fail(PI_EINVAL, "empirical eval: workspace of %zu bytes is too small (need %zu)",
+                       ctx->workspace_bytes, slots * slot_bytes(m->dim));
+    int threads = ctx->threads < 1 ? 1 : ctx->threads;
+    size_t workers = (size_t)threads < slots ? (size_t)threads : slots;
+    emp_job job = {m, n, x, t, out, ctx->workspace, 1};
+    /* Few row blocks: parallelise inside BLIS instead of across blocks. */
+    job.blas_threads = (int)((size_t)threads / workers);
+    if (workers <= 1) {
+        for (size_t b = 0; b < blocks; b++) {
+            pi_status st = emp_task(b, 0, &job);
+            if (st != PI_OK)
+                return st;
+        }
+        return PI_OK;
+    }
+    return pi_parallel_for((int)workers, blocks, emp_task, &job);
+}
+
+/* ---- one point, double -------------------------------------------------------------- */
+
+typedef struct emp_point {
+    double alpha, sigma;
+    double lse;   /* LSE_i of the logits */
+    double *w;    /* N weights */
+    double *ybar; /* d: Σ w_i y_i */
+    double *heap;
+    double stack[STACK_DOUBLES];
+} emp_point;
+
+/* Weights and weighted mean at x; extra doubles after ybar are left for the caller. */
+static pi_status point_open(const pi_model_t *m, const double *x, double t, size_t extra,
+                            emp_point *p, double **extra_out)
+{
+    const empirical *e = m->impl;
+    size_t d = m->dim, n = e->n, need = n + d + extra;
+    p->heap = NULL;
+    pi_status st = pi_sde_eval_marginal(&m->sde, t, &p->alpha, &p->sigma);
+    if (st != PI_OK)
+        return st;
+    if (!(p->sigma > 0.0))
+        return pi_fail(PI_EINVAL,
+                       "empirical model: t = %g gives sigma(t) = %g; its density and score need "
+                       "sigma(t) > 0",
+                       t, p->sigma);
+    double *base = p->stack;
+    if (need > STACK_DOUBLES) {
+        p->heap = pi_alloc_array(need, sizeof(double));
+        if (p->heap == NULL)
+            return pi_fail(PI_ENOMEM, "empirical model: out of memory for %zu doubles", need);
+        base = p->heap;
+    }
+    p->w = base;
+    p->ybar = base + n;
+    if (extra_out)
+        *extra_out = base + n + d;
+    double inv2s2 = 0.5 / (p->sigma * p->sigma), lmax = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        const float *y = e->data + i * d;
+        double q = 0.0;
+        for (size_t j = 0; j < d; j++) {
+            double dx = x[j] - p->alpha * (double)y[j];
+            q += dx * dx;
+        }
+        p->w[i] = -q * inv2s2;
+        if (p->w[i] > lmax)
+            lmax = p->w[i];
+    }
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        p->w[i] = exp(p->w[i] - lmax);
+        sum += p->w[i];
+    }
+    p->lse = lmax + log(sum);
+    memset(p->ybar, 0, d * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        p->w[i] /= sum;
+        if (p->w[i] == 0.0)
+            continue;
+        const float *y = e->data + i * d;
+        for (size_t j = 0; j < d; j++)
+            p->ybar[j] += p->w[i] * (double)y[j];
+    }
+    return PI_OK;
+}
+
+/* u_i = α (y_i − ȳ_w)/σ² */
+static void point_u(const pi_model_t *m, const emp_point *p, size_t i, double *u)
+{
+    const empirical *e = m->impl;
+    size_t d = m->dim;
+    double f = p->alpha / (p->sigma * p->sigma);
+    const float *y = e->data + i * d;
+    for (size_t j = 0; j < d; j++)
+        u[j] = f * ((double)y[j] - p->ybar[j]);
+}
+
+static pi_status emp_score_d(const pi_model_t *m, const double *x, double t, double *s)
+{
+    emp_point p;
+    pi_status st = point_open(m, x, t, 0, &p, NULL);
+    if (st == PI_OK) {
+        double inv = 1.0 / (p.sigma * p.sigma);
+        for (size_t j = 0; j < m->dim; j++)
+            s[j] = (p.alpha * p.ybar[j] - x[j]) * inv;
+    }
+    pi_free(p.heap);
+    return st;
+}
+
+static pi_status emp_logpdf_d(const pi_model_t *m, const double *x, double t, double *logp)
+{
+    const empirical *e = m->impl;
+    emp_point p;
+    pi_status st = point_open(m, x, t, 0, &p, NULL);
+    if (st == PI_OK)
+        *logp = p.lse - log((double)e->n)
+              - 0.5 * (double)m->dim * (PI_LOG_2PI + 2.0 * log(p.sigma));
+    pi_free(p.heap);
+    return st;
+}
+
+static pi_status emp_jvp_d(const pi_model_t *m, const double *x, double t, const double *v,
+                           double *out)
+{
+    const empirical *e = m->impl;
+    size_t d = m->dim;
+    emp_point p;
+    double *u;
+    pi_status st = point_open(m, x, t, 2 * d, &p, &u);
+    if (st == PI_OK) {
+        double *acc = u + d;
+        double inv = 1.0 / (p.sigma * p.sigma);
+        for (size_t j = 0; j < d; j++)
+            acc[j] = -v[j] * inv;
+        for (size_t i = 0; i < e->n; i++) {
+            if (p.w[i] == 0.0)
+                continue;
+            point_u(m, &p, i, u);
+            double uv = 0.0;
+            for (size_t j = 0; j < d; j++)
+                uv += u[j] * v[j];
+            double f = p.w[i] * uv;
+            for (size_t j = 0; j < d; j++)
+                acc[j] += f * u[j];
+        }
+        memcpy(out, acc, d * sizeof *out);
+    }
+    pi_free(p.heap);
+    return st;
+}
+
+/* C = E_w[u uᵀ] into cov (d × d). */
+static void point_cov(const pi_model_t *m, const emp_point *p, double *u, double *cov)
+{
+    const empirical *e = m->impl;
+    size_t d = m->dim;
+    memset(cov, 0, d * d * sizeof *cov);
+    for (size_t i = 0; i < e->n; i++) {
+        if (p->w[i] == 0.0)
+            continue;
+        point_u(m, p, i, u);
+        for (size_t a = 0; a < d; a++) {
+            double wa = p->w[i] * u[a];
+            for (size_t b = 0; b < d; b++)
+                cov[a * d + b] += wa * u[b];
+        }
+    }
+}
+
+static pi_status emp_jacobian_d(const pi_model_t *m, const double *x, double t, double *jac)
+{
+    size_t d = m->dim;
+    emp_point p;
+    double *u;
+    pi_status st = point_open(m, x, t, d, &p, &u);
+    if (st == PI_OK) {
+        point_cov(m, &p, u, jac);
+        double inv = 1.0 / (p.sigma * p.sigma);
+        for (size_t j = 0; j < d; j++)
+            jac[j * d + j] -= inv;
+    }
+    pi_free(p.heap);
+    return st;
+}
+
+static pi_status emp_divergence_d(const pi_model_t *m, const double *x, double t, double *div)
+{
+    const empirical *e = m->impl;
+    size_t d = m->dim;
+    emp_point p;
+    double *u;
+    pi_status st = point_open(m, x, t, d, &p, &u);
+    if (st == PI_OK) {
+        double acc = 0.0;
+        for (size_t i = 0; i < e->n; i++) {
+            if (p.w[i] == 0.0)
+                continue;
+            point_u(m, &p, i, u);
+            double uu = 0.0;
+            for (size_t j = 0; j < d; j++)
+                uu += u[j] * u[j];
+            acc += p.w[i] * uu;
+        }
+        *div = acc - (double)d / (p.sigma * p.sigma);
+    }
+    pi_free(p.heap);
+    return st;
+}
+
+static pi_status emp_grad_div_d(const pi_model_t *m, const double *x, double t, double *grad)
+{
+    const empirical *e = m->impl;
+    size_t d = m->dim;
+    emp_point p;
+    double *u;
+    pi_status st = point_open(m, x, t, 2 * d, &p, &u);
+    if (st == PI_OK) {
+        double *acc = u + d;
+        memset(acc, 0, d * sizeof *acc);
+        for (size_t i = 0; i < e->n; i++) {
+            if (p.w[i] == 0.0)
+                continue;
+            point_u(m, &p, i, u);
+            double uu = 0.0;
+            for (size_t j = 0; j < d; j++)
+                uu += u[j] * u[j];
+            double f = p.w[i] * uu;
+            for (size_t j = 0; j < d; j++)
+                acc[j] += f * u[j];
+        }
+        memcpy(grad, acc, d * sizeof *grad);
+    }
+    pi_free(p.heap);
+    return st;
+}
+
+static pi_status emp_hessians_d(const pi_model_t *m, const double *x, double t, double *hess)
+{
+    const empirical *e = m->impl;
+    size_t d = m->dim;
+    emp_point p;
+    double *u;
+    pi_status st = point_open(m, x, t, d, &p, &u);
+    if (st == PI_OK) {
+        memset(hess, 0, d * d * d * sizeof *hess);
+        for (size_t i = 0; i < e->n; i++) {
+            if (p.w[i] == 0.0)
+                continue;
+            point_u(m, &p, i, u);
+            for (size_t a = 0; a < d; a++) {
+                double wa = p.w[i] * u[a];
+                for (size_t b = 0; b < d; b++) {
+                    double wab = wa * u[b];
+                    double *h = hess + (a * d + b) * d;
+                    for (size_t c = 0; c < d; c++)
+                        h[c] += wab * u[c];
+                }
+            }
+        }
+    }
+    pi_free(p.heap);
+    return st;
+}
+
+static pi_status emp_hess_div_d(const pi_model_t *m, const double *x, double t, double *hess)
+{
+    const empirical *e = m->impl;
+    size_t d = m->dim;
+    emp_point p;
+    double *u;
+    pi_status st = point_open(m, x, t, d + 2 * d * d, &p, &u);
+    if (st == PI_OK) {
+        double *cov = u + d, *c2 = cov + d * d;
+        memset(cov, 0, d * d * sizeof *cov);
+        memset(hess, 0, d * d * sizeof *hess);
+        for (size_t i = 0; i < e->n; i++) {
+            if (p.w[i] == 0.0)
+                continue;
+            point_u(m, &p, i, u);
+            double uu = 0.0;
+            for (size_t j = 0; j < d; j++)
+                uu += u[j] * u[j];
+            for (size_t a = 0; a < d; a++) {
+                double wa = p.w[i] * u[a];
+                for (size_t b = 0; b < d; b++) {
+                    cov[a * d + b] += wa * u[b];
+                    hess[a * d + b] += wa * u[b] * uu;
+                }
+            }
+        }
+        double tr = 0.0;
+        for (size_t a = 0; a < d; a++)
+            tr += cov[a * d + a];
+        for (size_t a = 0; a < d; a++)
+            for (size_t b = 0; b < d; b++) {
+                double acc = 0.0;
+                for (size_t l = 0; l < d; l++)
+                    acc += cov[a * d + l] * cov[l * d + b];
+                c2[a * d + b] = acc;
+            }
+        for (size_t a = 0; a < d * d; a++)
+            hess[a] -= tr * cov[a] + 2.0 * c2[a];
+    }
+    pi_free(p.heap);
+    return st;
+}
+
+/* ---- construction, payload ---------------------------------------------------------- */
+
+static void emp_destroy(pi_model_t *m)
+{
+    empirical *e = m->impl;
+    if (e == NULL)
+        return;
+    pi_free(e->data);
+    pi_free(e->yc);
+    pi_free(e->ycn);
+    pi_free(e->mean);
+    pi_free(e);
+    m->impl = NULL;
+}
+
+static pi_status emp_write_payload(const pi_model_t *m, pi_file *file)
+{
+    const empirical *e = m->impl;
+    unsigned char buf[4 * 512];
+    uint64_t n = e->n;
+    for (int i = 0; i < 8; i++)
+        buf[i] = (unsigned char)(n >> (8 * i));
+    pi_status st = pi_file_write(file, buf, 8);
+    size_t total = e->n * m->dim;
+    for (size_t off = 0; off < total && st == PI_OK; off += 512) {
+        size_t chunk = total - off < 512 ? total - off : 512;
+        for (size_t i = 0; i < chunk; i++) {
+            uint32_t bits;
+            memcpy(&bits, &e->data[off + i], 4);
+            for (int b = 0; b < 4; b++)
+                buf[4 * i + (size_t)b] = (unsigned char)(bits >> (8 * b));
+        }
+        st = pi_file_write(file, buf, 4 * chunk);
+    }
+    return st;
+}
+
+static const struct pi_model_type empirical_type = {
+    "empirical", PI_MODEL_EMPIRICAL, emp_workspace_bytes, emp_eval,
+    emp_score_d, emp_jvp_d, emp_jacobian_d, emp_divergence_d, emp_grad_div_d,
+    emp_hessians_d, emp_hess_div_d, emp_logpdf_d, emp_write_payload, emp_destroy,
+};
+
+/* Takes ownership of data (n × dim floats, already validated finite). */
+static pi_status emp_build(const pi_sde_t *sde, size_t dim, size_t n, float *data,
+                           pi_model_t **out)
+{
+    pi_model_t *m;
+    pi_status st = pi_model_alloc(&empirical_type, sde, dim, PI_VIEW_DENOISED, &m);
+    if (st != PI_OK) {
+        pi_free(data);
+        return st;
+    }
+    empirical *e = pi_calloc(1, sizeof *e);
+    if (e == NULL) {
+        pi_free(data);
+        pi_model_destroy(m);
+        return pi_fail(PI_ENOMEM, "empirical model: out of memory");
+    }
+    m->impl = e;
+    e->n = n;
+    e->data = data;
+    e->yc = pi_alloc_array(n * dim, sizeof(float));
+    e->ycn = pi_alloc_array(n, sizeof(float));
+    e->mean = pi_calloc(dim, sizeof(double));
+    if (e->yc == NULL || e->ycn == NULL || e->mean == NULL) {
+        pi_model_destroy(m);
+        return pi_fail(PI_ENOMEM, "empirical model: out of memory for %zu points of dimension %zu",
+                       n, dim);
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < dim; j++)
+            e->mean[j] += data[i * dim + j];
+    for (size_t j = 0; j < dim; j++)
+        e->mean[j] /= (double)n;
+    for (size_t i = 0; i < n; i++) {
+        double q = 0.0;
+        for (size_t j = 0; j < dim; j++) {
+            double c = (double)data[i * dim + j] - e->mean[j];
+            e->yc[i * dim + j] = (float)c;
+            q += c * c;
+        }
+        e->ycn[i] = (float)q;
+    }
+    *out = m;
+    return PI_OK;
+}
+
+pi_status pi_model_create_empirical(const pi_sde_t *sde, size_t dim, size_t n, const float *data,
+                                    pi_model_t **out)
+{
+    PI_CHECK_NULL(sde);
+    PI_CHECK_NULL(data);
+    PI_CHECK_NULL(out);
+    size_t total;
+    if (dim == 0 || dim > PI_MAX_DIM)
+        return pi_fail(PI_EINVAL, "pi_model_create_empirical: dim must be in [1, 2^20], got %zu",
+                       dim);
+    if (n == 0 || !pi_size_mul(n, dim, &total))
+        return pi_fail(PI_EINVAL,
+                       "pi_model_create_empirical: n must be >= 1 with n*dim <= 2^40, got n = %zu "
+                       "(dim = %zu)",
+                       n, dim);
+    size_t bad = pi_first_nonfinite_f(data, total);
+    if (bad < total)
+        return pi_fail(PI_EINVAL,
+                       "pi_model_create_empirical: data must be finite, got %g at row %zu, column %zu",
+                       (double)data[bad], bad / dim, bad % dim);
+    float *copy = pi_alloc_array(total, sizeof(float));
+    if (copy == NULL)
+        return pi_fail(PI_ENOMEM, "pi_model_create_empirical: out of memory for %zu points", n);
+    memcpy(copy, data, total * sizeof(float));
+    return emp_build(sde, dim, n, copy, out);
+}
+
+pi_status pi_empirical_from_payload(const pi_sde_t *sde, size_t dim, const unsigned char *payload,
+                                    size_t bytes, pi_model_t **out)
+{
+    if (dim == 0 || dim > PI_MAX_DIM)
+        return pi_fail(PI_EFORMAT, "empirical payload: dim %zu is out of range", dim);
+    if (bytes < 8)
+        return pi_fail(PI_EFORMAT, "empirical payload: %zu bytes is too short for its header",
+                       bytes);
+    uint64_t n64 = 0;
+    for (int i = 0; i < 8; i++)
+        n64 |= (uint64_t)payload[i] << (8 * i);
+    size_t floats = (bytes - 8) / 4;
+    /* Sizes are checked against the bytes present before anything is allocated. */
+    if (n64 == 0 || (bytes - 8) % 4 != 0 || n64 > floats || floats % dim != 0
+        || floats / dim != n64)
+        return pi_fail(PI_EFORMAT,
+                       "empirical payload: %llu points of dimension %zu do not match its %zu bytes",
+                       (unsigned long long)n64, dim, bytes);
+    size_t n = (size_t)n64;
+    float *data = pi_alloc_array(floats, sizeof(float));
+    if (data == NULL)
+        return pi_fail(PI_ENOMEM, "empirical payload: out of memory");
+    for (size_t i = 0; i < floats; i++) {
+        const unsigned char *p = payload + 8 + 4 * i;
+        uint32_t bits = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16
+                      | (uint32_t)p[3] << 24;
+        memcpy(&data[i], &bits, 4);
+        if (!isfinite(data[i])) {
+            pi_free(data);
+            return pi_fail(PI_EFORMAT, "empirical payload: data point %zu has a non-finite value",
+                           i / dim);
+        }
+    }
+    return emp_build(sde, dim, n, data, out);
+}
