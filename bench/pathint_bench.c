@@ -1,0 +1,853 @@
+/* pathint-bench: every benchmark of issues 4–7 and 9, printed as one JSON object on stdout
+ * (progress on stderr). Each figure is the median of >= 5 repetitions after a warm-up, and
+ * every reference (BLIS sgemm on the same shapes and thread count) is measured in the same run,
+ * interleaved with the measured code so that machine noise hits both alike.
+ *
+ *   pathint-bench [--quick] [--reps N] [--only SUBSTRING]
+ *
+ * Library functions that have not landed yet are referenced weakly; their entries print
+ * null with a note. bench/run merges this output with the PyTorch figures. */
+#define _GNU_SOURCE
+#include "bench_util.h"
+
+#include "core/core.h"
+#include "core/gemm.h"
+#include "model/model_impl.h"
+#include "nn/nn.h"
+#include "pathint.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if defined(__GNUC__)
+#pragma weak pi_model_create_gmm
+#pragma weak pi_model_create_empirical
+#pragma weak pi_model_create_mlp
+#pragma weak pi_model_mlp_init
+#pragma weak pi_model_num_params
+#pragma weak pi_sampler_create
+#pragma weak pi_sampler_destroy
+#pragma weak pi_sampler_set_hbar
+#pragma weak pi_sampler_set_method
+#pragma weak pi_sampler_set_steps
+#pragma weak pi_sampler_set_seed
+#pragma weak pi_sampler_set_threads
+#pragma weak pi_sampler_get_stats
+#pragma weak pi_sampler_run
+#pragma weak pi_sampler_set_wkb_algorithm
+#pragma weak pi_sampler_nll_ex
+#pragma weak pi_sampler_set_tolerances
+#pragma weak pi_sampler_set_nll_tolerances
+#pragma weak pi_trainer_create
+#pragma weak pi_trainer_destroy
+#pragma weak pi_trainer_set_batch_size
+#pragma weak pi_trainer_set_threads
+#pragma weak pi_trainer_set_seed
+#pragma weak pi_trainer_set_learning_rate
+#pragma weak pi_trainer_step
+#pragma weak pi_trainer_fit
+#pragma weak pi_data_generate
+#endif
+
+#define HAVE(fn) ((void (*)(void))(fn) != NULL)
+
+static int g_reps = 7;
+static int g_quick = 0;
+static const char *g_only = NULL;
+
+static int selected(const char *name) { return g_only == NULL || strstr(name, g_only) != NULL; }
+
+/* Shapes of the benchmarked MLP (issues 4, 5, 7). */
+enum { MLP_DIM = 2, MLP_WIDTH = 256, MLP_LAYERS = 3, MLP_BATCH = 4096 };
+
+static pi_sde_t *g_sde;
+
+static const char *missing(void) { return "library function not available in this build yet"; }
+
+/* The MLP's input width (dim + embedding features), from its parameter count. */
+static size_t mlp_input_width(const pi_model_t *m, size_t dim, size_t width, size_t layers)
+{
+    size_t p = 0;
+    if (pi_model_num_params(m, &p) != PI_OK)
+        return 0;
+    size_t rest = width + (layers - 1) * (width * width + width) + width * dim + dim;
+    return p > rest ? (p - rest) / width : 0;
+}
+
+static pi_model_t *make_mlp(size_t dim, size_t width, size_t layers)
+{
+    if (!HAVE(pi_model_create_mlp) || !HAVE(pi_model_num_params))
+        return NULL;
+    pi_model_t *m = NULL;
+    if (pi_model_create_mlp(g_sde, dim, width, layers, &m) != PI_OK)
+        return NULL;
+    if (HAVE(pi_model_mlp_init))
+        (void)pi_model_mlp_init(m, 1234);
+    return m;
+}
+
+static void fill_times(double *t, size_t n, uint64_t seed)
+{
+    double t0, t1;
+    pi_sde_time_range(g_sde, &t0, &t1);
+    float *u = malloc(n * sizeof *u);
+    bench_fill_uniform(u, n, seed, 0.0f, 1.0f);
+    for (size_t i = 0; i < n; i++)
+        t[i] = t0 + (t1 - t0) * (double)u[i];
+    free(u);
+}
+
+/* Plain layer-by-layer sgemm chain of an MLP (no bias, no activation): the reference. */
+typedef struct gemm_chain {
+    size_t nl;
+    size_t in[8], out[8];
+    float *w[8];
+    float *act[9];
+    size_t batch;
+} gemm_chain;
+
+static void chain_init(gemm_chain *c, size_t batch, size_t in, size_t width, size_t layers,
+                       size_t dim)
+{
+    memset(c, 0, sizeof *c);
+    c->nl = layers + 1;
+    c->batch = batch;
+    for (size_t l = 0; l < c->nl; l++) {
+        c->in[l] = l == 0 ? in : width;
+        c->out[l] = l == layers ? dim : width;
+        c->w[l] = bench_alloc(c->in[l] * c->out[l] * sizeof(float));
+        bench_fill_normal(c->w[l], c->in[l] * c->out[l], 11 + l);
+        for (size_t i = 0; i < c->in[l] * c->out[l]; i++)
+            c->w[l][i] *= 0.05f;
+    }
+    for (size_t l = 0; l <= c->nl; l++) {
+        size_t cols = l == 0 ? in : c->out[l - 1];
+        c->act[l] = bench_alloc(batch * cols * sizeof(float));
+        bench_fill_normal(c->act[l], batch * cols, 31 + l);
+    }
+}
+
+static void chain_free(gemm_chain *c)
+{
+    for (size_t l = 0; l < c->nl; l++)
+        bench_free(c->w[l]);
+    for (size_t l = 0; l <= c->nl; l++)
+        bench_free(c->act[l]);
+}
+
+static double chain_forward_flops(const gemm_chain *c)
+{
+    double f = 0;
+    for (size_t l = 0; l < c->nl; l++)
+        f += 2.0 * (double)c->batch * (double)c->in[l] * (double)c->out[l];
+    return f;
+}
+
+/* Forward: act[l+1] = act[l] · W_lᵀ (PyTorch layout W: out × in). */
+static void chain_forward(gemm_chain *c, int threads)
+{
+    for (size_t l = 0; l < c->nl; l++)
+        pi_sgemm(0, 1, c->batch, c->out[l], c->in[l], 1.0f, c->act[l], c->in[l], c->w[l],
+                 c->in[l], 0.0f, c->act[l + 1], c->out[l], threads);
+}
+
+/* Backward GEMMs of one training step: dW_l = δ_lᵀ · act[l] (out × in) and, except for the
+ * first layer, δ_{l-1} = δ_l · W_l. δ buffers reuse the activations (values do not matter). */
+static double chain_backward(gemm_chain *c, float **grad, int threads)
+{
+    double flops = 0;
+    for (size_t l = c->nl; l-- > 0;) {
+        float *delta = c->act[l + 1];
+        pi_sgemm(1, 0, c->out[l], c->in[l], c->batch, 1.0f, delta, c->out[l], c->act[l],
+                 c->in[l], 0.0f, grad[l], c->in[l], threads);
+        flops += 2.0 * (double)c->batch * (double)c->in[l] * (double)c->out[l];
+        if (l > 0) {
+            pi_sgemm(0, 0, c->batch, c->in[l], c->out[l], 1.0f, delta, c->out[l], c->w[l],
+                     c->in[l], 0.0f, c->act[l], c->in[l], threads);
+            flops += 2.0 * (double)c->batch * (double)c->in[l] * (double)c->out[l];
+        }
+    }
+    return flops;
+}
+
+/* ---- issue 4: MLP forward vs sgemm --------------------------------------------------- */
+
+static void bench_mlp_forward(int threads)
+{
+    const char *name = threads == 1 ? "mlp_forward_vs_sgemm_1t" : "mlp_forward_vs_sgemm";
+    if (!selected(name))
+        return;
+    pi_model_t *m = make_mlp(MLP_DIM, MLP_WIDTH, MLP_LAYERS);
+    if (m == NULL) {
+        bench_null(name, "GFLOP/s", "BLIS sgemm, same shapes and threads", 0.75, "higher",
+                   threads, missing());
+        return;
+    }
+    size_t in = mlp_input_width(m, MLP_DIM, MLP_WIDTH, MLP_LAYERS);
+    size_t n = MLP_BATCH;
+    float *x = bench_alloc(n * MLP_DIM * sizeof(float));
+    float *out = bench_alloc(n * MLP_DIM * sizeof(float));
+    double *t = malloc(n * sizeof *t);
+    bench_fill_normal(x, n * MLP_DIM, 1);
+    fill_times(t, n, 2);
+    size_t wsb = pi_model_workspace_bytes(m, n);
+    void *ws = bench_alloc(wsb);
+    pi_eval_ctx ctx = {ws, wsb, threads};
+    gemm_chain c;
+    chain_init(&c, n, in, MLP_WIDTH, MLP_LAYERS, MLP_DIM);
+    double flops = chain_forward_flops(&c);
+    double tm[64], tr[64];
+    int reps = g_reps, ok = 1;
+    for (int r = -1; r < reps; r++) {
+        double a = bench_now();
+        if (pi_model_eval_ctx(m, m->native_view, n, x, t, out, &ctx) != PI_OK)
+            ok = 0;
+        double b = bench_now();
+        chain_forward(&c, threads);
+        double e = bench_now();
+        if (r >= 0) {
+            tm[r] = b - a;
+            tr[r] = e - b;
+        }
+    }
+    double gm = flops / bench_median(tm, (size_t)reps) * 1e-9;
+    double gr = flops / bench_median(tr, (size_t)reps) * 1e-9;
+    bench_result *res =
+        bench_add(name, ok ? gm : NAN, "GFLOP/s", gr, "BLIS sgemm, same shapes and threads",
+                  ok ? gm / gr : NAN, 0.75, "higher", threads);
+    bench_note(res,
+               "MLP d=%d, %dx%d SiLU, batch %zu, input width %zu (x + embedding); FLOPs counted "
+               "= 2*batch*sum(in*out) of the %zu GEMMs for both; reference = the same GEMM chain "
+               "without bias/activation/embedding%s",
+               MLP_DIM, MLP_LAYERS, MLP_WIDTH, n, in, c.nl,
+               ok ? "" : "; pi_model_eval_ctx FAILED");
+    chain_free(&c);
+    bench_free(ws);
+    bench_free(x);
+    bench_free(out);
+    free(t);
+    pi_model_destroy(m);
+}
+
+/* ---- issue 4: empirical denoiser vs sgemm ------------------------------------------- */
+
+static void bench_empirical(int threads)
+{
+    const char *name =
+        threads == 1 ? "empirical_denoiser_vs_sgemm_1t" : "empirical_denoiser_vs_sgemm";
+    if (!selected(name))
+        return;
+    const char *refname = "BLIS sgemm: distances (q x d)(d x N) + weights (q x N)(N x d)";
+    if (!HAVE(pi_model_create_empirical)) {
+        bench_null(name, "GFLOP/s", refname, 0.5, "higher", threads, missing());
+        return;
+    }
+    size_t N = g_quick ? 2000 : 10000, d = 64, q = 1024;
+    float *data = bench_alloc(N * d * sizeof(float));
+    bench_fill_normal(data, N * d, 5);
+    pi_model_t *m = NULL;
+    if (pi_model_create_empirical(g_sde, d, N, data, &m) != PI_OK) {
+        bench_null(name, "GFLOP/s", refname, 0.5, "higher", threads, pi_last_error());
+        bench_free(data);
+        return;
+    }
+    float *x = bench_alloc(q * d * sizeof(float));
+    float *out = bench_alloc(q * d * sizeof(float));
+    double *t = malloc(q * sizeof *t);
+    bench_fill_normal(x, q * d, 6);
+    for (size_t i = 0; i < q; i++)
+        t[i] = 0.3;
+    size_t wsb = pi_model_workspace_bytes(m, q);
+    void *ws = bench_alloc(wsb);
+    pi_eval_ctx ctx = {ws, wsb, threads};
+    float *dist = bench_alloc(q * N * sizeof(float));
+    float *ref_out = bench_alloc(q * d * sizeof(float));
+    double flops = 4.0 * (double)q * (double)N * (double)d;
+    double tm[64], tr[64];
+    int ok = 1;
+    for (int r = -1; r < g_reps; r++) {
+        double a = bench_now();
+        if (pi_model_eval_ctx(m, PI_VIEW_DENOISED, q, x, t, out, &ctx) != PI_OK)
+            ok = 0;
+        double b = bench_now();
+        pi_sgemm(0, 1, q, N, d, -2.0f, x, d, data, d, 0.0f, dist, N, threads);
+        pi_sgemm(0, 0, q, d, N, 1.0f, dist, N, data, d, 0.0f, ref_out, d, threads);
+        double e = bench_now();
+        if (r >= 0) {
+            tm[r] = b - a;
+            tr[r] = e - b;
+        }
+    }
+    double gm = flops / bench_median(tm, (size_t)g_reps) * 1e-9;
+    double gr = flops / bench_median(tr, (size_t)g_reps) * 1e-9;
+    bench_result *res = bench_add(name, ok ? gm : NAN, "GFLOP/s", gr, refname,
+                                  ok ? gm / gr : NAN, 0.5, "higher", threads);
+    bench_note(res,
+               "%zu data points, d=%zu, %zu queries at t=0.3 (VP linear), denoised view; FLOPs "
+               "counted = 4*q*N*d for both%s",
+               N, d, q, ok ? "" : "; pi_model_eval_ctx FAILED");
+    bench_free(dist);
+    bench_free(ref_out);
+    bench_free(ws);
+    bench_free(x);
+    bench_free(out);
+    bench_free(data);
+    free(t);
+    pi_model_destroy(m);
+}
+
+/* ---- issue 5: sampler overhead and throughput ---------------------------------------- */
+
+static int have_sampler(void)
+{
+    return HAVE(pi_sampler_create) && HAVE(pi_sampler_run) && HAVE(pi_sampler_set_method) &&
+           HAVE(pi_sampler_set_hbar) && HAVE(pi_sampler_set_steps) &&
+           HAVE(pi_sampler_set_threads) && HAVE(pi_sampler_get_stats) &&
+           HAVE(pi_sampler_destroy);
+}
+
+/* Median time of one raw network pass on n rows (the sampler's view: denoised). */
+static double time_forward(const pi_model_t *m, size_t n, int threads, int reps)
+{
+    float *x = bench_alloc(n * m->dim * sizeof(float));
+    float *out = bench_alloc(n * m->dim * sizeof(float));
+    double *t = malloc(n * sizeof *t);
+    bench_fill_normal(x, n * m->dim, 7);
+    for (size_t i = 0; i < n; i++)
+        t[i] = 0.5;
+    size_t wsb = pi_model_workspace_bytes(m, n);
+    void *ws = bench_alloc(wsb);
+    pi_eval_ctx ctx = {ws, wsb, threads};
+    double tm[64];
+    for (int r = -1; r < reps; r++) {
+        double a = bench_now();
+        (void)pi_model_eval_ctx(m, PI_VIEW_DENOISED, n, x, t, out, &ctx);
+        if (r >= 0)
+            tm[r] = bench_now() - a;
+    }
+    bench_free(ws);
+    bench_free(x);
+    bench_free(out);
+    free(t);
+    return bench_median(tm, (size_t)reps);
+}
+
+typedef struct sampler_timing {
+    double run_s;   /* median wall time of one pi_sampler_run */
+    double net_s;   /* nfe x median raw forward time */
+    size_t nfe;
+    pi_status status;
+} sampler_timing;
+
+static sampler_timing time_sampler(const pi_model_t *m, pi_method method, double hbar,
+                                   size_t steps, size_t n, int threads)
+{
+    sampler_timing res = {NAN, NAN, 0, PI_OK};
+    pi_sampler_t *s = NULL;
+    pi_status st = pi_sampler_create(m, &s);
+    if (st == PI_OK)
+        st = pi_sampler_set_method(s, method);
+    if (st == PI_OK)
+        st = pi_sampler_set_hbar(s, hbar);
+    if (st == PI_OK)
+        st = pi_sampler_set_steps(s, steps);
+    if (st == PI_OK)
+        st = pi_sampler_set_threads(s, threads);
+    if (st == PI_OK && HAVE(pi_sampler_set_seed))
+        st = pi_sampler_set_seed(s, 42);
+    float *x = bench_alloc(n * m->dim * sizeof(float));
+    double tr[64], tf[64];
+    for (int r = -1; r < g_reps && st == PI_OK; r++) {
+        double a = bench_now();
+        st = pi_sampler_run(s, n, x);
+        double b = bench_now();
+        /* The raw forward passes, interleaved: same rows, same threads, same count. */
+        size_t nfe = 0;
+        if (st == PI_OK)
+            st = pi_sampler_get_stats(s, &nfe, NULL, NULL);
+        res.nfe = nfe;
+        if (r >= 0) {
+            tr[r] = b - a;
+            tf[r] = (double)nfe * time_forward(m, n, threads, 1);
+        }
+    }
+    res.status = st;
+    if (st == PI_OK) {
+        res.run_s = bench_median(tr, (size_t)g_reps);
+        res.net_s = bench_median(tf, (size_t)g_reps);
+    }
+    bench_free(x);
+    pi_sampler_destroy(s);
+    return res;
+}
+
+static const char *method_name(pi_method m)
+{
+    switch (m) {
+    case PI_METHOD_EULER: return "euler";
+    case PI_METHOD_EXP1: return "exp1";
+    case PI_METHOD_EXP2M: return "exp2m";
+    case PI_METHOD_HEUN: return "heun";
+    case PI_METHOD_RK45: return "rk45";
+    }
+    return "?";
+}
+
+static void bench_sampler(int threads)
+{
+    const char *suffix = threads == 1 ? "_1t" : "";
+    char name[96];
+    snprintf(name, sizeof name, "sampler_overhead_fraction%s", suffix);
+    const char *refname = "nfe x raw network forward passes on the same rows and threads";
+    if (!selected("sampler"))
+        return;
+    pi_model_t *m = make_mlp(MLP_DIM, MLP_WIDTH, MLP_LAYERS);
+    if (m == NULL || !have_sampler()) {
+        bench_null(name, "fraction", refname, 0.05, "lower", threads, missing());
+        pi_model_destroy(m);
+        return;
+    }
+    const pi_method methods[] = {PI_METHOD_EULER, PI_METHOD_EXP1, PI_METHOD_EXP2M,
+                                 PI_METHOD_HEUN, PI_METHOD_RK45};
+    const double hbars[] = {0.0, 1.0};
+    size_t n = MLP_BATCH, steps = g_quick ? 4 : 10;
+    double worst = -INFINITY;
+    char worst_name[64] = "";
+    int failures = 0;
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        for (size_t h = 0; h < 2; h++) {
+            if (methods[i] == PI_METHOD_RK45 && hbars[h] != 0.0)
+                continue; /* RK45 is an ODE solver (ħ = 0 only) */
+            char ename[96];
+            snprintf(ename, sizeof ename, "sampler_overhead_fraction_%s_hbar%g%s",
+                     method_name(methods[i]), hbars[h], suffix);
+            sampler_timing st = time_sampler(m, methods[i], hbars[h], steps, n, threads);
+            if (st.status != PI_OK) {
+                char why[300];
+                snprintf(why, sizeof why, "sampler run failed: %s (%s)",
+                         pi_status_string(st.status), pi_last_error());
+                bench_null(ename, "fraction", refname, 0.05, "lower", threads, why);
+                failures++;
+                continue;
+            }
+            double frac = (st.run_s - st.net_s) / st.run_s;
+            bench_result *r = bench_add(ename, frac, "fraction", st.net_s, refname, frac, 0.05,
+                                        "lower", threads);
+            bench_note(r,
+                       "MLP d=2 3x256, %zu rows, %zu steps, nfe %zu; run %.4g s; value = "
+                       "(run - nfe x forward)/run; reference = nfe x forward in seconds",
+                       n, steps, st.nfe, st.run_s);
+            if (frac > worst) {
+                worst = frac;
+                snprintf(worst_name, sizeof worst_name, "%s hbar=%g", method_name(methods[i]),
+                         hbars[h]);
+            }
+        }
+    }
+    bench_result *r = bench_add(name, failures ? NAN : worst, "fraction", NAN, refname,
+                                failures ? NAN : worst, 0.05, "lower", threads);
+    bench_note(r, "worst case over the integrators and hbar in {0, 1} (%s)%s", worst_name,
+               failures ? "; some integrators failed (see their entries)" : "");
+
+    /* samples/s with the default schedule length of 50 steps, EXP2M, ħ = 0 and 1. */
+    for (size_t h = 0; h < 2; h++) {
+        char ename[96];
+        snprintf(ename, sizeof ename, "sampler_samples_per_s_exp2m_hbar%g%s", hbars[h],
+                 threads == 1 ? "_1t" : "_2t");
+        sampler_timing st =
+            time_sampler(m, PI_METHOD_EXP2M, hbars[h], g_quick ? 10 : 50, n, threads);
+        if (st.status != PI_OK) {
+            bench_null(ename, "samples/s", "network-bound throughput", NAN, "higher", threads,
+                       pi_last_error());
+            continue;
+        }
+        double v = (double)n / st.run_s, ref = (double)n / st.net_s;
+        bench_result *rr = bench_add(ename, v, "samples/s", ref,
+                                     "network-bound throughput (rows / (nfe x forward time))",
+                                     v / ref, NAN, "higher", threads);
+        bench_note(rr, "MLP d=2 3x256, batch %zu per run, %d steps, nfe %zu", n,
+                   g_quick ? 10 : 50, st.nfe);
+    }
+    pi_model_destroy(m);
+}
+
+/* ---- issue 5/9: peak memory of sampling 1e5 points ----------------------------------- */
+
+static void bench_memory(void)
+{
+    const char *name = "sampler_peak_rss_vs_promised";
+    const char *refname = "bytes of x_out + promised workspace";
+    if (!selected(name))
+        return;
+    pi_model_t *m = make_mlp(MLP_DIM, MLP_WIDTH, MLP_LAYERS);
+    if (m == NULL || !have_sampler()) {
+        bench_null(name, "ratio", refname, 1.5, "lower", 2, missing());
+        pi_model_destroy(m);
+        return;
+    }
+    size_t n = 100000, threads = 2;
+    /* Measure in a child so that this process's earlier allocations do not count. */
+    int pipefd[2];
+    if (pipe(pipefd) != 0) {
+        pi_model_destroy(m);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pipefd[0]);
+        double out[3] = {NAN, NAN, NAN};
+        pi_sampler_t *s = NULL;
+        float *warm = malloc(64 * m->dim * sizeof(float));
+        if (pi_sampler_create(m, &s) == PI_OK && pi_sampler_set_threads(s, (int)threads) == PI_OK &&
+            pi_sampler_set_steps(s, 10) == PI_OK && pi_sampler_run(s, 64, warm) == PI_OK) {
+            /* BLIS pools, thread stacks and the sampler's own state now exist. Reset the
+             * high-water mark (Linux >= 4.0) and measure the big run. */
+            FILE *fp = fopen("/proc/self/clear_refs", "w");
+            int reset = fp != NULL && fputs("5", fp) >= 0;
+            if (fp)
+                reset = (fclose(fp) == 0) && reset;
+            size_t before = bench_rss_bytes("VmRSS");
+            float *x = malloc(n * m->dim * sizeof(float));
+            if (x != NULL && pi_sampler_run(s, n, x) == PI_OK) {
+                size_t peak = bench_rss_bytes("VmHWM");
+                out[0] = (double)before;
+                out[1] = (double)peak;
+                out[2] = reset;
+            }
+            free(x);
+        }
+        free(warm);
+        pi_sampler_destroy(s);
+        ssize_t w = write(pipefd[1], out, sizeof out);
+        _exit(w == (ssize_t)sizeof out ? 0 : 1);
+    }
+    close(pipefd[1]);
+    double got[3] = {NAN, NAN, NAN};
+    ssize_t rd = read(pipefd[0], got, sizeof got);
+    close(pipefd[0]);
+    int wst = 0;
+    waitpid(pid, &wst, 0);
+    if (rd != (ssize_t)sizeof got || !isfinite(got[1]) || got[2] == 0.0) {
+        bench_null(name, "ratio", refname, 1.5, "lower", (int)threads,
+                   "measurement failed (sampler run failed or /proc/self/clear_refs unusable)");
+        pi_model_destroy(m);
+        return;
+    }
+    /* Promised: x_out (n x d floats), the integrator state (at most 4 n x d float arrays:
+     * x, D, previous D, noise), and per worker thread one network block workspace. */
+    double arrays = (double)(n * m->dim * sizeof(float));
+    double state = 4.0 * arrays;
+    double ws = (double)threads * (double)pi_model_workspace_bytes(m, 4096);
+    double used = got[1] - got[0];
+    double promised = arrays + state + ws;
+    bench_result *r = bench_add(name, used / promised, "ratio", promised, refname,
+                                used / promised, 1.5, "lower", (int)threads);
+    bench_note(r,
+               "n=%zu, MLP d=2 3x256, EXP2M 10 steps, 2 threads: peak RSS growth during the run "
+               "%.0f bytes (VmHWM after reset via clear_refs minus VmRSS before); promised = "
+               "x_out %.0f + integrator state 4 x n x d floats %.0f + 2 x model workspace(4096 "
+               "rows) %.0f",
+               n, used, arrays, state, ws);
+    pi_model_destroy(m);
+}
+
+/* ---- issue 7: training ------------------------------------------------------------- */
+
+static int have_trainer(void)
+{
+    return HAVE(pi_trainer_create) && HAVE(pi_trainer_step) && HAVE(pi_trainer_set_batch_size) &&
+           HAVE(pi_trainer_set_threads) && HAVE(pi_trainer_destroy);
+}
+
+static double g_train_steps_per_s[3];
+
+static void bench_train(int threads)
+{
+    const char *name = threads == 1 ? "mlp_train_vs_sgemm_1t" : "mlp_train_vs_sgemm";
+    const char *refname = "BLIS sgemm: forward + backward GEMMs, same shapes and threads";
+    if (!selected("train"))
+        return;
+    pi_model_t *m = make_mlp(MLP_DIM, MLP_WIDTH, MLP_LAYERS);
+    if (m == NULL || !have_trainer()) {
+        bench_null(name, "GFLOP/s", refname, 0.70, "higher", threads, missing());
+        pi_model_destroy(m);
+        return;
+    }
+    size_t batch = MLP_BATCH, ndata = 65536, params = 0;
+    pi_model_num_params(m, &params);
+    size_t in = mlp_input_width(m, MLP_DIM, MLP_WIDTH, MLP_LAYERS);
+    float *data = bench_alloc(ndata * MLP_DIM * sizeof(float));
+    if (HAVE(pi_data_generate))
+        (void)pi_data_generate(PI_DATA_GAUSSIANS_25, ndata, 3, data);
+    else
+        bench_fill_normal(data, ndata * MLP_DIM, 3);
+    pi_trainer_t *tr = NULL;
+    pi_status st = pi_trainer_create(m, &tr);
+    if (st == PI_OK)
+        st = pi_trainer_set_batch_size(tr, batch);
+    if (st == PI_OK)
+        st = pi_trainer_set_threads(tr, threads);
+    if (st == PI_OK && HAVE(pi_trainer_set_learning_rate))
+        st = pi_trainer_set_learning_rate(tr, 1e-4);
+    gemm_chain c;
+    chain_init(&c, batch, in, MLP_WIDTH, MLP_LAYERS, MLP_DIM);
+    float *grad[8];
+    for (size_t l = 0; l < c.nl; l++)
+        grad[l] = bench_alloc(c.in[l] * c.out[l] * sizeof(float));
+    double tm[64], tr_s[64], ref_flops = 0;
+    for (int r = -1; r < g_reps && st == PI_OK; r++) {
+        double loss = 0;
+        double a = bench_now();
+        st = pi_trainer_step(tr, ndata, data, &loss);
+        double b = bench_now();
+        chain_forward(&c, threads);
+        ref_flops = chain_forward_flops(&c) + chain_backward(&c, grad, threads);
+        double e = bench_now();
+        if (r >= 0) {
+            tm[r] = b - a;
+            tr_s[r] = e - b;
+        }
+    }
+    if (st != PI_OK) {
+        char why[400];
+        snprintf(why, sizeof why, "trainer failed: %s", pi_last_error());
+        bench_null(name, "GFLOP/s", refname, 0.70, "higher", threads, why);
+    } else {
+        double t_step = bench_median(tm, (size_t)g_reps);
+        double flops = 6.0 * (double)batch * (double)params;
+        double gm = flops / t_step * 1e-9;
+        double gr = ref_flops / bench_median(tr_s, (size_t)g_reps) * 1e-9;
+        bench_result *res = bench_add(name, gm, "GFLOP/s", gr, refname, gm / gr, 0.70, "higher",
+                                      threads);
+        bench_note(res,
+                   "one pi_trainer_step (Adam) batch %zu, %zu params; value counts 6*batch*params "
+                   "FLOPs; reference counts the %zu-layer forward + backward GEMM FLOPs it ran",
+                   batch, params, c.nl);
+        g_train_steps_per_s[threads] = 1.0 / t_step;
+        char sname[64];
+        snprintf(sname, sizeof sname, "mlp_train_steps_per_s_%dt", threads);
+        bench_result *s2 = bench_add(sname, 1.0 / t_step, "steps/s", NAN, "", NAN, NAN,
+                                     "higher", threads);
+        bench_note(s2, "pathint Adam steps/s (batch %zu); bench/run compares it with PyTorch",
+                   batch);
+    }
+    for (size_t l = 0; l < c.nl; l++)
+        bench_free(grad[l]);
+    chain_free(&c);
+    pi_trainer_destroy(tr);
+    bench_free(data);
+    pi_model_destroy(m);
+}
+
+/* ---- issue 6: likelihood ----------------------------------------------------------- */
+
+/* A small 2-D MLP trained briefly on 25 Gaussians (random weights when no trainer yet). */
+static pi_model_t *likelihood_model(char *how, size_t cap)
+{
+    pi_model_t *m = make_mlp(2, 64, 2);
+    if (m == NULL)
+        return NULL;
+    snprintf(how, cap, "MLP 2x64 with random weights");
+    if (have_trainer() && HAVE(pi_trainer_fit) && HAVE(pi_data_generate)) {
+        size_t n = 4096;
+        float *data = malloc(n * 2 * sizeof(float));
+        pi_trainer_t *tr = NULL;
+        if (pi_data_generate(PI_DATA_GAUSSIANS_25, n, 9, data) == PI_OK &&
+            pi_trainer_create(m, &tr) == PI_OK && pi_trainer_set_batch_size(tr, 256) == PI_OK &&
+            pi_trainer_set_threads(tr, 2) == PI_OK &&
+            pi_trainer_fit(tr, n, data, g_quick ? 100 : 600) == PI_OK)
+            snprintf(how, cap, "MLP 2x64 trained %d Adam steps on 25 Gaussians",
+                     g_quick ? 100 : 600);
+        pi_trainer_destroy(tr);
+        free(data);
+    }
+    return m;
+}
+
+static void bench_likelihood(void)
+{
+    if (!selected("wkb") && !selected("nll"))
+        return;
+    const char *wname = "wkb_sweep_vs_reference_nfe";
+    const char *nname = "nll_exact_div_vs_ode";
+    int have = have_sampler() && HAVE(pi_sampler_nll_ex) && HAVE(pi_sampler_set_wkb_algorithm);
+    char how[128] = "";
+    pi_model_t *m = have ? likelihood_model(how, sizeof how) : NULL;
+    if (m == NULL) {
+        bench_null(wname, "NFE/point", "nested finite-difference reference (NFE/point)", 20,
+                   "higher", 1, missing());
+        bench_null(nname, "s/point", "plain RK45 ODE solve (s/point)", 3, "lower", 1,
+                   missing());
+        return;
+    }
+    size_t n = g_quick ? 2 : 4;
+    float x[64];
+    if (HAVE(pi_data_generate))
+        (void)pi_data_generate(PI_DATA_GAUSSIANS_25, n, 77, x);
+    else
+        bench_fill_normal(x, n * 2, 77);
+    double nll_s[8], c1_s[8], nll_r[8], c1_r[8];
+    size_t nfe_s[8] = {0}, nfe_r[8] = {0};
+    pi_sampler_t *s = NULL;
+    pi_status st = pi_sampler_create(m, &s);
+    double t0 = bench_now();
+    if (st == PI_OK)
+        st = pi_sampler_set_wkb_algorithm(s, PI_WKB_SWEEP);
+    if (st == PI_OK)
+        st = pi_sampler_nll_ex(s, n, x, nll_s, c1_s, nfe_s, NULL);
+    double t1 = bench_now();
+    pi_status st2 = st;
+    if (st == PI_OK)
+        st2 = pi_sampler_set_wkb_algorithm(s, PI_WKB_REFERENCE);
+    if (st2 == PI_OK)
+        st2 = pi_sampler_nll_ex(s, n, x, nll_r, c1_r, nfe_r, NULL);
+    double t2 = bench_now();
+    if (st != PI_OK || st2 != PI_OK) {
+        char why[400];
+        snprintf(why, sizeof why, "pi_sampler_nll_ex failed: %s", pi_last_error());
+        bench_null(wname, "NFE/point", "nested finite-difference reference (NFE/point)", 20,
+                   "higher", 1, why);
+    } else {
+        double ns = 0, nr = 0, maxdiff = 0, maxc1 = 0;
+        for (size_t i = 0; i < n; i++) {
+            ns += (double)nfe_s[i];
+            nr += (double)nfe_r[i];
+            maxdiff = fmax(maxdiff, fabs(c1_s[i] - c1_r[i]));
+            maxc1 = fmax(maxc1, fabs(c1_r[i]));
+        }
+        ns /= (double)n;
+        nr /= (double)n;
+        bench_result *r = bench_add(wname, ns, "NFE/point", nr,
+                                    "nested finite-difference reference (NFE/point)", nr / ns, 20,
+                                    "higher", 1);
+        bench_note(r,
+                   "%s, VP linear, %zu points of 25 Gaussians, default nll tolerances; ratio = "
+                   "reference NFE / sweep NFE; wall per point: sweep %.3g s, reference %.3g s; "
+                   "max |c1 sweep - c1 reference| = %.3g (max |c1| %.3g)",
+                   how, n, (t1 - t0) / (double)n, (t2 - t1) / (double)n, maxdiff, maxc1);
+        bench_result *rt =
+            bench_add("wkb_sweep_vs_reference_time", (t1 - t0) / (double)n, "s/point",
+                      (t2 - t1) / (double)n, "nested finite-difference reference (s/point)",
+                      (t2 - t1) / (t1 - t0), NAN, "higher", 1);
+        bench_note(rt, "same run as wkb_sweep_vs_reference_nfe; ratio = reference / sweep time");
+    }
+
+    /* Order 0 with the exact divergence vs a plain ODE solve (RK45 at the same tolerances). */
+    if (st == PI_OK) {
+        size_t nn = g_quick ? 16 : 128;
+        float *xs = malloc(nn * 2 * sizeof(float));
+        float *xo = malloc(nn * 2 * sizeof(float));
+        double *nll = malloc(nn * sizeof *nll);
+        size_t *nfe = malloc(nn * sizeof *nfe);
+        if (HAVE(pi_data_generate))
+            (void)pi_data_generate(PI_DATA_GAUSSIANS_25, nn, 78, xs);
+        else
+            bench_fill_normal(xs, nn * 2, 78);
+        pi_sampler_t *ode = NULL;
+        pi_status s3 = pi_sampler_create(m, &ode);
+        if (s3 == PI_OK)
+            s3 = pi_sampler_set_method(ode, PI_METHOD_RK45);
+        if (s3 == PI_OK && HAVE(pi_sampler_set_tolerances))
+            s3 = pi_sampler_set_tolerances(ode, 1e-6, 1e-8);
+        if (s3 == PI_OK && HAVE(pi_sampler_set_nll_tolerances))
+            s3 = pi_sampler_set_nll_tolerances(s, 1e-6, 1e-8);
+        double tn[16], to[16];
+        int reps = g_reps < 16 ? g_reps : 15;
+        size_t nfe_ode = 0;
+        double nfe_nll = 0;
+        for (int r = -1; r < reps && s3 == PI_OK; r++) {
+            double a = bench_now();
+            s3 = pi_sampler_nll_ex(s, nn, xs, nll, NULL, nfe, NULL);
+            double b = bench_now();
+            if (s3 == PI_OK)
+                s3 = pi_sampler_run(ode, nn, xo);
+            double e = bench_now();
+            if (s3 == PI_OK)
+                pi_sampler_get_stats(ode, &nfe_ode, NULL, NULL);
+            if (r >= 0) {
+                tn[r] = b - a;
+                to[r] = e - b;
+            }
+        }
+        if (s3 != PI_OK) {
+            char why[400];
+            snprintf(why, sizeof why, "failed: %s", pi_last_error());
+            bench_null(nname, "s/point", "plain RK45 ODE solve (s/point)", 3, "lower", 1, why);
+        } else {
+            for (size_t i = 0; i < nn; i++)
+                nfe_nll += (double)nfe[i];
+            nfe_nll /= (double)nn;
+            double vn = bench_median(tn, (size_t)reps) / (double)nn;
+            double vo = bench_median(to, (size_t)reps) / (double)nn;
+            bench_result *r = bench_add(nname, vn, "s/point", vo, "plain RK45 ODE solve (s/point)",
+                                        vn / vo, 3, "lower", 1);
+            bench_note(r,
+                       "%s, d=2, %zu points, rtol 1e-6 atol 1e-8 for both; order-0 NLL (exact "
+                       "divergence, c1 off) vs pi_sampler_run RK45 hbar=0 over the same range; "
+                       "NFE/point: nll %.1f, ode %zu",
+                       how, nn, nfe_nll, nfe_ode);
+        }
+        pi_sampler_destroy(ode);
+        free(xs);
+        free(xo);
+        free(nll);
+        free(nfe);
+    } else {
+        bench_null(nname, "s/point", "plain RK45 ODE solve (s/point)", 3, "lower", 1,
+                   pi_last_error());
+    }
+    pi_sampler_destroy(s);
+    pi_model_destroy(m);
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) {
+            g_quick = 1;
+            g_reps = 5;
+        } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+            g_reps = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            g_only = argv[++i];
+        } else if (strcmp(argv[i], "--json") == 0) {
+            /* JSON is the only output format */
+        } else {
+            fprintf(stderr, "usage: %s [--quick] [--reps N] [--only SUBSTRING]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (g_reps < 5)
+        g_reps = 5;
+    if (g_reps > 63)
+        g_reps = 63;
+    if (pi_sde_create(PI_SDE_VP_LINEAR, &g_sde) != PI_OK) {
+        fprintf(stderr, "cannot create the SDE: %s\n", pi_last_error());
+        return 1;
+    }
+    double start = bench_now();
+    bench_mlp_forward(2);
+    bench_mlp_forward(1);
+    bench_empirical(2);
+    bench_empirical(1);
+    bench_train(2);
+    bench_train(1);
+    bench_sampler(2);
+    bench_sampler(1);
+    bench_memory();
+    bench_likelihood();
+    char config[512];
+    snprintf(config, sizeof config,
+             "{\"mlp_dim\": %d, \"mlp_width\": %d, \"mlp_layers\": %d, \"batch\": %d, "
+             "\"reps\": %d, \"quick\": %s, \"seconds\": %.1f, \"train_steps_per_s_1t\": %.6g, "
+             "\"train_steps_per_s_2t\": %.6g}",
+             MLP_DIM, MLP_WIDTH, MLP_LAYERS, MLP_BATCH, g_reps, g_quick ? "true" : "false",
+             bench_now() - start, g_train_steps_per_s[1], g_train_steps_per_s[2]);
+    bench_print_json(stdout, config);
+    pi_sde_destroy(g_sde);
+    return 0;
+}
