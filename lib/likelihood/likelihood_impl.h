@@ -1,0 +1,104 @@
+/* Internal likelihood engine (MATH.md §4): order-0 probability-flow NLL, the WKB coefficient
+ * c1 by the backward sweep and by the published nested reference algorithm. The public
+ * pi_sampler_nll* functions (nll.c) are thin wrappers around pi_likelihood_compute(); bench/
+ * and tests call it directly to run one algorithm and read per-point counts. */
+#ifndef PI_LIKELIHOOD_IMPL_H
+#define PI_LIKELIHOOD_IMPL_H
+
+#include "core/core.h"
+#include "model/model_impl.h"
+#include "ode_solver.h"
+
+/* Which coefficients to compute. */
+typedef enum pi_c1_mode {
+    PI_C1_NONE = 0,      /* order 0 only */
+    PI_C1_SWEEP = 1,     /* forward solve + backward sweep of (x, u, H, c) (wkb_sweep.c) */
+    PI_C1_REFERENCE = 2  /* Hirono's δx form with nested finite-difference solves */
+} pi_c1_mode;
+
+typedef struct pi_lik_options {
+    pi_divergence div_mode; /* divergence of the order-0 solve */
+    size_t probes;          /* Hutchinson probes (>= 1) */
+    uint64_t seed;          /* probes (PI_STREAM_PROBE) and dequantisation (PI_STREAM_DEQUANT) */
+    double rtol, atol;      /* order-0 solve and sweep (and the reference's outer solve) */
+    size_t max_steps;       /* per solve */
+    pi_c1_mode c1_mode;
+    double dequant_bin;     /* 0 = off; else x + u·bin, u ~ U[0,1)^d per point */
+    int threads;            /* worker threads across points (>= 1) */
+    /* reference algorithm only */
+    double ref_inner_rtol, ref_inner_atol; /* nested solves */
+    double ref_fd_step;                    /* finite-difference step h (absolute) */
+} pi_lik_options;
+
+/* Defaults: exact divergence, 1 probe, seed 0, rtol 1e-6, atol 1e-8, 100000 steps, sweep,
+ * no dequantisation, 1 thread, reference inner 1e-10/1e-10 and h = 1e-2. */
+void pi_lik_options_default(pi_lik_options *options);
+
+/* Per-point diagnostics. NFE counts model calls of every kind (score, Jacobian-vector
+ * product, Jacobian, divergence, ∇(∇·s), Hessians, ∇∇(∇·s)), each as one evaluation. */
+typedef struct pi_nll_point_stats {
+    size_t nfe_order0;   /* model calls of the order-0 solve */
+    size_t nfe_c1;       /* model calls of the c1 algorithm (excluding order 0) */
+    size_t steps_order0; /* accepted + rejected steps of the order-0 solve */
+    size_t steps_c1;     /* sweep: backward steps; reference: outer steps */
+    double seconds_order0, seconds_c1; /* wall time (monotonic clock) */
+    pi_status status;
+} pi_nll_point_stats;
+
+/* Validate options (PI_EINVAL naming the field) and model dimension. */
+pi_status pi_lik_options_check(const pi_lik_options *options, const char *func);
+
+/* Compute, for n points x (n × dim, float), nll_out[i] = −log q⁰(x_i) (nats, after
+ * dequantisation if enabled) and, unless c1_out is NULL or c1_mode is NONE, c1_out[i].
+ * Points with non-finite coordinates get PI_EINVAL, NaN outputs; failed solves get their
+ * status and NaN outputs; the other points are computed. stats_out (n entries) may be NULL.
+ * Returns PI_OK or the first per-point failure (pi_last_error() names the point). */
+pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *options, size_t n,
+                                const float *x, double *nll_out, double *c1_out,
+                                pi_nll_point_stats *stats_out);
+
+/* ---- one point in double precision (used by the driver and by tests) --------------------- */
+
+/* Scratch for one worker: everything the per-point functions need, allocated once per call. */
+typedef struct pi_lik_ws pi_lik_ws;
+pi_status pi_lik_ws_create(size_t dim, const pi_lik_options *options, pi_lik_ws **out);
+void pi_lik_ws_destroy(pi_lik_ws *ws);
+
+/* Order 0 from x0 at t_min to T: *logq = log π(x_T) + ∫ ∇·f_PF dt; x_T (dim values) may be
+ * NULL. point_index seeds the Hutchinson probes. */
+pi_status pi_order0_point(const pi_model_t *model, const pi_lik_options *options, pi_lik_ws *ws,
+                          uint64_t point_index, const double *x0, double *logq, double *x_T,
+                          pi_nll_point_stats *stats);
+
+/* c1 by the backward sweep, given x_T from the order-0 solve (MATH.md §4, linear-response
+ * form). Exact traces (the d × d matrix H is integrated). */
+pi_status pi_wkb_sweep_point(const pi_model_t *model, const pi_lik_options *options,
+                             pi_lik_ws *ws, const double *x_T, double *c1,
+                             pi_nll_point_stats *stats);
+
+/* c1 by Hirono et al.'s δx form with nested finite-difference order-0 solves. */
+pi_status pi_wkb_reference_point(const pi_model_t *model, const pi_lik_options *options,
+                                 pi_lik_ws *ws, const double *x0, double *c1,
+                                 pi_nll_point_stats *stats);
+
+/* log π(y) of the SDE's prior N(0, std² I) and its gradient (grad may be NULL). */
+double pi_lik_prior_logpdf(const pi_sde_t *sde, size_t dim, const double *y, double *grad);
+
+/* ---- internals shared by the engine files ------------------------------------------------- */
+
+struct pi_lik_ws {
+    size_t dim;
+    size_t probes;
+    double *ode;     /* solver workspace for the largest state */
+    double *state;   /* largest state */
+    double *vec;     /* 8 × dim scratch vectors */
+    double *mat;     /* 3 × dim² scratch matrices */
+    double *hess;    /* dim³: Hessians of s's components */
+    double *probe;   /* probes × dim Hutchinson probes of the current solve */
+    /* reference algorithm: the nested solve of 2d+1 copies and its solver workspace */
+    double *inner_state;
+    double *inner_ode;
+    double *inner_vec; /* 4 × dim scratch for the inner right-hand side */
+};
+
+#endif

@@ -1,0 +1,111 @@
+/* c1 by one backward sweep (MATH.md §4, linear-response form).
+ *
+ * Along the order-0 trajectory, u = ∇log q⁰_t(x_t), H = ∇∇log q⁰_t(x_t) and the first-order
+ * coefficient c_t(x_t) of log q^ħ_t obey, with A = ∇f_PF = f I − ½ g² J_s (A[k][i] = ∂f_k/∂x_i),
+ *   ẋ = f x − ½ g² s
+ *   u̇ = −Aᵀ u + ½ g² ∇(∇·s)
+ *   Ḣ = −Aᵀ H − H A + ½ g² Σ_k u_k ∇∇s_k + ½ g² ∇∇(∇·s)
+ *   ċ = ½ g² [ (s − u)·u + ∇·s − tr H ]
+ * from u_T = ∇log π(x_T), H_T = ∇∇log π = −I/std², c_T = 0 (q^ħ_T = π for every ħ) down to
+ * t_min, where c1 = c(t_min). The ċ equation is the order-ħ term of the transport of log q^ħ
+ * by v = f_PF − ħ (g²/2)(s − ∇log q⁰), so −∫ċ dt is MATH.md's −½∫g²[…]dt.
+ *
+ * The trajectory is not stored: x is integrated backward from x_T together with (u, H, c) by
+ * the same adaptive solver, as in the adjoint method of neural ODEs; the solver's error
+ * control covers x, u, H and c at once. The PF-ODE is contracting backward in time, so the
+ * re-integrated x stays within the tolerance of the forward one. Exact traces: H is d × d. */
+#include "likelihood_impl.h"
+
+#include <string.h>
+
+typedef struct sweep_ctx {
+    const pi_model_t *model;
+    size_t dim;
+    double *s, *gd;   /* score, ∇(∇·s) */
+    double *jac, *hd; /* J_s, ∇∇(∇·s) (d × d) */
+    double *hess;     /* d × d × d */
+    size_t nfe;
+} sweep_ctx;
+
+/* State y = (x[d], u[d], H[d×d] row-major, c). */
+static pi_status sweep_rhs(double t, const double *y, double *dydt, void *p)
+{
+    sweep_ctx *c = p;
+    const pi_model_t *m = c->model;
+    size_t d = c->dim;
+    const double *x = y, *u = y + d, *H = y + 2 * d;
+    double *dx = dydt, *du = dydt + d, *dH = dydt + 2 * d;
+    pi_sde_point sp;
+    pi_status st = pi_sde_eval(&m->sde, t, &sp);
+    if (st != PI_OK)
+        return st;
+    if ((st = pi_model_score_d(m, x, t, c->s)) != PI_OK)
+        return st;
+    if ((st = pi_model_jacobian_d(m, x, t, c->jac)) != PI_OK)
+        return st;
+    if ((st = pi_model_grad_div_d(m, x, t, c->gd)) != PI_OK)
+        return st;
+    if ((st = pi_model_hessians_d(m, x, t, c->hess)) != PI_OK)
+        return st;
+    if ((st = pi_model_hess_div_d(m, x, t, c->hd)) != PI_OK)
+        return st;
+    c->nfe += 5;
+    double f = sp.f, hg = 0.5 * sp.g2;
+    const double *J = c->jac;
+    /* A[k][i] = f δ_ki − hg J[k][i]; written out inline. */
+    double dots = 0.0, trJ = 0.0, trH = 0.0;
+    for (size_t i = 0; i < d; i++) {
+        dx[i] = f * x[i] - hg * c->s[i];
+        double acc = 0.0;
+        for (size_t k = 0; k < d; k++)
+            acc += J[k * d + i] * u[k];
+        /* −Aᵀu = −f u + hg Jᵀu */
+        du[i] = -f * u[i] + hg * acc + hg * c->gd[i];
+        dots += (c->s[i] - u[i]) * u[i];
+        trJ += J[i * d + i];
+        trH += H[i * d + i];
+    }
+    for (size_t i = 0; i < d; i++) {
+        for (size_t j = 0; j < d; j++) {
+            /* (AᵀH)_ij = f H_ij − hg Σ_k J[k][i] H[k][j];  (HA)_ij = f H_ij − hg Σ_k H[i][k] J[k][j] */
+            double jth = 0.0, hj = 0.0, uh = 0.0;
+            for (size_t k = 0; k < d; k++) {
+                jth += J[k * d + i] * H[k * d + j];
+                hj += H[i * d + k] * J[k * d + j];
+                uh += u[k] * c->hess[(k * d + i) * d + j];
+            }
+            dH[i * d + j] = -2.0 * f * H[i * d + j] + hg * (jth + hj) + hg * uh + hg * c->hd[i * d + j];
+        }
+    }
+    dydt[2 * d + d * d] = hg * (dots + trJ - trH);
+    return PI_OK;
+}
+
+pi_status pi_wkb_sweep_point(const pi_model_t *model, const pi_lik_options *o, pi_lik_ws *ws,
+                             const double *x_T, double *c1, pi_nll_point_stats *stats)
+{
+    size_t d = model->dim;
+    size_t n = 2 * d + d * d + 1;
+    double std = pi_sde_prior_std_of(&model->sde);
+    double *y = ws->state;
+    memcpy(y, x_T, d * sizeof *y);
+    pi_lik_prior_logpdf(&model->sde, d, x_T, y + d);
+    memset(y + 2 * d, 0, (d * d + 1) * sizeof *y);
+    for (size_t i = 0; i < d; i++)
+        y[2 * d + i * d + i] = -1.0 / (std * std);
+    sweep_ctx c = {model, d, ws->vec, ws->vec + d, ws->mat, ws->mat + d * d, ws->hess, 0};
+    pi_ode_options so = {o->rtol, o->atol, o->max_steps, 0.0};
+    pi_ode_stats ss = {0, 0, 0};
+    pi_status st = pi_ode_solve(sweep_rhs, &c, n, model->sde.t_max, model->sde.t_min, y, &so,
+                                ws->ode, &ss);
+    if (stats != NULL) {
+        stats->nfe_c1 += c.nfe;
+        stats->steps_c1 += ss.accepted + ss.rejected;
+    }
+    if (st != PI_OK)
+        return st;
+    if (!isfinite(y[n - 1]))
+        return PI_ENUMERIC;
+    *c1 = y[n - 1];
+    return PI_OK;
+}

@@ -1,0 +1,442 @@
+/* The WKB coefficient c1 (MATH.md §4): both algorithms against the exact 1-D Gaussian case
+ * (variance ODE of q^ħ solved here by RK4 and differentiated in ħ), c1 = 0 for exact mixture
+ * scores, sweep against reference on a perturbed 2-D mixture, and their cost. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "gmm_fixtures.h"
+#include "likelihood/likelihood_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int quick(void) { return getenv("PI_TEST_QUICK") != NULL; }
+
+static pi_sde_t *make_vp(void)
+{
+    pi_sde_t *sde = NULL;
+    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    return sde;
+}
+
+/* VP with β(1) = 80: α(T) = e^−20, so p_T equals the prior π to ~1e-9. An exact score has
+ * c1 = 0 only if p_T = π: the prior mismatch alone (q^ħ_T = π ≠ p_T) gives c1 ≈ 3e-2 for a
+ * mixture with means O(1) and variances ~0.1 at the default β(1) = 20, 4e-4 at β(1) = 40,
+ * 4e-8 at β(1) = 80 (measured). */
+static pi_sde_t *make_vp_long(void)
+{
+    pi_sde_t *sde = make_vp();
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MAX, 80.0), PI_OK);
+    return sde;
+}
+
+/* ---- the exact 1-D model: data N(0, v0), score s = −(1+ε) x / v_t, v_t = α² v0 + σ² ---- */
+
+typedef struct linear_model {
+    double eps, v0;
+} linear_model;
+
+static double linear_gain(const pi_model_t *m, double t)
+{
+    const linear_model *lm = m->impl;
+    pi_sde_point p;
+    pi_sde_eval(&m->sde, t, &p);
+    return -(1.0 + lm->eps) / (p.alpha * p.alpha * lm->v0 + p.sigma * p.sigma);
+}
+
+static pi_status linear_eval(const pi_model_t *m, size_t n, const float *x, const double *t,
+                             float *out, const pi_eval_ctx *ctx)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)(linear_gain(m, t[i]) * x[i]);
+    return PI_OK;
+}
+
+static pi_status linear_score(const pi_model_t *m, const double *x, double t, double *s)
+{
+    s[0] = linear_gain(m, t) * x[0];
+    return PI_OK;
+}
+
+static pi_status linear_jvp(const pi_model_t *m, const double *x, double t, const double *v,
+                            double *out)
+{
+    (void)x;
+    out[0] = linear_gain(m, t) * v[0];
+    return PI_OK;
+}
+
+static pi_status linear_jac(const pi_model_t *m, const double *x, double t, double *out)
+{
+    (void)x;
+    out[0] = linear_gain(m, t);
+    return PI_OK;
+}
+
+static pi_status linear_zero(const pi_model_t *m, const double *x, double t, double *out)
+{
+    (void)m, (void)x, (void)t;
+    out[0] = 0.0;
+    return PI_OK;
+}
+
+static void linear_destroy(pi_model_t *m) { free(m->impl); }
+
+static const struct pi_model_type linear_type = {
+    .name = "test-linear", .kind = PI_MODEL_CALLBACK, .eval = linear_eval,
+    .score_d = linear_score, .jvp_d = linear_jvp, .jacobian_d = linear_jac,
+    .divergence_d = linear_jac, .grad_div_d = linear_zero, .hessians_d = linear_zero,
+    .hess_div_d = linear_zero, .destroy = linear_destroy,
+};
+
+static pi_model_t *make_linear(const pi_sde_t *sde, double eps, double v0)
+{
+    pi_model_t *m = NULL;
+    assert_int_equal(pi_model_alloc(&linear_type, sde, 1, PI_VIEW_SCORE, &m), PI_OK);
+    linear_model *lm = malloc(sizeof *lm);
+    lm->eps = eps;
+    lm->v0 = v0;
+    m->impl = lm;
+    return m;
+}
+
+/* Exact −log q^ħ_{t_min}(x0). The ħ-sampler's density is Gaussian with variance w(t); from the
+ * continuity equation with velocity v = a x − ħ (g²/2) ∂log q, a = f + (1+ħ)(1+ε) g²/(2 v_t):
+ *   dw/dt = 2 a w − ħ g²,   w(T) = 1 (the prior),
+ * integrated backward from T to t_min by RK4 with many steps. */
+static double exact_w_rhs(const pi_sde_t *sde, double eps, double v0, double hbar, double t,
+                          double w)
+{
+    pi_sde_point p;
+    pi_sde_eval(sde, t, &p);
+    double vt = p.alpha * p.alpha * v0 + p.sigma * p.sigma;
+    double a = p.f + (1.0 + hbar) * (1.0 + eps) * p.g2 / (2.0 * vt);
+    return 2.0 * a * w - hbar * p.g2;
+}
+
+static double exact_nll(const pi_sde_t *sde, double eps, double v0, double hbar, double x0)
+{
+    const size_t steps = 20000;
+    double t = sde->t_max, h = (sde->t_min - sde->t_max) / (double)steps, w = 1.0;
+    for (size_t i = 0; i < steps; i++) {
+        double k1 = exact_w_rhs(sde, eps, v0, hbar, t, w);
+        double k2 = exact_w_rhs(sde, eps, v0, hbar, t + 0.5 * h, w + 0.5 * h * k1);
+        double k3 = exact_w_rhs(sde, eps, v0, hbar, t + 0.5 * h, w + 0.5 * h * k2);
+        double k4 = exact_w_rhs(sde, eps, v0, hbar, t + h, w + h * k3);
+        w += h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
+        t = sde->t_max + (double)(i + 1) * h;
+    }
+    return 0.5 * log(2.0 * M_PI * w) + 0.5 * x0 * x0 / w;
+}
+
+/* c1 = −d NLL/dħ at ħ = 0: central differences with fine steps 2δ and δ, Richardson-
+ * extrapolated (NLL is smooth in ħ but its higher derivatives are large when ε is). */
+static double exact_c1(const pi_sde_t *sde, double eps, double v0, double x0)
+{
+    const double dh = 1e-5;
+    double d1 = (exact_nll(sde, eps, v0, dh, x0) - exact_nll(sde, eps, v0, -dh, x0)) / (2.0 * dh);
+    double d2 = (exact_nll(sde, eps, v0, 2.0 * dh, x0) - exact_nll(sde, eps, v0, -2.0 * dh, x0)) /
+                (4.0 * dh);
+    return -(4.0 * d1 - d2) / 3.0;
+}
+
+static void compute_one(const pi_model_t *m, const pi_lik_options *o, const double *x,
+                        double *nll, double *c1, pi_nll_point_stats *st)
+{
+    size_t d = m->dim;
+    float xf[16];
+    for (size_t j = 0; j < d; j++)
+        xf[j] = (float)x[j];
+    memset(st, 0, sizeof *st);
+    assert_int_equal(pi_likelihood_compute(m, o, 1, xf, nll, c1, st), PI_OK);
+    assert_int_equal(st->status, PI_OK);
+}
+
+static void test_exact_1d(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp();
+    const double eps_list[] = {0.3, -0.2, 0.1, -0.05};
+    const double x0_list[] = {0.25, -0.9, 1.7};
+    const double v0 = 0.5;
+    size_t neps = quick() ? 2 : 4, nx = quick() ? 2 : 3;
+    for (size_t a = 0; a < neps; a++) {
+        pi_model_t *m = make_linear(sde, eps_list[a], v0);
+        for (size_t b = 0; b < nx; b++) {
+            /* x0 exactly representable in float, as the engine reads floats. */
+            double x0 = (double)(float)x0_list[b];
+            double want_nll = exact_nll(sde, eps_list[a], v0, 0.0, x0);
+            double want_c1 = exact_c1(sde, eps_list[a], v0, x0);
+            pi_lik_options o;
+            pi_lik_options_default(&o);
+            o.rtol = 1e-10;
+            o.atol = 1e-12;
+            double nll, c1s, c1r;
+            pi_nll_point_stats st;
+            compute_one(m, &o, &x0, &nll, &c1s, &st);
+            assert_true(fabs(nll - want_nll) < 1e-7 * fmax(1.0, fabs(want_nll)));
+            o.c1_mode = PI_C1_REFERENCE;
+            o.rtol = 1e-9;
+            o.atol = 1e-11;
+            o.ref_fd_step = 0.05; /* log q⁰_t is exactly quadratic here */
+            o.ref_inner_rtol = 1e-12;
+            o.ref_inner_atol = 1e-12;
+            compute_one(m, &o, &x0, &nll, &c1r, &st);
+            double scale = fmax(fabs(want_c1), 1e-2);
+            print_message("eps %+.2f x0 %+.3f: c1 exact %.9f sweep %.9f reference %.9f\n",
+                          eps_list[a], x0, want_c1, c1s, c1r);
+            assert_true(fabs(want_c1) > 1e-3);
+            assert_true(fabs(c1s - want_c1) < 1e-4 * scale);
+            assert_true(fabs(c1r - want_c1) < 1e-4 * scale);
+        }
+        pi_model_destroy(m);
+    }
+    pi_sde_destroy(sde);
+}
+
+/* ε = 0: the model is the exact score, so q^ħ does not depend on ħ and c1 = 0. */
+static void test_exact_1d_true_score(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp_long();
+    pi_model_t *m = make_linear(sde, 0.0, 0.5);
+    pi_lik_options o;
+    pi_lik_options_default(&o);
+    o.rtol = 1e-9;
+    o.atol = 1e-11;
+    double x0 = 0.75, nll, c1;
+    pi_nll_point_stats st;
+    compute_one(m, &o, &x0, &nll, &c1, &st);
+    print_message("exact score: c1 = %.3e\n", c1);
+    assert_true(fabs(c1) < 1e-6);
+    pi_model_destroy(m);
+    pi_sde_destroy(sde);
+}
+
+/* ---- mixtures ------------------------------------------------------------------------ */
+
+/* c1 = 0 for the exact score of a mixture, at every point, by both algorithms. */
+static void test_exact_mixture_c1_zero(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp_long();
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_random(&f, 2, 3, 7, 1.0, 0.05, 0.2), 0);
+    pi_model_t *m = gmm_fixture_model(&f, sde);
+    assert_non_null(m);
+    size_t n = quick() ? 3 : 8;
+    float *x = malloc(n * 2 * sizeof *x);
+    gmm_fixture_sample(&f, n, 11, x);
+    double *nll = malloc(n * sizeof *nll), *c1 = malloc(n * sizeof *c1);
+    pi_lik_options o;
+    pi_lik_options_default(&o);
+    o.rtol = 1e-9;
+    o.atol = 1e-10;
+    o.threads = 2;
+    assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, c1, NULL), PI_OK);
+    for (size_t i = 0; i < n; i++) {
+        print_message("exact mixture, point %zu: c1 sweep %.3e\n", i, c1[i]);
+        assert_true(fabs(c1[i]) < 1e-5);
+    }
+    /* The reference on two points. */
+    o.c1_mode = PI_C1_REFERENCE;
+    o.rtol = 1e-7;
+    o.atol = 1e-9;
+    o.ref_fd_step = 2e-3;
+    o.ref_inner_rtol = 1e-12;
+    o.ref_inner_atol = 1e-12;
+    assert_int_equal(pi_likelihood_compute(m, &o, 2, x, nll, c1, NULL), PI_OK);
+    for (size_t i = 0; i < 2; i++) {
+        print_message("exact mixture, point %zu: c1 reference %.3e\n", i, c1[i]);
+        assert_true(fabs(c1[i]) < 1e-3);
+    }
+    free(x);
+    free(nll);
+    free(c1);
+    pi_model_destroy(m);
+    gmm_fixture_free(&f);
+    pi_sde_destroy(sde);
+}
+
+/* A perturbed mixture score: s̃(x, t) = (1 + ε) s_mix(x, φ(t)) with the time warp
+ * φ(t) = t_min + w (t − t_min). Evaluating the mixture at the wrong time is evaluating it with
+ * the wrong variances α(φ)² v_k + σ(φ)²; no ħ-independent density has this score. */
+typedef struct warped_model {
+    pi_model_t *inner;
+    double scale, warp;
+} warped_model;
+
+static double warp_time(const pi_model_t *m, double t)
+{
+    const warped_model *w = m->impl;
+    return m->sde.t_min + w->warp * (t - m->sde.t_min);
+}
+
+#define WARPED_VECTOR(name, call, count)                                                       \
+    static pi_status name(const pi_model_t *m, const double *x, double t, double *out)         \
+    {                                                                                          \
+        const warped_model *w = m->impl;                                                       \
+        pi_status st = call(w->inner, x, warp_time(m, t), out);                                \
+        for (size_t i = 0; i < (count); i++)                                                   \
+            out[i] *= w->scale;                                                                \
+        return st;                                                                             \
+    }
+WARPED_VECTOR(warped_score, pi_model_score_d, m->dim)
+WARPED_VECTOR(warped_jac, pi_model_jacobian_d, m->dim * m->dim)
+WARPED_VECTOR(warped_div, pi_model_divergence_d, 1)
+WARPED_VECTOR(warped_grad_div, pi_model_grad_div_d, m->dim)
+WARPED_VECTOR(warped_hess, pi_model_hessians_d, m->dim * m->dim * m->dim)
+WARPED_VECTOR(warped_hess_div, pi_model_hess_div_d, m->dim * m->dim)
+
+static pi_status warped_jvp(const pi_model_t *m, const double *x, double t, const double *v,
+                            double *out)
+{
+    const warped_model *w = m->impl;
+    pi_status st = pi_model_jvp_d(w->inner, x, warp_time(m, t), v, out);
+    for (size_t i = 0; i < m->dim; i++)
+        out[i] *= w->scale;
+    return st;
+}
+
+static pi_status warped_eval(const pi_model_t *m, size_t n, const float *x, const double *t,
+                             float *out, const pi_eval_ctx *ctx)
+{
+    (void)ctx;
+    size_t d = m->dim;
+    double xd[16], s[16];
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < d; j++)
+            xd[j] = x[i * d + j];
+        pi_status st = warped_score(m, xd, t[i], s);
+        if (st != PI_OK)
+            return st;
+        for (size_t j = 0; j < d; j++)
+            out[i * d + j] = (float)s[j];
+    }
+    return PI_OK;
+}
+
+static void warped_destroy(pi_model_t *m)
+{
+    warped_model *w = m->impl;
+    pi_model_destroy(w->inner);
+    free(w);
+}
+
+static const struct pi_model_type warped_type = {
+    .name = "test-warped-mixture", .kind = PI_MODEL_CALLBACK, .eval = warped_eval,
+    .score_d = warped_score, .jvp_d = warped_jvp, .jacobian_d = warped_jac,
+    .divergence_d = warped_div, .grad_div_d = warped_grad_div, .hessians_d = warped_hess,
+    .hess_div_d = warped_hess_div, .destroy = warped_destroy,
+};
+
+static pi_model_t *make_warped(const pi_sde_t *sde, const gmm_fixture *f, double scale,
+                               double warp)
+{
+    pi_model_t *m = NULL;
+    assert_int_equal(pi_model_alloc(&warped_type, sde, f->dim, PI_VIEW_SCORE, &m), PI_OK);
+    warped_model *w = malloc(sizeof *w);
+    w->inner = gmm_fixture_model(f, sde);
+    assert_non_null(w->inner);
+    w->scale = scale;
+    w->warp = warp;
+    m->impl = w;
+    return m;
+}
+
+/* Sweep and reference agree on a perturbed 2-D mixture; the sweep is >= 20× cheaper. */
+static void test_sweep_matches_reference_2d(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp();
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_random(&f, 2, 3, 3, 1.0, 0.05, 0.2), 0);
+    pi_model_t *m = make_warped(sde, &f, 1.1, 0.9);
+    size_t n = quick() ? 1 : 3;
+    float x[6];
+    gmm_fixture_sample(&f, n, 5, x);
+    pi_lik_options o;
+    pi_lik_options_default(&o);
+    o.rtol = 1e-9;
+    o.atol = 1e-10;
+    double nll[3], c1s[3], c1r[3], c1r2[3];
+    pi_nll_point_stats sts[3], str[3];
+    assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, c1s, sts), PI_OK);
+    o.c1_mode = PI_C1_REFERENCE;
+    o.rtol = 1e-7;
+    o.atol = 1e-9;
+    o.ref_inner_rtol = 1e-12;
+    o.ref_inner_atol = 1e-12;
+    o.ref_fd_step = 2e-3;
+    assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, c1r, str), PI_OK);
+    /* The reference's own error estimate: the same with a twice larger FD step and looser
+     * outer tolerance. */
+    o.ref_fd_step = 4e-3;
+    o.rtol = 1e-6;
+    assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, c1r2, NULL), PI_OK);
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs(c1r[i] - c1r2[i]) + 1e-5 * fmax(1.0, fabs(c1r[i]));
+        print_message("point %zu: c1 sweep %.8f (nfe %zu, steps %zu)  reference %.8f (nfe %zu, "
+                      "outer steps %zu), reference error estimate %.2e\n", i, c1s[i],
+                      sts[i].nfe_c1, sts[i].steps_c1, c1r[i], str[i].nfe_c1, str[i].steps_c1,
+                      err);
+        assert_true(fabs(c1s[i]) > 1e-2); /* the perturbation matters */
+        assert_true(fabs(c1s[i] - c1r[i]) < 3.0 * err);
+        assert_true(str[i].nfe_c1 >= 20 * sts[i].nfe_c1);
+    }
+    pi_model_destroy(m);
+    gmm_fixture_free(&f);
+    pi_sde_destroy(sde);
+}
+
+/* The sweep in d = 16 (exact traces) still gives c1 = 0 for the exact score and a finite,
+ * thread-independent c1 for a perturbed one. */
+static void test_sweep_16d(void **state)
+{
+    (void)state;
+    if (quick())
+        skip();
+    pi_sde_t *sde = make_vp_long();
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_random(&f, 16, 2, 9, 1.0, 0.1, 0.3), 0);
+    pi_model_t *exact = gmm_fixture_model(&f, sde);
+    pi_model_t *pert = make_warped(sde, &f, 1.05, 0.95);
+    float x[2 * 16];
+    gmm_fixture_sample(&f, 2, 1, x);
+    pi_lik_options o;
+    pi_lik_options_default(&o);
+    o.rtol = 1e-7;
+    o.atol = 1e-9;
+    double nll[2], c1[2], c1b[2];
+    assert_int_equal(pi_likelihood_compute(exact, &o, 2, x, nll, c1, NULL), PI_OK);
+    for (size_t i = 0; i < 2; i++)
+        assert_true(fabs(c1[i]) < 1e-4);
+    assert_int_equal(pi_likelihood_compute(pert, &o, 2, x, nll, c1, NULL), PI_OK);
+    o.threads = 2;
+    assert_int_equal(pi_likelihood_compute(pert, &o, 2, x, nll, c1b, NULL), PI_OK);
+    for (size_t i = 0; i < 2; i++) {
+        assert_true(isfinite(c1[i]) && fabs(c1[i]) > 1e-3);
+        assert_true(c1[i] == c1b[i]);
+    }
+    pi_model_destroy(exact);
+    pi_model_destroy(pert);
+    gmm_fixture_free(&f);
+    pi_sde_destroy(sde);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exact_1d),
+        cmocka_unit_test(test_exact_1d_true_score),
+        cmocka_unit_test(test_exact_mixture_c1_zero),
+        cmocka_unit_test(test_sweep_matches_reference_2d),
+        cmocka_unit_test(test_sweep_16d),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
