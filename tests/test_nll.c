@@ -1,0 +1,441 @@
+/* Order-0 probability-flow likelihood (MATH.md §4): exactness for Gaussian mixtures (d = 1, 2,
+ * 16), Hutchinson unbiasedness, reproducibility across threads, per-point failures, the
+ * public pi_sampler_nll* wrappers and setters, dequantisation and bits per dimension, and the
+ * cost of the exact divergence against a plain ODE solve. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "gmm_fixtures.h"
+#include "core/philox.h"
+#include "likelihood/likelihood_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int quick(void) { return getenv("PI_TEST_QUICK") != NULL; }
+
+static pi_sde_t *make_vp(void)
+{
+    pi_sde_t *sde = NULL;
+    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    return sde;
+}
+
+/* For an exact score the PF-ODE transports p_{t_min} to p_T exactly, so
+ *   log q⁰(x0) = log p_{t_min}(x0) − log p_T(x_T) + log π(x_T)
+ * (the last two terms: the prior is not exactly p_T). Checked to 1e-4 nats at rtol 1e-8. */
+static void check_order0_exact(size_t dim, size_t k, size_t n, uint64_t seed)
+{
+    pi_sde_t *sde = make_vp();
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_random(&f, dim, k, seed, 1.0, 0.05, 0.3), 0);
+    pi_model_t *m = gmm_fixture_model(&f, sde);
+    assert_non_null(m);
+    pi_lik_options o;
+    pi_lik_options_default(&o);
+    o.rtol = 1e-8;
+    o.atol = 1e-10;
+    pi_lik_ws *ws = NULL;
+    assert_int_equal(pi_lik_ws_create(dim, &o, &ws), PI_OK);
+    float *x = malloc(n * dim * sizeof *x);
+    double *x0 = malloc(dim * sizeof *x0), *xT = malloc(dim * sizeof *xT);
+    double *nll = malloc(n * sizeof *nll);
+    gmm_fixture_sample(&f, n, seed + 1, x);
+    assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, NULL, NULL), PI_OK);
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < dim; j++)
+            x0[j] = x[i * dim + j];
+        double logq, lp0, lpT;
+        pi_nll_point_stats st = {0};
+        assert_int_equal(pi_order0_point(m, &o, ws, i, x0, &logq, xT, &st), PI_OK);
+        assert_int_equal(pi_model_logpdf_d(m, x0, sde->t_min, &lp0), PI_OK);
+        assert_int_equal(pi_model_logpdf_d(m, xT, sde->t_max, &lpT), PI_OK);
+        double want = lp0 - lpT + pi_lik_prior_logpdf(sde, dim, xT, NULL);
+        worst = fmax(worst, fabs(logq - want));
+        assert_true(fabs(logq - want) < 1e-4);
+        assert_true(nll[i] == -logq); /* the driver is the per-point function */
+        assert_true(st.nfe_order0 > 0);
+    }
+    print_message("order 0, d = %zu, %zu components: max |log q0 - exact| = %.2e nats over %zu "
+                  "points\n", dim, k, worst, n);
+    free(x);
+    free(x0);
+    free(xT);
+    free(nll);
+    pi_lik_ws_destroy(ws);
+    pi_model_destroy(m);
+    gmm_fixture_free(&f);
+    pi_sde_destroy(sde);
+}
+
+static void test_order0_exact_1d(void **state)
+{
+    (void)state;
+    check_order0_exact(1, 3, quick() ? 4 : 20, 1);
+}
+
+static void test_order0_exact_2d(void **state)
+{
+    (void)state;
+    check_order0_exact(2, 4, quick() ? 4 : 20, 2);
+}
+
+static void test_order0_exact_16d(void **state)
+{
+    (void)state;
+    check_order0_exact(16, 3, quick() ? 2 : 8, 3);
+}
+
+/* With β(1) = 80 the prior equals p_T to ~1e-9 and NLL is −log p_{t_min} itself. */
+static void test_order0_long_sde(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp();
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MAX, 80.0), PI_OK);
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_random(&f, 2, 3, 4, 1.0, 0.05, 0.3), 0);
+    pi_model_t *m = gmm_fixture_model(&f, sde);
+    float x[2 * 5];
+    gmm_fixture_sample(&f, 5, 9, x);
+    double nll[5];
+    pi_lik_options o;
+    pi_lik_options_default(&o);
+    o.rtol = 1e-8;
+    o.atol = 1e-10;
+    assert_int_equal(pi_likelihood_compute(m, &o, 5, x, nll, NULL, NULL), PI_OK);
+    for (size_t i = 0; i < 5; i++) {
+        double x0[2] = {x[2 * i], x[2 * i + 1]}, lp;
+        assert_int_equal(pi_model_logpdf_d(m, x0, sde->t_min, &lp), PI_OK);
+        assert_true(fabs(-nll[i] - lp) < 1e-4);
+    }
+    pi_model_destroy(m);
+    gmm_fixture_free(&f);
+    pi_sde_destroy(sde);
+}
+
+/* The Hutchinson NLL is unbiased: over independent probe seeds, its mean is within 3 standard
+ * errors of the exact-divergence NLL (and the spread is real: the estimate is not exact). */
+static void check_hutchinson(pi_divergence mode)
+{
+    pi_sde_t *sde = make_vp();
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_random(&f, 4, 3, 5, 1.0, 0.05, 0.3), 0);
+    pi_model_t *m = gmm_fixture_model(&f, sde);
+    float x[4];
+    gmm_fixture_sample(&f, 1, 3, x);
+    pi_lik_options o;
+    pi_lik_options_default(&o);
+    double exact;
+    assert_int_equal(pi_likelihood_compute(m, &o, 1, x, &exact, NULL, NULL), PI_OK);
+    size_t seeds = quick() ? 30 : 200;
+    o.div_mode = mode;
+    o.probes = 2;
+    double sum = 0.0, sum2 = 0.0;
+    for (size_t s = 0; s < seeds; s++) {
+        double v;
+        o.seed = 1000 + s;
+        assert_int_equal(pi_likelihood_compute(m, &o, 1, x, &v, NULL, NULL), PI_OK);
+        sum += v;
+        sum2 += v * v;
+    }
+    double mean = sum / (double)seeds;
+    double var = (sum2 - (double)seeds * mean * mean) / (double)(seeds - 1);
+    double se = sqrt(var / (double)seeds);
+    print_message("Hutchinson (%s, 2 probes): mean %.5f +- %.5f (sd %.4f) vs exact %.5f\n",
+                  mode == PI_DIV_HUTCHINSON_GAUSSIAN ? "Gaussian" : "Rademacher", mean, se,
+                  sqrt(var), exact);
+    assert_true(se > 1e-4);
+    assert_true(fabs(mean - exact) < 3.0 * se);
+    /* Same seed, same bits. */
+    double a, b;
+    o.seed = 77;
+    assert_int_equal(pi_likelihood_compute(m, &o, 1, x, &a, NULL, NULL), PI_OK);
+    assert_int_equal(pi_likelihood_compute(m, &o, 1, x, &b, NULL, NULL), PI_OK);
+    assert_true(a == b);
+    pi_model_destroy(m);
+    gmm_fixture_free(&f);
+    pi_sde_destroy(sde);
+}
+
+static void test_hutchinson_rademacher(void **state)
+{
+    (void)state;
+    check_hutchinson(PI_DIV_HUTCHINSON_RADEMACHER);
+}
+
+static void test_hutchinson_gaussian(void **state)
+{
+    (void)state;
+    check_hutchinson(PI_DIV_HUTCHINSON_GAUSSIAN);
+}
+
+/* Results do not depend on the thread count (probes depend on the point index only), and a
+ * point's value does not depend on the batch it is in. */
+static void test_threads_reproducible(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp();
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_random(&f, 2, 3, 6, 1.0, 0.05, 0.3), 0);
+    pi_model_t *m = gmm_fixture_model(&f, sde);
+    enum { N = 7 };
+    float x[2 * N];
+    gmm_fixture_sample(&f, N, 4, x);
+    double a[N], b[N], c1a[N], c1b[N];
+    pi_lik_options o;
+    pi_lik_options_default(&o);
+    o.div_mode = PI_DIV_HUTCHINSON_RADEMACHER;
+    o.probes = 3;
+    o.seed = 5;
+    assert_int_equal(pi_likelihood_compute(m, &o, N, x, a, c1a, NULL), PI_OK);
+    o.threads = 3;
+    assert_int_equal(pi_likelihood_compute(m, &o, N, x, b, c1b, NULL), PI_OK);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(c1a, c1b, sizeof c1a);
+    pi_model_destroy(m);
+    gmm_fixture_free(&f);
+    pi_sde_destroy(sde);
+}
+
+/* A NaN or Inf point gets PI_EINVAL and NaN outputs; the others are computed as if alone. A
+ * solver failure (step limit) gives PI_ENOCONVERGE per point. */
+static void test_bad_points(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp();
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_random(&f, 2, 2, 8, 1.0, 0.05, 0.3), 0);
+    pi_model_t *m = gmm_fixture_model(&f, sde);
+    float x[8];
+    gmm_fixture_sample(&f, 4, 2, x);
+    x[2] = NAN;
+    x[7] = INFINITY;
+    double nll[4], c1[4], alone, c1_alone;
+    pi_nll_point_stats st[4];
+    pi_lik_options o;
+    pi_lik_options_default(&o);
+    o.threads = 2;
+    assert_int_equal(pi_likelihood_compute(m, &o, 4, x, nll, c1, st), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "point 1"));
+    assert_int_equal(st[0].status, PI_OK);
+    assert_int_equal(st[1].status, PI_EINVAL);
+    assert_int_equal(st[2].status, PI_OK);
+    assert_int_equal(st[3].status, PI_EINVAL);
+    assert_true(isnan(nll[1]) && isnan(c1[1]) && isnan(nll[3]) && isnan(c1[3]));
+    o.threads = 1;
+    assert_int_equal(pi_likelihood_compute(m, &o, 1, x + 4, &alone, &c1_alone, NULL), PI_OK);
+    assert_true(alone == nll[2] && c1_alone == c1[2]);
+    o.max_steps = 3;
+    assert_int_equal(pi_likelihood_compute(m, &o, 1, x, nll, c1, st), PI_ENOCONVERGE);
+    assert_int_equal(st[0].status, PI_ENOCONVERGE);
+    assert_true(isnan(nll[0]) && isnan(c1[0]));
+    /* Bad options leave the outputs alone. */
+    pi_lik_options_default(&o);
+    o.rtol = -1.0;
+    nll[0] = 42.0;
+    assert_int_equal(pi_likelihood_compute(m, &o, 1, x, nll, NULL, NULL), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "rtol"));
+    assert_true(nll[0] == 42.0);
+    pi_model_destroy(m);
+    gmm_fixture_free(&f);
+    pi_sde_destroy(sde);
+}
+
+/* The public API: setters validate and name their argument; nll, nll_ex and nll_hbar agree
+ * with the engine; dequantisation adds u·bin with u from Philox per point. */
+static void test_public_api(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp();
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_random(&f, 2, 3, 10, 1.0, 0.05, 0.3), 0);
+    pi_model_t *m = gmm_fixture_model(&f, sde);
+    pi_sampler_t *s = NULL;
+    assert_int_equal(pi_sampler_create(m, &s), PI_OK);
+
+    assert_int_equal(pi_sampler_set_divergence(NULL, PI_DIV_EXACT, 1), PI_EINVAL);
+    assert_int_equal(pi_sampler_set_divergence(s, (pi_divergence)7, 1), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "mode"));
+    assert_int_equal(pi_sampler_set_divergence(s, PI_DIV_HUTCHINSON_GAUSSIAN, 0), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "probes"));
+    assert_int_equal(pi_sampler_set_nll_tolerances(s, 0.0, 1e-8), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "rtol"));
+    assert_int_equal(pi_sampler_set_nll_tolerances(s, 1e-6, NAN), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "atol"));
+    assert_int_equal(pi_sampler_set_wkb_algorithm(s, (pi_wkb_algorithm)5), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "algorithm"));
+    assert_int_equal(pi_sampler_set_dequantization(s, -1.0), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "bin_width"));
+    assert_int_equal(pi_sampler_set_dequantization(s, INFINITY), PI_EINVAL);
+
+    assert_int_equal(pi_sampler_set_nll_tolerances(s, 1e-7, 1e-9), PI_OK);
+    enum { N = 3 };
+    float x[2 * N];
+    gmm_fixture_sample(&f, N, 6, x);
+    double nll[N], c1[N], nll2[N], c1b[N], nh[N];
+    size_t nfe[N];
+    int status[N];
+    assert_int_equal(pi_sampler_nll(s, N, x, nll, c1), PI_OK);
+    assert_int_equal(pi_sampler_nll_ex(s, N, x, nll2, c1b, nfe, status), PI_OK);
+    pi_lik_options o;
+    pi_lik_options_default(&o);
+    o.rtol = 1e-7;
+    o.atol = 1e-9;
+    double ref[N], ref_c1[N];
+    assert_int_equal(pi_likelihood_compute(m, &o, N, x, ref, ref_c1, NULL), PI_OK);
+    for (size_t i = 0; i < N; i++) {
+        assert_true(nll[i] == ref[i] && nll2[i] == ref[i]);
+        assert_true(c1[i] == ref_c1[i] && c1b[i] == ref_c1[i]);
+        assert_int_equal(status[i], PI_OK);
+        assert_true(nfe[i] > 100);
+    }
+    assert_int_equal(pi_sampler_set_hbar(s, 0.5), PI_OK);
+    assert_int_equal(pi_sampler_nll_hbar(s, N, x, nh), PI_OK);
+    for (size_t i = 0; i < N; i++)
+        assert_true(fabs(nh[i] - (ref[i] - 0.5 * ref_c1[i])) < 1e-12 * fmax(1.0, fabs(nh[i])));
+
+    /* Dequantisation: the same as the engine on x + u·bin, u = Philox uniforms of the point. */
+    const double bin = 1.0 / 64.0;
+    assert_int_equal(pi_sampler_set_dequantization(s, bin), PI_OK);
+    assert_int_equal(pi_sampler_set_seed(s, 99), PI_OK);
+    assert_int_equal(pi_sampler_nll(s, N, x, nll, NULL), PI_OK);
+    o.dequant_bin = bin;
+    o.seed = 99;
+    assert_int_equal(pi_likelihood_compute(m, &o, N, x, ref, NULL, NULL), PI_OK);
+    for (size_t i = 0; i < N; i++)
+        assert_true(nll[i] == ref[i]);
+    /* ... which is the NLL of the shifted point (up to its rounding to float). */
+    float xs[2];
+    pi_lik_options plain;
+    pi_lik_options_default(&plain);
+    plain.rtol = 1e-7;
+    plain.atol = 1e-9;
+    for (size_t j = 0; j < 2; j++)
+        xs[j] = (float)(x[j] + bin * pi_rng_uniform1(99, PI_STREAM_DEQUANT, 0, 0, j));
+    double shifted;
+    assert_int_equal(pi_likelihood_compute(m, &plain, 1, xs, &shifted, NULL, NULL), PI_OK);
+    assert_true(fabs(shifted - nll[0]) < 1e-4);
+
+    /* A NaN point: per-point status, the others computed; NULL diagnostics are fine. */
+    x[0] = NAN;
+    assert_int_equal(pi_sampler_nll_ex(s, N, x, nll, NULL, nfe, status), PI_EINVAL);
+    assert_int_equal(status[0], PI_EINVAL);
+    assert_int_equal(status[1], PI_OK);
+    assert_true(isnan(nll[0]) && isfinite(nll[1]));
+    assert_int_equal(pi_sampler_nll(NULL, N, x, nll, NULL), PI_EINVAL);
+    assert_int_equal(pi_sampler_nll(s, 0, x, nll, NULL), PI_EINVAL);
+    assert_int_equal(pi_sampler_nll(s, N, NULL, nll, NULL), PI_EINVAL);
+    assert_int_equal(pi_sampler_nll_hbar(s, N, x, NULL), PI_EINVAL);
+
+    pi_sampler_destroy(s);
+    pi_model_destroy(m);
+    gmm_fixture_free(&f);
+    pi_sde_destroy(sde);
+}
+
+static void test_bits_per_dim(void **state)
+{
+    (void)state;
+    /* 8-bit data scaled to [0, 1): scale = 256 bins per unit. */
+    double bpd = pi_bits_per_dim(2.0, 3, 256.0);
+    assert_true(fabs(bpd - (2.0 + 3.0 * log(256.0)) / (3.0 * log(2.0))) < 1e-15);
+    assert_true(fabs(pi_bits_per_dim(0.0, 2, 1.0)) < 1e-15);
+    assert_true(isnan(pi_bits_per_dim(1.0, 0, 256.0)));
+    assert_true(isnan(pi_bits_per_dim(1.0, 2, 0.0)));
+    assert_true(isnan(pi_bits_per_dim(1.0, 2, NAN)));
+}
+
+/* Cost of order 0 with exact divergence against a plain PF-ODE solve (x only) at the same
+ * tolerance, d = 2: model calls and wall time. Target: <= 3× (issue 6). */
+typedef struct plain_ctx {
+    const pi_model_t *m;
+    double s[2];
+    size_t nfe;
+} plain_ctx;
+
+static pi_status plain_rhs(double t, const double *y, double *dydt, void *p)
+{
+    plain_ctx *c = p;
+    pi_sde_point sp;
+    pi_sde_eval(&c->m->sde, t, &sp);
+    pi_status st = pi_model_score_d(c->m, y, t, c->s);
+    c->nfe++;
+    for (size_t j = 0; j < 2; j++)
+        dydt[j] = sp.f * y[j] - 0.5 * sp.g2 * c->s[j];
+    return st;
+}
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void test_order0_cost(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp();
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_25gaussians(&f), 0);
+    pi_model_t *m = gmm_fixture_model(&f, sde);
+    size_t n = quick() ? 4 : 64;
+    float *x = malloc(n * 2 * sizeof *x);
+    double *nll = malloc(n * sizeof *nll);
+    pi_nll_point_stats *st = malloc(n * sizeof *st);
+    gmm_fixture_sample(&f, n, 12, x);
+    pi_lik_options o;
+    pi_lik_options_default(&o);
+    double t0 = seconds();
+    assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, NULL, st), PI_OK);
+    double t_nll = seconds() - t0;
+    size_t nfe_nll = 0;
+    for (size_t i = 0; i < n; i++)
+        nfe_nll += st[i].nfe_order0;
+    double work[9 * 2];
+    pi_ode_options so = {o.rtol, o.atol, o.max_steps, 0.0};
+    plain_ctx c = {m, {0, 0}, 0};
+    t0 = seconds();
+    for (size_t i = 0; i < n; i++) {
+        double y[2] = {x[2 * i], x[2 * i + 1]};
+        assert_int_equal(pi_ode_solve(plain_rhs, &c, 2, sde->t_min, sde->t_max, y, &so, work, NULL),
+                         PI_OK);
+    }
+    double t_plain = seconds() - t0;
+    double ratio_nfe = (double)nfe_nll / (double)c.nfe, ratio_time = t_nll / t_plain;
+    print_message("order 0 (exact divergence), 25 Gaussians d = 2, rtol 1e-6: %.0f model calls "
+                  "and %.3g ms per point; plain PF-ODE solve: %.0f calls, %.3g ms; ratios %.2f "
+                  "(calls), %.2f (time)\n", (double)nfe_nll / (double)n, 1e3 * t_nll / (double)n,
+                  (double)c.nfe / (double)n, 1e3 * t_plain / (double)n, ratio_nfe, ratio_time);
+    assert_true(ratio_nfe <= 3.0);
+    free(x);
+    free(nll);
+    free(st);
+    pi_model_destroy(m);
+    gmm_fixture_free(&f);
+    pi_sde_destroy(sde);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_order0_exact_1d),
+        cmocka_unit_test(test_order0_exact_2d),
+        cmocka_unit_test(test_order0_exact_16d),
+        cmocka_unit_test(test_order0_long_sde),
+        cmocka_unit_test(test_hutchinson_rademacher),
+        cmocka_unit_test(test_hutchinson_gaussian),
+        cmocka_unit_test(test_threads_reproducible),
+        cmocka_unit_test(test_bad_points),
+        cmocka_unit_test(test_public_api),
+        cmocka_unit_test(test_bits_per_dim),
+        cmocka_unit_test(test_order0_cost),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
