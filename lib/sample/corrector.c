@@ -1,20 +1,23 @@
 /* Langevin corrector (Song et al. 2021, Algorithm 5) after any predictor step, at the step's
  * end time t, targeting p_t:
  *
- *     s = s(x, t),  z ~ N(0, I),  ε = 2 (snr ‖z‖ / ‖s‖)²,  x ← x + ε s + sqrt(2ε) z.
+ *     s = s(x, t),  z ~ N(0, I),  x ← x + ε s + sqrt(2ε) z,   ε = 2 snr² σ(t)².
  *
- * Norms are per row (Song et al. average them over the batch; per-row norms keep every row
- * independent of the batch, so results stay bitwise reproducible for any n). The VP factor
- * α_i = 1 − β_i of their discrete algorithm is 1 in continuous time. Noise: stream
- * PI_STREAM_CORRECTOR, step key = step · 256 + corrector index. */
+ * Song et al. take ε = 2 (snr ‖z‖/‖s‖)² with ‖z‖ and ‖s‖ averaged over the batch; in the
+ * noise-dominated regime ‖s‖ ≈ ‖z‖/σ, which gives the ε above (the annealed Langevin step of
+ * Song & Ermon 2019). We use it because it keeps every row independent of the batch (bitwise
+ * reproducible for any n); per-row norms would not do: a row with a tiny score gets an
+ * unbounded step. The VP factor α_i = 1 − β_i of their discrete algorithm is 1 in continuous
+ * time. Noise: stream PI_STREAM_CORRECTOR, step key = step · 256 + corrector index. */
 #include "sampler_impl.h"
 
 pi_status pi_corrector_rows(pi_run *run, size_t step, double t, const pi_sde_point *p, size_t r0,
                             size_t r1, pi_worker *w)
 {
-    (void)p;
     size_t d = run->dim, rows = r1 - r0;
     double snr = run->s->corrector_snr;
+    double eps = 2.0 * snr * snr * p->sigma * p->sigma;
+    double q = sqrt(2.0 * eps);
     for (size_t m = 0; m < run->s->corrector_steps; m++) {
         for (size_t i = 0; i < rows * d; i++)
             w->fin[i] = (float)run->x[r0 * d + i];
@@ -26,15 +29,6 @@ pi_status pi_corrector_rows(pi_run *run, size_t step, double t, const pi_sde_poi
             double *x = run->x + r * d;
             const float *sc = w->fout + (r - r0) * d;
             pi_run_noise(run, PI_STREAM_CORRECTOR, r, key, w->noise);
-            double zz = 0.0, ss = 0.0;
-            for (size_t j = 0; j < d; j++) {
-                zz += w->noise[j] * w->noise[j];
-                ss += (double)sc[j] * (double)sc[j];
-            }
-            if (!(ss > 0.0) || !isfinite(ss))
-                continue; /* no gradient signal: leave the row */
-            double eps = 2.0 * snr * snr * zz / ss;
-            double q = sqrt(2.0 * eps);
             for (size_t j = 0; j < d; j++)
                 x[j] += eps * (double)sc[j] + q * w->noise[j];
         }

@@ -1,0 +1,445 @@
+/* The sampler API: defaults, every setter's bad input (with messages), steps = 1, σ → 0 at
+ * the end, callbacks (cancel, model failure), trajectories, denoised output, SDEdit, the
+ * corrector and the counters. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "model/model_impl.h"
+#include "pathint.h"
+#include "stats.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double W[2] = {0.4, 0.6};
+static const double MU[4] = {-1.0, 0.5, 1.0, -0.5};
+static const double VAR[4] = {0.1, 0.2, 0.15, 0.1};
+
+typedef struct fixture {
+    pi_sde_t *sde;
+    pi_model_t *model;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (pi_sde_create(PI_SDE_VP_LINEAR, &f->sde) != PI_OK ||
+        pi_model_create_gmm(f->sde, 2, 2, W, MU, VAR, &f->model) != PI_OK)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    pi_model_destroy(f->model);
+    pi_sde_destroy(f->sde);
+    free(f);
+    return 0;
+}
+
+static pi_sampler_t *make(fixture *f)
+{
+    pi_sampler_t *s = NULL;
+    assert_int_equal(pi_sampler_create(f->model, &s), PI_OK);
+    return s;
+}
+
+static void expect_error(pi_status st, pi_status code, const char *needle)
+{
+    assert_int_equal(st, code);
+    if (strstr(pi_last_error(), needle) == NULL) {
+        fprintf(stderr, "message \"%s\" lacks \"%s\"\n", pi_last_error(), needle);
+        fail();
+    }
+}
+
+static int all_finite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return 0;
+    return 1;
+}
+
+static void test_defaults(void **state)
+{
+    fixture *f = *state;
+    pi_sampler_t *s = make(f);
+    size_t count = 0, nfe = 1, acc = 1, rej = 1;
+    assert_int_equal(pi_sampler_get_times(s, NULL, 0, &count), PI_OK);
+    assert_int_equal(count, 51);
+    double times[51];
+    assert_int_equal(pi_sampler_get_times(s, times, 51, &count), PI_OK);
+    assert_true(times[0] == 1.0);
+    assert_true(times[50] == 1e-3);
+    assert_int_equal(pi_sampler_get_stats(s, &nfe, &acc, &rej), PI_OK);
+    assert_int_equal(nfe + acc + rej, 0);
+    float x[20];
+    assert_int_equal(pi_sampler_run(s, 10, x), PI_OK);
+    assert_true(all_finite(x, 20));
+    assert_int_equal(pi_sampler_get_stats(s, &nfe, &acc, &rej), PI_OK);
+    assert_int_equal(nfe, 50);
+    assert_int_equal(acc, 50);
+    assert_int_equal(rej, 0);
+    pi_sampler_destroy(s);
+    pi_sampler_destroy(NULL);
+}
+
+static void test_bad_input(void **state)
+{
+    fixture *f = *state;
+    pi_sampler_t *s = make(f);
+    pi_sampler_t *none = NULL;
+    expect_error(pi_sampler_create(NULL, &none), PI_EINVAL, "model");
+    expect_error(pi_sampler_create(f->model, NULL), PI_EINVAL, "out");
+    expect_error(pi_sampler_set_hbar(s, -1.0), PI_EINVAL, "hbar must be finite and >= 0, got -1");
+    expect_error(pi_sampler_set_hbar(s, NAN), PI_EINVAL, "hbar");
+    expect_error(pi_sampler_set_hbar(s, INFINITY), PI_EINVAL, "hbar");
+    expect_error(pi_sampler_set_hbar(NULL, 0.0), PI_EINVAL, "sampler");
+    expect_error(pi_sampler_set_steps(s, 0), PI_EINVAL, "steps must be in [1,");
+    expect_error(pi_sampler_set_method(s, (pi_method)99), PI_EINVAL, "method");
+    expect_error(pi_sampler_set_schedule(s, (pi_schedule)0, NAN), PI_EINVAL, "schedule");
+    expect_error(pi_sampler_set_schedule(s, PI_SCHEDULE_KARRAS, -2.0), PI_EINVAL, "rho");
+    expect_error(pi_sampler_set_schedule(s, PI_SCHEDULE_CUSTOM, NAN), PI_EINVAL, "pi_sampler_set_times");
+    expect_error(pi_sampler_set_threads(s, 0), PI_EINVAL, "threads must be in [1, 256]");
+    expect_error(pi_sampler_set_threads(s, 257), PI_EINVAL, "threads");
+    expect_error(pi_sampler_set_tolerances(s, 0.0, 1e-6), PI_EINVAL, "rtol");
+    expect_error(pi_sampler_set_tolerances(s, 1e-6, -1.0), PI_EINVAL, "atol");
+    expect_error(pi_sampler_set_corrector(s, 1, 0.0), PI_EINVAL, "snr");
+    expect_error(pi_sampler_set_corrector(s, 1000, 0.1), PI_EINVAL, "steps");
+    expect_error(pi_sampler_set_time_range(s, 2.0, 0.5), PI_EINVAL, "t_start must be in");
+    expect_error(pi_sampler_set_time_range(s, 0.5, 0.6), PI_EINVAL, "t_end");
+    expect_error(pi_sampler_set_time_range(s, 0.5, 0.0), PI_EINVAL, "t_end");
+
+    /* custom arrays */
+    const double up[3] = {0.1, 0.5, 1.0}, flat[3] = {1.0, 0.5, 0.5}, out[3] = {1.5, 0.5, 0.1};
+    const double low[3] = {1.0, 0.5, 1e-4}, nan3[3] = {1.0, NAN, 0.1}, ok[3] = {1.0, 0.5, 0.01};
+    expect_error(pi_sampler_set_times(s, up, 3), PI_EINVAL, "strictly decreasing");
+    expect_error(pi_sampler_set_times(s, flat, 3), PI_EINVAL, "strictly decreasing");
+    expect_error(pi_sampler_set_times(s, out, 3), PI_EINVAL, "range");
+    expect_error(pi_sampler_set_times(s, low, 3), PI_EINVAL, "range");
+    expect_error(pi_sampler_set_times(s, nan3, 3), PI_EINVAL, "finite");
+    expect_error(pi_sampler_set_times(s, ok, 1), PI_EINVAL, "count");
+    expect_error(pi_sampler_set_times(s, NULL, 3), PI_EINVAL, "times");
+
+    /* runs */
+    float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, keep[8];
+    memcpy(keep, x, sizeof x);
+    expect_error(pi_sampler_run(s, 0, x), PI_EINVAL, "n must be >= 1");
+    expect_error(pi_sampler_run(s, 4, NULL), PI_EINVAL, "x_out");
+    expect_error(pi_sampler_run(NULL, 4, x), PI_EINVAL, "sampler");
+    expect_error(pi_sampler_run_from(s, 1.5, 4, x), PI_EINVAL, "t_start must be in");
+    expect_error(pi_sampler_run_from(s, NAN, 4, x), PI_EINVAL, "t_start");
+    expect_error(pi_sampler_run_from(s, 1e-3, 4, x), PI_EINVAL, "t_start");
+    assert_int_equal(pi_sampler_set_method(s, PI_METHOD_RK45), PI_OK);
+    assert_int_equal(pi_sampler_set_hbar(s, 0.5), PI_OK);
+    expect_error(pi_sampler_run(s, 4, x), PI_EINVAL, "needs hbar = 0");
+    assert_int_equal(pi_sampler_set_hbar(s, 0.0), PI_OK);
+    assert_int_equal(pi_sampler_set_corrector(s, 1, 0.1), PI_OK);
+    expect_error(pi_sampler_run(s, 4, x), PI_EINVAL, "corrector");
+    assert_int_equal(pi_sampler_set_corrector(s, 0, 0.1), PI_OK);
+    x[3] = NAN;
+    keep[3] = NAN;
+    expect_error(pi_sampler_run_from(s, 0.5, 4, x), PI_EINVAL, "finite");
+    assert_memory_equal(x, keep, sizeof x); /* untouched on bad input */
+    x[3] = 4.0f;
+    keep[3] = 4.0f;
+    float small[8];
+    assert_int_equal(pi_sampler_record_trajectory(s, 1, small, NULL, 8), PI_OK);
+    assert_int_equal(pi_sampler_set_method(s, PI_METHOD_EULER), PI_OK);
+    expect_error(pi_sampler_run(s, 4, x), PI_EINVAL, "capacity");
+    assert_memory_equal(x, keep, sizeof x);
+    expect_error(pi_sampler_record_trajectory(s, 1, small, NULL, 0), PI_EINVAL, "capacity");
+    double t3[3];
+    size_t count;
+    expect_error(pi_sampler_get_times(s, t3, 3, &count), PI_EINVAL, "capacity");
+    pi_sampler_destroy(s);
+}
+
+/* Every method runs with one step, and every fixed-step method on a custom SDE whose last
+ * time has σ = 0 (no NaN). */
+static int marginal_to_zero(double t, double *a, double *s, double *da, double *ds, void *u)
+{
+    (void)u;
+    /* α = e^(−t), σ = sqrt(1 − e^(−2t)): VP with β = 2, down to t = 0 where σ = 0. */
+    *a = exp(-t);
+    *s = sqrt(-expm1(-2.0 * t));
+    *da = -*a;
+    *ds = t > 0.0 ? exp(-2.0 * t) / *s : 0.0;
+    return 0;
+}
+
+static void test_one_step_and_sigma_zero(void **state)
+{
+    fixture *f = *state;
+    float x[64];
+    for (int m = PI_METHOD_EULER; m <= PI_METHOD_RK45; m++) {
+        pi_sampler_t *s = make(f);
+        assert_int_equal(pi_sampler_set_method(s, (pi_method)m), PI_OK);
+        assert_int_equal(pi_sampler_set_steps(s, 1), PI_OK);
+        assert_int_equal(pi_sampler_run(s, 32, x), PI_OK);
+        assert_true(all_finite(x, 64));
+        pi_sampler_destroy(s);
+    }
+    pi_sde_t *sde = NULL;
+    pi_model_t *model = NULL;
+    assert_int_equal(pi_sde_create_custom(0.0, 5.0, marginal_to_zero, NULL, NULL, &sde), PI_OK);
+    assert_int_equal(pi_model_create_gmm(sde, 2, 2, W, MU, VAR, &model), PI_OK);
+    for (int m = PI_METHOD_EULER; m <= PI_METHOD_HEUN; m++) {
+        for (int k = 0; k < 2; k++) {
+            pi_sampler_t *s = NULL;
+            assert_int_equal(pi_sampler_create(model, &s), PI_OK);
+            assert_int_equal(pi_sampler_set_method(s, (pi_method)m), PI_OK);
+            assert_int_equal(pi_sampler_set_hbar(s, k == 0 ? 0.0 : 1.0), PI_OK);
+            assert_int_equal(pi_sampler_set_schedule(s, PI_SCHEDULE_KARRAS, NAN), PI_OK);
+            assert_int_equal(pi_sampler_set_steps(s, 20), PI_OK);
+            pi_status st = pi_sampler_run(s, 32, x);
+            if (st != PI_OK)
+                fprintf(stderr, "%s\n", pi_last_error());
+            assert_int_equal(st, PI_OK);
+            assert_true(all_finite(x, 64));
+            assert_int_equal(pi_sampler_set_schedule(s, PI_SCHEDULE_UNIFORM_LAMBDA, NAN), PI_OK);
+            expect_error(pi_sampler_run(s, 32, x), PI_EINVAL, "sigma_tilde = 0");
+            pi_sampler_destroy(s);
+        }
+    }
+    pi_sampler_t *s = NULL;
+    assert_int_equal(pi_sampler_create(model, &s), PI_OK);
+    assert_int_equal(pi_sampler_set_method(s, PI_METHOD_RK45), PI_OK);
+    assert_int_equal(pi_sampler_set_schedule(s, PI_SCHEDULE_UNIFORM_T, NAN), PI_OK);
+    expect_error(pi_sampler_run(s, 32, x), PI_EINVAL, "sigma(t_end) > 0");
+    pi_sampler_destroy(s);
+    pi_model_destroy(model);
+    pi_sde_destroy(sde);
+}
+
+typedef struct cb_state {
+    size_t calls, stop_at, nsteps, n, dim;
+    int saw_denoised;
+    double last_t;
+    float copy[64];
+} cb_state;
+
+static int step_cb(size_t step, size_t nsteps, double t, size_t n, size_t dim, const float *x,
+                   const float *denoised, void *user)
+{
+    cb_state *c = user;
+    c->calls++;
+    assert_int_equal(step, c->calls);
+    c->nsteps = nsteps;
+    c->n = n;
+    c->dim = dim;
+    c->last_t = t;
+    c->saw_denoised += denoised != NULL;
+    memcpy(c->copy, x, n * dim * sizeof *x);
+    return step == c->stop_at;
+}
+
+static void test_callback_cancel(void **state)
+{
+    fixture *f = *state;
+    pi_sampler_t *s = make(f);
+    cb_state c;
+    memset(&c, 0, sizeof c);
+    c.stop_at = 3;
+    float x[64];
+    assert_int_equal(pi_sampler_set_steps(s, 10), PI_OK);
+    assert_int_equal(pi_sampler_set_callback(s, step_cb, &c), PI_OK);
+    expect_error(pi_sampler_run(s, 32, x), PI_ECANCELED, "callback");
+    assert_int_equal(c.calls, 3);
+    assert_int_equal(c.nsteps, 10);
+    assert_int_equal(c.n, 32);
+    assert_int_equal(c.dim, 2);
+    assert_int_equal(c.saw_denoised, 3);
+    assert_memory_equal(x, c.copy, sizeof x); /* x holds the states of step 3 */
+    double times[11];
+    size_t count;
+    assert_int_equal(pi_sampler_get_times(s, times, 11, &count), PI_OK);
+    assert_true(c.last_t == times[3]);
+    /* A full run afterwards is not affected by the earlier cancel. */
+    memset(&c, 0, sizeof c);
+    assert_int_equal(pi_sampler_run(s, 32, x), PI_OK);
+    assert_int_equal(c.calls, 10);
+    /* pi_sampler_cancel while idle is harmless. */
+    assert_int_equal(pi_sampler_cancel(s), PI_OK);
+    assert_int_equal(pi_sampler_set_callback(s, NULL, NULL), PI_OK);
+    assert_int_equal(pi_sampler_run(s, 32, x), PI_OK);
+    pi_sampler_destroy(s);
+}
+
+/* A model whose evaluation fails after a number of calls (a host callback failing). */
+typedef struct failing {
+    int calls_left;
+} failing;
+
+static pi_status failing_eval(const pi_model_t *m, size_t n, const float *x, const double *t,
+                              float *out, const pi_eval_ctx *ctx)
+{
+    (void)t;
+    (void)ctx;
+    failing *fl = m->impl;
+    if (fl->calls_left-- <= 0)
+        return pi_fail(PI_ECALLBACK, "test model: host callback failed");
+    for (size_t i = 0; i < n * m->dim; i++)
+        out[i] = -x[i]; /* score of N(0, 1) at every t for VP */
+    return PI_OK;
+}
+
+static const struct pi_model_type failing_type = {
+    "failing", PI_MODEL_CALLBACK, NULL, failing_eval, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL,
+};
+
+static void test_model_failure(void **state)
+{
+    fixture *f = *state;
+    pi_model_t *model = NULL;
+    failing fl = {4};
+    assert_int_equal(pi_model_alloc(&failing_type, f->sde, 2, PI_VIEW_SCORE, &model), PI_OK);
+    model->impl = &fl;
+    pi_sampler_t *s = NULL;
+    assert_int_equal(pi_sampler_create(model, &s), PI_OK);
+    assert_int_equal(pi_sampler_set_method(s, PI_METHOD_EULER), PI_OK);
+    assert_int_equal(pi_sampler_set_steps(s, 10), PI_OK);
+    cb_state c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(pi_sampler_set_callback(s, step_cb, &c), PI_OK);
+    float x[64];
+    expect_error(pi_sampler_run(s, 32, x), PI_ECALLBACK, "host callback failed");
+    assert_int_equal(c.calls, 4);
+    assert_memory_equal(x, c.copy, sizeof x); /* the states of the last completed step */
+    pi_sampler_destroy(s);
+    pi_model_destroy(model);
+}
+
+static void test_trajectory_and_denoise(void **state)
+{
+    fixture *f = *state;
+    const size_t n = 16, steps = 8, total = 32;
+    pi_sampler_t *s = make(f);
+    assert_int_equal(pi_sampler_set_steps(s, steps), PI_OK);
+    assert_int_equal(pi_sampler_set_seed(s, 11), PI_OK);
+    assert_int_equal(pi_sampler_record_trajectory(s, 1, NULL, NULL, 0), PI_OK);
+    float x[32], xd[32];
+    assert_int_equal(pi_sampler_run(s, n, x), PI_OK);
+    const float *tx = NULL, *td = NULL;
+    size_t npoints = 0, nfe;
+    assert_int_equal(pi_sampler_get_trajectory(s, &tx, &td, &npoints), PI_OK);
+    assert_int_equal(npoints, steps + 1);
+    assert_non_null(tx);
+    assert_non_null(td);
+    assert_memory_equal(tx + steps * total, x, sizeof x);
+    float prior[32];
+    assert_int_equal(pi_sde_prior_sample(f->sde, n, 2, 11, prior), PI_OK);
+    assert_memory_equal(tx, prior, sizeof prior); /* point 0: the prior draw */
+    /* The denoised trajectory at point k is D(x_k, t_k). */
+    double times[9];
+    size_t count;
+    assert_int_equal(pi_sampler_get_times(s, times, 9, &count), PI_OK);
+    float d[32];
+    for (size_t k = 0; k <= steps; k += 4) {
+        assert_int_equal(pi_model_eval_at(f->model, PI_VIEW_DENOISED, n, tx + k * total, times[k], d),
+                         PI_OK);
+        for (size_t i = 0; i < total; i++)
+            assert_true(fabsf(d[i] - td[k * total + i]) <= 1e-6f * (1.0f + fabsf(d[i])));
+    }
+    assert_int_equal(pi_sampler_get_stats(s, &nfe, NULL, NULL), PI_OK);
+    assert_int_equal(nfe, steps + 1); /* the last denoised point costs one evaluation */
+    /* denoise_final returns that last denoised point. */
+    assert_int_equal(pi_sampler_set_denoise_final(s, 1), PI_OK);
+    assert_int_equal(pi_sampler_record_trajectory(s, 0, NULL, NULL, 0), PI_OK);
+    assert_int_equal(pi_sampler_run(s, n, xd), PI_OK);
+    assert_memory_equal(xd, td + steps * total, sizeof xd);
+    /* Caller buffers. */
+    float *bx = calloc((steps + 1) * total, sizeof *bx), *bd = calloc((steps + 1) * total, sizeof *bd);
+    assert_int_equal(pi_sampler_set_denoise_final(s, 0), PI_OK);
+    assert_int_equal(pi_sampler_record_trajectory(s, 1, bx, bd, (steps + 1) * total), PI_OK);
+    assert_int_equal(pi_sampler_run(s, n, xd), PI_OK);
+    assert_memory_equal(xd, x, sizeof x);
+    assert_int_equal(pi_sampler_get_trajectory(s, &tx, &td, &npoints), PI_OK);
+    assert_ptr_equal(tx, bx);
+    assert_ptr_equal(td, bd);
+    assert_memory_equal(bx + steps * total, x, sizeof x);
+    pi_sampler_destroy(s);
+    free(bx);
+    free(bd);
+}
+
+/* SDEdit: noise data with the forward marginal at t = 0.4 and denoise back; the output stays
+ * close to the mixture (each point near one of the two means). */
+static void test_run_from(void **state)
+{
+    fixture *f = *state;
+    const size_t n = 200;
+    float *x = malloc(n * 2 * sizeof *x);
+    stats_sample_gmm(2, 2, W, MU, VAR, n, 3, x);
+    double a, sg;
+    assert_int_equal(pi_sde_marginal(f->sde, 0.4, &a, &sg), PI_OK);
+    for (size_t i = 0; i < n * 2; i++)
+        x[i] = (float)(a * x[i] + sg * (double)x[(i * 7919) % (n * 2)] * 0.0);
+    pi_sampler_t *s = make(f);
+    assert_int_equal(pi_sampler_set_steps(s, 20), PI_OK);
+    assert_int_equal(pi_sampler_set_hbar(s, 1.0), PI_OK);
+    assert_int_equal(pi_sampler_run_from(s, 0.4, n, x), PI_OK);
+    size_t nfe;
+    assert_int_equal(pi_sampler_get_stats(s, &nfe, NULL, NULL), PI_OK);
+    assert_int_equal(nfe, 20);
+    double m0, v0;
+    stats_mean_var(x, n, 2, 0, &m0, &v0);
+    double exact_mean = W[0] * MU[0] + W[1] * MU[2];
+    assert_true(fabs(m0 - exact_mean) < 0.2);
+    pi_sampler_destroy(s);
+    free(x);
+}
+
+/* Predictor–corrector: NFE counts and a corrected ħ = 1 run keeps a 1-component target's
+ * variance. */
+static void test_corrector(void **state)
+{
+    fixture *f = *state;
+    const double w1 = 1.0, mu1[2] = {0.5, -0.5}, v1[2] = {0.3, 0.3};
+    pi_model_t *model = NULL;
+    assert_int_equal(pi_model_create_gmm(f->sde, 2, 1, &w1, mu1, v1, &model), PI_OK);
+    pi_sampler_t *s = NULL;
+    assert_int_equal(pi_sampler_create(model, &s), PI_OK);
+    assert_int_equal(pi_sampler_set_method(s, PI_METHOD_EXP1), PI_OK);
+    assert_int_equal(pi_sampler_set_hbar(s, 1.0), PI_OK);
+    assert_int_equal(pi_sampler_set_steps(s, 100), PI_OK);
+    assert_int_equal(pi_sampler_set_corrector(s, 2, 0.1), PI_OK);
+    const size_t n = 4000;
+    float *x = malloc(n * 2 * sizeof *x);
+    assert_int_equal(pi_sampler_run(s, n, x), PI_OK);
+    size_t nfe;
+    assert_int_equal(pi_sampler_get_stats(s, &nfe, NULL, NULL), PI_OK);
+    assert_int_equal(nfe, 100 * 3);
+    double m, v;
+    stats_mean_var(x, n, 2, 0, &m, &v);
+    printf("  corrector: mean %.4f var %.4f (exact 0.5, ~0.3)\n", m, v);
+    assert_true(fabs(m - 0.5) < 0.05);
+    assert_true(fabs(v - 0.3) < 0.035);
+    pi_sampler_destroy(s);
+    pi_model_destroy(model);
+    free(x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_one_step_and_sigma_zero),
+        cmocka_unit_test(test_callback_cancel),
+        cmocka_unit_test(test_model_failure),
+        cmocka_unit_test(test_trajectory_and_denoise),
+        cmocka_unit_test(test_run_from),
+        cmocka_unit_test(test_corrector),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
