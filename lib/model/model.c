@@ -20,12 +20,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The MLP lives in mlp.c (another module owner). Referenced weakly so the rest of the model
- * layer links while mlp.c is absent; the MLP entry points then report PI_EUNSUPPORTED. */
-#if defined(__GNUC__)
-#pragma weak pi_mlp_params
-#endif
-
 #define STACK_DOUBLES 4096 /* scratch kept on the stack (32 KiB): d <= 64 needs no heap */
 
 /* ---- construction ------------------------------------------------------------------- */
@@ -775,7 +769,7 @@ pi_status pi_model_logpdf(const pi_model_t *model, size_t n, const float *x, con
 static float *model_params(const pi_model_t *m, size_t *count)
 {
     *count = 0;
-    if (m->type->kind != PI_MODEL_MLP || pi_mlp_params == NULL)
+    if (m->type->kind != PI_MODEL_MLP)
         return NULL;
     /* pi_mlp_params only hands out the pointer; the const callers below only read. */
     return pi_mlp_params((pi_model_t *)(uintptr_t)m, count);

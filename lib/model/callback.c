@@ -1,0 +1,312 @@
+/* A model backed by a host function in a declared view (score, ε, denoiser or v; views.c
+ * converts). A nonzero return aborts the call with PI_ECALLBACK; non-finite outputs give
+ * PI_ENUMERIC.
+ *
+ * Derivatives for the likelihood come from central finite differences of the callback,
+ * evaluated as one batched call of perturbed points (the host function only sees float
+ * points, so every stencil point is rounded to float and the true float step is used):
+ *   score_d                one row; accurate to float precision (~1e-7 relative)
+ *   jvp_d, jacobian_d,     x ± h e_j (or x ± h v), h = FLT_EPSILON^(1/3) max(1, |x_j|)
+ *   divergence_d           ≈ 4.9e-3 max(1, |x_j|): ~1e-4 relative to the Jacobian's scale
+ *   hessians_d, grad_div_d 4-point mixed stencil x ± h e_i ± h e_j,
+ *                          h = FLT_EPSILON^(1/4) max(1, |x_i|, |x_j|) ≈ 1.9e-2 ...: ~1e-3 relative
+ *   hess_div_d             PI_EUNSUPPORTED: third derivatives of float outputs are noise
+ *   logpdf_d               PI_EUNSUPPORTED (no density)
+ * The errors grow where the callback's output varies on scales shorter than h (tiny σ) and,
+ * for the denoiser and v views, like 1/σ² (the score is recovered as (α D − x)/σ²). */
+#include "model_impl.h"
+
+#include <float.h>
+#include <string.h>
+
+typedef struct callback {
+    pi_model_fn fn;
+    void *user_data;
+} callback;
+
+/* Call the host on n rows; out in the declared view. */
+static pi_status call_host(const pi_model_t *m, size_t n, const float *x, const double *t,
+                           float *out)
+{
+    const callback *cb = m->impl;
+    int rc = cb->fn(n, m->dim, x, t, out, cb->user_data);
+    if (rc != 0)
+        return pi_fail(PI_ECALLBACK, "model callback failed: it returned %d on a batch of %zu rows",
+                       rc, n);
+    size_t total = n * m->dim;
+    size_t bad = pi_first_nonfinite_f(out, total);
+    if (bad < total)
+        return pi_fail(PI_ENUMERIC,
+                       "model callback returned a non-finite value (%g) at row %zu, column %zu",
+                       (double)out[bad], bad / m->dim, bad % m->dim);
+    return PI_OK;
+}
+
+static pi_status cb_eval(const pi_model_t *m, size_t n, const float *x, const double *t,
+                         float *out, const pi_eval_ctx *ctx)
+{
+    (void)ctx;
+    return call_host(m, n, x, t, out);
+}
+
+/* Evaluate the score (double) at `rows` float points sharing time t. s: rows × d. */
+static pi_status batch_scores(const pi_model_t *m, size_t rows, const float *x, double t,
+                              double *s)
+{
+    size_t d = m->dim;
+    float *out = pi_alloc_array(rows * d, sizeof(float));
+    double *times = pi_alloc_array(rows, sizeof(double));
+    double *xd = pi_alloc_array(d, sizeof(double));
+    pi_status st = PI_OK;
+    if (out == NULL || times == NULL || xd == NULL)
+        st = pi_fail(PI_ENOMEM, "model callback: out of memory for %zu stencil points", rows);
+    double alpha = 1.0, sigma = 0.0;
+    if (st == PI_OK)
+        st = pi_sde_eval_marginal(&m->sde, t, &alpha, &sigma);
+    if (st == PI_OK && m->native_view != PI_VIEW_SCORE && !(sigma > 0.0))
+        st = pi_fail(PI_EINVAL,
+                     "model callback: t = %g gives sigma(t) = %g; a callback in a view other than "
+                     "the score needs sigma(t) > 0",
+                     t, sigma);
+    if (st == PI_OK) {
+        for (size_t r = 0; r < rows; r++)
+            times[r] = t;
+        st = call_host(m, rows, x, times, out);
+    }
+    for (size_t r = 0; r < rows && st == PI_OK; r++) {
+        for (size_t j = 0; j < d; j++) {
+            xd[j] = x[r * d + j];
+            s[r * d + j] = out[r * d + j];
+        }
+        pi_view_convert_d(m->native_view, PI_VIEW_SCORE, d, xd, alpha, sigma, s + r * d,
+                          s + r * d);
+    }
+    pi_free(out);
+    pi_free(times);
+    pi_free(xd);
+    return st;
+}
+
+static pi_status cb_score_d(const pi_model_t *m, const double *x, double t, double *s)
+{
+    size_t d = m->dim;
+    float *xf = pi_alloc_array(d, sizeof(float));
+    if (xf == NULL)
+        return pi_fail(PI_ENOMEM, "model callback: out of memory");
+    for (size_t j = 0; j < d; j++)
+        xf[j] = (float)x[j];
+    pi_status st = batch_scores(m, 1, xf, t, s);
+    pi_free(xf);
+    return st;
+}
+
+/* Rows 2j, 2j+1 = x ± h_j e_j; steps (true float differences) into step[j]. */
+static pi_status jacobian_stencil(const pi_model_t *m, const double *x, double t, double *jac,
+                                  int diagonal_only, double *div)
+{
+    size_t d = m->dim, rows = 2 * d;
+    float *pts = pi_alloc_array(rows * d, sizeof(float));
+    double *s = pi_alloc_array(rows * d, sizeof(double));
+    if (pts == NULL || s == NULL) {
+        pi_free(pts);
+        pi_free(s);
+        return pi_fail(PI_ENOMEM, "model callback: out of memory for the Jacobian stencil");
+    }
+    double h0 = cbrt(FLT_EPSILON);
+    for (size_t j = 0; j < d; j++) {
+        float *p = pts + 2 * j * d, *q = p + d;
+        for (size_t i = 0; i < d; i++)
+            p[i] = q[i] = (float)x[i];
+        double h = h0 * fmax(1.0, fabs(x[j]));
+        p[j] = (float)(x[j] + h);
+        q[j] = (float)(x[j] - h);
+    }
+    pi_status st = batch_scores(m, rows, pts, t, s);
+    double acc = 0.0;
+    for (size_t j = 0; j < d && st == PI_OK; j++) {
+        const float *p = pts + 2 * j * d, *q = p + d;
+        double step = (double)p[j] - (double)q[j];
+        const double *sp = s + 2 * j * d, *sm = sp + d;
+        if (diagonal_only) {
+            acc += (sp[j] - sm[j]) / step;
+        } else {
+            for (size_t i = 0; i < d; i++)
+                jac[i * d + j] = (sp[i] - sm[i]) / step;
+        }
+    }
+    if (st == PI_OK && diagonal_only)
+        *div = acc;
+    pi_free(pts);
+    pi_free(s);
+    return st;
+}
+
+static pi_status cb_jacobian_d(const pi_model_t *m, const double *x, double t, double *jac)
+{
+    return jacobian_stencil(m, x, t, jac, 0, NULL);
+}
+
+static pi_status cb_divergence_d(const pi_model_t *m, const double *x, double t, double *div)
+{
+    return jacobian_stencil(m, x, t, NULL, 1, div);
+}
+
+static pi_status cb_jvp_d(const pi_model_t *m, const double *x, double t, const double *v,
+                          double *out)
+{
+    size_t d = m->dim;
+    double xmax = 0.0, vmax = 0.0;
+    for (size_t j = 0; j < d; j++) {
+        xmax = fmax(xmax, fabs(x[j]));
+        vmax = fmax(vmax, fabs(v[j]));
+    }
+    if (vmax == 0.0) {
+        memset(out, 0, d * sizeof *out);
+        return PI_OK;
+    }
+    float *pts = pi_alloc_array(2 * d, sizeof(float));
+    double *s = pi_alloc_array(2 * d, sizeof(double));
+    if (pts == NULL || s == NULL) {
+        pi_free(pts);
+        pi_free(s);
+        return pi_fail(PI_ENOMEM, "model callback: out of memory");
+    }
+    double h = cbrt(FLT_EPSILON) * fmax(1.0, xmax) / vmax;
+    for (size_t j = 0; j < d; j++) {
+        pts[j] = (float)(x[j] + h * v[j]);
+        pts[d + j] = (float)(x[j] - h * v[j]);
+    }
+    pi_status st = batch_scores(m, 2, pts, t, s);
+    if (st == PI_OK)
+        for (size_t i = 0; i < d; i++)
+            out[i] = (s[i] - s[d + i]) / (2.0 * h);
+    pi_free(pts);
+    pi_free(s);
+    return st;
+}
+
+/* hess[(k d + i) d + j] = ∂²s_k/∂x_i∂x_j from the 4-point stencil, one batched call. */
+static pi_status cb_hessians_d(const pi_model_t *m, const double *x, double t, double *hess)
+{
+    size_t d = m->dim, pairs = d * (d + 1) / 2, rows = 4 * pairs;
+    float *pts = pi_alloc_array(rows * d, sizeof(float));
+    double *s = pi_alloc_array(rows * d, sizeof(double));
+    if (pts == NULL || s == NULL) {
+        pi_free(pts);
+        pi_free(s);
+        return pi_fail(PI_ENOMEM, "model callback: out of memory for the Hessian stencil (%zu points)",
+                       rows);
+    }
+    double h0 = sqrt(sqrt(FLT_EPSILON));
+    size_t row = 0;
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = i; j < d; j++) {
+            double h = h0 * fmax(1.0, fmax(fabs(x[i]), fabs(x[j])));
+            for (int q = 0; q < 4; q++, row++) {
+                float *p = pts + row * d;
+                for (size_t l = 0; l < d; l++)
+                    p[l] = (float)x[l];
+                double si = q < 2 ? h : -h, sj = (q % 2 == 0) ? h : -h;
+                if (i == j) {
+                    p[i] = (float)(x[i] + si + sj);
+                } else {
+                    p[i] = (float)(x[i] + si);
+                    p[j] = (float)(x[j] + sj);
+                }
+            }
+        }
+    pi_status st = batch_scores(m, rows, pts, t, s);
+    row = 0;
+    for (size_t i = 0; i < d && st == PI_OK; i++)
+        for (size_t j = i; j < d; j++, row += 4) {
+            /* true float steps: (+,+), (+,−), (−,+), (−,−) */
+            const float *pp = pts + row * d, *mm = pts + (row + 3) * d;
+            double area;
+            if (i == j) {
+                double span = (double)pp[i] - (double)mm[i]; /* 4h */
+                area = span * span / 4.0;                    /* (2h)² · ... = 4h² */
+            } else {
+                area = ((double)pp[i] - (double)mm[i]) * ((double)pp[j] - (double)mm[j]);
+            }
+            const double *a = s + row * d, *b = a + d, *c = b + d, *e = c + d;
+            for (size_t k = 0; k < d; k++) {
+                double v = (a[k] - b[k] - c[k] + e[k]) / area;
+                hess[(k * d + i) * d + j] = v;
+                hess[(k * d + j) * d + i] = v;
+            }
+        }
+    pi_free(pts);
+    pi_free(s);
+    return st;
+}
+
+static pi_status cb_grad_div_d(const pi_model_t *m, const double *x, double t, double *grad)
+{
+    size_t d = m->dim;
+    double *hess = pi_alloc_array(d * d, d * sizeof(double));
+    if (hess == NULL)
+        return pi_fail(PI_ENOMEM, "model callback: out of memory for %zu^3 Hessian entries", d);
+    pi_status st = cb_hessians_d(m, x, t, hess);
+    for (size_t i = 0; i < d && st == PI_OK; i++) {
+        double acc = 0.0;
+        for (size_t k = 0; k < d; k++)
+            acc += hess[(k * d + k) * d + i];
+        grad[i] = acc;
+    }
+    pi_free(hess);
+    return st;
+}
+
+static pi_status cb_hess_div_d(const pi_model_t *m, const double *x, double t, double *hess)
+{
+    (void)m;
+    (void)x;
+    (void)t;
+    (void)hess;
+    return pi_fail(PI_EUNSUPPORTED,
+                   "model callback: the Hessian of the divergence needs third derivatives of the "
+                   "host function, which finite differences of float outputs cannot give; use a "
+                   "Gaussian-mixture, empirical or MLP model for order-1 (WKB) likelihoods");
+}
+
+static void cb_destroy(pi_model_t *m)
+{
+    pi_free(m->impl);
+    m->impl = NULL;
+}
+
+static const struct pi_model_type callback_type = {
+    "host-callback", PI_MODEL_CALLBACK, NULL, cb_eval,
+    cb_score_d, cb_jvp_d, cb_jacobian_d, cb_divergence_d, cb_grad_div_d,
+    cb_hessians_d, cb_hess_div_d, NULL, NULL, cb_destroy,
+};
+
+pi_status pi_model_create_callback(const pi_sde_t *sde, size_t dim, pi_view view, pi_model_fn fn,
+                                   void *user_data, pi_model_t **out)
+{
+    PI_CHECK_NULL(sde);
+    PI_CHECK_NULL(fn);
+    PI_CHECK_NULL(out);
+    if (dim == 0 || dim > PI_MAX_DIM)
+        return pi_fail(PI_EINVAL, "pi_model_create_callback: dim must be in [1, 2^20], got %zu",
+                       dim);
+    if ((int)view < (int)PI_VIEW_SCORE || (int)view > (int)PI_VIEW_V)
+        return pi_fail(PI_EINVAL,
+                       "pi_model_create_callback: view must be PI_VIEW_SCORE, _EPS, _DENOISED or "
+                       "_V (0..3), got %d",
+                       (int)view);
+    pi_model_t *m;
+    pi_status st = pi_model_alloc(&callback_type, sde, dim, view, &m);
+    if (st != PI_OK)
+        return st;
+    callback *cb = pi_calloc(1, sizeof *cb);
+    if (cb == NULL) {
+        pi_model_destroy(m);
+        return pi_fail(PI_ENOMEM, "pi_model_create_callback: out of memory");
+    }
+    cb->fn = fn;
+    cb->user_data = user_data;
+    m->impl = cb;
+    *out = m;
+    return PI_OK;
+}
