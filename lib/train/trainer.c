@@ -1,0 +1,596 @@
+/* pi_trainer_t: denoising score matching with AdamW, clipping, a learning-rate schedule and
+ * an EMA of weights (MATH.md §5, docs/training.md).
+ *
+ * Randomness: step k (0-based, the trainer's step counter) draws everything from Philox
+ * stream PI_STREAM_TRAIN with sample = k and step = purpose: 0 data indices (uniform),
+ * 1 times (uniform), 2 noise z (normal, row-major batch × dim), 3 log-normal times (normal).
+ * Batches are drawn with replacement, so n < batch is fine. With a fixed seed and thread
+ * count, training is bitwise reproducible, and a checkpoint (step counter + seed) resumes the
+ * same stream.
+ *
+ * Weights: the model holds the training ("raw") weights during steps; pi_trainer_fit ends by
+ * moving them to tr->raw and putting the EMA weights in the model; the next step or fit moves
+ * the raw weights back first. */
+#define _POSIX_C_SOURCE 200809L
+#include "train/train_impl.h"
+
+#include "core/philox.h"
+#include "nn/nn.h"
+
+#include <string.h>
+#include <time.h>
+
+#define MAX_BATCH ((size_t)1 << 22)
+#define MAX_THREADS 256
+#define LOSS_EMA_DECAY 0.99
+
+enum train_purpose { DRAW_INDEX = 0, DRAW_TIME = 1, DRAW_NOISE = 2, DRAW_LOGNORMAL = 3 };
+
+/* ---- creation -------------------------------------------------------------------------- */
+
+pi_status pi_trainer_alloc(pi_model_t *model, pi_trainer_t **out)
+{
+    size_t count = 0;
+    if (pi_mlp_params(model, &count) == NULL || count == 0)
+        return pi_fail(PI_EUNSUPPORTED,
+                       "pi_trainer_create: model must be a trainable MLP (PI_MODEL_MLP), got a "
+                       "%s model",
+                       model->type->name);
+    pi_trainer_t *tr = pi_calloc(1, sizeof *tr);
+    if (tr == NULL)
+        return pi_fail(PI_ENOMEM, "pi_trainer_create: out of memory");
+    tr->model = model;
+    tr->num_params = count;
+    tr->raw = pi_alloc_array(count, sizeof(float));
+    tr->ema = pi_alloc_array(count, sizeof(float));
+    tr->adam_m = pi_calloc(count, sizeof(float));
+    tr->adam_v = pi_calloc(count, sizeof(float));
+    if (tr->raw == NULL || tr->ema == NULL || tr->adam_m == NULL || tr->adam_v == NULL) {
+        pi_trainer_destroy(tr);
+        return pi_fail(PI_ENOMEM, "pi_trainer_create: out of memory for 4 x %zu parameters",
+                       count);
+    }
+    tr->lr = 1e-3;
+    tr->schedule = PI_LR_CONSTANT;
+    tr->batch = 256;
+    tr->weighting = PI_WEIGHT_LIKELIHOOD;
+    tr->sampling = PI_TIME_UNIFORM;
+    tr->p_mean = -1.2;
+    tr->p_std = 1.2;
+    tr->beta1 = 0.9;
+    tr->beta2 = 0.999;
+    tr->eps = 1e-8;
+    tr->ema_decay = 0.999;
+    tr->threads = 1;
+    *out = tr;
+    return PI_OK;
+}
+
+pi_status pi_trainer_create(pi_model_t *model, pi_trainer_t **out)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(out);
+    return pi_trainer_alloc(model, out);
+}
+
+static void free_workspace(pi_trainer_t *tr)
+{
+    pi_free(tr->ws_raw);
+    pi_free(tr->x0);
+    pi_free(tr->z);
+    pi_free(tr->xt);
+    pi_free(tr->target);
+    pi_free(tr->out);
+    pi_free(tr->dout);
+    pi_free(tr->grad);
+    pi_free(tr->t);
+    pi_free(tr->w);
+    tr->ws_raw = tr->ws = NULL;
+    tr->x0 = tr->z = tr->xt = tr->target = tr->out = tr->dout = tr->grad = NULL;
+    tr->t = tr->w = NULL;
+    tr->ws_batch = 0;
+}
+
+void pi_trainer_destroy(pi_trainer_t *trainer)
+{
+    if (trainer == NULL)
+        return;
+    free_workspace(trainer);
+    pi_free(trainer->raw);
+    pi_free(trainer->ema);
+    pi_free(trainer->adam_m);
+    pi_free(trainer->adam_v);
+    pi_free(trainer);
+}
+
+/* ---- setters --------------------------------------------------------------------------- */
+
+pi_status pi_trainer_set_learning_rate(pi_trainer_t *trainer, double lr)
+{
+    PI_CHECK_NULL(trainer);
+    if (!(lr > 0.0) || !(lr <= 1e3))
+        return pi_fail(PI_EINVAL, "pi_trainer_set_learning_rate: lr must be in (0, 1000], got %g",
+                       lr);
+    trainer->lr = lr;
+    return PI_OK;
+}
+
+pi_status pi_trainer_set_lr_schedule(pi_trainer_t *trainer, pi_lr_schedule schedule,
+                                     uint64_t warmup_steps, uint64_t total_steps)
+{
+    PI_CHECK_NULL(trainer);
+    if (schedule != PI_LR_CONSTANT && schedule != PI_LR_COSINE)
+        return pi_fail(PI_EINVAL,
+                       "pi_trainer_set_lr_schedule: schedule must be PI_LR_CONSTANT (0) or "
+                       "PI_LR_COSINE (1), got %d",
+                       (int)schedule);
+    if (warmup_steps > ((uint64_t)1 << 53) || total_steps > ((uint64_t)1 << 53))
+        return pi_fail(PI_EINVAL,
+                       "pi_trainer_set_lr_schedule: warmup_steps and total_steps must be <= 2^53, "
+                       "got %llu and %llu",
+                       (unsigned long long)warmup_steps, (unsigned long long)total_steps);
+    if (schedule == PI_LR_COSINE && total_steps <= warmup_steps)
+        return pi_fail(PI_EINVAL,
+                       "pi_trainer_set_lr_schedule: total_steps must be > warmup_steps (%llu) for "
+                       "the cosine schedule, got %llu",
+                       (unsigned long long)warmup_steps, (unsigned long long)total_steps);
+    trainer->schedule = schedule;
+    trainer->warmup = warmup_steps;
+    trainer->total = total_steps;
+    return PI_OK;
+}
+
+pi_status pi_trainer_set_batch_size(pi_trainer_t *trainer, size_t batch)
+{
+    PI_CHECK_NULL(trainer);
+    if (batch == 0 || batch > MAX_BATCH)
+        return pi_fail(PI_EINVAL, "pi_trainer_set_batch_size: batch must be in [1, 2^22], got %zu",
+                       batch);
+    if (batch != trainer->batch)
+        free_workspace(trainer);
+    trainer->batch = batch;
+    return PI_OK;
+}
+
+pi_status pi_trainer_set_weighting(pi_trainer_t *trainer, pi_weighting weighting)
+{
+    PI_CHECK_NULL(trainer);
+    if (weighting != PI_WEIGHT_LIKELIHOOD && weighting != PI_WEIGHT_SIGMA2 &&
+        weighting != PI_WEIGHT_EDM)
+        return pi_fail(PI_EINVAL,
+                       "pi_trainer_set_weighting: weighting must be PI_WEIGHT_LIKELIHOOD (0), "
+                       "PI_WEIGHT_SIGMA2 (1) or PI_WEIGHT_EDM (2), got %d",
+                       (int)weighting);
+    trainer->weighting = weighting;
+    return PI_OK;
+}
+
+pi_status pi_trainer_set_time_sampling(pi_trainer_t *trainer, pi_time_sampling sampling)
+{
+    PI_CHECK_NULL(trainer);
+    if (sampling != PI_TIME_UNIFORM && sampling != PI_TIME_IMPORTANCE &&
+        sampling != PI_TIME_LOGNORMAL)
+        return pi_fail(PI_EINVAL,
+                       "pi_trainer_set_time_sampling: sampling must be PI_TIME_UNIFORM (0), "
+                       "PI_TIME_IMPORTANCE (1) or PI_TIME_LOGNORMAL (2), got %d",
+                       (int)sampling);
+    trainer->sampling = sampling;
+    return PI_OK;
+}
+
+pi_status pi_trainer_set_lognormal(pi_trainer_t *trainer, double p_mean, double p_std)
+{
+    PI_CHECK_NULL(trainer);
+    if (!isfinite(p_mean) || fabs(p_mean) > 100.0)
+        return pi_fail(PI_EINVAL, "pi_trainer_set_lognormal: p_mean must be in [-100, 100], got %g",
+                       p_mean);
+    if (!(p_std > 0.0) || !(p_std <= 100.0))
+        return pi_fail(PI_EINVAL, "pi_trainer_set_lognormal: p_std must be in (0, 100], got %g",
+                       p_std);
+    trainer->p_mean = p_mean;
+    trainer->p_std = p_std;
+    return PI_OK;
+}
+
+pi_status pi_trainer_set_adam(pi_trainer_t *trainer, double beta1, double beta2, double eps)
+{
+    PI_CHECK_NULL(trainer);
+    if (!(beta1 >= 0.0 && beta1 < 1.0))
+        return pi_fail(PI_EINVAL, "pi_trainer_set_adam: beta1 must be in [0, 1), got %g", beta1);
+    if (!(beta2 >= 0.0 && beta2 < 1.0))
+        return pi_fail(PI_EINVAL, "pi_trainer_set_adam: beta2 must be in [0, 1), got %g", beta2);
+    if (!(eps > 0.0) || !(eps <= 1.0))
+        return pi_fail(PI_EINVAL, "pi_trainer_set_adam: eps must be in (0, 1], got %g", eps);
+    trainer->beta1 = beta1;
+    trainer->beta2 = beta2;
+    trainer->eps = eps;
+    return PI_OK;
+}
+
+pi_status pi_trainer_set_weight_decay(pi_trainer_t *trainer, double decay)
+{
+    PI_CHECK_NULL(trainer);
+    if (!(decay >= 0.0) || !(decay <= 1e3))
+        return pi_fail(PI_EINVAL,
+                       "pi_trainer_set_weight_decay: decay must be in [0, 1000], got %g", decay);
+    trainer->weight_decay = decay;
+    return PI_OK;
+}
+
+pi_status pi_trainer_set_grad_clip(pi_trainer_t *trainer, double max_norm)
+{
+    PI_CHECK_NULL(trainer);
+    if (!(max_norm >= 0.0) || !isfinite(max_norm))
+        return pi_fail(PI_EINVAL,
+                       "pi_trainer_set_grad_clip: max_norm must be finite and >= 0 (0 = off), "
+                       "got %g",
+                       max_norm);
+    trainer->grad_clip = max_norm;
+    return PI_OK;
+}
+
+pi_status pi_trainer_set_ema(pi_trainer_t *trainer, double decay)
+{
+    PI_CHECK_NULL(trainer);
+    if (!(decay >= 0.0 && decay < 1.0))
+        return pi_fail(PI_EINVAL, "pi_trainer_set_ema: decay must be in [0, 1), got %g", decay);
+    trainer->ema_decay = decay;
+    return PI_OK;
+}
+
+pi_status pi_trainer_set_seed(pi_trainer_t *trainer, uint64_t seed)
+{
+    PI_CHECK_NULL(trainer);
+    trainer->seed = seed;
+    return PI_OK;
+}
+
+pi_status pi_trainer_set_threads(pi_trainer_t *trainer, int threads)
+{
+    PI_CHECK_NULL(trainer);
+    if (threads < 1 || threads > MAX_THREADS)
+        return pi_fail(PI_EINVAL, "pi_trainer_set_threads: threads must be in [1, 256], got %d",
+                       threads);
+    trainer->threads = threads;
+    return PI_OK;
+}
+
+pi_status pi_trainer_set_callback(pi_trainer_t *trainer, pi_train_fn fn, void *user_data)
+{
+    PI_CHECK_NULL(trainer);
+    trainer->callback = fn;
+    trainer->user_data = user_data;
+    return PI_OK;
+}
+
+pi_status pi_trainer_get_step(const pi_trainer_t *trainer, uint64_t *step)
+{
+    PI_CHECK_NULL(trainer);
+    PI_CHECK_NULL(step);
+    *step = trainer->step;
+    return PI_OK;
+}
+
+/* ---- weights --------------------------------------------------------------------------- */
+
+float *pi_trainer_params(pi_trainer_t *tr, pi_status *st)
+{
+    size_t count = 0;
+    float *params = pi_mlp_params(tr->model, &count);
+    if (params == NULL || count != tr->num_params) {
+        *st = pi_fail(PI_EMISMATCH,
+                      "the model's architecture changed since pi_trainer_create (%zu parameters, "
+                      "now %zu)",
+                      tr->num_params, count);
+        return NULL;
+    }
+    *st = PI_OK;
+    return params;
+}
+
+void pi_trainer_use_raw(pi_trainer_t *tr, float *params)
+{
+    if (tr->ema_in_model) {
+        memcpy(params, tr->raw, tr->num_params * sizeof(float));
+        tr->ema_in_model = 0;
+    }
+}
+
+static void use_ema(pi_trainer_t *tr, float *params)
+{
+    if (!tr->ema_in_model && tr->ema_valid) {
+        memcpy(tr->raw, params, tr->num_params * sizeof(float));
+        memcpy(params, tr->ema, tr->num_params * sizeof(float));
+        tr->ema_in_model = 1;
+    }
+}
+
+/* ---- one step -------------------------------------------------------------------------- */
+
+static pi_status ensure_workspace(pi_trainer_t *tr)
+{
+    if (tr->ws_batch == tr->batch)
+        return PI_OK;
+    free_workspace(tr);
+    size_t b = tr->batch, d = tr->model->dim, rows;
+    if (!pi_size_mul(b, d, &rows))
+        return pi_fail(PI_EINVAL, "batch %zu x dim %zu is too large", b, d);
+    size_t bytes = pi_mlp_train_workspace_bytes(tr->model, b);
+    if (bytes == 0 || bytes > SIZE_MAX - 64)
+        return pi_fail(PI_ENOMEM, "training workspace for batch %zu is too large", b);
+    tr->ws_raw = pi_malloc(bytes + 64);
+    tr->x0 = pi_alloc_array(rows, sizeof(float));
+    tr->z = pi_alloc_array(rows + 1, sizeof(float)); /* normals come in pairs */
+    tr->xt = pi_alloc_array(rows, sizeof(float));
+    tr->target = pi_alloc_array(rows, sizeof(float));
+    tr->out = pi_alloc_array(rows, sizeof(float));
+    tr->dout = pi_alloc_array(rows, sizeof(float));
+    tr->grad = pi_alloc_array(tr->num_params, sizeof(float));
+    tr->t = pi_alloc_array(b, sizeof(double));
+    tr->w = pi_alloc_array(b, sizeof(double));
+    if (tr->ws_raw == NULL || tr->x0 == NULL || tr->z == NULL || tr->xt == NULL ||
+        tr->target == NULL || tr->out == NULL || tr->dout == NULL || tr->grad == NULL ||
+        tr->t == NULL || tr->w == NULL) {
+        free_workspace(tr);
+        return pi_fail(PI_ENOMEM, "out of memory for the training workspace (batch %zu)", b);
+    }
+    tr->ws = (void *)(((uintptr_t)tr->ws_raw + 63u) & ~(uintptr_t)63u);
+    tr->ws_batch = b;
+    return PI_OK;
+}
+
+/* Arguments shared by step and fit; data rows must be finite (the first bad row is named). */
+static pi_status check_data(const pi_trainer_t *tr, size_t n, const float *data, const char *fn)
+{
+    size_t total;
+    if (n == 0 || !pi_size_mul(n, tr->model->dim, &total))
+        return pi_fail(PI_EINVAL, "%s: n must be in [1, 2^40 / dim], got %zu", fn, n);
+    size_t bad = pi_first_nonfinite_f(data, total);
+    if (bad != total)
+        return pi_fail(PI_EINVAL, "%s: data must be finite; row %zu, column %zu is %g", fn,
+                       bad / tr->model->dim, bad % tr->model->dim, (double)data[bad]);
+    return PI_OK;
+}
+
+/* Draw the batch of step tr->step: x0 rows, times, noise, x_t, targets and weights. */
+static pi_status draw_batch(pi_trainer_t *tr, const pi_dsm_setup *setup, size_t n,
+                            const float *data)
+{
+    const size_t b = tr->batch, d = tr->model->dim;
+    const uint64_t k = tr->step;
+    pi_rng_normal_f(tr->seed, PI_STREAM_TRAIN, k, DRAW_NOISE, b * d, tr->z);
+    for (size_t i = 0; i < b; i++) {
+        double u = pi_rng_uniform1(tr->seed, PI_STREAM_TRAIN, k, DRAW_INDEX, i);
+        size_t row = (size_t)(u * (double)n);
+        if (row >= n)
+            row = n - 1;
+        memcpy(tr->x0 + i * d, data + row * d, d * sizeof(float));
+        double ut = pi_rng_uniform1(tr->seed, PI_STREAM_TRAIN, k, DRAW_TIME, i);
+        double normal = tr->sampling == PI_TIME_LOGNORMAL
+                            ? pi_rng_normal1(tr->seed, PI_STREAM_TRAIN, k, DRAW_LOGNORMAL, i)
+                            : 0.0;
+        double t, ratio;
+        pi_dsm_row r;
+        pi_status st = pi_dsm_sample_time(setup, ut, normal, &t, &ratio);
+        if (st == PI_OK)
+            st = pi_dsm_row_at(setup, t, ratio, &r);
+        if (st != PI_OK)
+            return st;
+        tr->t[i] = t;
+        tr->w[i] = r.weight;
+        pi_dsm_target(tr->model->native_view, d, tr->x0 + i * d, tr->z + i * d, r.alpha, r.sigma,
+                      tr->xt + i * d, tr->target + i * d);
+    }
+    return PI_OK;
+}
+
+/* One AdamW step. On failure nothing is updated: the weights stay the last good ones. */
+static pi_status step_once(pi_trainer_t *tr, const pi_dsm_setup *setup, float *params, size_t n,
+                           const float *data, double *loss_out)
+{
+    const size_t b = tr->batch, d = tr->model->dim, count = tr->num_params;
+    if (!tr->ema_valid) {
+        memcpy(tr->ema, params, count * sizeof(float));
+        tr->ema_valid = 1;
+    }
+    pi_status st = draw_batch(tr, setup, n, data);
+    if (st == PI_OK)
+        st = pi_mlp_forward_train(tr->model, b, tr->xt, tr->t, tr->out, tr->ws, tr->threads);
+    if (st != PI_OK)
+        return st;
+    double loss = pi_dsm_loss(b, d, tr->out, tr->target, tr->w, tr->dout);
+    if (!isfinite(loss))
+        return pi_fail(PI_ENUMERIC,
+                       "training diverged at step %llu: the loss is %g (weights of the last good "
+                       "step kept)",
+                       (unsigned long long)tr->step, loss);
+    st = pi_mlp_backward(tr->model, b, tr->dout, tr->grad, tr->ws, tr->threads);
+    if (st != PI_OK)
+        return st;
+    double norm = pi_grad_norm(tr->grad, count);
+    if (!isfinite(norm))
+        return pi_fail(PI_ENUMERIC,
+                       "training diverged at step %llu: the gradient norm is %g (weights of the "
+                       "last good step kept)",
+                       (unsigned long long)tr->step, norm);
+    pi_grad_clip(tr->grad, count, norm, tr->grad_clip);
+    double lr = pi_lr_at(tr->lr, tr->schedule, tr->warmup, tr->total, tr->step);
+    pi_adam_update(params, tr->grad, tr->adam_m, tr->adam_v, count, lr, tr->beta1, tr->beta2,
+                   tr->eps, tr->weight_decay, tr->step + 1);
+    pi_ema_update(tr->ema, params, count, tr->ema_decay);
+    tr->step++;
+    if (tr->have_loss_ema) {
+        tr->loss_ema = LOSS_EMA_DECAY * tr->loss_ema + (1.0 - LOSS_EMA_DECAY) * loss;
+    } else {
+        tr->loss_ema = loss;
+        tr->have_loss_ema = 1;
+    }
+    *loss_out = loss;
+    return PI_OK;
+}
+
+/* Everything a step or fit needs before it may touch the weights. */
+static pi_status prepare(pi_trainer_t *tr, size_t n, const float *data, const char *fn,
+                         pi_dsm_setup *setup, float **params)
+{
+    pi_status st = check_data(tr, n, data, fn);
+    if (st != PI_OK)
+        return st;
+    *params = pi_trainer_params(tr, &st);
+    if (*params == NULL)
+        return st;
+    st = pi_dsm_setup_init(setup, tr->model, tr->weighting, tr->sampling, tr->p_mean, tr->p_std);
+    if (st == PI_OK)
+        st = ensure_workspace(tr);
+    return st;
+}
+
+pi_status pi_trainer_step(pi_trainer_t *trainer, size_t n, const float *data, double *loss_out)
+{
+    PI_CHECK_NULL(trainer);
+    PI_CHECK_NULL(data);
+    pi_dsm_setup setup;
+    float *params;
+    pi_status st = prepare(trainer, n, data, __func__, &setup, &params);
+    if (st != PI_OK)
+        return st;
+    pi_trainer_use_raw(trainer, params);
+    double loss = 0.0;
+    st = step_once(trainer, &setup, params, n, data, &loss);
+    if (st == PI_OK && loss_out != NULL)
+        *loss_out = loss;
+    return st;
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+pi_status pi_trainer_fit(pi_trainer_t *trainer, size_t n, const float *data, uint64_t steps)
+{
+    PI_CHECK_NULL(trainer);
+    PI_CHECK_NULL(data);
+    if (steps == 0 || steps > ((uint64_t)1 << 53))
+        return pi_fail(PI_EINVAL, "pi_trainer_fit: steps must be in [1, 2^53], got %llu",
+                       (unsigned long long)steps);
+    pi_dsm_setup setup;
+    float *params;
+    pi_status st = prepare(trainer, n, data, __func__, &setup, &params);
+    if (st != PI_OK)
+        return st;
+    pi_trainer_use_raw(trainer, params);
+    double start = seconds_now();
+    for (uint64_t k = 0; k < steps; k++) {
+        double loss;
+        st = step_once(trainer, &setup, params, n, data, &loss);
+        if (st != PI_OK)
+            break;
+        if (trainer->callback != NULL) {
+            double elapsed = seconds_now() - start;
+            double rate = elapsed > 0.0 ? (double)(k + 1) / elapsed : 0.0;
+            if (trainer->callback(trainer->step, loss, trainer->loss_ema, rate,
+                                  trainer->user_data) != 0) {
+                st = pi_fail(PI_ECANCELED, "pi_trainer_fit: canceled by the callback at step %llu",
+                             (unsigned long long)trainer->step);
+                break;
+            }
+        }
+    }
+    use_ema(trainer, params);
+    return st;
+}
+
+/* ---- evaluation ------------------------------------------------------------------------ */
+
+#define EVAL_BLOCK ((size_t)1024)
+
+pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t n, const float *data, size_t samples,
+                          double *loss_out)
+{
+    PI_CHECK_NULL(trainer);
+    PI_CHECK_NULL(data);
+    PI_CHECK_NULL(loss_out);
+    if (samples == 0 || samples > ((size_t)1 << 20))
+        return pi_fail(PI_EINVAL, "pi_trainer_loss: samples must be in [1, 2^20], got %zu",
+                       samples);
+    pi_status st = check_data(trainer, n, data, __func__);
+    if (st != PI_OK)
+        return st;
+    pi_dsm_setup setup;
+    st = pi_dsm_setup_init(&setup, trainer->model, trainer->weighting, trainer->sampling,
+                           trainer->p_mean, trainer->p_std);
+    if (st != PI_OK)
+        return st;
+    const pi_model_t *m = trainer->model;
+    const size_t d = m->dim;
+    size_t ws_bytes = pi_model_workspace_bytes(m, EVAL_BLOCK);
+    void *ws_raw = pi_malloc(ws_bytes + 64);
+    float *x0 = pi_alloc_array(EVAL_BLOCK * d, sizeof(float));
+    float *z = pi_alloc_array(EVAL_BLOCK * d + 1, sizeof(float));
+    float *xt = pi_alloc_array(EVAL_BLOCK * d, sizeof(float));
+    float *target = pi_alloc_array(EVAL_BLOCK * d, sizeof(float));
+    float *out = pi_alloc_array(EVAL_BLOCK * d, sizeof(float));
+    double *t = pi_alloc_array(EVAL_BLOCK, sizeof(double));
+    double *w = pi_alloc_array(EVAL_BLOCK, sizeof(double));
+    if (ws_raw == NULL || x0 == NULL || z == NULL || xt == NULL || target == NULL ||
+        out == NULL || t == NULL || w == NULL)
+        st = pi_fail(PI_ENOMEM, "pi_trainer_loss: out of memory");
+    pi_eval_ctx ctx = {(void *)(((uintptr_t)ws_raw + 63u) & ~(uintptr_t)63u), ws_bytes,
+                       trainer->threads};
+    /* Pair p = i·samples + j is point i, draw j: (seed, AUX, sample = i, step = 3j / 3j+1 /
+     * 3j+2) for time, noise and the log-normal draw. */
+    double total = 0.0;
+    const size_t pairs = n * samples;
+    for (size_t start = 0; st == PI_OK && start < pairs; start += EVAL_BLOCK) {
+        size_t rows = pairs - start < EVAL_BLOCK ? pairs - start : EVAL_BLOCK;
+        for (size_t r = 0; st == PI_OK && r < rows; r++) {
+            size_t i = (start + r) / samples, j = (start + r) % samples;
+            uint32_t base = (uint32_t)(3 * j);
+            double u = pi_rng_uniform1(trainer->seed, PI_STREAM_AUX, i, base, 0);
+            double normal = pi_rng_normal1(trainer->seed, PI_STREAM_AUX, i, base + 2, 0);
+            pi_rng_normal_f(trainer->seed, PI_STREAM_AUX, i, base + 1, d, z + r * d);
+            memcpy(x0 + r * d, data + i * d, d * sizeof(float));
+            double ti, ratio;
+            pi_dsm_row row;
+            st = pi_dsm_sample_time(&setup, u, normal, &ti, &ratio);
+            if (st == PI_OK)
+                st = pi_dsm_row_at(&setup, ti, ratio, &row);
+            if (st != PI_OK)
+                break;
+            t[r] = ti;
+            w[r] = row.weight;
+            pi_dsm_target(m->native_view, d, x0 + r * d, z + r * d, row.alpha, row.sigma,
+                          xt + r * d, target + r * d);
+        }
+        if (st == PI_OK)
+            st = pi_model_eval_ctx(m, m->native_view, rows, xt, t, out, &ctx);
+        if (st == PI_OK)
+            total += pi_dsm_loss(rows, d, out, target, w, NULL) * (double)rows;
+    }
+    pi_free(ws_raw);
+    pi_free(x0);
+    pi_free(z);
+    pi_free(xt);
+    pi_free(target);
+    pi_free(out);
+    pi_free(t);
+    pi_free(w);
+    if (st != PI_OK)
+        return st;
+    double loss = total / (double)pairs;
+    if (!isfinite(loss))
+        return pi_fail(PI_ENUMERIC, "pi_trainer_loss: the loss is %g", loss);
+    *loss_out = loss;
+    return PI_OK;
+}
+
+pi_status pi_trainer_bound(pi_trainer_t *trainer, size_t n, const float *data, size_t samples,
+                           double *bound, double *stderr_out)
+{
+    PI_CHECK_NULL(trainer);
+    return pi_action_bound_threads(trainer->model, n, data, samples, trainer->seed,
+                                   trainer->threads, bound, stderr_out);
+}
