@@ -8,9 +8,10 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Network input row (in values) of point x at t. */
-static void ref_mlp_input(const pi_model_t *m, const double *x, double t, double *input)
+static inline void ref_mlp_input(const pi_model_t *m, const double *x, double t, double *input)
 {
     const pi_mlp *net = m->impl;
     double alpha, sigma;
@@ -29,7 +30,7 @@ static void ref_mlp_input(const pi_model_t *m, const double *x, double t, double
 }
 
 /* F = network(input), all in double. */
-static void ref_mlp_network(const pi_mlp *net, const double *theta, const double *input,
+static inline void ref_mlp_network(const pi_mlp *net, const double *theta, const double *input,
                             double *f)
 {
     size_t maxw = net->width > net->in ? net->width : net->in;
@@ -59,7 +60,7 @@ static void ref_mlp_network(const pi_mlp *net, const double *theta, const double
 }
 
 /* The model's native-view output at (x, t). */
-static void ref_mlp_native(const pi_model_t *m, const double *theta, const double *x, double t,
+static inline void ref_mlp_native(const pi_model_t *m, const double *theta, const double *x, double t,
                            double *out)
 {
     const pi_mlp *net = m->impl;
@@ -77,7 +78,7 @@ static void ref_mlp_native(const pi_model_t *m, const double *theta, const doubl
 }
 
 /* The score at (x, t) from the native view (MATH.md §2). */
-static void ref_mlp_score(const pi_model_t *m, const double *theta, const double *x, double t,
+static inline void ref_mlp_score(const pi_model_t *m, const double *theta, const double *x, double t,
                           double *s)
 {
     const pi_mlp *net = m->impl;
@@ -93,13 +94,78 @@ static void ref_mlp_score(const pi_model_t *m, const double *theta, const double
     }
 }
 
-static double *ref_mlp_theta(const pi_model_t *m)
+static inline double *ref_mlp_theta(const pi_model_t *m)
 {
     const pi_mlp *net = m->impl;
     double *theta = malloc(net->num_params * sizeof *theta);
     for (size_t i = 0; i < net->num_params; i++)
         theta[i] = net->params[i];
     return theta;
+}
+
+/* ---- the PyTorch twin (tests/torch_mlp.py) -------------------------------------------- */
+#include <stdio.h>
+#include <sys/wait.h>
+
+/* Write a case file for torch_mlp.py: shape and options, then params (if with_params), x, t,
+ * α, σ per row and dout (zeros if NULL). */
+static inline int ref_write_case(const char *path, const pi_model_t *m, int with_params, size_t n,
+                                 const float *x, const double *t, const float *dout)
+{
+    const pi_mlp *net = m->impl;
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "%zu %zu %zu %zu %d %d %d %.17g %zu\n", net->dim, net->width, net->layers,
+            net->features, (int)net->embedding, (int)net->output_view, net->precond,
+            net->sigma_data, n);
+    for (size_t i = 0; with_params && i < net->num_params; i++)
+        fprintf(f, "%.9g ", (double)net->params[i]);
+    fprintf(f, "\n");
+    for (size_t i = 0; i < n * net->dim; i++)
+        fprintf(f, "%.9g ", (double)x[i]);
+    fprintf(f, "\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%.17g ", t[i]);
+    fprintf(f, "\n");
+    for (int which = 0; which < 2; which++) {
+        for (size_t i = 0; i < n; i++) {
+            double alpha, sigma;
+            pi_sde_eval_marginal(&m->sde, t[i], &alpha, &sigma);
+            fprintf(f, "%.17g ", which == 0 ? alpha : sigma);
+        }
+        fprintf(f, "\n");
+    }
+    for (size_t i = 0; i < n * net->dim; i++)
+        fprintf(f, "%.9g ", dout != NULL ? (double)dout[i] : 0.0);
+    fprintf(f, "\n");
+    return fclose(f);
+}
+
+/* Run tests/torch_mlp.py with args; 0 = ran, 77 = torch (or python3) missing, else failure. */
+static inline int ref_run_torch(const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/torch_mlp.py %s", PI_SOURCE_ROOT, args);
+    if (access("/usr/bin/python3", X_OK) != 0)
+        return 77;
+    int rc = system(cmd);
+    if (rc == -1 || !WIFEXITED(rc))
+        return -1;
+    return WEXITSTATUS(rc);
+}
+
+/* Read count whitespace-separated doubles; returns the number read. */
+static inline size_t ref_read_numbers(const char *path, double *out, size_t count)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t k = 0;
+    while (k < count && fscanf(f, "%lf", &out[k]) == 1)
+        k++;
+    fclose(f);
+    return k;
 }
 
 #endif

@@ -10,9 +10,11 @@
 pi_status pi_mlp_backward(const pi_model_t *m, size_t n, const float *dout, float *grad, void *ws,
                           int threads)
 {
+    PI_CHECK_NULL(m);
     const pi_mlp *net = pi_mlp_of(m);
     if (net == NULL)
-        return pi_fail(PI_EUNSUPPORTED, "pi_mlp_backward: model must be an MLP");
+        return pi_fail(PI_EUNSUPPORTED, "pi_mlp_backward: model must be an MLP, got a %s model",
+                       m->type->name);
     PI_CHECK_NULL(dout);
     PI_CHECK_NULL(grad);
     PI_CHECK_NULL(ws);

@@ -282,9 +282,11 @@ size_t pi_mlp_train_workspace_bytes(const pi_model_t *m, size_t batch)
 pi_status pi_mlp_forward_train(const pi_model_t *m, size_t n, const float *x, const double *t,
                                float *out, void *ws, int threads)
 {
+    PI_CHECK_NULL(m);
     const pi_mlp *net = pi_mlp_of(m);
     if (net == NULL)
-        return pi_fail(PI_EUNSUPPORTED, "pi_mlp_forward_train: model must be an MLP");
+        return pi_fail(PI_EUNSUPPORTED, "pi_mlp_forward_train: model must be an MLP, got a %s model",
+                       m->type->name);
     PI_CHECK_NULL(x);
     PI_CHECK_NULL(t);
     PI_CHECK_NULL(out);
