@@ -1,0 +1,452 @@
+/* Allocation failure injection (issue 9).
+ *
+ * The test executable interposes malloc/calloc/realloc/free (forwarding to glibc's
+ * __libc_malloc & co.). Only allocations made from the executable's own text count, i.e. from
+ * pathint (linked statically into this test), not from libc, BLIS or cmocka. Each scenario is
+ * run once to count the N allocations its action makes, then N more times failing the k-th
+ * allocation, k = 1..N. Every failing run must return PI_OK or PI_ENOMEM (with a message),
+ * leave no allocation behind (the live-allocation count is the same before the scenario's
+ * setup and after its teardown; valgrind checks the details), and the handle must stay usable:
+ * the same action without faults then gives the fault-free result bit for bit.
+ *
+ * Under ASan/TSan (which own malloc) the interposer is compiled out and the test skips. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pathint.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define NO_INTERPOSE 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                      \
+    __has_feature(memory_sanitizer)
+#define NO_INTERPOSE 1
+#endif
+#endif
+
+static atomic_int armed;           /* count (and maybe fail) library allocations */
+static atomic_long counted;        /* library allocations seen while armed */
+static atomic_long fail_at;        /* 1-based index of the allocation to fail; 0 = none */
+static atomic_long live;           /* live allocations, process-wide */
+static atomic_int injected;        /* the failure was injected */
+
+#ifndef NO_INTERPOSE
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+extern char __executable_start, etext;
+
+static int from_library(const void *ret)
+{
+    return (const char *)ret >= &__executable_start && (const char *)ret < &etext;
+}
+
+/* 1 if this allocation must fail. */
+static int should_fail(const void *ret)
+{
+    if (!atomic_load(&armed) || !from_library(ret))
+        return 0;
+    long k = atomic_fetch_add(&counted, 1) + 1;
+    if (k == atomic_load(&fail_at)) {
+        atomic_store(&injected, 1);
+        return 1;
+    }
+    return 0;
+}
+
+void *malloc(size_t n)
+{
+    if (should_fail(__builtin_return_address(0)))
+        return NULL;
+    void *p = __libc_malloc(n);
+    if (p)
+        atomic_fetch_add(&live, 1);
+    return p;
+}
+
+void *calloc(size_t c, size_t n)
+{
+    if (should_fail(__builtin_return_address(0)))
+        return NULL;
+    void *p = __libc_calloc(c, n);
+    if (p)
+        atomic_fetch_add(&live, 1);
+    return p;
+}
+
+void *realloc(void *old, size_t n)
+{
+    if (should_fail(__builtin_return_address(0)))
+        return NULL;
+    void *p = __libc_realloc(old, n);
+    if (p && old == NULL)
+        atomic_fetch_add(&live, 1);
+    if (old && n == 0 && p == NULL)
+        atomic_fetch_sub(&live, 1);
+    return p;
+}
+
+void free(void *p)
+{
+    if (p)
+        atomic_fetch_sub(&live, 1);
+    __libc_free(p);
+}
+#endif
+
+static int quick(void) { return getenv("PI_TEST_QUICK") != NULL; }
+
+/* ---- scenarios --------------------------------------------------------------------------- */
+
+typedef struct ctx {
+    pi_sde_t *sde;
+    pi_model_t *model;
+    pi_sampler_t *sampler;
+    pi_sde_t *o_sde;
+    pi_model_t *o_model;
+    pi_sampler_t *o_sampler;
+    float *o_data;
+    size_t o_n, o_dim;
+    float x[64 * 4], out[64 * 4], ref[64 * 4];
+    double t[64], d[64];
+    char path[128];
+} ctx;
+
+typedef struct scenario {
+    const char *name;
+    void (*setup)(ctx *c);
+    pi_status (*action)(ctx *c);
+    /* Fill c->out with the observable result of a successful action (for the bit-for-bit
+     * check), or NULL. */
+    void (*observe)(ctx *c);
+    void (*teardown)(ctx *c);
+} scenario;
+
+static int coef_fn(double t, double *f, double *g, void *u)
+{
+    (void)u;
+    double beta = 0.1 + 19.9 * t;
+    *f = -0.5 * beta;
+    *g = sqrt(beta);
+    return 0;
+}
+
+static void make_sde(ctx *c) { assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &c->sde), PI_OK); }
+
+static void make_gmm(ctx *c)
+{
+    make_sde(c);
+    double w[3] = {0.3, 0.3, 0.4}, mu[6] = {-1, 0, 1, 1, 0.5, -0.5}, v[6] = {0.1, 0.2, 0.1, 0.1, 0.3, 0.05};
+    assert_int_equal(pi_model_create_gmm(c->sde, 2, 3, w, mu, v, &c->model), PI_OK);
+    for (size_t i = 0; i < 64; i++) {
+        c->x[2 * i] = 0.03f * (float)i - 1.0f;
+        c->x[2 * i + 1] = 0.5f - 0.02f * (float)i;
+        c->t[i] = 0.05 + 0.01 * (double)i;
+    }
+}
+
+static void make_mlp(ctx *c)
+{
+    make_sde(c);
+    assert_int_equal(pi_model_create_mlp(c->sde, 2, 16, 2, &c->model), PI_OK);
+    for (size_t i = 0; i < 64; i++) {
+        c->x[2 * i] = 0.03f * (float)i - 1.0f;
+        c->x[2 * i + 1] = 0.5f - 0.02f * (float)i;
+        c->t[i] = 0.05 + 0.01 * (double)i;
+    }
+}
+
+static void make_gmm_sampler(ctx *c)
+{
+    make_gmm(c);
+    assert_int_equal(pi_sampler_create(c->model, &c->sampler), PI_OK);
+    assert_int_equal(pi_sampler_set_steps(c->sampler, 6), PI_OK);
+}
+
+static void make_mlp_sampler(ctx *c)
+{
+    make_mlp(c);
+    assert_int_equal(pi_sampler_create(c->model, &c->sampler), PI_OK);
+    assert_int_equal(pi_sampler_set_steps(c->sampler, 6), PI_OK);
+    assert_int_equal(pi_sampler_set_threads(c->sampler, 2), PI_OK);
+    assert_int_equal(pi_sampler_set_hbar(c->sampler, 0.5), PI_OK);
+}
+
+static void make_rk45_sampler(ctx *c)
+{
+    make_gmm_sampler(c);
+    assert_int_equal(pi_sampler_set_method(c->sampler, PI_METHOD_RK45), PI_OK);
+}
+
+static void make_traj_sampler(ctx *c)
+{
+    make_gmm_sampler(c);
+    assert_int_equal(pi_sampler_record_trajectory(c->sampler, 1, NULL, NULL, 0), PI_OK);
+    assert_int_equal(pi_sampler_set_denoise_final(c->sampler, 1), PI_OK);
+}
+
+static void make_data_file(ctx *c, const char *ext)
+{
+    snprintf(c->path, sizeof c->path, "/tmp/pi_alloc_failure_%ld.%s", (long)getpid(), ext);
+    float data[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    assert_int_equal(pi_data_save(c->path, 4, 3, data), PI_OK);
+}
+static void make_npy(ctx *c) { make_data_file(c, "npy"); }
+static void make_csv(ctx *c) { make_data_file(c, "csv"); }
+static void make_path(ctx *c)
+{
+    snprintf(c->path, sizeof c->path, "/tmp/pi_alloc_failure_%ld.npy", (long)getpid());
+}
+
+static void teardown_all(ctx *c)
+{
+    pi_sampler_destroy(c->o_sampler);
+    pi_sampler_destroy(c->sampler);
+    pi_model_destroy(c->o_model);
+    pi_model_destroy(c->model);
+    pi_sde_destroy(c->o_sde);
+    pi_sde_destroy(c->sde);
+    pi_free(c->o_data);
+    if (c->path[0])
+        remove(c->path);
+    memset(c, 0, sizeof *c);
+}
+
+static pi_status a_sde_create(ctx *c) { return pi_sde_create(PI_SDE_VP_COSINE, &c->o_sde); }
+static pi_status a_sde_custom(ctx *c)
+{
+    return pi_sde_create_custom(1e-3, 1.0, NULL, coef_fn, NULL, &c->o_sde);
+}
+static pi_status a_sde_clone(ctx *c) { return pi_sde_clone(c->sde, &c->o_sde); }
+static pi_status a_gmm(ctx *c)
+{
+    double w[2] = {1, 2}, mu[4] = {0, 1, 2, 3}, v[4] = {1, 1, 1, 1};
+    return pi_model_create_gmm(c->sde, 2, 2, w, mu, v, &c->o_model);
+}
+static pi_status a_empirical(ctx *c)
+{
+    float data[20];
+    for (int i = 0; i < 20; i++)
+        data[i] = (float)i;
+    return pi_model_create_empirical(c->sde, 4, 5, data, &c->o_model);
+}
+static pi_status a_mlp(ctx *c) { return pi_model_create_mlp(c->sde, 3, 8, 2, &c->o_model); }
+static pi_status a_eval(ctx *c)
+{
+    return pi_model_eval(c->model, PI_VIEW_DENOISED, 64, c->x, c->t, c->out);
+}
+static pi_status a_divergence(ctx *c)
+{
+    pi_status st = pi_model_divergence(c->model, 16, c->x, c->t, PI_DIV_EXACT, 1, 0, c->d);
+    for (int i = 0; i < 16; i++)
+        c->out[i] = (float)c->d[i];
+    return st;
+}
+static pi_status a_hutchinson(ctx *c)
+{
+    pi_status st =
+        pi_model_divergence(c->model, 16, c->x, c->t, PI_DIV_HUTCHINSON_RADEMACHER, 3, 9, c->d);
+    for (int i = 0; i < 16; i++)
+        c->out[i] = (float)c->d[i];
+    return st;
+}
+static pi_status a_jvp(ctx *c) { return pi_model_jvp(c->model, 16, c->x, c->t, c->x, c->out); }
+static pi_status a_logpdf(ctx *c)
+{
+    pi_status st = pi_model_logpdf(c->model, 16, c->x, c->t, c->d);
+    for (int i = 0; i < 16; i++)
+        c->out[i] = (float)c->d[i];
+    return st;
+}
+static pi_status a_sampler_create(ctx *c) { return pi_sampler_create(c->model, &c->o_sampler); }
+static pi_status a_run(ctx *c) { return pi_sampler_run(c->sampler, 48, c->out); }
+static pi_status a_run_from(ctx *c)
+{
+    memcpy(c->out, c->x, 48 * 2 * sizeof(float));
+    return pi_sampler_run_from(c->sampler, 0.5, 48, c->out);
+}
+static pi_status a_prior(ctx *c) { return pi_sde_prior_sample(c->sde, 48, 2, 5, c->out); }
+static pi_status a_data_generate(ctx *c)
+{
+    return pi_data_generate(PI_DATA_SWISS_ROLL, 48, 5, c->out);
+}
+static pi_status a_data_load(ctx *c) { return pi_data_load(c->path, &c->o_data, &c->o_n, &c->o_dim); }
+static pi_status a_data_save(ctx *c)
+{
+    float data[6] = {1, 2, 3, 4, 5, 6};
+    return pi_data_save(c->path, 3, 2, data);
+}
+
+static void o_out(ctx *c) { (void)c; }
+static void o_model(ctx *c)
+{
+    /* A created model must work: evaluate it. */
+    size_t dim = 0;
+    assert_int_equal(pi_model_get_dim(c->o_model, &dim), PI_OK);
+    float x[8] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f};
+    double t[2] = {0.3, 0.6};
+    assert_int_equal(pi_model_eval(c->o_model, PI_VIEW_SCORE, 2, x, t, c->out), PI_OK);
+}
+static void o_sde(ctx *c)
+{
+    double a = 0, s = 0;
+    assert_int_equal(pi_sde_marginal(c->o_sde, 0.5, &a, &s), PI_OK);
+    c->out[0] = (float)a;
+    c->out[1] = (float)s;
+}
+static void o_sampler(ctx *c) { assert_int_equal(pi_sampler_run(c->o_sampler, 8, c->out), PI_OK); }
+static void o_data(ctx *c)
+{
+    assert_int_equal(c->o_n, 4);
+    assert_int_equal(c->o_dim, 3);
+    memcpy(c->out, c->o_data, 12 * sizeof(float));
+}
+static void o_file(ctx *c)
+{
+    float *d = NULL;
+    size_t n = 0, dim = 0;
+    assert_int_equal(pi_data_load(c->path, &d, &n, &dim), PI_OK);
+    assert_int_equal(n * dim, 6);
+    memcpy(c->out, d, 6 * sizeof(float));
+    pi_free(d);
+}
+
+static const scenario scenarios[] = {
+    {"pi_sde_create", NULL, a_sde_create, o_sde, teardown_all},
+    {"pi_sde_create_custom (f, g)", NULL, a_sde_custom, o_sde, teardown_all},
+    {"pi_sde_clone", make_sde, a_sde_clone, o_sde, teardown_all},
+    {"pi_model_create_gmm", make_sde, a_gmm, o_model, teardown_all},
+    {"pi_model_create_empirical", make_sde, a_empirical, o_model, teardown_all},
+    {"pi_model_create_mlp", make_sde, a_mlp, o_model, teardown_all},
+    {"pi_model_eval (gmm)", make_gmm, a_eval, o_out, teardown_all},
+    {"pi_model_eval (mlp)", make_mlp, a_eval, o_out, teardown_all},
+    {"pi_model_divergence exact (mlp)", make_mlp, a_divergence, o_out, teardown_all},
+    {"pi_model_divergence hutchinson (gmm)", make_gmm, a_hutchinson, o_out, teardown_all},
+    {"pi_model_jvp (mlp)", make_mlp, a_jvp, o_out, teardown_all},
+    {"pi_model_logpdf (gmm)", make_gmm, a_logpdf, o_out, teardown_all},
+    {"pi_sampler_create", make_gmm, a_sampler_create, o_sampler, teardown_all},
+    {"pi_sampler_run (gmm, exp2m)", make_gmm_sampler, a_run, o_out, teardown_all},
+    {"pi_sampler_run (mlp, 2 threads, hbar 0.5)", make_mlp_sampler, a_run, o_out, teardown_all},
+    {"pi_sampler_run (rk45)", make_rk45_sampler, a_run, o_out, teardown_all},
+    {"pi_sampler_run (trajectory, denoise final)", make_traj_sampler, a_run, o_out, teardown_all},
+    {"pi_sampler_run_from", make_gmm_sampler, a_run_from, o_out, teardown_all},
+    {"pi_sde_prior_sample", make_sde, a_prior, o_out, teardown_all},
+    {"pi_data_generate", NULL, a_data_generate, o_out, teardown_all},
+    {"pi_data_load (.npy)", make_npy, a_data_load, o_data, teardown_all},
+    {"pi_data_load (.csv)", make_csv, a_data_load, o_data, teardown_all},
+    {"pi_data_save (.npy)", make_path, a_data_save, o_file, teardown_all},
+};
+
+#ifndef NO_INTERPOSE
+static long run_scenario(const scenario *sc, long k, pi_status *st_out, float *result,
+                         int *leak)
+{
+    ctx c;
+    memset(&c, 0, sizeof c);
+    long live_before = atomic_load(&live);
+    if (sc->setup)
+        sc->setup(&c);
+    atomic_store(&counted, 0);
+    atomic_store(&fail_at, k);
+    atomic_store(&injected, 0);
+    atomic_store(&armed, 1);
+    pi_status st = sc->action(&c);
+    atomic_store(&armed, 0);
+    long n = atomic_load(&counted);
+    *st_out = st;
+    if (st == PI_OK) {
+        sc->observe(&c);
+        memcpy(result, c.out, sizeof c.out);
+    } else {
+        /* Out-parameters untouched, and the handles (or the library) stay usable: the same
+         * action again, without faults, succeeds with the fault-free result. */
+        assert_null(c.o_sde);
+        assert_null(c.o_model);
+        assert_null(c.o_sampler);
+        assert_null(c.o_data);
+        assert_int_equal(sc->action(&c), PI_OK);
+        sc->observe(&c);
+        memcpy(result, c.out, sizeof c.out);
+    }
+    sc->teardown(&c);
+    *leak = (int)(atomic_load(&live) - live_before);
+    return n;
+}
+#endif
+
+static void test_every_allocation_fails_cleanly(void **state)
+{
+    (void)state;
+#ifdef NO_INTERPOSE
+    skip();
+#else
+    float ref[64 * 4], got[64 * 4];
+    long total_runs = 0;
+    int failures = 0;
+    size_t nsc = sizeof scenarios / sizeof scenarios[0];
+    for (size_t i = 0; i < nsc; i++) {
+        const scenario *sc = &scenarios[i];
+        pi_status st;
+        int leak = 0;
+        /* Warm-up (BLIS and libc caches), then the fault-free count and result. */
+        run_scenario(sc, 0, &st, ref, &leak);
+        long n = run_scenario(sc, 0, &st, ref, &leak);
+        if (st != PI_OK || leak != 0) {
+            print_message("%s: fault-free run: %s, %d leaked\n", sc->name, pi_status_string(st),
+                          leak);
+            failures++;
+            continue;
+        }
+        long step = quick() && n > 40 ? n / 20 : 1;
+        for (long k = 1; k <= n; k += step) {
+            memset(got, 0, sizeof got);
+            run_scenario(sc, k, &st, got, &leak);
+            total_runs++;
+            int bad = 0;
+            if (st != PI_OK && st != PI_ENOMEM) {
+                print_message("%s: allocation %ld/%ld failed -> %s (%s), want ok or ENOMEM\n",
+                              sc->name, k, n, pi_status_string(st), pi_last_error());
+                bad = 1;
+            } else if (st == PI_ENOMEM && pi_last_error()[0] == '\0') {
+                print_message("%s: allocation %ld/%ld: ENOMEM without a message\n", sc->name, k,
+                              n);
+                bad = 1;
+            }
+            if (leak != 0) {
+                print_message("%s: allocation %ld/%ld failed -> %d allocation(s) leaked\n",
+                              sc->name, k, n, leak);
+                bad = 1;
+            }
+            if (memcmp(got, ref, sizeof got) != 0) {
+                print_message("%s: allocation %ld/%ld failed -> the handle no longer reproduces "
+                              "the fault-free result\n",
+                              sc->name, k, n);
+                bad = 1;
+            }
+            failures += bad;
+        }
+        print_message("%-44s %3ld allocations, all failure points checked\n", sc->name, n);
+    }
+    print_message("%ld injected runs, %d failures\n", total_runs, failures);
+    assert_int_equal(failures, 0);
+#endif
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_allocation_fails_cleanly),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
