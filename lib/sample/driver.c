@@ -574,7 +574,6 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
     }
 
     s->nfe = s->accepted = s->rejected = 0;
-    atomic_store(&s->cancel, 0);
 
     /* Initial states: caller's (run_from) or the prior. x_out is written only from here on. */
     if (from_states) {

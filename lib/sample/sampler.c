@@ -30,6 +30,7 @@ pi_status pi_sampler_create(const pi_model_t *model, pi_sampler_t **out)
     s->atol = 1e-5;
     s->corrector_snr = 0.16;
     atomic_init(&s->cancel, 0);
+    atomic_init(&s->running, 0);
     s->nll.div_mode = PI_DIV_EXACT;
     s->nll.probes = 1;
     s->nll.rtol = 1e-6;
@@ -248,7 +249,9 @@ pi_status pi_sampler_set_callback(pi_sampler_t *sampler, pi_step_fn fn, void *us
 pi_status pi_sampler_cancel(pi_sampler_t *sampler)
 {
     PI_CHECK_NULL(sampler);
-    atomic_store(&sampler->cancel, 1);
+    /* Only a running sampler is canceled: a cancel while idle must not stop the next run. */
+    if (atomic_load(&sampler->running))
+        atomic_store(&sampler->cancel, 1);
     return PI_OK;
 }
 
@@ -297,7 +300,12 @@ pi_status pi_sampler_run(pi_sampler_t *sampler, size_t n, float *x_out)
     PI_CHECK_NULL(sampler);
     double t0 = sampler->schedule == PI_SCHEDULE_CUSTOM ? sampler->custom_times[0]
                                                          : sampler->t_start;
-    return pi_sampler_execute(sampler, t0, n, x_out, 0);
+    atomic_store(&sampler->cancel, 0);
+    atomic_store(&sampler->running, 1);
+    pi_status st = pi_sampler_execute(sampler, t0, n, x_out, 0);
+    atomic_store(&sampler->running, 0);
+    atomic_store(&sampler->cancel, 0);
+    return st;
 }
 
 pi_status pi_sampler_run_from(pi_sampler_t *sampler, double t_start, size_t n, float *x_inout)
@@ -311,5 +319,10 @@ pi_status pi_sampler_run_from(pi_sampler_t *sampler, double t_start, size_t n, f
         return pi_fail(PI_EINVAL,
                        "pi_sampler_run_from: t_start must be in (t_end = %g, t_max = %g], got %g",
                        t_end, sde->t_max, t_start);
-    return pi_sampler_execute(sampler, t_start, n, x_inout, 1);
+    atomic_store(&sampler->cancel, 0);
+    atomic_store(&sampler->running, 1);
+    pi_status st = pi_sampler_execute(sampler, t_start, n, x_inout, 1);
+    atomic_store(&sampler->running, 0);
+    atomic_store(&sampler->cancel, 0);
+    return st;
 }

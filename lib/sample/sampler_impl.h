@@ -135,7 +135,8 @@ struct pi_sampler {
     double corrector_snr;
     pi_step_fn callback;
     void *callback_data;
-    atomic_int cancel;
+    atomic_int cancel;       /* set by pi_sampler_cancel() while running */
+    atomic_int running;      /* a run is in progress */
 
     /* trajectory */
     int record;
