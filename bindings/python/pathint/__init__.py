@@ -1,0 +1,36 @@
+"""pathint: score-based diffusion models in the path-integral (ħ) view — Python bindings.
+
+Pure ctypes + numpy over the C library ``libpathint``. The library is found, in
+order, at an explicit path (``pathint.load_library(path)``), in the environment
+variable ``PATHINT_LIBRARY``, next to this package, or on the system's library
+path; a library of another major version is refused.
+
+    >>> import pathint as pi
+    >>> sde = pi.SDE("vp")
+    >>> model = pi.Model.gmm(sde, [0.5, 0.5], [[-1, 0], [1, 0]], [[0.05, 0.05]] * 2)
+    >>> with pi.Sampler(model, hbar=0.5, steps=100, seed=1) as s:
+    ...     x = s.sample(1000)            # (1000, 2) float32
+    ...     nll0, c1 = s.nll(x[:10])      # NLL(ħ) ≈ nll0 − ħ c1
+
+See docs/python.md.
+"""
+
+from ._library import ABI_MAJOR, load_library
+from .core import (SDE, Dataset, Divergence, LRSchedule, Method, Model, ModelKind, Sampler, Schedule,
+                   SDEKind, SDEParam, TimeSampling, Trainer, View, Weighting, WKBAlgorithm, bits_per_dim,
+                   generate_data, load_data, save_data, version, version_number)
+from .errors import (CallbackError, CanceledError, ConvergenceError, FormatError, InvalidArgumentError,
+                     LibraryNotFoundError, MismatchError, NumericError, OutOfMemoryError, PathintError,
+                     PathintIOError, UnsupportedError)
+
+__all__ = [
+    "ABI_MAJOR", "load_library", "version", "version_number",
+    "SDE", "Model", "Sampler", "Trainer", "generate_data", "load_data", "save_data", "bits_per_dim",
+    "SDEKind", "SDEParam", "View", "ModelKind", "Divergence", "Method", "Schedule", "WKBAlgorithm",
+    "Weighting", "TimeSampling", "LRSchedule", "Dataset",
+    "PathintError", "InvalidArgumentError", "OutOfMemoryError", "UnsupportedError", "PathintIOError",
+    "FormatError", "CallbackError", "CanceledError", "NumericError", "ConvergenceError", "MismatchError",
+    "LibraryNotFoundError",
+]
+
+__version__ = "0.1.0"  # of this package; the library's is pathint.version()

@@ -1,0 +1,309 @@
+"""Finding, checking and declaring the pathint shared library (ctypes).
+
+Search order: an explicit path given to :func:`load_library`, the environment
+variable ``PATHINT_LIBRARY``, a ``libpathint.so*`` next to this package, then the
+system's library search path. A library whose major version differs from the
+one this package was written for is refused.
+
+Every C function is declared here with ``argtypes``/``restype``; functions that
+return a status get an ``errcheck`` raising the matching :class:`PathintError`
+with ``pi_last_error()``. Functions the loaded library lacks (an older build)
+raise :class:`UnsupportedError` when called.
+"""
+
+import ctypes
+import ctypes.util
+import glob
+import os
+import threading
+
+import numpy as np
+
+from .errors import InvalidArgumentError, LibraryNotFoundError, UnsupportedError, error_for_status
+
+ABI_MAJOR = 0  #: the PI_VERSION_MAJOR this package speaks
+
+# ---- opaque handles: one POINTER type per handle -------------------------------------------
+class _SDE(ctypes.Structure):
+    pass
+
+
+class _Model(ctypes.Structure):
+    pass
+
+
+class _Sampler(ctypes.Structure):
+    pass
+
+
+class _Trainer(ctypes.Structure):
+    pass
+
+
+SDEPtr = ctypes.POINTER(_SDE)
+ModelPtr = ctypes.POINTER(_Model)
+SamplerPtr = ctypes.POINTER(_Sampler)
+TrainerPtr = ctypes.POINTER(_Trainer)
+
+# ---- callback types ------------------------------------------------------------------------
+c_double_p = ctypes.POINTER(ctypes.c_double)
+c_float_p = ctypes.POINTER(ctypes.c_float)
+SDEMarginalFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_double, c_double_p, c_double_p, c_double_p,
+                                 c_double_p, ctypes.c_void_p)
+SDECoefficientFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_double, c_double_p, c_double_p, ctypes.c_void_p)
+ModelFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, c_float_p, c_double_p, c_float_p,
+                           ctypes.c_void_p)
+StepFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_double, ctypes.c_size_t,
+                          ctypes.c_size_t, c_float_p, c_float_p, ctypes.c_void_p)
+TrainFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64, ctypes.c_double, ctypes.c_double, ctypes.c_double,
+                           ctypes.c_void_p)
+
+# ---- argument types ------------------------------------------------------------------------
+F32 = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
+F64 = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
+I32 = np.ctypeslib.ndpointer(np.intc, flags="C_CONTIGUOUS")
+SIZE_ARR = np.ctypeslib.ndpointer(np.uintp, flags="C_CONTIGUOUS")
+NULLABLE = ctypes.c_void_p  # an optional array: pass array.ctypes.data or None
+c_int, c_uint, c_size, c_u64, c_double, c_char_p = (ctypes.c_int, ctypes.c_uint, ctypes.c_size_t,
+                                                    ctypes.c_uint64, ctypes.c_double, ctypes.c_char_p)
+P = ctypes.POINTER
+STATUS = "status"  # restype marker: c_int checked by errcheck
+
+# name: (restype, argtypes). pi_status functions are marked STATUS.
+SIGNATURES = {
+    # core
+    "pi_status_string": (c_char_p, [c_int]),
+    "pi_last_error": (c_char_p, []),
+    "pi_free": (None, [ctypes.c_void_p]),
+    "pi_version_number": (c_uint, []),
+    "pi_version_string": (c_char_p, []),
+    # sde
+    "pi_sde_create": (STATUS, [c_int, P(SDEPtr)]),
+    "pi_sde_create_custom": (STATUS, [c_double, c_double, SDEMarginalFn, SDECoefficientFn, ctypes.c_void_p,
+                                      P(SDEPtr)]),
+    "pi_sde_destroy": (None, [SDEPtr]),
+    "pi_sde_clone": (STATUS, [SDEPtr, P(SDEPtr)]),
+    "pi_sde_get_kind": (STATUS, [SDEPtr, P(c_int)]),
+    "pi_sde_set_param": (STATUS, [SDEPtr, c_int, c_double]),
+    "pi_sde_get_param": (STATUS, [SDEPtr, c_int, P(c_double)]),
+    "pi_sde_time_range": (STATUS, [SDEPtr, P(c_double), P(c_double)]),
+    "pi_sde_marginal": (STATUS, [SDEPtr, c_double, P(c_double), P(c_double)]),
+    "pi_sde_coefficients": (STATUS, [SDEPtr, c_double, P(c_double), P(c_double)]),
+    "pi_sde_sigma_tilde": (STATUS, [SDEPtr, c_double, P(c_double), P(c_double)]),
+    "pi_sde_time_from_sigma_tilde": (STATUS, [SDEPtr, c_double, P(c_double)]),
+    "pi_sde_prior_std": (STATUS, [SDEPtr, P(c_double)]),
+    "pi_sde_prior_sample": (STATUS, [SDEPtr, c_size, c_size, c_u64, F32]),
+    "pi_sde_prior_logpdf": (STATUS, [SDEPtr, c_size, c_size, F32, F64]),
+    # model
+    "pi_model_create_gmm": (STATUS, [SDEPtr, c_size, c_size, F64, F64, F64, P(ModelPtr)]),
+    "pi_model_create_empirical": (STATUS, [SDEPtr, c_size, c_size, F32, P(ModelPtr)]),
+    "pi_model_create_mlp": (STATUS, [SDEPtr, c_size, c_size, c_size, P(ModelPtr)]),
+    "pi_model_mlp_init": (STATUS, [ModelPtr, c_u64]),
+    "pi_model_mlp_set_output_view": (STATUS, [ModelPtr, c_int]),
+    "pi_model_mlp_set_embedding": (STATUS, [ModelPtr, c_int, c_size]),
+    "pi_model_mlp_set_preconditioning": (STATUS, [ModelPtr, c_int, c_double]),
+    "pi_model_create_callback": (STATUS, [SDEPtr, c_size, c_int, ModelFn, ctypes.c_void_p, P(ModelPtr)]),
+    "pi_model_destroy": (None, [ModelPtr]),
+    "pi_model_get_kind": (STATUS, [ModelPtr, P(c_int)]),
+    "pi_model_get_dim": (STATUS, [ModelPtr, P(c_size)]),
+    "pi_model_get_sde": (STATUS, [ModelPtr, P(SDEPtr)]),
+    "pi_model_set_threads": (STATUS, [ModelPtr, c_int]),
+    "pi_model_eval": (STATUS, [ModelPtr, c_int, c_size, F32, F64, F32]),
+    "pi_model_eval_at": (STATUS, [ModelPtr, c_int, c_size, F32, c_double, F32]),
+    "pi_model_divergence": (STATUS, [ModelPtr, c_size, F32, F64, c_int, c_size, c_u64, F64]),
+    "pi_model_jvp": (STATUS, [ModelPtr, c_size, F32, F64, F32, F32]),
+    "pi_model_logpdf": (STATUS, [ModelPtr, c_size, F32, F64, F64]),
+    "pi_model_num_params": (STATUS, [ModelPtr, P(c_size)]),
+    "pi_model_get_params": (STATUS, [ModelPtr, F32, c_size]),
+    "pi_model_set_params": (STATUS, [ModelPtr, F32, c_size]),
+    "pi_model_save": (STATUS, [ModelPtr, c_char_p]),
+    "pi_model_load": (STATUS, [c_char_p, P(ModelPtr)]),
+    "pi_model_save_safetensors": (STATUS, [ModelPtr, c_char_p]),
+    "pi_model_load_safetensors": (STATUS, [SDEPtr, c_char_p, P(ModelPtr)]),
+    "pi_model_action_bound": (STATUS, [ModelPtr, c_size, F32, c_size, c_u64, P(c_double), P(c_double)]),
+    # sampler
+    "pi_sampler_create": (STATUS, [ModelPtr, P(SamplerPtr)]),
+    "pi_sampler_destroy": (None, [SamplerPtr]),
+    "pi_sampler_set_hbar": (STATUS, [SamplerPtr, c_double]),
+    "pi_sampler_set_method": (STATUS, [SamplerPtr, c_int]),
+    "pi_sampler_set_steps": (STATUS, [SamplerPtr, c_size]),
+    "pi_sampler_set_schedule": (STATUS, [SamplerPtr, c_int, c_double]),
+    "pi_sampler_set_times": (STATUS, [SamplerPtr, F64, c_size]),
+    "pi_sampler_get_times": (STATUS, [SamplerPtr, NULLABLE, c_size, P(c_size)]),
+    "pi_sampler_set_time_range": (STATUS, [SamplerPtr, c_double, c_double]),
+    "pi_sampler_set_seed": (STATUS, [SamplerPtr, c_u64]),
+    "pi_sampler_set_threads": (STATUS, [SamplerPtr, c_int]),
+    "pi_sampler_set_denoise_final": (STATUS, [SamplerPtr, c_int]),
+    "pi_sampler_set_tolerances": (STATUS, [SamplerPtr, c_double, c_double]),
+    "pi_sampler_set_corrector": (STATUS, [SamplerPtr, c_size, c_double]),
+    "pi_sampler_set_callback": (STATUS, [SamplerPtr, StepFn, ctypes.c_void_p]),
+    "pi_sampler_cancel": (STATUS, [SamplerPtr]),
+    "pi_sampler_record_trajectory": (STATUS, [SamplerPtr, c_int, NULLABLE, NULLABLE, c_size]),
+    "pi_sampler_get_trajectory": (STATUS, [SamplerPtr, P(c_float_p), P(c_float_p), P(c_size)]),
+    "pi_sampler_get_stats": (STATUS, [SamplerPtr, P(c_size), P(c_size), P(c_size)]),
+    "pi_sampler_run": (STATUS, [SamplerPtr, c_size, F32]),
+    "pi_sampler_run_from": (STATUS, [SamplerPtr, c_double, c_size, F32]),
+    "pi_sampler_gits": (STATUS, [SamplerPtr, c_size, c_size, c_size, F64]),
+    "pi_sampler_set_divergence": (STATUS, [SamplerPtr, c_int, c_size]),
+    "pi_sampler_set_nll_tolerances": (STATUS, [SamplerPtr, c_double, c_double]),
+    "pi_sampler_set_wkb_algorithm": (STATUS, [SamplerPtr, c_int]),
+    "pi_sampler_set_dequantization": (STATUS, [SamplerPtr, c_double]),
+    "pi_sampler_nll": (STATUS, [SamplerPtr, c_size, F32, F64, NULLABLE]),
+    "pi_sampler_nll_hbar": (STATUS, [SamplerPtr, c_size, F32, F64]),
+    "pi_sampler_nll_ex": (STATUS, [SamplerPtr, c_size, F32, F64, NULLABLE, NULLABLE, NULLABLE]),
+    "pi_bits_per_dim": (c_double, [c_double, c_size, c_double]),
+    # trainer
+    "pi_trainer_create": (STATUS, [ModelPtr, P(TrainerPtr)]),
+    "pi_trainer_destroy": (None, [TrainerPtr]),
+    "pi_trainer_set_learning_rate": (STATUS, [TrainerPtr, c_double]),
+    "pi_trainer_set_lr_schedule": (STATUS, [TrainerPtr, c_int, c_u64, c_u64]),
+    "pi_trainer_set_batch_size": (STATUS, [TrainerPtr, c_size]),
+    "pi_trainer_set_weighting": (STATUS, [TrainerPtr, c_int]),
+    "pi_trainer_set_time_sampling": (STATUS, [TrainerPtr, c_int]),
+    "pi_trainer_set_lognormal": (STATUS, [TrainerPtr, c_double, c_double]),
+    "pi_trainer_set_adam": (STATUS, [TrainerPtr, c_double, c_double, c_double]),
+    "pi_trainer_set_weight_decay": (STATUS, [TrainerPtr, c_double]),
+    "pi_trainer_set_grad_clip": (STATUS, [TrainerPtr, c_double]),
+    "pi_trainer_set_ema": (STATUS, [TrainerPtr, c_double]),
+    "pi_trainer_set_seed": (STATUS, [TrainerPtr, c_u64]),
+    "pi_trainer_set_threads": (STATUS, [TrainerPtr, c_int]),
+    "pi_trainer_set_callback": (STATUS, [TrainerPtr, TrainFn, ctypes.c_void_p]),
+    "pi_trainer_step": (STATUS, [TrainerPtr, c_size, F32, P(c_double)]),
+    "pi_trainer_fit": (STATUS, [TrainerPtr, c_size, F32, c_u64]),
+    "pi_trainer_loss": (STATUS, [TrainerPtr, c_size, F32, c_size, P(c_double)]),
+    "pi_trainer_bound": (STATUS, [TrainerPtr, c_size, F32, c_size, P(c_double), P(c_double)]),
+    "pi_trainer_get_step": (STATUS, [TrainerPtr, P(c_u64)]),
+    "pi_trainer_save": (STATUS, [TrainerPtr, c_char_p]),
+    "pi_trainer_resume": (STATUS, [c_char_p, P(ModelPtr), P(TrainerPtr)]),
+    # data
+    "pi_data_generate": (STATUS, [c_int, c_size, c_u64, F32]),
+    "pi_data_load": (STATUS, [c_char_p, P(c_float_p), P(c_size), P(c_size)]),
+    "pi_data_save": (STATUS, [c_char_p, c_size, c_size, F32]),
+}
+
+
+class Library:
+    """The loaded shared library with every function declared as an attribute."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            self.cdll = ctypes.CDLL(path)
+        except OSError as exc:
+            raise LibraryNotFoundError(f"cannot load the pathint library '{path}': {exc}") from None
+        self.missing = set()
+        self.raw = {}  # the declared ctypes function objects, by name
+        for name, (restype, argtypes) in SIGNATURES.items():
+            try:
+                fn = getattr(self.cdll, name)
+            except AttributeError:
+                self.missing.add(name)
+                setattr(self, name, _missing_function(name, path))
+                continue
+            fn.argtypes = argtypes
+            if restype == STATUS:
+                fn.restype = ctypes.c_int
+                fn.errcheck = self._check
+            else:
+                fn.restype = restype
+            self.raw[name] = fn
+            setattr(self, name, _argument_errors_as_invalid(fn, name))
+        for needed in ("pi_version_number", "pi_last_error", "pi_status_string"):
+            if needed in self.missing:
+                raise LibraryNotFoundError(f"'{path}' is not a pathint library (it lacks {needed})")
+        self.version_number = self.pi_version_number()
+        self.version = self.pi_version_string().decode()
+        major = self.version_number // 10000
+        if major != ABI_MAJOR:
+            raise LibraryNotFoundError(
+                f"'{path}' is pathint {self.version} (major version {major}), but this Python package "
+                f"needs major version {ABI_MAJOR}; use the matching library or package")
+
+    def _check(self, status, func, args):
+        if status != 0:
+            detail = self.pi_last_error().decode("utf-8", "replace")
+            generic = self.pi_status_string(status).decode()
+            name = func.__name__
+            if not detail:
+                message = f"{name}: {generic}"
+            else:
+                message = detail if detail.startswith(name) else f"{name}: {detail}"
+            raise error_for_status(status, message, function=func.__name__)
+        return status
+
+    def has(self, name):
+        """True if the loaded library defines the C function ``name``."""
+        return name not in self.missing
+
+
+def _argument_errors_as_invalid(fn, name):
+    """ctypes reports a bad argument (wrong dtype, a closed handle) as ArgumentError;
+    report it as InvalidArgumentError, like the library's own argument checks."""
+    def call(*args):
+        try:
+            return fn(*args)
+        except ctypes.ArgumentError as exc:
+            raise InvalidArgumentError(f"{name}: {exc}", status=-1, function=name) from None
+    call.__name__ = name
+    call.__doc__ = f"{name}{tuple(getattr(t, '__name__', str(t)) for t in fn.argtypes)}"
+    return call
+
+
+def _missing_function(name, path):
+    def missing(*args, **kwargs):
+        raise UnsupportedError(f"{name} is not available in the loaded library '{path}' (an older build?)",
+                               status=-3, function=name)
+    missing.__name__ = name
+    return missing
+
+
+_lock = threading.Lock()
+_library = None
+
+
+def _candidates():
+    env = os.environ.get("PATHINT_LIBRARY")
+    if env:
+        yield env, True
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    for pattern in ("libpathint.so", "libpathint.so.*", "libpathint.dylib", "pathint.dll"):
+        for path in sorted(glob.glob(os.path.join(here, pattern))):
+            yield path, True
+    found = ctypes.util.find_library("pathint")
+    if found:
+        yield found, False
+    yield "libpathint.so." + str(ABI_MAJOR), False
+
+
+def load_library(path=None):
+    """Load the library (once) and return it.
+
+    With ``path``, load exactly that file (replacing a library loaded before; do
+    this before creating objects). Otherwise use the search order described in
+    this module's docstring.
+    """
+    global _library
+    with _lock:
+        if path is not None:
+            _library = Library(os.fspath(path))
+            return _library
+        if _library is not None:
+            return _library
+        errors = []
+        for candidate, explicit in _candidates():
+            try:
+                _library = Library(candidate)
+                return _library
+            except LibraryNotFoundError as exc:
+                if explicit:
+                    raise
+                errors.append(str(exc))
+        raise LibraryNotFoundError(
+            "cannot find the pathint shared library; set PATHINT_LIBRARY to its path "
+            "(e.g. build/lib/libpathint.so) or call pathint.load_library(path). Tried: " + "; ".join(errors))
+
+
+def lib():
+    """The loaded library (loading it on first use)."""
+    return _library if _library is not None else load_library()
