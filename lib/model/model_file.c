@@ -1,0 +1,303 @@
+/* Model files (docs/model-format.md): a versioned little-endian frame — magic, format version,
+ * kind, dimension, SDE kind and parameters, payload length, the kind's payload, checksum.
+ * Kinds write their payload through type->write_payload and read it back in
+ * pi_<kind>_from_payload; this file frames and validates everything around it. */
+#include "model_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FILE_MAGIC "PATHINT\0"
+#define FILE_VERSION 1u
+#define HEADER_BYTES 104u  /* up to and including the payload length */
+#define TRAILER_BYTES 8u   /* checksum */
+#define MAX_FILE_BYTES ((size_t)1 << 34) /* 16 GiB: anything larger is rejected unread */
+#define SDE_PARAMS 8
+
+/* Completes core's opaque pi_file with the same members as core/file.c (compatible type,
+ * C11 6.2.7) so a payload can be rendered to memory before it is framed and checksummed. */
+struct pi_file {
+    FILE *fp;
+    const char *path;
+};
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void put_f64(unsigned char *p, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    put_u64(p, bits);
+}
+
+static double get_f64(const unsigned char *p)
+{
+    uint64_t bits = get_u64(p);
+    double v;
+    memcpy(&v, &bits, 8);
+    return v;
+}
+
+/* The SDE parameters in file order. */
+static void sde_params(const pi_sde_t *s, double out[SDE_PARAMS])
+{
+    out[0] = s->beta_min;
+    out[1] = s->beta_max;
+    out[2] = s->cosine_s;
+    out[3] = s->sigma_min;
+    out[4] = s->sigma_max;
+    out[5] = s->t_min;
+    out[6] = s->t_max;
+    out[7] = 0.0; /* reserved */
+}
+
+static const char *const param_names[SDE_PARAMS] = {
+    "beta_min", "beta_max", "cosine_s", "sigma_min", "sigma_max", "t_min", "t_max", "reserved"};
+static const pi_sde_param param_keys[7] = {PI_SDE_BETA_MIN, PI_SDE_BETA_MAX, PI_SDE_COSINE_S,
+                                           PI_SDE_SIGMA_MIN, PI_SDE_SIGMA_MAX, PI_SDE_T_MIN,
+                                           PI_SDE_T_MAX};
+
+/* ---- save ------------------------------------------------------------------------------ */
+
+typedef struct save_ctx {
+    const unsigned char *header;
+    const unsigned char *payload;
+    size_t payload_bytes;
+    uint64_t checksum;
+} save_ctx;
+
+static pi_status write_frame(pi_file *file, const void *p)
+{
+    const save_ctx *c = p;
+    unsigned char tail[8];
+    put_u64(tail, c->checksum);
+    pi_status st = pi_file_write(file, c->header, HEADER_BYTES);
+    if (st == PI_OK)
+        st = pi_file_write(file, c->payload, c->payload_bytes);
+    if (st == PI_OK)
+        st = pi_file_write(file, tail, sizeof tail);
+    return st;
+}
+
+/* Render the kind's payload to memory. */
+static pi_status render_payload(const pi_model_t *m, const char *path, unsigned char **out,
+                                size_t *bytes)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    if (fp == NULL)
+        return pi_fail(PI_ENOMEM, "pi_model_save: out of memory rendering the payload");
+    struct pi_file mem = {fp, path};
+    pi_status st = m->type->write_payload(m, &mem);
+    if (fclose(fp) != 0 && st == PI_OK)
+        st = pi_fail(PI_ENOMEM, "pi_model_save: out of memory rendering the payload");
+    if (st != PI_OK) {
+        free(buf);
+        return st;
+    }
+    *out = (unsigned char *)buf;
+    *bytes = len;
+    return PI_OK;
+}
+
+pi_status pi_model_save(const pi_model_t *model, const char *path)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(path);
+    if (path[0] == '\0')
+        return pi_fail(PI_EINVAL, "pi_model_save: path must be a non-empty string");
+    if (model->type->write_payload == NULL)
+        return pi_fail(PI_EUNSUPPORTED,
+                       "pi_model_save: a %s model cannot be saved (only Gaussian-mixture, "
+                       "empirical and MLP models can)",
+                       model->type->name);
+    if (model->sde.kind == PI_SDE_CUSTOM)
+        return pi_fail(PI_EUNSUPPORTED,
+                       "pi_model_save: the model's SDE is custom (host callbacks), which a file "
+                       "cannot hold; rebuild the model on a built-in SDE to save it");
+    unsigned char *payload = NULL;
+    size_t payload_bytes = 0;
+    pi_status st = render_payload(model, path, &payload, &payload_bytes);
+    if (st != PI_OK)
+        return st;
+    unsigned char header[HEADER_BYTES];
+    memcpy(header, FILE_MAGIC, 8);
+    put_u32(header + 8, FILE_VERSION);
+    put_u32(header + 12, (uint32_t)model->type->kind);
+    put_u64(header + 16, (uint64_t)model->dim);
+    put_u32(header + 24, (uint32_t)model->sde.kind);
+    put_u32(header + 28, 0u);
+    double params[SDE_PARAMS];
+    sde_params(&model->sde, params);
+    for (int i = 0; i < SDE_PARAMS; i++)
+        put_f64(header + 32 + 8 * i, params[i]);
+    put_u64(header + 96, (uint64_t)payload_bytes);
+    /* checksum over header then payload: FNV-1a continues across the two (seed chaining is
+     * not available), so checksum the concatenation in one buffer. */
+    unsigned char *all = pi_malloc(HEADER_BYTES + payload_bytes);
+    if (all == NULL) {
+        free(payload);
+        return pi_fail(PI_ENOMEM, "pi_model_save: out of memory");
+    }
+    memcpy(all, header, HEADER_BYTES);
+    if (payload_bytes > 0)
+        memcpy(all + HEADER_BYTES, payload, payload_bytes);
+    save_ctx c = {header, payload, payload_bytes,
+                  pi_checksum64(all, HEADER_BYTES + payload_bytes, 0)};
+    pi_free(all);
+    st = pi_write_file_atomic(path, write_frame, &c);
+    free(payload);
+    return st;
+}
+
+/* ---- load ------------------------------------------------------------------------------ */
+
+/* Rebuild the SDE from the file's kind and parameters, validating them as
+ * pi_sde_set_param() would. Parameters a kind does not have must hold their defaults. */
+static pi_status load_sde(uint32_t kind, const double params[SDE_PARAMS], pi_sde_t *out)
+{
+    if (kind < (uint32_t)PI_SDE_VP_LINEAR || kind > (uint32_t)PI_SDE_EDM)
+        return pi_fail(PI_EFORMAT, "model file: SDE kind %u is not a built-in SDE (1..5)", kind);
+    for (int i = 0; i < SDE_PARAMS; i++)
+        if (!isfinite(params[i]))
+            return pi_fail(PI_EFORMAT, "model file: SDE parameter %s is not finite (%g)",
+                           param_names[i], params[i]);
+    if (params[7] != 0.0)
+        return pi_fail(PI_EFORMAT, "model file: reserved SDE parameter is %g, not 0", params[7]);
+    pi_sde_t *sde;
+    pi_status st = pi_sde_create((pi_sde_kind)kind, &sde);
+    if (st != PI_OK)
+        return st;
+    /* Two passes so a range may move past its old other end (set_param checks each step). */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < 7; i++) {
+            double current;
+            if (pi_sde_get_param(sde, param_keys[i], &current) != PI_OK)
+                continue; /* not a parameter of this kind */
+            if (current == params[i])
+                continue;
+            st = pi_sde_set_param(sde, param_keys[i], params[i]);
+            if (st != PI_OK && pass == 1) {
+                pi_status code = pi_fail(PI_EFORMAT, "model file: invalid SDE parameter %s = %g",
+                                         param_names[i], params[i]);
+                pi_sde_destroy(sde);
+                return code;
+            }
+        }
+    double now[SDE_PARAMS];
+    sde_params(sde, now);
+    for (int i = 0; i < SDE_PARAMS; i++)
+        if (memcmp(&now[i], &params[i], sizeof(double)) != 0) {
+            pi_status code = pi_fail(PI_EFORMAT,
+                                     "model file: SDE parameter %s = %g is inconsistent with the "
+                                     "SDE kind (expected %g)",
+                                     param_names[i], params[i], now[i]);
+            pi_sde_destroy(sde);
+            return code;
+        }
+    *out = *sde;
+    pi_free(sde); /* built-in SDEs own no table */
+    return PI_OK;
+}
+
+/* Validate a whole file image and build the model. */
+static pi_status load_image(const unsigned char *data, size_t size, pi_model_t **out)
+{
+    if (size < HEADER_BYTES + TRAILER_BYTES)
+        return pi_fail(PI_EFORMAT, "model file: %zu bytes is shorter than the %u-byte frame "
+                                   "(truncated or not a pathint model)",
+                       size, HEADER_BYTES + TRAILER_BYTES);
+    if (memcmp(data, FILE_MAGIC, 8) != 0)
+        return pi_fail(PI_EFORMAT, "model file: wrong magic (not a pathint model file)");
+    uint32_t version = get_u32(data + 8);
+    if (version != FILE_VERSION)
+        return pi_fail(PI_EFORMAT, "model file: format version %u is not supported (this library "
+                                   "reads version %u)",
+                       version, FILE_VERSION);
+    uint64_t payload_bytes = get_u64(data + 96);
+    /* The declared size must match the bytes present: nothing is allocated from it. */
+    if (payload_bytes != (uint64_t)(size - HEADER_BYTES - TRAILER_BYTES))
+        return pi_fail(PI_EFORMAT,
+                       "model file: payload length %llu does not match the file size %zu "
+                       "(truncated or corrupt)",
+                       (unsigned long long)payload_bytes, size);
+    uint64_t stored = get_u64(data + size - TRAILER_BYTES);
+    uint64_t actual = pi_checksum64(data, size - TRAILER_BYTES, 0);
+    if (stored != actual)
+        return pi_fail(PI_EFORMAT, "model file: checksum mismatch (stored %016llx, computed "
+                                   "%016llx): the file is corrupt",
+                       (unsigned long long)stored, (unsigned long long)actual);
+    uint32_t kind = get_u32(data + 12);
+    uint64_t dim = get_u64(data + 16);
+    uint32_t sde_kind = get_u32(data + 24);
+    if (get_u32(data + 28) != 0)
+        return pi_fail(PI_EFORMAT, "model file: reserved header field is not 0");
+    if (dim == 0 || dim > PI_MAX_DIM)
+        return pi_fail(PI_EFORMAT, "model file: dimension %llu is out of range [1, 2^20]",
+                       (unsigned long long)dim);
+    double params[SDE_PARAMS];
+    for (int i = 0; i < SDE_PARAMS; i++)
+        params[i] = get_f64(data + 32 + 8 * i);
+    pi_sde_t sde;
+    pi_status st = load_sde(sde_kind, params, &sde);
+    if (st != PI_OK)
+        return st;
+    const unsigned char *payload = data + HEADER_BYTES;
+    size_t bytes = (size_t)payload_bytes;
+    switch (kind) {
+    case PI_MODEL_GMM: st = pi_gmm_from_payload(&sde, (size_t)dim, payload, bytes, out); break;
+    case PI_MODEL_EMPIRICAL:
+        st = pi_empirical_from_payload(&sde, (size_t)dim, payload, bytes, out);
+        break;
+    case PI_MODEL_MLP: st = pi_mlp_from_payload(&sde, (size_t)dim, payload, bytes, out); break;
+    default:
+        st = pi_fail(PI_EFORMAT, "model file: model kind %u cannot be stored in a file "
+                                 "(1 = mixture, 2 = empirical, 3 = MLP)",
+                     kind);
+        break;
+    }
+    pi_sde_release(&sde);
+    return st;
+}
+
+pi_status pi_model_load(const char *path, pi_model_t **out)
+{
+    PI_CHECK_NULL(path);
+    PI_CHECK_NULL(out);
+    unsigned char *data;
+    size_t size;
+    pi_status st = pi_read_file(path, MAX_FILE_BYTES, &data, &size);
+    if (st != PI_OK)
+        return st;
+    pi_model_t *m = NULL;
+    st = load_image(data, size, &m);
+    pi_free(data);
+    if (st == PI_OK)
+        *out = m;
+    return st;
+}
