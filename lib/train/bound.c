@@ -91,7 +91,9 @@ pi_status pi_action_bound_threads(const pi_model_t *model, size_t n, const float
         for (size_t r = 0; st == PI_OK && r < rows; r++) {
             size_t i = (start + r) / samples, j = (start + r) % samples;
             uint32_t step = BOUND_STEP_BASE + (uint32_t)(2 * j);
-            double u = pi_rng_uniform1(seed, PI_STREAM_AUX, i, step, 0);
+            /* Stratified in u: draw j falls in [j, j+1)/samples (unbiased, lower variance). */
+            double u = ((double)j + pi_rng_uniform1(seed, PI_STREAM_AUX, i, step, 0)) /
+                       (double)samples;
             pi_rng_normal_f(seed, PI_STREAM_AUX, i, step + 1, d, z + r * d);
             double ti, ratio;
             st = pi_dsm_sample_time(&setup, u, 0.0, &ti, &ratio);
