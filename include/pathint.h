@@ -466,10 +466,23 @@ PI_API pi_status pi_model_load_safetensors(const pi_sde_t *sde, const char *path
                                            pi_model_t **out);
 
 /**
- * The action bound of seed 001 (MATH.md §5) on −log q¹ (ħ = 1) averaged over
- * data, estimated by denoising score matching with @p samples (t, z) draws
- * per point. @param[out] bound mean bound in nats per point. @param[out] stderr_out its
- * standard error (may be NULL).
+ * The action bound of seed 001 (MATH.md §5) on −log q¹ (ħ = 1), per point
+ * −log q¹_0(x) ≤ −E[log π(x_T)] + ½ ∫ E[g² ‖s(x_t,t) + z/σ‖² − g² ‖z/σ‖² − 2 d f] dt,
+ * averaged over data. Only the first term of the integral is sampled (t ∝ g²/σ²,
+ * stratified per point, z ~ N(0, I)); the rest is exact. Works for any model
+ * (evaluated in its native view); for a model with the exact score of a
+ * distribution q it equals −log q_0(x) up to the prior mismatch and t_min.
+ * @param[in] model Any model; its threads are used.
+ * @param[in] n Points, >= 1.
+ * @param[in] data n × dim, finite.
+ * @param[in] samples (t, z) draws per point, in [1, 2^20].
+ * @param[in] seed Seed of the draws (deterministic).
+ * @param[out] bound Mean bound in nats per point.
+ * @param[out] stderr_out Its standard error (may be NULL): over points if
+ *             n >= 2 (includes the Monte Carlo noise), else over draws
+ *             (conservative: the stratification is ignored).
+ * @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED (σ̃(t_min) = 0), #PI_ENUMERIC,
+ *         #PI_ECALLBACK, #PI_ENOMEM.
  */
 PI_API pi_status pi_model_action_bound(const pi_model_t *model, size_t n, const float *data,
                                        size_t samples, uint64_t seed, double *bound,
@@ -631,23 +644,42 @@ PI_API double pi_bits_per_dim(double nll, size_t dim, double scale);
 
 /* ------------------------------------------------------------------------ */
 /** @defgroup trainer Training
- * Denoising score matching from the action principle (MATH.md §5).
+ * Denoising score matching from the action principle (MATH.md §5;
+ * docs/training.md): minimise
+ * L(θ) = E_t E_x0 E_z [λ(t) ‖s_θ(α x0 + σ z, t) + z/σ‖²] with AdamW, optional
+ * warm-up and cosine decay, global-norm gradient clipping and an EMA of the
+ * weights. The loss is evaluated in the MLP's native view (ε, score or
+ * denoiser), converted analytically, so no large terms cancel.
+ *
+ * Weights: during steps the model holds the training ("raw") weights.
+ * pi_trainer_fit() ends, whatever its status (once its arguments are valid),
+ * by storing the raw weights inside the trainer and putting the EMA weights
+ * into the model, so the model samples with the EMA weights. The next
+ * pi_trainer_step() or pi_trainer_fit() puts the raw weights back first. Do
+ * not change the model's weights or architecture while a trainer is attached.
+ *
+ * Randomness: training step k draws its batch indices, times and noise from
+ * Philox keyed by (seed, k): batches are drawn with replacement (so n < batch
+ * is allowed), and with a fixed seed and thread count training is bitwise
+ * reproducible, also across pi_trainer_save() / pi_trainer_resume().
+ *
  * @threadsafety One thread at a time. The trainer borrows and mutates its
- * model (an MLP), which must outlive it.
+ * model (an MLP), which must outlive it; do not evaluate the model from other
+ * threads while a step or fit runs.
  *  @{ */
 
 /** Loss weighting λ(t). */
 typedef enum pi_weighting {
     PI_WEIGHT_LIKELIHOOD = 0, /**< λ = g² (bounds the NLL). */
     PI_WEIGHT_SIGMA2 = 1,     /**< λ = σ² (ε-MSE, DDPM). */
-    PI_WEIGHT_EDM = 2         /**< EDM weighting with σ_data. */
+    PI_WEIGHT_EDM = 2         /**< EDM: (σ̃² + σ_d²)/(σ̃ σ_d)² on ‖D − x0‖², σ_d the MLP's σ_data. */
 } pi_weighting;
 
 /** Training-time sampling. */
 typedef enum pi_time_sampling {
     PI_TIME_UNIFORM = 0,    /**< t ~ U[t_min, T]. */
-    PI_TIME_IMPORTANCE = 1, /**< t ∝ g²/σ² (variance reduction for likelihood weighting). */
-    PI_TIME_LOGNORMAL = 2   /**< EDM: log σ̃ ~ N(P_mean, P_std²). */
+    PI_TIME_IMPORTANCE = 1, /**< t ∝ g²/σ² (log σ̃ uniform), reweighted to stay unbiased for the uniform-t loss. */
+    PI_TIME_LOGNORMAL = 2   /**< EDM: log σ̃ ~ N(P_mean, P_std²), clamped to the SDE's range; not reweighted. */
 } pi_time_sampling;
 
 /** Learning-rate schedule. */
@@ -656,44 +688,139 @@ typedef enum pi_lr_schedule {
     PI_LR_COSINE = 1    /**< Cosine decay to 0 over the total steps, after warm-up. */
 } pi_lr_schedule;
 
-/** Progress callback: return nonzero to cancel (#PI_ECANCELED). */
+/**
+ * Progress callback of pi_trainer_fit(), called after every step.
+ * @param[in] step Steps taken so far (the trainer's counter, >= 1).
+ * @param[in] loss This step's batch loss.
+ * @param[in] ema_loss Exponential moving average of the batch loss (decay 0.99).
+ * @param[in] steps_per_second Steps of this fit call per wall-clock second.
+ * @param[in] user_data As given to pi_trainer_set_callback().
+ * @return 0 to continue; nonzero cancels the fit (#PI_ECANCELED).
+ */
 typedef int (*pi_train_fn)(uint64_t step, double loss, double ema_loss, double steps_per_second,
                            void *user_data);
 
+/**
+ * Create a trainer for an MLP model. Defaults: lr 1e-3, constant schedule, no
+ * warm-up, batch 256, #PI_WEIGHT_LIKELIHOOD, #PI_TIME_UNIFORM, log-normal
+ * (−1.2, 1.2), Adam (0.9, 0.999, 1e-8), weight decay 0, no clipping, EMA
+ * 0.999, seed 0, 1 thread, no callback.
+ * @param[in] model Borrowed and mutated; must outlive the trainer.
+ * @param[out] out The new trainer; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED (not an MLP), #PI_ENOMEM.
+ */
 PI_API pi_status pi_trainer_create(pi_model_t *model, pi_trainer_t **out);
+/** Destroy a trainer (the model is left as it is). NULL is ignored. */
 PI_API void pi_trainer_destroy(pi_trainer_t *trainer);
+/** Peak learning rate, in (0, 1000]. */
 PI_API pi_status pi_trainer_set_learning_rate(pi_trainer_t *trainer, double lr);
+/**
+ * Learning-rate schedule over the trainer's step counter k (0-based): during
+ * warm-up lr·(k+1)/warmup_steps, then constant, or for #PI_LR_COSINE
+ * lr·½(1 + cos(π (k − warmup)/(total − warmup))) and 0 from total_steps on.
+ * @param[in] trainer The trainer.
+ * @param[in] schedule #PI_LR_CONSTANT or #PI_LR_COSINE.
+ * @param[in] warmup_steps Linear warm-up length (0 = none), <= 2^53.
+ * @param[in] total_steps Cosine: > warmup_steps; ignored for constant.
+ */
 PI_API pi_status pi_trainer_set_lr_schedule(pi_trainer_t *trainer, pi_lr_schedule schedule,
                                             uint64_t warmup_steps, uint64_t total_steps);
+/** Rows per step, in [1, 2^22] (drawn with replacement; may exceed n). */
 PI_API pi_status pi_trainer_set_batch_size(pi_trainer_t *trainer, size_t batch);
+/** Loss weighting λ(t) (see ::pi_weighting). */
 PI_API pi_status pi_trainer_set_weighting(pi_trainer_t *trainer, pi_weighting weighting);
+/** How training times are drawn (see ::pi_time_sampling). */
 PI_API pi_status pi_trainer_set_time_sampling(pi_trainer_t *trainer, pi_time_sampling sampling);
+/** Log-normal σ̃ sampling: P_mean in [−100, 100], P_std in (0, 100] (EDM: −1.2, 1.2). */
 PI_API pi_status pi_trainer_set_lognormal(pi_trainer_t *trainer, double p_mean, double p_std);
+/** Adam moments β1, β2 in [0, 1) and ε in (0, 1] (default 0.9, 0.999, 1e-8). */
 PI_API pi_status pi_trainer_set_adam(pi_trainer_t *trainer, double beta1, double beta2,
                                      double eps);
+/**
+ * Decoupled weight decay (AdamW, as torch.optim.AdamW): each step multiplies
+ * every parameter, biases included, by (1 − lr_k · decay) before the Adam
+ * update. decay in [0, 1000]; 0 (default) is plain Adam.
+ */
 PI_API pi_status pi_trainer_set_weight_decay(pi_trainer_t *trainer, double decay);
+/**
+ * Global-norm gradient clipping (as torch.nn.utils.clip_grad_norm_): when
+ * ‖g‖ > max_norm the gradient is scaled by max_norm/(‖g‖ + 1e-6). max_norm
+ * finite and >= 0; 0 (default) disables clipping.
+ */
 PI_API pi_status pi_trainer_set_grad_clip(pi_trainer_t *trainer, double max_norm);
+/** EMA of weights, ema ← decay·ema + (1 − decay)·θ after each step; decay in [0, 1). */
 PI_API pi_status pi_trainer_set_ema(pi_trainer_t *trainer, double decay);
+/** Seed of every training draw (batches, times, noise) and of pi_trainer_loss(). */
 PI_API pi_status pi_trainer_set_seed(pi_trainer_t *trainer, uint64_t seed);
+/** BLIS threads of the forward and backward passes, in [1, 256]. */
 PI_API pi_status pi_trainer_set_threads(pi_trainer_t *trainer, int threads);
+/**
+ * Progress callback of pi_trainer_fit().
+ * @param[in] trainer The trainer.
+ * @param[in] fn The callback; NULL removes it.
+ * @param[in] user_data Borrowed; passed to fn.
+ */
 PI_API pi_status pi_trainer_set_callback(pi_trainer_t *trainer, pi_train_fn fn, void *user_data);
-/** One Adam step on a batch drawn from data (copied per step). */
+/**
+ * One AdamW step on a batch drawn (with replacement) from data. The model
+ * holds the raw training weights afterwards.
+ * @param[in] trainer The trainer.
+ * @param[in] n Rows of data, >= 1.
+ * @param[in] data n × dim, finite (a bad row is named in the error); read
+ *            during the call only. Validated in full on every call (O(n·dim)).
+ * @param[out] loss_out The batch loss (may be NULL).
+ * @return #PI_OK, #PI_EINVAL, #PI_EMISMATCH (the model's architecture
+ *         changed), #PI_EUNSUPPORTED (SDE with σ̃(t_min) = 0), #PI_ENUMERIC
+ *         (non-finite loss or gradient: nothing is updated, the step counter
+ *         does not advance), #PI_ENOMEM.
+ */
 PI_API pi_status pi_trainer_step(pi_trainer_t *trainer, size_t n, const float *data,
                                  double *loss_out);
-/** @p steps Adam steps; afterwards the model holds the EMA weights. */
+/**
+ * Take @p steps AdamW steps (>= 1), calling the progress callback after each.
+ * Afterwards the model holds the EMA weights, also when the fit stops early:
+ * #PI_ECANCELED (callback) or #PI_ENUMERIC (divergence: the last good weights
+ * are kept, the failing step is not counted). Other codes as pi_trainer_step().
+ */
 PI_API pi_status pi_trainer_fit(pi_trainer_t *trainer, size_t n, const float *data,
                                 uint64_t steps);
-/** Loss of the current weights on data, averaged over @p samples draws per point. */
+/**
+ * The trainer's loss (its weighting and time sampling) of the weights the
+ * model holds now, averaged over all n points with @p samples (t, z) draws
+ * each (in [1, 2^20]). Deterministic in the trainer's seed, so two calls on
+ * the same data compare weights with the same draws.
+ * @param[in] trainer The trainer.
+ * @param[in] n Rows of data, >= 1.
+ * @param[in] data n × dim, finite.
+ * @param[in] samples Draws per point, in [1, 2^20].
+ * @param[out] loss_out The mean loss; untouched on failure.
+ */
 PI_API pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t n, const float *data,
                                  size_t samples, double *loss_out);
-/** Action bound on NLL at ħ = 1 (as pi_model_action_bound(), with the trainer's seed). */
+/** Action bound on NLL at ħ = 1 of the weights the model holds now (as pi_model_action_bound(), with the trainer's seed and threads). */
 PI_API pi_status pi_trainer_bound(pi_trainer_t *trainer, size_t n, const float *data,
                                   size_t samples, double *bound, double *stderr_out);
-/** Steps taken so far. */
+/** Steps taken so far (restored by pi_trainer_resume()). */
 PI_API pi_status pi_trainer_get_step(const pi_trainer_t *trainer, uint64_t *step);
-/** Checkpoint: weights, EMA, Adam state, RNG position, step, options (atomic write). */
+/**
+ * Write a checkpoint: the MLP's architecture and SDE, raw and EMA weights,
+ * Adam moments, step counter (the RNG position), seed and every option
+ * (docs/training.md lists the format). The callback is not saved. Written to
+ * a temporary name and renamed: a failed save leaves an existing file intact.
+ * @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED (custom SDE), #PI_EIO, #PI_ENOMEM.
+ */
 PI_API pi_status pi_trainer_save(const pi_trainer_t *trainer, const char *path);
-/** Restore a checkpoint: a new model and a trainer on it, ready to continue. */
+/**
+ * Restore a checkpoint: a new model and a trainer on it, ready to continue.
+ * Continuing gives bitwise the results of an uninterrupted run (same thread
+ * count). The model holds what it held when saved (the EMA weights after
+ * pi_trainer_fit()).
+ * @param[in] path A file written by pi_trainer_save().
+ * @param[out] model_out The new model; the caller destroys it after the trainer.
+ * @param[out] out The new trainer.
+ * @return #PI_OK, #PI_EINVAL, #PI_EIO, #PI_EFORMAT (corrupt or foreign file),
+ *         #PI_ENOMEM. Both outputs are untouched on failure.
+ */
 PI_API pi_status pi_trainer_resume(const char *path, pi_model_t **model_out,
                                    pi_trainer_t **out);
 /** @} */
@@ -702,24 +829,48 @@ PI_API pi_status pi_trainer_resume(const char *path, pi_model_t **model_out,
 /** @defgroup data Data sets and files
  *  @{ */
 
-/** Built-in 2-D data sets. */
+/** Built-in 2-D data sets (conventions in docs/training.md). */
 typedef enum pi_dataset {
-    PI_DATA_SWISS_ROLL = 1,   /**< sklearn make_swiss_roll(noise 0.5), (x, z) / 6.865. */
-    PI_DATA_GAUSSIANS_25 = 2, /**< 5×5 grid, spacing 2, std 0.05, / 2.828. */
-    PI_DATA_RING_8 = 3,       /**< 8 Gaussians on a ring. */
-    PI_DATA_MOONS = 4,        /**< Two moons. */
-    PI_DATA_CHECKERBOARD = 5  /**< Checkerboard. */
+    PI_DATA_SWISS_ROLL = 1,   /**< sklearn make_swiss_roll(noise 0.5): t = 1.5π(1 + 2u), (t cos t, t sin t) + N(0, 0.5²), / 6.865 (Hirono et al.). */
+    PI_DATA_GAUSSIANS_25 = 2, /**< 5×5 grid {−4, −2, 0, 2, 4}², std 0.05, all / 2.828 (Hirono et al.). */
+    PI_DATA_RING_8 = 3,       /**< 8 centres at radius 2, angles 2πk/8, std 0.02, all / 1.414. */
+    PI_DATA_MOONS = 4,        /**< sklearn make_moons(noise 0.05) with uniform angles, shifted by (−0.5, −0.25). */
+    PI_DATA_CHECKERBOARD = 5  /**< FFJORD's checkerboard: 8 squares of side 2 in [−4, 4]². */
 } pi_dataset;
 
-/** Generate n points (n × 2 floats) of a built-in data set, deterministic in seed. */
+/**
+ * Generate n points (n × 2 floats) of a built-in data set. Row i depends
+ * only on (seed, i): the first rows of a large draw equal a small draw.
+ * @param[in] dataset One of ::pi_dataset.
+ * @param[in] n In [1, 2^39].
+ * @param[in] seed Any value.
+ * @param[out] out n × 2 floats; untouched on failure.
+ */
 PI_API pi_status pi_data_generate(pi_dataset dataset, size_t n, uint64_t seed, float *out);
 /**
- * Load an n × dim float array from a file: `.npy` (float32/float64, C order),
- * `.csv` (comma separated, optional header line) or raw pathint float32 (`.f32`).
+ * Load an n × dim float array from a file: `.npy` (versions 1.0–3.0, '<f4' or
+ * '<f8', C order, 1-D → dim 1 or 2-D), `.csv` (comma-separated decimal
+ * numbers, optional header line, blank lines skipped, the same column count
+ * on every row; locale independent) or pathint's raw float32 (`.f32`: magic
+ * "PIF32\0\0\0", u64 n, u64 dim, n·dim float32, all little-endian). The
+ * content's magic number decides for .npy and .f32; otherwise a `.csv`
+ * extension. Every value must be finite in float32. Sizes are checked
+ * against the file length before anything is allocated.
+ * @param[in] path The file.
  * @param[out] data Allocated by pathint; release with pi_free().
+ * @param[out] n Rows.
+ * @param[out] dim Columns.
+ * @return #PI_OK, #PI_EINVAL, #PI_EIO, #PI_EFORMAT (with the line, row or
+ *         field at fault), #PI_ENOMEM. Outputs untouched on failure.
  */
 PI_API pi_status pi_data_load(const char *path, float **data, size_t *n, size_t *dim);
-/** Save an n × dim array; the format follows the extension (.npy, .csv, .f32). Atomic. */
+/**
+ * Save an n × dim array (finite values); the format follows the extension
+ * (.npy: v1.0 '<f4'; .csv: "%.9g", which round-trips float32; .f32). Written
+ * to a temporary name and renamed: a failure never leaves a partial file.
+ * @return #PI_OK, #PI_EINVAL (unknown extension, bad sizes, non-finite
+ *         data), #PI_EIO, #PI_ENOMEM.
+ */
 PI_API pi_status pi_data_save(const char *path, size_t n, size_t dim, const float *data);
 /** @} */
 
