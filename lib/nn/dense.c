@@ -3,13 +3,14 @@
  * |rel err| < 2^-22 on the clamped range) since libm's expf is not vectorised without
  * -ffast-math, and GCC does not vectorise loops of unknown length at -O2 (its "very cheap"
  * cost model): with GCC or clang the passes use their vector extensions explicitly (4 floats,
- * one SSE register), other compilers get the same arithmetic in scalar code.
- * Both give the same bits. */
+ * one SSE register; 8 floats where the CPU has AVX2, chosen at run time), other compilers get
+ * the same arithmetic in scalar code. All give the same bits (no FMA contraction in ISO C
+ * mode), so results do not depend on the machine's vector width. */
 #include "mlp_impl.h"
 
 #include <string.h>
 
-#define LANES 4
+#define LANES 4 /* bias and column-sum passes */
 
 /* e^x for x clamped to [-87, 88] (so 2^k stays a normal float). */
 static inline float exp_poly(float x)
@@ -47,63 +48,40 @@ static inline float silu_grad(float a)
 
 #if defined(__GNUC__) || defined(__clang__)
 #define HAVE_VECTORS 1
-typedef float vf __attribute__((vector_size(4 * LANES)));
-typedef int32_t vi __attribute__((vector_size(4 * LANES)));
-
-static inline vf vload(const float *p)
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+#define VF v4f
+#define VI v4i
+#define VLANES 4
+#define KATTR
+#define KN(name) v4_##name
+#include "dense_kernels.inc"
+#undef VF
+#undef VI
+#undef VLANES
+#undef KATTR
+#undef KN
+/* x86-64 baseline is SSE2; with AVX2 at run time the same kernels run 8 lanes wide. */
+#if defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 9)
+#define HAVE_AVX2_KERNELS 1
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+#define VF v8f
+#define VI v8i
+#define VLANES 8
+#define KATTR __attribute__((target("avx2")))
+#define KN(name) v8_##name
+#include "dense_kernels.inc"
+#undef VF
+#undef VI
+#undef VLANES
+#undef KATTR
+#undef KN
+static int use_avx2(void)
 {
-    vf v;
-    memcpy(&v, p, sizeof v);
-    return v;
+    return __builtin_cpu_supports("avx2");
 }
-static inline void vstore(float *p, vf v)
-{
-    memcpy(p, &v, sizeof v);
-}
-static inline vf vsplat(float x)
-{
-    vf v;
-    for (int k = 0; k < LANES; k++)
-        v[k] = x;
-    return v;
-}
-/* Lane-wise select: mask lanes are all ones or all zeros. */
-static inline vf vselect(vi mask, vf yes, vf no)
-{
-    return (vf)(((vi)yes & mask) | ((vi)no & ~mask));
-}
-
-/* Same arithmetic as exp_poly, lane by lane (NaN lanes stay NaN). */
-static inline vf vexp_poly(vf x)
-{
-    vf lo = vsplat(-87.0f), hi = vsplat(88.0f);
-    x = vselect(x < lo, lo, x);
-    x = vselect(x > hi, hi, x);
-    vf magic = vsplat(12582912.0f);
-    vf n = (x * 1.44269504088896341f + magic) - magic;
-    vf r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    vf p = vsplat(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    vi k = __builtin_convertvector(n, vi);
-    vf scale = (vf)((k + 127) << 23);
-    return p * scale;
-}
-
-static inline vf vsilu(vf x)
-{
-    return x / (1.0f + vexp_poly(-x));
-}
-
-static inline vf vsilu_grad(vf a)
-{
-    vf s = 1.0f / (1.0f + vexp_poly(-a));
-    return s * (1.0f + a * (1.0f - s));
-}
+#endif
 #else
 #define HAVE_VECTORS 0
 #endif
@@ -113,20 +91,9 @@ float pi_dense_silu(float x)
     return silu(x);
 }
 
-
 void pi_dense_bias_silu(size_t rows, size_t cols, const float *b, float *a)
 {
-    size_t main = cols - cols % LANES;
-    for (size_t r = 0; r < rows; r++) {
-        float *row = a + r * cols;
-        size_t j0 = 0;
-#if HAVE_VECTORS
-        for (; j0 < main; j0 += LANES)
-            vstore(row + j0, vsilu(vload(row + j0) + vload(b + j0)));
-#endif
-        for (size_t j = j0; j < cols; j++)
-            row[j] = silu(row[j] + b[j]);
-    }
+    pi_dense_bias_silu_keep(rows, cols, b, a, NULL);
 }
 
 void pi_dense_bias(size_t rows, size_t cols, const float *b, float *a)
@@ -137,7 +104,7 @@ void pi_dense_bias(size_t rows, size_t cols, const float *b, float *a)
         size_t j0 = 0;
 #if HAVE_VECTORS
         for (; j0 < main; j0 += LANES)
-            vstore(row + j0, vload(row + j0) + vload(b + j0));
+            v4_store(row + j0, v4_load(row + j0) + v4_load(b + j0));
 #endif
         for (size_t j = j0; j < cols; j++)
             row[j] += b[j];
@@ -146,36 +113,39 @@ void pi_dense_bias(size_t rows, size_t cols, const float *b, float *a)
 
 void pi_dense_bias_silu_keep(size_t rows, size_t cols, const float *b, float *a, float *pre)
 {
-    size_t main = cols - cols % LANES;
-    for (size_t r = 0; r < rows; r++) {
-        float *row = a + r * cols;
-        float *keep = pre + r * cols;
-        size_t j0 = 0;
 #if HAVE_VECTORS
-        for (; j0 < main; j0 += LANES) {
-            vf v = vload(row + j0) + vload(b + j0);
-            vstore(keep + j0, v);
-            vstore(row + j0, vsilu(v));
+#ifdef HAVE_AVX2_KERNELS
+    if (use_avx2()) {
+        v8_bias_silu(rows, cols, b, a, pre);
+        return;
+    }
+#endif
+    v4_bias_silu(rows, cols, b, a, pre);
+#else
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cols; j++) {
+            float v = a[r * cols + j] + b[j];
+            if (pre != NULL)
+                pre[r * cols + j] = v;
+            a[r * cols + j] = silu(v);
         }
 #endif
-        for (size_t j = j0; j < cols; j++) {
-            float v = row[j] + b[j];
-            keep[j] = v;
-            row[j] = silu(v);
-        }
-    }
 }
 
 void pi_dense_silu_backward(size_t count, const float *pre, float *delta)
 {
-    size_t main = count - count % LANES;
-    size_t i0 = 0;
 #if HAVE_VECTORS
-    for (; i0 < main; i0 += LANES)
-        vstore(delta + i0, vload(delta + i0) * vsilu_grad(vload(pre + i0)));
+#ifdef HAVE_AVX2_KERNELS
+    if (use_avx2()) {
+        v8_silu_backward(count, pre, delta);
+        return;
+    }
 #endif
-    for (size_t i = i0; i < count; i++)
+    v4_silu_backward(count, pre, delta);
+#else
+    for (size_t i = 0; i < count; i++)
         delta[i] *= silu_grad(pre[i]);
+#endif
 }
 
 void pi_dense_column_sums(size_t rows, size_t cols, const float *delta, float *gb)
@@ -187,7 +157,7 @@ void pi_dense_column_sums(size_t rows, size_t cols, const float *delta, float *g
         size_t j0 = 0;
 #if HAVE_VECTORS
         for (; j0 < main; j0 += LANES)
-            vstore(gb + j0, vload(gb + j0) + vload(row + j0));
+            v4_store(gb + j0, v4_load(gb + j0) + v4_load(row + j0));
 #endif
         for (size_t j = j0; j < cols; j++)
             gb[j] += row[j];
