@@ -1,0 +1,211 @@
+/* Sample quality with exact scores:
+ * - distribution: for ħ ∈ {0, 0.5, 1, 2} the sliced W2 distance of the samples to exact
+ *   mixture samples shrinks with steps and at 200 steps is within 2 standard deviations of the
+ *   exact-vs-exact baseline (n = 20000; smaller with PI_TEST_QUICK);
+ * - weak order for ħ > 0 on a 1-D Gaussian: mean and variance errors fall at the expected rate;
+ * - the empirical optimal denoiser at ħ = 0 collapses onto the training points (memorisation). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "pathint.h"
+#include "stats.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int quick(void) { return getenv("PI_TEST_QUICK") != NULL; }
+
+static const double W[4] = {0.2, 0.3, 0.35, 0.15};
+static const double MU[8] = {-1.5, 0.0, 1.5, 0.5, 0.0, -1.0, 0.3, 1.4};
+static const double VAR[8] = {0.05, 0.10, 0.08, 0.04, 0.12, 0.06, 0.03, 0.05};
+
+#define PROJ 64
+#define BASE_PAIRS 6
+
+static float *run_sampler(pi_model_t *model, pi_method m, double hbar, size_t steps, size_t n,
+                          uint64_t seed)
+{
+    pi_sampler_t *s = NULL;
+    assert_int_equal(pi_sampler_create(model, &s), PI_OK);
+    assert_int_equal(pi_sampler_set_method(s, m), PI_OK);
+    assert_int_equal(pi_sampler_set_hbar(s, hbar), PI_OK);
+    assert_int_equal(pi_sampler_set_steps(s, steps), PI_OK);
+    assert_int_equal(pi_sampler_set_seed(s, seed), PI_OK);
+    assert_int_equal(pi_sampler_set_threads(s, 2), PI_OK);
+    float *x = malloc(n * 2 * sizeof *x);
+    assert_int_equal(pi_sampler_run(s, n, x), PI_OK);
+    pi_sampler_destroy(s);
+    return x;
+}
+
+static void test_distribution(void **state)
+{
+    (void)state;
+    const size_t n = quick() ? 2000 : 20000;
+    pi_sde_t *sde;
+    pi_model_t *model;
+    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_model_create_gmm(sde, 2, 4, W, MU, VAR, &model), PI_OK);
+    /* The target at t_min: the mixture diffused to (α, σ) of t_min. */
+    double a, sg, t_min;
+    pi_sde_time_range(sde, &t_min, NULL);
+    pi_sde_marginal(sde, t_min, &a, &sg);
+    double mu_t[8], var_t[8];
+    for (int i = 0; i < 8; i++) {
+        mu_t[i] = a * MU[i];
+        var_t[i] = a * a * VAR[i] + sg * sg;
+    }
+    float *ref = malloc(n * 2 * sizeof *ref), *other = malloc(n * 2 * sizeof *other);
+    stats_sample_gmm(2, 4, W, mu_t, var_t, n, 1000, ref);
+    double base[BASE_PAIRS], bmean = 0.0, bsd = 0.0;
+    for (int k = 0; k < BASE_PAIRS; k++) {
+        stats_sample_gmm(2, 4, W, mu_t, var_t, n, 2000 + (uint64_t)k, other);
+        base[k] = stats_sliced_w2(ref, other, n, 2, PROJ, 5, NULL);
+        bmean += base[k] / BASE_PAIRS;
+    }
+    for (int k = 0; k < BASE_PAIRS; k++)
+        bsd += (base[k] - bmean) * (base[k] - bmean) / (BASE_PAIRS - 1);
+    bsd = sqrt(bsd);
+    printf("  exact vs exact (n = %zu): SW2 = %.4f +- %.4f\n", n, bmean, bsd);
+
+    const double hbars[4] = {0.0, 0.5, 2.0, 1.0};
+    const size_t steps[3] = {10, 40, 200};
+    for (int h = 0; h < 4; h++) {
+        const pi_method methods[2] = {PI_METHOD_EXP2M, PI_METHOD_HEUN};
+        /* Heun (2 evaluations per step) at ħ = 0 and 1 only, to keep the suite short. */
+        int nmethods = quick() || (h != 0 && h != 2) ? 1 : 2;
+        for (int mi = 0; mi < nmethods; mi++) {
+            double sw[3], se;
+            for (int k = 0; k < 3; k++) {
+                float *x = run_sampler(model, methods[mi], hbars[h], steps[k], n, 42);
+                sw[k] = stats_sliced_w2(ref, x, n, 2, PROJ, 5, &se);
+                free(x);
+            }
+            printf("  %s hbar %.1f: SW2 at 10/40/200 steps: %.4f %.4f %.4f\n",
+                   mi == 0 ? "exp2m" : "heun ", hbars[h], sw[0], sw[1], sw[2]);
+            assert_true(sw[2] <= sw[0]);
+            assert_true(sw[2] <= bmean + 2.0 * bsd);
+        }
+    }
+    free(ref);
+    free(other);
+    pi_model_destroy(model);
+    pi_sde_destroy(sde);
+}
+
+/* Weak order on N(1, 0.25): the prior draw is shared by all step counts, so the differences
+ * reflect the discretisation. */
+static void moments_error(pi_model_t *model, pi_method m, double hbar, size_t steps, size_t n,
+                          double me, double ve, double *em, double *ev)
+{
+    pi_sampler_t *s = NULL;
+    assert_int_equal(pi_sampler_create(model, &s), PI_OK);
+    assert_int_equal(pi_sampler_set_method(s, m), PI_OK);
+    assert_int_equal(pi_sampler_set_hbar(s, hbar), PI_OK);
+    assert_int_equal(pi_sampler_set_steps(s, steps), PI_OK);
+    assert_int_equal(pi_sampler_set_threads(s, 2), PI_OK);
+    float *x = malloc(n * sizeof *x);
+    assert_int_equal(pi_sampler_run(s, n, x), PI_OK);
+    double mean, var;
+    stats_mean_var(x, n, 1, 0, &mean, &var);
+    *em = mean - me;
+    *ev = var - ve;
+    free(x);
+    pi_sampler_destroy(s);
+}
+
+static void test_weak_order(void **state)
+{
+    (void)state;
+    const size_t n = quick() ? 20000 : 100000;
+    pi_sde_t *sde;
+    pi_model_t *model;
+    const double w = 1.0, mu = 1.0, v = 0.25;
+    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_model_create_gmm(sde, 1, 1, &w, &mu, &v, &model), PI_OK);
+    double a, sg;
+    pi_sde_marginal(sde, 1e-3, &a, &sg);
+    const double me = a * mu, ve = a * a * v + sg * sg;
+    const double mc = 3.0 * v * sqrt(2.0 / (double)n); /* 3 Monte Carlo sd of the variance */
+    const size_t steps[3] = {16, 32, 64};
+    const double ns[3] = {16, 32, 64};
+    double ev_exp1_64 = 0.0;
+    for (int mi = 0; mi < 4; mi++) {
+        pi_method m = (pi_method)(PI_METHOD_EULER + mi);
+        double em[3], ev[3];
+        for (int k = 0; k < 3; k++)
+            moments_error(model, m, 1.0, steps[k], n, me, ve, &em[k], &ev[k]);
+        printf("  method %d, hbar 1: mean errors %.4f %.4f %.4f, variance errors %.4f %.4f %.4f\n",
+               (int)m, em[0], em[1], em[2], ev[0], ev[1], ev[2]);
+        double av[3] = {fabs(ev[0]), fabs(ev[1]), fabs(ev[2])};
+        if (m == PI_METHOD_EULER || m == PI_METHOD_EXP1) {
+            /* weak order 1 in the variance */
+            double slope = -stats_loglog_slope(ns, av, 3);
+            printf("    variance error order %.2f (expected 1)\n", slope);
+            if (!quick())
+                assert_true(fabs(slope - 1.0) <= 0.3);
+            assert_true(av[2] < av[0]);
+            if (m == PI_METHOD_EULER) {
+                double am[3] = {fabs(em[0]), fabs(em[1]), fabs(em[2])};
+                double ms = -stats_loglog_slope(ns, am, 3);
+                printf("    mean error order %.2f (expected 1)\n", ms);
+                if (!quick())
+                    assert_true(fabs(ms - 1.0) <= 0.3);
+            }
+            if (m == PI_METHOD_EXP1)
+                ev_exp1_64 = av[2];
+        } else {
+            /* second-order methods: at 64 steps far below the first-order EXP1 */
+            assert_true(av[2] <= fmax(ev_exp1_64 / 5.0, mc));
+            assert_true(fabs(em[2]) <= 0.01);
+        }
+    }
+    pi_model_destroy(model);
+    pi_sde_destroy(sde);
+}
+
+/* Memorisation: ODE samples of the empirical optimal denoiser land on training points. */
+static void test_empirical_memorises(void **state)
+{
+    (void)state;
+    const size_t m = 24, n = quick() ? 200 : 1000;
+    float data[2 * 24];
+    stats_sample_gmm(2, 4, W, MU, VAR, m, 77, data);
+    pi_sde_t *sde;
+    pi_model_t *model;
+    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_model_create_empirical(sde, 2, m, data, &model), PI_OK);
+    float *x = run_sampler(model, PI_METHOD_EXP2M, 0.0, 200, n, 5);
+    size_t close = 0;
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double best = INFINITY;
+        for (size_t j = 0; j < m; j++) {
+            double dx = x[2 * i] - data[2 * j], dy = x[2 * i + 1] - data[2 * j + 1];
+            best = fmin(best, sqrt(dx * dx + dy * dy));
+        }
+        close += best < 0.05;
+        worst = fmax(worst, best);
+    }
+    printf("  empirical denoiser: %zu / %zu samples within 0.05 of a training point (worst %.3g)\n",
+           close, n, worst);
+    assert_true(close >= n * 99 / 100);
+    free(x);
+    pi_model_destroy(model);
+    pi_sde_destroy(sde);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_distribution),
+        cmocka_unit_test(test_weak_order),
+        cmocka_unit_test(test_empirical_memorises),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
