@@ -333,27 +333,40 @@ typedef enum pi_embedding {
 
 /**
  * Host score function, batched.
- * @param[in] n Rows.
+ * @param[in] n Rows (the library may pass batches of stencil points when it
+ *            differentiates the callback).
  * @param[in] dim Dimension.
  * @param[in] x n × dim points.
  * @param[in] t n times (one per row).
- * @param[out] out n × dim values in the view declared at creation.
+ * @param[out] out n × dim values in the view declared at creation; they must
+ *             be finite (a non-finite value gives #PI_ENUMERIC).
  * @param[in] user_data As given at creation.
  * @return 0 on success; nonzero aborts the calling run with #PI_ECALLBACK.
+ * @threadsafety Called from the thread that evaluates the model; a model
+ * shared by several threads (e.g. samplers running concurrently) calls it
+ * concurrently, so it must then be reentrant.
  */
 typedef int (*pi_model_fn)(size_t n, size_t dim, const float *x, const double *t, float *out,
                            void *user_data);
 
 /**
  * Exact Gaussian mixture Σ_k w_k N(μ_k, diag(v_k)); its score at any t is
- * that of the diffused mixture Σ_k w_k N(α μ_k, α² v_k + σ²).
- * @param[in] sde Copied.
- * @param[in] dim Dimension, >= 1.
- * @param[in] k Number of components, >= 1.
- * @param[in] weights k positive finite weights; normalised to sum 1 (copied).
- * @param[in] means k × dim (copied).
- * @param[in] vars k × dim diagonal variances, >= 0 and finite (copied).
- * @param[out] out The new model.
+ * that of the diffused mixture Σ_k w_k N(α μ_k, α² v_k + σ²). Score, log-density
+ * and all derivatives are closed form and log-sum-exp stable (far points and
+ * tiny σ give finite values). Zero variances are allowed; such a component is
+ * singular at σ(t) = 0, where evaluation fails with #PI_EINVAL.
+ * @param[in] sde Copied; the caller may destroy it after the call.
+ * @param[in] dim Dimension, in [1, 2^20].
+ * @param[in] k Number of components, >= 1 (k·dim <= 2^40).
+ * @param[in] weights k positive finite weights with a finite sum; they are
+ *            normalised to sum 1 (so any positive scale is accepted; zero,
+ *            negative or non-finite weights are rejected). Copied.
+ * @param[in] means k × dim, finite. Copied.
+ * @param[in] vars k × dim diagonal variances, finite and >= 0. Copied.
+ * @param[out] out The new model; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL (the message names the argument and index),
+ *         #PI_ENOMEM.
+ * @threadsafety Reentrant.
  */
 PI_API pi_status pi_model_create_gmm(const pi_sde_t *sde, size_t dim, size_t k,
                                      const double *weights, const double *means,
@@ -361,8 +374,19 @@ PI_API pi_status pi_model_create_gmm(const pi_sde_t *sde, size_t dim, size_t k,
 
 /**
  * The empirical optimal denoiser of a data set: the exact score of the
- * diffused empirical distribution (MATH.md §2).
- * @param[in] data n × dim, copied.
+ * diffused empirical distribution (1/n) Σ_i N(α y_i, σ² I) (MATH.md §2),
+ * D*(x, t) = Σ_i w_i y_i with w = softmax(−‖x − α y_i‖²/(2σ²)). Batches are
+ * evaluated as two BLIS GEMMs per data block plus a stable softmax, in
+ * O(n·dim) per point and O(batch block · data block) memory; at σ(t) = 0 the
+ * denoiser is the nearest data point. The log-density and derivatives need
+ * σ(t) > 0.
+ * @param[in] sde Copied.
+ * @param[in] dim Dimension, in [1, 2^20].
+ * @param[in] n Number of data points, >= 1 (n·dim <= 2^40).
+ * @param[in] data n × dim, finite. Copied; the caller may free it after the call.
+ * @param[out] out The new model; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_ENOMEM.
+ * @threadsafety Reentrant.
  */
 PI_API pi_status pi_model_create_empirical(const pi_sde_t *sde, size_t dim, size_t n,
                                            const float *data, pi_model_t **out);
@@ -389,75 +413,186 @@ PI_API pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, int enabled
                                                   double sigma_data);
 
 /**
- * A model backed by a host function in a declared view (score, ε or
- * denoiser). Derivatives (for the likelihood) are computed by central finite
- * differences of the callback in double precision.
- * @param[in] user_data Borrowed; must outlive the model.
+ * A model backed by a host function in a declared view (score, ε, denoiser
+ * or v; the library converts to any view). Derivatives for the likelihood are
+ * central finite differences of the callback, each stencil evaluated as one
+ * batched call: Jacobian, Jacobian-vector products and divergence to about
+ * 1e-4 relative, Hessians and ∇(∇·s) to about 1e-3 (the callback sees float
+ * points); ∇∇(∇·s) and the log-density are #PI_EUNSUPPORTED. A callback model
+ * cannot be saved to a file.
+ * @param[in] sde Copied.
+ * @param[in] dim Dimension, in [1, 2^20].
+ * @param[in] view The view @p fn returns (0..3).
+ * @param[in] fn The host function; nonzero returns abort the calling
+ *            operation with #PI_ECALLBACK.
+ * @param[in] user_data Borrowed (may be NULL); must outlive the model.
+ * @param[out] out The new model; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_ENOMEM.
  */
 PI_API pi_status pi_model_create_callback(const pi_sde_t *sde, size_t dim, pi_view view,
                                           pi_model_fn fn, void *user_data, pi_model_t **out);
 
-/** Destroy a model. NULL is ignored. */
+/**
+ * Destroy a model and everything it owns.
+ * @param[in] model The model, or NULL (ignored). It must not be in use by a
+ *            sampler or trainer.
+ */
 PI_API void pi_model_destroy(pi_model_t *model);
 
-/** The model's kind. */
+/**
+ * The model's kind.
+ * @param[in] model The model.
+ * @param[out] out Its kind.
+ * @return #PI_OK, #PI_EINVAL (NULL argument).
+ */
 PI_API pi_status pi_model_get_kind(const pi_model_t *model, pi_model_kind *out);
-/** The model's dimension. */
+/**
+ * The model's dimension.
+ * @param[in] model The model.
+ * @param[out] out Its dimension.
+ * @return #PI_OK, #PI_EINVAL (NULL argument).
+ */
 PI_API pi_status pi_model_get_dim(const pi_model_t *model, size_t *out);
-/** The model's SDE (borrowed: valid while the model lives). */
+/**
+ * The model's own copy of its SDE.
+ * @param[in] model The model.
+ * @param[out] out Borrowed: valid while the model lives; do not destroy it.
+ * @return #PI_OK, #PI_EINVAL (NULL argument).
+ */
 PI_API pi_status pi_model_get_sde(const pi_model_t *model, const pi_sde_t **out);
-/** Default number of threads for pi_model_eval() and friends (>= 1; default 1). */
+/**
+ * Number of threads used by pi_model_eval(), pi_model_divergence(),
+ * pi_model_jvp() and pi_model_logpdf() (BLIS threads through its per-call
+ * runtime object, or rows in parallel). Results do not depend on it.
+ * @param[in] model The model (a setter: not concurrently with other use).
+ * @param[in] threads In [1, 1024]; default 1.
+ * @return #PI_OK, #PI_EINVAL.
+ */
 PI_API pi_status pi_model_set_threads(pi_model_t *model, int threads);
 
 /**
- * Evaluate the model in any view.
- * @param[in] x n × dim.
- * @param[in] t n times, one per row, each in the SDE's range (t > 0).
- * @param[out] out n × dim; untouched on failure except for #PI_ECALLBACK.
+ * Evaluate the model in any view (converted exactly from the kind's native
+ * view, MATH.md §2).
+ * @param[in] model The model.
+ * @param[in] view One of ::pi_view.
+ * @param[in] n Rows, >= 1 (n·dim <= 2^40).
+ * @param[in] x n × dim, finite.
+ * @param[in] t n times, one per row, each in (0, T] with σ(t) > 0.
+ * @param[out] out n × dim; untouched on failure except for #PI_ECALLBACK and
+ *             #PI_ENUMERIC from a callback model.
+ * @return #PI_OK, #PI_EINVAL (message names the argument, row or column),
+ *         #PI_ECALLBACK, #PI_ENUMERIC, #PI_ENOMEM.
+ * @threadsafety Safe on a shared model (allocates its own scratch per call).
  */
 PI_API pi_status pi_model_eval(const pi_model_t *model, pi_view view, size_t n, const float *x,
                                const double *t, float *out);
 
-/** pi_model_eval() with one time for all rows. */
+/**
+ * pi_model_eval() with one time @p t for all rows (same arguments, errors
+ * and thread safety).
+ */
 PI_API pi_status pi_model_eval_at(const pi_model_t *model, pi_view view, size_t n,
                                   const float *x, double t, float *out);
 
 /**
- * Divergence ∇·s of the score at n points.
- * @param[in] mode #PI_DIV_EXACT or a Hutchinson mode.
- * @param[in] probes Number of Hutchinson probes (ignored for exact), >= 1.
- * @param[in] seed Seed of the probes.
- * @param[out] out n doubles.
+ * Divergence ∇·s of the score at n points, in double precision.
+ * @param[in] model The model.
+ * @param[in] n Points, >= 1.
+ * @param[in] x n × dim, finite.
+ * @param[in] t n times in (0, T] with σ(t) > 0.
+ * @param[in] mode #PI_DIV_EXACT (closed form, or the trace of the exact
+ *            Jacobian) or a Hutchinson mode (mean of zᵀ(∂s/∂x)z over probes).
+ * @param[in] probes Number of Hutchinson probes, in [1, 2^32 − 1] (ignored
+ *            for exact).
+ * @param[in] seed Seed of the probes: probe p of row i is drawn from Philox
+ *            (seed, probe stream, sample i, step p), so results do not depend
+ *            on n, batching or threads.
+ * @param[out] out n doubles; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_ECALLBACK, #PI_ENUMERIC, #PI_ENOMEM.
+ * @threadsafety Safe on a shared model.
  */
 PI_API pi_status pi_model_divergence(const pi_model_t *model, size_t n, const float *x,
                                      const double *t, pi_divergence mode, size_t probes,
                                      uint64_t seed, double *out);
 
-/** Jacobian-vector products (∂s/∂x) v of the score at n points. @param[in] v n × dim. */
+/**
+ * Jacobian-vector products (∂s/∂x) v of the score at n points (computed in
+ * double, returned as float).
+ * @param[in] model The model.
+ * @param[in] n Points, >= 1.
+ * @param[in] x n × dim, finite.
+ * @param[in] t n times in (0, T] with σ(t) > 0.
+ * @param[in] v n × dim directions, finite.
+ * @param[out] out n × dim; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_ECALLBACK, #PI_ENUMERIC, #PI_ENOMEM.
+ * @threadsafety Safe on a shared model.
+ */
 PI_API pi_status pi_model_jvp(const pi_model_t *model, size_t n, const float *x,
                               const double *t, const float *v, float *out);
 
 /**
- * Exact log-density log p_t(x) of the model's distribution (Gaussian mixture,
- * and the empirical model for t with σ > 0); #PI_EUNSUPPORTED otherwise.
+ * Exact log-density log p_t(x) (nats) of the model's distribution at time t:
+ * Gaussian mixtures and empirical models (t with σ(t) > 0);
+ * #PI_EUNSUPPORTED for MLP and callback models.
+ * @param[in] model The model.
+ * @param[in] n Points, >= 1.
+ * @param[in] x n × dim, finite.
+ * @param[in] t n times in (0, T] with σ(t) > 0.
+ * @param[out] out n doubles; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED, #PI_ENOMEM.
+ * @threadsafety Safe on a shared model.
  */
 PI_API pi_status pi_model_logpdf(const pi_model_t *model, size_t n, const float *x,
                                  const double *t, double *out);
 
-/** Number of trainable float parameters (MLP; 0 for other kinds). */
+/**
+ * Number of trainable float parameters.
+ * @param[in] model The model.
+ * @param[out] out The count (0 for Gaussian-mixture, empirical and callback models).
+ * @return #PI_OK, #PI_EINVAL (NULL argument).
+ */
 PI_API pi_status pi_model_num_params(const pi_model_t *model, size_t *out);
-/** Copy the parameters out (count must equal pi_model_num_params()). */
+/**
+ * Copy the parameters out (the MLP's flat vector, see pi_model_save_safetensors()).
+ * @param[in] model The model.
+ * @param[out] params @p count floats.
+ * @param[in] count Must equal pi_model_num_params().
+ * @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED (a kind without parameters).
+ */
 PI_API pi_status pi_model_get_params(const pi_model_t *model, float *params, size_t count);
-/** Replace the parameters (count must equal pi_model_num_params(); finite). */
+/**
+ * Replace the parameters.
+ * @param[in] model The model (not concurrently with other use).
+ * @param[in] params @p count finite floats; copied.
+ * @param[in] count Must equal pi_model_num_params().
+ * @return #PI_OK, #PI_EINVAL (count or a non-finite value, model unchanged),
+ *         #PI_EUNSUPPORTED (a kind without parameters).
+ */
 PI_API pi_status pi_model_set_params(pi_model_t *model, const float *params, size_t count);
 
 /**
  * Save a model (GMM, empirical or MLP with a built-in SDE) in pathint's
- * versioned binary format (docs/model-format.md). The file is written to a
- * temporary name and renamed: a failure never leaves a truncated file.
+ * versioned little-endian binary format with a checksum
+ * (docs/model-format.md). The file is written to a temporary name next to
+ * @p path, synced and renamed: a failure never leaves a truncated file and
+ * leaves any previous file at @p path intact.
+ * @param[in] model The model.
+ * @param[in] path Target file name (non-empty).
+ * @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED (callback model or custom SDE),
+ *         #PI_EIO, #PI_ENOMEM.
+ * @threadsafety Safe on a shared model.
  */
 PI_API pi_status pi_model_save(const pi_model_t *model, const char *path);
-/** Load a model file; rejects corrupt or hostile files with #PI_EFORMAT. */
+/**
+ * Load a model file written by pi_model_save(). Everything is validated
+ * (magic, version, sizes against the file length before any allocation,
+ * checksum, SDE parameters, finite values): corrupt or hostile files are
+ * rejected with #PI_EFORMAT and a message naming the field.
+ * @param[in] path File name.
+ * @param[out] out The new model; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_EIO (cannot open or read), #PI_EFORMAT,
+ *         #PI_ENOMEM.
+ */
 PI_API pi_status pi_model_load(const char *path, pi_model_t **out);
 /** Export an MLP's weights as .safetensors (documented tensor names, PyTorch layout). */
 PI_API pi_status pi_model_save_safetensors(const pi_model_t *model, const char *path);
