@@ -394,7 +394,7 @@ static void test_malformed(void **state)
         assert_int_equal(load_header(sde, headers[k], base_values, sizeof base_values, &m),
                          PI_EFORMAT);
     /* Data: NaN, extra trailing bytes, too short. */
-    float bad[12];
+    float bad[12] = {0};
     memcpy(bad, base_values, sizeof base_values);
     bad[3] = NAN;
     assert_int_equal(load_header(sde, base_header, bad, sizeof base_values, &m), PI_EFORMAT);
