@@ -392,23 +392,53 @@ PI_API pi_status pi_model_create_empirical(const pi_sde_t *sde, size_t dim, size
                                            const float *data, pi_model_t **out);
 
 /**
- * A trainable MLP: [x̃ (or c_in x), embedding] → hidden_layers × (Linear, SiLU)
- * → Linear → dim outputs. Weights are initialised from seed 0; call
- * pi_model_mlp_init() for another seed.
- * @param[in] hidden_width Width W >= 1.
- * @param[in] hidden_layers Number of hidden layers L >= 1.
+ * A trainable MLP: [x̃ (or c_in x̃), embedding] → hidden_layers × (Linear, SiLU)
+ * → Linear → dim outputs (MATH.md §2; the exact definition is in
+ * docs/safetensors.md). x̃ = x/α; the embedding is @c features sinusoidal
+ * features of ln(σ̃)/4 (default) or of t. Parameters form one flat float
+ * vector, layer by layer W (out × in, row-major, PyTorch's nn.Linear layout)
+ * then b; see pi_model_get_params(). Weights are initialised from seed 0 like
+ * PyTorch's nn.Linear (uniform in ±1/√in); call pi_model_mlp_init() for
+ * another seed. Defaults: ε output, 16 log-σ̃ features, no preconditioning.
+ * @param[in] sde Copied.
+ * @param[in] dim Dimension, in [1, 2^20].
+ * @param[in] hidden_width Width W, in [1, 65536].
+ * @param[in] hidden_layers Number of hidden layers L, in [1, 1024].
+ * @param[out] out The new model; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_ENOMEM.
  */
 PI_API pi_status pi_model_create_mlp(const pi_sde_t *sde, size_t dim, size_t hidden_width,
                                      size_t hidden_layers, pi_model_t **out);
 
-/** Re-initialise an MLP's weights reproducibly from a seed. */
+/**
+ * Re-initialise an MLP's weights reproducibly from a seed (Philox; the same
+ * seed gives the same weights on every machine).
+ * @return #PI_OK; #PI_EINVAL for NULL; #PI_EUNSUPPORTED if @p model is not an MLP.
+ */
 PI_API pi_status pi_model_mlp_init(pi_model_t *model, uint64_t seed);
-/** The view the MLP's last layer predicts (score, ε or denoiser; default ε). */
+/**
+ * The view the MLP's last layer predicts: #PI_VIEW_SCORE, #PI_VIEW_EPS
+ * (default) or #PI_VIEW_DENOISED. Ignored while preconditioning is on (the
+ * network then predicts EDM's F and the model gives the denoiser).
+ * @return #PI_OK; #PI_EINVAL for another view; #PI_EUNSUPPORTED if not an MLP.
+ */
 PI_API pi_status pi_model_mlp_set_output_view(pi_model_t *model, pi_view view);
-/** Noise embedding: kind and number of sinusoidal features (even, >= 2; default 16). */
+/**
+ * Noise embedding: kind and number of sinusoidal features (even, in
+ * [2, 4096]; default #PI_EMBED_LOG_SIGMA with 16). Changing the number of
+ * features changes the first layer's shape: the weights are then
+ * re-initialised from the last seed given to pi_model_mlp_init() (0 if none).
+ * @return #PI_OK; #PI_EINVAL for a bad kind or count; #PI_EUNSUPPORTED if not an MLP.
+ */
 PI_API pi_status pi_model_mlp_set_embedding(pi_model_t *model, pi_embedding kind,
                                             size_t features);
-/** EDM preconditioning (c_skip, c_out, c_in) on/off with σ_data > 0 (default off, 0.5). */
+/**
+ * EDM preconditioning on (1) or off (0) with σ_data in (0, 1e30] (default off,
+ * 0.5): with σ̃² + σ_data² = q, the model gives the denoiser
+ * D = c_skip x̃ + c_out F(c_in x̃), c_skip = σ_data²/q, c_out = σ̃ σ_data/√q,
+ * c_in = 1/√q. σ_data is validated even when disabling.
+ * @return #PI_OK; #PI_EINVAL for a bad value; #PI_EUNSUPPORTED if not an MLP.
+ */
 PI_API pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, int enabled,
                                                   double sigma_data);
 
@@ -594,9 +624,25 @@ PI_API pi_status pi_model_save(const pi_model_t *model, const char *path);
  *         #PI_ENOMEM.
  */
 PI_API pi_status pi_model_load(const char *path, pi_model_t **out);
-/** Export an MLP's weights as .safetensors (documented tensor names, PyTorch layout). */
+/**
+ * Export an MLP's weights as .safetensors (docs/safetensors.md): tensors
+ * net.<2l>.weight / net.<2l>.bias in PyTorch's layout (the state_dict of a
+ * module holding the network as `self.net = nn.Sequential(...)`), F32, with
+ * the options in "__metadata__". Written to a temporary name and renamed.
+ * @return #PI_OK; #PI_EINVAL for NULL; #PI_EUNSUPPORTED if not an MLP; #PI_EIO.
+ */
 PI_API pi_status pi_model_save_safetensors(const pi_model_t *model, const char *path);
-/** Create an MLP on @p sde from a .safetensors file written by pathint or PyTorch. */
+/**
+ * Create an MLP on @p sde from a .safetensors file written by pathint or
+ * PyTorch (docs/safetensors.md). The shapes give the network; the metadata,
+ * if present, gives the options and must agree with the shapes. F32, F64,
+ * F16 and BF16 tensors are read. Malformed or hostile files fail with
+ * #PI_EFORMAT and a message; @p out is untouched on failure.
+ * @param[in] sde Copied.
+ * @param[in] path The file.
+ * @param[out] out The new model.
+ * @return #PI_OK, #PI_EINVAL, #PI_EIO, #PI_EFORMAT, #PI_ENOMEM.
+ */
 PI_API pi_status pi_model_load_safetensors(const pi_sde_t *sde, const char *path,
                                            pi_model_t **out);
 
