@@ -7,7 +7,8 @@
 #include "nn.h"
 
 #include "core/gemm.h"
-#include "core/threads.h"
+
+#include <pthread.h>
 
 #include <string.h>
 
@@ -190,6 +191,40 @@ static pi_status eval_task(size_t task, int worker, void *ctx)
     return PI_OK;
 }
 
+/* Fork-join over the row chunks without heap allocation of our own (a sampler calls this every
+ * step): worker 0 is the calling thread; a chunk whose thread cannot start runs here. */
+#define MAX_WORKERS 64
+
+typedef struct eval_worker {
+    eval_job *job;
+    size_t task;
+} eval_worker;
+
+static void *eval_worker_main(void *arg)
+{
+    const eval_worker *w = arg;
+    eval_task(w->task, (int)w->task, w->job);
+    return NULL;
+}
+
+static void run_workers(eval_job *job, size_t workers)
+{
+    pthread_t tid[MAX_WORKERS];
+    eval_worker args[MAX_WORKERS];
+    int started[MAX_WORKERS];
+    for (size_t w = 1; w < workers; w++) {
+        args[w] = (eval_worker){job, w};
+        started[w] = pthread_create(&tid[w], NULL, eval_worker_main, &args[w]) == 0;
+    }
+    eval_task(0, 0, job);
+    for (size_t w = 1; w < workers; w++) {
+        if (started[w])
+            pthread_join(tid[w], NULL);
+        else
+            eval_task(w, 0, job);
+    }
+}
+
 pi_status pi_mlp_eval(const pi_model_t *m, size_t n, const float *x, const double *t, float *out,
                       const pi_eval_ctx *ctx)
 {
@@ -230,6 +265,8 @@ pi_status pi_mlp_eval(const pi_model_t *m, size_t n, const float *x, const doubl
         size_t workers = (size_t)threads;
         if (workers > job.nb / 256)
             workers = job.nb / 256 > 0 ? job.nb / 256 : 1;
+        if (workers > MAX_WORKERS)
+            workers = MAX_WORKERS;
         if (workers <= 1) {
             job.chunk = job.nb;
             job.blis_threads = threads;
@@ -237,9 +274,7 @@ pi_status pi_mlp_eval(const pi_model_t *m, size_t n, const float *x, const doubl
         } else {
             job.chunk = (job.nb + workers - 1) / workers;
             job.blis_threads = 1;
-            pi_status st = pi_parallel_for((int)workers, workers, eval_task, &job);
-            if (st != PI_OK)
-                return st;
+            run_workers(&job, workers);
         }
     }
     return PI_OK;
