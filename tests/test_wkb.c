@@ -399,8 +399,6 @@ static void test_sweep_matches_reference_2d(void **state)
 static void test_sweep_16d(void **state)
 {
     (void)state;
-    if (quick())
-        skip();
     pi_sde_t *sde = make_vp_long();
     gmm_fixture f;
     assert_int_equal(gmm_fixture_random(&f, 16, 2, 9, 1.0, 0.1, 0.3), 0);
