@@ -169,13 +169,14 @@ static void test_inverse(void **state)
     }
 }
 
-/* Simulate the forward SDE by Euler–Maruyama from x0 = 1.5 (20000 paths, 2000 steps, seed 7)
+/* Simulate the forward SDE by Euler–Maruyama from x0 = 1.5 (10000 paths, 1000 steps, seed 7)
  * and compare mean and variance at t = T/2 and T with α x0 and σ² (+ σ(0)² for VE, whose
  * marginal at t = 0 is not a point mass). Tolerance: 5 standard errors + the O(h) bias. */
 static void test_simulated_marginals(void **state)
 {
     (void)state;
-    const int paths = getenv("PI_TEST_QUICK") ? 4000 : 20000, steps = 2000;
+    const int quick = getenv("PI_TEST_QUICK") != NULL;
+    const int paths = quick ? 2000 : 10000, steps = quick ? 500 : 1000;
     const double x0 = 1.5;
     for (size_t k = 0; k < sizeof builtin / sizeof builtin[0]; k++) {
         pi_sde_t *sde = make(builtin[k]);
