@@ -392,6 +392,34 @@ static void test_eval_matches_double_and_threads(void **state)
     gmm_fixture_free(&f);
 }
 
+/* A mixture too large for the per-worker inverse-variance table takes the direct path. */
+static void test_large_mixture_eval(void **state)
+{
+    (void)state;
+    const size_t d = 64, k = 1100, n = 5;
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_random(&f, d, k, 91, 1.0, 0.05, 0.5), 0);
+    pi_sde_t *sde = make_sde(PI_SDE_VP_LINEAR);
+    pi_model_t *m = gmm_fixture_model(&f, sde);
+    float *x = malloc(n * d * sizeof *x), *out = malloc(n * d * sizeof *out);
+    gmm_fixture_sample_at(&f, n, 5, 0.9, 0.4, x);
+    assert_int_equal(pi_model_set_threads(m, 2), PI_OK);
+    assert_int_equal(pi_model_eval_at(m, PI_VIEW_SCORE, n, x, 0.05, out), PI_OK);
+    for (size_t i = 0; i < n; i++) {
+        double xd[64], s[64];
+        for (size_t j = 0; j < d; j++)
+            xd[j] = x[i * d + j];
+        assert_int_equal(pi_model_score_d(m, xd, 0.05, s), PI_OK);
+        for (size_t j = 0; j < d; j++)
+            assert_true(fabs(out[i * d + j] - s[j]) <= 1e-6 * fmax(1.0, fabs(s[j])));
+    }
+    free(x);
+    free(out);
+    pi_model_destroy(m);
+    pi_sde_destroy(sde);
+    gmm_fixture_free(&f);
+}
+
 /* Public divergence (exact and Hutchinson), jvp and logpdf. */
 static void test_public_divergence_jvp_logpdf(void **state)
 {
@@ -595,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_zero_variance_at_sigma_zero),
         cmocka_unit_test(test_single_gaussian),
         cmocka_unit_test(test_eval_matches_double_and_threads),
+        cmocka_unit_test(test_large_mixture_eval),
         cmocka_unit_test(test_public_divergence_jvp_logpdf),
         cmocka_unit_test(test_normalisation_and_getters),
         cmocka_unit_test(test_bad_input_create),

@@ -380,13 +380,21 @@ static pi_status gmm_hess_div_d(const pi_model_t *m, const double *x, double t, 
 
 /* ---- batched float evaluation (native view: score) ---------------------------------- */
 
-/* Per-worker slot: inverse variances k × d, constants k, log-weights work k, accumulator d. */
-#define GMM_MAX_WORKERS 64
+/* Per-worker slot: inverse variances k × d (only when k·d <= GMM_TABLE_MAX, so the workspace
+ * stays small for huge mixtures), constants k, log-weights work k, accumulator d. */
+#define GMM_MAX_WORKERS 16
+#define GMM_TABLE_MAX ((size_t)1 << 16)
+
+static int use_table(const pi_model_t *m)
+{
+    const gmm *g = m->impl;
+    return g->k * m->dim <= GMM_TABLE_MAX;
+}
 
 static size_t slot_doubles(const pi_model_t *m)
 {
     const gmm *g = m->impl;
-    return g->k * m->dim + 2 * g->k + m->dim;
+    return (use_table(m) ? g->k * m->dim : 0) + 2 * g->k + m->dim;
 }
 
 static size_t gmm_workspace_bytes(const pi_model_t *m, size_t n)
@@ -411,9 +419,10 @@ static pi_status gmm_task(size_t task, int worker, void *ctx)
     const pi_model_t *m = job->m;
     const gmm *g = m->impl;
     size_t d = m->dim, k = g->k;
+    int table = use_table(m);
     double *inv = job->ws + (size_t)worker * slot_doubles(m);
-    double *cst = inv + k * d, *l = cst + k, *acc = l + k;
-    double alpha = 1.0, last_t = NAN;
+    double *cst = inv + (table ? k * d : 0), *l = cst + k, *acc = l + k;
+    double alpha = 1.0, a2 = 1.0, s2 = 0.0, last_t = NAN;
     size_t begin = task * job->chunk;
     size_t end = begin + job->chunk < job->n ? begin + job->chunk : job->n;
     for (size_t i = begin; i < end; i++) {
@@ -425,12 +434,14 @@ static pi_status gmm_task(size_t task, int worker, void *ctx)
                 st = check_variances(m, job->t[i], sigma);
             if (st != PI_OK)
                 return st;
-            double a2 = alpha * alpha, s2 = sigma * sigma;
+            a2 = alpha * alpha;
+            s2 = sigma * sigma;
             for (size_t c = 0; c < k; c++) {
                 double logdet = 0.0;
                 for (size_t j = 0; j < d; j++) {
                     double cv = a2 * g->var[c * d + j] + s2;
-                    inv[c * d + j] = 1.0 / cv;
+                    if (table)
+                        inv[c * d + j] = 1.0 / cv;
                     logdet += log(cv);
                 }
                 cst[c] = g->logw[c] - 0.5 * logdet;
@@ -439,11 +450,11 @@ static pi_status gmm_task(size_t task, int worker, void *ctx)
         }
         double lmax = -INFINITY;
         for (size_t c = 0; c < k; c++) {
-            const double *mu = g->mu + c * d, *ic = inv + c * d;
+            const double *mu = g->mu + c * d, *v = g->var + c * d, *ic = inv + c * d;
             double q = 0.0;
             for (size_t j = 0; j < d; j++) {
                 double dx = x[j] - alpha * mu[j];
-                q += dx * dx * ic[j];
+                q += dx * dx * (table ? ic[j] : 1.0 / (a2 * v[j] + s2));
             }
             l[c] = cst[c] - 0.5 * q;
             if (l[c] > lmax)
@@ -459,9 +470,9 @@ static pi_status gmm_task(size_t task, int worker, void *ctx)
             double rc = l[c] / sum;
             if (rc == 0.0)
                 continue;
-            const double *mu = g->mu + c * d, *ic = inv + c * d;
+            const double *mu = g->mu + c * d, *v = g->var + c * d, *ic = inv + c * d;
             for (size_t j = 0; j < d; j++)
-                acc[j] -= rc * (x[j] - alpha * mu[j]) * ic[j];
+                acc[j] -= rc * (x[j] - alpha * mu[j]) * (table ? ic[j] : 1.0 / (a2 * v[j] + s2));
         }
         for (size_t j = 0; j < d; j++)
             job->out[i * d + j] = (float)acc[j];
