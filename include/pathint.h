@@ -342,9 +342,9 @@ typedef enum pi_embedding {
  *             be finite (a non-finite value gives #PI_ENUMERIC).
  * @param[in] user_data As given at creation.
  * @return 0 on success; nonzero aborts the calling run with #PI_ECALLBACK.
- * @threadsafety Called from the thread that evaluates the model; a model
- * shared by several threads (e.g. samplers running concurrently) calls it
- * concurrently, so it must then be reentrant.
+ * @threadsafety One library call never calls it from two threads at once,
+ * but a model shared by several threads (e.g. samplers running concurrently)
+ * calls it concurrently, so it must then be reentrant.
  */
 typedef int (*pi_model_fn)(size_t n, size_t dim, const float *x, const double *t, float *out,
                            void *user_data);
@@ -508,8 +508,8 @@ PI_API pi_status pi_model_set_threads(pi_model_t *model, int threads);
  * @param[in] n Rows, >= 1 (n·dim <= 2^40).
  * @param[in] x n × dim, finite.
  * @param[in] t n times, one per row, each in (0, T] with σ(t) > 0.
- * @param[out] out n × dim; untouched on failure except for #PI_ECALLBACK and
- *             #PI_ENUMERIC from a callback model.
+ * @param[out] out n × dim, not overlapping @p x; untouched on failure except
+ *             for #PI_ECALLBACK and #PI_ENUMERIC from a callback model.
  * @return #PI_OK, #PI_EINVAL (message names the argument, row or column),
  *         #PI_ECALLBACK, #PI_ENUMERIC, #PI_ENOMEM.
  * @threadsafety Safe on a shared model (allocates its own scratch per call).

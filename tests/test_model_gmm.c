@@ -578,6 +578,7 @@ static void test_bad_input_eval(void **state)
     EXPECT_FAIL(pi_model_eval(m, (pi_view)4, 2, x, t, out), PI_EINVAL, "view");
     EXPECT_FAIL(pi_model_eval(m, (pi_view)-1, 2, x, t, out), PI_EINVAL, "view");
     EXPECT_FAIL(pi_model_eval(m, PI_VIEW_SCORE, 0, x, t, out), PI_EINVAL, "n must");
+    EXPECT_FAIL(pi_model_eval(m, PI_VIEW_SCORE, 2, x, t, x + 1), PI_EINVAL, "overlap");
     x[3] = NAN;
     EXPECT_FAIL(pi_model_eval(m, PI_VIEW_SCORE, 2, x, t, out), PI_EINVAL, "x must be finite");
     assert_non_null(strstr(pi_last_error(), "row 1"));

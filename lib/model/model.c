@@ -199,6 +199,10 @@ pi_status pi_model_eval(const pi_model_t *model, pi_view view, size_t n, const f
         st = check_model_points(__func__, model, n, x, t);
     if (st != PI_OK)
         return st;
+    /* The view conversion reads x after the kind has written out. */
+    uintptr_t xb = (uintptr_t)x, ob = (uintptr_t)out, bytes = n * model->dim * sizeof(float);
+    if (xb < ob + bytes && ob < xb + bytes)
+        return pi_fail(PI_EINVAL, "pi_model_eval: out must not overlap x");
     aligned_block ws;
     st = aligned_alloc_block(pi_model_workspace_bytes(model, n), &ws, "pi_model_eval");
     if (st != PI_OK)
@@ -674,7 +678,8 @@ static pi_status row_task(size_t task, int worker, void *ctx)
 static pi_status run_rows(row_job *job, void *out, size_t out_bytes)
 {
     const pi_model_t *m = job->m;
-    int threads = m->threads;
+    /* A host callback is never called concurrently from within one call. */
+    int threads = m->type->kind == PI_MODEL_CALLBACK ? 1 : m->threads;
     if ((size_t)threads > job->n)
         threads = (int)job->n;
     size_t d = m->dim;
