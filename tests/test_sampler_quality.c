@@ -122,7 +122,7 @@ static void moments_error(pi_model_t *model, pi_method m, double hbar, size_t st
 static void test_weak_order(void **state)
 {
     (void)state;
-    const size_t n = quick() ? 20000 : 100000;
+    const size_t n = quick() ? 20000 : 50000;
     pi_sde_t *sde;
     pi_model_t *model;
     const double w = 1.0, mu = 1.0, v = 0.25;
