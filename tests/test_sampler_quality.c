@@ -151,8 +151,8 @@ static void test_weak_order(void **state)
                 assert_true(fabs(slope - 1.0) <= 0.3);
             assert_true(av[2] < av[0]);
             if (m == PI_METHOD_EULER) {
-                double am[3] = {fabs(em[0]), fabs(em[1]), fabs(em[2])};
-                double ms = -stats_loglog_slope(ns, am, 3);
+                /* 16 → 32 steps: at 64 the mean error nears the Monte Carlo error */
+                double ms = log(fabs(em[0]) / fabs(em[1])) / log(2.0);
                 printf("    mean error order %.2f (expected 1)\n", ms);
                 if (!quick())
                     assert_true(fabs(ms - 1.0) <= 0.3);
