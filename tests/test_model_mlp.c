@@ -341,6 +341,23 @@ static void test_derivative_dispatch(void **state)
     assert_int_equal(pi_model_grad_div_d(m, x, 0.3, a), PI_OK);
     assert_int_equal(pi_mlp_grad_div_d(m, x, 0.3, b), PI_OK);
     assert_memory_equal(a, b, 2 * sizeof(double));
+    /* The all-in-one entry gives the same bits as the single functions. */
+    double s1[2], s2[2], j1[4], j2[4], dv1, dv2, g1[2], g2[2], h1[8], h2[8], hd1[4], hd2[4];
+    assert_int_equal(pi_mlp_derivatives_d(m, x, 0.3, s1, j1, &dv1, g1, h1, hd1), PI_OK);
+    assert_int_equal(pi_mlp_score_d(m, x, 0.3, s2), PI_OK);
+    assert_int_equal(pi_mlp_jacobian_d(m, x, 0.3, j2), PI_OK);
+    assert_int_equal(pi_mlp_divergence_d(m, x, 0.3, &dv2), PI_OK);
+    assert_int_equal(pi_mlp_grad_div_d(m, x, 0.3, g2), PI_OK);
+    assert_int_equal(pi_mlp_hessians_d(m, x, 0.3, h2), PI_OK);
+    assert_int_equal(pi_mlp_hess_div_d(m, x, 0.3, hd2), PI_OK);
+    assert_memory_equal(s1, s2, sizeof s1);
+    assert_memory_equal(j1, j2, sizeof j1);
+    assert_true(dv1 == dv2);
+    assert_memory_equal(g1, g2, sizeof g1);
+    assert_memory_equal(h1, h2, sizeof h1);
+    assert_memory_equal(hd1, hd2, sizeof hd1);
+    assert_int_equal(pi_mlp_derivatives_d(m, x, 0.3, NULL, j1, NULL, NULL, NULL, NULL), PI_OK);
+    assert_memory_equal(j1, j2, sizeof j1);
     pi_model_destroy(m);
     pi_sde_destroy(sde);
 }

@@ -88,11 +88,36 @@ static void activate(const taylor *tp, double *u)
     u[0] = s0;
 }
 
-/* dst (out × C) = W src (in × C), bias added to the value column. */
+/* dst (out × C) = W src (in × C), bias added to the value column. Four outputs at a time so
+ * that each src row is loaded once per four (the sums still run over i in order). */
 static void linear_taylor(const float *w, const float *b, size_t out, size_t in, size_t cols,
-                          const double *src, double *dst)
+                          const double *restrict src, double *restrict dst)
 {
-    for (size_t o = 0; o < out; o++) {
+    size_t o = 0;
+    for (; o + 4 <= out; o += 4) {
+        double *restrict a0 = dst + o * cols;
+        double *restrict a1 = a0 + cols;
+        double *restrict a2 = a1 + cols;
+        double *restrict a3 = a2 + cols;
+        memset(a0, 0, 4 * cols * sizeof *a0);
+        const float *w0 = w + o * in, *w1 = w0 + in, *w2 = w1 + in, *w3 = w2 + in;
+        for (size_t i = 0; i < in; i++) {
+            double x0 = w0[i], x1 = w1[i], x2 = w2[i], x3 = w3[i];
+            const double *s = src + i * cols;
+            for (size_t c = 0; c < cols; c++) {
+                double v = s[c];
+                a0[c] += x0 * v;
+                a1[c] += x1 * v;
+                a2[c] += x2 * v;
+                a3[c] += x3 * v;
+            }
+        }
+        a0[0] += b[o];
+        a1[0] += b[o + 1];
+        a2[0] += b[o + 2];
+        a3[0] += b[o + 3];
+    }
+    for (; o < out; o++) {
         double *acc = dst + o * cols;
         memset(acc, 0, cols * sizeof *acc);
         const float *wr = w + o * in;
@@ -288,6 +313,49 @@ pi_status pi_mlp_hess_div_d(const pi_model_t *m, const double *x, double t, doub
             acc += F[k * C + tp.o3 + k * d * d + e];
         hess[e] = cb * acc;
     }
+    pi_free(heap);
+    return PI_OK;
+}
+
+pi_status pi_mlp_derivatives_d(const pi_model_t *m, const double *x, double t, double *s,
+                               double *jac, double *div, double *grad_div, double *hess,
+                               double *hess_div)
+{
+    size_t order = hess_div != NULL ? 3 : (grad_div != NULL || hess != NULL) ? 2
+                 : (jac != NULL || div != NULL)                           ? 1
+                                                                          : 0;
+    PROPAGATE(NULL, order > 0 ? m->dim : 0, order);
+    if (s != NULL)
+        for (size_t k = 0; k < d; k++)
+            s[k] = ca * x[k] + cb * F[k * C];
+    if (jac != NULL)
+        for (size_t i = 0; i < d; i++)
+            for (size_t j = 0; j < d; j++)
+                jac[i * d + j] = (i == j ? ca : 0.0) + cb * F[i * C + tp.o1 + j];
+    if (div != NULL) {
+        double acc = 0.0;
+        for (size_t k = 0; k < d; k++)
+            acc += F[k * C + tp.o1 + k];
+        *div = ca * (double)d + cb * acc;
+    }
+    if (grad_div != NULL)
+        for (size_t i = 0; i < d; i++) {
+            double acc = 0.0;
+            for (size_t k = 0; k < d; k++)
+                acc += F[k * C + tp.o2 + k * d + i];
+            grad_div[i] = cb * acc;
+        }
+    if (hess != NULL)
+        for (size_t k = 0; k < d; k++)
+            for (size_t e = 0; e < d * d; e++)
+                hess[k * d * d + e] = cb * F[k * C + tp.o2 + e];
+    if (hess_div != NULL)
+        for (size_t e = 0; e < d * d; e++) {
+            double acc = 0.0;
+            for (size_t k = 0; k < d; k++)
+                acc += F[k * C + tp.o3 + k * d * d + e];
+            hess_div[e] = cb * acc;
+        }
     pi_free(heap);
     return PI_OK;
 }

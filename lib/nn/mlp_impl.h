@@ -117,4 +117,10 @@ pi_status pi_mlp_divergence_d(const pi_model_t *m, const double *x, double t, do
 pi_status pi_mlp_grad_div_d(const pi_model_t *m, const double *x, double t, double *grad);
 pi_status pi_mlp_hessians_d(const pi_model_t *m, const double *x, double t, double *hess);
 pi_status pi_mlp_hess_div_d(const pi_model_t *m, const double *x, double t, double *hess);
+/* All of the above from one propagation of the highest order asked for (any output may be
+ * NULL): what a WKB sweep step needs at the cost of one hess_div (MATH.md §4). Same values,
+ * same bits as the single functions. */
+pi_status pi_mlp_derivatives_d(const pi_model_t *m, const double *x, double t, double *s,
+                               double *jac, double *div, double *grad_div, double *hess,
+                               double *hess_div);
 #endif
