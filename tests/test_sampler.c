@@ -429,6 +429,48 @@ static void test_corrector(void **state)
     free(x);
 }
 
+/* Every SDE kind with every method: finite samples whose mean is near the mixture's. */
+static void test_all_sdes(void **state)
+{
+    (void)state;
+    const pi_sde_kind kinds[] = {PI_SDE_VP_LINEAR, PI_SDE_VP_COSINE, PI_SDE_SUBVP, PI_SDE_VE,
+                                 PI_SDE_EDM};
+    const size_t n = 1000;
+    float *x = malloc(n * 2 * sizeof *x);
+    const double exact = W[0] * MU[0] + W[1] * MU[2];
+    for (size_t k = 0; k < 5; k++) {
+        pi_sde_t *sde = NULL;
+        pi_model_t *model = NULL;
+        assert_int_equal(pi_sde_create(kinds[k], &sde), PI_OK);
+        assert_int_equal(pi_model_create_gmm(sde, 2, 2, W, MU, VAR, &model), PI_OK);
+        for (int m = PI_METHOD_EULER; m <= PI_METHOD_RK45; m++) {
+            for (int h = 0; h < (m == PI_METHOD_RK45 ? 1 : 2); h++) {
+                pi_sampler_t *s = NULL;
+                assert_int_equal(pi_sampler_create(model, &s), PI_OK);
+                assert_int_equal(pi_sampler_set_method(s, (pi_method)m), PI_OK);
+                assert_int_equal(pi_sampler_set_hbar(s, (double)h), PI_OK);
+                assert_int_equal(pi_sampler_set_steps(s, 60), PI_OK);
+                assert_int_equal(pi_sampler_set_schedule(s, PI_SCHEDULE_KARRAS, NAN), PI_OK);
+                pi_status st = pi_sampler_run(s, n, x);
+                if (st != PI_OK)
+                    fprintf(stderr, "sde %d method %d: %s\n", (int)kinds[k], m, pi_last_error());
+                assert_int_equal(st, PI_OK);
+                assert_true(all_finite(x, n * 2));
+                double mean;
+                stats_mean_var(x, n, 2, 0, &mean, NULL);
+                if (!(fabs(mean - exact) < 0.15))
+                    fprintf(stderr, "sde %d method %d hbar %d: mean %g, exact %g\n", (int)kinds[k], m,
+                            h, mean, exact);
+                assert_true(fabs(mean - exact) < 0.15);
+                pi_sampler_destroy(s);
+            }
+        }
+        pi_model_destroy(model);
+        pi_sde_destroy(sde);
+    }
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_trajectory_and_denoise),
         cmocka_unit_test(test_run_from),
         cmocka_unit_test(test_corrector),
+        cmocka_unit_test(test_all_sdes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
