@@ -272,6 +272,61 @@ static void test_cancel_async(void **state)
     pi_sampler_destroy(s);
 }
 
+/* A host-callback model is never called from two threads within one run. */
+typedef struct host_state {
+    atomic_int in_flight;
+    atomic_int overlaps;
+    atomic_long calls;
+} host_state;
+
+static int host_score(size_t n, size_t dim, const float *x, const double *t, float *out, void *user)
+{
+    (void)t;
+    host_state *h = user;
+    if (atomic_fetch_add(&h->in_flight, 1) != 0)
+        atomic_fetch_add(&h->overlaps, 1);
+    atomic_fetch_add(&h->calls, 1);
+    for (size_t i = 0; i < n * dim; i++)
+        out[i] = -x[i]; /* data N(0, I) under VP: p_t = N(0, I) */
+    struct timespec ts = {0, 20000};
+    nanosleep(&ts, NULL);
+    atomic_fetch_sub(&h->in_flight, 1);
+    return 0;
+}
+
+static void test_host_callback_model(void **state)
+{
+    fixture *f = *state;
+    host_state h;
+    atomic_init(&h.in_flight, 0);
+    atomic_init(&h.overlaps, 0);
+    atomic_init(&h.calls, 0);
+    pi_model_t *model = NULL;
+    assert_int_equal(pi_model_create_callback(f->sde, 2, PI_VIEW_SCORE, host_score, &h, &model),
+                     PI_OK);
+    const size_t n = 2500;
+    float *x1 = malloc(n * 2 * sizeof *x1), *x4 = malloc(n * 2 * sizeof *x4);
+    for (int threads = 1; threads <= 4; threads += 3) {
+        pi_sampler_t *s = NULL;
+        assert_int_equal(pi_sampler_create(model, &s), PI_OK);
+        assert_int_equal(pi_sampler_set_threads(s, threads), PI_OK);
+        assert_int_equal(pi_sampler_set_hbar(s, 1.0), PI_OK);
+        assert_int_equal(pi_sampler_set_steps(s, 10), PI_OK);
+        assert_int_equal(pi_sampler_run(s, n, threads == 1 ? x1 : x4), PI_OK);
+        pi_sampler_destroy(s);
+    }
+    assert_int_equal(atomic_load(&h.overlaps), 0);
+    assert_true(atomic_load(&h.calls) >= 20);
+    assert_memory_equal(x1, x4, n * 2 * sizeof *x1);
+    double var = 0.0;
+    for (size_t i = 0; i < n * 2; i++)
+        var += (double)x1[i] * x1[i] / (double)(n * 2);
+    assert_true(fabs(var - 1.0) < 0.1);
+    free(x1);
+    free(x4);
+    pi_model_destroy(model);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_no_allocation_in_step_loop),
         cmocka_unit_test(test_cancel_from_thread),
         cmocka_unit_test(test_cancel_async),
+        cmocka_unit_test(test_host_callback_model),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
