@@ -509,7 +509,9 @@ PI_API pi_status pi_model_set_threads(pi_model_t *model, int threads);
  * @param[in] x n × dim, finite.
  * @param[in] t n times, one per row, each in (0, T] with σ(t) > 0.
  * @param[out] out n × dim, not overlapping @p x; untouched on failure except
- *             for #PI_ECALLBACK and #PI_ENUMERIC from a callback model.
+ *             for #PI_ECALLBACK and #PI_ENUMERIC (points too far from the
+ *             model for float arithmetic, or non-finite callback output), after
+ *             which it may be partly written.
  * @return #PI_OK, #PI_EINVAL (message names the argument, row or column),
  *         #PI_ECALLBACK, #PI_ENUMERIC, #PI_ENOMEM.
  * @threadsafety Safe on a shared model (allocates its own scratch per call).

@@ -340,6 +340,9 @@ static void test_bad_input(void **state)
     EXPECT_FAIL(pi_model_create_empirical(sde, 2, 3, y, &m), PI_EINVAL, "row 2");
     y[4] = -INFINITY;
     EXPECT_FAIL(pi_model_create_empirical(sde, 2, 3, y, &m), PI_EINVAL, "data must be finite");
+    /* huge but finite data would overflow the float logits: rejected at creation */
+    y[4] = 3.0e37f;
+    EXPECT_FAIL(pi_model_create_empirical(sde, 2, 3, y, &m), PI_EINVAL, "within");
     assert_true(m == (pi_model_t *)0x1);
     y[4] = 4;
     assert_int_equal(pi_model_create_empirical(sde, 2, 3, y, &m), PI_OK);
@@ -354,6 +357,13 @@ static void test_bad_input(void **state)
     t = 0.5;
     assert_int_equal(pi_model_logpdf(m, 1, x, &t, lp), PI_OK);
     assert_true(isfinite(lp[0]));
+    /* a point too far for float arithmetic: PI_ENUMERIC, never NaN with PI_OK */
+    float far[2] = {3.0e38f, -3.0e38f}, out[2];
+    EXPECT_FAIL(pi_model_eval(m, PI_VIEW_DENOISED, 1, far, &t, out), PI_ENUMERIC, "too far");
+    far[0] = 1e30f;
+    far[1] = -2e30f;
+    assert_int_equal(pi_model_eval(m, PI_VIEW_DENOISED, 1, far, &t, out), PI_OK);
+    assert_true(isfinite(out[0]) && isfinite(out[1]));
     pi_model_destroy(m);
     pi_sde_destroy(sde);
 }

@@ -298,6 +298,19 @@ static void test_far_points_and_tiny_sigma(void **state)
             assert_true(isfinite(out[0]) && isfinite(out[1]));
         }
     }
+    /* beyond double / float range: PI_ENUMERIC, never a NaN with PI_OK */
+    const double huge_means[4] = {1e300, 0.0, -1e300, 0.0};
+    pi_model_t *h;
+    assert_int_equal(pi_model_create_gmm(sde, 2, 2, w, huge_means, vars, &h), PI_OK);
+    float xf[2] = {0.0f, 0.0f}, out[2];
+    assert_int_equal(pi_model_eval_at(h, PI_VIEW_SCORE, 1, xf, 1.0, out), PI_ENUMERIC);
+    assert_non_null(strstr(pi_last_error(), "row 0"));
+    double x0[2] = {0.0, 0.0}, s0[2];
+    assert_int_equal(pi_model_score_d(h, x0, 1.0, s0), PI_ENUMERIC);
+    pi_model_destroy(h);
+    float big[2] = {3.0e38f, 0.0f};
+    assert_int_equal(pi_model_eval_at(m, PI_VIEW_SCORE, 1, big, 0.01, out), PI_ENUMERIC);
+    assert_non_null(strstr(pi_last_error(), "overflows"));
     pi_model_destroy(m);
     pi_sde_destroy(sde);
 }

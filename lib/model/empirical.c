@@ -40,7 +40,14 @@ typedef struct empirical {
     float *yc;     /* n × d, centred: y − ȳ */
     float *ycn;    /* n: ‖y_c‖² */
     double *mean;  /* d: ȳ */
+    double ymax;   /* max_i ‖y_c,i‖ (<= DATA_NORM_MAX) */
 } empirical;
+
+/* Float-range guards: ‖y − ȳ‖ <= DATA_NORM_MAX keeps ‖y_c‖² far inside float, and a row is only
+ * evaluated in float if |x_c·y_c| and (α/2)‖y_c‖² are bounded by FLOAT_DOT_MAX, so every logit
+ * is finite (the softmax never sees Inf or NaN). */
+#define DATA_NORM_MAX 1e18
+#define FLOAT_DOT_MAX 1e37
 
 /* ---- batched float evaluation ------------------------------------------------------- */
 
@@ -54,7 +61,8 @@ typedef struct empirical {
 
 static float exp_nonpositive(float x)
 {
-    x = x < -87.0f ? -87.0f : x;
+    if (!(x >= -87.0f)) /* also maps a NaN to the clamp, never to an int conversion */
+        x = -87.0f;
     int32_t n = (int32_t)(x * EXP_LOG2E - 0.5f);
     float nf = (float)n;
     float r = x - nf * EXP_LN2_HI - nf * EXP_LN2_LO;
@@ -207,8 +215,18 @@ static pi_status denoise_block(const emp_job *job, size_t r0, size_t rows, slot 
         s->mx[r] = -INFINITY;
         s->sum[r] = 0.0;
         const float *x = job->x + (r0 + r) * d;
-        for (size_t j = 0; j < d; j++)
-            s->xc[r * d + j] = (float)(x[j] - alpha * e->mean[j]);
+        double xn = 0.0;
+        for (size_t j = 0; j < d; j++) {
+            double c = x[j] - alpha * e->mean[j];
+            s->xc[r * d + j] = (float)c;
+            xn += c * c;
+        }
+        xn = sqrt(xn);
+        if (!(xn * e->ymax <= FLOAT_DOT_MAX) || !(0.5 * fabs(alpha) * e->ymax * e->ymax <= FLOAT_DOT_MAX))
+            return pi_fail(PI_ENUMERIC,
+                           "empirical model: row %zu (|x - alpha mean| = %g) is too far from the "
+                           "data (max |y - mean| = %g) for float evaluation",
+                           r0 + r, xn, e->ymax);
     }
     memset(s->acc, 0, rows * d * sizeof(float));
     for (size_t b0 = 0; b0 < n; b0 += DATA_BLOCK) {
@@ -623,8 +641,8 @@ static const struct pi_model_type empirical_type = {
 };
 
 /* Takes ownership of data (n × dim floats, already validated finite). */
-static pi_status emp_build(const pi_sde_t *sde, size_t dim, size_t n, float *data,
-                           pi_model_t **out)
+static pi_status emp_build(const char *fn, pi_status code, const pi_sde_t *sde, size_t dim,
+                           size_t n, float *data, pi_model_t **out)
 {
     pi_model_t *m;
     pi_status st = pi_model_alloc(&empirical_type, sde, dim, PI_VIEW_DENOISED, &m);
@@ -654,6 +672,7 @@ static pi_status emp_build(const pi_sde_t *sde, size_t dim, size_t n, float *dat
             e->mean[j] += data[i * dim + j];
     for (size_t j = 0; j < dim; j++)
         e->mean[j] /= (double)n;
+    double qmax = 0.0;
     for (size_t i = 0; i < n; i++) {
         double q = 0.0;
         for (size_t j = 0; j < dim; j++) {
@@ -662,6 +681,16 @@ static pi_status emp_build(const pi_sde_t *sde, size_t dim, size_t n, float *dat
             q += c * c;
         }
         e->ycn[i] = (float)q;
+        qmax = q > qmax ? q : qmax;
+    }
+    e->ymax = sqrt(qmax);
+    if (!(e->ymax <= DATA_NORM_MAX)) {
+        pi_status st2 = pi_fail(code,
+                                "%s: data must lie within %g of their mean (float evaluation), "
+                                "got a point at distance %g",
+                                fn, DATA_NORM_MAX, e->ymax);
+        pi_model_destroy(m);
+        return st2;
     }
     *out = m;
     return PI_OK;
@@ -691,7 +720,7 @@ pi_status pi_model_create_empirical(const pi_sde_t *sde, size_t dim, size_t n, c
     if (copy == NULL)
         return pi_fail(PI_ENOMEM, "pi_model_create_empirical: out of memory for %zu points", n);
     memcpy(copy, data, total * sizeof(float));
-    return emp_build(sde, dim, n, copy, out);
+    return emp_build("pi_model_create_empirical", PI_EINVAL, sde, dim, n, copy, out);
 }
 
 pi_status pi_empirical_from_payload(const pi_sde_t *sde, size_t dim, const unsigned char *payload,
@@ -727,5 +756,5 @@ pi_status pi_empirical_from_payload(const pi_sde_t *sde, size_t dim, const unsig
                            i / dim);
         }
     }
-    return emp_build(sde, dim, n, data, out);
+    return emp_build("empirical payload", PI_EFORMAT, sde, dim, n, data, out);
 }

@@ -460,6 +460,11 @@ static pi_status gmm_task(size_t task, int worker, void *ctx)
             if (l[c] > lmax)
                 lmax = l[c];
         }
+        if (!isfinite(lmax))
+            return pi_fail(PI_ENUMERIC,
+                           "Gaussian mixture: row %zu is so far from every component that its "
+                           "log-density is not representable",
+                           i);
         double sum = 0.0;
         for (size_t c = 0; c < k; c++) {
             l[c] = exp(l[c] - lmax);
@@ -474,8 +479,15 @@ static pi_status gmm_task(size_t task, int worker, void *ctx)
             for (size_t j = 0; j < d; j++)
                 acc[j] -= rc * (x[j] - alpha * mu[j]) * (table ? ic[j] : 1.0 / (a2 * v[j] + s2));
         }
-        for (size_t j = 0; j < d; j++)
-            job->out[i * d + j] = (float)acc[j];
+        for (size_t j = 0; j < d; j++) {
+            float v = (float)acc[j];
+            if (!isfinite(v))
+                return pi_fail(PI_ENUMERIC,
+                               "Gaussian mixture: the score at row %zu, column %zu (%g) overflows "
+                               "float",
+                               i, j, acc[j]);
+            job->out[i * d + j] = v;
+        }
     }
     return PI_OK;
 }
