@@ -699,10 +699,15 @@ typedef enum pi_schedule {
 
 /**
  * Per-step callback, called after every step on the caller's thread.
- * @param[in] step Steps done (1..nsteps).
+ * @param[in] step Steps done (1..nsteps; accepted steps for #PI_METHOD_RK45).
+ * @param[in] nsteps Steps of the run, or 0 for the adaptive #PI_METHOD_RK45.
  * @param[in] t Current time.
+ * @param[in] n Rows.
+ * @param[in] dim Dimension.
  * @param[in] x n × dim current states (read-only).
- * @param[in] denoised n × dim denoiser output at the step's start, or NULL.
+ * @param[in] denoised n × dim denoiser output at the step's start, or NULL
+ *            (#PI_METHOD_RK45).
+ * @param[in] user_data As given to pi_sampler_set_callback().
  * @return 0 to continue, nonzero to cancel (the run returns #PI_ECANCELED).
  */
 typedef int (*pi_step_fn)(size_t step, size_t nsteps, double t, size_t n, size_t dim,
@@ -766,20 +771,45 @@ PI_API pi_status pi_sampler_get_stats(const pi_sampler_t *sampler, size_t *nfe,
                                       size_t *accepted, size_t *rejected);
 
 /**
- * Draw n samples from the prior at t_start down to t_end.
- * @param[out] x_out n × dim. On #PI_ECANCELED / #PI_ECALLBACK it holds the
+ * Draw n samples from the prior at t_start down to t_end. Row i depends only
+ * on (seed, i): the result is bitwise identical for any n, thread count and
+ * partition (docs/samplers.md).
+ * @param[in] sampler The sampler (its options are read, counters and
+ *            trajectory written).
+ * @param[in] n Rows, >= 1 (n · dim <= 2^40).
+ * @param[out] x_out n × dim. Untouched on #PI_EINVAL / #PI_ENOMEM. On
+ *             #PI_ECANCELED / #PI_ECALLBACK / #PI_ENUMERIC it holds the
  *             states at the last completed step (fully defined).
+ * @return #PI_OK, #PI_EINVAL, #PI_ENOMEM, #PI_ECANCELED, #PI_ECALLBACK,
+ *         #PI_ENUMERIC, #PI_ENOCONVERGE (RK45).
  */
 PI_API pi_status pi_sampler_run(pi_sampler_t *sampler, size_t n, float *x_out);
-/** Integrate given states from t_start down to t_end (SDEdit / img2img). */
+/**
+ * Integrate given states from @p t_start down to t_end (SDEdit / img2img).
+ * Named schedules are regenerated from t_start with the same number of
+ * steps; a custom array keeps its times below t_start.
+ * @param[in] sampler The sampler.
+ * @param[in] t_start Start time in (t_end, T].
+ * @param[in] n Rows, >= 1.
+ * @param[in,out] x_inout n × dim finite states at t_start; the samples on
+ *                return. Failures leave it as pi_sampler_run() leaves x_out.
+ * @return As pi_sampler_run().
+ */
 PI_API pi_status pi_sampler_run_from(pi_sampler_t *sampler, double t_start, size_t n,
                                      float *x_inout);
 
 /**
  * GITS (Chen et al.): optimise a schedule of @p steps steps by dynamic
  * programming over a fine teacher grid of @p fine_steps uniform-λ steps, on
- * @p n_samples ODE trajectories (seeded by the sampler's seed).
- * @param[out] times_out steps + 1 times, ready for pi_sampler_set_times().
+ * @p n_samples ODE trajectories (seeded by the sampler's seed, from its
+ * t_start to t_end; docs/samplers.md).
+ * @param[in] sampler The sampler (model, seed, time range, threads).
+ * @param[in] steps Steps of the result, >= 1.
+ * @param[in] fine_steps Teacher steps, in [steps, 4096].
+ * @param[in] n_samples Teacher trajectories, >= 1.
+ * @param[out] times_out steps + 1 times, ready for pi_sampler_set_times();
+ *             untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_ENOMEM, or a failure of the teacher run.
  */
 PI_API pi_status pi_sampler_gits(pi_sampler_t *sampler, size_t steps, size_t fine_steps,
                                  size_t n_samples, double *times_out);
@@ -805,6 +835,9 @@ PI_API pi_status pi_sampler_set_dequantization(pi_sampler_t *sampler, double bin
 
 /**
  * Probability-flow likelihood and its WKB slope (MATH.md §4).
+ * @param[in] sampler The sampler (its model, ħ and likelihood options).
+ * @param[in] n Points, >= 1.
+ * @param[in] x n × dim points.
  * @param[out] nll_out n values of −log q⁰(x) in nats.
  * @param[out] c1_out n first-order coefficients c1 (log q^ħ ≈ log q⁰ + ħ c1), or NULL.
  * @return #PI_OK, or the first per-point failure (other points are still computed).
