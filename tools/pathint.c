@@ -163,10 +163,12 @@ static void progress_update(progress *p, uint64_t done, const char *extra, int f
         if (final)
             fputc('\n', stderr);
     } else {
+        /* Plain lines: at most one per tenth of the work and per second, then a final one. */
         int tenth = (int)(10.0 * (double)done / (double)p->total);
-        if (!final && tenth <= p->last_tenth)
+        if (!final && (tenth <= p->last_tenth || tenth >= 10 || t - p->last_draw < 1.0))
             return;
         p->last_tenth = tenth;
+        p->last_draw = t;
         fprintf(stderr, "%s: %3d%% (%llu/%llu) %.0f/s %s %s%s%s\n", p->label, percent,
                 (unsigned long long)done, (unsigned long long)p->total, rate,
                 final ? "done in" : "ETA", final ? el_s : eta_s, extra ? "  " : "", extra ? extra : "");
@@ -834,9 +836,9 @@ static const option_spec train_options[] = {
     {"layers", 0, "L", "hidden layers (default 3)"},
     {"steps", 0, "N", "Adam steps (default 4000)"},
     {"batch", 0, "B", "batch size (default 512)"},
-    {"lr", 0, "LR", "learning rate (default 2e-3, cosine decay)"},
+    {"lr", 0, "LR", "learning rate (default 3e-3, cosine decay)"},
     {"weighting", 0, "NAME", "likelihood (default), sigma2, edm"},
-    {"ema", 0, "D", "EMA decay of the weights (default 0.999)"},
+    {"ema", 0, "D", "EMA decay of the weights (default 0.99 below 10000 steps, else 0.999)"},
     {"seed", 0, "S", "seed of weights, batches and noise (default 0)"},
     {"threads", 'j', "K", "worker threads (default 1)"},
     {"checkpoint", 0, "FILE", "also write a resumable trainer checkpoint"},
@@ -857,7 +859,9 @@ static int cmd_train(args *a)
     size_t layers = (size_t)opt_u64(a, "layers", 3, 1, 64);
     uint64_t steps = opt_u64(a, "steps", 4000, 1, UINT64_MAX / 2);
     size_t batch = (size_t)opt_u64(a, "batch", 512, 1, 1u << 24);
-    double lr = opt_double(a, "lr", 2e-3), ema = opt_double(a, "ema", 0.999);
+    double lr = opt_double(a, "lr", 3e-3);
+    /* The EMA starts from the initial weights: a long memory spoils short runs. */
+    double ema = opt_double(a, "ema", steps < 10000 ? 0.99 : 0.999);
     int weighting = opt_choice(a, "weighting", weighting_names, PI_WEIGHT_LIKELIHOOD);
     uint64_t seed = opt_u64(a, "seed", 0, 0, UINT64_MAX);
     int threads = (int)opt_u64(a, "threads", 1, 1, 256);
@@ -1040,9 +1044,9 @@ static int cmd_info(args *a)
 static const option_spec demo_options[] = {
     {"out", 'o', "FILE", "figure to write (default pathint-demo.png)"},
     {"dataset", 0, "NAME", "swiss-roll (default), 25-gaussians, 8-gaussians, moons, checkerboard"},
-    {"train-steps", 0, "N", "Adam steps (default 3000)"},
+    {"train-steps", 0, "N", "Adam steps (default 4000)"},
     {"samples", 'n', "N", "samples per ħ (default 2000)"},
-    {"eval-points", 0, "N", "held-out points for NLL0 and c1 (default 200)"},
+    {"eval-points", 0, "N", "held-out points for NLL0 and c1 (default 100)"},
     {"steps", 0, "N", "sampling steps (default 100)"},
     {"seed", 0, "S", "seed (default 0)"},
     {"threads", 'j', "K", "worker threads (default 2)"},
@@ -1190,9 +1194,9 @@ static int cmd_demo(args *a)
     int quick = has_opt(a, "quick");
     const char *out = opt_str(a, "out", "pathint-demo.png");
     int dataset = opt_choice(a, "dataset", dataset_names, PI_DATA_SWISS_ROLL);
-    uint64_t train_steps = opt_u64(a, "train-steps", quick ? 200 : 3000, 1, 10000000);
+    uint64_t train_steps = opt_u64(a, "train-steps", quick ? 200 : 4000, 1, 10000000);
     size_t nsamples = (size_t)opt_u64(a, "samples", quick ? 300 : 2000, 10, 10000000);
-    size_t neval = (size_t)opt_u64(a, "eval-points", quick ? 8 : 200, 2, 1000000);
+    size_t neval = (size_t)opt_u64(a, "eval-points", quick ? 8 : 100, 2, 1000000);
     size_t sample_steps = (size_t)opt_u64(a, "steps", quick ? 20 : 100, 1, 100000);
     uint64_t seed = opt_u64(a, "seed", 0, 0, UINT64_MAX);
     int threads = (int)opt_u64(a, "threads", 2, 1, 256);
@@ -1245,7 +1249,7 @@ static int cmd_demo(args *a)
     if (!st)
         st = pi_trainer_create(model, &tr);
     if (!st)
-        st = pi_trainer_set_learning_rate(tr, 2e-3);
+        st = pi_trainer_set_learning_rate(tr, 3e-3);
     if (!st)
         st = pi_trainer_set_lr_schedule(tr, PI_LR_COSINE, train_steps / 50, train_steps);
     if (!st)
@@ -1255,7 +1259,7 @@ static int cmd_demo(args *a)
     if (!st)
         st = pi_trainer_set_time_sampling(tr, PI_TIME_IMPORTANCE);
     if (!st)
-        st = pi_trainer_set_ema(tr, train_steps >= 2000 ? 0.999 : 0.99);
+        st = pi_trainer_set_ema(tr, train_steps >= 10000 ? 0.999 : 0.99); /* EMA starts at the init */
     if (!st)
         st = pi_trainer_set_seed(tr, seed);
     if (!st)
