@@ -1,0 +1,166 @@
+/* Reproduce Hirono, Tanaka & Fukushima (ICML 2024), Table 1, with pathint:
+ * train a 3 × 128 SiLU MLP by likelihood-weighted denoising score matching on Swiss roll or
+ * 25 Gaussians with the "SIMPLE" (VP, β 0 → 20, t ∈ [0.01, 1]) or "COSINE" (VP cosine,
+ * s = 0, t ∈ [0.01, 1 − 1e-3]) SDE, then report NLL₀ (ħ = 0) and the WKB slope
+ * dNLL/dħ = −c1 over 100 batches of 10 test points (docs/reproduction.md).
+ *
+ * Build (not part of the meson build; see docs/reproduction.md):
+ *   gcc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude examples/reproduce_paper.c \
+ *       -Lbuild/lib -Wl,-rpath,$PWD/build/lib -lpathint -lm -o reproduce_paper
+ * Run:
+ *   ./reproduce_paper swiss simple [steps] [batch] [threads] [seed]
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pathint.h"
+
+#define CHECK(call)                                                                            \
+    do {                                                                                       \
+        pi_status st_ = (call);                                                                \
+        if (st_ != PI_OK) {                                                                    \
+            fprintf(stderr, "%s:%d: %s failed: %s (%s)\n", __FILE__, __LINE__, #call,         \
+                    pi_status_string(st_), pi_last_error());                                   \
+            exit(1);                                                                           \
+        }                                                                                      \
+    } while (0)
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int progress(uint64_t step, double loss, double ema_loss, double rate, void *user)
+{
+    (void)loss;
+    uint64_t every = *(const uint64_t *)user;
+    if (step % every == 0)
+        fprintf(stderr, "step %8llu  loss(ema) %10.5f  %7.1f steps/s\n",
+                (unsigned long long)step, ema_loss, rate);
+    return 0;
+}
+
+/* Mean and sample standard deviation of the means of consecutive batches. */
+static void batch_stats(const double *v, size_t batches, size_t per, double sign, double *mean,
+                        double *std, double *lo, double *hi)
+{
+    double s = 0, s2 = 0;
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (size_t b = 0; b < batches; b++) {
+        double m = 0;
+        for (size_t i = 0; i < per; i++)
+            m += sign * v[b * per + i] / (double)per;
+        s += m;
+        s2 += m * m;
+        *lo = m < *lo ? m : *lo;
+        *hi = m > *hi ? m : *hi;
+    }
+    *mean = s / (double)batches;
+    *std = sqrt((s2 - s * *mean) / (double)(batches - 1));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s swiss|g25 simple|cosine [steps] [batch] [threads] [seed]\n",
+                argv[0]);
+        return 2;
+    }
+    const int swiss = strcmp(argv[1], "swiss") == 0;
+    const int cosine = strcmp(argv[2], "cosine") == 0;
+    const uint64_t steps = argc > 3 ? strtoull(argv[3], NULL, 10) : 20000;
+    const size_t batch = argc > 4 ? strtoul(argv[4], NULL, 10) : 512;
+    const int threads = argc > 5 ? atoi(argv[5]) : 1;
+    const uint64_t seed = argc > 6 ? strtoull(argv[6], NULL, 10) : 0;
+    const size_t n_train = 100000, batches = 100, per_batch = 10, n_test = batches * per_batch;
+    const pi_dataset set = swiss ? PI_DATA_SWISS_ROLL : PI_DATA_GAUSSIANS_25;
+
+    /* The paper's SDEs. */
+    pi_sde_t *sde = NULL;
+    if (cosine) {
+        CHECK(pi_sde_create(PI_SDE_VP_COSINE, &sde));
+        CHECK(pi_sde_set_param(sde, PI_SDE_COSINE_S, 0.0));
+        CHECK(pi_sde_set_param(sde, PI_SDE_T_MAX, 1.0 - 1e-3));
+        CHECK(pi_sde_set_param(sde, PI_SDE_T_MIN, 0.01));
+    } else {
+        CHECK(pi_sde_create(PI_SDE_VP_LINEAR, &sde));
+        CHECK(pi_sde_set_param(sde, PI_SDE_BETA_MIN, 0.0));
+        CHECK(pi_sde_set_param(sde, PI_SDE_BETA_MAX, 20.0));
+        CHECK(pi_sde_set_param(sde, PI_SDE_T_MAX, 1.0));
+        CHECK(pi_sde_set_param(sde, PI_SDE_T_MIN, 0.01));
+    }
+
+    float *train = malloc(n_train * 2 * sizeof *train), *test = malloc(n_test * 2 * sizeof *test);
+    double *nll = malloc(n_test * sizeof *nll), *c1 = malloc(n_test * sizeof *c1);
+    if (!train || !test || !nll || !c1)
+        return 1;
+    CHECK(pi_data_generate(set, n_train, 1000 + seed, train));
+    CHECK(pi_data_generate(set, n_test, 2000 + seed, test));
+
+    /* 3 hidden layers of width 128, SiLU (swish), ε output, log σ̃ embedding. */
+    pi_model_t *model = NULL;
+    pi_trainer_t *tr = NULL;
+    CHECK(pi_model_create_mlp(sde, 2, 128, 3, &model));
+    CHECK(pi_model_mlp_init(model, seed));
+    CHECK(pi_model_set_threads(model, threads));
+    CHECK(pi_trainer_create(model, &tr));
+    CHECK(pi_trainer_set_weighting(tr, PI_WEIGHT_LIKELIHOOD));   /* λ = g² */
+    CHECK(pi_trainer_set_time_sampling(tr, PI_TIME_IMPORTANCE)); /* unbiased, lower variance */
+    CHECK(pi_trainer_set_batch_size(tr, batch));
+    CHECK(pi_trainer_set_learning_rate(tr, 2e-3));
+    CHECK(pi_trainer_set_lr_schedule(tr, PI_LR_COSINE, steps / 50, steps));
+    CHECK(pi_trainer_set_grad_clip(tr, 1.0));
+    CHECK(pi_trainer_set_ema(tr, 0.999));
+    CHECK(pi_trainer_set_seed(tr, seed));
+    CHECK(pi_trainer_set_threads(tr, threads));
+    uint64_t every = steps / 20 ? steps / 20 : 1;
+    CHECK(pi_trainer_set_callback(tr, progress, &every));
+    double t0 = now();
+    CHECK(pi_trainer_fit(tr, n_train, train, steps));
+    double train_s = now() - t0;
+
+    double bound, bound_se;
+    CHECK(pi_trainer_bound(tr, n_test, test, 16, &bound, &bound_se));
+
+    /* NLL₀ and c1 with the probability-flow ODE (ħ = 0), exact divergence, WKB sweep. */
+    pi_sampler_t *s = NULL;
+    CHECK(pi_sampler_create(model, &s));
+    CHECK(pi_sampler_set_hbar(s, 0.0));
+    CHECK(pi_sampler_set_threads(s, threads));
+    t0 = now();
+    CHECK(pi_sampler_nll(s, n_test, test, nll, c1));
+    double nll_s = now() - t0;
+
+    double nll_mean, nll_std, nll_lo, nll_hi, slope_mean, slope_std, slope_lo, slope_hi;
+    batch_stats(nll, batches, per_batch, 1.0, &nll_mean, &nll_std, &nll_lo, &nll_hi);
+    batch_stats(c1, batches, per_batch, -1.0, &slope_mean, &slope_std, &slope_lo, &slope_hi);
+    printf("{\"data\": \"%s\", \"sde\": \"%s\", \"steps\": %llu, \"batch\": %zu, \"seed\": %llu,\n"
+           " \"train_seconds\": %.1f, \"nll_seconds\": %.1f,\n"
+           " \"nll0_mean\": %.4f, \"nll0_std_over_batches\": %.4f,\n"
+           " \"slope_mean\": %.4f, \"slope_std_over_batches\": %.4f, \"slope_batch_min\": %.4f, "
+           "\"slope_batch_max\": %.4f,\n"
+           " \"action_bound_hbar1\": %.4f, \"action_bound_se\": %.4f}\n",
+           swiss ? "swiss_roll" : "gaussians_25", cosine ? "cosine" : "simple",
+           (unsigned long long)steps, batch, (unsigned long long)seed, train_s, nll_s, nll_mean,
+           nll_std, slope_mean, slope_std, slope_lo, slope_hi, bound, bound_se);
+
+    char path[256];
+    snprintf(path, sizeof path, "reproduce_%s_%s_%llu.ckpt", argv[1], argv[2],
+             (unsigned long long)seed);
+    CHECK(pi_trainer_save(tr, path));
+    pi_sampler_destroy(s);
+    pi_trainer_destroy(tr);
+    pi_model_destroy(model);
+    pi_sde_destroy(sde);
+    free(train);
+    free(test);
+    free(nll);
+    free(c1);
+    return 0;
+}
