@@ -145,6 +145,48 @@ static void test_bitwise_reproducible(void **state)
     free(ref);
 }
 
+/* Large dimension: model chunks shrink (chunk × dim is bounded), results do not change. */
+static void test_bitwise_large_dim(void **state)
+{
+    (void)state;
+    const size_t d = 600, n = quick() ? 300 : 700;
+    pi_sde_t *sde = NULL;
+    pi_model_t *model = NULL;
+    double w[2] = {0.5, 0.5}, *mu = malloc(2 * d * sizeof *mu), *var = malloc(2 * d * sizeof *var);
+    for (size_t i = 0; i < 2 * d; i++) {
+        mu[i] = i < d ? 0.5 : -0.5;
+        var[i] = 0.1 + 0.001 * (double)(i % 7);
+    }
+    assert_int_equal(pi_sde_create(PI_SDE_VE, &sde), PI_OK);
+    assert_int_equal(pi_model_create_gmm(sde, d, 2, w, mu, var, &model), PI_OK);
+    float *ref = NULL;
+    const int threads[3] = {1, 3, 2};
+    const size_t rows[3] = {n, n, 5};
+    for (int k = 0; k < 3; k++) {
+        pi_sampler_t *s = NULL;
+        assert_int_equal(pi_sampler_create(model, &s), PI_OK);
+        assert_int_equal(pi_sampler_set_method(s, PI_METHOD_HEUN), PI_OK);
+        assert_int_equal(pi_sampler_set_hbar(s, 0.7), PI_OK);
+        assert_int_equal(pi_sampler_set_steps(s, 6), PI_OK);
+        assert_int_equal(pi_sampler_set_threads(s, threads[k]), PI_OK);
+        assert_int_equal(pi_sampler_set_corrector(s, 1, 0.1), PI_OK);
+        float *x = malloc(rows[k] * d * sizeof *x);
+        assert_int_equal(pi_sampler_run(s, rows[k], x), PI_OK);
+        if (ref == NULL)
+            ref = x;
+        else {
+            assert_memory_equal(x, ref, rows[k] * d * sizeof *x);
+            free(x);
+        }
+        pi_sampler_destroy(s);
+    }
+    free(ref);
+    free(mu);
+    free(var);
+    pi_model_destroy(model);
+    pi_sde_destroy(sde);
+}
+
 /* Count allocations from the end of step 1 to the start of the last callback. */
 static int counting_cb(size_t step, size_t nsteps, double t, size_t n, size_t dim, const float *x,
                        const float *den, void *user)
@@ -332,6 +374,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bitwise_reproducible),
+        cmocka_unit_test(test_bitwise_large_dim),
         cmocka_unit_test(test_no_allocation_in_step_loop),
         cmocka_unit_test(test_cancel_from_thread),
         cmocka_unit_test(test_cancel_async),

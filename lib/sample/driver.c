@@ -562,6 +562,9 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
         run.nworkers = 1;
     size_t per = (n + (size_t)run.nworkers - 1) / (size_t)run.nworkers;
     size_t chunk = per < PI_SAMPLER_CHUNK ? per : PI_SAMPLER_CHUNK;
+    size_t max_rows = PI_SAMPLER_CHUNK_ELEMENTS / dim;
+    if (chunk > max_rows)
+        chunk = max_rows > 0 ? max_rows : 1;
     st = ensure_workers(s, run.nworkers, chunk);
     if (st == PI_OK)
         st = ensure_state(s, &run, adaptive);

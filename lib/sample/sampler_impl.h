@@ -19,8 +19,11 @@
 /* Rows per model evaluation inside one worker: bounds the model workspace
  * (O(width · chunk)) whatever n is. */
 #define PI_SAMPLER_CHUNK 1024
+/* ... and chunk × dim <= this many elements, so that large dimensions (images) keep the
+ * per-worker scratch near PI_WORKER_BUFFERS + 2 MiB. */
+#define PI_SAMPLER_CHUNK_ELEMENTS ((size_t)1 << 17)
 /* Double scratch buffers of chunk × dim per worker, available to integrators. */
-#define PI_WORKER_BUFFERS 8
+#define PI_WORKER_BUFFERS 6
 /* Maximum number of corrector steps per predictor step (the noise key packs it in 8 bits). */
 #define PI_MAX_CORRECTOR_STEPS 255
 /* Limits of the adaptive solver. */
@@ -209,7 +212,7 @@ pi_status pi_run_mirror(pi_run *run);
 pi_status pi_run_after_step(pi_run *run, size_t step, size_t nsteps, double t);
 
 /* Langevin corrector (corrector.c) on rows [r0, r1) at the end time of step `step`, in place on
- * run->x; the worker's fin/fout/noise/buf[7] are used. */
+ * run->x; the worker's fin, fout and noise are used. */
 pi_status pi_corrector_rows(pi_run *run, size_t step, double t, const pi_sde_point *p, size_t r0,
                             size_t r1, pi_worker *w);
 
