@@ -372,6 +372,35 @@ static void test_trajectory_and_denoise(void **state)
     free(bd);
 }
 
+/* RK45: the callback sees accepted steps with nsteps = 0 and no denoised array; the
+ * trajectory records accepted points while they fit. */
+static void test_rk45_callback_and_trajectory(void **state)
+{
+    fixture *f = *state;
+    pi_sampler_t *s = make(f);
+    assert_int_equal(pi_sampler_set_method(s, PI_METHOD_RK45), PI_OK);
+    assert_int_equal(pi_sampler_set_steps(s, 200), PI_OK); /* room for every accepted point */
+    cb_state c;
+    memset(&c, 0, sizeof c);
+    c.stop_at = 1000;
+    assert_int_equal(pi_sampler_set_callback(s, step_cb, &c), PI_OK);
+    assert_int_equal(pi_sampler_record_trajectory(s, 1, NULL, NULL, 0), PI_OK);
+    float x[64];
+    assert_int_equal(pi_sampler_run(s, 32, x), PI_OK);
+    size_t acc, npoints;
+    assert_int_equal(pi_sampler_get_stats(s, NULL, &acc, NULL), PI_OK);
+    assert_int_equal(c.calls, acc);
+    assert_int_equal(c.nsteps, 0);
+    assert_int_equal(c.saw_denoised, 0);
+    assert_true(c.last_t == 1e-3);
+    const float *tx = NULL, *td = NULL;
+    assert_int_equal(pi_sampler_get_trajectory(s, &tx, &td, &npoints), PI_OK);
+    assert_int_equal(npoints, acc + 1);
+    assert_null(td);
+    assert_memory_equal(tx + acc * 64, x, sizeof x);
+    pi_sampler_destroy(s);
+}
+
 /* SDEdit: noise data with the forward marginal at t = 0.4 and denoise back; the output stays
  * close to the mixture (each point near one of the two means). */
 static void test_run_from(void **state)
@@ -382,8 +411,12 @@ static void test_run_from(void **state)
     stats_sample_gmm(2, 2, W, MU, VAR, n, 3, x);
     double a, sg;
     assert_int_equal(pi_sde_marginal(f->sde, 0.4, &a, &sg), PI_OK);
+    float *z = malloc(n * 2 * sizeof *z);
+    const double one = 1.0, zero2[2] = {0.0, 0.0}, unit2[2] = {1.0, 1.0};
+    stats_sample_gmm(2, 1, &one, zero2, unit2, n, 9, z);
     for (size_t i = 0; i < n * 2; i++)
-        x[i] = (float)(a * x[i] + sg * (double)x[(i * 7919) % (n * 2)] * 0.0);
+        x[i] = (float)(a * x[i] + sg * z[i]); /* the forward marginal at t = 0.4 */
+    free(z);
     pi_sampler_t *s = make(f);
     assert_int_equal(pi_sampler_set_steps(s, 20), PI_OK);
     assert_int_equal(pi_sampler_set_hbar(s, 1.0), PI_OK);
@@ -480,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_callback_cancel),
         cmocka_unit_test(test_model_failure),
         cmocka_unit_test(test_trajectory_and_denoise),
+        cmocka_unit_test(test_rk45_callback_and_trajectory),
         cmocka_unit_test(test_run_from),
         cmocka_unit_test(test_corrector),
         cmocka_unit_test(test_all_sdes),
