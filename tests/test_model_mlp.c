@@ -183,7 +183,7 @@ static void test_batch_and_thread_independence(void **state)
     (void)state;
     pi_sde_t *sde = vp_sde();
     pi_model_t *m = make_mlp(sde, 2, 64, 3, 9);
-    size_t n = quick() ? 700 : PI_MLP_BLOCK + 517;
+    size_t n = quick() ? 700 : pi_mlp_block_rows(m->impl) + 517;
     float *x = malloc(n * 2 * sizeof *x), *full1 = malloc(n * 2 * sizeof *full1);
     float *full2 = malloc(n * 2 * sizeof *full2), *part = malloc(n * 2 * sizeof *part);
     double *t = malloc(n * sizeof *t);
@@ -192,6 +192,8 @@ static void test_batch_and_thread_independence(void **state)
         t[r] = t[n / 2]; /* a run of equal times (the embedding is copied, not recomputed) */
     eval_native(m, n, x, t, full1, 1);
     eval_native(m, n, x, t, full2, 2);
+    assert_memory_equal(full1, full2, n * 2 * sizeof(float));
+    eval_native(m, n, x, t, full2, 3);
     assert_memory_equal(full1, full2, n * 2 * sizeof(float));
     const size_t sizes[] = {1, 3, 17, 256, 600};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {

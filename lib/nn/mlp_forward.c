@@ -1,6 +1,6 @@
 /* Batched float forward pass of the MLP (definition: comment block of model/mlp.c): per-row
  * scalars and embedding in double, then one pi_sgemm per Linear layer with the bias + SiLU
- * fused into one elementwise pass. Rows are processed in blocks of PI_MLP_BLOCK; all scratch
+ * fused into one elementwise pass. Rows are processed in blocks of pi_mlp_block_rows(); all scratch
  * comes from the caller's workspace. Row i's result depends only on row i (BLIS computes each
  * output element with the same k-loop whatever m and the thread count: tests check it). */
 #include "mlp_impl.h"
@@ -141,10 +141,18 @@ static void eval_layout(const pi_mlp *net, size_t block, size_t *rows_b, size_t 
     *hid_b = round_up(block * net->width * sizeof(float));
 }
 
+size_t pi_mlp_block_rows(const pi_mlp *net)
+{
+    size_t per_row = net->in + 2 * net->width;
+    size_t rows = PI_MLP_BLOCK_FLOATS / per_row;
+    return rows > PI_MLP_BLOCK ? PI_MLP_BLOCK : rows < 16 ? 16 : rows;
+}
+
 size_t pi_mlp_eval_workspace_bytes(const pi_model_t *m, size_t n)
 {
     const pi_mlp *net = m->impl;
-    size_t block = n < PI_MLP_BLOCK ? n : PI_MLP_BLOCK;
+    size_t rows = pi_mlp_block_rows(net);
+    size_t block = n < rows ? n : rows;
     if (block == 0)
         block = 1;
     size_t rows_b, in_b, hid_b;
@@ -244,7 +252,8 @@ pi_status pi_mlp_eval(const pi_model_t *m, size_t n, const float *x, const doubl
         if (st != PI_OK)
             return st;
     }
-    size_t block = n < PI_MLP_BLOCK ? n : PI_MLP_BLOCK;
+    size_t rows = pi_mlp_block_rows(net);
+    size_t block = n < rows ? n : rows;
     size_t rows_b, in_b, hid_b;
     eval_layout(net, block, &rows_b, &in_b, &hid_b);
     unsigned char *base = align_ptr(ctx->workspace);

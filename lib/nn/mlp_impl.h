@@ -10,8 +10,10 @@
 
 #include "model/model_impl.h"
 
-/* Rows per block of the batched float forward pass (bounds the eval workspace). */
+/* Rows per block of the batched float forward pass: PI_MLP_BLOCK, fewer for wide networks
+ * so that a block's activations stay within PI_MLP_BLOCK_FLOATS (bounds the eval workspace). */
 #define PI_MLP_BLOCK ((size_t)4096)
+#define PI_MLP_BLOCK_FLOATS ((size_t)1 << 22)
 /* Largest accepted shapes (also the bounds used when reading files). */
 #define PI_MLP_MAX_WIDTH ((size_t)1 << 16)
 #define PI_MLP_MAX_LAYERS ((size_t)1024)
@@ -32,6 +34,9 @@ typedef struct pi_mlp {
     size_t num_params;
     float *params;
 } pi_mlp;
+
+/* Rows per block of the float forward pass for this network (mlp_forward.c). */
+size_t pi_mlp_block_rows(const pi_mlp *net);
 
 /* Per-row scalars that depend only on t (computed in double). */
 typedef struct pi_mlp_row {
