@@ -64,6 +64,10 @@ typedef struct pi_file pi_file;
 pi_status pi_file_write(pi_file *file, const void *data, size_t bytes);
 pi_status pi_write_file_atomic(const char *path, pi_status (*writer)(pi_file *file, const void *ctx),
                                const void *ctx);
+/* Run a writer into memory instead of a file (same pi_file interface): *data (freed with
+ * pi_free) receives the bytes. `what` names the content in error messages. */
+pi_status pi_render_to_memory(pi_status (*writer)(pi_file *file, const void *ctx), const void *ctx,
+                              const char *what, unsigned char **data, size_t *size);
 /* Read a whole file (bounded by max_bytes); *data freed with pi_free. */
 pi_status pi_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *size);
 

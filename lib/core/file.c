@@ -64,6 +64,27 @@ pi_status pi_write_file_atomic(const char *path, pi_status (*writer)(pi_file *fi
     return st;
 }
 
+pi_status pi_render_to_memory(pi_status (*writer)(pi_file *file, const void *ctx), const void *ctx,
+                              const char *what, unsigned char **data, size_t *size)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    if (fp == NULL)
+        return pi_fail(PI_ENOMEM, "out of memory rendering %s", what);
+    pi_file mem = {fp, what};
+    pi_status st = writer(&mem, ctx);
+    if (fclose(fp) != 0 && st == PI_OK)
+        st = pi_fail(PI_ENOMEM, "out of memory rendering %s", what);
+    if (st != PI_OK) {
+        free(buf);
+        return st;
+    }
+    *data = (unsigned char *)buf;
+    *size = len;
+    return PI_OK;
+}
+
 pi_status pi_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *size)
 {
     if (path == NULL)

@@ -17,11 +17,6 @@
 
 /* Completes core's opaque pi_file with the same members as core/file.c (compatible type,
  * C11 6.2.7) so a payload can be rendered to memory before it is framed and checksummed. */
-struct pi_file {
-    FILE *fp;
-    const char *path;
-};
-
 static void put_u32(unsigned char *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
@@ -104,25 +99,17 @@ static pi_status write_frame(pi_file *file, const void *p)
 }
 
 /* Render the kind's payload to memory. */
+static pi_status write_payload_of(pi_file *file, const void *model)
+{
+    const pi_model_t *m = model;
+    return m->type->write_payload(m, file);
+}
+
 static pi_status render_payload(const pi_model_t *m, const char *path, unsigned char **out,
                                 size_t *bytes)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *fp = open_memstream(&buf, &len);
-    if (fp == NULL)
-        return pi_fail(PI_ENOMEM, "pi_model_save: out of memory rendering the payload");
-    struct pi_file mem = {fp, path};
-    pi_status st = m->type->write_payload(m, &mem);
-    if (fclose(fp) != 0 && st == PI_OK)
-        st = pi_fail(PI_ENOMEM, "pi_model_save: out of memory rendering the payload");
-    if (st != PI_OK) {
-        free(buf);
-        return st;
-    }
-    *out = (unsigned char *)buf;
-    *bytes = len;
-    return PI_OK;
+    (void)path;
+    return pi_render_to_memory(write_payload_of, m, "the model payload", out, bytes);
 }
 
 pi_status pi_model_save(const pi_model_t *model, const char *path)
