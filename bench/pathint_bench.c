@@ -95,6 +95,7 @@ static int selected(const char *name) { return g_only == NULL || strstr(name, g_
 enum { MLP_DIM = 2, MLP_WIDTH = 256, MLP_LAYERS = 3, MLP_BATCH = 4096 };
 
 static pi_sde_t *g_sde;
+static size_t g_mlp_features = 16; /* embedding features of the benchmarked MLP (measured) */
 
 static const char *missing(void) { return "library function not available in this build yet"; }
 
@@ -218,6 +219,7 @@ static void bench_mlp_forward(int threads)
         return;
     }
     size_t in = mlp_input_width(m, MLP_DIM, MLP_WIDTH, MLP_LAYERS);
+    g_mlp_features = in - MLP_DIM;
     size_t n = MLP_BATCH;
     float *x = bench_alloc(n * MLP_DIM * sizeof(float));
     float *out = bench_alloc(n * MLP_DIM * sizeof(float));
@@ -935,10 +937,11 @@ int main(int argc, char **argv)
     bench_likelihood();
     char config[512];
     snprintf(config, sizeof config,
-             "{\"mlp_dim\": %d, \"mlp_width\": %d, \"mlp_layers\": %d, \"batch\": %d, "
+             "{\"mlp_dim\": %d, \"mlp_width\": %d, \"mlp_layers\": %d, \"mlp_features\": %zu, "
+             "\"batch\": %d, "
              "\"reps\": %d, \"quick\": %s, \"seconds\": %.1f, \"train_steps_per_s_1t\": %.6g, "
              "\"train_steps_per_s_2t\": %.6g}",
-             MLP_DIM, MLP_WIDTH, MLP_LAYERS, MLP_BATCH, g_reps, g_quick ? "true" : "false",
+             MLP_DIM, MLP_WIDTH, MLP_LAYERS, g_mlp_features, MLP_BATCH, g_reps, g_quick ? "true" : "false",
              bench_now() - start, g_train_steps_per_s[1], g_train_steps_per_s[2]);
     bench_print_json(stdout, config);
     pi_sde_destroy(g_sde);
