@@ -30,8 +30,10 @@ static const char *const known_bugs[] = {
 
 typedef struct fx {
     pi_sde_t *sde;
-    pi_model_t *gmm, *mlp, *emp;
+    pi_model_t *gmm, *mlp, *emp, *cb;
     pi_sampler_t *s;
+    pi_trainer_t *tr;
+    pi_trainer_t *o_trainer;
     double w[2], mu[4], var[4];
     double w_nan[2], w_neg[2], mu_inf[4], var_neg[4], var_nan[4];
     float x[8], x_nan[8], x_inf[8];
@@ -63,6 +65,15 @@ static int marginal_ok(double t, double *a, double *s, double *da, double *ds, v
     return 0;
 }
 
+
+static int model_fn(size_t n, size_t dim, const float *x, const double *t, float *out, void *u)
+{
+    (void)t;
+    (void)u;
+    for (size_t i = 0; i < n * dim; i++)
+        out[i] = -x[i];
+    return 0;
+}
 
 /* X(label, expected status, second accepted status (or 1 = none), argument name(s), call) */
 #define CASES_SDE(X)                                                                             \
@@ -322,7 +333,118 @@ static int marginal_ok(double t, double *a, double *s, double *da, double *ds, v
     X(data_save_bad_ext, PI_EINVAL, 1, "extension|.xyz|format|path",                             \
       pi_data_save("/tmp/pi_bad_input.xyz", 4, 2, f->data))
 
-#define ALL_CASES(X) CASES_SDE(X) CASES_MODEL(X) CASES_SAMPLER(X) CASES_DATA(X)
+#define CASES_FILES(X)                                                                           \
+    X(model_save_null, PI_EINVAL, 1, "model", pi_model_save(NULL, "/tmp/pi_bad_input.pim"))      \
+    X(model_save_null_path, PI_EINVAL, 1, "path", pi_model_save(f->gmm, NULL))                   \
+    X(model_save_empty_path, PI_EINVAL, PI_EIO, "path", pi_model_save(f->gmm, ""))               \
+    X(model_save_callback, PI_EUNSUPPORTED, 1, "callback|model",                                 \
+      pi_model_save(f->cb, "/tmp/pi_bad_input.pim"))                                             \
+    X(model_load_null_path, PI_EINVAL, 1, "path", pi_model_load(NULL, &f->o_model))              \
+    X(model_load_null_out, PI_EINVAL, 1, "out", pi_model_load("/nonexistent/m.pim", NULL))       \
+    X(model_load_missing, PI_EIO, 1, "/nonexistent/m.pim",                                       \
+      pi_model_load("/nonexistent/m.pim", &f->o_model))                                          \
+    X(model_load_not_a_model, PI_EFORMAT, 1, "pi_bad_input_|model file",                                    \
+      pi_model_load(bad_ext_path, &f->o_model))                                                  \
+    X(st_save_gmm, PI_EUNSUPPORTED, PI_EINVAL, "model|MLP|mlp",                                  \
+      pi_model_save_safetensors(f->gmm, "/tmp/pi_bad_input.safetensors"))                        \
+    X(st_save_null_path, PI_EINVAL, 1, "path", pi_model_save_safetensors(f->mlp, NULL))          \
+    X(st_load_null_sde, PI_EINVAL, 1, "sde",                                                     \
+      pi_model_load_safetensors(NULL, "/nonexistent/m.safetensors", &f->o_model))                \
+    X(st_load_null_path, PI_EINVAL, 1, "path", pi_model_load_safetensors(f->sde, NULL, &f->o_model)) \
+    X(st_load_null_out, PI_EINVAL, 1, "out",                                                     \
+      pi_model_load_safetensors(f->sde, "/nonexistent/m.safetensors", NULL))                     \
+    X(st_load_missing, PI_EIO, 1, "/nonexistent/m.safetensors",                                  \
+      pi_model_load_safetensors(f->sde, "/nonexistent/m.safetensors", &f->o_model))              \
+    X(st_load_garbage, PI_EFORMAT, 1, "pi_bad_input_",                                           \
+      pi_model_load_safetensors(f->sde, bad_ext_path, &f->o_model))                              \
+    X(callback_null_fn, PI_EINVAL, 1, "fn",                                                      \
+      pi_model_create_callback(f->sde, 2, PI_VIEW_SCORE, NULL, NULL, &f->o_model))               \
+    X(callback_bad_view, PI_EINVAL, 1, "view",                                                   \
+      pi_model_create_callback(f->sde, 2, (pi_view)99, model_fn, NULL, &f->o_model))             \
+    X(callback_dim0, PI_EINVAL, 1, "dim",                                                        \
+      pi_model_create_callback(f->sde, 0, PI_VIEW_SCORE, model_fn, NULL, &f->o_model))           \
+    X(callback_null_out, PI_EINVAL, 1, "out",                                                    \
+      pi_model_create_callback(f->sde, 2, PI_VIEW_SCORE, model_fn, NULL, NULL))
+
+#define CASES_LIKELIHOOD(X)                                                                      \
+    X(nll_n0, PI_EINVAL, 1, "n", pi_sampler_nll(f->s, 0, f->x, f->dout, NULL))                   \
+    X(nll_null_x, PI_EINVAL, 1, "x", pi_sampler_nll(f->s, 4, NULL, f->dout, NULL))               \
+    X(nll_null_out, PI_EINVAL, 1, "nll_out", pi_sampler_nll(f->s, 4, f->x, NULL, NULL))          \
+    X(nll_huge, PI_EINVAL, 1, "n", pi_sampler_nll(f->s, HUGE_N, f->x, f->dout, NULL))            \
+    X(nll_hbar_null_out, PI_EINVAL, 1, "nll_out", pi_sampler_nll_hbar(f->s, 4, f->x, NULL))      \
+    X(nll_ex_null_sampler, PI_EINVAL, 1, "sampler",                                              \
+      pi_sampler_nll_ex(NULL, 4, f->x, f->dout, NULL, NULL, NULL))                               \
+    X(div_mode_bad, PI_EINVAL, 1, "mode", pi_sampler_set_divergence(f->s, (pi_divergence)99, 1)) \
+    X(div_probes_zero, PI_EINVAL, 1, "probes",                                                   \
+      pi_sampler_set_divergence(f->s, PI_DIV_HUTCHINSON_RADEMACHER, 0))                          \
+    X(nll_tol_zero, PI_EINVAL, 1, "rtol", pi_sampler_set_nll_tolerances(f->s, 0.0, 1e-8))        \
+    X(nll_tol_nan, PI_EINVAL, 1, "atol", pi_sampler_set_nll_tolerances(f->s, 1e-6, NAN))         \
+    X(wkb_bad, PI_EINVAL, 1, "algorithm", pi_sampler_set_wkb_algorithm(f->s, (pi_wkb_algorithm)9)) \
+    X(dequant_neg, PI_EINVAL, 1, "bin_width", pi_sampler_set_dequantization(f->s, -1.0))         \
+    X(dequant_nan, PI_EINVAL, 1, "bin_width", pi_sampler_set_dequantization(f->s, NAN))          \
+    X(gits_steps0, PI_EINVAL, 1, "steps", pi_sampler_gits(f->s, 0, 100, 8, f->dout))             \
+    X(gits_fine_small, PI_EINVAL, 1, "fine_steps", pi_sampler_gits(f->s, 6, 3, 8, f->dout))      \
+    X(gits_samples0, PI_EINVAL, 1, "n_samples", pi_sampler_gits(f->s, 3, 100, 0, f->dout))       \
+    X(gits_null_out, PI_EINVAL, 1, "times_out", pi_sampler_gits(f->s, 3, 100, 8, NULL))          \
+    X(bound_null_model, PI_EINVAL, 1, "model",                                                   \
+      pi_model_action_bound(NULL, 8, f->data, 4, 1, &f->o_d, NULL))                              \
+    X(bound_n0, PI_EINVAL, 1, "n", pi_model_action_bound(f->gmm, 0, f->data, 4, 1, &f->o_d, NULL)) \
+    X(bound_null_data, PI_EINVAL, 1, "data",                                                     \
+      pi_model_action_bound(f->gmm, 8, NULL, 4, 1, &f->o_d, NULL))                               \
+    X(bound_samples0, PI_EINVAL, 1, "samples",                                                   \
+      pi_model_action_bound(f->gmm, 8, f->data, 0, 1, &f->o_d, NULL))                            \
+    X(bound_null_out, PI_EINVAL, 1, "bound",                                                     \
+      pi_model_action_bound(f->gmm, 8, f->data, 4, 1, NULL, NULL))                               \
+    X(bound_nan_data, PI_EINVAL, 1, "data",                                                      \
+      pi_model_action_bound(f->gmm, 4, f->x_nan, 4, 1, &f->o_d, NULL))
+
+#define CASES_TRAINER(X)                                                                         \
+    X(tr_create_null, PI_EINVAL, 1, "model", pi_trainer_create(NULL, &f->o_trainer))             \
+    X(tr_create_null_out, PI_EINVAL, 1, "out", pi_trainer_create(f->mlp, NULL))                  \
+    X(tr_create_gmm, PI_EUNSUPPORTED, 1, "model|MLP|mlp", pi_trainer_create(f->gmm, &f->o_trainer)) \
+    X(tr_lr_nan, PI_EINVAL, 1, "lr", pi_trainer_set_learning_rate(f->tr, NAN))                   \
+    X(tr_lr_neg, PI_EINVAL, 1, "lr", pi_trainer_set_learning_rate(f->tr, -1.0))                  \
+    X(tr_lr_inf, PI_EINVAL, 1, "lr", pi_trainer_set_learning_rate(f->tr, INFINITY))              \
+    X(tr_sched_bad, PI_EINVAL, 1, "schedule",                                                    \
+      pi_trainer_set_lr_schedule(f->tr, (pi_lr_schedule)9, 0, 100))                              \
+    X(tr_batch0, PI_EINVAL, 1, "batch", pi_trainer_set_batch_size(f->tr, 0))                     \
+    X(tr_batch_huge, PI_EINVAL, 1, "batch", pi_trainer_set_batch_size(f->tr, HUGE_N))            \
+    X(tr_weighting_bad, PI_EINVAL, 1, "weighting",                                               \
+      pi_trainer_set_weighting(f->tr, (pi_weighting)9))                                          \
+    X(tr_sampling_bad, PI_EINVAL, 1, "sampling",                                                 \
+      pi_trainer_set_time_sampling(f->tr, (pi_time_sampling)9))                                  \
+    X(tr_lognormal_nan, PI_EINVAL, 1, "p_mean", pi_trainer_set_lognormal(f->tr, NAN, 1.2))       \
+    X(tr_lognormal_std, PI_EINVAL, 1, "p_std", pi_trainer_set_lognormal(f->tr, -1.2, -1.0))      \
+    X(tr_adam_beta1, PI_EINVAL, 1, "beta1", pi_trainer_set_adam(f->tr, 1.5, 0.999, 1e-8))        \
+    X(tr_adam_beta2, PI_EINVAL, 1, "beta2", pi_trainer_set_adam(f->tr, 0.9, NAN, 1e-8))          \
+    X(tr_adam_eps, PI_EINVAL, 1, "eps", pi_trainer_set_adam(f->tr, 0.9, 0.999, -1.0))            \
+    X(tr_decay_neg, PI_EINVAL, 1, "decay", pi_trainer_set_weight_decay(f->tr, -0.1))             \
+    X(tr_clip_nan, PI_EINVAL, 1, "max_norm", pi_trainer_set_grad_clip(f->tr, NAN))               \
+    X(tr_ema_big, PI_EINVAL, 1, "decay", pi_trainer_set_ema(f->tr, 1.5))                         \
+    X(tr_threads0, PI_EINVAL, 1, "threads", pi_trainer_set_threads(f->tr, 0))                    \
+    X(tr_seed_null, PI_EINVAL, 1, "trainer", pi_trainer_set_seed(NULL, 1))                       \
+    X(tr_callback_null, PI_EINVAL, 1, "trainer", pi_trainer_set_callback(NULL, NULL, NULL))      \
+    X(tr_step_n0, PI_EINVAL, 1, "n", pi_trainer_step(f->tr, 0, f->data, NULL))                   \
+    X(tr_step_null_data, PI_EINVAL, 1, "data", pi_trainer_step(f->tr, 8, NULL, NULL))            \
+    X(tr_step_nan_data, PI_EINVAL, 1, "row|data", pi_trainer_step(f->tr, 4, f->x_nan, NULL))     \
+    X(tr_fit_null_data, PI_EINVAL, 1, "data", pi_trainer_fit(f->tr, 8, NULL, 10))                \
+    X(tr_fit_inf_data, PI_EINVAL, 1, "row|data", pi_trainer_fit(f->tr, 4, f->x_inf, 10))         \
+    X(tr_loss_samples0, PI_EINVAL, 1, "samples", pi_trainer_loss(f->tr, 8, f->data, 0, &f->o_d)) \
+    X(tr_loss_null_out, PI_EINVAL, 1, "loss_out", pi_trainer_loss(f->tr, 8, f->data, 2, NULL))   \
+    X(tr_bound_null, PI_EINVAL, 1, "bound", pi_trainer_bound(f->tr, 8, f->data, 2, NULL, NULL))  \
+    X(tr_get_step_null, PI_EINVAL, 1, "step", pi_trainer_get_step(f->tr, NULL))                  \
+    X(tr_save_null_path, PI_EINVAL, 1, "path", pi_trainer_save(f->tr, NULL))                     \
+    X(tr_save_null, PI_EINVAL, 1, "trainer", pi_trainer_save(NULL, "/tmp/pi_bad_input.ckpt"))    \
+    X(tr_resume_null_path, PI_EINVAL, 1, "path",                                                 \
+      pi_trainer_resume(NULL, &f->o_model, &f->o_trainer))                                       \
+    X(tr_resume_missing, PI_EIO, 1, "/nonexistent/c.ckpt",                                       \
+      pi_trainer_resume("/nonexistent/c.ckpt", &f->o_model, &f->o_trainer))                      \
+    X(tr_resume_garbage, PI_EFORMAT, 1, "pi_bad_input_",                                         \
+      pi_trainer_resume(bad_ext_path, &f->o_model, &f->o_trainer))
+
+#define ALL_CASES(X)                                                                             \
+    CASES_SDE(X) CASES_MODEL(X) CASES_SAMPLER(X) CASES_DATA(X) CASES_FILES(X)                    \
+    CASES_LIKELIHOOD(X) CASES_TRAINER(X)
 
 #define DEFINE_CASE(label, e1, e2, arg, call)                                                    \
     static pi_status case_##label(fx *f)                                                         \
@@ -386,6 +508,10 @@ static void fixture_init(fx *f)
     assert_int_equal(pi_model_create_mlp(f->sde, 2, 8, 1, &f->mlp), PI_OK);
     assert_int_equal(pi_model_create_empirical(f->sde, 2, 8, f->data, &f->emp), PI_OK);
     assert_int_equal(pi_sampler_create(f->gmm, &f->s), PI_OK);
+    assert_int_equal(pi_model_create_callback(f->sde, 2, PI_VIEW_SCORE, model_fn, NULL, &f->cb),
+                     PI_OK);
+    assert_int_equal(pi_trainer_create(f->mlp, &f->tr), PI_OK);
+    f->o_trainer = SENT_PTR;
     f->o_sde = SENT_PTR;
     f->o_model = SENT_PTR;
     f->o_sampler = SENT_PTR;
@@ -396,6 +522,8 @@ static void fixture_init(fx *f)
 
 static void fixture_free(fx *f)
 {
+    pi_trainer_destroy(f->tr);
+    pi_model_destroy(f->cb);
     pi_sampler_destroy(f->s);
     pi_model_destroy(f->gmm);
     pi_model_destroy(f->mlp);
@@ -426,6 +554,7 @@ static void test_table(void **state)
         int ok_status = st == c->expect1 || st == c->expect2;
         int ok_msg = names_argument(msg, c->arg);
         int ok_out = f.o_sde == SENT_PTR && f.o_model == SENT_PTR && f.o_sampler == SENT_PTR &&
+                     f.o_trainer == SENT_PTR &&
                      f.o_size == 777 && f.o_d == 777.0 && f.o_fp == SENT_PTR;
         int ok_buf = 1;
         for (int k = 0; k < 8; k++)
@@ -448,6 +577,8 @@ static void test_table(void **state)
             pi_model_destroy(f.o_model);
         if (f.o_sampler != SENT_PTR)
             pi_sampler_destroy(f.o_sampler);
+        if (f.o_trainer != SENT_PTR)
+            pi_trainer_destroy(f.o_trainer);
         if (f.o_fp != SENT_PTR)
             pi_free(f.o_fp);
         fixture_free(&f);
@@ -463,6 +594,7 @@ static void test_total_functions(void **state)
     pi_sde_destroy(NULL);
     pi_model_destroy(NULL);
     pi_sampler_destroy(NULL);
+    pi_trainer_destroy(NULL);
     pi_free(NULL);
     const int codes[] = {0, -1, -11, 1, 12345, -2147483647 - 1};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
@@ -486,5 +618,8 @@ int main(void)
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     remove(bad_ext_path);
     remove("/tmp/pi_bad_input.npy");
+    remove("/tmp/pi_bad_input.pim");
+    remove("/tmp/pi_bad_input.safetensors");
+    remove("/tmp/pi_bad_input.ckpt");
     return rc;
 }
