@@ -116,6 +116,8 @@ typedef struct ctx {
     pi_sde_t *o_sde;
     pi_model_t *o_model;
     pi_sampler_t *o_sampler;
+    pi_trainer_t *trainer;
+    pi_trainer_t *o_trainer;
     float *o_data;
     size_t o_n, o_dim;
     float x[64 * 4], out[64 * 4], ref[64 * 4];
@@ -209,8 +211,47 @@ static void make_path(ctx *c)
     snprintf(c->path, sizeof c->path, "/tmp/pi_alloc_failure_%ld.npy", (long)getpid());
 }
 
+static void make_model_file(ctx *c)
+{
+    make_mlp(c);
+    snprintf(c->path, sizeof c->path, "/tmp/pi_alloc_failure_%ld.pim", (long)getpid());
+    assert_int_equal(pi_model_save(c->model, c->path), PI_OK);
+}
+static void make_st_file(ctx *c)
+{
+    make_mlp(c);
+    snprintf(c->path, sizeof c->path, "/tmp/pi_alloc_failure_%ld.safetensors", (long)getpid());
+    assert_int_equal(pi_model_save_safetensors(c->model, c->path), PI_OK);
+}
+static void make_model_path(ctx *c)
+{
+    make_mlp(c);
+    snprintf(c->path, sizeof c->path, "/tmp/pi_alloc_failure_%ld.out", (long)getpid());
+}
+static void make_trainer(ctx *c)
+{
+    make_mlp(c);
+    assert_int_equal(pi_trainer_create(c->model, &c->trainer), PI_OK);
+    assert_int_equal(pi_trainer_set_batch_size(c->trainer, 32), PI_OK);
+    snprintf(c->path, sizeof c->path, "/tmp/pi_alloc_failure_%ld.ckpt", (long)getpid());
+}
+static void make_checkpoint(ctx *c)
+{
+    make_trainer(c);
+    assert_int_equal(pi_trainer_step(c->trainer, 64, c->x, NULL), PI_OK);
+    assert_int_equal(pi_trainer_save(c->trainer, c->path), PI_OK);
+}
+static void make_nll_sampler(ctx *c)
+{
+    make_mlp(c);
+    assert_int_equal(pi_sampler_create(c->model, &c->sampler), PI_OK);
+    assert_int_equal(pi_sampler_set_nll_tolerances(c->sampler, 1e-4, 1e-6), PI_OK);
+}
+
 static void teardown_all(ctx *c)
 {
+    pi_trainer_destroy(c->o_trainer);
+    pi_trainer_destroy(c->trainer);
     pi_sampler_destroy(c->o_sampler);
     pi_sampler_destroy(c->sampler);
     pi_model_destroy(c->o_model);
@@ -288,7 +329,77 @@ static pi_status a_data_save(ctx *c)
     return pi_data_save(c->path, 3, 2, data);
 }
 
+static int cb_fn(size_t n, size_t dim, const float *x, const double *t, float *out, void *u)
+{
+    (void)t;
+    (void)u;
+    for (size_t i = 0; i < n * dim; i++)
+        out[i] = -x[i];
+    return 0;
+}
+static pi_status a_callback(ctx *c)
+{
+    return pi_model_create_callback(c->sde, 2, PI_VIEW_SCORE, cb_fn, NULL, &c->o_model);
+}
+static pi_status a_model_save(ctx *c) { return pi_model_save(c->model, c->path); }
+static pi_status a_model_load(ctx *c) { return pi_model_load(c->path, &c->o_model); }
+static pi_status a_st_save(ctx *c) { return pi_model_save_safetensors(c->model, c->path); }
+static pi_status a_st_load(ctx *c) { return pi_model_load_safetensors(c->sde, c->path, &c->o_model); }
+static pi_status a_trainer_create(ctx *c) { return pi_trainer_create(c->model, &c->o_trainer); }
+static pi_status a_trainer_step(ctx *c)
+{
+    double loss = 0;
+    pi_status st = pi_trainer_step(c->trainer, 64, c->x, &loss);
+    c->out[0] = (float)loss;
+    return st;
+}
+static pi_status a_trainer_save(ctx *c) { return pi_trainer_save(c->trainer, c->path); }
+static pi_status a_trainer_resume(ctx *c)
+{
+    return pi_trainer_resume(c->path, &c->o_model, &c->o_trainer);
+}
+static pi_status a_nll(ctx *c)
+{
+    pi_status st = pi_sampler_nll(c->sampler, 2, c->x, c->d, c->d + 2);
+    for (int i = 0; i < 4; i++)
+        c->out[i] = (float)c->d[i];
+    return st;
+}
+static pi_status a_bound(ctx *c)
+{
+    double b = 0;
+    pi_status st = pi_model_action_bound(c->model, 16, c->x, 2, 3, &b, NULL);
+    c->out[0] = (float)b;
+    return st;
+}
+
 static void o_out(ctx *c) { (void)c; }
+static void o_trainer(ctx *c)
+{
+    uint64_t step = 99;
+    assert_int_equal(pi_trainer_get_step(c->o_trainer, &step), PI_OK);
+    c->out[0] = (float)step;
+}
+static void o_model_file(ctx *c)
+{
+    pi_model_t *m = NULL;
+    assert_int_equal(pi_model_load(c->path, &m), PI_OK);
+    pi_model_destroy(m);
+}
+static void o_st_file(ctx *c)
+{
+    pi_model_t *m = NULL;
+    assert_int_equal(pi_model_load_safetensors(c->sde, c->path, &m), PI_OK);
+    pi_model_destroy(m);
+}
+static void o_ckpt_file(ctx *c)
+{
+    pi_model_t *m = NULL;
+    pi_trainer_t *t = NULL;
+    assert_int_equal(pi_trainer_resume(c->path, &m, &t), PI_OK);
+    pi_trainer_destroy(t);
+    pi_model_destroy(m);
+}
 static void o_model(ctx *c)
 {
     /* A created model must work: evaluate it. */
@@ -346,6 +457,17 @@ static const scenario scenarios[] = {
     {"pi_data_load (.npy)", make_npy, a_data_load, o_data, teardown_all},
     {"pi_data_load (.csv)", make_csv, a_data_load, o_data, teardown_all},
     {"pi_data_save (.npy)", make_path, a_data_save, o_file, teardown_all},
+    {"pi_model_create_callback", make_sde, a_callback, o_model, teardown_all},
+    {"pi_model_save (mlp)", make_model_path, a_model_save, o_model_file, teardown_all},
+    {"pi_model_load (mlp)", make_model_file, a_model_load, o_model, teardown_all},
+    {"pi_model_save_safetensors", make_model_path, a_st_save, o_st_file, teardown_all},
+    {"pi_model_load_safetensors", make_st_file, a_st_load, o_model, teardown_all},
+    {"pi_trainer_create", make_mlp, a_trainer_create, o_trainer, teardown_all},
+    {"pi_trainer_step", make_trainer, a_trainer_step, o_out, teardown_all},
+    {"pi_trainer_save", make_trainer, a_trainer_save, o_ckpt_file, teardown_all},
+    {"pi_trainer_resume", make_checkpoint, a_trainer_resume, o_trainer, teardown_all},
+    {"pi_sampler_nll (order 0 + c1 sweep)", make_nll_sampler, a_nll, o_out, teardown_all},
+    {"pi_model_action_bound (mlp)", make_mlp, a_bound, o_out, teardown_all},
 };
 
 #ifndef NO_INTERPOSE
@@ -375,6 +497,7 @@ static long run_scenario(const scenario *sc, long k, pi_status *st_out, float *r
         assert_null(c.o_model);
         assert_null(c.o_sampler);
         assert_null(c.o_data);
+        assert_null(c.o_trainer);
         assert_int_equal(sc->action(&c), PI_OK);
         sc->observe(&c);
         memcpy(result, c.out, sizeof c.out);

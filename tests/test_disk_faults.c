@@ -123,7 +123,18 @@ static pi_status save_trainer(void *p, const char *path)
     return pi_trainer_save(((trained *)p)->trainer, path);
 }
 
+static pi_status save_model(void *p, const char *path)
+{
+    return pi_model_save(((trained *)p)->model, path);
+}
+static pi_status save_safetensors(void *p, const char *path)
+{
+    return pi_model_save_safetensors(((trained *)p)->model, path);
+}
+
 static const saver savers[] = {
+    {"pi_model_save", "pim", make_trainer, save_model, destroy_trainer},
+    {"pi_model_save_safetensors", "safetensors", make_trainer, save_safetensors, destroy_trainer},
     {"pi_data_save .npy", "npy", make_array, save_array, destroy_array},
     {"pi_data_save .csv", "csv", make_array, save_array, destroy_array},
     {"pi_data_save .f32", "f32", make_array, save_array, destroy_array},
