@@ -31,7 +31,7 @@ static inline void ref_mlp_input(const pi_model_t *m, const double *x, double t,
 
 /* F = network(input), all in double. */
 static inline void ref_mlp_network(const pi_mlp *net, const double *theta, const double *input,
-                            double *f)
+                                   double *f)
 {
     size_t maxw = net->width > net->in ? net->width : net->in;
     double *a = malloc(maxw * sizeof *a), *b = malloc(maxw * sizeof *b);
@@ -60,8 +60,8 @@ static inline void ref_mlp_network(const pi_mlp *net, const double *theta, const
 }
 
 /* The model's native-view output at (x, t). */
-static inline void ref_mlp_native(const pi_model_t *m, const double *theta, const double *x, double t,
-                           double *out)
+static inline void ref_mlp_native(const pi_model_t *m, const double *theta, const double *x,
+                                  double t, double *out)
 {
     const pi_mlp *net = m->impl;
     double *input = malloc(net->in * sizeof *input);
@@ -78,8 +78,8 @@ static inline void ref_mlp_native(const pi_model_t *m, const double *theta, cons
 }
 
 /* The score at (x, t) from the native view (MATH.md §2). */
-static inline void ref_mlp_score(const pi_model_t *m, const double *theta, const double *x, double t,
-                          double *s)
+static inline void ref_mlp_score(const pi_model_t *m, const double *theta, const double *x,
+                                 double t, double *s)
 {
     const pi_mlp *net = m->impl;
     double alpha, sigma;

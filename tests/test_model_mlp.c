@@ -31,8 +31,7 @@ static pi_sde_t *vp_sde(void)
     return sde;
 }
 
-static pi_model_t *make_mlp(pi_sde_t *sde, size_t dim, size_t width, size_t layers,
-                            uint64_t seed)
+static pi_model_t *make_mlp(pi_sde_t *sde, size_t dim, size_t width, size_t layers, uint64_t seed)
 {
     pi_model_t *m = NULL;
     assert_int_equal(pi_model_create_mlp(sde, dim, width, layers, &m), PI_OK);
@@ -58,8 +57,8 @@ static void random_points(uint64_t seed, size_t n, size_t d, float *x, double *t
         t[i] = 0.02 + 0.96 * pi_rng_uniform1(seed, PI_STREAM_AUX, 1, 0, i);
 }
 
-static void eval_native(const pi_model_t *m, size_t n, const float *x, const double *t,
-                        float *out, int threads)
+static void eval_native(const pi_model_t *m, size_t n, const float *x, const double *t, float *out,
+                        int threads)
 {
     size_t bytes = pi_mlp_eval_workspace_bytes(m, n);
     void *ws = aligned_alloc(64, (bytes + 63) / 64 * 64);
@@ -301,7 +300,8 @@ static void check_derivatives(const pi_model_t *m, const double *x, double t)
     assert_true(rel_err(hd, fd, d * d) < 1e-6);
     for (size_t i = 0; i < d; i++)
         for (size_t j = 0; j < d; j++)
-            assert_true(fabs(hd[i * d + j] - hd[j * d + i]) <= 1e-10 * fmax(1.0, fabs(hd[i * d + j])));
+            assert_true(fabs(hd[i * d + j] - hd[j * d + i]) <=
+                        1e-10 * fmax(1.0, fabs(hd[i * d + j])));
 }
 
 static void test_derivatives_fd(void **state)

@@ -195,11 +195,11 @@ static const char base_header[] =
     "\"net.0.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[24,32]},"
     "\"net.2.weight\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[32,40]},"
     "\"net.2.bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[40,44]}}";
-static const float base_values[11] = {0.5f, -0.25f, 1.0f, 2.0f, -1.5f, 0.75f,
-                                      0.125f, -2.0f, 1.25f, -0.5f, 3.0f};
+static const float base_values[11] = {0.5f,   -0.25f, 1.0f,  2.0f,  -1.5f, 0.75f,
+                                      0.125f, -2.0f,  1.25f, -0.5f, 3.0f};
 
-static void write_raw(const char *path, const char *header, uint64_t claimed_len,
-                      const void *data, size_t data_len)
+static void write_raw(const char *path, const char *header, uint64_t claimed_len, const void *data,
+                      size_t data_len)
 {
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
@@ -308,7 +308,8 @@ static void test_hand_made_valid(void **state)
     free(h3);
     free(h4);
     /* The other naming schemes: bare nn.Sequential and a ModuleList of Linear layers. */
-    const char *renames[][4] = {{"net.0.", "0.", "net.2.", "2."}, {"net.0.", "layers.0.", "net.2.", "layers.1."}};
+    const char *renames[][4] = {{"net.0.", "0.", "net.2.", "2."},
+                                {"net.0.", "layers.0.", "net.2.", "layers.1."}};
     for (size_t k = 0; k < 2; k++) {
         char *a = mutate(base_header, renames[k][0], renames[k][1]);
         char *b = mutate(a, renames[k][0], renames[k][1]);
@@ -331,34 +332,34 @@ static void test_malformed(void **state)
     pi_sde_t *sde = NULL;
     assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
     static const char *const edits[][2] = {
-        {"[0,24]", "[0,25]"},           /* size disagrees with shape */
-        {"[0,24]", "[0,24.0]"},         /* not an integer */
-        {"[0,24]", "[-0,24]"},          /* sign */
-        {"[0,24]", "[00,24]"},          /* leading zero */
-        {"[0,24]", "[24,0]"},           /* begin > end */
-        {"[0,24]", "[0,24,1]"},         /* three offsets */
+        {"[0,24]", "[0,25]"},                   /* size disagrees with shape */
+        {"[0,24]", "[0,24.0]"},                 /* not an integer */
+        {"[0,24]", "[-0,24]"},                  /* sign */
+        {"[0,24]", "[00,24]"},                  /* leading zero */
+        {"[0,24]", "[24,0]"},                   /* begin > end */
+        {"[0,24]", "[0,24,1]"},                 /* three offsets */
         {"[0,24]", "[0,99999999999999999999]"}, /* overflow */
-        {"\"F32\"", "\"I32\""},         /* dtype */
-        {"\"F32\"", "32"},              /* dtype not a string */
-        {"[2,3]", "[2,3,1]"},           /* rank 3 */
-        {"[2,3]", "[3,3]"},             /* shape vs bias */
-        {"[2,3]", "[2,4]"},             /* odd features */
-        {"[1,2]", "[1,3]"},             /* hidden width mismatch */
-        {"net.2.bias", "net.3.bias"},   /* odd module index */
-        {"net.2.bias", "net.02.bias"},  /* leading zero */
-        {"net.2.bias", "net.2.biass"},  /* unknown suffix */
-        {"net.2.bias", "net.0.bias"},   /* repeated name */
-        {"net.2.bias", "net.4.bias"},   /* missing net.2.bias */
-        {"net.0.weight", "layers.0.weight"}, /* mixed naming schemes */
+        {"\"F32\"", "\"I32\""},                 /* dtype */
+        {"\"F32\"", "32"},                      /* dtype not a string */
+        {"[2,3]", "[2,3,1]"},                   /* rank 3 */
+        {"[2,3]", "[3,3]"},                     /* shape vs bias */
+        {"[2,3]", "[2,4]"},                     /* odd features */
+        {"[1,2]", "[1,3]"},                     /* hidden width mismatch */
+        {"net.2.bias", "net.3.bias"},           /* odd module index */
+        {"net.2.bias", "net.02.bias"},          /* leading zero */
+        {"net.2.bias", "net.2.biass"},          /* unknown suffix */
+        {"net.2.bias", "net.0.bias"},           /* repeated name */
+        {"net.2.bias", "net.4.bias"},           /* missing net.2.bias */
+        {"net.0.weight", "layers.0.weight"},    /* mixed naming schemes */
         {"net.0.weight", "net.0.weight.x"},
         {"net.0.weight", "nett.0.weight"},
-        {"[40,44]", "[36,40]"},         /* overlap */
-        {"[40,44]", "[44,48]"},         /* hole (and beyond data) */
+        {"[40,44]", "[36,40]"}, /* overlap */
+        {"[40,44]", "[44,48]"}, /* hole (and beyond data) */
         {"\"dtype\":\"F32\",\"shape\":[1]", "\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1]"},
-        {"\"shape\":[1],", ""},         /* missing shape */
-        {"}}", "},}"},                  /* trailing comma */
-        {"}}", "}"},                    /* unterminated */
-        {"}}", "}}}"},                  /* trailing bytes */
+        {"\"shape\":[1],", ""}, /* missing shape */
+        {"}}", "},}"},          /* trailing comma */
+        {"}}", "}"},            /* unterminated */
+        {"}}", "}}}"},          /* trailing bytes */
         {"{\"net.0.weight\"", "{net.0.weight"},
         {"{\"net.0.weight\"", "{\"__metadata__\":{\"dim\":\"5\"},\"net.0.weight\""},
         {"{\"net.0.weight\"", "{\"__metadata__\":{\"format\":\"gguf\"},\"net.0.weight\""},
@@ -387,8 +388,8 @@ static void test_malformed(void **state)
     }
     pi_model_t *m = NULL;
     /* Whole-header oddities. */
-    const char *headers[] = {"", "{}", "[]", "{\"net.0.weight\":1}", "null", "{\"a\":{}}",
-                             "{\"__metadata__\":{}}"};
+    const char *headers[] = {
+        "", "{}", "[]", "{\"net.0.weight\":1}", "null", "{\"a\":{}}", "{\"__metadata__\":{}}"};
     for (size_t k = 0; k < sizeof headers / sizeof headers[0]; k++)
         assert_int_equal(load_header(sde, headers[k], base_values, sizeof base_values, &m),
                          PI_EFORMAT);
@@ -450,8 +451,7 @@ static void test_truncations_and_flips(void **state)
             assert_true(st == PI_OK || st == PI_EFORMAT);
             if (st == PI_OK) {
                 const pi_mlp *net = m->impl;
-                assert_true(pi_first_nonfinite_f(net->params, net->num_params) ==
-                            net->num_params);
+                assert_true(pi_first_nonfinite_f(net->params, net->num_params) == net->num_params);
                 pi_model_destroy(m);
             }
             file[pos] ^= flips[k];
@@ -464,12 +464,9 @@ static void test_truncations_and_flips(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_torch_to_pathint),
-        cmocka_unit_test(test_pathint_to_torch),
-        cmocka_unit_test(test_hand_made_valid),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_truncations_and_flips),
+        cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_torch_to_pathint),
+        cmocka_unit_test(test_pathint_to_torch), cmocka_unit_test(test_hand_made_valid),
+        cmocka_unit_test(test_malformed),        cmocka_unit_test(test_truncations_and_flips),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -149,17 +149,19 @@ pi_status pi_mlp_create_shaped(const pi_sde_t *sde, size_t dim, size_t width, si
 }
 
 pi_status pi_model_create_mlp(const pi_sde_t *sde, size_t dim, size_t hidden_width,
-                                     size_t hidden_layers, pi_model_t **out)
+                              size_t hidden_layers, pi_model_t **out)
 {
     PI_CHECK_NULL(sde);
     PI_CHECK_NULL(out);
     if (dim == 0 || dim > PI_MAX_DIM)
         return pi_fail(PI_EINVAL, "pi_model_create_mlp: dim must be in [1, 2^20], got %zu", dim);
     if (hidden_width == 0 || hidden_width > PI_MLP_MAX_WIDTH)
-        return pi_fail(PI_EINVAL, "pi_model_create_mlp: hidden_width must be in [1, 65536], got %zu",
+        return pi_fail(PI_EINVAL,
+                       "pi_model_create_mlp: hidden_width must be in [1, 65536], got %zu",
                        hidden_width);
     if (hidden_layers == 0 || hidden_layers > PI_MLP_MAX_LAYERS)
-        return pi_fail(PI_EINVAL, "pi_model_create_mlp: hidden_layers must be in [1, 1024], got %zu",
+        return pi_fail(PI_EINVAL,
+                       "pi_model_create_mlp: hidden_layers must be in [1, 1024], got %zu",
                        hidden_layers);
     pi_model_t *m = NULL;
     pi_status st = pi_mlp_create_shaped(sde, dim, hidden_width, hidden_layers, 16,
@@ -172,11 +174,11 @@ pi_status pi_model_create_mlp(const pi_sde_t *sde, size_t dim, size_t hidden_wid
 }
 
 /* Non-MLP models are a different kind of error than a NULL model. */
-#define MLP_OF_OR_FAIL(net, model)                                                             \
-    PI_CHECK_NULL(model);                                                                      \
-    pi_mlp *net = pi_mlp_of(model);                                                            \
-    if (net == NULL)                                                                           \
-        return pi_fail(PI_EUNSUPPORTED, "%s: model must be an MLP, got a %s model", __func__,   \
+#define MLP_OF_OR_FAIL(net, model)                                                                 \
+    PI_CHECK_NULL(model);                                                                          \
+    pi_mlp *net = pi_mlp_of(model);                                                                \
+    if (net == NULL)                                                                               \
+        return pi_fail(PI_EUNSUPPORTED, "%s: model must be an MLP, got a %s model", __func__,      \
                        (model)->type->name);
 
 pi_status pi_model_mlp_init(pi_model_t *model, uint64_t seed)
@@ -208,9 +210,10 @@ pi_status pi_model_mlp_set_embedding(pi_model_t *model, pi_embedding kind, size_
                        "PI_EMBED_TIME (1), got %d",
                        (int)kind);
     if (features < 2 || features > PI_MLP_MAX_FEATURES || features % 2 != 0)
-        return pi_fail(PI_EINVAL,
-                       "pi_model_mlp_set_embedding: features must be even and in [2, 4096], got %zu",
-                       features);
+        return pi_fail(
+            PI_EINVAL,
+            "pi_model_mlp_set_embedding: features must be even and in [2, 4096], got %zu",
+            features);
     if (features != net->features) {
         /* The first layer changes shape: new parameters, re-initialised from the last seed. */
         size_t count = pi_mlp_count_params(net->dim, net->width, net->layers, features);
@@ -232,13 +235,12 @@ pi_status pi_model_mlp_set_embedding(pi_model_t *model, pi_embedding kind, size_
     return PI_OK;
 }
 
-pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, int enabled,
-                                                  double sigma_data)
+pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, int enabled, double sigma_data)
 {
     MLP_OF_OR_FAIL(net, model);
     if (enabled != 0 && enabled != 1)
-        return pi_fail(PI_EINVAL, "pi_model_mlp_set_preconditioning: enabled must be 0 or 1, got %d",
-                       enabled);
+        return pi_fail(PI_EINVAL,
+                       "pi_model_mlp_set_preconditioning: enabled must be 0 or 1, got %d", enabled);
     if (!isfinite(sigma_data) || sigma_data <= 0.0 || sigma_data > 1e30)
         return pi_fail(PI_EINVAL,
                        "pi_model_mlp_set_preconditioning: sigma_data must be finite and in "
@@ -345,7 +347,8 @@ pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned ch
     double sigma_data;
     memcpy(&sigma_data, &sd_bits, sizeof sigma_data);
     if (version != MLP_PAYLOAD_VERSION)
-        return pi_fail(PI_EFORMAT, "MLP payload: version %u is not supported (expected 1)", version);
+        return pi_fail(PI_EFORMAT, "MLP payload: version %u is not supported (expected 1)",
+                       version);
     if (embedding > 1)
         return pi_fail(PI_EFORMAT, "MLP payload: embedding kind %u is not 0 or 1", embedding);
     if (view > 2)
@@ -357,10 +360,10 @@ pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned ch
     if (dim == 0 || dim > PI_MAX_DIM || width == 0 || width > PI_MLP_MAX_WIDTH || layers == 0 ||
         layers > PI_MLP_MAX_LAYERS || features < 2 || features > PI_MLP_MAX_FEATURES ||
         features % 2 != 0)
-        return pi_fail(PI_EFORMAT,
-                       "MLP payload: absurd shape (dim %zu, width %llu, layers %llu, features %llu)",
-                       dim, (unsigned long long)width, (unsigned long long)layers,
-                       (unsigned long long)features);
+        return pi_fail(
+            PI_EFORMAT,
+            "MLP payload: absurd shape (dim %zu, width %llu, layers %llu, features %llu)", dim,
+            (unsigned long long)width, (unsigned long long)layers, (unsigned long long)features);
     size_t expect = pi_mlp_count_params(dim, (size_t)width, (size_t)layers, (size_t)features);
     if (expect == 0 || count != expect)
         return pi_fail(PI_EFORMAT,
@@ -378,9 +381,9 @@ pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned ch
             return pi_fail(PI_EFORMAT, "MLP payload: parameter %zu is not finite", i);
     }
     pi_model_t *m = NULL;
-    pi_status st = pi_mlp_create_shaped(sde, dim, (size_t)width, (size_t)layers, (size_t)features,
-                                        (pi_embedding)embedding, (pi_view)view, (int)precond,
-                                        sigma_data, &m);
+    pi_status st =
+        pi_mlp_create_shaped(sde, dim, (size_t)width, (size_t)layers, (size_t)features,
+                             (pi_embedding)embedding, (pi_view)view, (int)precond, sigma_data, &m);
     if (st != PI_OK)
         return st;
     pi_mlp *net = m->impl;

@@ -329,10 +329,10 @@ static pi_status parse_metadata(st_parser *ps, st_meta *meta)
     struct {
         const char *name;
         char *dst;
-    } known[] = {{"format", meta->format},         {"embedding", meta->embedding},
+    } known[] = {{"format", meta->format},           {"embedding", meta->embedding},
                  {"output_view", meta->output_view}, {"preconditioning", meta->precond},
-                 {"sigma_data", meta->sigma_data}, {"dim", meta->dim},
-                 {"hidden_width", meta->width},    {"hidden_layers", meta->layers},
+                 {"sigma_data", meta->sigma_data},   {"dim", meta->dim},
+                 {"hidden_width", meta->width},      {"hidden_layers", meta->layers},
                  {"features", meta->features}};
     for (;;) {
         st = parse_string(ps, key);
@@ -391,8 +391,9 @@ static pi_status parse_header(st_parser *ps, st_tensor *tensors, size_t *count, 
             st_tensor *t = &tensors[n];
             int sc = parse_tensor_name(name, &t->layer, &t->is_bias);
             if (sc == 0)
-                return st_error(ps, "tensor names must be net.<2l>.weight|bias (or <2l>.weight|bias, "
-                                    "layers.<l>.weight|bias)");
+                return st_error(ps,
+                                "tensor names must be net.<2l>.weight|bias (or <2l>.weight|bias, "
+                                "layers.<l>.weight|bias)");
             if (scheme != 0 && sc != scheme)
                 return st_error(ps, "tensor names mix naming schemes");
             scheme = sc;
@@ -635,10 +636,11 @@ pi_status pi_model_load_safetensors(const pi_sde_t *sde, const char *path, pi_mo
             hlen = (hlen << 8) | file[k];
     if (size < 8 || hlen < 2 || hlen > ST_MAX_HEADER || hlen > size - 8) {
         pi_free(file);
-        return pi_fail(PI_EFORMAT,
-                       "pi_model_load_safetensors: %s: header length %llu does not fit the %zu-byte "
-                       "file (or exceeds 100 MiB)",
-                       path, (unsigned long long)hlen, size);
+        return pi_fail(
+            PI_EFORMAT,
+            "pi_model_load_safetensors: %s: header length %llu does not fit the %zu-byte "
+            "file (or exceeds 100 MiB)",
+            path, (unsigned long long)hlen, size);
     }
     st_tensor *tensors = pi_alloc_array(ST_MAX_TENSORS, sizeof *tensors);
     st_meta *meta = pi_calloc(1, sizeof *meta);

@@ -1,8 +1,10 @@
 /* Batched float forward pass of the MLP (definition: comment block of model/mlp.c): per-row
  * scalars and embedding in double, then one pi_sgemm per Linear layer with the bias + SiLU
- * fused into one elementwise pass. Rows are processed in blocks of pi_mlp_block_rows(); all scratch
- * comes from the caller's workspace. Row i's result depends only on row i (BLIS computes each
- * output element with the same k-loop whatever m and the thread count: tests check it). */
+ * fused into one elementwise pass. Rows are processed in blocks of pi_mlp_block_rows(); all
+ * scratch comes from the caller's workspace. With several threads the rows of a block are
+ * split between threads, each running the whole network with one BLIS thread. Row i's result
+ * depends only on row i (BLIS computes each output element with the same k-loop whatever m
+ * and the thread count: tests check it bit for bit). */
 #include "mlp_impl.h"
 #include "nn.h"
 
@@ -94,8 +96,8 @@ static void prepare_inputs(const pi_model_t *m, size_t n, const float *x, const 
     }
 }
 
-/* Hidden layers: h_l = SiLU(h_{l−1} W_lᵀ + b_l); returns the last hidden activation. If pre is
- * not NULL the pre-activations and activations of every hidden layer are kept (training). */
+/* Hidden layers: h_l = SiLU(h_{l−1} W_lᵀ + b_l); returns the last hidden activation. With a
+ * training layout the pre-activations and activations of every hidden layer are kept. */
 static const float *run_hidden(const pi_mlp *net, size_t n, const float *input, float *buf_a,
                                float *buf_b, const pi_mlp_train_layout *lay, int threads)
 {
@@ -329,8 +331,8 @@ pi_status pi_mlp_forward_train(const pi_model_t *m, size_t n, const float *x, co
     PI_CHECK_NULL(m);
     const pi_mlp *net = pi_mlp_of(m);
     if (net == NULL)
-        return pi_fail(PI_EUNSUPPORTED, "pi_mlp_forward_train: model must be an MLP, got a %s model",
-                       m->type->name);
+        return pi_fail(PI_EUNSUPPORTED,
+                       "pi_mlp_forward_train: model must be an MLP, got a %s model", m->type->name);
     PI_CHECK_NULL(x);
     PI_CHECK_NULL(t);
     PI_CHECK_NULL(out);

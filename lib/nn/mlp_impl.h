@@ -27,10 +27,10 @@ typedef struct pi_mlp {
     size_t features;           /* even, >= 2 */
     size_t in;                 /* dim + features */
     pi_embedding embedding;
-    pi_view output_view;       /* SCORE, EPS or DENOISED */
-    int precond;               /* EDM preconditioning on/off */
+    pi_view output_view; /* SCORE, EPS or DENOISED */
+    int precond;         /* EDM preconditioning on/off */
     double sigma_data;
-    uint64_t seed;             /* seed of the last initialisation */
+    uint64_t seed; /* seed of the last initialisation */
     size_t num_params;
     float *params;
 } pi_mlp;
