@@ -373,6 +373,20 @@ static void test_derivatives_large_scratch(void **state)
     double x[3] = {0.1, 0.2, -0.3};
     check_derivatives(m, x, 0.5);
     pi_model_destroy(m);
+    /* d = 64: first order is fine, third order would need gigabytes: refused. */
+    m = make_mlp(sde, 64, 8, 1, 3);
+    double x64[64], jac[64 * 64], hd[64 * 64], div = 0.0;
+    for (size_t i = 0; i < 64; i++)
+        x64[i] = 0.01 * (double)i;
+    assert_int_equal(pi_mlp_jacobian_d(m, x64, 0.5, jac), PI_OK);
+    assert_int_equal(pi_mlp_divergence_d(m, x64, 0.5, &div), PI_OK);
+    double tr = 0.0;
+    for (size_t i = 0; i < 64; i++)
+        tr += jac[i * 64 + i];
+    assert_true(fabs(div - tr) <= 1e-12 * fmax(1.0, fabs(tr)));
+    assert_int_equal(pi_mlp_hess_div_d(m, x64, 0.5, hd), PI_EUNSUPPORTED);
+    assert_non_null(strstr(pi_last_error(), "Hutchinson"));
+    pi_model_destroy(m);
     pi_sde_destroy(sde);
 }
 

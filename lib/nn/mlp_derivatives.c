@@ -21,12 +21,15 @@
  *
  * Scratch: 2·W·C + d·C doubles. Up to PI_MLP_STACK_DOUBLES (8192 doubles, 64 KiB; e.g. d = 2,
  * W = 256, order 3) they live on the stack and nothing is allocated; larger networks take one
- * heap block per call. */
+ * heap block per call, up to 2^22 doubles (32 MiB; e.g. d = 16, W = 256, order 3). Beyond
+ * that (e.g. third order in d = 64) the call fails with PI_EUNSUPPORTED: use Hutchinson
+ * probes of lower orders there. */
 #include "mlp_impl.h"
 
 #include <string.h>
 
 #define PI_MLP_STACK_DOUBLES 8192
+#define PI_MLP_MAX_SCRATCH_DOUBLES ((size_t)1 << 22)
 
 typedef struct taylor {
     size_t m, p, cols;
@@ -172,7 +175,7 @@ static pi_status propagate(const pi_model_t *m, const double *x, double t, const
     taylor tp = taylor_shape(nseeds, p);
     size_t d = net->dim, w = net->width, cols = tp.cols;
     size_t need = 0, rows_total = 2 * w + d;
-    if (!pi_size_mul(rows_total, cols, &need) || need > ((size_t)1 << 28))
+    if (!pi_size_mul(rows_total, cols, &need) || need > PI_MLP_MAX_SCRATCH_DOUBLES)
         return pi_fail(PI_EUNSUPPORTED,
                        "MLP derivatives: order %zu in dimension %zu needs too much scratch; use "
                        "Hutchinson probes for large dimensions",
