@@ -383,6 +383,10 @@ static const char *name_of(const named_value *table, int value)
     return "?";
 }
 
+/* The trainer's EMA starts from the initial weights, without warm-up: a long memory would
+ * keep a visible share of them after a short run, so the decay follows the run length. */
+static double default_ema(uint64_t steps) { return steps < 5000 ? 0.99 : steps < 50000 ? 0.998 : 0.999; }
+
 static pi_status make_sde(int preset, pi_sde_t **out)
 {
     pi_sde_t *sde = NULL;
@@ -523,6 +527,20 @@ static int write_scatter_png(const char *path, size_t n, size_t dim, const float
         {"quiet", 'q', NULL, "no progress output"},                                                \
         {"help", 'h', NULL, "show this help"}
 
+/* Parse the sampler options once without applying them, so that a usage error is reported
+ * (exit 2) before any file is opened. */
+static int check_sampler_options(args *a)
+{
+    (void)opt_double(a, "hbar", 0.0);
+    (void)opt_choice(a, "method", method_names, PI_METHOD_EXP2M);
+    (void)opt_u64(a, "steps", 50, 1, 1000000);
+    (void)opt_choice(a, "schedule", schedule_names, PI_SCHEDULE_UNIFORM_LAMBDA);
+    (void)opt_double(a, "rho", NAN);
+    (void)opt_u64(a, "seed", 0, 0, UINT64_MAX);
+    (void)opt_u64(a, "threads", 1, 1, 256);
+    return a->bad ? EXIT_USAGE : 0;
+}
+
 static pi_status configure_sampler(args *a, pi_sampler_t *s)
 {
     pi_status st = PI_OK;
@@ -568,7 +586,7 @@ static int cmd_sample(args *a)
         return fail_usage("missing --model FILE");
     size_t n = (size_t)opt_u64(a, "n", 1000, 1, 100000000);
     const char *out = opt_str(a, "out", "-");
-    if (a->bad)
+    if (a->bad || check_sampler_options(a))
         return EXIT_USAGE;
     pi_model_t *model = NULL;
     pi_sampler_t *s = NULL;
@@ -724,7 +742,7 @@ static int likelihood_command(args *a, int with_c1)
     double rtol = opt_double(a, "rtol", 1e-6), atol = opt_double(a, "atol", 1e-8);
     double deq = opt_double(a, "dequantize", 0.0), bpd_scale = opt_double(a, "bpd-scale", 0.0);
     int algorithm = opt_choice(a, "algorithm", wkb_names, PI_WKB_SWEEP);
-    if (a->bad)
+    if (a->bad || check_sampler_options(a))
         return EXIT_USAGE;
     pi_model_t *model = NULL;
     pi_sampler_t *s = NULL;
@@ -834,11 +852,11 @@ static const option_spec train_options[] = {
     {"sde", 0, "NAME", "vp, vp-cosine, subvp, ve, edm, simple (default), cosine"},
     {"width", 0, "W", "hidden width (default 128)"},
     {"layers", 0, "L", "hidden layers (default 3)"},
-    {"steps", 0, "N", "Adam steps (default 4000)"},
-    {"batch", 0, "B", "batch size (default 512)"},
-    {"lr", 0, "LR", "learning rate (default 3e-3, cosine decay)"},
+    {"steps", 0, "N", "Adam steps (default 16000)"},
+    {"batch", 0, "B", "batch size (default 128)"},
+    {"lr", 0, "LR", "learning rate (default 4e-3, cosine decay)"},
     {"weighting", 0, "NAME", "likelihood (default), sigma2, edm"},
-    {"ema", 0, "D", "EMA decay of the weights (default 0.99 below 10000 steps, else 0.999)"},
+    {"ema", 0, "D", "EMA decay of the weights (default 0.99 below 5000 steps, 0.998 below 50000, else 0.999)"},
     {"seed", 0, "S", "seed of weights, batches and noise (default 0)"},
     {"threads", 'j', "K", "worker threads (default 1)"},
     {"checkpoint", 0, "FILE", "also write a resumable trainer checkpoint"},
@@ -857,11 +875,10 @@ static int cmd_train(args *a)
     int sde_preset = opt_choice(a, "sde", sde_names, SDE_HIRONO_SIMPLE);
     size_t width = (size_t)opt_u64(a, "width", 128, 1, 65536);
     size_t layers = (size_t)opt_u64(a, "layers", 3, 1, 64);
-    uint64_t steps = opt_u64(a, "steps", 4000, 1, UINT64_MAX / 2);
-    size_t batch = (size_t)opt_u64(a, "batch", 512, 1, 1u << 24);
-    double lr = opt_double(a, "lr", 3e-3);
-    /* The EMA starts from the initial weights: a long memory spoils short runs. */
-    double ema = opt_double(a, "ema", steps < 10000 ? 0.99 : 0.999);
+    uint64_t steps = opt_u64(a, "steps", 16000, 1, UINT64_MAX / 2);
+    size_t batch = (size_t)opt_u64(a, "batch", 128, 1, 1u << 24);
+    double lr = opt_double(a, "lr", 4e-3);
+    double ema = opt_double(a, "ema", default_ema(steps));
     int weighting = opt_choice(a, "weighting", weighting_names, PI_WEIGHT_LIKELIHOOD);
     uint64_t seed = opt_u64(a, "seed", 0, 0, UINT64_MAX);
     int threads = (int)opt_u64(a, "threads", 1, 1, 256);
@@ -1044,9 +1061,9 @@ static int cmd_info(args *a)
 static const option_spec demo_options[] = {
     {"out", 'o', "FILE", "figure to write (default pathint-demo.png)"},
     {"dataset", 0, "NAME", "swiss-roll (default), 25-gaussians, 8-gaussians, moons, checkerboard"},
-    {"train-steps", 0, "N", "Adam steps (default 4000)"},
+    {"train-steps", 0, "N", "Adam steps (default 14000, batch 128)"},
     {"samples", 'n', "N", "samples per ħ (default 2000)"},
-    {"eval-points", 0, "N", "held-out points for NLL0 and c1 (default 100)"},
+    {"eval-points", 0, "N", "held-out points for NLL0 and c1 (default 48)"},
     {"steps", 0, "N", "sampling steps (default 100)"},
     {"seed", 0, "S", "seed (default 0)"},
     {"threads", 'j', "K", "worker threads (default 2)"},
@@ -1194,9 +1211,9 @@ static int cmd_demo(args *a)
     int quick = has_opt(a, "quick");
     const char *out = opt_str(a, "out", "pathint-demo.png");
     int dataset = opt_choice(a, "dataset", dataset_names, PI_DATA_SWISS_ROLL);
-    uint64_t train_steps = opt_u64(a, "train-steps", quick ? 200 : 4000, 1, 10000000);
+    uint64_t train_steps = opt_u64(a, "train-steps", quick ? 200 : 14000, 1, 10000000);
     size_t nsamples = (size_t)opt_u64(a, "samples", quick ? 300 : 2000, 10, 10000000);
-    size_t neval = (size_t)opt_u64(a, "eval-points", quick ? 8 : 100, 2, 1000000);
+    size_t neval = (size_t)opt_u64(a, "eval-points", quick ? 8 : 48, 2, 1000000);
     size_t sample_steps = (size_t)opt_u64(a, "steps", quick ? 20 : 100, 1, 100000);
     uint64_t seed = opt_u64(a, "seed", 0, 0, UINT64_MAX);
     int threads = (int)opt_u64(a, "threads", 2, 1, 256);
@@ -1249,17 +1266,17 @@ static int cmd_demo(args *a)
     if (!st)
         st = pi_trainer_create(model, &tr);
     if (!st)
-        st = pi_trainer_set_learning_rate(tr, 3e-3);
+        st = pi_trainer_set_learning_rate(tr, 4e-3);
     if (!st)
         st = pi_trainer_set_lr_schedule(tr, PI_LR_COSINE, train_steps / 50, train_steps);
     if (!st)
-        st = pi_trainer_set_batch_size(tr, 512);
+        st = pi_trainer_set_batch_size(tr, 128);
     if (!st)
         st = pi_trainer_set_weighting(tr, PI_WEIGHT_LIKELIHOOD);
     if (!st)
         st = pi_trainer_set_time_sampling(tr, PI_TIME_IMPORTANCE);
     if (!st)
-        st = pi_trainer_set_ema(tr, train_steps >= 10000 ? 0.999 : 0.99); /* EMA starts at the init */
+        st = pi_trainer_set_ema(tr, default_ema(train_steps));
     if (!st)
         st = pi_trainer_set_seed(tr, seed);
     if (!st)
@@ -1320,8 +1337,13 @@ static int cmd_demo(args *a)
         free(other);
     }
 
-    /* 3. NLL0 and c1 on held-out points (WKB sweep). */
+    /* 3. NLL0 and c1 on held-out points (WKB sweep), at tolerances that keep the demo short
+     * (the per-point values move by far less than their spread between points). */
     size_t failed = 0;
+    if ((st = pi_sampler_set_nll_tolerances(s, 1e-4, 1e-6))) {
+        rc = fail_status(st, "cannot set likelihood tolerances");
+        goto done;
+    }
     st = likelihood_in_blocks(s, neval, 2, held, nll, c1, threads, "nll+c1", &failed);
     if (st == PI_ECANCELED || (st && failed == neval) || (st && failed == 0)) {
         rc = fail_status(st, "likelihood failed");
