@@ -89,20 +89,17 @@ static void test_setters(void **state)
     replay("setters", pi_fuzz_setters);
 }
 
-static int known_bugs(void) { return getenv("PI_TEST_KNOWN_BUGS") != NULL; }
-
-/* Finding 1 (fuzz_model_load, tests/fuzz/findings/model_load_empirical_huge_data_nan_exp.pim):
+/* Finding 1 (fuzz_model_load, now tests/fuzz/regressions/model_load/
+ * model_load_empirical_huge_data_nan_exp.pim; fixed in 7ee7d0a):
  * an empirical model whose data are finite but huge (|y| ~ 1e37) makes ‖y‖² overflow to Inf
  * in float, the logits become NaN, and lib/model/empirical.c:58 (exp_nonpositive) converts
  * NaN to int32_t: undefined behaviour (UBSan: "-nan is outside the range of representable
  * values of type 'int'"), and the evaluation returns PI_OK with non-finite output. The same
  * happens through the public API without any file. Expected: finite output or PI_ENUMERIC
  * (or the huge data rejected at creation). */
-static void known_bug_empirical_huge_data(void **state)
+static void regression_empirical_huge_data(void **state)
 {
     (void)state;
-    if (!known_bugs())
-        skip();
     pi_sde_t *sde = NULL;
     assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
     float data[6] = {2.7e37f, -1.0f, 0.5f, 3.0e37f, 0.25f, -0.75f};
@@ -129,7 +126,7 @@ int main(void)
         cmocka_unit_test(test_data_csv),
         cmocka_unit_test(test_data_npy),
         cmocka_unit_test(test_setters),
-        cmocka_unit_test(known_bug_empirical_huge_data),
+        cmocka_unit_test(regression_empirical_huge_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
