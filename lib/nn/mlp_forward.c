@@ -176,14 +176,13 @@ typedef struct eval_job {
     int blis_threads;
 } eval_job;
 
-static pi_status eval_task(size_t task, int worker, void *ctx)
+static void eval_task(void *ctx, size_t task)
 {
-    (void)worker;
     const eval_job *job = ctx;
     const pi_mlp *net = job->m->impl;
     size_t r0 = task * job->chunk;
     if (r0 >= job->nb)
-        return PI_OK;
+        return;
     size_t nr = job->nb - r0 < job->chunk ? job->nb - r0 : job->chunk;
     size_t d = net->dim;
     pi_mlp_row *rows = job->rows + r0;
@@ -198,40 +197,38 @@ static pi_status eval_task(size_t task, int worker, void *ctx)
     const float *h = run_hidden(net, nr, job->input + r0 * net->in, job->buf_a + r0 * net->width,
                                 job->buf_b + r0 * net->width, NULL, job->blis_threads);
     run_output(net, nr, h, job->x + r0 * d, rows, job->out + r0 * d, job->blis_threads);
-    return PI_OK;
 }
 
-/* Fork-join over the row chunks without heap allocation of our own (a sampler calls this every
- * step): worker 0 is the calling thread; a chunk whose thread cannot start runs here. */
-#define MAX_WORKERS 64
-
-typedef struct eval_worker {
-    eval_job *job;
+typedef struct fork_worker {
+    void (*fn)(void *job, size_t task);
+    void *job;
     size_t task;
-} eval_worker;
+} fork_worker;
 
-static void *eval_worker_main(void *arg)
+static void *fork_worker_main(void *arg)
 {
-    const eval_worker *w = arg;
-    eval_task(w->task, (int)w->task, w->job);
+    const fork_worker *w = arg;
+    w->fn(w->job, w->task);
     return NULL;
 }
 
-static void run_workers(eval_job *job, size_t workers)
+void pi_mlp_fork_join(void (*fn)(void *job, size_t task), void *job, size_t workers)
 {
-    pthread_t tid[MAX_WORKERS];
-    eval_worker args[MAX_WORKERS];
-    int started[MAX_WORKERS];
+    pthread_t tid[PI_MLP_MAX_WORKERS];
+    fork_worker args[PI_MLP_MAX_WORKERS];
+    int started[PI_MLP_MAX_WORKERS];
+    if (workers > PI_MLP_MAX_WORKERS)
+        workers = PI_MLP_MAX_WORKERS;
     for (size_t w = 1; w < workers; w++) {
-        args[w] = (eval_worker){job, w};
-        started[w] = pthread_create(&tid[w], NULL, eval_worker_main, &args[w]) == 0;
+        args[w] = (fork_worker){fn, job, w};
+        started[w] = pthread_create(&tid[w], NULL, fork_worker_main, &args[w]) == 0;
     }
-    eval_task(0, 0, job);
+    fn(job, 0);
     for (size_t w = 1; w < workers; w++) {
         if (started[w])
             pthread_join(tid[w], NULL);
         else
-            eval_task(w, 0, job);
+            fn(job, w);
     }
 }
 
@@ -276,16 +273,16 @@ pi_status pi_mlp_eval(const pi_model_t *m, size_t n, const float *x, const doubl
         size_t workers = (size_t)threads;
         if (workers > job.nb / 256)
             workers = job.nb / 256 > 0 ? job.nb / 256 : 1;
-        if (workers > MAX_WORKERS)
-            workers = MAX_WORKERS;
+        if (workers > PI_MLP_MAX_WORKERS)
+            workers = PI_MLP_MAX_WORKERS;
         if (workers <= 1) {
             job.chunk = job.nb;
             job.blis_threads = threads;
-            eval_task(0, 0, &job);
+            eval_task(&job, 0);
         } else {
             job.chunk = (job.nb + workers - 1) / workers;
             job.blis_threads = 1;
-            run_workers(&job, workers);
+            pi_mlp_fork_join(eval_task, &job, workers);
         }
     }
     return PI_OK;
@@ -300,7 +297,9 @@ size_t pi_mlp_train_layout_of(const pi_mlp *net, size_t n, void *ws, pi_mlp_trai
     size_t in_b = round_up(n * net->in * sizeof(float));
     size_t hid_b = round_up(n * net->width * sizeof(float));
     size_t del_b = round_up(n * wide * sizeof(float));
-    size_t total = ALIGN + rows_b + in_b + 2 * net->layers * hid_b + 2 * del_b;
+    size_t part_b = round_up(net->num_params * sizeof(float));
+    size_t total = ALIGN + rows_b + in_b + 2 * net->layers * hid_b + 2 * del_b +
+                   (PI_MLP_TRAIN_WORKERS - 1) * part_b;
     if (lay != NULL) {
         unsigned char *p = align_ptr(ws);
         lay->rows = (pi_mlp_row *)p;
@@ -309,10 +308,14 @@ size_t pi_mlp_train_layout_of(const pi_mlp *net, size_t n, void *ws, pi_mlp_trai
         p += in_b;
         lay->hidden = p;
         lay->hidden_bytes = hid_b;
+        lay->hidden_offset = 0;
         p += 2 * net->layers * hid_b;
         lay->delta_a = (float *)p;
         p += del_b;
         lay->delta_b = (float *)p;
+        p += del_b;
+        lay->partial = (float *)p;
+        lay->partial_stride = part_b / sizeof(float);
     }
     return total;
 }
@@ -323,6 +326,34 @@ size_t pi_mlp_train_workspace_bytes(const pi_model_t *m, size_t batch)
     if (net == NULL || batch == 0)
         return 0;
     return pi_mlp_train_layout_of(net, batch, NULL, NULL);
+}
+
+/* One worker's rows of a training forward pass (activations kept in the full buffers). */
+typedef struct train_forward_job {
+    const pi_model_t *m;
+    const pi_mlp_train_layout *lay;
+    size_t n, chunk;
+    const float *x;
+    const double *t;
+    float *out;
+    int blis_threads;
+} train_forward_job;
+
+static void train_forward_task(void *ctx, size_t task)
+{
+    const train_forward_job *job = ctx;
+    const pi_mlp *net = job->m->impl;
+    size_t r0 = task * job->chunk;
+    if (r0 >= job->n)
+        return;
+    size_t nr = job->n - r0 < job->chunk ? job->n - r0 : job->chunk;
+    size_t d = net->dim;
+    pi_mlp_train_layout slice = *job->lay;
+    slice.hidden_offset = r0 * net->width;
+    float *input = slice.input + r0 * net->in;
+    prepare_inputs(job->m, nr, job->x + r0 * d, job->t + r0, slice.rows + r0, input);
+    const float *h = run_hidden(net, nr, input, NULL, NULL, &slice, job->blis_threads);
+    run_output(net, nr, h, job->x + r0 * d, slice.rows + r0, job->out + r0 * d, job->blis_threads);
 }
 
 pi_status pi_mlp_forward_train(const pi_model_t *m, size_t n, const float *x, const double *t,
@@ -349,10 +380,13 @@ pi_status pi_mlp_forward_train(const pi_model_t *m, size_t n, const float *x, co
         if (st != PI_OK)
             return st;
     }
-    if (threads < 1)
-        threads = 1;
-    prepare_inputs(m, n, x, t, lay.rows, lay.input);
-    const float *h = run_hidden(net, n, lay.input, NULL, NULL, &lay, threads);
-    run_output(net, n, h, x, lay.rows, out, threads);
+    train_forward_job job = {m, &lay, n, 0, x, t, out, 1};
+    size_t workers;
+    pi_mlp_train_split(n, threads, &workers, &job.blis_threads);
+    job.chunk = (n + workers - 1) / workers;
+    if (workers <= 1)
+        train_forward_task(&job, 0);
+    else
+        pi_mlp_fork_join(train_forward_task, &job, workers);
     return PI_OK;
 }

@@ -92,25 +92,50 @@ size_t pi_mlp_eval_workspace_bytes(const pi_model_t *m, size_t n);
 pi_status pi_mlp_eval(const pi_model_t *m, size_t n, const float *x, const double *t, float *out,
                       const pi_eval_ctx *ctx);
 
+/* ---- threads (mlp_forward.c) --------------------------------------------------------------
+ * Fork-join over `workers` tasks without heap allocation of our own: task 0 runs on the
+ * calling thread; a task whose thread cannot start runs there too. At most PI_MLP_MAX_WORKERS. */
+#define PI_MLP_MAX_WORKERS 64
+void pi_mlp_fork_join(void (*fn)(void *job, size_t task), void *job, size_t workers);
+
 /* ---- training workspace (mlp_forward.c / mlp_backward.c) -------------------------------
  * For n rows: rows | X (n × in) | per hidden layer l: pre-activation, activation (n × W) |
- * two delta buffers (n × max(W, dim)). Forward and backward must be given the same n. */
+ * two delta buffers (n × max(W, dim)) | PI_MLP_TRAIN_WORKERS − 1 partial gradients.
+ * With threads > 1 and enough rows, forward and backward split the rows between up to
+ * PI_MLP_TRAIN_WORKERS workers (each with threads/workers BLIS threads); the partial weight
+ * gradients are summed in worker order, so results are bitwise reproducible for a fixed
+ * thread count. Forward and backward must be given the same n. */
+#define PI_MLP_TRAIN_WORKERS 4
 typedef struct pi_mlp_train_layout {
     pi_mlp_row *rows;
     float *input;
     unsigned char *hidden;
-    size_t hidden_bytes; /* per buffer */
+    size_t hidden_bytes;  /* per buffer */
+    size_t hidden_offset; /* floats: first row of a worker's slice × W (0 for all rows) */
     float *delta_a, *delta_b;
+    float *partial;        /* (PI_MLP_TRAIN_WORKERS − 1) × partial_stride floats */
+    size_t partial_stride; /* >= num_params */
 } pi_mlp_train_layout;
 /* Bytes needed for n rows; fills lay from ws when lay is not NULL. */
 size_t pi_mlp_train_layout_of(const pi_mlp *net, size_t n, void *ws, pi_mlp_train_layout *lay);
 static inline float *pi_mlp_train_pre(const pi_mlp_train_layout *lay, size_t l)
 {
-    return (float *)(lay->hidden + 2 * l * lay->hidden_bytes);
+    return (float *)(lay->hidden + 2 * l * lay->hidden_bytes) + lay->hidden_offset;
 }
 static inline float *pi_mlp_train_post(const pi_mlp_train_layout *lay, size_t l)
 {
-    return (float *)(lay->hidden + (2 * l + 1) * lay->hidden_bytes);
+    return (float *)(lay->hidden + (2 * l + 1) * lay->hidden_bytes) + lay->hidden_offset;
+}
+/* Workers and BLIS threads per worker for a training pass of n rows on `threads` threads. */
+static inline void pi_mlp_train_split(size_t n, int threads, size_t *workers, int *blis_threads)
+{
+    size_t w = threads < 1 ? 1 : (size_t)threads;
+    if (w > PI_MLP_TRAIN_WORKERS)
+        w = PI_MLP_TRAIN_WORKERS;
+    if (w > n / 256)
+        w = n / 256 > 0 ? n / 256 : 1;
+    *workers = w;
+    *blis_threads = threads < 1 ? 1 : threads / (int)w;
 }
 
 /* ---- double derivatives (mlp_derivatives.c): the vtable entries ------------------------ */
