@@ -1081,6 +1081,33 @@ static int compare_float(const void *pa, const void *pb)
     return (a > b) - (a < b);
 }
 
+static int compare_double(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+/* The q-quantile of the finite values (NaN if none); sorts a copy. */
+static double quantile(size_t n, const double *v, double q)
+{
+    double *w = malloc(n * sizeof *w);
+    size_t k = 0;
+    if (!w)
+        return NAN;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i]))
+            w[k++] = v[i];
+    double r = NAN;
+    if (k > 0) {
+        qsort(w, k, sizeof *w, compare_double);
+        double pos = q * (double)(k - 1);
+        size_t i = (size_t)pos;
+        r = i + 1 < k ? w[i] + (pos - (double)i) * (w[i + 1] - w[i]) : w[i];
+    }
+    free(w);
+    return r;
+}
+
 static double sliced_w2(size_t m, const float *a, const float *b)
 {
     enum { DIRECTIONS = 64 };
@@ -1122,6 +1149,7 @@ typedef struct demo_result {
     summary nll0, c1, nll_hbar[DEMO_HBARS];
     double w2[DEMO_HBARS], w2_baseline;
     double bound, bound_sem; /* NaN when unavailable */
+    double c1_median, c1_lo, c1_hi; /* median and quartiles of the per-point c1 */
 } demo_result;
 
 static int draw_demo(const char *path, const demo_result *r)
@@ -1188,8 +1216,8 @@ static int draw_demo(const char *path, const demo_result *r)
     plot_text(&c, ch.x + 4, ch.y + 6, "nats per point", 1, 0x404040);
 
     snprintf(title, sizeof title,
-             "NLL0 = %.3f ± %.3f, c1 = %.3f ± %.3f on %zu held-out points (dots: the sampled ħ)", r->nll0.mean,
-             r->nll0.sem, r->c1.mean, r->c1.sem, r->neval);
+             "NLL0 = %.3f ± %.3f, c1 = %.3f ± %.3f (median %.3f) on %zu held-out points", r->nll0.mean,
+             r->nll0.sem, r->c1.mean, r->c1.sem, r->c1_median, r->neval);
     plot_text(&c, LEFT, height - 34, title, 2, 0x202020);
     char err[512];
     int rc = plot_write_png(&c, path, err, sizeof err);
@@ -1354,6 +1382,9 @@ static int cmd_demo(args *a)
                 pi_status_string(st));
     r.nll0 = summarize(neval, nll);
     r.c1 = summarize(neval, c1);
+    r.c1_median = quantile(neval, c1, 0.5);
+    r.c1_lo = quantile(neval, c1, 0.25);
+    r.c1_hi = quantile(neval, c1, 0.75);
     for (int h = 0; h < DEMO_HBARS; h++) {
         for (size_t i = 0; i < neval; i++)
             nll[i] = nll[i] - demo_hbar[h] * c1[i];
@@ -1371,6 +1402,7 @@ static int cmd_demo(args *a)
                r.w2[h]);
     printf("\nNLL0 = %.3f ± %.3f nats, c1 = %.3f ± %.3f  (log q^ħ ≈ log q^0 + ħ c1)\n", r.nll0.mean, r.nll0.sem,
            r.c1.mean, r.c1.sem);
+    printf("per-point c1: median %.3f, quartiles %.3f .. %.3f\n", r.c1_median, r.c1_lo, r.c1_hi);
     printf("sliced W2 between two draws of the data: %.4f\n", r.w2_baseline);
     if (isfinite(r.bound))
         printf("action bound on NLL at ħ = 1: %.3f ± %.3f nats\n", r.bound, r.bound_sem);
