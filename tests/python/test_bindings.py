@@ -447,6 +447,26 @@ def test_trainer_fit_callback_and_checkpoint(tmp_path):
         np.testing.assert_array_equal(back.model.params, model.params)
 
 
+@requires("pi_trainer_fit")
+def test_keyboard_interrupt_cancels_training():
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    sde = pi.SDE("vp")
+    model = pi.Model.mlp(sde, 2, width=16, layers=1)
+    tr = pi.Trainer(model, batch=32)
+    data = pi.generate_data("moons", 500)
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        tr.fit(data, 10_000_000)
+    timer.join()
+    assert time.monotonic() - t0 < 10.0
+    done = tr.step_count
+    tr.fit(data, 5)  # still usable
+    assert tr.step_count == done + 5
+
+
 @requires("pi_trainer_bound")
 def test_trainer_bound_is_finite():
     sde = pi.SDE("vp")

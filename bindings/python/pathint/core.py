@@ -13,12 +13,15 @@ reference to it, so the borrowed object lives as long as needed.
 Callbacks: an exception raised inside a Python callback stops the C call
 (the callback returns nonzero) and is re-raised, unchanged, when the C call
 returns. ``KeyboardInterrupt`` (Ctrl-C) during ``Sampler.sample``,
-``Sampler.nll`` or ``Trainer.fit`` cancels the run cleanly and is re-raised.
+``Sampler.nll`` or ``Trainer.fit`` cancels the run cleanly and is raised when it has
+returned (in the main thread, a SIGINT handler is installed for the duration of the call).
 """
 
+import contextlib
 import ctypes
 import enum
 import os
+import signal
 import threading
 
 import numpy as np
@@ -197,6 +200,44 @@ def _call(fn, *args, pending=()):
     finally:
         for p in pending:
             p.take()
+
+
+class _Interrupt:
+    """Ctrl-C during a long C call: while the call runs, SIGINT only sets ``hit`` (the handler
+    runs between bytecodes, i.e. inside our step callbacks), the callbacks then ask the C
+    run to stop, and KeyboardInterrupt is raised once the call has returned cleanly. Raising
+    KeyboardInterrupt inside a ctypes callback instead could be lost as an 'unraisable'
+    exception when it fires before the callback's own try block."""
+
+    def __init__(self):
+        self.hit = False
+        self.on_hit = None
+
+
+@contextlib.contextmanager
+def _interruptible(on_hit=None):
+    state = _Interrupt()
+    state.on_hit = on_hit
+    if threading.current_thread() is not threading.main_thread():
+        yield state  # signals are delivered to the main thread only
+        return
+
+    def handler(signum, frame):
+        state.hit = True
+        if state.on_hit is not None:
+            state.on_hit()
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except (ValueError, OSError):
+        yield state
+        return
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if state.hit:
+        raise KeyboardInterrupt
 
 
 class _Handle:
@@ -627,6 +668,7 @@ class Sampler(_Handle):
         self._opts = {"hbar": 0.0, "method": Method.EXP2M, "steps": 50, "schedule": Schedule.UNIFORM_LAMBDA,
                       "rho": None, "seed": 0, "threads": 1}
         self._stepfn = L.StepFn(self._on_step)
+        self._interrupt = None
         self._record = False
         try:
             self._lib.pi_sampler_set_callback(self, self._stepfn, None)
@@ -647,6 +689,8 @@ class Sampler(_Handle):
     # The step callback always goes through Python so that Ctrl-C reaches the run.
     def _on_step(self, step, nsteps, t, n, dim, x, denoised, _user):
         try:
+            if self._interrupt is not None and self._interrupt.hit:
+                return 1
             if self._user_step is not None:
                 xa = np.ctypeslib.as_array(x, shape=(n, dim))
                 da = np.ctypeslib.as_array(denoised, shape=(n, dim)) if denoised else None
@@ -771,9 +815,16 @@ class Sampler(_Handle):
 
     # -- runs --
     def _run(self, fn, *args):
-        """Run a sampler call; Ctrl-C raises KeyboardInterrupt inside the step callback,
-        which cancels the run, and is re-raised here."""
-        _call(fn, self, *args, pending=self._pendings())
+        """Run a sampler call; Ctrl-C cancels it at its next step and raises KeyboardInterrupt
+        once it has returned."""
+        with _interruptible() as self._interrupt:
+            try:
+                _call(fn, self, *args, pending=self._pendings())
+            except PathintError:
+                if not self._interrupt.hit:
+                    raise
+            finally:
+                self._interrupt = None
 
     def sample(self, n):
         """n samples from the prior at T down to t_min: an (n, dim) float32 array."""
@@ -832,11 +883,13 @@ class Sampler(_Handle):
         nll = np.empty(n, np.float64)
         c = np.empty(n, np.float64) if c1 else None
         block = block or max(16, 8 * self.threads)
-        for i in range(0, n, block):
-            j = min(n, i + block)
-            part = a[i:j]
-            _call(self._lib.pi_sampler_nll, self, j - i, part, nll[i:j],
-                  None if c is None else c[i:j].ctypes.data, pending=self._pendings())
+        with _interruptible() as interrupt:
+            for i in range(0, n, block):
+                if interrupt.hit:
+                    break
+                j = min(n, i + block)
+                _call(self._lib.pi_sampler_nll, self, j - i, a[i:j], nll[i:j],
+                      None if c is None else c[i:j].ctypes.data, pending=self._pendings())
         return nll, c
 
     def nll_hbar(self, x):
@@ -887,6 +940,7 @@ class Trainer(_Handle):
         self.model = model
         self._pending = _PendingError()
         self._user_cb = None
+        self._interrupt = None
         self._trainfn = L.TrainFn(self._on_step)
         try:
             self._lib.pi_trainer_set_callback(self, self._trainfn, None)
@@ -927,6 +981,8 @@ class Trainer(_Handle):
 
     def _on_step(self, step, loss, ema_loss, rate, _user):
         try:
+            if self._interrupt is not None and self._interrupt.hit:
+                return 1
             if self._user_cb is not None:
                 return 1 if self._user_cb(step, loss, ema_loss, rate) else 0
             return 0
@@ -943,10 +999,16 @@ class Trainer(_Handle):
         x = _points(data, self.model.dim, name="data")
         self._user_cb = callback
         try:
-            _call(self._lib.pi_trainer_fit, self, x.shape[0], x, int(steps),
-                  pending=(self._pending,) + self.model._pendings())
+            with _interruptible() as self._interrupt:
+                try:
+                    _call(self._lib.pi_trainer_fit, self, x.shape[0], x, int(steps),
+                          pending=(self._pending,) + self.model._pendings())
+                except PathintError:
+                    if not self._interrupt.hit:
+                        raise
         finally:
             self._user_cb = None
+            self._interrupt = None
         return self
 
     def step(self, data):
