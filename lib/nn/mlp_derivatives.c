@@ -33,7 +33,7 @@
 
 typedef struct taylor {
     size_t m, p, cols;
-    size_t ld;         /* row stride: cols rounded up to even (zero padding, for 2-lane SIMD) */
+    size_t ld;         /* row stride: cols rounded up to a multiple of 4 (zero padding, SIMD) */
     size_t o1, o2, o3; /* column offsets of the first, second, third derivatives */
 } taylor;
 
@@ -46,7 +46,7 @@ static taylor taylor_shape(size_t m, size_t p)
     t.o2 = 1 + (p >= 1 ? m : 0);
     t.o3 = t.o2 + (p >= 2 ? m * m : 0);
     t.cols = t.o3 + (p >= 3 ? m * m * m : 0);
-    t.ld = (t.cols + 1) / 2 * 2;
+    t.ld = (t.cols + 3) / 4 * 4;
     return t;
 }
 
@@ -100,13 +100,60 @@ typedef double v2d __attribute__((vector_size(16)));
 #define HAVE_V2D 0
 #endif
 
-/* dst (out × ld) = W src (in × ld), bias added to the value column; ld is even. Four outputs
- * at a time so that each src row is loaded once per four, two columns per vector operation
- * (the sums still run over i in order, so the bits do not depend on the blocking). */
+/* With AVX2 at run time the same blocked loop runs on 4-lane vectors (ld is a multiple of 4);
+ * each column's sum is the same sequence of double operations, so the bits are the same. */
+#if HAVE_V2D && defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 9)
+#define HAVE_V4D 1
+typedef double v4d __attribute__((vector_size(32)));
+__attribute__((target("avx2"))) static void
+linear_block4_avx2(const float *w, size_t in, size_t ld, const double *restrict src,
+                   double *restrict acc)
+{
+    const float *w0 = w, *w1 = w0 + in, *w2 = w1 + in, *w3 = w2 + in;
+    for (size_t i = 0; i < in; i++) {
+        v4d x0 = {w0[i], w0[i], w0[i], w0[i]}, x1 = {w1[i], w1[i], w1[i], w1[i]};
+        v4d x2 = {w2[i], w2[i], w2[i], w2[i]}, x3 = {w3[i], w3[i], w3[i], w3[i]};
+        const double *s = src + i * ld;
+        for (size_t c = 0; c < ld; c += 4) {
+            v4d v, a0, a1, a2, a3;
+            memcpy(&v, s + c, sizeof v);
+            memcpy(&a0, acc + c, sizeof v);
+            memcpy(&a1, acc + ld + c, sizeof v);
+            memcpy(&a2, acc + 2 * ld + c, sizeof v);
+            memcpy(&a3, acc + 3 * ld + c, sizeof v);
+            a0 += x0 * v;
+            a1 += x1 * v;
+            a2 += x2 * v;
+            a3 += x3 * v;
+            memcpy(acc + c, &a0, sizeof v);
+            memcpy(acc + ld + c, &a1, sizeof v);
+            memcpy(acc + 2 * ld + c, &a2, sizeof v);
+            memcpy(acc + 3 * ld + c, &a3, sizeof v);
+        }
+    }
+}
+#else
+#define HAVE_V4D 0
+#endif
+
+/* dst (out × ld) = W src (in × ld), bias added to the value column; ld is a multiple of 4.
+ * Four outputs at a time so that each src row is loaded once per four, two columns per vector
+ * operation (the sums still run over i in order, so the bits do not depend on the blocking). */
 static void linear_taylor(const float *w, const float *b, size_t out, size_t in, size_t ld,
                           const double *restrict src, double *restrict dst)
 {
     size_t o = 0;
+#if HAVE_V4D
+    if (__builtin_cpu_supports("avx2")) {
+        for (; o + 4 <= out; o += 4) {
+            double *acc = dst + o * ld;
+            memset(acc, 0, 4 * ld * sizeof *acc);
+            linear_block4_avx2(w + o * in, in, ld, src, acc);
+            for (size_t k = 0; k < 4; k++)
+                acc[k * ld] += b[o + k];
+        }
+    }
+#endif
 #if HAVE_V2D
     for (; o + 4 <= out; o += 4) {
         double *restrict acc = dst + o * ld;
