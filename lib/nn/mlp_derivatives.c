@@ -19,16 +19,16 @@
  *   h_ijk = s3 a_i a_j a_k + s2 (a_ij a_k + a_ik a_j + a_jk a_i) + s1 a_ijk.
  * The seeds are the x-directions times c, so the outputs are x-derivatives directly.
  *
- * Scratch: 2·W·C + d·C doubles. Up to PI_MLP_STACK_DOUBLES (8192 doubles, 64 KiB; e.g. d = 2,
- * W = 256, order 3) they live on the stack and nothing is allocated; larger networks take one
- * heap block per call, up to 2^22 doubles (32 MiB; e.g. d = 16, W = 256, order 3). Beyond
+ * Scratch: (2·W + d)·C + in doubles, C rounded up to a multiple of 4. Up to
+ * PI_MLP_STACK_DOUBLES (9216 doubles, 72 KiB; e.g. d = 2, W = 256, order 3) they live on the
+ * stack and nothing is allocated; larger networks take one heap block per call, up to 2^22 doubles (32 MiB; e.g. d = 16, W = 256, order 3). Beyond
  * that (e.g. third order in d = 64) the call fails with PI_EUNSUPPORTED: use Hutchinson
  * probes of lower orders there. */
 #include "mlp_impl.h"
 
 #include <string.h>
 
-#define PI_MLP_STACK_DOUBLES 8192
+#define PI_MLP_STACK_DOUBLES 9216
 #define PI_MLP_MAX_SCRATCH_DOUBLES ((size_t)1 << 22)
 
 typedef struct taylor {
