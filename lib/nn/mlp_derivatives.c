@@ -21,9 +21,9 @@
  *
  * Scratch: (2·W + d)·C + in doubles, C rounded up to a multiple of 4. Up to
  * PI_MLP_STACK_DOUBLES (9216 doubles, 72 KiB; e.g. d = 2, W = 256, order 3) they live on the
- * stack and nothing is allocated; larger networks take one heap block per call, up to 2^22 doubles (32 MiB; e.g. d = 16, W = 256, order 3). Beyond
- * that (e.g. third order in d = 64) the call fails with PI_EUNSUPPORTED: use Hutchinson
- * probes of lower orders there. */
+ * stack and nothing is allocated; larger networks take one heap block per call, up to 2^22
+ * doubles (32 MiB; e.g. d = 16, W = 256, order 3). Beyond that (e.g. third order in d = 64)
+ * the call fails with PI_EUNSUPPORTED: use Hutchinson probes of lower orders there. */
 #include "mlp_impl.h"
 
 #include <string.h>
