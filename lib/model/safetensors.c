@@ -642,7 +642,7 @@ pi_status pi_model_load_safetensors(const pi_sde_t *sde, const char *path, pi_mo
             "file (or exceeds 100 MiB)",
             path, (unsigned long long)hlen, size);
     }
-    st_tensor *tensors = pi_alloc_array(ST_MAX_TENSORS, sizeof *tensors);
+    st_tensor *tensors = pi_calloc(ST_MAX_TENSORS, sizeof *tensors);
     st_meta *meta = pi_calloc(1, sizeof *meta);
     if (tensors == NULL || meta == NULL) {
         pi_free(tensors);
