@@ -25,7 +25,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -511,6 +510,46 @@ static void *monitor_rss(void *p)
     return NULL;
 }
 
+/* The measuring child: a fresh process (exec'd), so that no heap freed by earlier benchmarks
+ * can absorb the run's allocations. Prints "before peak hwm ok" on stdout. */
+static int memory_child(void)
+{
+    size_t n = 100000, threads = 2;
+    pi_model_t *m = make_mlp(MLP_DIM, MLP_WIDTH, MLP_LAYERS);
+    if (m == NULL || !have_sampler())
+        return 1;
+    size_t d = m->dim;
+    pi_sampler_t *s = NULL;
+    float *warm = malloc(64 * d * sizeof(float));
+    if (pi_sampler_create(m, &s) != PI_OK || pi_sampler_set_threads(s, (int)threads) != PI_OK ||
+        pi_sampler_set_steps(s, 10) != PI_OK || pi_sampler_run(s, 64, warm) != PI_OK)
+        return 1;
+    /* BLIS pools, the sampler's small state and the code pages exist now. x_out is allocated
+     * but untouched: its pages count as the run touches them. */
+    float *x = malloc(n * d * sizeof(float));
+    FILE *fp = fopen("/proc/self/clear_refs", "w");
+    int reset = fp != NULL && fputs("5", fp) >= 0;
+    if (fp)
+        reset = (fclose(fp) == 0) && reset;
+    size_t before = bench_rss_bytes("VmRSS");
+    rss_monitor mon;
+    atomic_init(&mon.stop, 0);
+    mon.peak = before;
+    pthread_t th;
+    int have_mon = pthread_create(&th, NULL, monitor_rss, &mon) == 0;
+    pi_status st = x ? pi_sampler_run(s, n, x) : PI_ENOMEM;
+    atomic_store(&mon.stop, 1);
+    if (have_mon)
+        pthread_join(th, NULL);
+    printf("%zu %zu %zu %d\n", before, mon.peak, reset ? bench_rss_bytes("VmHWM") : (size_t)0,
+           st == PI_OK);
+    free(x);
+    free(warm);
+    pi_sampler_destroy(s);
+    pi_model_destroy(m);
+    return 0;
+}
+
 static void bench_memory(void)
 {
     const char *name = "sampler_peak_rss_vs_promised";
@@ -524,57 +563,24 @@ static void bench_memory(void)
         return;
     }
     size_t n = 100000, threads = 2, d = m->dim;
-    /* Measure in a child so that this process's earlier allocations do not count. */
-    int pipefd[2];
-    if (pipe(pipefd) != 0) {
-        pi_model_destroy(m);
-        return;
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(pipefd[0]);
-        double out[4] = {NAN, NAN, NAN, NAN};
-        pi_sampler_t *s = NULL;
-        float *warm = malloc(64 * d * sizeof(float));
-        if (pi_sampler_create(m, &s) == PI_OK && pi_sampler_set_threads(s, (int)threads) == PI_OK &&
-            pi_sampler_set_steps(s, 10) == PI_OK && pi_sampler_run(s, 64, warm) == PI_OK) {
-            /* BLIS pools, the sampler's small state and the code pages exist now. x_out is
-             * allocated but untouched: its pages count as the run touches them. */
-            float *x = malloc(n * d * sizeof(float));
-            FILE *fp = fopen("/proc/self/clear_refs", "w");
-            int reset = fp != NULL && fputs("5", fp) >= 0;
-            if (fp)
-                reset = (fclose(fp) == 0) && reset;
-            size_t before = bench_rss_bytes("VmRSS");
-            rss_monitor mon;
-            atomic_init(&mon.stop, 0);
-            mon.peak = before;
-            pthread_t th;
-            int have_mon = pthread_create(&th, NULL, monitor_rss, &mon) == 0;
-            pi_status st = x ? pi_sampler_run(s, n, x) : PI_ENOMEM;
-            atomic_store(&mon.stop, 1);
-            if (have_mon)
-                pthread_join(th, NULL);
-            if (st == PI_OK) {
-                out[0] = (double)before;
-                out[1] = (double)mon.peak;
-                out[2] = reset ? (double)bench_rss_bytes("VmHWM") : NAN;
-                out[3] = 1;
-            }
-            free(x);
+    double got[4] = {NAN, NAN, NAN, 0};
+    char self[1024], cmd[1100];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[len > 0 ? len : 0] = '\0';
+    snprintf(cmd, sizeof cmd, "exec '%s' --memory-child", self);
+    FILE *p = len > 0 ? popen(cmd, "r") : NULL;
+    if (p != NULL) {
+        unsigned long long b = 0, pk = 0, hwm = 0;
+        int ok = 0;
+        if (fscanf(p, "%llu %llu %llu %d", &b, &pk, &hwm, &ok) == 4 && ok) {
+            got[0] = (double)b;
+            got[1] = (double)pk;
+            got[2] = hwm ? (double)hwm : NAN;
+            got[3] = 1;
         }
-        free(warm);
-        pi_sampler_destroy(s);
-        ssize_t w = write(pipefd[1], out, sizeof out);
-        _exit(w == (ssize_t)sizeof out ? 0 : 1);
+        pclose(p);
     }
-    close(pipefd[1]);
-    double got[4] = {NAN, NAN, NAN, NAN};
-    ssize_t rd = read(pipefd[0], got, sizeof got);
-    close(pipefd[0]);
-    int wst = 0;
-    waitpid(pid, &wst, 0);
-    if (rd != (ssize_t)sizeof got || got[3] != 1.0) {
+    if (got[3] != 1.0) {
         bench_null(name, "ratio", refname, 1.5, "lower", (int)threads,
                    "measurement failed (the sampler run failed in the child)");
         pi_model_destroy(m);
@@ -597,10 +603,10 @@ static void bench_memory(void)
     bench_result *r = bench_add(name, used / promised, "ratio", promised, refname,
                                 used / promised, 1.5, "lower", (int)threads);
     bench_note(r,
-               "n=%zu, MLP d=2 3x256, EXP2M 10 steps, 2 threads: peak RSS growth during the run "
-               "%.0f bytes (max of a 0.2 ms VmRSS monitor and VmHWM after clear_refs, minus "
-               "VmRSS before; x_out allocated untouched before); promised %.0f = x_out %.0f + "
-               "state %.0f + 2 workers x %.0f",
+               "n=%zu, MLP d=2 3x256, EXP2M 10 steps, 2 threads, in a fresh process: peak RSS "
+               "growth during the run %.0f bytes (max of a 0.2 ms VmRSS monitor and VmHWM after "
+               "clear_refs, minus VmRSS before; x_out allocated untouched before); promised "
+               "%.0f = x_out %.0f + state %.0f + 2 workers x %.0f",
                n, used, promised, arrays, state, worker);
     pi_model_destroy(m);
 }
@@ -909,6 +915,8 @@ int main(int argc, char **argv)
             g_reps = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             g_only = argv[++i];
+        } else if (strcmp(argv[i], "--memory-child") == 0) {
+            /* handled below */
         } else if (strcmp(argv[i], "--json") == 0) {
             /* JSON is the only output format */
         } else {
@@ -923,6 +931,11 @@ int main(int argc, char **argv)
     if (pi_sde_create(PI_SDE_VP_LINEAR, &g_sde) != PI_OK) {
         fprintf(stderr, "cannot create the SDE: %s\n", pi_last_error());
         return 1;
+    }
+    if (argc == 2 && strcmp(argv[1], "--memory-child") == 0) {
+        int rc = memory_child();
+        pi_sde_destroy(g_sde);
+        return rc;
     }
     double start = bench_now();
     bench_mlp_forward(2);
