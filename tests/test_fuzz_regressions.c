@@ -4,8 +4,8 @@
  *
  * Findings whose bug is still open live in tests/fuzz/findings/ and in the known_bug_* tests
  * below, which only run with PI_TEST_KNOWN_BUGS=1 (they fail until the library is fixed; see
- * the report of issue 9). Once fixed: move the file to tests/fuzz/regressions/<harness>/ and
- * drop the environment guard. */
+ * docs/benchmarks.md). Once fixed: move the file to tests/fuzz/regressions/<harness>/, rename
+ * the test regression_* and drop the environment guard (as for finding 1). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
