@@ -15,7 +15,9 @@
 /* e^x for x clamped to [-87, 88] (so 2^k stays a normal float). */
 static inline float exp_poly(float x)
 {
-    x = x < -87.0f ? -87.0f : x;
+    /* Written so that NaN maps to −87 (a NaN must not reach the float-to-int conversion
+     * below, which would be undefined); silu still propagates NaN through its numerator. */
+    x = x > -87.0f ? x : -87.0f;
     x = x > 88.0f ? 88.0f : x;
     /* n = round(x / ln 2) by the 1.5·2^23 trick (exact for |x/ln 2| < 2^22). */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;

@@ -285,6 +285,12 @@ pi_status pi_mlp_eval(const pi_model_t *m, size_t n, const float *x, const doubl
             pi_mlp_fork_join(eval_task, &job, workers);
         }
     }
+    /* Weights can be finite yet large enough to overflow the activations: report it rather
+     * than hand non-finite values to a sampler (fuzz finding 2). */
+    size_t bad = pi_first_nonfinite_f(out, n * m->dim);
+    if (bad < n * m->dim)
+        return pi_fail(PI_ENUMERIC, "MLP output is not finite (row %zu at t = %g): the weights "
+                                    "overflow float arithmetic", bad / m->dim, t[bad / m->dim]);
     return PI_OK;
 }
 
