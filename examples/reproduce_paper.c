@@ -8,7 +8,8 @@
  *   gcc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude examples/reproduce_paper.c \
  *       -Lbuild/lib -Wl,-rpath,$PWD/build/lib -lpathint -lm -o reproduce_paper
  * Run:
- *   ./reproduce_paper swiss simple [steps] [batch] [threads] [seed]
+ *   ./reproduce_paper swiss simple [steps] [batch] [threads] [seed] [features] [batches] \
+ *                     [precond_sigma_data]
  */
 #include <math.h>
 #include <stdio.h>
@@ -68,7 +69,9 @@ static void batch_stats(const double *v, size_t batches, size_t per, double sign
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s swiss|g25 simple|cosine [steps] [batch] [threads] [seed]\n",
+        fprintf(stderr,
+                "usage: %s swiss|g25 simple|cosine [steps] [batch] [threads] [seed] "
+                "[embedding features] [test batches of 10] [precond sigma_data, 0 = off]\n",
                 argv[0]);
         return 2;
     }
@@ -78,7 +81,11 @@ int main(int argc, char **argv)
     const size_t batch = argc > 4 ? strtoul(argv[4], NULL, 10) : 512;
     const int threads = argc > 5 ? atoi(argv[5]) : 1;
     const uint64_t seed = argc > 6 ? strtoull(argv[6], NULL, 10) : 0;
-    const size_t n_train = 100000, batches = 100, per_batch = 10, n_test = batches * per_batch;
+    const size_t features = argc > 7 ? strtoul(argv[7], NULL, 10) : 16;
+    const size_t n_train = 100000, per_batch = 10;
+    const size_t batches = argc > 8 ? strtoul(argv[8], NULL, 10) : 100;
+    const size_t n_test = batches * per_batch;
+    const double precond_sigma_data = argc > 9 ? atof(argv[9]) : 0.0; /* 0: no EDM precond */
     const pi_dataset set = swiss ? PI_DATA_SWISS_ROLL : PI_DATA_GAUSSIANS_25;
 
     /* The paper's SDEs. */
@@ -107,6 +114,9 @@ int main(int argc, char **argv)
     pi_model_t *model = NULL;
     pi_trainer_t *tr = NULL;
     CHECK(pi_model_create_mlp(sde, 2, 128, 3, &model));
+    CHECK(pi_model_mlp_set_embedding(model, PI_EMBED_LOG_SIGMA, features));
+    if (precond_sigma_data > 0.0)
+        CHECK(pi_model_mlp_set_preconditioning(model, 1, precond_sigma_data));
     CHECK(pi_model_mlp_init(model, seed));
     CHECK(pi_model_set_threads(model, threads));
     CHECK(pi_trainer_create(model, &tr));
@@ -133,6 +143,7 @@ int main(int argc, char **argv)
     CHECK(pi_sampler_create(model, &s));
     CHECK(pi_sampler_set_hbar(s, 0.0));
     CHECK(pi_sampler_set_threads(s, threads));
+    CHECK(pi_sampler_set_nll_tolerances(s, 1e-5, 1e-7)); /* the paper: 1e-3 outer, 1e-5 inner */
     t0 = now();
     CHECK(pi_sampler_nll(s, n_test, test, nll, c1));
     double nll_s = now() - t0;
@@ -141,18 +152,19 @@ int main(int argc, char **argv)
     batch_stats(nll, batches, per_batch, 1.0, &nll_mean, &nll_std, &nll_lo, &nll_hi);
     batch_stats(c1, batches, per_batch, -1.0, &slope_mean, &slope_std, &slope_lo, &slope_hi);
     printf("{\"data\": \"%s\", \"sde\": \"%s\", \"steps\": %llu, \"batch\": %zu, \"seed\": %llu,\n"
+           " \"embedding_features\": %zu, \"test_points\": %zu, \"precond_sigma_data\": %g,\n"
            " \"train_seconds\": %.1f, \"nll_seconds\": %.1f,\n"
            " \"nll0_mean\": %.4f, \"nll0_std_over_batches\": %.4f,\n"
            " \"slope_mean\": %.4f, \"slope_std_over_batches\": %.4f, \"slope_batch_min\": %.4f, "
            "\"slope_batch_max\": %.4f,\n"
            " \"action_bound_hbar1\": %.4f, \"action_bound_se\": %.4f}\n",
            swiss ? "swiss_roll" : "gaussians_25", cosine ? "cosine" : "simple",
-           (unsigned long long)steps, batch, (unsigned long long)seed, train_s, nll_s, nll_mean,
+           (unsigned long long)steps, batch, (unsigned long long)seed, features, n_test, precond_sigma_data, train_s, nll_s, nll_mean,
            nll_std, slope_mean, slope_std, slope_lo, slope_hi, bound, bound_se);
 
     char path[256];
-    snprintf(path, sizeof path, "reproduce_%s_%s_%llu.ckpt", argv[1], argv[2],
-             (unsigned long long)seed);
+    snprintf(path, sizeof path, "reproduce_%s_%s_%llu_f%zu_p%g.ckpt", argv[1],
+             argv[2], (unsigned long long)seed, features, precond_sigma_data);
     CHECK(pi_trainer_save(tr, path));
     pi_sampler_destroy(s);
     pi_trainer_destroy(tr);
