@@ -926,6 +926,11 @@ static int cmd_train(args *a)
             st = pi_model_create_mlp(sde, dim, width, layers, &model);
         if (!st)
             st = pi_model_mlp_init(model, seed);
+        /* EDM preconditioning (unit-scale input c_in·x̃): without it the network sees
+         * x̃ = x/α of size ~1/α(T) and the WKB slope c1 is dominated by its Jacobian
+         * errors (docs/reproduction.md). */
+        if (!st)
+            st = pi_model_mlp_set_preconditioning(model, 1, 1.0);
         if (!st)
             st = pi_trainer_create(model, &tr);
         if (!st)
@@ -1291,6 +1296,8 @@ static int cmd_demo(args *a)
         st = pi_model_create_mlp(sde, 2, 128, 3, &model);
     if (!st)
         st = pi_model_mlp_init(model, seed);
+    if (!st) /* unit-scale inputs: see cmd_train and docs/reproduction.md */
+        st = pi_model_mlp_set_preconditioning(model, 1, 1.0);
     if (!st)
         st = pi_trainer_create(model, &tr);
     if (!st)
