@@ -53,12 +53,12 @@ for h in $harnesses; do
         -malloc_limit_mb=512 -max_len=65536 -print_final_stats=1 \
         -artifact_prefix="$build/artifacts/$h/" "$build/corpus/$h" $seeds >"$log" 2>&1
     rc=$?
-    runs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1)
-    [ -n "$runs" ] || runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1)
+    runs=$(grep -a -o 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1)
+    [ -n "$runs" ] || runs=$(grep -a -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1)
     if [ $rc -ne 0 ]; then
         status=1
         echo "fuzz: $h: FINDING (exit $rc) after ${runs:-?}; see $log and $build/artifacts/$h/"
-        grep -m 5 -E 'ERROR|SUMMARY|fuzz check failed|runtime error' "$log" | sed 's/^/    /'
+        grep -a -m 5 -E 'ERROR|SUMMARY|fuzz check failed|runtime error' "$log" | sed 's/^/    /'
     else
         echo "fuzz: $h: ok ($runs; corpus $(ls "$build/corpus/$h" | wc -l) files)"
     fi
