@@ -118,21 +118,17 @@ static void regression_empirical_huge_data(void **state)
     pi_sde_destroy(sde);
 }
 
-static int known_bugs(void) { return getenv("PI_TEST_KNOWN_BUGS") != NULL; }
-
-/* Finding 2 (fuzz_safetensors, 2026-11-25, tests/fuzz/findings/
- * safetensors_huge_weights_nan_exp.safetensors): an MLP whose weights are finite but huge
+/* Finding 2 (fuzz_safetensors, 2026-11-25, now tests/fuzz/regressions/safetensors/
+ * safetensors_huge_weights_nan_exp.safetensors; fixed in 04d1445): an MLP whose weights are finite but huge
  * (~1e37) overflows its pre-activations to ±Inf, Inf − Inf gives NaN, and lib/nn/dense.c:34
  * (exp_poly, via silu) converts NaN to int32_t: undefined behaviour (UBSan: "nan is outside
  * the range of representable values of type 'int'"); the evaluation returns PI_OK with
  * non-finite output. Reachable without files through pi_model_set_params. Expected: finite
  * output or PI_ENUMERIC (as the mixture and empirical models now do), or such weights
- * rejected when set/loaded. Open: runs only with PI_TEST_KNOWN_BUGS=1. */
-static void known_bug_mlp_huge_weights(void **state)
+ * rejected when set/loaded. */
+static void regression_mlp_huge_weights(void **state)
 {
     (void)state;
-    if (!known_bugs())
-        skip();
     pi_sde_t *sde = NULL;
     assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
     pi_model_t *m = NULL;
@@ -167,7 +163,7 @@ int main(void)
         cmocka_unit_test(test_data_npy),
         cmocka_unit_test(test_setters),
         cmocka_unit_test(regression_empirical_huge_data),
-        cmocka_unit_test(known_bug_mlp_huge_weights),
+        cmocka_unit_test(regression_mlp_huge_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
