@@ -9,7 +9,7 @@
  *       -Lbuild/lib -Wl,-rpath,$PWD/build/lib -lpathint -lm -o reproduce_paper
  * Run:
  *   ./reproduce_paper swiss simple [steps] [batch] [threads] [seed] [features] [batches] \
- *                     [precond_sigma_data]
+ *                     [precond_sigma_data] [clip]
  */
 #include <math.h>
 #include <stdio.h>
@@ -71,7 +71,7 @@ int main(int argc, char **argv)
     if (argc < 3) {
         fprintf(stderr,
                 "usage: %s swiss|g25 simple|cosine [steps] [batch] [threads] [seed] "
-                "[embedding features] [test batches of 10] [precond sigma_data, 0 = off]\n",
+                "[embedding features] [test batches of 10] [precond sigma_data, 0 = off] [clip, 0 = off]\n",
                 argv[0]);
         return 2;
     }
@@ -86,6 +86,7 @@ int main(int argc, char **argv)
     const size_t batches = argc > 8 ? strtoul(argv[8], NULL, 10) : 100;
     const size_t n_test = batches * per_batch;
     const double precond_sigma_data = argc > 9 ? atof(argv[9]) : 0.0; /* 0: no EDM precond */
+    const double clip = argc > 10 ? atof(argv[10]) : 1.0;                /* 0: no clipping */
     const pi_dataset set = swiss ? PI_DATA_SWISS_ROLL : PI_DATA_GAUSSIANS_25;
 
     /* The paper's SDEs. */
@@ -125,7 +126,7 @@ int main(int argc, char **argv)
     CHECK(pi_trainer_set_batch_size(tr, batch));
     CHECK(pi_trainer_set_learning_rate(tr, 2e-3));
     CHECK(pi_trainer_set_lr_schedule(tr, PI_LR_COSINE, steps / 50, steps));
-    CHECK(pi_trainer_set_grad_clip(tr, 1.0));
+    CHECK(pi_trainer_set_grad_clip(tr, clip));
     CHECK(pi_trainer_set_ema(tr, 0.999));
     CHECK(pi_trainer_set_seed(tr, seed));
     CHECK(pi_trainer_set_threads(tr, threads));
