@@ -311,6 +311,7 @@ pi_status pi_sampler_run(pi_sampler_t *sampler, size_t n, float *x_out)
 pi_status pi_sampler_run_from(pi_sampler_t *sampler, double t_start, size_t n, float *x_inout)
 {
     PI_CHECK_NULL(sampler);
+    PI_CHECK_NULL(x_inout);
     const pi_sde_t *sde = sampler->sde;
     double t_end = sampler->schedule == PI_SCHEDULE_CUSTOM
                        ? sampler->custom_times[sampler->custom_count - 1]
