@@ -964,7 +964,11 @@ PI_API pi_status pi_trainer_set_weight_decay(pi_trainer_t *trainer, double decay
  * finite and >= 0; 0 (default) disables clipping.
  */
 PI_API pi_status pi_trainer_set_grad_clip(pi_trainer_t *trainer, double max_norm);
-/** EMA of weights, ema ← decay·ema + (1 − decay)·θ after each step; decay in [0, 1). */
+/**
+ * EMA of weights: after step k (1, 2, ...) ema ← d·ema + (1 − d)·θ with the warmed-up
+ * decay d = min(decay, (1 + k)/(10 + k)), so short runs are not dominated by the initial
+ * weights. decay in [0, 1) (default 0.999).
+ */
 PI_API pi_status pi_trainer_set_ema(pi_trainer_t *trainer, double decay);
 /** Seed of every training draw (batches, times, noise) and of pi_trainer_loss(). */
 PI_API pi_status pi_trainer_set_seed(pi_trainer_t *trainer, uint64_t seed);

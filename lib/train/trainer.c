@@ -417,7 +417,12 @@ static pi_status step_once(pi_trainer_t *tr, const pi_dsm_setup *setup, float *p
     double lr = pi_lr_at(tr->lr, tr->schedule, tr->warmup, tr->total, tr->step);
     pi_adam_update(params, tr->grad, tr->adam_m, tr->adam_v, count, lr, tr->beta1, tr->beta2,
                    tr->eps, tr->weight_decay, tr->step + 1);
-    pi_ema_update(tr->ema, params, count, tr->ema_decay);
+    /* EMA warm-up (as in common EMA implementations): the effective decay after k steps is
+     * min(decay, (1 + k)/(10 + k)), so a short run's EMA is not dominated by the random
+     * initial weights it started from. */
+    double k_done = (double)(tr->step + 1);
+    double warm = (1.0 + k_done) / (10.0 + k_done);
+    pi_ema_update(tr->ema, params, count, tr->ema_decay < warm ? tr->ema_decay : warm);
     tr->step++;
     if (tr->have_loss_ema) {
         tr->loss_ema = LOSS_EMA_DECAY * tr->loss_ema + (1.0 - LOSS_EMA_DECAY) * loss;
