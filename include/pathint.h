@@ -749,7 +749,11 @@ PI_API pi_status pi_sampler_set_tolerances(pi_sampler_t *sampler, double rtol, d
 PI_API pi_status pi_sampler_set_corrector(pi_sampler_t *sampler, size_t steps, double snr);
 /** Step callback (NULL removes it). @p user_data is borrowed. */
 PI_API pi_status pi_sampler_set_callback(pi_sampler_t *sampler, pi_step_fn fn, void *user_data);
-/** Ask a running sampler to stop at its next step. Thread-safe; harmless when idle. */
+/**
+ * Ask a running sampler to stop: a sampling run at its next step, a likelihood run
+ * (pi_sampler_nll() and friends) before its next point (finished points keep their values,
+ * the others are NaN with status #PI_ECANCELED). Thread-safe; harmless when idle.
+ */
 PI_API pi_status pi_sampler_cancel(pi_sampler_t *sampler);
 
 /**
@@ -840,7 +844,8 @@ PI_API pi_status pi_sampler_set_dequantization(pi_sampler_t *sampler, double bin
  * @param[in] x n × dim points.
  * @param[out] nll_out n values of −log q⁰(x) in nats.
  * @param[out] c1_out n first-order coefficients c1 (log q^ħ ≈ log q⁰ + ħ c1), or NULL.
- * @return #PI_OK, or the first per-point failure (other points are still computed).
+ * @return #PI_OK, or the first per-point failure (other points are still computed);
+ *         #PI_ECANCELED after pi_sampler_cancel() (points not started are NaN).
  */
 PI_API pi_status pi_sampler_nll(pi_sampler_t *sampler, size_t n, const float *x, double *nll_out,
                                 double *c1_out);

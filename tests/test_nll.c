@@ -15,7 +15,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
+#include <unistd.h>
 
 static int quick(void) { return getenv("PI_TEST_QUICK") != NULL; }
 
@@ -422,6 +424,99 @@ static void test_order0_cost(void **state)
     pi_sde_destroy(sde);
 }
 
+/* A cancel flag that is already set: nothing is computed, every point is NaN with
+ * PI_ECANCELED, and the message says so. */
+static void test_cancel_flag(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp();
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_random(&f, 2, 3, 10, 1.0, 0.05, 0.3), 0);
+    pi_model_t *m = gmm_fixture_model(&f, sde);
+    pi_lik_options o;
+    pi_lik_options_default(&o);
+    atomic_int flag = 1;
+    o.cancel = &flag;
+    float x[8] = {0.1f, 0.2f, -0.3f, 0.4f, 0.5f, -0.6f, 0.7f, 0.8f};
+    double nll[4], c1[4];
+    pi_nll_point_stats stats[4];
+    assert_int_equal(pi_likelihood_compute(m, &o, 4, x, nll, c1, stats), PI_ECANCELED);
+    assert_non_null(strstr(pi_last_error(), "canceled before point 0"));
+    for (int i = 0; i < 4; i++) {
+        assert_true(isnan(nll[i]) && isnan(c1[i]));
+        assert_int_equal(stats[i].status, PI_ECANCELED);
+        assert_int_equal(stats[i].nfe_order0, 0);
+    }
+    flag = 0; /* the same options without the flag compute every point */
+    assert_int_equal(pi_likelihood_compute(m, &o, 4, x, nll, c1, stats), PI_OK);
+    for (int i = 0; i < 4; i++)
+        assert_true(isfinite(nll[i]) && isfinite(c1[i]));
+    pi_model_destroy(m);
+    gmm_fixture_free(&f);
+    pi_sde_destroy(sde);
+}
+
+typedef struct cancel_ctx {
+    pi_sampler_t *s;
+    atomic_int started;
+} cancel_ctx;
+
+static void *cancel_later(void *p)
+{
+    cancel_ctx *c = p;
+    while (!atomic_load(&c->started))
+        usleep(1000);
+    usleep(50000);
+    pi_sampler_cancel(c->s);
+    return NULL;
+}
+
+/* pi_sampler_cancel from another thread stops a long pi_sampler_nll between points: the
+ * call returns PI_ECANCELED, every point is either computed (finite) or NaN, at least one is
+ * NaN, and a later call on the same sampler runs to the end. */
+static void test_cancel_from_thread(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp();
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_random(&f, 2, 3, 10, 1.0, 0.05, 0.3), 0);
+    pi_model_t *m = gmm_fixture_model(&f, sde);
+    pi_sampler_t *s = NULL;
+    assert_int_equal(pi_sampler_create(m, &s), PI_OK);
+    assert_int_equal(pi_sampler_set_wkb_algorithm(s, PI_WKB_REFERENCE), PI_OK);
+    const size_t n = 4000; /* far longer than 50 ms even on a fast machine */
+    float *x = malloc(n * 2 * sizeof *x);
+    double *nll = malloc(n * sizeof *nll), *c1 = malloc(n * sizeof *c1);
+    assert_true(x && nll && c1);
+    for (size_t i = 0; i < 2 * n; i++)
+        x[i] = (float)(0.5 * pi_rng_normal1(3, PI_STREAM_AUX, i, 0, 0));
+    cancel_ctx c = {s, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, cancel_later, &c), 0);
+    atomic_store(&c.started, 1);
+    pi_status st = pi_sampler_nll(s, n, x, nll, c1);
+    pthread_join(th, NULL);
+    assert_int_equal(st, PI_ECANCELED);
+    size_t computed = 0, canceled = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isfinite(nll[i]) && isfinite(c1[i]))
+            computed++;
+        else if (isnan(nll[i]) && isnan(c1[i]))
+            canceled++;
+    }
+    assert_int_equal(computed + canceled, n);
+    assert_true(canceled > 0);
+    /* Not sticky: the next run completes. */
+    assert_int_equal(pi_sampler_nll(s, 3, x, nll, NULL), PI_OK);
+    free(x);
+    free(nll);
+    free(c1);
+    pi_sampler_destroy(s);
+    pi_model_destroy(m);
+    gmm_fixture_free(&f);
+    pi_sde_destroy(sde);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +531,8 @@ int main(void)
         cmocka_unit_test(test_public_api),
         cmocka_unit_test(test_bits_per_dim),
         cmocka_unit_test(test_order0_cost),
+        cmocka_unit_test(test_cancel_flag),
+        cmocka_unit_test(test_cancel_from_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,8 @@
 #define PI_LIKELIHOOD_IMPL_H
 
 #include "core/core.h"
+
+#include <stdatomic.h>
 #include "model/model_impl.h"
 #include "ode_solver.h"
 
@@ -25,6 +27,8 @@ typedef struct pi_lik_options {
     pi_c1_mode c1_mode;
     double dequant_bin;     /* 0 = off; else x + u·bin, u ~ U[0,1)^d per point */
     int threads;            /* worker threads across points (>= 1) */
+    const atomic_int *cancel; /* nonzero asks to stop: points not yet started get
+                               * PI_ECANCELED; NULL = not cancellable */
     /* reference algorithm only */
     double ref_inner_rtol, ref_inner_atol; /* nested solves */
     double ref_fd_step;                    /* finite-difference step h (absolute) */

@@ -25,6 +25,7 @@ void pi_lik_options_default(pi_lik_options *o)
     o->c1_mode = PI_C1_SWEEP;
     o->dequant_bin = 0.0;
     o->threads = 1;
+    o->cancel = NULL;
     o->ref_inner_rtol = 1e-10;
     o->ref_inner_atol = 1e-10;
     o->ref_fd_step = 1e-2;
@@ -141,6 +142,13 @@ static pi_status point_task(size_t i, int worker, void *p)
     double *x0 = ws->vec + 6 * d, *xT = ws->vec + 7 * d;
     double nll = NAN, c1 = NAN;
     pi_status status = PI_OK;
+    if (o->cancel != NULL && atomic_load(o->cancel)) {
+        st->status = PI_ECANCELED;
+        c->nll_out[i] = NAN;
+        if (c->c1_out != NULL)
+            c->c1_out[i] = NAN;
+        return PI_OK;
+    }
     for (size_t j = 0; j < d; j++) {
         x0[j] = (double)c->x[i * d + j];
         if (!isfinite(x0[j]))
@@ -224,6 +232,9 @@ pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o
             st = stats[i].status;
             if (st == PI_EINVAL)
                 pi_fail(st, "%s: point %zu has a non-finite coordinate", __func__, i);
+            else if (st == PI_ECANCELED)
+                pi_fail(st, "%s: canceled before point %zu (points before it are computed, "
+                            "the rest are NaN)", __func__, i);
             else
                 pi_fail(st, "%s: point %zu failed: %s", __func__, i, pi_status_string(st));
             break;
@@ -321,7 +332,13 @@ static pi_status run_engine(pi_sampler_t *sampler, size_t n, const float *x, dou
     options_of_sampler(sampler, &o);
     for (size_t i = 0; i < n; i++)
         stats[i].status = NOT_PROCESSED;
+    /* pi_sampler_cancel() reaches likelihood runs too (between points). */
+    o.cancel = &sampler->cancel;
+    atomic_store(&sampler->cancel, 0);
+    atomic_store(&sampler->running, 1);
     pi_status st = pi_likelihood_compute(sampler->model, &o, n, x, nll_out, c1_out, stats);
+    atomic_store(&sampler->running, 0);
+    atomic_store(&sampler->cancel, 0);
     *processed = stats[0].status != NOT_PROCESSED;
     return st;
 }
