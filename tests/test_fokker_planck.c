@@ -16,6 +16,7 @@
 
 #include "gmm_fixtures.h"
 #include "likelihood/likelihood_impl.h"
+#include "warped_model.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -23,83 +24,15 @@
 
 static int quick(void) { return getenv("PI_TEST_QUICK") != NULL; }
 
-/* ---- the perturbed mixture: s̃(x, t) = scale · s_mix(x, φ(t)), φ(t) = t_min + warp (t − t_min)
- * (the mixture evaluated with the wrong variances α(φ)² v_k + σ(φ)²) ------------------------ */
-typedef struct warped_model {
-    pi_model_t *inner;
-    double scale, warp;
-} warped_model;
-
-static double warp_time(const pi_model_t *m, double t)
-{
-    const warped_model *w = m->impl;
-    return m->sde.t_min + w->warp * (t - m->sde.t_min);
-}
-
-#define WARPED_VECTOR(name, call, count)                                                       \
-    static pi_status name(const pi_model_t *m, const double *x, double t, double *out)         \
-    {                                                                                          \
-        const warped_model *w = m->impl;                                                       \
-        pi_status st = call(w->inner, x, warp_time(m, t), out);                                \
-        for (size_t i = 0; i < (count); i++)                                                   \
-            out[i] *= w->scale;                                                                \
-        return st;                                                                             \
-    }
-WARPED_VECTOR(warped_score, pi_model_score_d, m->dim)
-WARPED_VECTOR(warped_jac, pi_model_jacobian_d, m->dim * m->dim)
-WARPED_VECTOR(warped_div, pi_model_divergence_d, 1)
-WARPED_VECTOR(warped_grad_div, pi_model_grad_div_d, m->dim)
-WARPED_VECTOR(warped_hess, pi_model_hessians_d, m->dim * m->dim * m->dim)
-WARPED_VECTOR(warped_hess_div, pi_model_hess_div_d, m->dim * m->dim)
-
-static pi_status warped_jvp(const pi_model_t *m, const double *x, double t, const double *v,
-                            double *out)
-{
-    const warped_model *w = m->impl;
-    pi_status st = pi_model_jvp_d(w->inner, x, warp_time(m, t), v, out);
-    for (size_t i = 0; i < m->dim; i++)
-        out[i] *= w->scale;
-    return st;
-}
-
-static pi_status warped_eval(const pi_model_t *m, size_t n, const float *x, const double *t,
-                             float *out, const pi_eval_ctx *ctx)
-{
-    (void)ctx;
-    for (size_t i = 0; i < n; i++) {
-        double xd = x[i], s;
-        pi_status st = warped_score(m, &xd, t[i], &s);
-        if (st != PI_OK)
-            return st;
-        out[i] = (float)s;
-    }
-    return PI_OK;
-}
-
-static void warped_destroy(pi_model_t *m)
-{
-    warped_model *w = m->impl;
-    pi_model_destroy(w->inner);
-    free(w);
-}
-
-static const struct pi_model_type warped_type = {
-    .name = "test-warped-mixture-1d", .kind = PI_MODEL_CALLBACK, .eval = warped_eval,
-    .score_d = warped_score, .jvp_d = warped_jvp, .jacobian_d = warped_jac,
-    .divergence_d = warped_div, .grad_div_d = warped_grad_div, .hessians_d = warped_hess,
-    .hess_div_d = warped_hess_div, .destroy = warped_destroy,
-};
-
+/* ---- the perturbed mixture (tests/support/warped_model.h): s̃(x, t) = scale · s_mix(x, φ(t)),
+ * φ(t) = t_min + warp (t − t_min) ------------------------------------------------------------ */
 static pi_model_t *make_model(const pi_sde_t *sde, double scale, double warp)
 {
     static const double weights[2] = {0.4, 0.6}, means[2] = {-0.8, 0.6}, vars[2] = {0.06, 0.1};
-    pi_model_t *m = NULL;
-    assert_int_equal(pi_model_alloc(&warped_type, sde, 1, PI_VIEW_SCORE, &m), PI_OK);
-    warped_model *w = malloc(sizeof *w);
-    assert_int_equal(pi_model_create_gmm(sde, 1, 2, weights, means, vars, &w->inner), PI_OK);
-    w->scale = scale;
-    w->warp = warp;
-    m->impl = w;
+    pi_model_t *inner = NULL;
+    assert_int_equal(pi_model_create_gmm(sde, 1, 2, weights, means, vars, &inner), PI_OK);
+    pi_model_t *m = warped_model_create(inner, scale, warp);
+    assert_non_null(m);
     return m;
 }
 

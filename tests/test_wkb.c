@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "gmm_fixtures.h"
+#include "warped_model.h"
 #include "likelihood/likelihood_impl.h"
 
 #include <math.h>
@@ -263,89 +264,12 @@ static void test_exact_mixture_c1_zero(void **state)
     pi_sde_destroy(sde);
 }
 
-/* A perturbed mixture score: s̃(x, t) = (1 + ε) s_mix(x, φ(t)) with the time warp
- * φ(t) = t_min + w (t − t_min). Evaluating the mixture at the wrong time is evaluating it with
- * the wrong variances α(φ)² v_k + σ(φ)²; no ħ-independent density has this score. */
-typedef struct warped_model {
-    pi_model_t *inner;
-    double scale, warp;
-} warped_model;
-
-static double warp_time(const pi_model_t *m, double t)
-{
-    const warped_model *w = m->impl;
-    return m->sde.t_min + w->warp * (t - m->sde.t_min);
-}
-
-#define WARPED_VECTOR(name, call, count)                                                       \
-    static pi_status name(const pi_model_t *m, const double *x, double t, double *out)         \
-    {                                                                                          \
-        const warped_model *w = m->impl;                                                       \
-        pi_status st = call(w->inner, x, warp_time(m, t), out);                                \
-        for (size_t i = 0; i < (count); i++)                                                   \
-            out[i] *= w->scale;                                                                \
-        return st;                                                                             \
-    }
-WARPED_VECTOR(warped_score, pi_model_score_d, m->dim)
-WARPED_VECTOR(warped_jac, pi_model_jacobian_d, m->dim * m->dim)
-WARPED_VECTOR(warped_div, pi_model_divergence_d, 1)
-WARPED_VECTOR(warped_grad_div, pi_model_grad_div_d, m->dim)
-WARPED_VECTOR(warped_hess, pi_model_hessians_d, m->dim * m->dim * m->dim)
-WARPED_VECTOR(warped_hess_div, pi_model_hess_div_d, m->dim * m->dim)
-
-static pi_status warped_jvp(const pi_model_t *m, const double *x, double t, const double *v,
-                            double *out)
-{
-    const warped_model *w = m->impl;
-    pi_status st = pi_model_jvp_d(w->inner, x, warp_time(m, t), v, out);
-    for (size_t i = 0; i < m->dim; i++)
-        out[i] *= w->scale;
-    return st;
-}
-
-static pi_status warped_eval(const pi_model_t *m, size_t n, const float *x, const double *t,
-                             float *out, const pi_eval_ctx *ctx)
-{
-    (void)ctx;
-    size_t d = m->dim;
-    double xd[16], s[16];
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < d; j++)
-            xd[j] = x[i * d + j];
-        pi_status st = warped_score(m, xd, t[i], s);
-        if (st != PI_OK)
-            return st;
-        for (size_t j = 0; j < d; j++)
-            out[i * d + j] = (float)s[j];
-    }
-    return PI_OK;
-}
-
-static void warped_destroy(pi_model_t *m)
-{
-    warped_model *w = m->impl;
-    pi_model_destroy(w->inner);
-    free(w);
-}
-
-static const struct pi_model_type warped_type = {
-    .name = "test-warped-mixture", .kind = PI_MODEL_CALLBACK, .eval = warped_eval,
-    .score_d = warped_score, .jvp_d = warped_jvp, .jacobian_d = warped_jac,
-    .divergence_d = warped_div, .grad_div_d = warped_grad_div, .hessians_d = warped_hess,
-    .hess_div_d = warped_hess_div, .destroy = warped_destroy,
-};
-
+/* A perturbed 2-D mixture score (tests/support/warped_model.h). */
 static pi_model_t *make_warped(const pi_sde_t *sde, const gmm_fixture *f, double scale,
                                double warp)
 {
-    pi_model_t *m = NULL;
-    assert_int_equal(pi_model_alloc(&warped_type, sde, f->dim, PI_VIEW_SCORE, &m), PI_OK);
-    warped_model *w = malloc(sizeof *w);
-    w->inner = gmm_fixture_model(f, sde);
-    assert_non_null(w->inner);
-    w->scale = scale;
-    w->warp = warp;
-    m->impl = w;
+    pi_model_t *m = warped_model_create(gmm_fixture_model(f, sde), scale, warp);
+    assert_non_null(m);
     return m;
 }
 
