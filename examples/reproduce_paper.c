@@ -8,8 +8,8 @@
  *   gcc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude examples/reproduce_paper.c \
  *       -Lbuild/lib -Wl,-rpath,$PWD/build/lib -lpathint -lm -o reproduce_paper
  * Run:
- *   ./reproduce_paper swiss simple [steps] [batch] [threads] [seed] [features] [batches] \
- *                     [precond_sigma_data] [clip]
+ *   ./reproduce_paper swiss|g25 simple|cosine [steps] [batch] [threads] [seed] [features] \
+ *                     [batches] [precond none|edm|input] [sigma_data] [clip]
  */
 #include <math.h>
 #include <stdio.h>
@@ -71,7 +71,8 @@ int main(int argc, char **argv)
     if (argc < 3) {
         fprintf(stderr,
                 "usage: %s swiss|g25 simple|cosine [steps] [batch] [threads] [seed] "
-                "[embedding features] [test batches of 10] [precond sigma_data, 0 = off] [clip, 0 = off]\n",
+                "[embedding features] [test batches of 10] [precond none|edm|input] [sigma_data] "
+                "[clip, 0 = off]\n",
                 argv[0]);
         return 2;
     }
@@ -85,8 +86,12 @@ int main(int argc, char **argv)
     const size_t n_train = 100000, per_batch = 10;
     const size_t batches = argc > 8 ? strtoul(argv[8], NULL, 10) : 100;
     const size_t n_test = batches * per_batch;
-    const double precond_sigma_data = argc > 9 ? atof(argv[9]) : 0.0; /* 0: no EDM precond */
-    const double clip = argc > 10 ? atof(argv[10]) : 1.0;                /* 0: no clipping */
+    const char *precond_name = argc > 9 ? argv[9] : "input";
+    const int precond = strcmp(precond_name, "edm") == 0     ? PI_PRECOND_EDM
+                        : strcmp(precond_name, "none") == 0 ? PI_PRECOND_NONE
+                                                            : PI_PRECOND_INPUT;
+    const double sigma_data = argc > 10 ? atof(argv[10]) : 1.0;
+    const double clip = argc > 11 ? atof(argv[11]) : 1.0; /* 0: no clipping */
     const pi_dataset set = swiss ? PI_DATA_SWISS_ROLL : PI_DATA_GAUSSIANS_25;
 
     /* The paper's SDEs. */
@@ -116,8 +121,9 @@ int main(int argc, char **argv)
     pi_trainer_t *tr = NULL;
     CHECK(pi_model_create_mlp(sde, 2, 128, 3, &model));
     CHECK(pi_model_mlp_set_embedding(model, PI_EMBED_LOG_SIGMA, features));
-    if (precond_sigma_data > 0.0)
-        CHECK(pi_model_mlp_set_preconditioning(model, 1, precond_sigma_data));
+    /* "input": network input c_in·x̃ = x/√(σ² + α²σ_d²), i.e. x itself for this VP SDE with
+     * σ_d = 1 (the usual DDPM input); "none": x/α, up to 1/α(T) ≈ 150 (SIMPLE) or 600 (COSINE). */
+    CHECK(pi_model_mlp_set_preconditioning(model, precond, sigma_data));
     CHECK(pi_model_mlp_init(model, seed));
     CHECK(pi_model_set_threads(model, threads));
     CHECK(pi_trainer_create(model, &tr));
@@ -153,19 +159,19 @@ int main(int argc, char **argv)
     batch_stats(nll, batches, per_batch, 1.0, &nll_mean, &nll_std, &nll_lo, &nll_hi);
     batch_stats(c1, batches, per_batch, -1.0, &slope_mean, &slope_std, &slope_lo, &slope_hi);
     printf("{\"data\": \"%s\", \"sde\": \"%s\", \"steps\": %llu, \"batch\": %zu, \"seed\": %llu,\n"
-           " \"embedding_features\": %zu, \"test_points\": %zu, \"precond_sigma_data\": %g,\n"
+           " \"embedding_features\": %zu, \"test_points\": %zu, \"precond\": \"%s\", \"sigma_data\": %g,\n"
            " \"train_seconds\": %.1f, \"nll_seconds\": %.1f,\n"
            " \"nll0_mean\": %.4f, \"nll0_std_over_batches\": %.4f,\n"
            " \"slope_mean\": %.4f, \"slope_std_over_batches\": %.4f, \"slope_batch_min\": %.4f, "
            "\"slope_batch_max\": %.4f,\n"
            " \"action_bound_hbar1\": %.4f, \"action_bound_se\": %.4f}\n",
            swiss ? "swiss_roll" : "gaussians_25", cosine ? "cosine" : "simple",
-           (unsigned long long)steps, batch, (unsigned long long)seed, features, n_test, precond_sigma_data, train_s, nll_s, nll_mean,
+           (unsigned long long)steps, batch, (unsigned long long)seed, features, n_test, precond_name, sigma_data, train_s, nll_s, nll_mean,
            nll_std, slope_mean, slope_std, slope_lo, slope_hi, bound, bound_se);
 
     char path[256];
-    snprintf(path, sizeof path, "reproduce_%s_%s_%llu_f%zu_p%g.ckpt", argv[1],
-             argv[2], (unsigned long long)seed, features, precond_sigma_data);
+    snprintf(path, sizeof path, "reproduce_%s_%s_%llu_f%zu_%s.ckpt", argv[1],
+             argv[2], (unsigned long long)seed, features, precond_name);
     CHECK(pi_trainer_save(tr, path));
     pi_sampler_destroy(s);
     pi_trainer_destroy(tr);

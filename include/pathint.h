@@ -331,6 +331,16 @@ typedef enum pi_embedding {
     PI_EMBED_TIME = 1       /**< Sinusoidal features of t. */
 } pi_embedding;
 
+/** How an MLP's input and output are scaled with the noise level
+ *  (pi_model_mlp_set_preconditioning(); q = σ̃² + σ_data²). */
+typedef enum pi_precond {
+    PI_PRECOND_NONE = 0,  /**< Input x̃ = x/α, output the chosen view (default). */
+    PI_PRECOND_EDM = 1,   /**< Input x̃/√q, output D = c_skip x̃ + c_out F (Karras et al.). */
+    PI_PRECOND_INPUT = 2  /**< Input x̃/√q, output the chosen view unscaled. For a VP SDE
+                               with σ_data = 1 the input is x itself (DDPM's
+                               parametrisation). */
+} pi_precond;
+
 /**
  * Host score function, batched.
  * @param[in] n Rows (the library may pass batches of stencil points when it
@@ -418,7 +428,7 @@ PI_API pi_status pi_model_create_mlp(const pi_sde_t *sde, size_t dim, size_t hid
 PI_API pi_status pi_model_mlp_init(pi_model_t *model, uint64_t seed);
 /**
  * The view the MLP's last layer predicts: #PI_VIEW_SCORE, #PI_VIEW_EPS
- * (default) or #PI_VIEW_DENOISED. Ignored while preconditioning is on (the
+ * (default) or #PI_VIEW_DENOISED. Ignored under #PI_PRECOND_EDM (the
  * network then predicts EDM's F and the model gives the denoiser).
  * @return #PI_OK; #PI_EINVAL for another view; #PI_EUNSUPPORTED if not an MLP.
  */
@@ -433,13 +443,21 @@ PI_API pi_status pi_model_mlp_set_output_view(pi_model_t *model, pi_view view);
 PI_API pi_status pi_model_mlp_set_embedding(pi_model_t *model, pi_embedding kind,
                                             size_t features);
 /**
- * EDM preconditioning on (1) or off (0) with σ_data in (0, 1e30] (default off,
- * 0.5): with σ̃² + σ_data² = q, the model gives the denoiser
+ * Input and output scaling (#pi_precond; default #PI_PRECOND_NONE, σ_data
+ * 0.5). With q = σ̃² + σ_data²: #PI_PRECOND_EDM gives the denoiser
  * D = c_skip x̃ + c_out F(c_in x̃), c_skip = σ_data²/q, c_out = σ̃ σ_data/√q,
- * c_in = 1/√q. σ_data is validated even when disabling.
+ * c_in = 1/√q; #PI_PRECOND_INPUT feeds c_in x̃ and keeps the output view of
+ * pi_model_mlp_set_output_view(); #PI_PRECOND_NONE feeds x̃ = x/α, which grows
+ * like 1/α(T) at the prior end (≈ 150 for VP β_max = 20) and makes the
+ * network's x-derivatives, hence the WKB coefficient c1, noisy. Both scaled
+ * modes keep every input at unit scale; choose σ_data ≈ the data's standard
+ * deviation per coordinate. σ_data is validated even for #PI_PRECOND_NONE.
+ * @param[in,out] model An MLP model.
+ * @param[in] mode A #pi_precond value (0, 1, 2).
+ * @param[in] sigma_data σ_data, in (0, 1e30].
  * @return #PI_OK; #PI_EINVAL for a bad value; #PI_EUNSUPPORTED if not an MLP.
  */
-PI_API pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, int enabled,
+PI_API pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, int mode,
                                                   double sigma_data);
 
 /**

@@ -17,7 +17,7 @@ static inline void ref_mlp_input(const pi_model_t *m, const double *x, double t,
     double alpha, sigma;
     pi_sde_eval_marginal(&m->sde, t, &alpha, &sigma);
     double st = sigma / alpha;
-    double c = net->precond ? 1.0 / sqrt(st * st + net->sigma_data * net->sigma_data) : 1.0;
+    double c = net->precond != PI_PRECOND_NONE ? 1.0 / sqrt(st * st + net->sigma_data * net->sigma_data) : 1.0;
     for (size_t i = 0; i < net->dim; i++)
         input[i] = c * x[i] / alpha;
     double u = net->embedding == PI_EMBED_TIME ? t : log(st) / 4.0;
@@ -67,7 +67,7 @@ static inline void ref_mlp_native(const pi_model_t *m, const double *theta, cons
     double *input = malloc(net->in * sizeof *input);
     ref_mlp_input(m, x, t, input);
     ref_mlp_network(net, theta, input, out);
-    if (net->precond) {
+    if (net->precond == PI_PRECOND_EDM) {
         double alpha, sigma;
         pi_sde_eval_marginal(&m->sde, t, &alpha, &sigma);
         double st = sigma / alpha, sd = net->sigma_data, q = st * st + sd * sd;
@@ -85,7 +85,7 @@ static inline void ref_mlp_score(const pi_model_t *m, const double *theta, const
     double alpha, sigma;
     pi_sde_eval_marginal(&m->sde, t, &alpha, &sigma);
     ref_mlp_native(m, theta, x, t, s);
-    pi_view v = net->precond ? PI_VIEW_DENOISED : net->output_view;
+    pi_view v = net->precond == PI_PRECOND_EDM ? PI_VIEW_DENOISED : net->output_view;
     for (size_t k = 0; k < net->dim; k++) {
         if (v == PI_VIEW_EPS)
             s[k] = -s[k] / sigma;

@@ -107,7 +107,9 @@ static void test_forward_matches_reference(void **state)
         check_forward(m, 257);
         assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_TIME, 6), PI_OK);
         check_forward(m, 100);
-        assert_int_equal(pi_model_mlp_set_preconditioning(m, 1, 0.7), PI_OK);
+        assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.7), PI_OK);
+        check_forward(m, 100);
+        assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_INPUT, 0.7), PI_OK);
         check_forward(m, 100);
         pi_model_destroy(m);
     }
@@ -312,8 +314,8 @@ static void test_derivatives_fd(void **state)
     const double times[] = {0.05, 0.4, 0.9};
     for (size_t d = 1; d <= 3; d++)
         for (size_t vi = 0; vi < 3; vi++)
-            for (int pre = 0; pre <= 1; pre++) {
-                pi_model_t *m = make_mlp(sde, d, 12, 2, 100 + d * 10 + vi * 2 + (size_t)pre);
+            for (int pre = PI_PRECOND_NONE; pre <= PI_PRECOND_INPUT; pre++) {
+                pi_model_t *m = make_mlp(sde, d, 12, 2, 100 + d * 10 + vi * 3 + (size_t)pre);
                 scale_weights(m, 2.0f);
                 assert_int_equal(pi_model_mlp_set_output_view(m, views[vi]), PI_OK);
                 assert_int_equal(pi_model_mlp_set_preconditioning(m, pre, 0.6), PI_OK);
@@ -477,7 +479,9 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(pi_last_error(), "sigma_data"));
     assert_int_equal(pi_model_mlp_set_preconditioning(m, 1, -1.0), PI_EINVAL);
     assert_int_equal(pi_model_mlp_set_preconditioning(m, 1, NAN), PI_EINVAL);
-    assert_int_equal(pi_model_mlp_set_preconditioning(m, 2, 0.5), PI_EINVAL);
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, 3, 0.5), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "mode"));
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, -1, 0.5), PI_EINVAL);
     assert_int_equal(pi_model_mlp_set_output_view(m, PI_VIEW_V), PI_EINVAL);
     assert_int_equal(pi_model_mlp_set_output_view(m, (pi_view)9), PI_EINVAL);
     /* Failed setters changed nothing. */

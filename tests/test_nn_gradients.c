@@ -127,8 +127,11 @@ static void test_gradients_fd(void **state)
         pi_model_t *m = make_net(sde, d, 7, 2, 40 + d, 1.7f);
         assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_LOG_SIGMA, 4), PI_OK);
         check_fd(m, 6);
-        assert_int_equal(pi_model_mlp_set_preconditioning(m, 1, 0.5), PI_OK);
+        assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.5), PI_OK);
         check_fd(m, 6);
+        assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_INPUT, 0.8), PI_OK);
+        check_fd(m, 6);
+        assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.5), PI_OK);
         assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_TIME, 6), PI_OK);
         check_fd(m, 1);
         pi_model_destroy(m);
@@ -246,7 +249,9 @@ static void test_gradients_torch(void **state)
     pi_model_t *m = make_net(sde, 2, 16, 3, 8, 1.3f);
     assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_LOG_SIGMA, 8), PI_OK);
     torch_case(m, 64, dir);
-    assert_int_equal(pi_model_mlp_set_preconditioning(m, 1, 0.5), PI_OK);
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_INPUT, 0.7), PI_OK);
+    torch_case(m, 64, dir);
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.5), PI_OK);
     assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_TIME, 8), PI_OK);
     torch_case(m, 64, dir);
     pi_model_destroy(m);

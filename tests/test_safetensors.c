@@ -84,6 +84,17 @@ static void test_round_trip(void **state)
     eval_native(m, 10, x, t, o1);
     eval_native(m2, 10, x, t, o2);
     assert_memory_equal(o1, o2, sizeof o1);
+    /* Mode 2 (input scaling only) survives the round trip and keeps the output view. */
+    pi_model_destroy(m2);
+    m2 = NULL;
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_INPUT, 0.3), PI_OK);
+    assert_int_equal(pi_model_save_safetensors(m, path), PI_OK);
+    assert_int_equal(pi_model_load_safetensors(sde, path, &m2), PI_OK);
+    assert_int_equal(((const pi_mlp *)m2->impl)->precond, PI_PRECOND_INPUT);
+    assert_int_equal(m2->native_view, PI_VIEW_DENOISED);
+    eval_native(m, 10, x, t, o1);
+    eval_native(m2, 10, x, t, o2);
+    assert_memory_equal(o1, o2, sizeof o1);
     /* Only MLPs can be exported. */
     static const struct pi_model_type fake_type = {.name = "fake", .kind = PI_MODEL_GMM};
     pi_model_t *fake = NULL;
@@ -183,7 +194,8 @@ static void test_torch_to_pathint(void **state)
 static void test_pathint_to_torch(void **state)
 {
     (void)state;
-    torch_direction(0, 0, PI_EMBED_LOG_SIGMA, PI_VIEW_DENOISED);
+    /* Input scaling only (mode 2) with a D output: the output view is kept, not EDM's D. */
+    torch_direction(0, PI_PRECOND_INPUT, PI_EMBED_LOG_SIGMA, PI_VIEW_DENOISED);
 }
 
 /* ---- hand-made files ------------------------------------------------------------------- */

@@ -2,11 +2,11 @@
 """PyTorch twin of pathint's MLP score model, for test_nn_gradients and test_safetensors.
 
 The model is the definition in lib/model/mlp.c, written again here with torch:
-  x~ = x/alpha; z = x~ (or c_in x~ with EDM preconditioning)
+  x~ = x/alpha; z = x~ (or c_in x~ with preconditioning mode 1 (EDM) or 2 (input only))
   u  = ln(sigma~)/4 (embedding "log_sigma") or t ("time")
   emb = [sin(w_k u)]_k ++ [cos(w_k u)]_k, w_k = 64^(k/(h-1)), h = features/2
   F  = net([z, emb]) with net = nn.Sequential(Linear, SiLU, ..., Linear)
-  native output: F, or D = c_skip x~ + c_out F with preconditioning.
+  native output: F, or D = c_skip x~ + c_out F with EDM preconditioning (mode 1).
 Tensor names are those of the state_dict of a module holding `self.net` (net.0.weight,
 net.0.bias, net.2.weight, ...), the names pathint's .safetensors files use.
 
@@ -99,7 +99,7 @@ class PathintMLP(torch.nn.Module):
         arg = u[:, None] * w[None, :]
         inp = torch.cat([z, torch.sin(arg), torch.cos(arg)], dim=1)
         f = self.net(inp)
-        if c["precond"]:
+        if c["precond"] == 1:
             q = st * st + sd * sd
             return (sd * sd / q)[:, None] * xt + (st * sd / torch.sqrt(q))[:, None] * f
         return f

@@ -369,6 +369,10 @@ static const named_value weighting_names[] = {{"likelihood", PI_WEIGHT_LIKELIHOO
                                               {"sigma2", PI_WEIGHT_SIGMA2},
                                               {"edm", PI_WEIGHT_EDM},
                                               {NULL, 0}};
+static const named_value precond_names[] = {{"edm", PI_PRECOND_EDM},
+                                            {"input", PI_PRECOND_INPUT},
+                                            {"none", PI_PRECOND_NONE},
+                                            {NULL, 0}};
 static const named_value divergence_names[] = {{"exact", PI_DIV_EXACT},
                                                {"rademacher", PI_DIV_HUTCHINSON_RADEMACHER},
                                                {"gaussian", PI_DIV_HUTCHINSON_GAUSSIAN},
@@ -856,6 +860,8 @@ static const option_spec train_options[] = {
     {"batch", 0, "B", "batch size (default 128)"},
     {"lr", 0, "LR", "learning rate (default 4e-3, cosine decay)"},
     {"weighting", 0, "NAME", "likelihood (default), sigma2, edm"},
+    {"precond", 0, "NAME", "input/output scaling: edm (default), input (c_in only), none (x/alpha)"},
+    {"sigma-data", 0, "S", "sigma_data of the scaling (default 1: the built-in sets have unit variance)"},
     {"ema", 0, "D", "EMA decay of the weights (default 0.99 below 5000 steps, 0.998 below 50000, else 0.999)"},
     {"seed", 0, "S", "seed of weights, batches and noise (default 0)"},
     {"threads", 'j', "K", "worker threads (default 1)"},
@@ -880,10 +886,14 @@ static int cmd_train(args *a)
     double lr = opt_double(a, "lr", 4e-3);
     double ema = opt_double(a, "ema", default_ema(steps));
     int weighting = opt_choice(a, "weighting", weighting_names, PI_WEIGHT_LIKELIHOOD);
+    int precond = opt_choice(a, "precond", precond_names, PI_PRECOND_EDM);
+    double sigma_data = opt_double(a, "sigma-data", 1.0);
     uint64_t seed = opt_u64(a, "seed", 0, 0, UINT64_MAX);
     int threads = (int)opt_u64(a, "threads", 1, 1, 256);
     if (a->bad)
         return EXIT_USAGE;
+    if (resume && (has_opt(a, "precond") || has_opt(a, "sigma-data")))
+        return fail_usage("--resume takes the model from the checkpoint; drop --precond/--sigma-data");
     if (!data_path == !has_opt(a, "dataset"))
         return fail_usage("give exactly one of --data FILE and --dataset NAME");
     if (!out && !ckpt)
@@ -926,11 +936,11 @@ static int cmd_train(args *a)
             st = pi_model_create_mlp(sde, dim, width, layers, &model);
         if (!st)
             st = pi_model_mlp_init(model, seed);
-        /* EDM preconditioning (unit-scale input c_in·x̃): without it the network sees
+        /* Unit-scale input c_in·x̃ by default (EDM): with --precond none the network sees
          * x̃ = x/α of size ~1/α(T) and the WKB slope c1 is dominated by its Jacobian
          * errors (docs/reproduction.md). */
         if (!st)
-            st = pi_model_mlp_set_preconditioning(model, 1, 1.0);
+            st = pi_model_mlp_set_preconditioning(model, precond, sigma_data);
         if (!st)
             st = pi_trainer_create(model, &tr);
         if (!st)

@@ -3,18 +3,19 @@
  *
  * Definition. At time t with (α, σ) from the SDE and σ̃ = σ/α:
  *   x̃ = x/α                                   (the EDM variables, MATH.md §1)
- *   z  = x̃, or c_in x̃ with preconditioning    (network input, dim values)
+ *   z  = x̃ (PI_PRECOND_NONE), or c_in x̃ (EDM, INPUT)   (network input, dim values)
  *   u  = ln(σ̃)/4 (PI_EMBED_LOG_SIGMA, EDM's c_noise) or u = t (PI_EMBED_TIME)
  *   emb(u) = [sin(ω_0 u) … sin(ω_{h−1} u), cos(ω_0 u) … cos(ω_{h−1} u)],  h = features/2,
  *            ω_k = 64^(k/(h−1)) (geometric from 1 to 64; ω_0 = 1 when h = 1)
  *   h_0 = [z, emb(u)]  (in = dim + features values)
  *   h_l = SiLU(W_l h_{l−1} + b_l),  l = 1 … L  (width W, SiLU(a) = a/(1 + e^−a))
  *   F   = W_{L+1} h_L + b_{L+1}     (dim values)
- * Output. Without preconditioning the model's native view is the output view (ε by default;
- * score or denoiser selectable) and its value is F. With EDM preconditioning (σ_d = σ_data)
+ * Output. Without EDM preconditioning (PI_PRECOND_NONE, PI_PRECOND_INPUT) the model's native
+ * view is the output view (ε by default; score or denoiser selectable) and its value is F. With
+ * EDM preconditioning (σ_d = σ_data)
  *   c_skip = σ_d²/(σ̃² + σ_d²),  c_out = σ̃ σ_d/√(σ̃² + σ_d²),  c_in = 1/√(σ̃² + σ_d²)
  *   D = c_skip x̃ + c_out F   (native view: denoiser; the output-view setting is kept but
- *                               unused while preconditioning is on)
+ *                               unused under EDM)
  * Parameters: one flat float vector, Linear layer by layer: W_l (out × in, row-major, PyTorch's
  * nn.Linear.weight) then b_l. Initialisation (PyTorch's nn.Linear default distribution):
  * every W_l and b_l entry uniform in (−1/√in_l, 1/√in_l), drawn by Philox from
@@ -104,7 +105,7 @@ static void mlp_init_weights(pi_mlp *net, uint64_t seed)
 
 static pi_view mlp_native_view(const pi_mlp *net)
 {
-    return net->precond ? PI_VIEW_DENOISED : net->output_view;
+    return net->precond == PI_PRECOND_EDM ? PI_VIEW_DENOISED : net->output_view;
 }
 
 pi_status pi_mlp_create_shaped(const pi_sde_t *sde, size_t dim, size_t width, size_t layers,
@@ -235,18 +236,20 @@ pi_status pi_model_mlp_set_embedding(pi_model_t *model, pi_embedding kind, size_
     return PI_OK;
 }
 
-pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, int enabled, double sigma_data)
+pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, int mode, double sigma_data)
 {
     MLP_OF_OR_FAIL(net, model);
-    if (enabled != 0 && enabled != 1)
+    if (mode != PI_PRECOND_NONE && mode != PI_PRECOND_EDM && mode != PI_PRECOND_INPUT)
         return pi_fail(PI_EINVAL,
-                       "pi_model_mlp_set_preconditioning: enabled must be 0 or 1, got %d", enabled);
+                       "pi_model_mlp_set_preconditioning: mode must be 0 (none), 1 (EDM) or 2 "
+                       "(input), got %d",
+                       mode);
     if (!isfinite(sigma_data) || sigma_data <= 0.0 || sigma_data > 1e30)
         return pi_fail(PI_EINVAL,
                        "pi_model_mlp_set_preconditioning: sigma_data must be finite and in "
                        "(0, 1e30], got %g",
                        sigma_data);
-    net->precond = enabled;
+    net->precond = mode;
     net->sigma_data = sigma_data;
     model->native_view = mlp_native_view(net);
     return PI_OK;
@@ -268,7 +271,7 @@ float *pi_mlp_params(pi_model_t *m, size_t *count)
 /* ---- model-file payload -----------------------------------------------------------------
  * Little-endian, after model_file.c's framing (which carries dim and the SDE):
  *   u32 payload version (1)
- *   u32 embedding kind, u32 output view, u32 preconditioning (0/1)
+ *   u32 embedding kind, u32 output view, u32 preconditioning mode (pi_precond: 0, 1, 2)
  *   u64 hidden width, u64 hidden layers, u64 features
  *   f64 sigma_data, u64 seed of the last initialisation, u64 parameter count
  *   f32 × parameter count (the flat vector)                                               */
@@ -353,8 +356,9 @@ pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned ch
         return pi_fail(PI_EFORMAT, "MLP payload: embedding kind %u is not 0 or 1", embedding);
     if (view > 2)
         return pi_fail(PI_EFORMAT, "MLP payload: output view %u is not 0, 1 or 2", view);
-    if (precond > 1)
-        return pi_fail(PI_EFORMAT, "MLP payload: preconditioning flag %u is not 0 or 1", precond);
+    if (precond > PI_PRECOND_INPUT)
+        return pi_fail(PI_EFORMAT, "MLP payload: preconditioning mode %u is not 0, 1 or 2",
+                       precond);
     if (!isfinite(sigma_data) || sigma_data <= 0.0 || sigma_data > 1e30)
         return pi_fail(PI_EFORMAT, "MLP payload: sigma_data %g is not in (0, 1e30]", sigma_data);
     if (dim == 0 || dim > PI_MAX_DIM || width == 0 || width > PI_MLP_MAX_WIDTH || layers == 0 ||

@@ -17,7 +17,7 @@
  *   format "pathint-mlp" (PyTorch's own writers put "pt": also accepted), dim,
  *   hidden_width, hidden_layers, features,
  *   embedding "log_sigma" | "time", output_view "score" | "eps" | "denoised",
- *   preconditioning "0" | "1", sigma_data (decimal).
+ *   preconditioning "0" | "1" | "2" (pi_precond), sigma_data (decimal).
  * On load the metadata is optional (defaults: log_sigma, eps, off, 0.5); keys present must
  * agree with the shapes, unknown keys are ignored. dtypes F32 (written), F64, F16 and BF16
  * (read, converted to float; non-finite values are rejected).
@@ -579,11 +579,13 @@ static pi_status build_model(const char *path, const pi_sde_t *sde, st_tensor *t
         view = PI_VIEW_DENOISED;
     else if (meta->output_view[0] != '\0' && strcmp(meta->output_view, "eps") != 0)
         return BAD("%s: metadata output_view must be \"score\", \"eps\" or \"denoised\"", path);
-    int precond = 0;
+    int precond = PI_PRECOND_NONE;
     if (strcmp(meta->precond, "1") == 0)
-        precond = 1;
+        precond = PI_PRECOND_EDM;
+    else if (strcmp(meta->precond, "2") == 0)
+        precond = PI_PRECOND_INPUT;
     else if (meta->precond[0] != '\0' && strcmp(meta->precond, "0") != 0)
-        return BAD("%s: metadata preconditioning must be \"0\" or \"1\"", path);
+        return BAD("%s: metadata preconditioning must be \"0\", \"1\" or \"2\"", path);
     double sigma_data = 0.5;
     if (meta->sigma_data[0] != '\0') {
         char *end = NULL;

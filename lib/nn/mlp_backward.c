@@ -47,7 +47,7 @@ static void backward_task(void *ctx, size_t task)
     /* δ at the network output F: dL/dF = c_out · dL/dD with preconditioning. */
     float *delta = buf_a;
     for (size_t r = 0; r < n; r++) {
-        float c = net->precond ? (float)rows[r].c_out : 1.0f;
+        float c = net->precond == PI_PRECOND_EDM ? (float)rows[r].c_out : 1.0f;
         for (size_t j = 0; j < d; j++)
             delta[r * d + j] = c * dout[r * d + j];
     }

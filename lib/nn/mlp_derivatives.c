@@ -1,7 +1,7 @@
 /* Double-precision score of the MLP and its derivatives in x at one point, by forward-mode
  * Taylor propagation (for the likelihood and its WKB sweep, MATH.md §4).
  *
- * Chain. At fixed t the network input is z = c·x (c = 1/α, or c_in/α with preconditioning)
+ * Chain. At fixed t the network input is z = c·x (c = 1/α, or c_in/α with either scaling)
  * plus a constant embedding, and the score is affine in the network output F:
  *   s = a·x + b·F(c·x), with
  *   output ε:                 a = 0,             b = −1/σ
@@ -210,7 +210,7 @@ static pi_status chain_coefficients(const pi_model_t *m, double t, pi_mlp_row *r
     st = pi_sde_eval_marginal(&m->sde, t, &alpha, &sigma);
     if (st != PI_OK)
         return st;
-    if (net->precond) {
+    if (net->precond == PI_PRECOND_EDM) {
         double stl = sigma / alpha, sd = net->sigma_data;
         double q = stl * stl + sd * sd;
         *ca = -1.0 / (alpha * alpha * q);

@@ -60,13 +60,14 @@ pi_status pi_mlp_row_scalars(const pi_model_t *m, double t, pi_mlp_row *row)
         return pi_fail(PI_EINVAL, "MLP model: t must give α > 0 and σ > 0, got t = %g (α %g, σ %g)",
                        t, alpha, sigma);
     double st_ = sigma / alpha;
-    if (net->precond) {
+    if (net->precond != PI_PRECOND_NONE) {
         double sd = net->sigma_data;
         double q = st_ * st_ + sd * sd;
         double root = sqrt(q);
         row->in_scale = 1.0 / (root * alpha);
-        row->skip = sd * sd / (q * alpha);
-        row->c_out = st_ * sd / root;
+        int edm = net->precond == PI_PRECOND_EDM;
+        row->skip = edm ? sd * sd / (q * alpha) : 0.0;
+        row->c_out = edm ? st_ * sd / root : 1.0;
     } else {
         row->in_scale = 1.0 / alpha;
         row->skip = 0.0;
@@ -116,7 +117,7 @@ static const float *run_hidden(const pi_mlp *net, size_t n, const float *input, 
     return h;
 }
 
-/* Last layer into out (n × dim), then the preconditioning D = skip·x + c_out·F. */
+/* Last layer into out (n × dim), then EDM's output scaling D = skip·x + c_out·F. */
 static void run_output(const pi_mlp *net, size_t n, const float *h, const float *x,
                        const pi_mlp_row *rows, float *out, int threads)
 {
@@ -124,7 +125,7 @@ static void run_output(const pi_mlp *net, size_t n, const float *h, const float 
     const float *w = net->params + pi_mlp_weight_offset(net, l);
     pi_sgemm(0, 1, n, d, in, 1.0f, h, in, w, in, 0.0f, out, d, threads);
     pi_dense_bias(n, d, w + d * in, out);
-    if (net->precond) {
+    if (net->precond == PI_PRECOND_EDM) {
         for (size_t r = 0; r < n; r++) {
             float skip = (float)rows[r].skip, c_out = (float)rows[r].c_out;
             for (size_t j = 0; j < d; j++)

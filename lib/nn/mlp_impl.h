@@ -28,7 +28,7 @@ typedef struct pi_mlp {
     size_t in;                 /* dim + features */
     pi_embedding embedding;
     pi_view output_view; /* SCORE, EPS or DENOISED */
-    int precond;         /* EDM preconditioning on/off */
+    int precond;         /* pi_precond: none, EDM, or input scaling only */
     double sigma_data;
     uint64_t seed; /* seed of the last initialisation */
     size_t num_params;
@@ -40,9 +40,9 @@ size_t pi_mlp_block_rows(const pi_mlp *net);
 
 /* Per-row scalars that depend only on t (computed in double). */
 typedef struct pi_mlp_row {
-    double in_scale;  /* network input = in_scale · x: 1/α, or c_in/α with preconditioning */
-    double skip;      /* native output = skip · x + c_out · F: c_skip/α, or 0 without precond */
-    double c_out;     /* c_out, or 1 without preconditioning */
+    double in_scale;  /* network input = in_scale · x: 1/α, or c_in/α (EDM, INPUT) */
+    double skip;      /* native output = skip · x + c_out · F: c_skip/α (EDM), else 0 */
+    double c_out;     /* c_out (EDM), else 1 */
     double emb_value; /* u: ln σ̃ / 4 or t */
 } pi_mlp_row;
 

@@ -314,7 +314,7 @@ pi_status pi_trainer_resume(const char *path, pi_model_t **model_out, pi_trainer
     (void)get_u32(&b);
     double sigma_data = get_f64(&b);
     uint64_t init_seed = get_u64(&b), count = get_u64(&b);
-    if (embedding > 1 || view > 2 || precond > 1 || !isfinite(sigma_data) ||
+    if (embedding > 1 || view > 2 || precond > PI_PRECOND_INPUT || !isfinite(sigma_data) ||
         !(sigma_data > 0.0) || dim == 0 || dim > PI_MAX_DIM || width == 0 ||
         width > PI_MLP_MAX_WIDTH || layers == 0 || layers > PI_MLP_MAX_LAYERS || features < 2 ||
         features > PI_MLP_MAX_FEATURES || features % 2 != 0) {

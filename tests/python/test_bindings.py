@@ -291,6 +291,28 @@ def test_safetensors_round_trip(tmp_path):
     np.testing.assert_array_equal(back.params, model.params)
 
 
+def test_mlp_preconditioning_modes(tmp_path):
+    sde = pi.SDE("vp")
+    x = np.random.default_rng(4).normal(size=(16, 2)).astype(np.float32)
+    t = 0.7
+    alpha, _ = sde.marginal(t)
+    plain = pi.Model.mlp(sde, 2, width=16, layers=2, seed=5)
+    scaled = pi.Model.mlp(sde, 2, width=16, layers=2, seed=5, preconditioning=("input", 1.0))
+    # VP with sigma_data = 1: the scaled network's input is x itself, the plain one's x/alpha,
+    # and the output view (eps) is kept, so scaled(x) == plain(alpha x).
+    np.testing.assert_allclose(scaled.eval("eps", x, t), plain.eval("eps", alpha * x, t),
+                               rtol=1e-5, atol=1e-6)
+    edm = pi.Model.mlp(sde, 2, width=16, layers=2, seed=5, preconditioning="edm")
+    assert not np.allclose(edm.eval("eps", x, t), scaled.eval("eps", x, t))
+    path = tmp_path / "input.pim"
+    scaled.save(path)
+    np.testing.assert_array_equal(pi.Model.load(path).eval("eps", x, t), scaled.eval("eps", x, t))
+    for bad in ("sideways", ("input",), ("input", -1.0)):
+        with pytest.raises(pi.InvalidArgumentError):
+            pi.Model.mlp(sde, 2, width=4, layers=1, preconditioning=bad)
+    assert pi.Precond.INPUT == 2
+
+
 def test_mlp_params_round_trip():
     sde = pi.SDE("vp")
     model = pi.Model.mlp(sde, 2, width=8, layers=2, seed=1)

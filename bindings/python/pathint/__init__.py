@@ -16,7 +16,7 @@ See docs/python.md.
 """
 
 from ._library import ABI_MAJOR, load_library
-from .core import (SDE, Dataset, Divergence, LRSchedule, Method, Model, ModelKind, Sampler, Schedule,
+from .core import (SDE, Dataset, Divergence, LRSchedule, Method, Model, ModelKind, Precond, Sampler, Schedule,
                    SDEKind, SDEParam, TimeSampling, Trainer, View, Weighting, WKBAlgorithm, bits_per_dim,
                    generate_data, load_data, save_data, version, version_number)
 from .errors import (CallbackError, CanceledError, ConvergenceError, FormatError, InvalidArgumentError,
@@ -26,7 +26,7 @@ from .errors import (CallbackError, CanceledError, ConvergenceError, FormatError
 __all__ = [
     "ABI_MAJOR", "load_library", "version", "version_number",
     "SDE", "Model", "Sampler", "Trainer", "generate_data", "load_data", "save_data", "bits_per_dim",
-    "SDEKind", "SDEParam", "View", "ModelKind", "Divergence", "Method", "Schedule", "WKBAlgorithm",
+    "SDEKind", "SDEParam", "View", "ModelKind", "Precond", "Divergence", "Method", "Schedule", "WKBAlgorithm",
     "Weighting", "TimeSampling", "LRSchedule", "Dataset",
     "PathintError", "InvalidArgumentError", "OutOfMemoryError", "UnsupportedError", "PathintIOError",
     "FormatError", "CallbackError", "CanceledError", "NumericError", "ConvergenceError", "MismatchError",

@@ -64,6 +64,12 @@ class View(enum.IntEnum):
     V = 3
 
 
+class Precond(enum.IntEnum):
+    NONE = 0
+    EDM = 1
+    INPUT = 2
+
+
 class ModelKind(enum.IntEnum):
     GMM = 1
     EMPIRICAL = 2
@@ -120,6 +126,20 @@ class Dataset(enum.IntEnum):
     RING_8 = 3
     MOONS = 4
     CHECKERBOARD = 5
+
+
+def _precond(value):
+    """(mode, sigma_data) from True/False (EDM with σ_data 0.5 / none), a float σ_data (EDM),
+    a mode ('edm', 'input', 'none', Precond) or a (mode, sigma_data) pair."""
+    if isinstance(value, bool):
+        return (Precond.EDM if value else Precond.NONE), 0.5
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise InvalidArgumentError("preconditioning pair must be (mode, sigma_data)", status=-1)
+        return _enum(Precond, value[0]), float(value[1])
+    if isinstance(value, (str, Precond)):
+        return _enum(Precond, value), 0.5
+    return Precond.EDM, float(value)
 
 
 def _enum(cls, value):
@@ -475,7 +495,11 @@ class Model(_Handle):
     @classmethod
     def mlp(cls, sde, dim, width=128, layers=3, seed=None, output_view=None, embedding=None,
             embedding_features=None, preconditioning=None):
-        """A trainable MLP (``layers`` hidden layers of ``width``, SiLU)."""
+        """A trainable MLP (``layers`` hidden layers of ``width``, SiLU).
+
+        ``preconditioning``: True (EDM, σ_data 0.5), a float σ_data (EDM), a mode
+        (``"edm"``, ``"input"``, ``"none"`` or :class:`Precond`) or a pair ``(mode, sigma_data)``.
+        """
         lib = L.lib()
         out = cls._create(lib.pi_model_create_mlp, sde, dim, width, layers)
         self = cls._wrap(out, keep=(sde._callbacks,), sde=sde)
@@ -488,9 +512,8 @@ class Model(_Handle):
                 kind = 0 if embedding in (None, "log_sigma") else 1 if embedding == "time" else int(embedding)
                 lib.pi_model_mlp_set_embedding(self, kind, embedding_features or 16)
             if preconditioning is not None:
-                lib.pi_model_mlp_set_preconditioning(self, 1 if preconditioning else 0,
-                                                     float(preconditioning) if not isinstance(
-                                                         preconditioning, bool) else 0.5)
+                mode, sigma_data = _precond(preconditioning)
+                lib.pi_model_mlp_set_preconditioning(self, int(mode), sigma_data)
         except BaseException:
             self.close()
             raise
