@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pathint.h"
+#include "nn/mlp_impl.h"
 #include "train/train_impl.h"
 
 static int quick(void) { return getenv("PI_TEST_QUICK") != NULL; }
@@ -386,6 +387,8 @@ static void test_resume_is_bit_identical(void **state)
 
     /* Uninterrupted: 2 × half steps, in two fit calls. */
     pi_model_t *m1 = small_mlp(32, 2, 1);
+    /* Input scaling only (mode 2): the checkpoint must carry the mode and σ_data. */
+    assert_int_equal(pi_model_mlp_set_preconditioning(m1, PI_PRECOND_INPUT, 0.8), PI_OK);
     pi_trainer_t *t1 = NULL;
     assert_int_equal(pi_trainer_create(m1, &t1), PI_OK);
     assert_int_equal(pi_trainer_set_seed(t1, 77), PI_OK);
@@ -421,6 +424,8 @@ static void test_resume_is_bit_identical(void **state)
     assert_int_equal(kind, PI_MODEL_MLP);
     assert_true(pi_sde_equal(&m1->sde, &m2->sde));
     assert_int_equal(m1->native_view, m2->native_view);
+    assert_int_equal(((const pi_mlp *)m2->impl)->precond, PI_PRECOND_INPUT);
+    assert_true(((const pi_mlp *)m2->impl)->sigma_data == 0.8);
     free(resumed), free(a), free(b);
     pi_trainer_destroy(t1);
     pi_trainer_destroy(t2);
