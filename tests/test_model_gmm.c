@@ -150,6 +150,18 @@ static void check_all_derivatives(size_t d, size_t k, pi_sde_kind kind, double t
     fd_columns(m, pi_model_grad_div_d, d, x, t, h, fd);
     assert_true(rel_err(fd, hd, d * d) < 1e-5);
 
+    /* The all-in-one dispatch (no combined entry for a mixture: one by one) = the same bits. */
+    double *all = malloc((2 * d + 2 * d * d + d * d * d) * sizeof *all), dv;
+    double *s2 = all, *jac2 = s2 + d, *gd2 = jac2 + d * d, *hess2 = gd2 + d, *hd2 = hess2 + d * d * d;
+    assert_int_equal(pi_model_derivatives_d(m, x, t, s2, jac2, &dv, gd2, hess2, hd2), PI_OK);
+    assert_memory_equal(s2, s, d * sizeof *s);
+    assert_memory_equal(jac2, jac, d * d * sizeof *jac);
+    assert_true(dv == div);
+    assert_memory_equal(gd2, gd, d * sizeof *gd);
+    assert_memory_equal(hess2, hess, d * d * d * sizeof *hess);
+    assert_memory_equal(hd2, hd, d * d * sizeof *hd);
+    free(all);
+
     free(x); free(s); free(jac); free(fd); free(hess); free(gd); free(hd); free(v); free(jv); free(ref);
     pi_model_destroy(m);
     pi_sde_destroy(sde);

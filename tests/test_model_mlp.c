@@ -362,6 +362,13 @@ static void test_derivative_dispatch(void **state)
     assert_memory_equal(hd1, hd2, sizeof hd1);
     assert_int_equal(pi_mlp_derivatives_d(m, x, 0.3, NULL, j1, NULL, NULL, NULL, NULL), PI_OK);
     assert_memory_equal(j1, j2, sizeof j1);
+    /* The model layer's all-in-one dispatch (what the WKB sweep calls) reaches it. */
+    assert_int_equal(pi_model_derivatives_d(m, x, 0.3, s1, j1, NULL, g1, h1, hd1), PI_OK);
+    assert_memory_equal(s1, s2, sizeof s1);
+    assert_memory_equal(j1, j2, sizeof j1);
+    assert_memory_equal(g1, g2, sizeof g1);
+    assert_memory_equal(h1, h2, sizeof h1);
+    assert_memory_equal(hd1, hd2, sizeof hd1);
     pi_model_destroy(m);
     pi_sde_destroy(sde);
 }

@@ -117,13 +117,13 @@ static size_t inner_ws(const pi_model_t *m, size_t n) { return pi_model_workspac
 
 static const struct pi_model_type score_only_type = {
     "score-only", PI_MODEL_CALLBACK, inner_ws, inner_eval, inner_score, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL};
+    NULL, NULL, NULL, NULL, NULL, NULL};
 static const struct pi_model_type jvp_only_type = {
     "jvp-only", PI_MODEL_CALLBACK, inner_ws, inner_eval, inner_score, inner_jvp, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL};
+    NULL, NULL, NULL, NULL, NULL, NULL};
 static const struct pi_model_type eval_only_type = {
     "eval-only", PI_MODEL_CALLBACK, inner_ws, inner_eval, NULL, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL};
+    NULL, NULL, NULL, NULL, NULL, NULL};
 
 static pi_model_t *wrap(const struct pi_model_type *type, pi_model_t *inner, const pi_sde_t *sde)
 {

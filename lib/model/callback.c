@@ -279,6 +279,7 @@ static const struct pi_model_type callback_type = {
     "host-callback", PI_MODEL_CALLBACK, NULL, cb_eval,
     cb_score_d, cb_jvp_d, cb_jacobian_d, cb_divergence_d, cb_grad_div_d,
     cb_hessians_d, cb_hess_div_d, NULL, NULL, cb_destroy,
+    NULL, /* derivatives_d: one by one */
 };
 
 pi_status pi_model_create_callback(const pi_sde_t *sde, size_t dim, pi_view view, pi_model_fn fn,

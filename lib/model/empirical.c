@@ -638,6 +638,7 @@ static const struct pi_model_type empirical_type = {
     "empirical", PI_MODEL_EMPIRICAL, emp_workspace_bytes, emp_eval,
     emp_score_d, emp_jvp_d, emp_jacobian_d, emp_divergence_d, emp_grad_div_d,
     emp_hessians_d, emp_hess_div_d, emp_logpdf_d, emp_write_payload, emp_destroy,
+    NULL, /* derivatives_d: one by one */
 };
 
 /* Takes ownership of data (n × dim floats, already validated finite). */

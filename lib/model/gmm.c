@@ -585,6 +585,7 @@ static const struct pi_model_type gmm_type = {
     "Gaussian-mixture", PI_MODEL_GMM, gmm_workspace_bytes, gmm_eval,
     gmm_score_d, gmm_jvp_d, gmm_jacobian_d, gmm_divergence_d, gmm_grad_div_d,
     gmm_hessians_d, gmm_hess_div_d, gmm_logpdf_d, gmm_write_payload, gmm_destroy,
+    NULL, /* derivatives_d: one by one */
 };
 
 /* Validate and build. normalise = 0 takes weights as already normalised (model files). */

@@ -57,6 +57,7 @@ static const struct pi_model_type mlp_type = {
     .grad_div_d = pi_mlp_grad_div_d,
     .hessians_d = pi_mlp_hessians_d,
     .hess_div_d = pi_mlp_hess_div_d,
+    .derivatives_d = pi_mlp_derivatives_d,
     .logpdf_d = NULL,
     .write_payload = mlp_write_payload,
     .destroy = mlp_destroy,

@@ -560,6 +560,28 @@ pi_status pi_model_hessians_d(const pi_model_t *m, const double *x, double t, do
     return st;
 }
 
+pi_status pi_model_derivatives_d(const pi_model_t *m, const double *x, double t, double *s,
+                                 double *jac, double *div, double *grad_div, double *hess,
+                                 double *hess_div)
+{
+    if (m->type->derivatives_d != NULL)
+        return m->type->derivatives_d(m, x, t, s, jac, div, grad_div, hess, hess_div);
+    pi_status st = PI_OK;
+    if (s != NULL)
+        st = pi_model_score_d(m, x, t, s);
+    if (st == PI_OK && jac != NULL)
+        st = pi_model_jacobian_d(m, x, t, jac);
+    if (st == PI_OK && div != NULL)
+        st = pi_model_divergence_d(m, x, t, div);
+    if (st == PI_OK && grad_div != NULL)
+        st = pi_model_grad_div_d(m, x, t, grad_div);
+    if (st == PI_OK && hess != NULL)
+        st = pi_model_hessians_d(m, x, t, hess);
+    if (st == PI_OK && hess_div != NULL)
+        st = pi_model_hess_div_d(m, x, t, hess_div);
+    return st;
+}
+
 pi_status pi_model_hess_div_d(const pi_model_t *m, const double *x, double t, double *hess)
 {
     if (m->type->hess_div_d != NULL)

@@ -41,6 +41,11 @@ struct pi_model_type {
     /* Model file payload (model_file.c frames it); NULL = kind cannot be saved. */
     pi_status (*write_payload)(const pi_model_t *m, pi_file *file);
     void (*destroy)(pi_model_t *m); /* frees m->impl */
+    /* Optional: several of the derivatives above at one point from one computation (each
+     * output may be NULL; div is ∇·s). NULL: pi_model_derivatives_d calls them one by one. */
+    pi_status (*derivatives_d)(const pi_model_t *m, const double *x, double t, double *s,
+                               double *jac, double *div, double *grad_div, double *hess,
+                               double *hess_div);
 };
 
 struct pi_model {
@@ -82,6 +87,12 @@ pi_status pi_model_grad_div_d(const pi_model_t *m, const double *x, double t, do
 pi_status pi_model_hessians_d(const pi_model_t *m, const double *x, double t, double *hess);
 pi_status pi_model_hess_div_d(const pi_model_t *m, const double *x, double t, double *hess);
 pi_status pi_model_logpdf_d(const pi_model_t *m, const double *x, double t, double *logp);
+/* Any subset of score, Jacobian, divergence, ∇(∇·s), Hessians and ∇∇(∇·s) (NULL = not
+ * wanted), in one call where the kind can (the MLP: one Taylor propagation); the same values
+ * as the single functions. */
+pi_status pi_model_derivatives_d(const pi_model_t *m, const double *x, double t, double *s,
+                                 double *jac, double *div, double *grad_div, double *hess,
+                                 double *hess_div);
 
 /* ---- model files (model_file.c frames header, SDE and checksum; kinds own payloads) ---- */
 /* Rebuild a model of each kind from the payload its write_payload produced. They validate
