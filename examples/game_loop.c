@@ -60,14 +60,15 @@ static double now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
 static double ms_until(const struct timespec *deadline)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (deadline->tv_sec - ts.tv_sec) * 1e3 + (deadline->tv_nsec - ts.tv_nsec) * 1e-6;
+    return (double)(deadline->tv_sec - ts.tv_sec) * 1e3 +
+           (double)(deadline->tv_nsec - ts.tv_nsec) * 1e-6;
 }
 
 /* A seed from (entity, frame) only: splitmix64 of the pair. */
@@ -107,7 +108,7 @@ static void *worker_main(void *arg)
 
         double t0 = now_ms();
         for (int e; (e = atomic_fetch_add(&g->next_entity, 1)) < g->opt.entities;) {
-            float *out = g->positions + (size_t)e * g->opt.points * 2;
+            float *out = g->positions + (size_t)e * (size_t)g->opt.points * 2;
             if (atomic_load(&g->frame_over)) { /* out of time: keep last frame's points */
                 w->cut_short++;
                 continue;
@@ -195,7 +196,7 @@ int main(int argc, char **argv)
         return 1;
     }
     g.model = model;
-    g.positions = calloc((size_t)o->entities * o->points * 2, sizeof(float));
+    g.positions = calloc((size_t)o->entities * (size_t)o->points * 2, sizeof(float));
     g.workers = calloc((size_t)o->workers, sizeof *g.workers);
     if (!g.positions || !g.workers)
         return 1;

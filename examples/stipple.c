@@ -72,10 +72,10 @@ static int read_pgm(const char *path, image *img)
     fgetc(f);
     img->width = w;
     img->height = h;
-    img->darkness = malloc((size_t)w * h * sizeof(float));
+    img->darkness = malloc((size_t)w * (size_t)h * sizeof(float));
     if (!img->darkness)
         goto done;
-    for (size_t i = 0; i < (size_t)w * h; i++) {
+    for (size_t i = 0; i < (size_t)w * (size_t)h; i++) {
         int v;
         if (magic[1] == '2') {
             if (fscanf(f, "%d", &v) != 1)
@@ -117,7 +117,7 @@ static void draw_points(const image *img, size_t n, uint64_t seed, float *out)
     for (size_t i = 0; i < n;) {
         double u = uniform(&s), v = uniform(&s);
         int px = (int)(u * img->width), py = (int)(v * img->height);
-        if (uniform(&s) < img->darkness[(size_t)py * img->width + px]) {
+        if (uniform(&s) < img->darkness[(size_t)py * (size_t)img->width + (size_t)px]) {
             out[2 * i] = (float)((2 * u - 1) * sx);
             out[2 * i + 1] = (float)((1 - 2 * v) * sy);
             i++;
