@@ -450,8 +450,11 @@ PI_API pi_status pi_model_mlp_set_embedding(pi_model_t *model, pi_embedding kind
  * pi_model_mlp_set_output_view(); #PI_PRECOND_NONE feeds x̃ = x/α, which grows
  * like 1/α(T) at the prior end (≈ 150 for VP β_max = 20) and makes the
  * network's x-derivatives, hence the WKB coefficient c1, noisy. Both scaled
- * modes keep every input at unit scale; choose σ_data ≈ the data's standard
- * deviation per coordinate. σ_data is validated even for #PI_PRECOND_NONE.
+ * modes keep every input at unit scale for σ_data near the data's standard
+ * deviation per coordinate. With #PI_PRECOND_EDM and σ_data equal to it, the
+ * untrained model (F ≈ 0) is the best Gaussian fit, a saddle of the loss that
+ * multimodal data may never leave (25 Gaussians, σ_data = 1); half of it
+ * (0.5 there) trains. σ_data is validated even for #PI_PRECOND_NONE.
  * @param[in,out] model An MLP model.
  * @param[in] mode A #pi_precond value (0, 1, 2).
  * @param[in] sigma_data σ_data, in (0, 1e30].
