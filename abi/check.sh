@@ -1,7 +1,9 @@
 #!/bin/sh
 # Compare the built shared library's ABI with the committed baseline abi/pathint.abi
 # (abidw/abidiff from Debian's abigail-tools). Added symbols are fine; removed or changed
-# ones fail. Refresh the baseline only on purpose: abi/check.sh BUILD --update
+# ones fail. Types defined outside include/ (the opaque handles' internal structs) are dropped
+# (--drop-private-types): callers never see their layout. Refresh the baseline only on
+# purpose: abi/check.sh BUILD --update
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -12,13 +14,13 @@ if ! command -v abidw >/dev/null 2>&1; then
     exit 1
 fi
 if [ "${2:-}" = "--update" ]; then
-    abidw --no-corpus-path --headers-dir "$root/include" "$lib" > "$root/abi/pathint.abi"
+    abidw --no-corpus-path --drop-private-types --headers-dir "$root/include" "$lib" > "$root/abi/pathint.abi"
     echo "abi/check.sh: baseline updated"
     exit 0
 fi
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-abidw --no-corpus-path --headers-dir "$root/include" "$lib" > "$tmp"
+abidw --no-corpus-path --drop-private-types --headers-dir "$root/include" "$lib" > "$tmp"
 if abidiff --no-added-syms "$root/abi/pathint.abi" "$tmp"; then
     echo "abi/check.sh: ABI matches the baseline"
 else
