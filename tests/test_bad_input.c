@@ -197,6 +197,10 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
       pi_model_mlp_set_preconditioning(f->mlp, 1, NAN))                                          \
     X(mlp_precond_neg, PI_EINVAL, 1, "sigma_data",                                               \
       pi_model_mlp_set_preconditioning(f->mlp, 1, -1.0))                                         \
+    X(mlp_precond_mode, PI_EINVAL, 1, "mode",                                                    \
+      pi_model_mlp_set_preconditioning(f->mlp, PI_PRECOND_INPUT + 1, 0.5))                       \
+    X(mlp_precond_mode_neg, PI_EINVAL, 1, "mode",                                                \
+      pi_model_mlp_set_preconditioning(f->mlp, -1, 0.5))                                         \
     X(kind_null, PI_EINVAL, 1, "model", pi_model_get_kind(NULL, &(pi_model_kind){0}))            \
     X(kind_null_out, PI_EINVAL, 1, "out", pi_model_get_kind(f->gmm, NULL))                       \
     X(dim_null_out, PI_EINVAL, 1, "out", pi_model_get_dim(f->gmm, NULL))                         \
