@@ -4,6 +4,8 @@
 # SECONDS defaults to 60 (the CI run); the long local run uses e.g. 1800. Environment:
 #   PI_FUZZ_BUILD  build folder (default build-fuzz), configured here with clang + ASan/UBSan
 #   PI_FUZZ_JOBS   ignored (one process per harness, run one after another)
+#   PI_FUZZ_TIMEOUT  seconds one input may take (default 10); a wall-clock limit, so a long run
+#                  niced under other work needs more (a 0.4 s input was once starved past 10 s)
 # Findings go to $PI_FUZZ_BUILD/artifacts/<harness>/; the grown corpus to
 # $PI_FUZZ_BUILD/corpus/<harness>/ (the committed seeds in tests/fuzz/corpus/ are read only).
 # Exit status: 0 = no findings, 1 = a harness crashed, 77 = skipped (no clang/libFuzzer).
@@ -49,7 +51,7 @@ for h in $harnesses; do
     log="$build/fuzz_$h.log"
     # -rss_limit_mb / -malloc_limit_mb: a hostile size field must be rejected, not allocated.
     # shellcheck disable=SC2086
-    "$build/tests/fuzz/fuzz_$h" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
+    "$build/tests/fuzz/fuzz_$h" -max_total_time="$secs" -timeout="${PI_FUZZ_TIMEOUT:-10}" -rss_limit_mb=1024 \
         -malloc_limit_mb=512 -max_len=65536 -print_final_stats=1 \
         -artifact_prefix="$build/artifacts/$h/" "$build/corpus/$h" $seeds >"$log" 2>&1
     rc=$?
