@@ -2,7 +2,7 @@
  * view after preconditioning) to dL/dθ with one sgemm for each weight gradient (δᵀ h) and one
  * for each propagated δ (δ W), SiLU' and the bias sums in cheap elementwise passes. All
  * buffers live in the workspace filled by pi_mlp_forward_train; nothing is allocated.
- * With several workers (pi_mlp_train_split) each takes a slice of rows into its own partial
+ * With several workers (pi_mlp_split) each takes a slice of rows into its own partial
  * gradient; the partials are then added in worker order (reproducible for a fixed thread
  * count). */
 #include "mlp_impl.h"
@@ -87,7 +87,7 @@ pi_status pi_mlp_backward(const pi_model_t *m, size_t n, const float *dout, floa
     pi_mlp_train_layout_of(net, n, ws, &lay);
     backward_job job = {net, &lay, n, 0, dout, grad, 1};
     size_t workers;
-    pi_mlp_train_split(n, threads, &workers, &job.blis_threads);
+    pi_mlp_split(n, threads, PI_MLP_TRAIN_WORKERS, &workers, &job.blis_threads);
     job.chunk = (n + workers - 1) / workers;
     if (workers <= 1) {
         backward_task(&job, 0);

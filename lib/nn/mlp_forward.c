@@ -269,22 +269,13 @@ pi_status pi_mlp_eval(const pi_model_t *m, size_t n, const float *x, const doubl
         job.x = x + r0 * net->dim;
         job.t = t + r0;
         job.out = out + r0 * net->dim;
-        /* Split rows between threads when each gets a GEMM-sized share (>= 256 rows);
-         * otherwise let BLIS use the threads inside each GEMM. */
-        size_t workers = (size_t)threads;
-        if (workers > job.nb / 256)
-            workers = job.nb / 256 > 0 ? job.nb / 256 : 1;
-        if (workers > PI_MLP_MAX_WORKERS)
-            workers = PI_MLP_MAX_WORKERS;
-        if (workers <= 1) {
-            job.chunk = job.nb;
-            job.blis_threads = threads;
+        size_t workers;
+        pi_mlp_split(job.nb, threads, PI_MLP_MAX_WORKERS, &workers, &job.blis_threads);
+        job.chunk = (job.nb + workers - 1) / workers;
+        if (workers <= 1)
             eval_task(&job, 0);
-        } else {
-            job.chunk = (job.nb + workers - 1) / workers;
-            job.blis_threads = 1;
+        else
             pi_mlp_fork_join(eval_task, &job, workers);
-        }
     }
     /* Weights can be finite yet large enough to overflow the activations: report it rather
      * than hand non-finite values to a sampler (fuzz finding 2). */
@@ -389,7 +380,7 @@ pi_status pi_mlp_forward_train(const pi_model_t *m, size_t n, const float *x, co
     }
     train_forward_job job = {m, &lay, n, 0, x, t, out, 1};
     size_t workers;
-    pi_mlp_train_split(n, threads, &workers, &job.blis_threads);
+    pi_mlp_split(n, threads, PI_MLP_TRAIN_WORKERS, &workers, &job.blis_threads);
     job.chunk = (n + workers - 1) / workers;
     if (workers <= 1)
         train_forward_task(&job, 0);

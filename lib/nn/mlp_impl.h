@@ -126,12 +126,15 @@ static inline float *pi_mlp_train_post(const pi_mlp_train_layout *lay, size_t l)
 {
     return (float *)(lay->hidden + (2 * l + 1) * lay->hidden_bytes) + lay->hidden_offset;
 }
-/* Workers and BLIS threads per worker for a training pass of n rows on `threads` threads. */
-static inline void pi_mlp_train_split(size_t n, int threads, size_t *workers, int *blis_threads)
+/* Workers and BLIS threads per worker for a pass over n rows on `threads` threads: rows are
+ * split only when each worker gets a GEMM-sized share (>= 256 rows), at most max_workers;
+ * the threads left over go to BLIS inside each worker's GEMMs. */
+static inline void pi_mlp_split(size_t n, int threads, size_t max_workers, size_t *workers,
+                                int *blis_threads)
 {
     size_t w = threads < 1 ? 1 : (size_t)threads;
-    if (w > PI_MLP_TRAIN_WORKERS)
-        w = PI_MLP_TRAIN_WORKERS;
+    if (w > max_workers)
+        w = max_workers;
     if (w > n / 256)
         w = n / 256 > 0 ? n / 256 : 1;
     *workers = w;
