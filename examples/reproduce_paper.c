@@ -4,7 +4,7 @@
  * s = 0, t ∈ [0.01, 1 − 1e-3]) SDE, then report NLL₀ (ħ = 0) and the WKB slope
  * dNLL/dħ = −c1 over 100 batches of 10 test points (docs/reproduction.md).
  *
- * Build (not part of the meson build; see docs/reproduction.md):
+ * Built with the examples (build/examples/reproduce_paper; run as a test on a toy budget), or:
  *   gcc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude examples/reproduce_paper.c \
  *       -Lbuild/lib -Wl,-rpath,$PWD/build/lib -lpathint -lm -o reproduce_paper
  * Run:
