@@ -93,93 +93,74 @@ static void activate(const taylor *tp, double *u)
     u[0] = s0;
 }
 
+/* acc (4 × ld, zeroed) += the four weight rows w (4 × in, row stride in) times src (in × ld),
+ * LANES columns per vector operation; ld is a multiple of 4. For every column the sum runs
+ * over i in order in double, so the bits do not depend on the vector width or the blocking. */
+#define PI_DEFINE_BLOCK4(name, attr, vt, lanes)                                                \
+    attr static void name(const float *w, size_t in, size_t ld, const double *restrict src,    \
+                          double *restrict acc)                                                \
+    {                                                                                          \
+        const float *w0 = w, *w1 = w0 + in, *w2 = w1 + in, *w3 = w2 + in;                      \
+        const vt one = (vt){0} + 1.0; /* broadcast by 1·w: exact, keeps −0.0 */               \
+        for (size_t i = 0; i < in; i++) {                                                      \
+            vt x0 = one * (double)w0[i], x1 = one * (double)w1[i];                             \
+            vt x2 = one * (double)w2[i], x3 = one * (double)w3[i];                             \
+            const double *s = src + i * ld;                                                    \
+            for (size_t c = 0; c < ld; c += (lanes)) {                                         \
+                vt v, a0, a1, a2, a3;                                                          \
+                memcpy(&v, s + c, sizeof v);                                                   \
+                memcpy(&a0, acc + c, sizeof v);                                                \
+                memcpy(&a1, acc + ld + c, sizeof v);                                           \
+                memcpy(&a2, acc + 2 * ld + c, sizeof v);                                       \
+                memcpy(&a3, acc + 3 * ld + c, sizeof v);                                       \
+                a0 += x0 * v;                                                                  \
+                a1 += x1 * v;                                                                  \
+                a2 += x2 * v;                                                                  \
+                a3 += x3 * v;                                                                  \
+                memcpy(acc + c, &a0, sizeof v);                                                \
+                memcpy(acc + ld + c, &a1, sizeof v);                                           \
+                memcpy(acc + 2 * ld + c, &a2, sizeof v);                                       \
+                memcpy(acc + 3 * ld + c, &a3, sizeof v);                                       \
+            }                                                                                  \
+        }                                                                                      \
+    }
+
 #if defined(__GNUC__) || defined(__clang__)
 #define HAVE_V2D 1
 typedef double v2d __attribute__((vector_size(16)));
+PI_DEFINE_BLOCK4(linear_block4_sse2, , v2d, 2)
 #else
 #define HAVE_V2D 0
 #endif
 
-/* With AVX2 at run time the same blocked loop runs on 4-lane vectors (ld is a multiple of 4);
- * each column's sum is the same sequence of double operations, so the bits are the same. */
+/* With AVX2 at run time the same loop runs on 4-lane vectors. */
 #if HAVE_V2D && defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 9)
 #define HAVE_V4D 1
 typedef double v4d __attribute__((vector_size(32)));
-__attribute__((target("avx2"))) static void
-linear_block4_avx2(const float *w, size_t in, size_t ld, const double *restrict src,
-                   double *restrict acc)
-{
-    const float *w0 = w, *w1 = w0 + in, *w2 = w1 + in, *w3 = w2 + in;
-    for (size_t i = 0; i < in; i++) {
-        v4d x0 = {w0[i], w0[i], w0[i], w0[i]}, x1 = {w1[i], w1[i], w1[i], w1[i]};
-        v4d x2 = {w2[i], w2[i], w2[i], w2[i]}, x3 = {w3[i], w3[i], w3[i], w3[i]};
-        const double *s = src + i * ld;
-        for (size_t c = 0; c < ld; c += 4) {
-            v4d v, a0, a1, a2, a3;
-            memcpy(&v, s + c, sizeof v);
-            memcpy(&a0, acc + c, sizeof v);
-            memcpy(&a1, acc + ld + c, sizeof v);
-            memcpy(&a2, acc + 2 * ld + c, sizeof v);
-            memcpy(&a3, acc + 3 * ld + c, sizeof v);
-            a0 += x0 * v;
-            a1 += x1 * v;
-            a2 += x2 * v;
-            a3 += x3 * v;
-            memcpy(acc + c, &a0, sizeof v);
-            memcpy(acc + ld + c, &a1, sizeof v);
-            memcpy(acc + 2 * ld + c, &a2, sizeof v);
-            memcpy(acc + 3 * ld + c, &a3, sizeof v);
-        }
-    }
-}
+PI_DEFINE_BLOCK4(linear_block4_avx2, __attribute__((target("avx2"))), v4d, 4)
 #else
 #define HAVE_V4D 0
 #endif
 
 /* dst (out × ld) = W src (in × ld), bias added to the value column; ld is a multiple of 4.
- * Four outputs at a time so that each src row is loaded once per four, two columns per vector
- * operation (the sums still run over i in order, so the bits do not depend on the blocking). */
+ * Four outputs at a time so that each src row is loaded once per four. */
 static void linear_taylor(const float *w, const float *b, size_t out, size_t in, size_t ld,
                           const double *restrict src, double *restrict dst)
 {
     size_t o = 0;
-#if HAVE_V4D
-    if (__builtin_cpu_supports("avx2")) {
-        for (; o + 4 <= out; o += 4) {
-            double *acc = dst + o * ld;
-            memset(acc, 0, 4 * ld * sizeof *acc);
-            linear_block4_avx2(w + o * in, in, ld, src, acc);
-            for (size_t k = 0; k < 4; k++)
-                acc[k * ld] += b[o + k];
-        }
-    }
-#endif
 #if HAVE_V2D
+#if HAVE_V4D
+    const int avx2 = __builtin_cpu_supports("avx2");
+#endif
     for (; o + 4 <= out; o += 4) {
-        double *restrict acc = dst + o * ld;
+        double *acc = dst + o * ld;
         memset(acc, 0, 4 * ld * sizeof *acc);
-        const float *w0 = w + o * in, *w1 = w0 + in, *w2 = w1 + in, *w3 = w2 + in;
-        for (size_t i = 0; i < in; i++) {
-            v2d x0 = {w0[i], w0[i]}, x1 = {w1[i], w1[i]};
-            v2d x2 = {w2[i], w2[i]}, x3 = {w3[i], w3[i]};
-            const double *s = src + i * ld;
-            for (size_t c = 0; c < ld; c += 2) {
-                v2d v, a0, a1, a2, a3;
-                memcpy(&v, s + c, sizeof v);
-                memcpy(&a0, acc + c, sizeof v);
-                memcpy(&a1, acc + ld + c, sizeof v);
-                memcpy(&a2, acc + 2 * ld + c, sizeof v);
-                memcpy(&a3, acc + 3 * ld + c, sizeof v);
-                a0 += x0 * v;
-                a1 += x1 * v;
-                a2 += x2 * v;
-                a3 += x3 * v;
-                memcpy(acc + c, &a0, sizeof v);
-                memcpy(acc + ld + c, &a1, sizeof v);
-                memcpy(acc + 2 * ld + c, &a2, sizeof v);
-                memcpy(acc + 3 * ld + c, &a3, sizeof v);
-            }
-        }
+#if HAVE_V4D
+        if (avx2)
+            linear_block4_avx2(w + o * in, in, ld, src, acc);
+        else
+#endif
+            linear_block4_sse2(w + o * in, in, ld, src, acc);
         for (size_t k = 0; k < 4; k++)
             acc[k * ld] += b[o + k];
     }
