@@ -441,7 +441,7 @@ static void test_cancel_flag(void **state)
     double nll[4], c1[4];
     pi_nll_point_stats stats[4];
     assert_int_equal(pi_likelihood_compute(m, &o, 4, x, nll, c1, stats), PI_ECANCELED);
-    assert_non_null(strstr(pi_last_error(), "canceled before point 0"));
+    assert_non_null(strstr(pi_last_error(), "canceled at point 0"));
     for (int i = 0; i < 4; i++) {
         assert_true(isnan(nll[i]) && isnan(c1[i]));
         assert_int_equal(stats[i].status, PI_ECANCELED);

@@ -233,8 +233,9 @@ pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o
             if (st == PI_EINVAL)
                 pi_fail(st, "%s: point %zu has a non-finite coordinate", __func__, i);
             else if (st == PI_ECANCELED)
-                pi_fail(st, "%s: canceled before point %zu (points before it are computed, "
-                            "the rest are NaN)", __func__, i);
+                pi_fail(st, "%s: canceled at point %zu (points not started are NaN with "
+                            "status PI_ECANCELED; finished points keep their values)",
+                        __func__, i);
             else
                 pi_fail(st, "%s: point %zu failed: %s", __func__, i, pi_status_string(st));
             break;
