@@ -43,10 +43,7 @@
 #pragma weak pi_sampler_set_threads
 #pragma weak pi_sampler_get_stats
 #pragma weak pi_sampler_run
-#pragma weak pi_sampler_set_wkb_algorithm
-#pragma weak pi_sampler_nll_ex
 #pragma weak pi_sampler_set_tolerances
-#pragma weak pi_sampler_set_nll_tolerances
 #pragma weak pi_trainer_create
 #pragma weak pi_trainer_destroy
 #pragma weak pi_trainer_set_batch_size

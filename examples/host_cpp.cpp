@@ -23,7 +23,9 @@ int main()
                         100.0 * right / 2000);
         }
         const float points[] = {-1.0f, 0.0f, 1.0f, 0.5f, 0.0f, 0.0f};
-        pathint::sampler::likelihood l = s.nll(3, points);
+        pathint::likelihood lik(m);
+        lik.threads(2);
+        pathint::likelihood::result l = lik.nll(3, points);
         for (std::size_t i = 0; i < 3; i++)
             std::printf("x = (%+.1f, %+.1f): NLL0 = %.3f nats, c1 = %+.4f (≈ 0 for an exact score)\n",
                         points[2 * i], points[2 * i + 1], l.nll0[i], l.c1[i]);

@@ -146,13 +146,12 @@ int main(int argc, char **argv)
     CHECK(pi_trainer_bound(tr, n_test, test, 16, &bound, &bound_se));
 
     /* NLL₀ and c1 with the probability-flow ODE (ħ = 0), exact divergence, WKB sweep. */
-    pi_sampler_t *s = NULL;
-    CHECK(pi_sampler_create(model, &s));
-    CHECK(pi_sampler_set_hbar(s, 0.0));
-    CHECK(pi_sampler_set_threads(s, threads));
-    CHECK(pi_sampler_set_nll_tolerances(s, 1e-5, 1e-7)); /* the paper: 1e-3 outer, 1e-5 inner */
+    pi_likelihood_t *lik = NULL;
+    CHECK(pi_likelihood_create(model, &lik));
+    CHECK(pi_likelihood_set_threads(lik, threads));
+    CHECK(pi_likelihood_set_tolerances(lik, 1e-5, 1e-7)); /* the paper: 1e-3 outer, 1e-5 inner */
     t0 = now();
-    CHECK(pi_sampler_nll(s, n_test, test, nll, c1));
+    CHECK(pi_likelihood_nll(lik, n_test, test, nll, c1));
     double nll_s = now() - t0;
 
     double nll_mean, nll_std, nll_lo, nll_hi, slope_mean, slope_std, slope_lo, slope_hi;
@@ -173,7 +172,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "reproduce_%s_%s_%llu_f%zu_%s.ckpt", argv[1],
              argv[2], (unsigned long long)seed, features, precond_name);
     CHECK(pi_trainer_save(tr, path));
-    pi_sampler_destroy(s);
+    pi_likelihood_destroy(lik);
     pi_trainer_destroy(tr);
     pi_model_destroy(model);
     pi_sde_destroy(sde);

@@ -138,6 +138,7 @@ PI_API const char *pi_version_string(void);
 typedef struct pi_sde pi_sde_t;         /**< A forward SDE. Immutable once shared. */
 typedef struct pi_model pi_model_t;     /**< A score model bound to an SDE. */
 typedef struct pi_sampler pi_sampler_t; /**< An ħ-family sampler over a model. */
+typedef struct pi_likelihood pi_likelihood_t; /**< NLL₀ and its WKB slope over a model. */
 typedef struct pi_trainer pi_trainer_t; /**< A denoising-score-matching trainer. */
 /** @} */
 
@@ -839,47 +840,136 @@ PI_API pi_status pi_sampler_run_from(pi_sampler_t *sampler, double t_start, size
 PI_API pi_status pi_sampler_gits(pi_sampler_t *sampler, size_t steps, size_t fine_steps,
                                  size_t n_samples, double *times_out);
 
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup likelihood Likelihood: NLL₀ and its WKB slope in ħ
+ * A ::pi_likelihood_t computes, for points x, the probability-flow negative
+ * log-likelihood NLL₀ = −log q⁰(x) and its first WKB coefficient c1, so that the
+ * density of the ħ sampler is −log q^ħ(x) ≈ NLL₀ − ħ c1 (Hirono et al.;
+ * docs/likelihood.md). It depends on the model only, not on a sampler.
+ * @code
+ * pi_likelihood_t *lik;
+ * pi_likelihood_create(model, &lik);
+ * pi_likelihood_set_threads(lik, 4);              // same numbers on any thread count
+ * pi_likelihood_nll(lik, n, x, nll0, c1);         // c1 may be NULL: order 0 only
+ * pi_likelihood_nll_hbar(lik, 0.5, n, x, nll);    // NLL₀ − 0.5 c1
+ * pi_likelihood_destroy(lik);
+ * @endcode
+ * @threadsafety A likelihood handle is used by one thread at a time;
+ * pi_likelihood_cancel() may be called from any thread. Its model is borrowed and
+ * must outlive it; several handles may share one model.
+ *  @{ */
+
 /** WKB algorithm for c1. */
 typedef enum pi_wkb_algorithm {
     PI_WKB_SWEEP = 0,    /**< Forward solve + one backward sweep (fast, default). */
     PI_WKB_REFERENCE = 1 /**< Nested finite-difference solves as published (slow cross-check). */
 } pi_wkb_algorithm;
 
-/** Divergence mode for the likelihood (default exact) and Hutchinson probes. */
-PI_API pi_status pi_sampler_set_divergence(pi_sampler_t *sampler, pi_divergence mode,
-                                           size_t probes);
-/** Tolerances of the likelihood ODE solves (defaults 1e-6, 1e-8). */
-PI_API pi_status pi_sampler_set_nll_tolerances(pi_sampler_t *sampler, double rtol, double atol);
-/** WKB algorithm for c1. */
-PI_API pi_status pi_sampler_set_wkb_algorithm(pi_sampler_t *sampler, pi_wkb_algorithm algorithm);
 /**
- * Uniform dequantisation for discrete data: before the solve each point gets
- * u · bin_width added, u ~ U[0,1)^d (Philox, per point). 0 disables (default).
+ * Progress callback of a likelihood computation: called once per finished point,
+ * never concurrently (from whichever worker thread finished it), with @p done
+ * counting finished points 1..n.
+ * @return 0 to continue; nonzero stops: points not yet started get NaN and
+ *         status #PI_ECANCELED, and the call returns #PI_ECANCELED.
  */
-PI_API pi_status pi_sampler_set_dequantization(pi_sampler_t *sampler, double bin_width);
+typedef int (*pi_likelihood_fn)(size_t done, size_t n, void *user_data);
 
 /**
- * Probability-flow likelihood and its WKB slope (MATH.md §4).
- * @param[in] sampler The sampler (its model, ħ and likelihood options).
+ * Create a likelihood handle over a model, with the defaults of ::pi_option.
+ * @param[in] model Borrowed; must outlive the handle.
+ * @param[out] out The new handle; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_ENOMEM.
+ */
+PI_API pi_status pi_likelihood_create(const pi_model_t *model, pi_likelihood_t **out);
+/** Destroy a likelihood handle. NULL is ignored. */
+PI_API void pi_likelihood_destroy(pi_likelihood_t *lik);
+/** The model (borrowed). */
+PI_API pi_status pi_likelihood_get_model(const pi_likelihood_t *lik, const pi_model_t **model);
+
+/** How ∇·s is computed in the order-0 solve, and the Hutchinson probe count (ignored,
+ *  stored as 1, for the exact mode). */
+PI_API pi_status pi_likelihood_set_divergence(pi_likelihood_t *lik, pi_divergence mode,
+                                              size_t probes);
+/** Read back the divergence mode and probes; either pointer may be NULL. */
+PI_API pi_status pi_likelihood_get_divergence(const pi_likelihood_t *lik, pi_divergence *mode,
+                                              size_t *probes);
+/** Tolerances of the ODE solves (order 0 and the WKB sweep). */
+PI_API pi_status pi_likelihood_set_tolerances(pi_likelihood_t *lik, double rtol, double atol);
+/** Read back the tolerances; either pointer may be NULL. */
+PI_API pi_status pi_likelihood_get_tolerances(const pi_likelihood_t *lik, double *rtol,
+                                              double *atol);
+/** The algorithm for c1. */
+PI_API pi_status pi_likelihood_set_wkb_algorithm(pi_likelihood_t *lik,
+                                                 pi_wkb_algorithm algorithm);
+/** Read back the algorithm for c1. */
+PI_API pi_status pi_likelihood_get_wkb_algorithm(const pi_likelihood_t *lik,
+                                                 pi_wkb_algorithm *algorithm);
+/**
+ * Uniform dequantisation for discrete data: before the solve each point gets
+ * u · bin_width added, u ~ U[0,1)^d (Philox, keyed by the seed and the point index).
+ * 0 disables it (the default).
+ */
+PI_API pi_status pi_likelihood_set_dequantization(pi_likelihood_t *lik, double bin_width);
+/** Read back the dequantisation bin width. */
+PI_API pi_status pi_likelihood_get_dequantization(const pi_likelihood_t *lik, double *bin_width);
+/** Seed of the Hutchinson probes and the dequantisation noise. */
+PI_API pi_status pi_likelihood_set_seed(pi_likelihood_t *lik, uint64_t seed);
+/** Read back the seed. */
+PI_API pi_status pi_likelihood_get_seed(const pi_likelihood_t *lik, uint64_t *seed);
+/** Worker threads across points; results do not depend on it. */
+PI_API pi_status pi_likelihood_set_threads(pi_likelihood_t *lik, int threads);
+/** Read back the thread count. */
+PI_API pi_status pi_likelihood_get_threads(const pi_likelihood_t *lik, int *threads);
+/** Progress callback (NULL removes it). @p user_data is borrowed. */
+PI_API pi_status pi_likelihood_set_callback(pi_likelihood_t *lik, pi_likelihood_fn fn,
+                                            void *user_data);
+/** Read back the callback and its user data; either pointer may be NULL. */
+PI_API pi_status pi_likelihood_get_callback(const pi_likelihood_t *lik, pi_likelihood_fn *fn,
+                                            void **user_data);
+/**
+ * Ask a running computation to stop, from any thread: points not yet started get NaN
+ * and status #PI_ECANCELED; finished points keep their values. A cancel while idle
+ * does nothing (it does not stop the next call).
+ * @threadsafety Safe from any thread.
+ */
+PI_API pi_status pi_likelihood_cancel(pi_likelihood_t *lik);
+
+/**
+ * Probability-flow likelihood and its WKB slope.
+ * @param[in] lik The handle.
  * @param[in] n Points, >= 1.
  * @param[in] x n × dim points.
  * @param[out] nll_out n values of −log q⁰(x) in nats.
- * @param[out] c1_out n first-order coefficients c1 (log q^ħ ≈ log q⁰ + ħ c1), or NULL.
- * @return #PI_OK, or the first per-point failure (other points are still computed);
- *         #PI_ECANCELED after pi_sampler_cancel() (points not started are NaN).
+ * @param[out] c1_out n first-order coefficients c1 (log q^ħ ≈ log q⁰ + ħ c1), or NULL
+ *             to compute order 0 only.
+ * @return #PI_OK, or the first per-point failure (the other points are still
+ *         computed; failed points are NaN); #PI_ECANCELED after pi_likelihood_cancel()
+ *         or a nonzero callback; #PI_EUNSUPPORTED when c1 is asked for a dimension
+ *         beyond the algorithm's limit (sweep 128, reference 64).
  */
-PI_API pi_status pi_sampler_nll(pi_sampler_t *sampler, size_t n, const float *x, double *nll_out,
-                                double *c1_out);
-/** −log q^ħ ≈ NLL₀ − ħ c1 at the sampler's ħ. */
-PI_API pi_status pi_sampler_nll_hbar(pi_sampler_t *sampler, size_t n, const float *x,
-                                     double *nll_out);
+PI_API pi_status pi_likelihood_nll(pi_likelihood_t *lik, size_t n, const float *x,
+                                   double *nll_out, double *c1_out);
 /**
- * pi_sampler_nll() with per-point diagnostics: @p nfe_out network evaluations
- * and @p status_out per-point status (either may be NULL).
+ * The density of the ħ sampler to first order: nll_out = NLL₀ − ħ c1 (c1 is not
+ * computed at ħ = 0).
+ * @param[in] lik The handle.
+ * @param[in] hbar ħ, in the sampler's range (::pi_option, SAMPLER_HBAR).
+ * @param[in] n Points, >= 1.
+ * @param[in] x n × dim points.
+ * @param[out] nll_out n values of −log q^ħ(x) to first order in ħ, nats.
+ * @return As pi_likelihood_nll().
  */
-PI_API pi_status pi_sampler_nll_ex(pi_sampler_t *sampler, size_t n, const float *x,
-                                   double *nll_out, double *c1_out, size_t *nfe_out,
-                                   int *status_out);
+PI_API pi_status pi_likelihood_nll_hbar(pi_likelihood_t *lik, double hbar, size_t n,
+                                        const float *x, double *nll_out);
+/**
+ * pi_likelihood_nll() with per-point diagnostics: @p nfe_out network evaluations
+ * and @p status_out the status of each point (either may be NULL).
+ */
+PI_API pi_status pi_likelihood_nll_ex(pi_likelihood_t *lik, size_t n, const float *x,
+                                      double *nll_out, double *c1_out, size_t *nfe_out,
+                                      pi_status *status_out);
 /** Bits per dimension: (nll + dim · log(scale)) / (dim · ln 2). */
 PI_API double pi_bits_per_dim(double nll, size_t dim, double scale);
 /** @} */
@@ -1118,6 +1208,128 @@ PI_API pi_status pi_data_load(const char *path, float **data, size_t *n, size_t 
  *         data), #PI_EIO, #PI_ENOMEM.
  */
 PI_API pi_status pi_data_save(const char *path, size_t n, size_t dim, const float *data);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup options Defaults and bounds of every option
+ * Each option of each handle has one key here. Its default and its valid range are stated
+ * once, in this table, and the library validates every setter against the same table, so
+ * what pi_option_info() reports is exactly what the setters accept. Every option can also be
+ * read back from its handle (`pi_X_get_Y` beside `pi_X_set_Y`). There is no "use the
+ * default" sentinel: to restore a default, read it here and set it.
+ *
+ * | key | default | range |
+ * |---|---|---|
+ * | SAMPLER_HBAR | 0 | [0, 1e6] |
+ * | SAMPLER_METHOD | #PI_METHOD_EXP2M | a ::pi_method |
+ * | SAMPLER_STEPS | 50 | [1, 2^24] |
+ * | SAMPLER_SCHEDULE | #PI_SCHEDULE_UNIFORM_LAMBDA | a ::pi_schedule |
+ * | SAMPLER_KARRAS_RHO | 7 | (0, 1e3] |
+ * | SAMPLER_SEED | 0 | any uint64_t |
+ * | SAMPLER_THREADS | 1 | [1, 256] |
+ * | SAMPLER_DENOISE_FINAL | 0 | 0 or 1 |
+ * | SAMPLER_RTOL, SAMPLER_ATOL | 1e-5, 1e-5 | (0, 1), (0, 1e6] |
+ * | SAMPLER_CORRECTOR_STEPS | 0 | [0, 255] |
+ * | SAMPLER_CORRECTOR_SNR | 0.16 | (0, 1e6] |
+ * | LIKELIHOOD_DIVERGENCE | #PI_DIVERGENCE_EXACT | a ::pi_divergence |
+ * | LIKELIHOOD_PROBES | 1 | [1, 4096] |
+ * | LIKELIHOOD_RTOL, LIKELIHOOD_ATOL | 1e-6, 1e-8 | (0, 1), (0, 1e6] |
+ * | LIKELIHOOD_WKB_ALGORITHM | #PI_WKB_ALGORITHM_SWEEP | a ::pi_wkb_algorithm |
+ * | LIKELIHOOD_DEQUANTIZATION | 0 (off) | [0, 1e6] |
+ * | LIKELIHOOD_SEED | 0 | any uint64_t |
+ * | LIKELIHOOD_THREADS | 1 | [1, 256] |
+ * | MODEL_THREADS | 1 | [1, 256] |
+ * | MLP_OUTPUT_VIEW | #PI_VIEW_EPS | a ::pi_view |
+ * | MLP_EMBEDDING | #PI_EMBEDDING_LOG_SIGMA | a ::pi_embedding |
+ * | MLP_EMBEDDING_FEATURES | 16 | even, [2, 4096] |
+ * | MLP_PRECONDITIONING | #PI_PRECOND_NONE | a ::pi_precond |
+ * | MLP_SIGMA_DATA | 0.5 | (0, 1e30] |
+ * | TRAINER_LEARNING_RATE | 1e-3 | (0, 1000] |
+ * | TRAINER_LR_SCHEDULE | #PI_LR_SCHEDULE_CONSTANT | a ::pi_lr_schedule |
+ * | TRAINER_WARMUP_STEPS, TRAINER_TOTAL_STEPS | 0, 0 | [0, 2^53] |
+ * | TRAINER_BATCH_SIZE | 256 | [1, 2^22] |
+ * | TRAINER_WEIGHTING | #PI_WEIGHTING_LIKELIHOOD | a ::pi_weighting |
+ * | TRAINER_TIME_SAMPLING | #PI_TIME_SAMPLING_UNIFORM | a ::pi_time_sampling |
+ * | TRAINER_LOGNORMAL_MEAN, _STD | −1.2, 1.2 | [−100, 100], (0, 100] |
+ * | TRAINER_ADAM_BETA1, _BETA2, _EPS | 0.9, 0.999, 1e-8 | [0, 1), [0, 1), (0, 1] |
+ * | TRAINER_WEIGHT_DECAY | 0 | [0, 1000] |
+ * | TRAINER_GRAD_CLIP | 0 (off) | [0, 1e30] |
+ * | TRAINER_EMA | 0.999 | [0, 1) |
+ * | TRAINER_SEED | 0 | any uint64_t |
+ * | TRAINER_THREADS | 1 | [1, 256] |
+ *
+ * The sampler's time range defaults to the SDE's [t_min, T] and is bounded by it, so it is
+ * not in the table (pi_sampler_get_time_range() reads it).
+ *  @{ */
+
+/** Keys of pi_option_info(). Values are part of the ABI. */
+typedef enum pi_option {
+    PI_OPTION_SAMPLER_HBAR = 1,
+    PI_OPTION_SAMPLER_METHOD = 2,
+    PI_OPTION_SAMPLER_STEPS = 3,
+    PI_OPTION_SAMPLER_SCHEDULE = 4,
+    PI_OPTION_SAMPLER_KARRAS_RHO = 5,
+    PI_OPTION_SAMPLER_SEED = 6,
+    PI_OPTION_SAMPLER_THREADS = 7,
+    PI_OPTION_SAMPLER_DENOISE_FINAL = 8,
+    PI_OPTION_SAMPLER_RTOL = 9,
+    PI_OPTION_SAMPLER_ATOL = 10,
+    PI_OPTION_SAMPLER_CORRECTOR_STEPS = 11,
+    PI_OPTION_SAMPLER_CORRECTOR_SNR = 12,
+    PI_OPTION_LIKELIHOOD_DIVERGENCE = 13,
+    PI_OPTION_LIKELIHOOD_PROBES = 14,
+    PI_OPTION_LIKELIHOOD_RTOL = 15,
+    PI_OPTION_LIKELIHOOD_ATOL = 16,
+    PI_OPTION_LIKELIHOOD_WKB_ALGORITHM = 17,
+    PI_OPTION_LIKELIHOOD_DEQUANTIZATION = 18,
+    PI_OPTION_LIKELIHOOD_SEED = 19,
+    PI_OPTION_LIKELIHOOD_THREADS = 20,
+    PI_OPTION_MODEL_THREADS = 21,
+    PI_OPTION_MLP_OUTPUT_VIEW = 22,
+    PI_OPTION_MLP_EMBEDDING = 23,
+    PI_OPTION_MLP_EMBEDDING_FEATURES = 24,
+    PI_OPTION_MLP_PRECONDITIONING = 25,
+    PI_OPTION_MLP_SIGMA_DATA = 26,
+    PI_OPTION_TRAINER_LEARNING_RATE = 27,
+    PI_OPTION_TRAINER_LR_SCHEDULE = 28,
+    PI_OPTION_TRAINER_WARMUP_STEPS = 29,
+    PI_OPTION_TRAINER_TOTAL_STEPS = 30,
+    PI_OPTION_TRAINER_BATCH_SIZE = 31,
+    PI_OPTION_TRAINER_WEIGHTING = 32,
+    PI_OPTION_TRAINER_TIME_SAMPLING = 33,
+    PI_OPTION_TRAINER_LOGNORMAL_MEAN = 34,
+    PI_OPTION_TRAINER_LOGNORMAL_STD = 35,
+    PI_OPTION_TRAINER_ADAM_BETA1 = 36,
+    PI_OPTION_TRAINER_ADAM_BETA2 = 37,
+    PI_OPTION_TRAINER_ADAM_EPS = 38,
+    PI_OPTION_TRAINER_WEIGHT_DECAY = 39,
+    PI_OPTION_TRAINER_GRAD_CLIP = 40,
+    PI_OPTION_TRAINER_EMA = 41,
+    PI_OPTION_TRAINER_SEED = 42,
+    PI_OPTION_TRAINER_THREADS = 43
+} pi_option;
+
+/** Flags of pi_option_info(). */
+#define PI_OPTION_MIN_EXCLUSIVE 1u /**< The range excludes its minimum. */
+#define PI_OPTION_MAX_EXCLUSIVE 2u /**< The range excludes its maximum. */
+#define PI_OPTION_INTEGER 4u       /**< Integer-valued (counts, enums, flags, seeds). */
+#define PI_OPTION_EVEN 8u          /**< Integer and even. */
+
+/**
+ * The name, default and valid range of an option. Iterate from key 1 until #PI_EINVAL to
+ * list them all.
+ * @param[in] option A ::pi_option key.
+ * @param[out] name Its name as setters' messages spell it ("hbar", "rtol"); may be NULL.
+ * @param[out] default_value The default; may be NULL.
+ * @param[out] min,max The range; either may be NULL. Enum options give their first and
+ *             last value; seeds 0 and 2^64 − 1 (as doubles).
+ * @param[out] flags #PI_OPTION_MIN_EXCLUSIVE, #PI_OPTION_MAX_EXCLUSIVE, #PI_OPTION_INTEGER,
+ *             #PI_OPTION_EVEN, or'ed; may be NULL.
+ * @return #PI_OK, #PI_EINVAL for an unknown key.
+ * @threadsafety Safe.
+ */
+PI_API pi_status pi_option_info(pi_option option, const char **name, double *default_value,
+                                double *min, double *max, unsigned *flags);
 /** @} */
 
 #ifdef __cplusplus

@@ -116,9 +116,11 @@ typedef struct ctx {
     pi_sde_t *sde;
     pi_model_t *model;
     pi_sampler_t *sampler;
+    pi_likelihood_t *lik;
     pi_sde_t *o_sde;
     pi_model_t *o_model;
     pi_sampler_t *o_sampler;
+    pi_likelihood_t *o_lik;
     pi_trainer_t *trainer;
     pi_trainer_t *o_trainer;
     float *o_data;
@@ -244,11 +246,11 @@ static void make_checkpoint(ctx *c)
     assert_int_equal(pi_trainer_step(c->trainer, 64, c->x, NULL), PI_OK);
     assert_int_equal(pi_trainer_save(c->trainer, c->path), PI_OK);
 }
-static void make_nll_sampler(ctx *c)
+static void make_likelihood(ctx *c)
 {
     make_mlp(c);
-    assert_int_equal(pi_sampler_create(c->model, &c->sampler), PI_OK);
-    assert_int_equal(pi_sampler_set_nll_tolerances(c->sampler, 1e-4, 1e-6), PI_OK);
+    assert_int_equal(pi_likelihood_create(c->model, &c->lik), PI_OK);
+    assert_int_equal(pi_likelihood_set_tolerances(c->lik, 1e-4, 1e-6), PI_OK);
 }
 
 static void teardown_all(ctx *c)
@@ -257,6 +259,8 @@ static void teardown_all(ctx *c)
     pi_trainer_destroy(c->trainer);
     pi_sampler_destroy(c->o_sampler);
     pi_sampler_destroy(c->sampler);
+    pi_likelihood_destroy(c->o_lik);
+    pi_likelihood_destroy(c->lik);
     pi_model_destroy(c->o_model);
     pi_model_destroy(c->model);
     pi_sde_destroy(c->o_sde);
@@ -314,6 +318,7 @@ static pi_status a_logpdf(ctx *c)
     return st;
 }
 static pi_status a_sampler_create(ctx *c) { return pi_sampler_create(c->model, &c->o_sampler); }
+static pi_status a_likelihood_create(ctx *c) { return pi_likelihood_create(c->model, &c->o_lik); }
 static pi_status a_run(ctx *c) { return pi_sampler_run(c->sampler, 48, c->out); }
 static pi_status a_run_from(ctx *c)
 {
@@ -363,7 +368,7 @@ static pi_status a_trainer_resume(ctx *c)
 }
 static pi_status a_nll(ctx *c)
 {
-    pi_status st = pi_sampler_nll(c->sampler, 2, c->x, c->d, c->d + 2);
+    pi_status st = pi_likelihood_nll(c->lik, 2, c->x, c->d, c->d + 2);
     for (int i = 0; i < 4; i++)
         c->out[i] = (float)c->d[i];
     return st;
@@ -420,6 +425,11 @@ static void o_sde(ctx *c)
     c->out[1] = (float)s;
 }
 static void o_sampler(ctx *c) { assert_int_equal(pi_sampler_run(c->o_sampler, 8, c->out), PI_OK); }
+static void o_likelihood(ctx *c)
+{
+    double nll[2];
+    assert_int_equal(pi_likelihood_nll(c->o_lik, 2, c->x, nll, NULL), PI_OK);
+}
 static void o_data(ctx *c)
 {
     assert_int_equal(c->o_n, 4);
@@ -469,7 +479,8 @@ static const scenario scenarios[] = {
     {"pi_trainer_step", make_trainer, a_trainer_step, o_out, teardown_all},
     {"pi_trainer_save", make_trainer, a_trainer_save, o_ckpt_file, teardown_all},
     {"pi_trainer_resume", make_checkpoint, a_trainer_resume, o_trainer, teardown_all},
-    {"pi_sampler_nll (order 0 + c1 sweep)", make_nll_sampler, a_nll, o_out, teardown_all},
+    {"pi_likelihood_create", make_gmm, a_likelihood_create, o_likelihood, teardown_all},
+    {"pi_likelihood_nll (order 0 + c1 sweep)", make_likelihood, a_nll, o_out, teardown_all},
     {"pi_model_action_bound (mlp)", make_mlp, a_bound, o_out, teardown_all},
 };
 
@@ -499,6 +510,7 @@ static long run_scenario(const scenario *sc, long k, pi_status *st_out, float *r
         assert_null(c.o_sde);
         assert_null(c.o_model);
         assert_null(c.o_sampler);
+        assert_null(c.o_lik);
         assert_null(c.o_data);
         assert_null(c.o_trainer);
         assert_int_equal(sc->action(&c), PI_OK);

@@ -32,6 +32,7 @@ typedef struct fx {
     pi_sde_t *sde;
     pi_model_t *gmm, *mlp, *emp, *cb;
     pi_sampler_t *s;
+    pi_likelihood_t *lik;
     pi_trainer_t *tr;
     pi_trainer_t *o_trainer;
     double w[2], mu[4], var[4];
@@ -46,6 +47,7 @@ typedef struct fx {
     pi_sde_t *o_sde;
     pi_model_t *o_model;
     pi_sampler_t *o_sampler;
+    pi_likelihood_t *o_lik;
     size_t o_size;
     double o_d;
     float *o_fp;
@@ -371,21 +373,21 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
       pi_model_create_callback(f->sde, 2, PI_VIEW_SCORE, model_fn, NULL, NULL))
 
 #define CASES_LIKELIHOOD(X)                                                                      \
-    X(nll_n0, PI_EINVAL, 1, "n", pi_sampler_nll(f->s, 0, f->x, f->dout, NULL))                   \
-    X(nll_null_x, PI_EINVAL, 1, "x", pi_sampler_nll(f->s, 4, NULL, f->dout, NULL))               \
-    X(nll_null_out, PI_EINVAL, 1, "nll_out", pi_sampler_nll(f->s, 4, f->x, NULL, NULL))          \
-    X(nll_huge, PI_EINVAL, 1, "n", pi_sampler_nll(f->s, HUGE_N, f->x, f->dout, NULL))            \
-    X(nll_hbar_null_out, PI_EINVAL, 1, "nll_out", pi_sampler_nll_hbar(f->s, 4, f->x, NULL))      \
-    X(nll_ex_null_sampler, PI_EINVAL, 1, "sampler",                                              \
-      pi_sampler_nll_ex(NULL, 4, f->x, f->dout, NULL, NULL, NULL))                               \
-    X(div_mode_bad, PI_EINVAL, 1, "mode", pi_sampler_set_divergence(f->s, (pi_divergence)99, 1)) \
+    X(nll_n0, PI_EINVAL, 1, "n", pi_likelihood_nll(f->lik, 0, f->x, f->dout, NULL))                   \
+    X(nll_null_x, PI_EINVAL, 1, "x", pi_likelihood_nll(f->lik, 4, NULL, f->dout, NULL))               \
+    X(nll_null_out, PI_EINVAL, 1, "nll_out", pi_likelihood_nll(f->lik, 4, f->x, NULL, NULL))       \
+    X(nll_huge, PI_EINVAL, 1, "n", pi_likelihood_nll(f->lik, HUGE_N, f->x, f->dout, NULL))            \
+    X(nll_hbar_null_out, PI_EINVAL, 1, "nll_out", pi_likelihood_nll_hbar(f->lik, 0.5, 4, f->x, NULL)) \
+    X(nll_ex_null_lik, PI_EINVAL, 1, "lik",                                                     \
+      pi_likelihood_nll_ex(NULL, 4, f->x, f->dout, NULL, NULL, NULL))                               \
+    X(div_mode_bad, PI_EINVAL, 1, "mode", pi_likelihood_set_divergence(f->lik, (pi_divergence)99, 1)) \
     X(div_probes_zero, PI_EINVAL, 1, "probes",                                                   \
-      pi_sampler_set_divergence(f->s, PI_DIV_HUTCHINSON_RADEMACHER, 0))                          \
-    X(nll_tol_zero, PI_EINVAL, 1, "rtol", pi_sampler_set_nll_tolerances(f->s, 0.0, 1e-8))        \
-    X(nll_tol_nan, PI_EINVAL, 1, "atol", pi_sampler_set_nll_tolerances(f->s, 1e-6, NAN))         \
-    X(wkb_bad, PI_EINVAL, 1, "algorithm", pi_sampler_set_wkb_algorithm(f->s, (pi_wkb_algorithm)9)) \
-    X(dequant_neg, PI_EINVAL, 1, "bin_width", pi_sampler_set_dequantization(f->s, -1.0))         \
-    X(dequant_nan, PI_EINVAL, 1, "bin_width", pi_sampler_set_dequantization(f->s, NAN))          \
+      pi_likelihood_set_divergence(f->lik, PI_DIV_HUTCHINSON_RADEMACHER, 0))                          \
+    X(nll_tol_zero, PI_EINVAL, 1, "rtol", pi_likelihood_set_tolerances(f->lik, 0.0, 1e-8))        \
+    X(nll_tol_nan, PI_EINVAL, 1, "atol", pi_likelihood_set_tolerances(f->lik, 1e-6, NAN))         \
+    X(wkb_bad, PI_EINVAL, 1, "algorithm", pi_likelihood_set_wkb_algorithm(f->lik, (pi_wkb_algorithm)9)) \
+    X(dequant_neg, PI_EINVAL, 1, "bin_width", pi_likelihood_set_dequantization(f->lik, -1.0))         \
+    X(dequant_nan, PI_EINVAL, 1, "bin_width", pi_likelihood_set_dequantization(f->lik, NAN))          \
     X(gits_steps0, PI_EINVAL, 1, "steps", pi_sampler_gits(f->s, 0, 100, 8, f->dout))             \
     X(gits_fine_small, PI_EINVAL, 1, "fine_steps", pi_sampler_gits(f->s, 6, 3, 8, f->dout))      \
     X(gits_samples0, PI_EINVAL, 1, "n_samples", pi_sampler_gits(f->s, 3, 100, 0, f->dout))       \
@@ -512,6 +514,7 @@ static void fixture_init(fx *f)
     assert_int_equal(pi_model_create_mlp(f->sde, 2, 8, 1, &f->mlp), PI_OK);
     assert_int_equal(pi_model_create_empirical(f->sde, 2, 8, f->data, &f->emp), PI_OK);
     assert_int_equal(pi_sampler_create(f->gmm, &f->s), PI_OK);
+    assert_int_equal(pi_likelihood_create(f->gmm, &f->lik), PI_OK);
     assert_int_equal(pi_model_create_callback(f->sde, 2, PI_VIEW_SCORE, model_fn, NULL, &f->cb),
                      PI_OK);
     assert_int_equal(pi_trainer_create(f->mlp, &f->tr), PI_OK);
@@ -529,6 +532,7 @@ static void fixture_free(fx *f)
     pi_trainer_destroy(f->tr);
     pi_model_destroy(f->cb);
     pi_sampler_destroy(f->s);
+    pi_likelihood_destroy(f->lik);
     pi_model_destroy(f->gmm);
     pi_model_destroy(f->mlp);
     pi_model_destroy(f->emp);

@@ -1,6 +1,7 @@
 /* Order-0 probability-flow likelihood (MATH.md §4): exactness for Gaussian mixtures (d = 1, 2,
  * 16), Hutchinson unbiasedness, reproducibility across threads, per-point failures, the
- * public pi_sampler_nll* wrappers and setters, dequantisation and bits per dimension, and the
+ * public likelihood handle (setters, getters = the option table's defaults, progress
+ * callback, cancellation), dequantisation and bits per dimension, and the
  * cost of the exact divergence against a plain ODE solve. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -258,33 +259,38 @@ static void test_public_api(void **state)
     gmm_fixture f;
     assert_int_equal(gmm_fixture_random(&f, 2, 3, 10, 1.0, 0.05, 0.3), 0);
     pi_model_t *m = gmm_fixture_model(&f, sde);
-    pi_sampler_t *s = NULL;
-    assert_int_equal(pi_sampler_create(m, &s), PI_OK);
+    pi_likelihood_t *s = NULL;
+    assert_int_equal(pi_likelihood_create(NULL, &s), PI_EINVAL);
+    assert_int_equal(pi_likelihood_create(m, NULL), PI_EINVAL);
+    assert_int_equal(pi_likelihood_create(m, &s), PI_OK);
+    const pi_model_t *back = NULL;
+    assert_int_equal(pi_likelihood_get_model(s, &back), PI_OK);
+    assert_ptr_equal(back, m);
 
-    assert_int_equal(pi_sampler_set_divergence(NULL, PI_DIV_EXACT, 1), PI_EINVAL);
-    assert_int_equal(pi_sampler_set_divergence(s, (pi_divergence)7, 1), PI_EINVAL);
+    assert_int_equal(pi_likelihood_set_divergence(NULL, PI_DIV_EXACT, 1), PI_EINVAL);
+    assert_int_equal(pi_likelihood_set_divergence(s, (pi_divergence)7, 1), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "mode"));
-    assert_int_equal(pi_sampler_set_divergence(s, PI_DIV_HUTCHINSON_GAUSSIAN, 0), PI_EINVAL);
+    assert_int_equal(pi_likelihood_set_divergence(s, PI_DIV_HUTCHINSON_GAUSSIAN, 0), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "probes"));
-    assert_int_equal(pi_sampler_set_nll_tolerances(s, 0.0, 1e-8), PI_EINVAL);
+    assert_int_equal(pi_likelihood_set_tolerances(s, 0.0, 1e-8), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "rtol"));
-    assert_int_equal(pi_sampler_set_nll_tolerances(s, 1e-6, NAN), PI_EINVAL);
+    assert_int_equal(pi_likelihood_set_tolerances(s, 1e-6, NAN), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "atol"));
-    assert_int_equal(pi_sampler_set_wkb_algorithm(s, (pi_wkb_algorithm)5), PI_EINVAL);
+    assert_int_equal(pi_likelihood_set_wkb_algorithm(s, (pi_wkb_algorithm)5), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "algorithm"));
-    assert_int_equal(pi_sampler_set_dequantization(s, -1.0), PI_EINVAL);
+    assert_int_equal(pi_likelihood_set_dequantization(s, -1.0), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "bin_width"));
-    assert_int_equal(pi_sampler_set_dequantization(s, INFINITY), PI_EINVAL);
+    assert_int_equal(pi_likelihood_set_dequantization(s, INFINITY), PI_EINVAL);
 
-    assert_int_equal(pi_sampler_set_nll_tolerances(s, 1e-7, 1e-9), PI_OK);
+    assert_int_equal(pi_likelihood_set_tolerances(s, 1e-7, 1e-9), PI_OK);
     enum { N = 3 };
     float x[2 * N];
     gmm_fixture_sample(&f, N, 6, x);
     double nll[N], c1[N], nll2[N], c1b[N], nh[N];
     size_t nfe[N];
-    int status[N];
-    assert_int_equal(pi_sampler_nll(s, N, x, nll, c1), PI_OK);
-    assert_int_equal(pi_sampler_nll_ex(s, N, x, nll2, c1b, nfe, status), PI_OK);
+    pi_status status[N];
+    assert_int_equal(pi_likelihood_nll(s, N, x, nll, c1), PI_OK);
+    assert_int_equal(pi_likelihood_nll_ex(s, N, x, nll2, c1b, nfe, status), PI_OK);
     pi_lik_options o;
     pi_lik_options_default(&o);
     o.rtol = 1e-7;
@@ -297,16 +303,17 @@ static void test_public_api(void **state)
         assert_int_equal(status[i], PI_OK);
         assert_true(nfe[i] > 100);
     }
-    assert_int_equal(pi_sampler_set_hbar(s, 0.5), PI_OK);
-    assert_int_equal(pi_sampler_nll_hbar(s, N, x, nh), PI_OK);
+    assert_int_equal(pi_likelihood_nll_hbar(s, -0.5, N, x, nh), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "hbar"));
+    assert_int_equal(pi_likelihood_nll_hbar(s, 0.5, N, x, nh), PI_OK);
     for (size_t i = 0; i < N; i++)
         assert_true(fabs(nh[i] - (ref[i] - 0.5 * ref_c1[i])) < 1e-12 * fmax(1.0, fabs(nh[i])));
 
     /* Dequantisation: the same as the engine on x + u·bin, u = Philox uniforms of the point. */
     const double bin = 1.0 / 64.0;
-    assert_int_equal(pi_sampler_set_dequantization(s, bin), PI_OK);
-    assert_int_equal(pi_sampler_set_seed(s, 99), PI_OK);
-    assert_int_equal(pi_sampler_nll(s, N, x, nll, NULL), PI_OK);
+    assert_int_equal(pi_likelihood_set_dequantization(s, bin), PI_OK);
+    assert_int_equal(pi_likelihood_set_seed(s, 99), PI_OK);
+    assert_int_equal(pi_likelihood_nll(s, N, x, nll, NULL), PI_OK);
     o.dequant_bin = bin;
     o.seed = 99;
     assert_int_equal(pi_likelihood_compute(m, &o, N, x, ref, NULL, NULL), PI_OK);
@@ -326,16 +333,19 @@ static void test_public_api(void **state)
 
     /* A NaN point: per-point status, the others computed; NULL diagnostics are fine. */
     x[0] = NAN;
-    assert_int_equal(pi_sampler_nll_ex(s, N, x, nll, NULL, nfe, status), PI_EINVAL);
+    assert_int_equal(pi_likelihood_nll_ex(s, N, x, nll, NULL, nfe, status), PI_EINVAL);
     assert_int_equal(status[0], PI_EINVAL);
     assert_int_equal(status[1], PI_OK);
     assert_true(isnan(nll[0]) && isfinite(nll[1]));
-    assert_int_equal(pi_sampler_nll(NULL, N, x, nll, NULL), PI_EINVAL);
-    assert_int_equal(pi_sampler_nll(s, 0, x, nll, NULL), PI_EINVAL);
-    assert_int_equal(pi_sampler_nll(s, N, NULL, nll, NULL), PI_EINVAL);
-    assert_int_equal(pi_sampler_nll_hbar(s, N, x, NULL), PI_EINVAL);
+    assert_int_equal(pi_likelihood_nll(NULL, N, x, nll, NULL), PI_EINVAL);
+    assert_int_equal(pi_likelihood_nll(s, 0, x, nll, NULL), PI_EINVAL);
+    assert_int_equal(pi_likelihood_nll(s, N, NULL, nll, NULL), PI_EINVAL);
+    assert_int_equal(pi_likelihood_nll_hbar(s, 0.5, N, x, NULL), PI_EINVAL);
+    assert_int_equal(pi_likelihood_nll_hbar(NULL, 0.5, N, x, nll), PI_EINVAL);
+    assert_int_equal(pi_likelihood_cancel(NULL), PI_EINVAL);
 
-    pi_sampler_destroy(s);
+    pi_likelihood_destroy(s);
+    pi_likelihood_destroy(NULL);
     pi_model_destroy(m);
     gmm_fixture_free(&f);
     pi_sde_destroy(sde);
@@ -457,7 +467,7 @@ static void test_cancel_flag(void **state)
 }
 
 typedef struct cancel_ctx {
-    pi_sampler_t *s;
+    pi_likelihood_t *s;
     atomic_int started;
 } cancel_ctx;
 
@@ -467,13 +477,13 @@ static void *cancel_later(void *p)
     while (!atomic_load(&c->started))
         usleep(1000);
     usleep(50000);
-    pi_sampler_cancel(c->s);
+    pi_likelihood_cancel(c->s);
     return NULL;
 }
 
-/* pi_sampler_cancel from another thread stops a long pi_sampler_nll between points: the
+/* pi_likelihood_cancel from another thread stops a long pi_likelihood_nll between points: the
  * call returns PI_ECANCELED, every point is either computed (finite) or NaN, at least one is
- * NaN, and a later call on the same sampler runs to the end. */
+ * NaN, and a later call on the same handle runs to the end. */
 static void test_cancel_from_thread(void **state)
 {
     (void)state;
@@ -481,9 +491,9 @@ static void test_cancel_from_thread(void **state)
     gmm_fixture f;
     assert_int_equal(gmm_fixture_random(&f, 2, 3, 10, 1.0, 0.05, 0.3), 0);
     pi_model_t *m = gmm_fixture_model(&f, sde);
-    pi_sampler_t *s = NULL;
-    assert_int_equal(pi_sampler_create(m, &s), PI_OK);
-    assert_int_equal(pi_sampler_set_wkb_algorithm(s, PI_WKB_REFERENCE), PI_OK);
+    pi_likelihood_t *s = NULL;
+    assert_int_equal(pi_likelihood_create(m, &s), PI_OK);
+    assert_int_equal(pi_likelihood_set_wkb_algorithm(s, PI_WKB_REFERENCE), PI_OK);
     const size_t n = 4000; /* far longer than 50 ms even on a fast machine */
     float *x = malloc(n * 2 * sizeof *x);
     double *nll = malloc(n * sizeof *nll), *c1 = malloc(n * sizeof *c1);
@@ -494,7 +504,7 @@ static void test_cancel_from_thread(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, cancel_later, &c), 0);
     atomic_store(&c.started, 1);
-    pi_status st = pi_sampler_nll(s, n, x, nll, c1);
+    pi_status st = pi_likelihood_nll(s, n, x, nll, c1);
     pthread_join(th, NULL);
     assert_int_equal(st, PI_ECANCELED);
     size_t computed = 0, canceled = 0;
@@ -507,11 +517,177 @@ static void test_cancel_from_thread(void **state)
     assert_int_equal(computed + canceled, n);
     assert_true(canceled > 0);
     /* Not sticky: the next run completes. */
-    assert_int_equal(pi_sampler_nll(s, 3, x, nll, NULL), PI_OK);
+    assert_int_equal(pi_likelihood_nll(s, 3, x, nll, NULL), PI_OK);
     free(x);
     free(nll);
     free(c1);
-    pi_sampler_destroy(s);
+    pi_likelihood_destroy(s);
+    pi_model_destroy(m);
+    gmm_fixture_free(&f);
+    pi_sde_destroy(sde);
+}
+
+/* A fresh handle reports the option table's defaults through its getters; setters round
+ * trip; single-valued getters reject NULL. */
+static void test_defaults_and_getters(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp();
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_random(&f, 2, 3, 10, 1.0, 0.05, 0.3), 0);
+    pi_model_t *m = gmm_fixture_model(&f, sde);
+    pi_likelihood_t *lik = NULL;
+    assert_int_equal(pi_likelihood_create(m, &lik), PI_OK);
+    double def, def2;
+    pi_divergence mode;
+    size_t probes;
+    assert_int_equal(pi_likelihood_get_divergence(lik, &mode, &probes), PI_OK);
+    assert_int_equal(pi_option_info(PI_OPTION_LIKELIHOOD_DIVERGENCE, NULL, &def, NULL, NULL, NULL), PI_OK);
+    assert_int_equal((int)mode, (int)def);
+    assert_int_equal(pi_option_info(PI_OPTION_LIKELIHOOD_PROBES, NULL, &def, NULL, NULL, NULL), PI_OK);
+    assert_int_equal(probes, (size_t)def);
+    double rtol, atol;
+    assert_int_equal(pi_likelihood_get_tolerances(lik, &rtol, &atol), PI_OK);
+    assert_int_equal(pi_option_info(PI_OPTION_LIKELIHOOD_RTOL, NULL, &def, NULL, NULL, NULL), PI_OK);
+    assert_int_equal(pi_option_info(PI_OPTION_LIKELIHOOD_ATOL, NULL, &def2, NULL, NULL, NULL), PI_OK);
+    assert_true(rtol == def && atol == def2 && rtol == 1e-6 && atol == 1e-8);
+    pi_wkb_algorithm alg;
+    assert_int_equal(pi_likelihood_get_wkb_algorithm(lik, &alg), PI_OK);
+    assert_int_equal(pi_option_info(PI_OPTION_LIKELIHOOD_WKB_ALGORITHM, NULL, &def, NULL, NULL, NULL), PI_OK);
+    assert_int_equal((int)alg, (int)def);
+    double bin;
+    assert_int_equal(pi_likelihood_get_dequantization(lik, &bin), PI_OK);
+    assert_true(bin == 0.0);
+    uint64_t seed;
+    assert_int_equal(pi_likelihood_get_seed(lik, &seed), PI_OK);
+    assert_true(seed == 0);
+    int threads;
+    assert_int_equal(pi_likelihood_get_threads(lik, &threads), PI_OK);
+    assert_int_equal(threads, 1);
+    pi_likelihood_fn fn = (pi_likelihood_fn)1;
+    void *ud = &fn;
+    assert_int_equal(pi_likelihood_get_callback(lik, &fn, &ud), PI_OK);
+    assert_null(fn);
+    assert_null(ud);
+
+    /* Round trips. */
+    assert_int_equal(pi_likelihood_set_divergence(lik, PI_DIV_HUTCHINSON_GAUSSIAN, 7), PI_OK);
+    assert_int_equal(pi_likelihood_get_divergence(lik, &mode, NULL), PI_OK);
+    assert_int_equal(pi_likelihood_get_divergence(lik, NULL, &probes), PI_OK);
+    assert_int_equal((int)mode, (int)PI_DIV_HUTCHINSON_GAUSSIAN);
+    assert_int_equal(probes, 7);
+    assert_int_equal(pi_likelihood_set_divergence(lik, PI_DIV_EXACT, 7), PI_OK);
+    assert_int_equal(pi_likelihood_get_divergence(lik, &mode, &probes), PI_OK);
+    assert_int_equal(probes, 1); /* exact: probes are meaningless and stored as 1 */
+    assert_int_equal(pi_likelihood_set_tolerances(lik, 1e-4, 1e-7), PI_OK);
+    assert_int_equal(pi_likelihood_get_tolerances(lik, &rtol, &atol), PI_OK);
+    assert_true(rtol == 1e-4 && atol == 1e-7);
+    assert_int_equal(pi_likelihood_set_tolerances(lik, 1.0, 1e-7), PI_EINVAL); /* rtol < 1 */
+    assert_non_null(strstr(pi_last_error(), "rtol"));
+    assert_int_equal(pi_likelihood_set_wkb_algorithm(lik, PI_WKB_REFERENCE), PI_OK);
+    assert_int_equal(pi_likelihood_get_wkb_algorithm(lik, &alg), PI_OK);
+    assert_int_equal((int)alg, (int)PI_WKB_REFERENCE);
+    assert_int_equal(pi_likelihood_set_dequantization(lik, 0.25), PI_OK);
+    assert_int_equal(pi_likelihood_get_dequantization(lik, &bin), PI_OK);
+    assert_true(bin == 0.25);
+    assert_int_equal(pi_likelihood_set_seed(lik, UINT64_MAX), PI_OK);
+    assert_int_equal(pi_likelihood_get_seed(lik, &seed), PI_OK);
+    assert_true(seed == UINT64_MAX);
+    assert_int_equal(pi_likelihood_set_threads(lik, 0), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "threads"));
+    assert_int_equal(pi_likelihood_set_threads(lik, 257), PI_EINVAL);
+    assert_int_equal(pi_likelihood_set_threads(lik, 256), PI_OK);
+    assert_int_equal(pi_likelihood_get_threads(lik, &threads), PI_OK);
+    assert_int_equal(threads, 256);
+    /* A rejected value leaves the option as it was. */
+    assert_int_equal(pi_likelihood_get_threads(lik, &threads), PI_OK);
+    assert_int_equal(threads, 256);
+    /* NULLs. */
+    assert_int_equal(pi_likelihood_get_wkb_algorithm(lik, NULL), PI_EINVAL);
+    assert_int_equal(pi_likelihood_get_dequantization(lik, NULL), PI_EINVAL);
+    assert_int_equal(pi_likelihood_get_seed(lik, NULL), PI_EINVAL);
+    assert_int_equal(pi_likelihood_get_threads(lik, NULL), PI_EINVAL);
+    assert_int_equal(pi_likelihood_get_model(lik, NULL), PI_EINVAL);
+    assert_int_equal(pi_likelihood_get_tolerances(NULL, &rtol, &atol), PI_EINVAL);
+    assert_int_equal(pi_likelihood_set_seed(NULL, 1), PI_EINVAL);
+    assert_int_equal(pi_likelihood_set_callback(NULL, NULL, NULL), PI_EINVAL);
+    pi_likelihood_destroy(lik);
+    pi_model_destroy(m);
+    gmm_fixture_free(&f);
+    pi_sde_destroy(sde);
+}
+
+typedef struct progress_log {
+    size_t calls, last_done, n, stop_at;
+    int monotone;
+} progress_log;
+
+static int on_progress(size_t done, size_t n, void *user_data)
+{
+    progress_log *p = user_data;
+    if (done != p->last_done + 1)
+        p->monotone = 0;
+    p->last_done = done;
+    p->n = n;
+    p->calls++;
+    return p->stop_at != 0 && done >= p->stop_at;
+}
+
+/* The progress callback runs once per point with done = 1..n, serialised even with several
+ * threads; a nonzero return stops the call with PI_ECANCELED, the points not started are NaN,
+ * and the numbers of the finished points equal an uninterrupted run's. */
+static void test_progress_callback(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp();
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_random(&f, 2, 3, 10, 1.0, 0.05, 0.3), 0);
+    pi_model_t *m = gmm_fixture_model(&f, sde);
+    enum { N = 40 };
+    float x[2 * N];
+    gmm_fixture_sample(&f, N, 11, x);
+    double full[N], nll[N];
+    for (int threads = 1; threads <= 3; threads += 2) {
+        pi_likelihood_t *lik = NULL;
+        assert_int_equal(pi_likelihood_create(m, &lik), PI_OK);
+        assert_int_equal(pi_likelihood_set_threads(lik, threads), PI_OK);
+        assert_int_equal(pi_likelihood_set_tolerances(lik, 1e-4, 1e-6), PI_OK);
+        progress_log log = {0, 0, 0, 0, 1};
+        assert_int_equal(pi_likelihood_set_callback(lik, on_progress, &log), PI_OK);
+        pi_likelihood_fn fn = NULL;
+        void *ud = NULL;
+        assert_int_equal(pi_likelihood_get_callback(lik, &fn, &ud), PI_OK);
+        assert_true(fn == on_progress && ud == &log);
+        assert_int_equal(pi_likelihood_nll(lik, N, x, full, NULL), PI_OK);
+        assert_int_equal(log.calls, N);
+        assert_int_equal(log.last_done, N);
+        assert_int_equal(log.n, N);
+        assert_true(log.monotone);
+
+        progress_log stop = {0, 0, 0, 5, 1};
+        assert_int_equal(pi_likelihood_set_callback(lik, on_progress, &stop), PI_OK);
+        assert_int_equal(pi_likelihood_nll(lik, N, x, nll, NULL), PI_ECANCELED);
+        assert_non_null(strstr(pi_last_error(), "callback"));
+        size_t finished = 0;
+        for (size_t i = 0; i < N; i++) {
+            if (isnan(nll[i]))
+                continue;
+            assert_true(nll[i] == full[i]);
+            finished++;
+        }
+        assert_true(finished >= 5 && finished < N);
+        assert_int_equal(stop.calls, 5); /* never called again after it asked to stop */
+        /* Stopping at the very last point still reports the stop. */
+        progress_log last = {0, 0, 0, N, 1};
+        assert_int_equal(pi_likelihood_set_callback(lik, on_progress, &last), PI_OK);
+        assert_int_equal(pi_likelihood_nll(lik, N, x, nll, NULL), PI_ECANCELED);
+        /* Removed callback: runs to the end. */
+        assert_int_equal(pi_likelihood_set_callback(lik, NULL, &log), PI_OK);
+        assert_int_equal(pi_likelihood_get_callback(lik, &fn, &ud), PI_OK);
+        assert_true(fn == NULL && ud == NULL);
+        assert_int_equal(pi_likelihood_nll(lik, N, x, nll, NULL), PI_OK);
+        pi_likelihood_destroy(lik);
+    }
     pi_model_destroy(m);
     gmm_fixture_free(&f);
     pi_sde_destroy(sde);
@@ -529,6 +705,8 @@ int main(void)
         cmocka_unit_test(test_threads_reproducible),
         cmocka_unit_test(test_bad_points),
         cmocka_unit_test(test_public_api),
+        cmocka_unit_test(test_defaults_and_getters),
+        cmocka_unit_test(test_progress_callback),
         cmocka_unit_test(test_bits_per_dim),
         cmocka_unit_test(test_order0_cost),
         cmocka_unit_test(test_cancel_flag),

@@ -674,11 +674,11 @@ static summary summarize(size_t n, const double *v)
 
 /* NLL₀ (and c1 when c1 != NULL) of n points, in blocks. Returns a pi_status; points that
  * failed get NaN and are counted in *failed. */
-static pi_status likelihood_in_blocks(pi_sampler_t *s, size_t n, size_t dim, const float *x, double *nll,
+static pi_status likelihood_in_blocks(pi_likelihood_t *lik, size_t n, size_t dim, const float *x, double *nll,
                                       double *c1, int threads, const char *label, size_t *failed)
 {
     size_t block = (size_t)(threads > 0 ? threads : 1) * 4;
-    int *status = malloc(block * sizeof *status);
+    pi_status *status = malloc(block * sizeof *status);
     if (!status)
         return PI_ENOMEM;
     progress bar;
@@ -691,7 +691,7 @@ static pi_status likelihood_in_blocks(pi_sampler_t *s, size_t n, size_t dim, con
             return PI_ECANCELED;
         }
         size_t m = n - i < block ? n - i : block;
-        pi_status st = pi_sampler_nll_ex(s, m, x + i * dim, nll + i, c1 ? c1 + i : NULL, NULL, status);
+        pi_status st = pi_likelihood_nll_ex(lik, m, x + i * dim, nll + i, c1 ? c1 + i : NULL, NULL, status);
         if (st) {
             if (st == PI_EINVAL || st == PI_EMISMATCH || st == PI_ENOMEM || st == PI_EUNSUPPORTED) {
                 free(status);
@@ -750,6 +750,7 @@ static int likelihood_command(args *a, int with_c1)
         return EXIT_USAGE;
     pi_model_t *model = NULL;
     pi_sampler_t *s = NULL;
+    pi_likelihood_t *lik = NULL;
     float *x = NULL, *table = NULL;
     double *nll = NULL, *c1 = NULL;
     size_t n = 0, dim = 0, mdim = 0;
@@ -771,14 +772,21 @@ static int likelihood_command(args *a, int with_c1)
         rc = EXIT_USAGE;
         goto done;
     }
+    /* The likelihood handle takes the sampler's seed and threads (shared options). */
+    if (!st)
+        st = pi_likelihood_create(model, &lik);
+    if (!st && has_opt(a, "seed"))
+        st = pi_likelihood_set_seed(lik, opt_u64(a, "seed", 0, 0, UINT64_MAX));
+    if (!st && has_opt(a, "threads"))
+        st = pi_likelihood_set_threads(lik, (int)opt_u64(a, "threads", 1, 1, 256));
     if (!st && (has_opt(a, "divergence") || has_opt(a, "probes")))
-        st = pi_sampler_set_divergence(s, (pi_divergence)div, probes);
+        st = pi_likelihood_set_divergence(lik, (pi_divergence)div, probes);
     if (!st && (has_opt(a, "rtol") || has_opt(a, "atol")))
-        st = pi_sampler_set_nll_tolerances(s, rtol, atol);
+        st = pi_likelihood_set_tolerances(lik, rtol, atol);
     if (!st && has_opt(a, "dequantize"))
-        st = pi_sampler_set_dequantization(s, deq);
+        st = pi_likelihood_set_dequantization(lik, deq);
     if (!st && with_c1)
-        st = pi_sampler_set_wkb_algorithm(s, (pi_wkb_algorithm)algorithm);
+        st = pi_likelihood_set_wkb_algorithm(lik, (pi_wkb_algorithm)algorithm);
     if (st) {
         rc = fail_status(st, "invalid option");
         goto done;
@@ -790,7 +798,7 @@ static int likelihood_command(args *a, int with_c1)
         goto done;
     }
     size_t failed = 0;
-    st = likelihood_in_blocks(s, n, dim, x, nll, c1, threads, with_c1 ? "wkb" : "nll", &failed);
+    st = likelihood_in_blocks(lik, n, dim, x, nll, c1, threads, with_c1 ? "wkb" : "nll", &failed);
     if (st == PI_ECANCELED || (st && failed == 0)) {
         rc = fail_status(st, "likelihood failed");
         goto done;
@@ -839,6 +847,7 @@ done:
     free(c1);
     pi_free(x);
     pi_sampler_destroy(s);
+    pi_likelihood_destroy(lik);
     pi_model_destroy(model);
     return rc;
 }
@@ -1285,6 +1294,7 @@ static int cmd_demo(args *a)
     pi_model_t *model = NULL;
     pi_trainer_t *tr = NULL;
     pi_sampler_t *s = NULL;
+    pi_likelihood_t *lik = NULL;
     int rc = 0;
     pi_status st;
     double t_start = now_seconds();
@@ -1391,11 +1401,13 @@ static int cmd_demo(args *a)
     /* 3. NLL0 and c1 on held-out points (WKB sweep), at tolerances that keep the demo short
      * (the per-point values move by far less than their spread between points). */
     size_t failed = 0;
-    if ((st = pi_sampler_set_nll_tolerances(s, 1e-4, 1e-6))) {
+    if ((st = pi_likelihood_create(model, &lik)) || (st = pi_likelihood_set_seed(lik, seed)) ||
+        (st = pi_likelihood_set_threads(lik, threads)) ||
+        (st = pi_likelihood_set_tolerances(lik, 1e-4, 1e-6))) {
         rc = fail_status(st, "cannot set likelihood tolerances");
         goto done;
     }
-    st = likelihood_in_blocks(s, neval, 2, held, nll, c1, threads, "nll+c1", &failed);
+    st = likelihood_in_blocks(lik, neval, 2, held, nll, c1, threads, "nll+c1", &failed);
     if (st == PI_ECANCELED || (st && failed == neval) || (st && failed == 0)) {
         rc = fail_status(st, "likelihood failed");
         goto done;
@@ -1440,6 +1452,7 @@ done:
     free(nll);
     free(c1);
     pi_sampler_destroy(s);
+    pi_likelihood_destroy(lik);
     pi_trainer_destroy(tr);
     pi_model_destroy(model);
     pi_sde_destroy(sde);

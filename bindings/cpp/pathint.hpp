@@ -90,6 +90,9 @@ struct model_deleter {
 struct sampler_deleter {
     void operator()(pi_sampler_t *p) const noexcept { pi_sampler_destroy(p); }
 };
+struct likelihood_deleter {
+    void operator()(pi_likelihood_t *p) const noexcept { pi_likelihood_destroy(p); }
+};
 struct trainer_deleter {
     void operator()(pi_trainer_t *p) const noexcept { pi_trainer_destroy(p); }
 };
@@ -390,20 +393,6 @@ public:
         detail::call(pi_sampler_run_from(p_.get(), t_start, n, x), &state_->errors, model_pending_);
     }
 
-    struct likelihood {
-        std::vector<double> nll0; /**< −log q⁰(x) per point, nats */
-        std::vector<double> c1;   /**< WKB coefficient: NLL(ħ) ≈ nll0 − ħ c1 */
-    };
-    likelihood nll(std::size_t n, const float *x, bool with_c1 = true)
-    {
-        likelihood r;
-        r.nll0.resize(n);
-        if (with_c1)
-            r.c1.resize(n);
-        detail::call(pi_sampler_nll(p_.get(), n, x, r.nll0.data(), with_c1 ? r.c1.data() : nullptr),
-                     model_pending_);
-        return r;
-    }
     /** {nfe, accepted, rejected} of the last run. */
     std::tuple<std::size_t, std::size_t, std::size_t> stats() const
     {
@@ -434,6 +423,110 @@ private:
     std::unique_ptr<step_state> state_;
     std::unique_ptr<pi_sampler_t, detail::sampler_deleter> p_;
     std::size_t dim_ = 0;
+};
+
+/* ------------------------------------------------------------------------------------- */
+/** NLL₀ and its WKB slope (pi_likelihood_t). One thread at a time; cancel() from any thread. */
+class likelihood {
+public:
+    /** progress(done, n) -> true to stop. */
+    using progress_function = std::function<bool(std::size_t done, std::size_t n)>;
+
+    /** Borrows @p m, which must outlive the handle. */
+    explicit likelihood(const model &m) : model_pending_(m.pending()), state_(std::make_unique<progress_state>())
+    {
+        pi_likelihood_t *p = nullptr;
+        detail::check(pi_likelihood_create(m.get(), &p));
+        p_.reset(p);
+    }
+
+    likelihood &divergence(pi_divergence mode, std::size_t probes = 1)
+    {
+        detail::check(pi_likelihood_set_divergence(p_.get(), mode, probes));
+        return *this;
+    }
+    likelihood &tolerances(double rtol, double atol)
+    {
+        detail::check(pi_likelihood_set_tolerances(p_.get(), rtol, atol));
+        return *this;
+    }
+    likelihood &wkb_algorithm(pi_wkb_algorithm a)
+    {
+        detail::check(pi_likelihood_set_wkb_algorithm(p_.get(), a));
+        return *this;
+    }
+    likelihood &dequantization(double bin_width)
+    {
+        detail::check(pi_likelihood_set_dequantization(p_.get(), bin_width));
+        return *this;
+    }
+    likelihood &seed(std::uint64_t s)
+    {
+        detail::check(pi_likelihood_set_seed(p_.get(), s));
+        return *this;
+    }
+    likelihood &threads(int k)
+    {
+        detail::check(pi_likelihood_set_threads(p_.get(), k));
+        return *this;
+    }
+    /** Progress callback (an empty function removes it); exceptions it throws are rethrown. */
+    likelihood &on_progress(progress_function fn)
+    {
+        state_->fn = std::move(fn);
+        if (state_->fn)
+            detail::check(pi_likelihood_set_callback(p_.get(), &trampoline, state_.get()));
+        else
+            detail::check(pi_likelihood_set_callback(p_.get(), nullptr, nullptr));
+        return *this;
+    }
+    /** Stop a running computation between points; safe from any thread. */
+    void cancel() noexcept { pi_likelihood_cancel(p_.get()); }
+
+    struct result {
+        std::vector<double> nll0; /**< −log q⁰(x) per point, nats */
+        std::vector<double> c1;   /**< WKB coefficient: NLL(ħ) ≈ nll0 − ħ c1 (empty without c1) */
+    };
+    /** NLL₀ (and c1 when @p with_c1) of n points x (n × dim). */
+    result nll(std::size_t n, const float *x, bool with_c1 = true)
+    {
+        result r;
+        r.nll0.resize(n);
+        if (with_c1)
+            r.c1.resize(n);
+        detail::call(pi_likelihood_nll(p_.get(), n, x, r.nll0.data(), with_c1 ? r.c1.data() : nullptr),
+                     &state_->errors, model_pending_);
+        return r;
+    }
+    /** NLL₀ − ħ c1 of n points. */
+    std::vector<double> nll_hbar(double hbar, std::size_t n, const float *x)
+    {
+        std::vector<double> out(n);
+        detail::call(pi_likelihood_nll_hbar(p_.get(), hbar, n, x, out.data()), &state_->errors, model_pending_);
+        return out;
+    }
+
+    pi_likelihood_t *get() const noexcept { return p_.get(); }
+
+private:
+    struct progress_state {
+        progress_function fn;
+        detail::pending errors;
+    };
+    static int trampoline(std::size_t done, std::size_t n, void *user)
+    {
+        auto *state = static_cast<progress_state *>(user);
+        try {
+            return state->fn(done, n) ? 1 : 0;
+        } catch (...) {
+            if (!state->errors.exception)
+                state->errors.exception = std::current_exception();
+            return 1;
+        }
+    }
+    detail::pending *model_pending_;
+    std::unique_ptr<progress_state> state_;
+    std::unique_ptr<pi_likelihood_t, detail::likelihood_deleter> p_;
 };
 
 /* ------------------------------------------------------------------------------------- */

@@ -1,7 +1,7 @@
 /* Internal likelihood engine (MATH.md §4): order-0 probability-flow NLL, the WKB coefficient
  * c1 by the backward sweep and by the published nested reference algorithm. The public
- * pi_sampler_nll* functions (nll.c) are thin wrappers around pi_likelihood_compute(); bench/
- * and tests call it directly to run one algorithm and read per-point counts. */
+ * handle (likelihood.c) is a thin layer over pi_likelihood_compute(); bench/ and tests call
+ * it directly to run one algorithm and read per-point counts. */
 #ifndef PI_LIKELIHOOD_IMPL_H
 #define PI_LIKELIHOOD_IMPL_H
 
@@ -27,8 +27,11 @@ typedef struct pi_lik_options {
     pi_c1_mode c1_mode;
     double dequant_bin;     /* 0 = off; else x + u·bin, u ~ U[0,1)^d per point */
     int threads;            /* worker threads across points (>= 1) */
-    const atomic_int *cancel; /* nonzero asks to stop: points not yet started get
-                               * PI_ECANCELED; NULL = not cancellable */
+    atomic_int *cancel;     /* nonzero asks to stop: points not yet started get
+                             * PI_ECANCELED; NULL = not cancellable (then progress must be
+                             * NULL too: a nonzero progress return sets *cancel) */
+    pi_likelihood_fn progress; /* after each finished point, serialised; NULL = none */
+    void *progress_data;
     /* reference algorithm only */
     double ref_inner_rtol, ref_inner_atol; /* nested solves */
     double ref_fd_step;                    /* finite-difference step h (absolute) */

@@ -1,10 +1,12 @@
 /* Likelihood driver: options, per-worker workspace, threads across points, dequantisation,
- * per-point status; and the public pi_sampler_nll* wrappers (MATH.md §4, docs/likelihood.md). */
+ * per-point status, progress (MATH.md §4, docs/likelihood.md). The public handle is likelihood.c. */
 #include "likelihood_impl.h"
 
+#include "core/options.h"
 #include "core/philox.h"
 #include "core/threads.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -16,16 +18,19 @@
 
 void pi_lik_options_default(pi_lik_options *o)
 {
-    o->div_mode = PI_DIV_EXACT;
-    o->probes = 1;
-    o->seed = 0;
-    o->rtol = 1e-6;
-    o->atol = 1e-8;
+    /* The public defaults come from the one option table (core/options.c). */
+    o->div_mode = (pi_divergence)pi_option_default(PI_OPTION_LIKELIHOOD_DIVERGENCE);
+    o->probes = (size_t)pi_option_default(PI_OPTION_LIKELIHOOD_PROBES);
+    o->seed = (uint64_t)pi_option_default(PI_OPTION_LIKELIHOOD_SEED);
+    o->rtol = pi_option_default(PI_OPTION_LIKELIHOOD_RTOL);
+    o->atol = pi_option_default(PI_OPTION_LIKELIHOOD_ATOL);
     o->max_steps = 100000;
     o->c1_mode = PI_C1_SWEEP;
-    o->dequant_bin = 0.0;
-    o->threads = 1;
+    o->dequant_bin = pi_option_default(PI_OPTION_LIKELIHOOD_DEQUANTIZATION);
+    o->threads = (int)pi_option_default(PI_OPTION_LIKELIHOOD_THREADS);
     o->cancel = NULL;
+    o->progress = NULL;
+    o->progress_data = NULL;
     o->ref_inner_rtol = 1e-10;
     o->ref_inner_atol = 1e-10;
     o->ref_fd_step = 1e-2;
@@ -126,7 +131,28 @@ typedef struct driver_ctx {
     double *nll_out, *c1_out;
     pi_nll_point_stats *stats; /* n entries, always present (internal if the caller's is NULL) */
     pi_lik_ws **ws;            /* one per worker */
+    size_t n;
+    pthread_mutex_t progress_lock; /* serialises the progress callback */
+    size_t done;                   /* finished points (under progress_lock) */
+    int stopped;                   /* the callback asked to stop (under progress_lock) */
 } driver_ctx;
+
+/* Report one finished point; a nonzero return of the callback cancels the points not yet
+ * started. */
+static void report_progress(driver_ctx *c)
+{
+    const pi_lik_options *o = c->o;
+    if (o->progress == NULL)
+        return;
+    pthread_mutex_lock(&c->progress_lock);
+    c->done++;
+    if (!c->stopped && o->progress(c->done, c->n, o->progress_data) != 0) {
+        c->stopped = 1;
+        if (o->cancel != NULL)
+            atomic_store(o->cancel, 1);
+    }
+    pthread_mutex_unlock(&c->progress_lock);
+}
 
 /* One point. Always returns PI_OK: the point's status goes to stats[i].status so that every
  * point is computed whatever happens to the others. */
@@ -179,6 +205,7 @@ static pi_status point_task(size_t i, int worker, void *p)
     c->nll_out[i] = nll;
     if (c->c1_out != NULL)
         c->c1_out[i] = c1;
+    report_progress(c);
     return PI_OK;
 }
 
@@ -218,8 +245,18 @@ pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o
     for (int w = 0; w < nthreads && st == PI_OK; w++)
         st = pi_lik_ws_create(d, &opt, &ws[w]);
     if (st == PI_OK) {
-        driver_ctx c = {model, &opt, x, nll_out, c1_out, stats, ws};
-        st = pi_parallel_for(nthreads, n, point_task, &c);
+        driver_ctx c = {.model = model, .o = &opt, .x = x, .nll_out = nll_out, .c1_out = c1_out,
+                        .stats = stats, .ws = ws, .n = n, .done = 0};
+        if (pthread_mutex_init(&c.progress_lock, NULL) != 0) {
+            st = pi_fail(PI_ENOMEM, "%s: cannot create the progress lock", __func__);
+        } else {
+            st = pi_parallel_for(nthreads, n, point_task, &c);
+            pthread_mutex_destroy(&c.progress_lock);
+            if (st == PI_OK && c.stopped)
+                st = pi_fail(PI_ECANCELED, "%s: stopped by the progress callback after %zu of "
+                             "%zu points (points not started are NaN with status PI_ECANCELED)",
+                             __func__, c.done, n);
+        }
     }
     if (ws != NULL)
         for (int w = 0; w < nthreads; w++)
@@ -251,150 +288,4 @@ double pi_bits_per_dim(double nll, size_t dim, double scale)
     if (dim == 0 || !(scale > 0.0) || !isfinite(scale))
         return NAN;
     return (nll + (double)dim * log(scale)) / ((double)dim * log(2.0));
-}
-
-/* ---- public API: the likelihood of the distribution a sampler generates ------------------ */
-
-#include "sample/sampler_impl.h"
-
-pi_status pi_sampler_set_divergence(pi_sampler_t *sampler, pi_divergence mode, size_t probes)
-{
-    PI_CHECK_NULL(sampler);
-    if (mode != PI_DIV_EXACT && mode != PI_DIV_HUTCHINSON_RADEMACHER &&
-        mode != PI_DIV_HUTCHINSON_GAUSSIAN)
-        return pi_fail(PI_EINVAL, "pi_sampler_set_divergence: mode must be PI_DIV_EXACT (0), "
-                       "PI_DIV_HUTCHINSON_RADEMACHER (1) or PI_DIV_HUTCHINSON_GAUSSIAN (2), got %d",
-                       (int)mode);
-    if (mode != PI_DIV_EXACT && (probes < 1 || probes > PI_NLL_MAX_PROBES))
-        return pi_fail(PI_EINVAL, "pi_sampler_set_divergence: probes must be in [1, %d], got %zu",
-                       PI_NLL_MAX_PROBES, probes);
-    sampler->nll.div_mode = mode;
-    sampler->nll.probes = mode == PI_DIV_EXACT ? 1 : probes;
-    return PI_OK;
-}
-
-pi_status pi_sampler_set_nll_tolerances(pi_sampler_t *sampler, double rtol, double atol)
-{
-    PI_CHECK_NULL(sampler);
-    if (!(rtol > 0.0) || !(rtol < 1.0))
-        return pi_fail(PI_EINVAL, "pi_sampler_set_nll_tolerances: rtol must be in (0, 1), got %g",
-                       rtol);
-    if (!(atol > 0.0) || !isfinite(atol))
-        return pi_fail(PI_EINVAL, "pi_sampler_set_nll_tolerances: atol must be finite and > 0, "
-                       "got %g", atol);
-    sampler->nll.rtol = rtol;
-    sampler->nll.atol = atol;
-    return PI_OK;
-}
-
-pi_status pi_sampler_set_wkb_algorithm(pi_sampler_t *sampler, pi_wkb_algorithm algorithm)
-{
-    PI_CHECK_NULL(sampler);
-    if (algorithm != PI_WKB_SWEEP && algorithm != PI_WKB_REFERENCE)
-        return pi_fail(PI_EINVAL, "pi_sampler_set_wkb_algorithm: algorithm must be PI_WKB_SWEEP "
-                       "(0) or PI_WKB_REFERENCE (1), got %d", (int)algorithm);
-    sampler->nll.wkb = algorithm;
-    return PI_OK;
-}
-
-pi_status pi_sampler_set_dequantization(pi_sampler_t *sampler, double bin_width)
-{
-    PI_CHECK_NULL(sampler);
-    if (!(bin_width >= 0.0) || !isfinite(bin_width))
-        return pi_fail(PI_EINVAL, "pi_sampler_set_dequantization: bin_width must be finite and "
-                       ">= 0 (0 disables), got %g", bin_width);
-    sampler->nll.dequant_bin = bin_width;
-    return PI_OK;
-}
-
-/* The engine options of a sampler. */
-static void options_of_sampler(const pi_sampler_t *s, pi_lik_options *o)
-{
-    pi_lik_options_default(o);
-    o->div_mode = s->nll.div_mode;
-    o->probes = s->nll.probes;
-    o->rtol = s->nll.rtol;
-    o->atol = s->nll.atol;
-    o->c1_mode = s->nll.wkb == PI_WKB_REFERENCE ? PI_C1_REFERENCE : PI_C1_SWEEP;
-    o->dequant_bin = s->nll.dequant_bin;
-    o->seed = s->seed;
-    o->threads = s->threads;
-}
-
-/* Marks point records the engine has not reached (failures before the points are processed). */
-#define NOT_PROCESSED 1
-
-/* The engine with per-point records; *processed says whether the points were reached (then
- * the outputs are defined, NaN for failed points). */
-static pi_status run_engine(pi_sampler_t *sampler, size_t n, const float *x, double *nll_out,
-                            double *c1_out, pi_nll_point_stats *stats, int *processed)
-{
-    pi_lik_options o;
-    options_of_sampler(sampler, &o);
-    for (size_t i = 0; i < n; i++)
-        stats[i].status = NOT_PROCESSED;
-    /* pi_sampler_cancel() reaches likelihood runs too (between points). */
-    o.cancel = &sampler->cancel;
-    atomic_store(&sampler->cancel, 0);
-    atomic_store(&sampler->running, 1);
-    pi_status st = pi_likelihood_compute(sampler->model, &o, n, x, nll_out, c1_out, stats);
-    atomic_store(&sampler->running, 0);
-    atomic_store(&sampler->cancel, 0);
-    *processed = stats[0].status != NOT_PROCESSED;
-    return st;
-}
-
-pi_status pi_sampler_nll_ex(pi_sampler_t *sampler, size_t n, const float *x, double *nll_out,
-                            double *c1_out, size_t *nfe_out, int *status_out)
-{
-    PI_CHECK_NULL(sampler);
-    PI_CHECK_NULL(x);
-    PI_CHECK_NULL(nll_out);
-    PI_CHECK_SIZE(n);
-    pi_nll_point_stats *stats = pi_alloc_array(n, sizeof *stats);
-    if (stats == NULL)
-        return pi_fail(PI_ENOMEM, "pi_sampler_nll_ex: out of memory for %zu point records", n);
-    int processed = 0;
-    pi_status st = run_engine(sampler, n, x, nll_out, c1_out, stats, &processed);
-    if (processed) {
-        for (size_t i = 0; i < n; i++) {
-            if (nfe_out != NULL)
-                nfe_out[i] = stats[i].nfe_order0 + stats[i].nfe_c1;
-            if (status_out != NULL)
-                status_out[i] = stats[i].status;
-        }
-    }
-    pi_free(stats);
-    return st;
-}
-
-pi_status pi_sampler_nll(pi_sampler_t *sampler, size_t n, const float *x, double *nll_out,
-                         double *c1_out)
-{
-    return pi_sampler_nll_ex(sampler, n, x, nll_out, c1_out, NULL, NULL);
-}
-
-pi_status pi_sampler_nll_hbar(pi_sampler_t *sampler, size_t n, const float *x, double *nll_out)
-{
-    PI_CHECK_NULL(sampler);
-    PI_CHECK_NULL(x);
-    PI_CHECK_NULL(nll_out);
-    PI_CHECK_SIZE(n);
-    double hbar = sampler->hbar;
-    double *buf = pi_alloc_array(n, 2 * sizeof *buf);
-    pi_nll_point_stats *stats = pi_alloc_array(n, sizeof *stats);
-    if (buf == NULL || stats == NULL) {
-        pi_free(buf);
-        pi_free(stats);
-        return pi_fail(PI_ENOMEM, "pi_sampler_nll_hbar: out of memory for %zu points", n);
-    }
-    int processed = 0;
-    pi_status st = run_engine(sampler, n, x, buf, hbar == 0.0 ? NULL : buf + n, stats, &processed);
-    /* −log q^ħ ≈ −log q⁰ − ħ c1 (MATH.md §4); failed points stay NaN. */
-    if (processed)
-        for (size_t i = 0; i < n; i++)
-            nll_out[i] = hbar == 0.0 ? buf[i] : buf[i] - hbar * buf[n + i];
-    pi_free(buf);
-    pi_free(stats);
-    return st;
 }

@@ -31,12 +31,6 @@ pi_status pi_sampler_create(const pi_model_t *model, pi_sampler_t **out)
     s->corrector_snr = 0.16;
     atomic_init(&s->cancel, 0);
     atomic_init(&s->running, 0);
-    s->nll.div_mode = PI_DIV_EXACT;
-    s->nll.probes = 1;
-    s->nll.rtol = 1e-6;
-    s->nll.atol = 1e-8;
-    s->nll.wkb = PI_WKB_SWEEP;
-    s->nll.dequant_bin = 0.0;
     *out = s;
     return PI_OK;
 }

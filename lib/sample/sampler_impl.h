@@ -3,9 +3,8 @@
  *
  * Layering: schedule.c and gits.c produce time arrays; one file per integrator consumes
  * them through `struct pi_integrator_type`; driver.c owns a run (workspace, worker threads,
- * callback, trajectory, cancellation); sampler.c holds the public setters. The likelihood
- * module (lib/likelihood/) reads the model, SDE and options from `struct pi_sampler` and owns
- * the `nll` block. */
+ * callback, trajectory, cancellation); sampler.c holds the public setters. The sampler only
+ * samples: the likelihood is its own handle (lib/likelihood/). */
 #ifndef PI_SAMPLER_IMPL_H
 #define PI_SAMPLER_IMPL_H
 
@@ -28,15 +27,6 @@
 #define PI_MAX_CORRECTOR_STEPS 255
 /* Limits of the adaptive solver. */
 #define PI_RK_MAX_ATTEMPTS 1000000
-
-/* Options of the likelihood (owned by lib/likelihood/; defaults set by pi_sampler_create). */
-struct pi_nll_options {
-    pi_divergence div_mode;   /* default PI_DIV_EXACT */
-    size_t probes;            /* Hutchinson probes, default 1 */
-    double rtol, atol;        /* default 1e-6, 1e-8 */
-    pi_wkb_algorithm wkb;     /* default PI_WKB_SWEEP */
-    double dequant_bin;       /* 0 = off (default) */
-};
 
 /* Scratch of one worker thread: model workspace plus chunk-sized buffers. */
 typedef struct pi_worker {
@@ -161,9 +151,6 @@ struct pi_sampler {
     pi_worker *workers;
     int workers_count;
     size_t worker_chunk;
-
-    /* likelihood options (lib/likelihood/) */
-    struct pi_nll_options nll;
 };
 
 /* ---- schedules (schedule.c): generators of strictly decreasing time arrays -------------- */

@@ -243,7 +243,9 @@ int pi_fuzz_setters(const uint8_t *data, size_t size)
         return 0;
     }
     pi_sampler_t *s = NULL;
-    if (pi_sampler_create(m, &s) != PI_OK) {
+    pi_likelihood_t *lik = NULL;
+    if (pi_sampler_create(m, &s) != PI_OK || pi_likelihood_create(m, &lik) != PI_OK) {
+        pi_sampler_destroy(s);
         pi_model_destroy(m);
         pi_sde_destroy(sde);
         return 0;
@@ -297,14 +299,14 @@ int pi_fuzz_setters(const uint8_t *data, size_t size)
                              : pi_sampler_record_trajectory(s, 1, traj_x, traj_d, cap);
             break;
         }
-        case 13: st = pi_sampler_set_divergence(s, (pi_divergence)(take_u8(&r) % 4), take_size(&r)); break;
+        case 13: st = pi_likelihood_set_divergence(lik, (pi_divergence)(take_u8(&r) % 4), take_size(&r)); break;
         case 14: {
             double rt = take_double(&r), at = take_double(&r);
-            st = pi_sampler_set_nll_tolerances(s, rt, at);
+            st = pi_likelihood_set_tolerances(lik, rt, at);
             break;
         }
-        case 15: st = pi_sampler_set_wkb_algorithm(s, (pi_wkb_algorithm)(take_u8(&r) % 3)); break;
-        case 16: st = pi_sampler_set_dequantization(s, take_double(&r)); break;
+        case 15: st = pi_likelihood_set_wkb_algorithm(lik, (pi_wkb_algorithm)(take_u8(&r) % 3)); break;
+        case 16: st = pi_likelihood_set_dequantization(lik, take_double(&r)); break;
         case 17: st = pi_sampler_cancel(s); break;
         case 18: {
             size_t count = 0;
@@ -350,13 +352,14 @@ int pi_fuzz_setters(const uint8_t *data, size_t size)
         /* A one-point likelihood with the fuzzed likelihood options (loose tolerances, default
          * SDE parameters: an extreme SDE makes the adaptive solve legitimately slow, which the
          * long run reported as a 10 s timeout, not a bug). */
-        (void)pi_sampler_set_nll_tolerances(s, 1e-3, 1e-5);
-        (void)pi_sampler_set_wkb_algorithm(s, PI_WKB_SWEEP);
+        (void)pi_likelihood_set_tolerances(lik, 1e-3, 1e-5);
+        (void)pi_likelihood_set_wkb_algorithm(lik, PI_WKB_SWEEP);
         double nll = 0, c1 = 0;
         float pt[2] = {0.1f, -0.2f};
-        (void)pi_sampler_nll(s, 1, pt, &nll, take_u8(&r) % 2 ? &c1 : NULL);
+        (void)pi_likelihood_nll(lik, 1, pt, &nll, take_u8(&r) % 2 ? &c1 : NULL);
     }
     pi_sampler_destroy(s);
+    pi_likelihood_destroy(lik);
     pi_model_destroy(m);
     pi_sde_destroy(sde);
     return 0;

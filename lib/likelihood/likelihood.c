@@ -1,0 +1,276 @@
+/* The likelihood handle (pi_likelihood_t): options with their getters, cancellation, the
+ * progress callback, and the public NLL entry points over the engine of nll.c (MATH.md §4,
+ * docs/likelihood.md). The likelihood depends on the model only: ħ enters as
+ * −log q^ħ ≈ NLL₀ − ħ c1, not through a sampler's integrator or schedule. */
+#include "likelihood_impl.h"
+
+#include "core/options.h"
+
+#include <string.h>
+
+struct pi_likelihood {
+    const pi_model_t *model; /* borrowed */
+    pi_lik_options o;        /* engine options; wkb mirrors o.c1_mode */
+    pi_wkb_algorithm wkb;
+    pi_likelihood_fn callback;
+    void *callback_data;
+    atomic_int cancel;  /* set by pi_likelihood_cancel() while running */
+    atomic_int running; /* a computation is in progress */
+};
+
+pi_status pi_likelihood_create(const pi_model_t *model, pi_likelihood_t **out)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(out);
+    if (model->type == NULL || model->dim == 0)
+        return pi_fail(PI_EINVAL, "pi_likelihood_create: model is not initialised");
+    pi_likelihood_t *lik = pi_calloc(1, sizeof *lik);
+    if (lik == NULL)
+        return pi_fail(PI_ENOMEM, "pi_likelihood_create: out of memory");
+    lik->model = model;
+    pi_lik_options_default(&lik->o);
+    lik->wkb = (pi_wkb_algorithm)pi_option_default(PI_OPTION_LIKELIHOOD_WKB_ALGORITHM);
+    atomic_init(&lik->cancel, 0);
+    atomic_init(&lik->running, 0);
+    *out = lik;
+    return PI_OK;
+}
+
+void pi_likelihood_destroy(pi_likelihood_t *lik)
+{
+    pi_free(lik);
+}
+
+pi_status pi_likelihood_set_divergence(pi_likelihood_t *lik, pi_divergence mode, size_t probes)
+{
+    PI_CHECK_NULL(lik);
+    pi_status st = pi_option_check_int(PI_OPTION_LIKELIHOOD_DIVERGENCE, (int)mode, __func__);
+    if (st == PI_OK && mode != PI_DIV_EXACT)
+        st = pi_option_check_size(PI_OPTION_LIKELIHOOD_PROBES, probes, __func__);
+    if (st != PI_OK)
+        return st;
+    lik->o.div_mode = mode;
+    lik->o.probes = mode == PI_DIV_EXACT ? 1 : probes;
+    return PI_OK;
+}
+
+pi_status pi_likelihood_get_divergence(const pi_likelihood_t *lik, pi_divergence *mode,
+                                       size_t *probes)
+{
+    PI_CHECK_NULL(lik);
+    if (mode != NULL)
+        *mode = lik->o.div_mode;
+    if (probes != NULL)
+        *probes = lik->o.probes;
+    return PI_OK;
+}
+
+pi_status pi_likelihood_set_tolerances(pi_likelihood_t *lik, double rtol, double atol)
+{
+    PI_CHECK_NULL(lik);
+    pi_status st = pi_option_check(PI_OPTION_LIKELIHOOD_RTOL, rtol, __func__);
+    if (st == PI_OK)
+        st = pi_option_check(PI_OPTION_LIKELIHOOD_ATOL, atol, __func__);
+    if (st != PI_OK)
+        return st;
+    lik->o.rtol = rtol;
+    lik->o.atol = atol;
+    return PI_OK;
+}
+
+pi_status pi_likelihood_get_tolerances(const pi_likelihood_t *lik, double *rtol, double *atol)
+{
+    PI_CHECK_NULL(lik);
+    if (rtol != NULL)
+        *rtol = lik->o.rtol;
+    if (atol != NULL)
+        *atol = lik->o.atol;
+    return PI_OK;
+}
+
+pi_status pi_likelihood_set_wkb_algorithm(pi_likelihood_t *lik, pi_wkb_algorithm algorithm)
+{
+    PI_CHECK_NULL(lik);
+    pi_status st = pi_option_check_int(PI_OPTION_LIKELIHOOD_WKB_ALGORITHM, (int)algorithm, __func__);
+    if (st != PI_OK)
+        return st;
+    lik->wkb = algorithm;
+    lik->o.c1_mode = algorithm == PI_WKB_REFERENCE ? PI_C1_REFERENCE : PI_C1_SWEEP;
+    return PI_OK;
+}
+
+pi_status pi_likelihood_get_wkb_algorithm(const pi_likelihood_t *lik, pi_wkb_algorithm *algorithm)
+{
+    PI_CHECK_NULL(lik);
+    PI_CHECK_NULL(algorithm);
+    *algorithm = lik->wkb;
+    return PI_OK;
+}
+
+pi_status pi_likelihood_set_dequantization(pi_likelihood_t *lik, double bin_width)
+{
+    PI_CHECK_NULL(lik);
+    pi_status st = pi_option_check(PI_OPTION_LIKELIHOOD_DEQUANTIZATION, bin_width, __func__);
+    if (st != PI_OK)
+        return st;
+    lik->o.dequant_bin = bin_width;
+    return PI_OK;
+}
+
+pi_status pi_likelihood_get_dequantization(const pi_likelihood_t *lik, double *bin_width)
+{
+    PI_CHECK_NULL(lik);
+    PI_CHECK_NULL(bin_width);
+    *bin_width = lik->o.dequant_bin;
+    return PI_OK;
+}
+
+pi_status pi_likelihood_set_seed(pi_likelihood_t *lik, uint64_t seed)
+{
+    PI_CHECK_NULL(lik);
+    lik->o.seed = seed;
+    return PI_OK;
+}
+
+pi_status pi_likelihood_get_seed(const pi_likelihood_t *lik, uint64_t *seed)
+{
+    PI_CHECK_NULL(lik);
+    PI_CHECK_NULL(seed);
+    *seed = lik->o.seed;
+    return PI_OK;
+}
+
+pi_status pi_likelihood_set_threads(pi_likelihood_t *lik, int threads)
+{
+    PI_CHECK_NULL(lik);
+    pi_status st = pi_option_check_int(PI_OPTION_LIKELIHOOD_THREADS, threads, __func__);
+    if (st != PI_OK)
+        return st;
+    lik->o.threads = threads;
+    return PI_OK;
+}
+
+pi_status pi_likelihood_get_threads(const pi_likelihood_t *lik, int *threads)
+{
+    PI_CHECK_NULL(lik);
+    PI_CHECK_NULL(threads);
+    *threads = lik->o.threads;
+    return PI_OK;
+}
+
+pi_status pi_likelihood_set_callback(pi_likelihood_t *lik, pi_likelihood_fn fn, void *user_data)
+{
+    PI_CHECK_NULL(lik);
+    lik->callback = fn;
+    lik->callback_data = fn != NULL ? user_data : NULL;
+    return PI_OK;
+}
+
+pi_status pi_likelihood_get_callback(const pi_likelihood_t *lik, pi_likelihood_fn *fn,
+                                     void **user_data)
+{
+    PI_CHECK_NULL(lik);
+    if (fn != NULL)
+        *fn = lik->callback;
+    if (user_data != NULL)
+        *user_data = lik->callback_data;
+    return PI_OK;
+}
+
+pi_status pi_likelihood_get_model(const pi_likelihood_t *lik, const pi_model_t **model)
+{
+    PI_CHECK_NULL(lik);
+    PI_CHECK_NULL(model);
+    *model = lik->model;
+    return PI_OK;
+}
+
+pi_status pi_likelihood_cancel(pi_likelihood_t *lik)
+{
+    PI_CHECK_NULL(lik);
+    /* Only a running computation is canceled: a cancel while idle must not stop the next. */
+    if (atomic_load(&lik->running))
+        atomic_store(&lik->cancel, 1);
+    return PI_OK;
+}
+
+/* Marks point records the engine has not reached (failures before the points are processed). */
+#define NOT_PROCESSED 1
+
+/* The engine with per-point records; *processed says whether the points were reached (then
+ * the outputs are defined, NaN for failed points). */
+static pi_status run_engine(pi_likelihood_t *lik, size_t n, const float *x, double *nll_out,
+                            double *c1_out, pi_nll_point_stats *stats, int *processed)
+{
+    pi_lik_options o = lik->o;
+    for (size_t i = 0; i < n; i++)
+        stats[i].status = NOT_PROCESSED;
+    o.cancel = &lik->cancel;
+    o.progress = lik->callback;
+    o.progress_data = lik->callback_data;
+    atomic_store(&lik->cancel, 0);
+    atomic_store(&lik->running, 1);
+    pi_status st = pi_likelihood_compute(lik->model, &o, n, x, nll_out, c1_out, stats);
+    atomic_store(&lik->running, 0);
+    atomic_store(&lik->cancel, 0);
+    *processed = stats[0].status != NOT_PROCESSED;
+    return st;
+}
+
+pi_status pi_likelihood_nll_ex(pi_likelihood_t *lik, size_t n, const float *x, double *nll_out,
+                               double *c1_out, size_t *nfe_out, pi_status *status_out)
+{
+    PI_CHECK_NULL(lik);
+    PI_CHECK_NULL(x);
+    PI_CHECK_NULL(nll_out);
+    PI_CHECK_SIZE(n);
+    pi_nll_point_stats *stats = pi_alloc_array(n, sizeof *stats);
+    if (stats == NULL)
+        return pi_fail(PI_ENOMEM, "pi_likelihood_nll_ex: out of memory for %zu point records", n);
+    int processed = 0;
+    pi_status st = run_engine(lik, n, x, nll_out, c1_out, stats, &processed);
+    if (processed) {
+        for (size_t i = 0; i < n; i++) {
+            if (nfe_out != NULL)
+                nfe_out[i] = stats[i].nfe_order0 + stats[i].nfe_c1;
+            if (status_out != NULL)
+                status_out[i] = stats[i].status;
+        }
+    }
+    pi_free(stats);
+    return st;
+}
+
+pi_status pi_likelihood_nll(pi_likelihood_t *lik, size_t n, const float *x, double *nll_out,
+                            double *c1_out)
+{
+    return pi_likelihood_nll_ex(lik, n, x, nll_out, c1_out, NULL, NULL);
+}
+
+pi_status pi_likelihood_nll_hbar(pi_likelihood_t *lik, double hbar, size_t n, const float *x,
+                                 double *nll_out)
+{
+    PI_CHECK_NULL(lik);
+    PI_CHECK_NULL(x);
+    PI_CHECK_NULL(nll_out);
+    PI_CHECK_SIZE(n);
+    pi_status st = pi_option_check(PI_OPTION_SAMPLER_HBAR, hbar, __func__);
+    if (st != PI_OK)
+        return st;
+    double *buf = pi_alloc_array(n, 2 * sizeof *buf);
+    pi_nll_point_stats *stats = pi_alloc_array(n, sizeof *stats);
+    if (buf == NULL || stats == NULL) {
+        pi_free(buf);
+        pi_free(stats);
+        return pi_fail(PI_ENOMEM, "pi_likelihood_nll_hbar: out of memory for %zu points", n);
+    }
+    int processed = 0;
+    st = run_engine(lik, n, x, buf, hbar == 0.0 ? NULL : buf + n, stats, &processed);
+    /* −log q^ħ ≈ −log q⁰ − ħ c1 (MATH.md §4); failed points stay NaN. */
+    if (processed)
+        for (size_t i = 0; i < n; i++)
+            nll_out[i] = hbar == 0.0 ? buf[i] : buf[i] - hbar * buf[n + i];
+    pi_free(buf);
+    pi_free(stats);
+    return st;
+}
