@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/codec.h"
 #include "core/core.h"
 #include "core/threads.h"
 #include "pathint.h"
@@ -186,6 +187,50 @@ static void test_checksum(void **state)
     assert_true(pi_checksum64("abc", 3, 0) != pi_checksum64("abc", 3, 1));
 }
 
+/* The little-endian codec: known byte images (least significant byte first whatever the
+ * host's order) and round trips of edge values, floats by bit pattern. */
+static void test_codec(void **state)
+{
+    (void)state;
+    unsigned char b[8];
+    pi_put_u16(b, 0x1234u);
+    assert_int_equal(b[0], 0x34);
+    assert_int_equal(b[1], 0x12);
+    assert_int_equal(pi_get_u16(b), 0x1234u);
+    pi_put_u32(b, 0x01020304u);
+    const unsigned char le32[4] = {0x04, 0x03, 0x02, 0x01};
+    assert_memory_equal(b, le32, 4);
+    assert_true(pi_get_u32(le32) == 0x01020304u);
+    pi_put_u64(b, 0x0102030405060708ull);
+    const unsigned char le64[8] = {0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01};
+    assert_memory_equal(b, le64, 8);
+    assert_true(pi_get_u64(le64) == 0x0102030405060708ull);
+    /* 1.0 is 0x3ff0000000000000 (f64) and 0x3f800000 (f32). */
+    pi_put_f64(b, 1.0);
+    const unsigned char one64[8] = {0, 0, 0, 0, 0, 0, 0xf0, 0x3f};
+    assert_memory_equal(b, one64, 8);
+    pi_put_f32(b, 1.0f);
+    const unsigned char one32[4] = {0, 0, 0x80, 0x3f};
+    assert_memory_equal(b, one32, 4);
+    const uint64_t u64s[] = {0, 1, 0xffull, 0x8000000000000000ull, UINT64_MAX, 0xdeadbeefcafef00dull};
+    for (size_t i = 0; i < sizeof u64s / sizeof u64s[0]; i++) {
+        pi_put_u64(b, u64s[i]);
+        assert_true(pi_get_u64(b) == u64s[i]);
+        pi_put_u32(b, (uint32_t)u64s[i]);
+        assert_true(pi_get_u32(b) == (uint32_t)u64s[i]);
+    }
+    const double f64s[] = {0.0, -0.0, 1.5e-310, -3.25, 1e308, INFINITY, NAN};
+    for (size_t i = 0; i < sizeof f64s / sizeof f64s[0]; i++) {
+        pi_put_f64(b, f64s[i]);
+        double back = pi_get_f64(b);
+        assert_memory_equal(&back, &f64s[i], 8);
+        float f = (float)f64s[i];
+        pi_put_f32(b, f);
+        float fb = pi_get_f32(b);
+        assert_memory_equal(&fb, &f, 4);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_last_error_thread_local), cmocka_unit_test(test_size_mul),
         cmocka_unit_test(test_nonfinite),      cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_parallel_for),   cmocka_unit_test(test_checksum),
+        cmocka_unit_test(test_codec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

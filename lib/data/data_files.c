@@ -5,6 +5,7 @@
  * is finite and fails with PI_EFORMAT and a message naming the problem. Saving is atomic.
  * Number parsing and printing do not depend on the C locale. */
 #include "core/core.h"
+#include "core/codec.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,47 +14,6 @@
 #define F32_MAGIC "PIF32\0\0\0"
 #define F32_HEADER 24
 #define NPY_MAGIC "\x93NUMPY"
-
-/* ---- little-endian helpers ------------------------------------------------------------ */
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static float get_f32(const unsigned char *p)
-{
-    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                 (uint32_t)p[3] << 24;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static double get_f64(const unsigned char *p)
-{
-    uint64_t u = get_u64(p);
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
-
-static void put_f32(unsigned char *p, float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(u >> (8 * i));
-}
 
 /* ---- values -------------------------------------------------------------------------- */
 
@@ -65,7 +25,7 @@ static pi_status convert_values(const char *path, const unsigned char *raw, size
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < dim; j++) {
             size_t k = i * dim + j;
-            float v = itemsize == 4 ? get_f32(raw + 4 * k) : (float)get_f64(raw + 8 * k);
+            float v = itemsize == 4 ? pi_get_f32(raw + 4 * k) : (float)pi_get_f64(raw + 8 * k);
             if (!isfinite(v))
                 return pi_fail(PI_EFORMAT,
                                "%s: row %zu, column %zu is not a finite float32 value", path, i,
@@ -94,7 +54,7 @@ static pi_status load_f32(const char *path, const unsigned char *buf, size_t siz
 {
     if (size < F32_HEADER)
         return pi_fail(PI_EFORMAT, "%s: truncated .f32 header (%zu bytes, need 24)", path, size);
-    uint64_t rows = get_u64(buf + 8), cols = get_u64(buf + 16);
+    uint64_t rows = pi_get_u64(buf + 8), cols = pi_get_u64(buf + 16);
     size_t total;
     if (rows == 0 || cols == 0 || cols > PI_MAX_DIM || rows > PI_MAX_ELEMENTS ||
         !pi_size_mul((size_t)rows, (size_t)cols, &total))
@@ -212,13 +172,12 @@ static pi_status load_npy(const char *path, const unsigned char *buf, size_t siz
     unsigned major = buf[6];
     size_t header_len, offset;
     if (major == 1) {
-        header_len = (size_t)buf[8] | (size_t)buf[9] << 8;
+        header_len = pi_get_u16(buf + 8);
         offset = 10;
     } else if (major == 2 || major == 3) {
         if (size < 12)
             return pi_fail(PI_EFORMAT, "%s: truncated .npy preamble", path);
-        header_len = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 |
-                     (size_t)buf[11] << 24;
+        header_len = pi_get_u32(buf + 8);
         offset = 12;
     } else {
         return pi_fail(PI_EFORMAT, "%s: unsupported .npy version %u.%u (need 1.0, 2.0 or 3.0)",
@@ -581,13 +540,13 @@ static pi_status write_f32(pi_file *file, const save_ctx *c)
 {
     unsigned char header[F32_HEADER];
     memcpy(header, F32_MAGIC, 8);
-    put_u64(header + 8, c->n);
-    put_u64(header + 16, c->dim);
+    pi_put_u64(header + 8, c->n);
+    pi_put_u64(header + 16, c->dim);
     pi_status st = pi_file_write(file, header, sizeof header);
     unsigned char chunk[SAVE_CHUNK];
     size_t total = c->n * c->dim, used = 0;
     for (size_t k = 0; k < total && st == PI_OK; k++) {
-        put_f32(chunk + used, c->data[k]);
+        pi_put_f32(chunk + used, c->data[k]);
         used += 4;
         if (used == SAVE_CHUNK) {
             st = pi_file_write(file, chunk, used);
@@ -623,7 +582,7 @@ static pi_status write_npy(pi_file *file, const save_ctx *c)
     unsigned char chunk[SAVE_CHUNK];
     size_t total = c->n * c->dim, used = 0;
     for (size_t k = 0; k < total && st == PI_OK; k++) {
-        put_f32(chunk + used, c->data[k]);
+        pi_put_f32(chunk + used, c->data[k]);
         used += 4;
         if (used == SAVE_CHUNK) {
             st = pi_file_write(file, chunk, used);

@@ -20,6 +20,8 @@
  *     log p = LSE_i(−‖x − α y_i‖²/(2σ²)) − log N − (d/2) log(2π σ²). */
 #include "model_impl.h"
 
+#include "core/codec.h"
+
 #include "core/gemm.h"
 #include "core/threads.h"
 
@@ -616,19 +618,13 @@ static pi_status emp_write_payload(const pi_model_t *m, pi_file *file)
 {
     const empirical *e = m->impl;
     unsigned char buf[4 * 512];
-    uint64_t n = e->n;
-    for (int i = 0; i < 8; i++)
-        buf[i] = (unsigned char)(n >> (8 * i));
+    pi_put_u64(buf, e->n);
     pi_status st = pi_file_write(file, buf, 8);
     size_t total = e->n * m->dim;
     for (size_t off = 0; off < total && st == PI_OK; off += 512) {
         size_t chunk = total - off < 512 ? total - off : 512;
-        for (size_t i = 0; i < chunk; i++) {
-            uint32_t bits;
-            memcpy(&bits, &e->data[off + i], 4);
-            for (int b = 0; b < 4; b++)
-                buf[4 * i + (size_t)b] = (unsigned char)(bits >> (8 * b));
-        }
+        for (size_t i = 0; i < chunk; i++)
+            pi_put_f32(buf + 4 * i, e->data[off + i]);
         st = pi_file_write(file, buf, 4 * chunk);
     }
     return st;
@@ -732,9 +728,7 @@ pi_status pi_empirical_from_payload(const pi_sde_t *sde, size_t dim, const unsig
     if (bytes < 8)
         return pi_fail(PI_EFORMAT, "empirical payload: %zu bytes is too short for its header",
                        bytes);
-    uint64_t n64 = 0;
-    for (int i = 0; i < 8; i++)
-        n64 |= (uint64_t)payload[i] << (8 * i);
+    uint64_t n64 = pi_get_u64(payload);
     size_t floats = (bytes - 8) / 4;
     /* Sizes are checked against the bytes present before anything is allocated. */
     if (n64 == 0 || (bytes - 8) % 4 != 0 || n64 > floats || floats % dim != 0
@@ -747,10 +741,7 @@ pi_status pi_empirical_from_payload(const pi_sde_t *sde, size_t dim, const unsig
     if (data == NULL)
         return pi_fail(PI_ENOMEM, "empirical payload: out of memory");
     for (size_t i = 0; i < floats; i++) {
-        const unsigned char *p = payload + 8 + 4 * i;
-        uint32_t bits = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16
-                      | (uint32_t)p[3] << 24;
-        memcpy(&data[i], &bits, 4);
+        data[i] = pi_get_f32(payload + 8 + 4 * i);
         if (!isfinite(data[i])) {
             pi_free(data);
             return pi_fail(PI_EFORMAT, "empirical payload: data point %zu has a non-finite value",

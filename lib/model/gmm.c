@@ -15,6 +15,8 @@
  *                  + δ_ce (E[S̃ p̃_c] + 2 E[p̃_c²] − E[p̃_c ‖u‖²]). */
 #include "model_impl.h"
 
+#include "core/codec.h"
+
 #include "core/threads.h"
 
 #include <string.h>
@@ -533,20 +535,6 @@ static void gmm_destroy(pi_model_t *m)
     m->impl = NULL;
 }
 
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 static pi_status write_doubles(pi_file *file, const double *v, size_t n)
 {
     unsigned char buf[8 * 256];
@@ -555,7 +543,7 @@ static pi_status write_doubles(pi_file *file, const double *v, size_t n)
         for (size_t i = 0; i < chunk; i++) {
             uint64_t bits;
             memcpy(&bits, &v[i], 8);
-            put_u64(buf + 8 * i, bits);
+            pi_put_u64(buf + 8 * i, bits);
         }
         pi_status st = pi_file_write(file, buf, 8 * chunk);
         if (st != PI_OK)
@@ -570,7 +558,7 @@ static pi_status gmm_write_payload(const pi_model_t *m, pi_file *file)
 {
     const gmm *g = m->impl;
     unsigned char head[8];
-    put_u64(head, (uint64_t)g->k);
+    pi_put_u64(head, (uint64_t)g->k);
     pi_status st = pi_file_write(file, head, 8);
     if (st == PI_OK)
         st = write_doubles(file, g->w, g->k);
@@ -666,7 +654,7 @@ pi_status pi_model_create_gmm(const pi_sde_t *sde, size_t dim, size_t k, const d
 static void read_doubles(const unsigned char *p, size_t n, double *out)
 {
     for (size_t i = 0; i < n; i++) {
-        uint64_t bits = get_u64(p + 8 * i);
+        uint64_t bits = pi_get_u64(p + 8 * i);
         memcpy(&out[i], &bits, 8);
     }
 }
@@ -677,7 +665,7 @@ pi_status pi_gmm_from_payload(const pi_sde_t *sde, size_t dim, const unsigned ch
     if (bytes < 8)
         return pi_fail(PI_EFORMAT, "Gaussian-mixture payload: %zu bytes is too short for its header",
                        bytes);
-    uint64_t k64 = get_u64(payload);
+    uint64_t k64 = pi_get_u64(payload);
     size_t avail = (bytes - 8) / 8;
     if (dim == 0 || dim > PI_MAX_DIM)
         return pi_fail(PI_EFORMAT, "Gaussian-mixture payload: dim %zu is out of range", dim);

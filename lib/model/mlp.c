@@ -24,6 +24,7 @@
 #include "nn/mlp_impl.h"
 #include "nn/nn.h"
 
+#include "core/codec.h"
 #include "core/philox.h"
 
 #include <string.h>
@@ -279,56 +280,26 @@ float *pi_mlp_params(pi_model_t *m, size_t *count)
 #define MLP_PAYLOAD_VERSION 1u
 #define MLP_PAYLOAD_HEADER 64u
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get_u32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static pi_status mlp_write_payload(const pi_model_t *m, pi_file *file)
 {
     const pi_mlp *net = m->impl;
     unsigned char head[MLP_PAYLOAD_HEADER];
-    uint64_t sd_bits;
-    memcpy(&sd_bits, &net->sigma_data, sizeof sd_bits);
-    put_u32(head + 0, MLP_PAYLOAD_VERSION);
-    put_u32(head + 4, (uint32_t)net->embedding);
-    put_u32(head + 8, (uint32_t)net->output_view);
-    put_u32(head + 12, (uint32_t)net->precond);
-    put_u64(head + 16, net->width);
-    put_u64(head + 24, net->layers);
-    put_u64(head + 32, net->features);
-    put_u64(head + 40, sd_bits);
-    put_u64(head + 48, net->seed);
-    put_u64(head + 56, net->num_params);
+    pi_put_u32(head + 0, MLP_PAYLOAD_VERSION);
+    pi_put_u32(head + 4, (uint32_t)net->embedding);
+    pi_put_u32(head + 8, (uint32_t)net->output_view);
+    pi_put_u32(head + 12, (uint32_t)net->precond);
+    pi_put_u64(head + 16, net->width);
+    pi_put_u64(head + 24, net->layers);
+    pi_put_u64(head + 32, net->features);
+    pi_put_f64(head + 40, net->sigma_data);
+    pi_put_u64(head + 48, net->seed);
+    pi_put_u64(head + 56, net->num_params);
     pi_status st = pi_file_write(file, head, sizeof head);
     unsigned char chunk[4096];
     for (size_t i = 0; st == PI_OK && i < net->num_params; i += 1024) {
         size_t k = net->num_params - i < 1024 ? net->num_params - i : 1024;
-        for (size_t j = 0; j < k; j++) {
-            uint32_t bits;
-            memcpy(&bits, &net->params[i + j], 4);
-            put_u32(chunk + 4 * j, bits);
-        }
+        for (size_t j = 0; j < k; j++)
+            pi_put_f32(chunk + 4 * j, net->params[i + j]);
         st = pi_file_write(file, chunk, 4 * k);
     }
     return st;
@@ -343,13 +314,12 @@ pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned ch
     if (bytes < MLP_PAYLOAD_HEADER)
         return pi_fail(PI_EFORMAT, "MLP payload: %zu bytes, shorter than its %u-byte header", bytes,
                        MLP_PAYLOAD_HEADER);
-    uint32_t version = get_u32(payload), embedding = get_u32(payload + 4);
-    uint32_t view = get_u32(payload + 8), precond = get_u32(payload + 12);
-    uint64_t width = get_u64(payload + 16), layers = get_u64(payload + 24);
-    uint64_t features = get_u64(payload + 32), sd_bits = get_u64(payload + 40);
-    uint64_t seed = get_u64(payload + 48), count = get_u64(payload + 56);
-    double sigma_data;
-    memcpy(&sigma_data, &sd_bits, sizeof sigma_data);
+    uint32_t version = pi_get_u32(payload), embedding = pi_get_u32(payload + 4);
+    uint32_t view = pi_get_u32(payload + 8), precond = pi_get_u32(payload + 12);
+    uint64_t width = pi_get_u64(payload + 16), layers = pi_get_u64(payload + 24);
+    uint64_t features = pi_get_u64(payload + 32);
+    double sigma_data = pi_get_f64(payload + 40);
+    uint64_t seed = pi_get_u64(payload + 48), count = pi_get_u64(payload + 56);
     if (version != MLP_PAYLOAD_VERSION)
         return pi_fail(PI_EFORMAT, "MLP payload: version %u is not supported (expected 1)",
                        version);
@@ -379,10 +349,7 @@ pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned ch
                        bytes - MLP_PAYLOAD_HEADER, 4 * expect);
     const unsigned char *w = payload + MLP_PAYLOAD_HEADER;
     for (size_t i = 0; i < expect; i++) {
-        uint32_t bits = get_u32(w + 4 * i);
-        float v;
-        memcpy(&v, &bits, 4);
-        if (!isfinite(v))
+        if (!isfinite(pi_get_f32(w + 4 * i)))
             return pi_fail(PI_EFORMAT, "MLP payload: parameter %zu is not finite", i);
     }
     pi_model_t *m = NULL;
@@ -392,10 +359,8 @@ pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned ch
     if (st != PI_OK)
         return st;
     pi_mlp *net = m->impl;
-    for (size_t i = 0; i < expect; i++) {
-        uint32_t bits = get_u32(w + 4 * i);
-        memcpy(&net->params[i], &bits, 4);
-    }
+    for (size_t i = 0; i < expect; i++)
+        net->params[i] = pi_get_f32(w + 4 * i);
     net->seed = seed;
     *out = m;
     return PI_OK;

@@ -4,6 +4,8 @@
  * pi_<kind>_from_payload; this file frames and validates everything around it. */
 #include "model_impl.h"
 
+#include "core/codec.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,48 +16,6 @@
 #define TRAILER_BYTES 8u   /* checksum */
 #define MAX_FILE_BYTES ((size_t)1 << 34) /* 16 GiB: anything larger is rejected unread */
 #define SDE_PARAMS 8
-
-/* Completes core's opaque pi_file with the same members as core/file.c (compatible type,
- * C11 6.2.7) so a payload can be rendered to memory before it is framed and checksummed. */
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void put_f64(unsigned char *p, double v)
-{
-    uint64_t bits;
-    memcpy(&bits, &v, 8);
-    put_u64(p, bits);
-}
-
-static double get_f64(const unsigned char *p)
-{
-    uint64_t bits = get_u64(p);
-    double v;
-    memcpy(&v, &bits, 8);
-    return v;
-}
 
 /* The SDE parameters in file order. */
 static void sde_params(const pi_sde_t *s, double out[SDE_PARAMS])
@@ -89,7 +49,7 @@ static pi_status write_frame(pi_file *file, const void *p)
 {
     const save_ctx *c = p;
     unsigned char tail[8];
-    put_u64(tail, c->checksum);
+    pi_put_u64(tail, c->checksum);
     pi_status st = pi_file_write(file, c->header, HEADER_BYTES);
     if (st == PI_OK)
         st = pi_file_write(file, c->payload, c->payload_bytes);
@@ -134,21 +94,21 @@ pi_status pi_model_save(const pi_model_t *model, const char *path)
         return st;
     unsigned char header[HEADER_BYTES];
     memcpy(header, FILE_MAGIC, 8);
-    put_u32(header + 8, FILE_VERSION);
-    put_u32(header + 12, (uint32_t)model->type->kind);
-    put_u64(header + 16, (uint64_t)model->dim);
-    put_u32(header + 24, (uint32_t)model->sde.kind);
-    put_u32(header + 28, 0u);
+    pi_put_u32(header + 8, FILE_VERSION);
+    pi_put_u32(header + 12, (uint32_t)model->type->kind);
+    pi_put_u64(header + 16, (uint64_t)model->dim);
+    pi_put_u32(header + 24, (uint32_t)model->sde.kind);
+    pi_put_u32(header + 28, 0u);
     double params[SDE_PARAMS];
     sde_params(&model->sde, params);
     for (int i = 0; i < SDE_PARAMS; i++)
-        put_f64(header + 32 + 8 * i, params[i]);
-    put_u64(header + 96, (uint64_t)payload_bytes);
+        pi_put_f64(header + 32 + 8 * i, params[i]);
+    pi_put_u64(header + 96, (uint64_t)payload_bytes);
     /* checksum over header then payload: FNV-1a continues across the two (seed chaining is
      * not available), so checksum the concatenation in one buffer. */
     unsigned char *all = pi_malloc(HEADER_BYTES + payload_bytes);
     if (all == NULL) {
-        free(payload);
+        pi_free(payload);
         return pi_fail(PI_ENOMEM, "pi_model_save: out of memory");
     }
     memcpy(all, header, HEADER_BYTES);
@@ -158,7 +118,7 @@ pi_status pi_model_save(const pi_model_t *model, const char *path)
                   pi_checksum64(all, HEADER_BYTES + payload_bytes, 0)};
     pi_free(all);
     st = pi_write_file_atomic(path, write_frame, &c);
-    free(payload);
+    pi_free(payload);
     return st;
 }
 
@@ -221,35 +181,35 @@ static pi_status load_image(const unsigned char *data, size_t size, pi_model_t *
                        size, HEADER_BYTES + TRAILER_BYTES);
     if (memcmp(data, FILE_MAGIC, 8) != 0)
         return pi_fail(PI_EFORMAT, "model file: wrong magic (not a pathint model file)");
-    uint32_t version = get_u32(data + 8);
+    uint32_t version = pi_get_u32(data + 8);
     if (version != FILE_VERSION)
         return pi_fail(PI_EFORMAT, "model file: format version %u is not supported (this library "
                                    "reads version %u)",
                        version, FILE_VERSION);
-    uint64_t payload_bytes = get_u64(data + 96);
+    uint64_t payload_bytes = pi_get_u64(data + 96);
     /* The declared size must match the bytes present: nothing is allocated from it. */
     if (payload_bytes != (uint64_t)(size - HEADER_BYTES - TRAILER_BYTES))
         return pi_fail(PI_EFORMAT,
                        "model file: payload length %llu does not match the file size %zu "
                        "(truncated or corrupt)",
                        (unsigned long long)payload_bytes, size);
-    uint64_t stored = get_u64(data + size - TRAILER_BYTES);
+    uint64_t stored = pi_get_u64(data + size - TRAILER_BYTES);
     uint64_t actual = pi_checksum64(data, size - TRAILER_BYTES, 0);
     if (stored != actual)
         return pi_fail(PI_EFORMAT, "model file: checksum mismatch (stored %016llx, computed "
                                    "%016llx): the file is corrupt",
                        (unsigned long long)stored, (unsigned long long)actual);
-    uint32_t kind = get_u32(data + 12);
-    uint64_t dim = get_u64(data + 16);
-    uint32_t sde_kind = get_u32(data + 24);
-    if (get_u32(data + 28) != 0)
+    uint32_t kind = pi_get_u32(data + 12);
+    uint64_t dim = pi_get_u64(data + 16);
+    uint32_t sde_kind = pi_get_u32(data + 24);
+    if (pi_get_u32(data + 28) != 0)
         return pi_fail(PI_EFORMAT, "model file: reserved header field is not 0");
     if (dim == 0 || dim > PI_MAX_DIM)
         return pi_fail(PI_EFORMAT, "model file: dimension %llu is out of range [1, 2^20]",
                        (unsigned long long)dim);
     double params[SDE_PARAMS];
     for (int i = 0; i < SDE_PARAMS; i++)
-        params[i] = get_f64(data + 32 + 8 * i);
+        params[i] = pi_get_f64(data + 32 + 8 * i);
     pi_sde_t sde;
     pi_status st = load_sde(sde_kind, params, &sde);
     if (st != PI_OK)

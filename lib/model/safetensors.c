@@ -28,6 +28,8 @@
  * beyond the file's own length. */
 #include "nn/mlp_impl.h"
 
+#include "core/codec.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -632,10 +634,7 @@ pi_status pi_model_load_safetensors(const pi_sde_t *sde, const char *path, pi_mo
     pi_status st = pi_read_file(path, ST_MAX_FILE, &file, &size);
     if (st != PI_OK)
         return st;
-    uint64_t hlen = 0;
-    if (size >= 8)
-        for (int k = 7; k >= 0; k--)
-            hlen = (hlen << 8) | file[k];
+    uint64_t hlen = size >= 8 ? pi_get_u64(file) : 0;
     if (size < 8 || hlen < 2 || hlen > ST_MAX_HEADER || hlen > size - 8) {
         pi_free(file);
         return pi_fail(
@@ -676,8 +675,7 @@ static pi_status write_all(pi_file *file, const void *ctx)
 {
     const st_writer *w = ctx;
     unsigned char len[8];
-    for (int k = 0; k < 8; k++)
-        len[k] = (unsigned char)((uint64_t)w->header_len >> (8 * k));
+    pi_put_u64(len, (uint64_t)w->header_len);
     pi_status st = pi_file_write(file, len, 8);
     if (st == PI_OK)
         st = pi_file_write(file, w->header, w->header_len);
@@ -685,12 +683,8 @@ static pi_status write_all(pi_file *file, const void *ctx)
     unsigned char chunk[4096];
     for (size_t i = 0; st == PI_OK && i < w->net->num_params; i += 1024) {
         size_t k = w->net->num_params - i < 1024 ? w->net->num_params - i : 1024;
-        for (size_t j = 0; j < k; j++) {
-            uint32_t bits;
-            memcpy(&bits, &w->net->params[i + j], 4);
-            for (int b = 0; b < 4; b++)
-                chunk[4 * j + (size_t)b] = (unsigned char)(bits >> (8 * b));
-        }
+        for (size_t j = 0; j < k; j++)
+            pi_put_f32(chunk + 4 * j, w->net->params[i + j]);
         st = pi_file_write(file, chunk, 4 * k);
     }
     return st;

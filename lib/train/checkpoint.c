@@ -16,6 +16,7 @@
  * field and every size against the file length before it allocates anything. */
 #include "train/train_impl.h"
 
+#include "core/codec.h"
 #include "nn/mlp_impl.h"
 
 #include <string.h>
@@ -35,30 +36,27 @@ typedef struct wbuf {
 
 static void put_u32(wbuf *b, uint32_t v)
 {
-    for (int i = 0; i < 4; i++)
-        b->p[b->pos++] = (unsigned char)(v >> (8 * i));
+    pi_put_u32(b->p + b->pos, v);
+    b->pos += 4;
 }
 
 static void put_u64(wbuf *b, uint64_t v)
 {
-    for (int i = 0; i < 8; i++)
-        b->p[b->pos++] = (unsigned char)(v >> (8 * i));
+    pi_put_u64(b->p + b->pos, v);
+    b->pos += 8;
 }
 
 static void put_f64(wbuf *b, double v)
 {
-    uint64_t bits;
-    memcpy(&bits, &v, 8);
-    put_u64(b, bits);
+    pi_put_f64(b->p + b->pos, v);
+    b->pos += 8;
 }
 
 static void put_f32s(wbuf *b, const float *v, size_t count)
 {
-    for (size_t i = 0; i < count; i++) {
-        uint32_t bits;
-        memcpy(&bits, &v[i], 4);
-        put_u32(b, bits);
-    }
+    for (size_t i = 0; i < count; i++)
+        pi_put_f32(b->p + b->pos + 4 * i, v[i]);
+    b->pos += 4 * count;
 }
 
 typedef struct rbuf {
@@ -69,32 +67,26 @@ typedef struct rbuf {
 /* Reads never run past the end: the caller checked the total size; these still clamp. */
 static uint32_t get_u32(rbuf *b)
 {
-    uint32_t v = 0;
     if (b->pos + 4 > b->size)
         return 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | b->p[b->pos + (size_t)i];
     b->pos += 4;
-    return v;
+    return pi_get_u32(b->p + b->pos - 4);
 }
 
 static uint64_t get_u64(rbuf *b)
 {
-    uint64_t v = 0;
     if (b->pos + 8 > b->size)
         return 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | b->p[b->pos + (size_t)i];
     b->pos += 8;
-    return v;
+    return pi_get_u64(b->p + b->pos - 8);
 }
 
 static double get_f64(rbuf *b)
 {
-    uint64_t bits = get_u64(b);
-    double v;
-    memcpy(&v, &bits, 8);
-    return v;
+    if (b->pos + 8 > b->size)
+        return 0.0;
+    b->pos += 8;
+    return pi_get_f64(b->p + b->pos - 8);
 }
 
 /* Fixed-size part of the body (everything but the four parameter arrays). */
