@@ -1,9 +1,10 @@
 /* A naive double-precision implementation of the MLP's definition (comment block of
- * lib/model/mlp.c), written independently of lib/nn, for test_model_mlp and
+ * lib/nn/nn.h), written independently of lib/nn, for test_model_mlp and
  * test_nn_gradients. theta is the flat parameter vector in double. */
 #ifndef PI_TEST_MLP_REFERENCE_H
 #define PI_TEST_MLP_REFERENCE_H
 
+#include "model/model_impl.h"
 #include "nn/mlp_impl.h"
 
 #include <math.h>

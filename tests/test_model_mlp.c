@@ -43,7 +43,7 @@ static pi_model_t *make_mlp(pi_sde_t *sde, size_t dim, size_t width, size_t laye
 static void scale_weights(pi_model_t *m, float gain)
 {
     size_t count = 0;
-    float *p = pi_mlp_params(m, &count);
+    float *p = pi_model_param_vector(m, &count);
     assert_non_null(p);
     for (size_t i = 0; i < count; i++)
         p[i] *= gain;
@@ -60,11 +60,11 @@ static void random_points(uint64_t seed, size_t n, size_t d, float *x, double *t
 static void eval_native(const pi_model_t *m, size_t n, const float *x, const double *t, float *out,
                         int threads)
 {
-    size_t bytes = pi_mlp_eval_workspace_bytes(m, n);
+    size_t bytes = pi_model_workspace_bytes(m, n);
     void *ws = aligned_alloc(64, (bytes + 63) / 64 * 64);
     assert_non_null(ws);
     pi_eval_ctx ctx = {ws, bytes, threads};
-    assert_int_equal(pi_mlp_eval(m, n, x, t, out, &ctx), PI_OK);
+    assert_int_equal(m->type->eval(m, n, x, t, out, &ctx), PI_OK);
     free(ws);
 }
 
@@ -148,7 +148,7 @@ static void test_init_reproducible(void **state)
     assert_int_equal(pi_model_create_mlp(sde, 2, 24, 2, &a), PI_OK);
     assert_int_equal(pi_model_create_mlp(sde, 2, 24, 2, &b), PI_OK);
     size_t na, nb;
-    float *pa = pi_mlp_params(a, &na), *pb = pi_mlp_params(b, &nb);
+    float *pa = pi_model_param_vector(a, &na), *pb = pi_model_param_vector(b, &nb);
     assert_int_equal(na, nb);
     assert_memory_equal(pa, pb, na * sizeof(float)); /* seed 0 at creation */
     assert_int_equal(pi_model_mlp_init(b, 0), PI_OK);
@@ -250,7 +250,7 @@ static void central_fd(vec_fn fn, const pi_model_t *m, const double *x, double t
 
 static pi_status div_as_vec(const pi_model_t *m, const double *x, double t, double *out)
 {
-    return pi_mlp_divergence_d(m, x, t, out);
+    return m->type->divergence_d(m, x, t, out);
 }
 
 static void check_derivatives(const pi_model_t *m, const double *x, double t)
@@ -258,18 +258,18 @@ static void check_derivatives(const pi_model_t *m, const double *x, double t)
     size_t d = m->dim;
     double s[3], sref[3], jac[9], fd[27], v[3], jv[3], jvref[3], div, hess[27], gd[3], hd[9];
     double *theta = ref_mlp_theta(m);
-    assert_int_equal(pi_mlp_score_d(m, x, t, s), PI_OK);
+    assert_int_equal(m->type->score_d(m, x, t, s), PI_OK);
     ref_mlp_score(m, theta, x, t, sref);
     assert_true(rel_err(s, sref, d) < 1e-12);
     free(theta);
     /* Jacobian vs differences of the score. */
-    assert_int_equal(pi_mlp_jacobian_d(m, x, t, jac), PI_OK);
-    central_fd(pi_mlp_score_d, m, x, t, d, fd);
+    assert_int_equal(m->type->jacobian_d(m, x, t, jac), PI_OK);
+    central_fd(m->type->score_d, m, x, t, d, fd);
     assert_true(rel_err(jac, fd, d * d) < 1e-6);
     /* JVP and divergence are consistent with the Jacobian. */
     for (size_t i = 0; i < d; i++)
         v[i] = 0.3 + 0.7 * (double)i - 0.2 * (double)(i * i);
-    assert_int_equal(pi_mlp_jvp_d(m, x, t, v, jv), PI_OK);
+    assert_int_equal(m->type->jvp_d(m, x, t, v, jv), PI_OK);
     double tr = 0.0;
     for (size_t i = 0; i < d; i++) {
         jvref[i] = 0.0;
@@ -278,15 +278,15 @@ static void check_derivatives(const pi_model_t *m, const double *x, double t)
         tr += jac[i * d + i];
     }
     assert_true(rel_err(jv, jvref, d) < 1e-12);
-    assert_int_equal(pi_mlp_divergence_d(m, x, t, &div), PI_OK);
+    assert_int_equal(m->type->divergence_d(m, x, t, &div), PI_OK);
     assert_true(fabs(div - tr) <= 1e-12 * fmax(1.0, fabs(tr)));
     /* Hessians of the components vs differences of the Jacobian. */
-    assert_int_equal(pi_mlp_hessians_d(m, x, t, hess), PI_OK);
-    central_fd(pi_mlp_jacobian_d, m, x, t, d * d, fd);
+    assert_int_equal(m->type->hessians_d(m, x, t, hess), PI_OK);
+    central_fd(m->type->jacobian_d, m, x, t, d * d, fd);
     /* fd[(k d + i) d + j] = ∂(∂s_k/∂x_i)/∂x_j = hess[(k d + i) d + j] */
     assert_true(rel_err(hess, fd, d * d * d) < 1e-6);
     /* ∇(∇·s) vs differences of the divergence, and vs the Hessians' trace. */
-    assert_int_equal(pi_mlp_grad_div_d(m, x, t, gd), PI_OK);
+    assert_int_equal(m->type->grad_div_d(m, x, t, gd), PI_OK);
     central_fd(div_as_vec, m, x, t, 1, fd);
     assert_true(rel_err(gd, fd, d) < 1e-6);
     double gd2[3] = {0.0, 0.0, 0.0};
@@ -297,8 +297,8 @@ static void check_derivatives(const pi_model_t *m, const double *x, double t)
     }
     assert_true(rel_err(gd, gd2, d) < 1e-12);
     /* ∇∇(∇·s) vs differences of ∇(∇·s). */
-    assert_int_equal(pi_mlp_hess_div_d(m, x, t, hd), PI_OK);
-    central_fd(pi_mlp_grad_div_d, m, x, t, d, fd);
+    assert_int_equal(m->type->hess_div_d(m, x, t, hd), PI_OK);
+    central_fd(m->type->grad_div_d, m, x, t, d, fd);
     assert_true(rel_err(hd, fd, d * d) < 1e-6);
     for (size_t i = 0; i < d; i++)
         for (size_t j = 0; j < d; j++)
@@ -340,27 +340,27 @@ static void test_derivative_dispatch(void **state)
     pi_model_t *m = make_mlp(sde, 2, 16, 2, 4);
     double x[2] = {0.3, -0.8}, a[8], b[8];
     assert_int_equal(pi_model_hess_div_d(m, x, 0.3, a), PI_OK);
-    assert_int_equal(pi_mlp_hess_div_d(m, x, 0.3, b), PI_OK);
+    assert_int_equal(m->type->hess_div_d(m, x, 0.3, b), PI_OK);
     assert_memory_equal(a, b, 4 * sizeof(double));
     assert_int_equal(pi_model_grad_div_d(m, x, 0.3, a), PI_OK);
-    assert_int_equal(pi_mlp_grad_div_d(m, x, 0.3, b), PI_OK);
+    assert_int_equal(m->type->grad_div_d(m, x, 0.3, b), PI_OK);
     assert_memory_equal(a, b, 2 * sizeof(double));
     /* The all-in-one entry gives the same bits as the single functions. */
     double s1[2], s2[2], j1[4], j2[4], dv1, dv2, g1[2], g2[2], h1[8], h2[8], hd1[4], hd2[4];
-    assert_int_equal(pi_mlp_derivatives_d(m, x, 0.3, s1, j1, &dv1, g1, h1, hd1), PI_OK);
-    assert_int_equal(pi_mlp_score_d(m, x, 0.3, s2), PI_OK);
-    assert_int_equal(pi_mlp_jacobian_d(m, x, 0.3, j2), PI_OK);
-    assert_int_equal(pi_mlp_divergence_d(m, x, 0.3, &dv2), PI_OK);
-    assert_int_equal(pi_mlp_grad_div_d(m, x, 0.3, g2), PI_OK);
-    assert_int_equal(pi_mlp_hessians_d(m, x, 0.3, h2), PI_OK);
-    assert_int_equal(pi_mlp_hess_div_d(m, x, 0.3, hd2), PI_OK);
+    assert_int_equal(m->type->derivatives_d(m, x, 0.3, s1, j1, &dv1, g1, h1, hd1), PI_OK);
+    assert_int_equal(m->type->score_d(m, x, 0.3, s2), PI_OK);
+    assert_int_equal(m->type->jacobian_d(m, x, 0.3, j2), PI_OK);
+    assert_int_equal(m->type->divergence_d(m, x, 0.3, &dv2), PI_OK);
+    assert_int_equal(m->type->grad_div_d(m, x, 0.3, g2), PI_OK);
+    assert_int_equal(m->type->hessians_d(m, x, 0.3, h2), PI_OK);
+    assert_int_equal(m->type->hess_div_d(m, x, 0.3, hd2), PI_OK);
     assert_memory_equal(s1, s2, sizeof s1);
     assert_memory_equal(j1, j2, sizeof j1);
     assert_true(dv1 == dv2);
     assert_memory_equal(g1, g2, sizeof g1);
     assert_memory_equal(h1, h2, sizeof h1);
     assert_memory_equal(hd1, hd2, sizeof hd1);
-    assert_int_equal(pi_mlp_derivatives_d(m, x, 0.3, NULL, j1, NULL, NULL, NULL, NULL), PI_OK);
+    assert_int_equal(m->type->derivatives_d(m, x, 0.3, NULL, j1, NULL, NULL, NULL, NULL), PI_OK);
     assert_memory_equal(j1, j2, sizeof j1);
     /* The model layer's all-in-one dispatch (what the WKB sweep calls) reaches it. */
     assert_int_equal(pi_model_derivatives_d(m, x, 0.3, s1, j1, NULL, g1, h1, hd1), PI_OK);
@@ -387,13 +387,13 @@ static void test_derivatives_large_scratch(void **state)
     double x64[64], jac[64 * 64], hd[64 * 64], div = 0.0;
     for (size_t i = 0; i < 64; i++)
         x64[i] = 0.01 * (double)i;
-    assert_int_equal(pi_mlp_jacobian_d(m, x64, 0.5, jac), PI_OK);
-    assert_int_equal(pi_mlp_divergence_d(m, x64, 0.5, &div), PI_OK);
+    assert_int_equal(m->type->jacobian_d(m, x64, 0.5, jac), PI_OK);
+    assert_int_equal(m->type->divergence_d(m, x64, 0.5, &div), PI_OK);
     double tr = 0.0;
     for (size_t i = 0; i < 64; i++)
         tr += jac[i * 64 + i];
     assert_true(fabs(div - tr) <= 1e-12 * fmax(1.0, fabs(tr)));
-    assert_int_equal(pi_mlp_hess_div_d(m, x64, 0.5, hd), PI_EUNSUPPORTED);
+    assert_int_equal(m->type->hess_div_d(m, x64, 0.5, hd), PI_EUNSUPPORTED);
     assert_non_null(strstr(pi_last_error(), "Hutchinson"));
     pi_model_destroy(m);
     pi_sde_destroy(sde);
@@ -476,7 +476,7 @@ static void test_bad_input(void **state)
     assert_null(m);
     assert_int_equal(pi_model_create_mlp(sde, 2, 8, 1, &m), PI_OK);
     size_t n0 = 0;
-    float *p0 = pi_mlp_params(m, &n0);
+    float *p0 = pi_model_param_vector(m, &n0);
     float first = p0[0];
     assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_LOG_SIGMA, 7), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "features"));
@@ -496,7 +496,7 @@ static void test_bad_input(void **state)
     assert_int_equal(net->features, 16);
     assert_int_equal(net->precond, 0);
     assert_int_equal(m->native_view, PI_VIEW_EPS);
-    assert_true(pi_mlp_params(m, NULL)[0] == first);
+    assert_true(pi_model_param_vector(m, NULL)[0] == first);
     assert_int_equal(pi_model_mlp_init(NULL, 1), PI_EINVAL);
     /* Setters reject other kinds. */
     assert_int_equal(pi_model_alloc(&fake_type, sde, 2, PI_VIEW_SCORE, &fake), PI_OK);
@@ -506,9 +506,9 @@ static void test_bad_input(void **state)
     assert_int_equal(pi_model_mlp_set_preconditioning(fake, 1, 0.5), PI_EUNSUPPORTED);
     assert_non_null(strstr(pi_last_error(), "MLP"));
     size_t cnt = 99;
-    assert_null(pi_mlp_params(fake, &cnt));
+    assert_null(pi_model_param_vector(fake, &cnt));
     assert_int_equal(cnt, 0);
-    assert_int_equal(pi_mlp_train_workspace_bytes(fake, 10), 0);
+    assert_int_equal(pi_model_train_workspace_bytes(fake, 10), 0);
     pi_model_destroy(fake);
     /* Changing the feature count re-initialises from the last seed, reproducibly. */
     assert_int_equal(pi_model_mlp_init(m, 5), PI_OK);
@@ -518,7 +518,7 @@ static void test_bad_input(void **state)
     assert_int_equal(pi_model_mlp_set_embedding(m2, PI_EMBED_LOG_SIGMA, 4), PI_OK);
     assert_int_equal(pi_model_mlp_init(m2, 5), PI_OK);
     size_t c1, c2;
-    float *q1 = pi_mlp_params(m, &c1), *q2 = pi_mlp_params(m2, &c2);
+    float *q1 = pi_model_param_vector(m, &c1), *q2 = pi_model_param_vector(m2, &c2);
     assert_int_equal(c1, c2);
     assert_int_equal(c1, 8 * 7 + 2 * 9);
     assert_memory_equal(q1, q2, c1 * sizeof(float));

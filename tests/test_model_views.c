@@ -116,14 +116,14 @@ static pi_status inner_eval(const pi_model_t *m, size_t n, const float *x, const
 static size_t inner_ws(const pi_model_t *m, size_t n) { return pi_model_workspace_bytes(m->impl, n); }
 
 static const struct pi_model_type score_only_type = {
-    "score-only", PI_MODEL_CALLBACK, inner_ws, inner_eval, inner_score, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL, NULL};
+    .name = "score-only", .kind = PI_MODEL_CALLBACK, .workspace_bytes = inner_ws,
+    .eval = inner_eval, .score_d = inner_score};
 static const struct pi_model_type jvp_only_type = {
-    "jvp-only", PI_MODEL_CALLBACK, inner_ws, inner_eval, inner_score, inner_jvp, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL, NULL};
+    .name = "jvp-only", .kind = PI_MODEL_CALLBACK, .workspace_bytes = inner_ws,
+    .eval = inner_eval, .score_d = inner_score, .jvp_d = inner_jvp};
 static const struct pi_model_type eval_only_type = {
-    "eval-only", PI_MODEL_CALLBACK, inner_ws, inner_eval, NULL, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL, NULL};
+    .name = "eval-only", .kind = PI_MODEL_CALLBACK, .workspace_bytes = inner_ws,
+    .eval = inner_eval};
 
 static pi_model_t *wrap(const struct pi_model_type *type, pi_model_t *inner, const pi_sde_t *sde)
 {

@@ -26,7 +26,7 @@ static pi_model_t *make_net(pi_sde_t *sde, size_t d, size_t width, size_t layers
     assert_int_equal(pi_model_create_mlp(sde, d, width, layers, &m), PI_OK);
     assert_int_equal(pi_model_mlp_init(m, seed), PI_OK);
     size_t count;
-    float *p = pi_mlp_params(m, &count);
+    float *p = pi_model_param_vector(m, &count);
     for (size_t i = 0; i < count; i++)
         p[i] *= gain;
     return m;
@@ -47,13 +47,13 @@ static float *backward_grad(const pi_model_t *m, size_t n, const float *x, const
                             const float *dout, float *out, int threads)
 {
     size_t count = 0;
-    pi_mlp_params((pi_model_t *)(uintptr_t)m, &count);
-    size_t bytes = pi_mlp_train_workspace_bytes(m, n);
+    pi_model_param_vector((pi_model_t *)(uintptr_t)m, &count);
+    size_t bytes = pi_model_train_workspace_bytes(m, n);
     assert_true(bytes > 0);
     void *ws = malloc(bytes);
     float *grad = malloc(count * sizeof *grad);
-    assert_int_equal(pi_mlp_forward_train(m, n, x, t, out, ws, threads), PI_OK);
-    assert_int_equal(pi_mlp_backward(m, n, dout, grad, ws, threads), PI_OK);
+    assert_int_equal(pi_model_forward_train(m, n, x, t, out, ws, threads), PI_OK);
+    assert_int_equal(pi_model_backward(m, n, dout, grad, ws, threads), PI_OK);
     free(ws);
     return grad;
 }
@@ -76,17 +76,17 @@ static double loss_d(const pi_model_t *m, const double *theta, size_t n, const f
 static void check_fd(pi_model_t *m, size_t n)
 {
     size_t d = m->dim, count = 0;
-    pi_mlp_params(m, &count);
+    pi_model_param_vector(m, &count);
     float *x = malloc(n * d * sizeof *x), *dout = malloc(n * d * sizeof *dout);
     float *out = malloc(n * d * sizeof *out), *out2 = malloc(n * d * sizeof *out2);
     double *t = malloc(n * sizeof *t);
     batch_of(17, n, d, x, t, dout);
     float *grad = backward_grad(m, n, x, t, dout, out, 1);
     /* The training forward gives the same bits as inference. */
-    size_t eb = pi_mlp_eval_workspace_bytes(m, n);
+    size_t eb = pi_model_workspace_bytes(m, n);
     void *ews = aligned_alloc(64, (eb + 63) / 64 * 64);
     pi_eval_ctx ctx = {ews, eb, 1};
-    assert_int_equal(pi_mlp_eval(m, n, x, t, out2, &ctx), PI_OK);
+    assert_int_equal(m->type->eval(m, n, x, t, out2, &ctx), PI_OK);
     assert_memory_equal(out, out2, n * d * sizeof(float));
     free(ews);
     double *theta = ref_mlp_theta(m), worst = 0.0, gmax = 0.0, num = 0.0, den = 0.0;
@@ -153,7 +153,7 @@ static void test_gradients_reproducible(void **state)
     pi_model_t *m = make_net(sde, 2, 64, 3, 3, 1.0f);
     assert_int_equal(pi_model_mlp_set_preconditioning(m, 1, 0.5), PI_OK);
     size_t n = getenv("PI_TEST_QUICK") ? 520 : 1100, count;
-    pi_mlp_params(m, &count);
+    pi_model_param_vector(m, &count);
     float *x = malloc(n * 2 * sizeof *x), *dout = malloc(n * 2 * sizeof *dout);
     float *out1 = malloc(n * 2 * sizeof *out1), *out = malloc(n * 2 * sizeof *out);
     double *t = malloc(n * sizeof *t);
@@ -187,7 +187,7 @@ static void test_gradients_reproducible(void **state)
 static void torch_case(pi_model_t *m, size_t n, const char *dir)
 {
     size_t d = m->dim, count;
-    pi_mlp_params(m, &count);
+    pi_model_param_vector(m, &count);
     float *x = malloc(n * d * sizeof *x), *dout = malloc(n * d * sizeof *dout);
     float *out = malloc(n * d * sizeof *out);
     double *t = malloc(n * sizeof *t);
@@ -267,21 +267,21 @@ static void test_bad_input(void **state)
     pi_model_t *m = make_net(sde, 2, 4, 1, 1, 1.0f);
     float x[2] = {0, 0}, out[2], grad[4 * 19 + 2 * 5];
     double t[1] = {0.5};
-    size_t bytes = pi_mlp_train_workspace_bytes(m, 1);
+    size_t bytes = pi_model_train_workspace_bytes(m, 1);
     assert_true(bytes > 0);
-    assert_int_equal(pi_mlp_train_workspace_bytes(m, 0), 0);
-    assert_int_equal(pi_mlp_train_workspace_bytes(NULL, 4), 0);
+    assert_int_equal(pi_model_train_workspace_bytes(m, 0), 0);
+    assert_int_equal(pi_model_train_workspace_bytes(NULL, 4), 0);
     void *ws = malloc(bytes);
-    assert_int_equal(pi_mlp_forward_train(m, 0, x, t, out, ws, 1), PI_EINVAL);
-    assert_int_equal(pi_mlp_forward_train(m, 1, NULL, t, out, ws, 1), PI_EINVAL);
-    assert_int_equal(pi_mlp_forward_train(NULL, 1, x, t, out, ws, 1), PI_EINVAL);
+    assert_int_equal(pi_model_forward_train(m, 0, x, t, out, ws, 1), PI_EINVAL);
+    assert_int_equal(pi_model_forward_train(m, 1, NULL, t, out, ws, 1), PI_EINVAL);
+    assert_int_equal(pi_model_forward_train(NULL, 1, x, t, out, ws, 1), PI_EINVAL);
     t[0] = 0.0; /* σ = 0: no noise level to embed */
-    assert_int_equal(pi_mlp_forward_train(m, 1, x, t, out, ws, 1), PI_EINVAL);
+    assert_int_equal(pi_model_forward_train(m, 1, x, t, out, ws, 1), PI_EINVAL);
     t[0] = 0.5;
-    assert_int_equal(pi_mlp_forward_train(m, 1, x, t, out, ws, 1), PI_OK);
-    assert_int_equal(pi_mlp_backward(m, 1, NULL, grad, ws, 1), PI_EINVAL);
-    assert_int_equal(pi_mlp_backward(m, 1, out, NULL, ws, 1), PI_EINVAL);
-    assert_int_equal(pi_mlp_backward(m, 1, out, grad, ws, 1), PI_OK);
+    assert_int_equal(pi_model_forward_train(m, 1, x, t, out, ws, 1), PI_OK);
+    assert_int_equal(pi_model_backward(m, 1, NULL, grad, ws, 1), PI_EINVAL);
+    assert_int_equal(pi_model_backward(m, 1, out, NULL, ws, 1), PI_EINVAL);
+    assert_int_equal(pi_model_backward(m, 1, out, grad, ws, 1), PI_OK);
     free(ws);
     pi_model_destroy(m);
     pi_sde_destroy(sde);

@@ -48,10 +48,10 @@ static void points(size_t n, size_t d, float *x, double *t)
 
 static void eval_native(const pi_model_t *m, size_t n, const float *x, const double *t, float *out)
 {
-    size_t bytes = pi_mlp_eval_workspace_bytes(m, n);
+    size_t bytes = pi_model_workspace_bytes(m, n);
     void *ws = aligned_alloc(64, (bytes + 63) / 64 * 64);
     pi_eval_ctx ctx = {ws, bytes, 1};
-    assert_int_equal(pi_mlp_eval(m, n, x, t, out, &ctx), PI_OK);
+    assert_int_equal(m->type->eval(m, n, x, t, out, &ctx), PI_OK);
     free(ws);
 }
 

@@ -293,9 +293,7 @@ static pi_status failing_eval(const pi_model_t *m, size_t n, const float *x, con
 }
 
 static const struct pi_model_type failing_type = {
-    "failing", PI_MODEL_CALLBACK, NULL, failing_eval, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-};
+    .name = "failing", .kind = PI_MODEL_CALLBACK, .eval = failing_eval};
 
 static void test_model_failure(void **state)
 {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pathint.h"
+#include "core/codec.h"
 #include "nn/mlp_impl.h"
 #include "train/train_impl.h"
 
@@ -553,6 +554,77 @@ static void test_interrupted_save_and_corrupt_checkpoints(void **state)
     pi_model_destroy(m);
 }
 
+/* The checkpoint embeds the model as a model file: the bytes after the model length are
+ * exactly what pi_model_save writes, so a change to a kind's fields is a change to its
+ * model-file payload only. The model code validates the embedded model; 0.x checkpoints
+ * (version 1) are refused with a clear message. */
+static void test_checkpoint_embeds_the_model_file(void **state)
+{
+    (void)state;
+    float data[2 * 40];
+    assert_int_equal(pi_data_generate(PI_DATA_MOONS, 40, 2, data), PI_OK);
+    pi_model_t *m = small_mlp(16, 2, 3);
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.6), PI_OK);
+    pi_trainer_t *tr = NULL;
+    assert_int_equal(pi_trainer_create(m, &tr), PI_OK);
+    assert_int_equal(pi_trainer_set_batch_size(tr, 32), PI_OK);
+    assert_int_equal(pi_trainer_fit(tr, 40, data, 4), PI_OK); /* the model holds the EMA */
+    char ckpt[128], model_path[128], bad[128];
+    tmp_path(ckpt, sizeof ckpt, "embed.ckpt");
+    tmp_path(model_path, sizeof model_path, "embed.pim");
+    tmp_path(bad, sizeof bad, "embed-bad.ckpt");
+    assert_int_equal(pi_trainer_save(tr, ckpt), PI_OK);
+    assert_int_equal(pi_model_save(m, model_path), PI_OK);
+    size_t size, model_size;
+    unsigned char *c = slurp(ckpt, &size);
+    unsigned char *file = slurp(model_path, &model_size);
+    assert_memory_equal(c, "PICKPT\0\0", 8);
+    assert_int_equal(pi_get_u32(c + 8), 2); /* format version */
+    assert_true(pi_get_u64(c + 16) == size - 32);
+    assert_true(pi_get_u64(c + 24) == model_size);
+    assert_true(size > 32 + model_size);
+    assert_memory_equal(c + 32, file, model_size);
+    /* Resuming gives back a model whose file is byte-identical too. */
+    pi_model_t *m2 = NULL;
+    pi_trainer_t *t2 = NULL;
+    assert_int_equal(pi_trainer_resume(ckpt, &m2, &t2), PI_OK);
+    assert_int_equal(pi_model_save(m2, model_path), PI_OK);
+    size_t size2;
+    unsigned char *file2 = slurp(model_path, &size2);
+    assert_int_equal(size2, model_size);
+    assert_memory_equal(file2, file, model_size);
+    free(file2);
+    pi_trainer_destroy(t2);
+    pi_model_destroy(m2);
+
+    /* A corrupt embedded model under a valid checkpoint checksum: the model code rejects it
+     * (its own checksum) and the message says where. */
+    m2 = (pi_model_t *)0x1;
+    t2 = (pi_trainer_t *)0x1;
+    c[32 + model_size / 2] ^= 0x01;
+    pi_put_u64(c + size - 8, pi_checksum64(c, size - 8, 0));
+    spit(bad, c, size);
+    assert_int_equal(pi_trainer_resume(bad, &m2, &t2), PI_EFORMAT);
+    assert_non_null(strstr(pi_last_error(), "model"));
+    c[32 + model_size / 2] ^= 0x01;
+    /* A model length that runs past the body. */
+    pi_put_u64(c + 24, size);
+    pi_put_u64(c + size - 8, pi_checksum64(c, size - 8, 0));
+    spit(bad, c, size);
+    assert_int_equal(pi_trainer_resume(bad, &m2, &t2), PI_EFORMAT);
+    pi_put_u64(c + 24, model_size);
+    /* Version 1 (pathint 0.x) is refused, saying so. */
+    pi_put_u32(c + 8, 1);
+    spit(bad, c, size);
+    assert_int_equal(pi_trainer_resume(bad, &m2, &t2), PI_EFORMAT);
+    assert_non_null(strstr(pi_last_error(), "version 1"));
+    assert_true(m2 == (pi_model_t *)0x1 && t2 == (pi_trainer_t *)0x1);
+    free(c);
+    free(file);
+    pi_trainer_destroy(tr);
+    pi_model_destroy(m);
+}
+
 /* ---- bad input ------------------------------------------------------------------------- */
 
 static void test_bad_input(void **state)
@@ -661,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_resume_is_bit_identical),
         cmocka_unit_test(test_resume_custom_sde_parameters),
         cmocka_unit_test(test_interrupted_save_and_corrupt_checkpoints),
+        cmocka_unit_test(test_checkpoint_embeds_the_model_file),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

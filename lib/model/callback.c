@@ -276,10 +276,23 @@ static void cb_destroy(pi_model_t *m)
 }
 
 static const struct pi_model_type callback_type = {
-    "host-callback", PI_MODEL_CALLBACK, NULL, cb_eval,
-    cb_score_d, cb_jvp_d, cb_jacobian_d, cb_divergence_d, cb_grad_div_d,
-    cb_hessians_d, cb_hess_div_d, NULL, NULL, cb_destroy,
-    NULL, /* derivatives_d: one by one */
+    .name = "host-callback",
+    .kind = PI_MODEL_CALLBACK,
+    .workspace_bytes = NULL,
+    .eval = cb_eval,
+    .score_d = cb_score_d,
+    .jvp_d = cb_jvp_d,
+    .jacobian_d = cb_jacobian_d,
+    .divergence_d = cb_divergence_d,
+    .grad_div_d = cb_grad_div_d,
+    .hessians_d = cb_hessians_d,
+    .hess_div_d = cb_hess_div_d,
+    .logpdf_d = NULL,
+    .write_payload = NULL,
+    .destroy = cb_destroy,
+    .derivatives_d = NULL, /* one by one */
+    /* not trainable: .params, .sigma_data, .train_workspace_bytes, .forward_train and
+     * .backward stay NULL */
 };
 
 pi_status pi_model_create_callback(const pi_sde_t *sde, size_t dim, pi_view view, pi_model_fn fn,

@@ -631,10 +631,23 @@ static pi_status emp_write_payload(const pi_model_t *m, pi_file *file)
 }
 
 static const struct pi_model_type empirical_type = {
-    "empirical", PI_MODEL_EMPIRICAL, emp_workspace_bytes, emp_eval,
-    emp_score_d, emp_jvp_d, emp_jacobian_d, emp_divergence_d, emp_grad_div_d,
-    emp_hessians_d, emp_hess_div_d, emp_logpdf_d, emp_write_payload, emp_destroy,
-    NULL, /* derivatives_d: one by one */
+    .name = "empirical",
+    .kind = PI_MODEL_EMPIRICAL,
+    .workspace_bytes = emp_workspace_bytes,
+    .eval = emp_eval,
+    .score_d = emp_score_d,
+    .jvp_d = emp_jvp_d,
+    .jacobian_d = emp_jacobian_d,
+    .divergence_d = emp_divergence_d,
+    .grad_div_d = emp_grad_div_d,
+    .hessians_d = emp_hessians_d,
+    .hess_div_d = emp_hess_div_d,
+    .logpdf_d = emp_logpdf_d,
+    .write_payload = emp_write_payload,
+    .destroy = emp_destroy,
+    .derivatives_d = NULL, /* one by one */
+    /* not trainable: .params, .sigma_data, .train_workspace_bytes, .forward_train and
+     * .backward stay NULL */
 };
 
 /* Takes ownership of data (n × dim floats, already validated finite). */

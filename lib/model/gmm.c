@@ -570,10 +570,23 @@ static pi_status gmm_write_payload(const pi_model_t *m, pi_file *file)
 }
 
 static const struct pi_model_type gmm_type = {
-    "Gaussian-mixture", PI_MODEL_GMM, gmm_workspace_bytes, gmm_eval,
-    gmm_score_d, gmm_jvp_d, gmm_jacobian_d, gmm_divergence_d, gmm_grad_div_d,
-    gmm_hessians_d, gmm_hess_div_d, gmm_logpdf_d, gmm_write_payload, gmm_destroy,
-    NULL, /* derivatives_d: one by one */
+    .name = "Gaussian-mixture",
+    .kind = PI_MODEL_GMM,
+    .workspace_bytes = gmm_workspace_bytes,
+    .eval = gmm_eval,
+    .score_d = gmm_score_d,
+    .jvp_d = gmm_jvp_d,
+    .jacobian_d = gmm_jacobian_d,
+    .divergence_d = gmm_divergence_d,
+    .grad_div_d = gmm_grad_div_d,
+    .hessians_d = gmm_hessians_d,
+    .hess_div_d = gmm_hess_div_d,
+    .logpdf_d = gmm_logpdf_d,
+    .write_payload = gmm_write_payload,
+    .destroy = gmm_destroy,
+    .derivatives_d = NULL, /* one by one */
+    /* not trainable: .params, .sigma_data, .train_workspace_bytes, .forward_train and
+     * .backward stay NULL */
 };
 
 /* Validate and build. normalise = 0 takes weights as already normalised (model files). */

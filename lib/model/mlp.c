@@ -1,48 +1,129 @@
-/* The MLP score model (MATH.md §2): construction, options, initialisation, model-file payload.
- * The dense algebra lives in nn/ (mlp_forward.c, mlp_backward.c, mlp_derivatives.c).
- *
- * Definition. At time t with (α, σ) from the SDE and σ̃ = σ/α:
- *   x̃ = x/α                                   (the EDM variables, MATH.md §1)
- *   z  = x̃ (PI_PRECOND_NONE), or c_in x̃ (EDM, INPUT)   (network input, dim values)
- *   u  = ln(σ̃)/4 (PI_EMBED_LOG_SIGMA, EDM's c_noise) or u = t (PI_EMBED_TIME)
- *   emb(u) = [sin(ω_0 u) … sin(ω_{h−1} u), cos(ω_0 u) … cos(ω_{h−1} u)],  h = features/2,
- *            ω_k = 64^(k/(h−1)) (geometric from 1 to 64; ω_0 = 1 when h = 1)
- *   h_0 = [z, emb(u)]  (in = dim + features values)
- *   h_l = SiLU(W_l h_{l−1} + b_l),  l = 1 … L  (width W, SiLU(a) = a/(1 + e^−a))
- *   F   = W_{L+1} h_L + b_{L+1}     (dim values)
- * Output. Without EDM preconditioning (PI_PRECOND_NONE, PI_PRECOND_INPUT) the model's native
- * view is the output view (ε by default; score or denoiser selectable) and its value is F. With
- * EDM preconditioning (σ_d = σ_data)
- *   c_skip = σ_d²/(σ̃² + σ_d²),  c_out = σ̃ σ_d/√(σ̃² + σ_d²),  c_in = 1/√(σ̃² + σ_d²)
- *   D = c_skip x̃ + c_out F   (native view: denoiser; the output-view setting is kept but
- *                               unused under EDM)
- * Parameters: one flat float vector, Linear layer by layer: W_l (out × in, row-major, PyTorch's
- * nn.Linear.weight) then b_l. Initialisation (PyTorch's nn.Linear default distribution):
- * every W_l and b_l entry uniform in (−1/√in_l, 1/√in_l), drawn by Philox from
- * (seed, PI_STREAM_INIT, sample = l, step = 0 for W_l / 1 for b_l, element = flat index), so
- * a seed gives the same weights on every machine. Creation uses seed 0. */
-#include "nn/mlp_impl.h"
-#include "nn/nn.h"
+/* The MLP model kind (MATH.md §2): the one adapter between pi_model_t and nn's pi_mlp
+ * network (definition and initialisation: the comment block of nn/nn.h). The model holds the
+ * network as m->impl and hands nn the SDE's (α, σ) through a pi_mlp_noise; construction,
+ * options and the model-file payload live here, the algebra in nn/. Creation uses seed 0. */
+#include "model/mlp_model.h"
 
 #include "core/codec.h"
-#include "core/philox.h"
 
 #include <string.h>
 
+/* nn asks for (α(t), σ(t)) through this; the context is the model's SDE. */
+static pi_status sde_marginal(const void *ctx, double t, double *alpha, double *sigma)
+{
+    return pi_sde_eval_marginal(ctx, t, alpha, sigma);
+}
+
+static pi_mlp_noise noise_of(const pi_model_t *m)
+{
+    return (pi_mlp_noise){.marginal = sde_marginal, .ctx = &m->sde};
+}
+
+/* ---- vtable entries: nn on the model's network and SDE -------------------------------- */
+
 static size_t mlp_workspace_bytes(const pi_model_t *m, size_t n)
 {
-    return pi_mlp_eval_workspace_bytes(m, n);
+    return pi_mlp_eval_workspace_bytes(m->impl, n);
+}
+
+static pi_status mlp_eval(const pi_model_t *m, size_t n, const float *x, const double *t,
+                          float *out, const pi_eval_ctx *ctx)
+{
+    if (ctx == NULL)
+        return pi_fail(PI_EINVAL, "pi_mlp_eval: workspace must hold %zu bytes",
+                       pi_mlp_eval_workspace_bytes(m->impl, n));
+    pi_mlp_noise noise = noise_of(m);
+    return pi_mlp_eval(m->impl, &noise, n, x, t, out, ctx->workspace, ctx->workspace_bytes,
+                       ctx->threads);
+}
+
+static pi_status mlp_score_d(const pi_model_t *m, const double *x, double t, double *s)
+{
+    pi_mlp_noise noise = noise_of(m);
+    return pi_mlp_score_d(m->impl, &noise, x, t, s);
+}
+
+static pi_status mlp_jvp_d(const pi_model_t *m, const double *x, double t, const double *v,
+                           double *out)
+{
+    pi_mlp_noise noise = noise_of(m);
+    return pi_mlp_jvp_d(m->impl, &noise, x, t, v, out);
+}
+
+static pi_status mlp_jacobian_d(const pi_model_t *m, const double *x, double t, double *jac)
+{
+    pi_mlp_noise noise = noise_of(m);
+    return pi_mlp_jacobian_d(m->impl, &noise, x, t, jac);
+}
+
+static pi_status mlp_divergence_d(const pi_model_t *m, const double *x, double t, double *div)
+{
+    pi_mlp_noise noise = noise_of(m);
+    return pi_mlp_divergence_d(m->impl, &noise, x, t, div);
+}
+
+static pi_status mlp_grad_div_d(const pi_model_t *m, const double *x, double t, double *grad)
+{
+    pi_mlp_noise noise = noise_of(m);
+    return pi_mlp_grad_div_d(m->impl, &noise, x, t, grad);
+}
+
+static pi_status mlp_hessians_d(const pi_model_t *m, const double *x, double t, double *hess)
+{
+    pi_mlp_noise noise = noise_of(m);
+    return pi_mlp_hessians_d(m->impl, &noise, x, t, hess);
+}
+
+static pi_status mlp_hess_div_d(const pi_model_t *m, const double *x, double t, double *hess)
+{
+    pi_mlp_noise noise = noise_of(m);
+    return pi_mlp_hess_div_d(m->impl, &noise, x, t, hess);
+}
+
+static pi_status mlp_derivatives_d(const pi_model_t *m, const double *x, double t, double *s,
+                                   double *jac, double *div, double *grad_div, double *hess,
+                                   double *hess_div)
+{
+    pi_mlp_noise noise = noise_of(m);
+    return pi_mlp_derivatives_d(m->impl, &noise, x, t, s, jac, div, grad_div, hess, hess_div);
+}
+
+static float *mlp_params(const pi_model_t *m, size_t *count)
+{
+    pi_mlp *net = m->impl;
+    *count = net->num_params;
+    return net->params;
+}
+
+static double mlp_sigma_data(const pi_model_t *m)
+{
+    const pi_mlp *net = m->impl;
+    return net->sigma_data;
+}
+
+static size_t mlp_train_workspace_bytes(const pi_model_t *m, size_t batch)
+{
+    return pi_mlp_train_workspace_bytes(m->impl, batch);
+}
+
+static pi_status mlp_forward_train(const pi_model_t *m, size_t n, const float *x,
+                                   const double *t, float *out, void *ws, int threads)
+{
+    pi_mlp_noise noise = noise_of(m);
+    return pi_mlp_forward_train(m->impl, &noise, n, x, t, out, ws, threads);
+}
+
+static pi_status mlp_backward(const pi_model_t *m, size_t n, const float *dout, float *grad,
+                              void *ws, int threads)
+{
+    return pi_mlp_backward(m->impl, n, dout, grad, ws, threads);
 }
 
 static pi_status mlp_write_payload(const pi_model_t *m, pi_file *file);
 
 static void mlp_destroy(pi_model_t *m)
 {
-    pi_mlp *net = m->impl;
-    if (net == NULL)
-        return;
-    pi_free(net->params);
-    pi_free(net);
+    pi_mlp_destroy(m->impl);
     m->impl = NULL;
 }
 
@@ -50,18 +131,23 @@ static const struct pi_model_type mlp_type = {
     .name = "mlp",
     .kind = PI_MODEL_MLP,
     .workspace_bytes = mlp_workspace_bytes,
-    .eval = pi_mlp_eval,
-    .score_d = pi_mlp_score_d,
-    .jvp_d = pi_mlp_jvp_d,
-    .jacobian_d = pi_mlp_jacobian_d,
-    .divergence_d = pi_mlp_divergence_d,
-    .grad_div_d = pi_mlp_grad_div_d,
-    .hessians_d = pi_mlp_hessians_d,
-    .hess_div_d = pi_mlp_hess_div_d,
-    .derivatives_d = pi_mlp_derivatives_d,
+    .eval = mlp_eval,
+    .score_d = mlp_score_d,
+    .jvp_d = mlp_jvp_d,
+    .jacobian_d = mlp_jacobian_d,
+    .divergence_d = mlp_divergence_d,
+    .grad_div_d = mlp_grad_div_d,
+    .hessians_d = mlp_hessians_d,
+    .hess_div_d = mlp_hess_div_d,
+    .derivatives_d = mlp_derivatives_d,
     .logpdf_d = NULL,
     .write_payload = mlp_write_payload,
     .destroy = mlp_destroy,
+    .params = mlp_params,
+    .sigma_data = mlp_sigma_data,
+    .train_workspace_bytes = mlp_train_workspace_bytes,
+    .forward_train = mlp_forward_train,
+    .backward = mlp_backward,
 };
 
 pi_mlp *pi_mlp_of(const pi_model_t *m)
@@ -71,79 +157,19 @@ pi_mlp *pi_mlp_of(const pi_model_t *m)
     return m->impl;
 }
 
-size_t pi_mlp_count_params(size_t dim, size_t width, size_t layers, size_t features)
-{
-    if (dim == 0 || width == 0 || layers == 0 || dim > PI_MAX_DIM || width > PI_MLP_MAX_WIDTH ||
-        layers > PI_MLP_MAX_LAYERS || features > PI_MLP_MAX_FEATURES)
-        return 0;
-    /* All factors are bounded above, so these products fit in 64 bits. */
-    size_t in = dim + features;
-    size_t total = width * (in + 1) + (layers - 1) * width * (width + 1) + dim * (width + 1);
-    return total > PI_MLP_MAX_PARAMS ? 0 : total;
-}
-
-size_t pi_mlp_weight_offset(const pi_mlp *net, size_t l)
-{
-    size_t off = 0;
-    for (size_t k = 0; k < l; k++)
-        off += pi_mlp_layer_out(net, k) * (pi_mlp_layer_in(net, k) + 1);
-    return off;
-}
-
-static void mlp_init_weights(pi_mlp *net, uint64_t seed)
-{
-    for (size_t l = 0; l <= net->layers; l++) {
-        size_t in = pi_mlp_layer_in(net, l), out = pi_mlp_layer_out(net, l);
-        float *w = net->params + pi_mlp_weight_offset(net, l);
-        float *b = w + out * in;
-        double bound = 1.0 / sqrt((double)in);
-        for (size_t e = 0; e < out * in; e++)
-            w[e] = (float)(bound * (2.0 * pi_rng_uniform1(seed, PI_STREAM_INIT, l, 0, e) - 1.0));
-        for (size_t e = 0; e < out; e++)
-            b[e] = (float)(bound * (2.0 * pi_rng_uniform1(seed, PI_STREAM_INIT, l, 1, e) - 1.0));
-    }
-    net->seed = seed;
-}
-
-static pi_view mlp_native_view(const pi_mlp *net)
-{
-    return net->precond == PI_PRECOND_EDM ? PI_VIEW_DENOISED : net->output_view;
-}
-
 pi_status pi_mlp_create_shaped(const pi_sde_t *sde, size_t dim, size_t width, size_t layers,
                                size_t features, pi_embedding embedding, pi_view output_view,
                                int precond, double sigma_data, pi_model_t **out)
 {
-    size_t count = pi_mlp_count_params(dim, width, layers, features);
-    if (count == 0)
-        return pi_fail(PI_EINVAL,
-                       "pi_model_create_mlp: network too large (dim %zu, width %zu, layers %zu, "
-                       "features %zu; at most 2^31 parameters)",
-                       dim, width, layers, features);
-    pi_mlp *net = pi_calloc(1, sizeof *net);
-    float *params = pi_alloc_array(count, sizeof(float));
-    if (net == NULL || params == NULL) {
-        pi_free(net);
-        pi_free(params);
-        return pi_fail(PI_ENOMEM, "pi_model_create_mlp: out of memory for %zu parameters", count);
-    }
-    net->dim = dim;
-    net->width = width;
-    net->layers = layers;
-    net->features = features;
-    net->in = dim + features;
-    net->embedding = embedding;
-    net->output_view = output_view;
-    net->precond = precond;
-    net->sigma_data = sigma_data;
-    net->num_params = count;
-    net->params = params;
-    memset(params, 0, count * sizeof(float));
+    pi_mlp *net = NULL;
+    pi_status st = pi_mlp_create("pi_model_create_mlp", dim, width, layers, features, embedding,
+                                 output_view, precond, sigma_data, &net);
+    if (st != PI_OK)
+        return st;
     pi_model_t *m = NULL;
-    pi_status st = pi_model_alloc(&mlp_type, sde, dim, mlp_native_view(net), &m);
+    st = pi_model_alloc(&mlp_type, sde, dim, pi_mlp_native_view(net), &m);
     if (st != PI_OK) {
-        pi_free(params);
-        pi_free(net);
+        pi_mlp_destroy(net);
         return st;
     }
     m->impl = net;
@@ -171,7 +197,7 @@ pi_status pi_model_create_mlp(const pi_sde_t *sde, size_t dim, size_t hidden_wid
                                         PI_EMBED_LOG_SIGMA, PI_VIEW_EPS, 0, 0.5, &m);
     if (st != PI_OK)
         return st;
-    mlp_init_weights(m->impl, 0);
+    pi_mlp_init(m->impl, 0);
     *out = m;
     return PI_OK;
 }
@@ -187,7 +213,7 @@ pi_status pi_model_create_mlp(const pi_sde_t *sde, size_t dim, size_t hidden_wid
 pi_status pi_model_mlp_init(pi_model_t *model, uint64_t seed)
 {
     MLP_OF_OR_FAIL(net, model);
-    mlp_init_weights(net, seed);
+    pi_mlp_init(net, seed);
     return PI_OK;
 }
 
@@ -200,7 +226,7 @@ pi_status pi_model_mlp_set_output_view(pi_model_t *model, pi_view view)
                        "PI_VIEW_EPS (1) or PI_VIEW_DENOISED (2), got %d",
                        (int)view);
     net->output_view = view;
-    model->native_view = mlp_native_view(net);
+    model->native_view = pi_mlp_native_view(net);
     return PI_OK;
 }
 
@@ -217,23 +243,10 @@ pi_status pi_model_mlp_set_embedding(pi_model_t *model, pi_embedding kind, size_
             PI_EINVAL,
             "pi_model_mlp_set_embedding: features must be even and in [2, 4096], got %zu",
             features);
-    if (features != net->features) {
-        /* The first layer changes shape: new parameters, re-initialised from the last seed. */
-        size_t count = pi_mlp_count_params(net->dim, net->width, net->layers, features);
-        if (count == 0)
-            return pi_fail(PI_EINVAL,
-                           "pi_model_mlp_set_embedding: features %zu make the network too large",
-                           features);
-        float *params = pi_alloc_array(count, sizeof(float));
-        if (params == NULL)
-            return pi_fail(PI_ENOMEM, "pi_model_mlp_set_embedding: out of memory");
-        pi_free(net->params);
-        net->params = params;
-        net->num_params = count;
-        net->features = features;
-        net->in = net->dim + features;
-        mlp_init_weights(net, net->seed);
-    }
+    /* A new feature count reshapes the first layer: re-initialised from the last seed. */
+    pi_status st = pi_mlp_set_features("pi_model_mlp_set_embedding", net, features);
+    if (st != PI_OK)
+        return st;
     net->embedding = kind;
     return PI_OK;
 }
@@ -253,21 +266,8 @@ pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, int mode, double s
                        sigma_data);
     net->precond = mode;
     net->sigma_data = sigma_data;
-    model->native_view = mlp_native_view(net);
+    model->native_view = pi_mlp_native_view(net);
     return PI_OK;
-}
-
-float *pi_mlp_params(pi_model_t *m, size_t *count)
-{
-    pi_mlp *net = pi_mlp_of(m);
-    if (net == NULL) {
-        if (count != NULL)
-            *count = 0;
-        return NULL;
-    }
-    if (count != NULL)
-        *count = net->num_params;
-    return net->params;
 }
 
 /* ---- model-file payload -----------------------------------------------------------------

@@ -14,7 +14,6 @@
 
 #include "core/philox.h"
 #include "core/threads.h"
-#include "nn/nn.h"
 
 #include <float.h>
 #include <stdint.h>
@@ -791,15 +790,65 @@ pi_status pi_model_logpdf(const pi_model_t *model, size_t n, const float *x, con
     return run_rows(&job, out, n * sizeof(double));
 }
 
-/* ---- parameters (MLP only) ---------------------------------------------------------- */
+/* ---- parameters and training (trainable kinds, through the vtable) ------------------ */
 
-static float *model_params(const pi_model_t *m, size_t *count)
+float *pi_model_param_vector(const pi_model_t *m, size_t *count)
 {
-    *count = 0;
-    if (m->type->kind != PI_MODEL_MLP)
-        return NULL;
-    /* pi_mlp_params only hands out the pointer; the const callers below only read. */
-    return pi_mlp_params((pi_model_t *)(uintptr_t)m, count);
+    size_t have = 0;
+    float *p = m != NULL && m->type->params != NULL ? m->type->params(m, &have) : NULL;
+    if (p == NULL)
+        have = 0;
+    if (count != NULL)
+        *count = have;
+    return p;
+}
+
+double pi_model_sigma_data(const pi_model_t *m)
+{
+    return m->type->sigma_data != NULL ? m->type->sigma_data(m) : 0.5;
+}
+
+size_t pi_model_train_workspace_bytes(const pi_model_t *m, size_t batch)
+{
+    if (m == NULL || m->type->train_workspace_bytes == NULL || batch == 0)
+        return 0;
+    return m->type->train_workspace_bytes(m, batch);
+}
+
+static pi_status check_trainable(const char *fn, const pi_model_t *m)
+{
+    if (m->type->forward_train == NULL || m->type->backward == NULL)
+        return pi_fail(PI_EUNSUPPORTED, "%s: a %s model cannot be trained", fn, m->type->name);
+    return PI_OK;
+}
+
+pi_status pi_model_forward_train(const pi_model_t *m, size_t n, const float *x, const double *t,
+                                 float *out, void *ws, int threads)
+{
+    PI_CHECK_NULL(m);
+    PI_CHECK_NULL(x);
+    PI_CHECK_NULL(t);
+    PI_CHECK_NULL(out);
+    PI_CHECK_NULL(ws);
+    PI_CHECK_SIZE(n);
+    pi_status st = check_trainable(__func__, m);
+    if (st != PI_OK)
+        return st;
+    return m->type->forward_train(m, n, x, t, out, ws, threads);
+}
+
+pi_status pi_model_backward(const pi_model_t *m, size_t n, const float *dout, float *grad,
+                            void *ws, int threads)
+{
+    PI_CHECK_NULL(m);
+    PI_CHECK_NULL(dout);
+    PI_CHECK_NULL(grad);
+    PI_CHECK_NULL(ws);
+    PI_CHECK_SIZE(n);
+    pi_status st = check_trainable(__func__, m);
+    if (st != PI_OK)
+        return st;
+    return m->type->backward(m, n, dout, grad, ws, threads);
 }
 
 pi_status pi_model_num_params(const pi_model_t *model, size_t *out)
@@ -807,7 +856,7 @@ pi_status pi_model_num_params(const pi_model_t *model, size_t *out)
     PI_CHECK_NULL(model);
     PI_CHECK_NULL(out);
     size_t count;
-    (void)model_params(model, &count);
+    (void)pi_model_param_vector(model, &count);
     *out = count;
     return PI_OK;
 }
@@ -817,7 +866,7 @@ pi_status pi_model_get_params(const pi_model_t *model, float *params, size_t cou
     PI_CHECK_NULL(model);
     PI_CHECK_NULL(params);
     size_t have;
-    const float *p = model_params(model, &have);
+    const float *p = pi_model_param_vector(model, &have);
     if (p == NULL || have == 0)
         return pi_fail(PI_EUNSUPPORTED, "pi_model_get_params: a %s model has no trainable parameters",
                        model->type->name);
@@ -833,7 +882,7 @@ pi_status pi_model_set_params(pi_model_t *model, const float *params, size_t cou
     PI_CHECK_NULL(model);
     PI_CHECK_NULL(params);
     size_t have;
-    float *p = model_params(model, &have);
+    float *p = pi_model_param_vector(model, &have);
     if (p == NULL || have == 0)
         return pi_fail(PI_EUNSUPPORTED, "pi_model_set_params: a %s model has no trainable parameters",
                        model->type->name);

@@ -38,26 +38,6 @@ static const pi_sde_param param_keys[7] = {PI_SDE_BETA_MIN, PI_SDE_BETA_MAX, PI_
 
 /* ---- save ------------------------------------------------------------------------------ */
 
-typedef struct save_ctx {
-    const unsigned char *header;
-    const unsigned char *payload;
-    size_t payload_bytes;
-    uint64_t checksum;
-} save_ctx;
-
-static pi_status write_frame(pi_file *file, const void *p)
-{
-    const save_ctx *c = p;
-    unsigned char tail[8];
-    pi_put_u64(tail, c->checksum);
-    pi_status st = pi_file_write(file, c->header, HEADER_BYTES);
-    if (st == PI_OK)
-        st = pi_file_write(file, c->payload, c->payload_bytes);
-    if (st == PI_OK)
-        st = pi_file_write(file, tail, sizeof tail);
-    return st;
-}
-
 /* Render the kind's payload to memory. */
 static pi_status write_payload_of(pi_file *file, const void *model)
 {
@@ -65,34 +45,34 @@ static pi_status write_payload_of(pi_file *file, const void *model)
     return m->type->write_payload(m, file);
 }
 
-static pi_status render_payload(const pi_model_t *m, const char *path, unsigned char **out,
-                                size_t *bytes)
+/* The whole file image in one buffer (freed with pi_free): header | payload | checksum, the
+ * checksum over header and payload. `fn` names the caller in messages. */
+static pi_status render_image(const char *fn, const pi_model_t *model, unsigned char **out,
+                              size_t *size)
 {
-    (void)path;
-    return pi_render_to_memory(write_payload_of, m, "the model payload", out, bytes);
-}
-
-pi_status pi_model_save(const pi_model_t *model, const char *path)
-{
-    PI_CHECK_NULL(model);
-    PI_CHECK_NULL(path);
-    if (path[0] == '\0')
-        return pi_fail(PI_EINVAL, "pi_model_save: path must be a non-empty string");
     if (model->type->write_payload == NULL)
         return pi_fail(PI_EUNSUPPORTED,
-                       "pi_model_save: a %s model cannot be saved (only Gaussian-mixture, "
-                       "empirical and MLP models can)",
-                       model->type->name);
+                       "%s: a %s model cannot be saved (only Gaussian-mixture, empirical and MLP "
+                       "models can)",
+                       fn, model->type->name);
     if (model->sde.kind == PI_SDE_CUSTOM)
         return pi_fail(PI_EUNSUPPORTED,
-                       "pi_model_save: the model's SDE is custom (host callbacks), which a file "
-                       "cannot hold; rebuild the model on a built-in SDE to save it");
+                       "%s: the model's SDE is custom (host callbacks), which a file cannot "
+                       "hold; rebuild the model on a built-in SDE to save it",
+                       fn);
     unsigned char *payload = NULL;
     size_t payload_bytes = 0;
-    pi_status st = render_payload(model, path, &payload, &payload_bytes);
+    pi_status st =
+        pi_render_to_memory(write_payload_of, model, "the model payload", &payload, &payload_bytes);
     if (st != PI_OK)
         return st;
-    unsigned char header[HEADER_BYTES];
+    size_t total = HEADER_BYTES + payload_bytes + TRAILER_BYTES;
+    unsigned char *image = total > payload_bytes ? pi_malloc(total) : NULL;
+    if (image == NULL) {
+        pi_free(payload);
+        return pi_fail(PI_ENOMEM, "%s: out of memory", fn);
+    }
+    unsigned char *header = image;
     memcpy(header, FILE_MAGIC, 8);
     pi_put_u32(header + 8, FILE_VERSION);
     pi_put_u32(header + 12, (uint32_t)model->type->kind);
@@ -104,21 +84,55 @@ pi_status pi_model_save(const pi_model_t *model, const char *path)
     for (int i = 0; i < SDE_PARAMS; i++)
         pi_put_f64(header + 32 + 8 * i, params[i]);
     pi_put_u64(header + 96, (uint64_t)payload_bytes);
-    /* checksum over header then payload: FNV-1a continues across the two (seed chaining is
-     * not available), so checksum the concatenation in one buffer. */
-    unsigned char *all = pi_malloc(HEADER_BYTES + payload_bytes);
-    if (all == NULL) {
-        pi_free(payload);
-        return pi_fail(PI_ENOMEM, "pi_model_save: out of memory");
-    }
-    memcpy(all, header, HEADER_BYTES);
     if (payload_bytes > 0)
-        memcpy(all + HEADER_BYTES, payload, payload_bytes);
-    save_ctx c = {header, payload, payload_bytes,
-                  pi_checksum64(all, HEADER_BYTES + payload_bytes, 0)};
-    pi_free(all);
-    st = pi_write_file_atomic(path, write_frame, &c);
+        memcpy(image + HEADER_BYTES, payload, payload_bytes);
     pi_free(payload);
+    pi_put_u64(image + HEADER_BYTES + payload_bytes,
+               pi_checksum64(image, HEADER_BYTES + payload_bytes, 0));
+    *out = image;
+    *size = total;
+    return PI_OK;
+}
+
+typedef struct image_bytes {
+    const unsigned char *data;
+    size_t size;
+} image_bytes;
+
+static pi_status write_image_bytes(pi_file *file, const void *ctx)
+{
+    const image_bytes *c = ctx;
+    return pi_file_write(file, c->data, c->size);
+}
+
+pi_status pi_model_write_image(const pi_model_t *m, pi_file *file)
+{
+    PI_CHECK_NULL(m);
+    PI_CHECK_NULL(file);
+    unsigned char *image = NULL;
+    size_t size = 0;
+    pi_status st = render_image(__func__, m, &image, &size);
+    if (st != PI_OK)
+        return st;
+    st = pi_file_write(file, image, size);
+    pi_free(image);
+    return st;
+}
+
+pi_status pi_model_save(const pi_model_t *model, const char *path)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(path);
+    if (path[0] == '\0')
+        return pi_fail(PI_EINVAL, "pi_model_save: path must be a non-empty string");
+    unsigned char *image = NULL;
+    size_t size = 0;
+    pi_status st = render_image(__func__, model, &image, &size);
+    if (st != PI_OK)
+        return st;
+    image_bytes c = {image, size};
+    st = pi_write_file_atomic(path, write_image_bytes, &c);
+    pi_free(image);
     return st;
 }
 
@@ -173,8 +187,10 @@ static pi_status load_sde(uint32_t kind, const double params[SDE_PARAMS], pi_sde
 }
 
 /* Validate a whole file image and build the model. */
-static pi_status load_image(const unsigned char *data, size_t size, pi_model_t **out)
+pi_status pi_model_read_image(const unsigned char *data, size_t size, pi_model_t **out)
 {
+    PI_CHECK_NULL(data);
+    PI_CHECK_NULL(out);
     if (size < HEADER_BYTES + TRAILER_BYTES)
         return pi_fail(PI_EFORMAT, "model file: %zu bytes is shorter than the %u-byte frame "
                                    "(truncated or not a pathint model)",
@@ -242,7 +258,7 @@ pi_status pi_model_load(const char *path, pi_model_t **out)
     if (st != PI_OK)
         return st;
     pi_model_t *m = NULL;
-    st = load_image(data, size, &m);
+    st = pi_model_read_image(data, size, &m);
     pi_free(data);
     if (st == PI_OK)
         *out = m;

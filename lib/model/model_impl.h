@@ -46,6 +46,21 @@ struct pi_model_type {
     pi_status (*derivatives_d)(const pi_model_t *m, const double *x, double t, double *s,
                                double *jac, double *div, double *grad_div, double *hess,
                                double *hess_div);
+
+    /* ---- trainable kinds (all NULL for the others) ---- */
+    /* The flat parameter vector and its length. Writable through the pointer although m is
+     * const here: pi_model_set_params and the trainer update it in place (m->impl owns it). */
+    float *(*params)(const pi_model_t *m, size_t *count);
+    /* σ_data of the kind's preconditioning (the EDM loss weighting uses it). */
+    double (*sigma_data)(const pi_model_t *m);
+    /* Training: scratch for `batch` rows, a forward pass in m->native_view that keeps what
+     * backward needs in ws, and the backward pass grad = Σ_rows ∂(Σ dout · out)/∂θ for the
+     * last forward on ws (same n). */
+    size_t (*train_workspace_bytes)(const pi_model_t *m, size_t batch);
+    pi_status (*forward_train)(const pi_model_t *m, size_t n, const float *x, const double *t,
+                               float *out, void *ws, int threads);
+    pi_status (*backward)(const pi_model_t *m, size_t n, const float *dout, float *grad,
+                          void *ws, int threads);
 };
 
 struct pi_model {
@@ -94,6 +109,21 @@ pi_status pi_model_derivatives_d(const pi_model_t *m, const double *x, double t,
                                  double *jac, double *div, double *grad_div, double *hess,
                                  double *hess_div);
 
+/* ---- trainable parameters and training (model.c: dispatch through the vtable) ---------- */
+/* The parameter vector (writable) and its length; NULL and *count = 0 (count may be NULL)
+ * for a kind without parameters. */
+float *pi_model_param_vector(const pi_model_t *m, size_t *count);
+/* σ_data for the EDM loss weighting: the kind's, or 0.5. */
+double pi_model_sigma_data(const pi_model_t *m);
+/* 0 for NULL, a kind that cannot be trained, or batch 0. */
+size_t pi_model_train_workspace_bytes(const pi_model_t *m, size_t batch);
+/* PI_EINVAL for NULL arguments or n = 0, PI_EUNSUPPORTED for a kind that cannot be trained;
+ * ws must hold pi_model_train_workspace_bytes(m, n) bytes. */
+pi_status pi_model_forward_train(const pi_model_t *m, size_t n, const float *x, const double *t,
+                                 float *out, void *ws, int threads);
+pi_status pi_model_backward(const pi_model_t *m, size_t n, const float *dout, float *grad,
+                            void *ws, int threads);
+
 /* ---- model files (model_file.c frames header, SDE and checksum; kinds own payloads) ---- */
 /* Rebuild a model of each kind from the payload its write_payload produced. They validate
  * everything (sizes against `bytes`, finiteness) and fail with PI_EFORMAT and a message. */
@@ -103,5 +133,12 @@ pi_status pi_empirical_from_payload(const pi_sde_t *sde, size_t dim, const unsig
                                     size_t bytes, pi_model_t **out);
 pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned char *payload,
                               size_t bytes, pi_model_t **out);
+
+/* A whole model file's bytes (exactly what pi_model_save writes: frame, payload, checksum)
+ * to a pi_file, and a model from such bytes, validated as pi_model_load validates a file
+ * (PI_EFORMAT and a "model file: ..." message for anything wrong). Checkpoints embed models
+ * this way. */
+pi_status pi_model_write_image(const pi_model_t *m, pi_file *file);
+pi_status pi_model_read_image(const unsigned char *data, size_t size, pi_model_t **out);
 
 #endif

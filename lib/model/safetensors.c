@@ -26,7 +26,7 @@
  * arrays of non-negative integers. Anything else, any size that disagrees with the file, and
  * any header over 100 MiB is PI_EFORMAT; nothing is allocated from a size read in the file
  * beyond the file's own length. */
-#include "nn/mlp_impl.h"
+#include "model/mlp_model.h"
 
 #include "core/codec.h"
 

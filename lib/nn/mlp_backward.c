@@ -6,7 +6,6 @@
  * gradient; the partials are then added in worker order (reproducible for a fixed thread
  * count). */
 #include "mlp_impl.h"
-#include "nn.h"
 
 #include "core/gemm.h"
 
@@ -71,14 +70,10 @@ static void backward_task(void *ctx, size_t task)
     }
 }
 
-pi_status pi_mlp_backward(const pi_model_t *m, size_t n, const float *dout, float *grad, void *ws,
+pi_status pi_mlp_backward(const pi_mlp *net, size_t n, const float *dout, float *grad, void *ws,
                           int threads)
 {
-    PI_CHECK_NULL(m);
-    const pi_mlp *net = pi_mlp_of(m);
-    if (net == NULL)
-        return pi_fail(PI_EUNSUPPORTED, "pi_mlp_backward: model must be an MLP, got a %s model",
-                       m->type->name);
+    PI_CHECK_NULL(net);
     PI_CHECK_NULL(dout);
     PI_CHECK_NULL(grad);
     PI_CHECK_NULL(ws);

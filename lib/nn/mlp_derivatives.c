@@ -180,15 +180,14 @@ static void linear_taylor(const float *w, const float *b, size_t out, size_t in,
 }
 
 /* The conversion s = a x + b F at t, and the network input scale c. */
-static pi_status chain_coefficients(const pi_model_t *m, double t, pi_mlp_row *row, double *ca,
-                                    double *cb)
+static pi_status chain_coefficients(const pi_mlp *net, const pi_mlp_noise *noise, double t,
+                                    pi_mlp_row *row, double *ca, double *cb)
 {
-    const pi_mlp *net = m->impl;
-    pi_status st = pi_mlp_row_scalars(m, t, row);
+    pi_status st = pi_mlp_row_scalars(net, noise, t, row);
     if (st != PI_OK)
         return st;
     double alpha, sigma;
-    st = pi_sde_eval_marginal(&m->sde, t, &alpha, &sigma);
+    st = noise->marginal(noise->ctx, t, &alpha, &sigma);
     if (st != PI_OK)
         return st;
     if (net->precond == PI_PRECOND_EDM) {
@@ -208,13 +207,12 @@ static pi_status chain_coefficients(const pi_model_t *m, double t, pi_mlp_row *r
 
 /* Propagate x with seeds (m × dim, NULL = identity) to order p; on success *result points to
  * the output tensor (dim × C) inside scratch (*heap is the block to free, or NULL). */
-static pi_status propagate(const pi_model_t *m, const double *x, double t, const double *seeds,
-                           size_t nseeds, size_t p, double *stack, double **heap, double **result,
-                           double *ca, double *cb, taylor *shape)
+static pi_status propagate(const pi_mlp *net, const pi_mlp_noise *noise, const double *x,
+                           double t, const double *seeds, size_t nseeds, size_t p, double *stack,
+                           double **heap, double **result, double *ca, double *cb, taylor *shape)
 {
-    const pi_mlp *net = m->impl;
     pi_mlp_row row;
-    pi_status st = chain_coefficients(m, t, &row, ca, cb);
+    pi_status st = chain_coefficients(net, noise, t, &row, ca, cb);
     if (st != PI_OK)
         return st;
     taylor tp = taylor_shape(nseeds, p);
@@ -279,17 +277,18 @@ static pi_status propagate(const pi_model_t *m, const double *x, double t, const
 }
 
 #define PROPAGATE(seeds, nseeds, order)                                                        \
-    const pi_mlp *net = m->impl;                                                               \
     size_t d = net->dim;                                                                       \
     double stack[PI_MLP_STACK_DOUBLES], *heap, *F, ca, cb;                                     \
     taylor tp;                                                                                 \
-    pi_status st = propagate(m, x, t, seeds, nseeds, order, stack, &heap, &F, &ca, &cb, &tp); \
+    pi_status st =                                                                             \
+        propagate(net, noise, x, t, seeds, nseeds, order, stack, &heap, &F, &ca, &cb, &tp);    \
     if (st != PI_OK)                                                                           \
         return st;                                                                             \
     size_t C = tp.ld;                                                                          \
     (void)C
 
-pi_status pi_mlp_score_d(const pi_model_t *m, const double *x, double t, double *s)
+pi_status pi_mlp_score_d(const pi_mlp *net, const pi_mlp_noise *noise, const double *x,
+                         double t, double *s)
 {
     PROPAGATE(NULL, 0, 0);
     for (size_t k = 0; k < d; k++)
@@ -298,8 +297,8 @@ pi_status pi_mlp_score_d(const pi_model_t *m, const double *x, double t, double 
     return PI_OK;
 }
 
-pi_status pi_mlp_jvp_d(const pi_model_t *m, const double *x, double t, const double *v,
-                       double *out)
+pi_status pi_mlp_jvp_d(const pi_mlp *net, const pi_mlp_noise *noise, const double *x, double t,
+                       const double *v, double *out)
 {
     PROPAGATE(v, 1, 1);
     for (size_t k = 0; k < d; k++)
@@ -308,9 +307,10 @@ pi_status pi_mlp_jvp_d(const pi_model_t *m, const double *x, double t, const dou
     return PI_OK;
 }
 
-pi_status pi_mlp_jacobian_d(const pi_model_t *m, const double *x, double t, double *jac)
+pi_status pi_mlp_jacobian_d(const pi_mlp *net, const pi_mlp_noise *noise, const double *x,
+                            double t, double *jac)
 {
-    PROPAGATE(NULL, m->dim, 1);
+    PROPAGATE(NULL, net->dim, 1);
     for (size_t i = 0; i < d; i++)
         for (size_t j = 0; j < d; j++)
             jac[i * d + j] = (i == j ? ca : 0.0) + cb * F[i * C + tp.o1 + j];
@@ -318,9 +318,10 @@ pi_status pi_mlp_jacobian_d(const pi_model_t *m, const double *x, double t, doub
     return PI_OK;
 }
 
-pi_status pi_mlp_divergence_d(const pi_model_t *m, const double *x, double t, double *div)
+pi_status pi_mlp_divergence_d(const pi_mlp *net, const pi_mlp_noise *noise, const double *x,
+                              double t, double *div)
 {
-    PROPAGATE(NULL, m->dim, 1);
+    PROPAGATE(NULL, net->dim, 1);
     double acc = 0.0;
     for (size_t k = 0; k < d; k++)
         acc += F[k * C + tp.o1 + k];
@@ -329,9 +330,10 @@ pi_status pi_mlp_divergence_d(const pi_model_t *m, const double *x, double t, do
     return PI_OK;
 }
 
-pi_status pi_mlp_grad_div_d(const pi_model_t *m, const double *x, double t, double *grad)
+pi_status pi_mlp_grad_div_d(const pi_mlp *net, const pi_mlp_noise *noise, const double *x,
+                            double t, double *grad)
 {
-    PROPAGATE(NULL, m->dim, 2);
+    PROPAGATE(NULL, net->dim, 2);
     for (size_t i = 0; i < d; i++) {
         double acc = 0.0;
         for (size_t k = 0; k < d; k++)
@@ -342,9 +344,10 @@ pi_status pi_mlp_grad_div_d(const pi_model_t *m, const double *x, double t, doub
     return PI_OK;
 }
 
-pi_status pi_mlp_hessians_d(const pi_model_t *m, const double *x, double t, double *hess)
+pi_status pi_mlp_hessians_d(const pi_mlp *net, const pi_mlp_noise *noise, const double *x,
+                            double t, double *hess)
 {
-    PROPAGATE(NULL, m->dim, 2);
+    PROPAGATE(NULL, net->dim, 2);
     for (size_t k = 0; k < d; k++)
         for (size_t e = 0; e < d * d; e++)
             hess[k * d * d + e] = cb * F[k * C + tp.o2 + e];
@@ -352,9 +355,10 @@ pi_status pi_mlp_hessians_d(const pi_model_t *m, const double *x, double t, doub
     return PI_OK;
 }
 
-pi_status pi_mlp_hess_div_d(const pi_model_t *m, const double *x, double t, double *hess)
+pi_status pi_mlp_hess_div_d(const pi_mlp *net, const pi_mlp_noise *noise, const double *x,
+                            double t, double *hess)
 {
-    PROPAGATE(NULL, m->dim, 3);
+    PROPAGATE(NULL, net->dim, 3);
     for (size_t e = 0; e < d * d; e++) {
         double acc = 0.0;
         for (size_t k = 0; k < d; k++)
@@ -365,14 +369,14 @@ pi_status pi_mlp_hess_div_d(const pi_model_t *m, const double *x, double t, doub
     return PI_OK;
 }
 
-pi_status pi_mlp_derivatives_d(const pi_model_t *m, const double *x, double t, double *s,
-                               double *jac, double *div, double *grad_div, double *hess,
-                               double *hess_div)
+pi_status pi_mlp_derivatives_d(const pi_mlp *net, const pi_mlp_noise *noise, const double *x,
+                               double t, double *s, double *jac, double *div, double *grad_div,
+                               double *hess, double *hess_div)
 {
     size_t order = hess_div != NULL ? 3 : (grad_div != NULL || hess != NULL) ? 2
                  : (jac != NULL || div != NULL)                           ? 1
                                                                           : 0;
-    PROPAGATE(NULL, order > 0 ? m->dim : 0, order);
+    PROPAGATE(NULL, order > 0 ? net->dim : 0, order);
     if (s != NULL)
         for (size_t k = 0; k < d; k++)
             s[k] = ca * x[k] + cb * F[k * C];

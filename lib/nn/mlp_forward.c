@@ -1,4 +1,4 @@
-/* Batched float forward pass of the MLP (definition: comment block of model/mlp.c): per-row
+/* Batched float forward pass of the MLP (definition: comment block of nn.h): per-row
  * scalars and embedding in double, then one pi_sgemm per Linear layer with the bias + SiLU
  * fused into one elementwise pass. Rows are processed in blocks of pi_mlp_block_rows(); all
  * scratch comes from the caller's workspace. With several threads the rows of a block are
@@ -6,7 +6,6 @@
  * depends only on row i (BLIS computes each output element with the same k-loop whatever m
  * and the thread count: tests check it bit for bit). */
 #include "mlp_impl.h"
-#include "nn.h"
 
 #include "core/gemm.h"
 
@@ -49,11 +48,11 @@ static void embed_float(const pi_mlp *net, double u, float *emb)
     }
 }
 
-pi_status pi_mlp_row_scalars(const pi_model_t *m, double t, pi_mlp_row *row)
+pi_status pi_mlp_row_scalars(const pi_mlp *net, const pi_mlp_noise *noise, double t,
+                             pi_mlp_row *row)
 {
-    const pi_mlp *net = m->impl;
     double alpha, sigma;
-    pi_status st = pi_sde_eval_marginal(&m->sde, t, &alpha, &sigma);
+    pi_status st = noise->marginal(noise->ctx, t, &alpha, &sigma);
     if (st != PI_OK)
         return st;
     if (!(alpha > 0.0) || !(sigma > 0.0) || !isfinite(alpha) || !isfinite(sigma))
@@ -79,10 +78,9 @@ pi_status pi_mlp_row_scalars(const pi_model_t *m, double t, pi_mlp_row *row)
 
 /* Fill rows[0..n) and the network input X (n × in) for rows of x and t. The embedding of a row
  * with the same t as the previous row is copied, not recomputed (samplers use one t). */
-static void prepare_inputs(const pi_model_t *m, size_t n, const float *x, const double *t,
+static void prepare_inputs(const pi_mlp *net, size_t n, const float *x, const double *t,
                            const pi_mlp_row *rows, float *input)
 {
-    const pi_mlp *net = m->impl;
     size_t d = net->dim, in = net->in, fe = net->features;
     for (size_t r = 0; r < n; r++) {
         float *dst = input + r * in;
@@ -151,9 +149,8 @@ size_t pi_mlp_block_rows(const pi_mlp *net)
     return rows > PI_MLP_BLOCK ? PI_MLP_BLOCK : rows < 16 ? 16 : rows;
 }
 
-size_t pi_mlp_eval_workspace_bytes(const pi_model_t *m, size_t n)
+size_t pi_mlp_eval_workspace_bytes(const pi_mlp *net, size_t n)
 {
-    const pi_mlp *net = m->impl;
     size_t rows = pi_mlp_block_rows(net);
     size_t block = n < rows ? n : rows;
     if (block == 0)
@@ -167,7 +164,8 @@ size_t pi_mlp_eval_workspace_bytes(const pi_model_t *m, size_t n)
  * thread on their own slices of the block buffers (rows are independent, so the split does
  * not change any bit of the result). */
 typedef struct eval_job {
-    const pi_model_t *m;
+    const pi_mlp *net;
+    const pi_mlp_noise *noise;
     size_t nb, chunk;
     const float *x;
     const double *t;
@@ -180,7 +178,7 @@ typedef struct eval_job {
 static void eval_task(void *ctx, size_t task)
 {
     const eval_job *job = ctx;
-    const pi_mlp *net = job->m->impl;
+    const pi_mlp *net = job->net;
     size_t r0 = task * job->chunk;
     if (r0 >= job->nb)
         return;
@@ -192,9 +190,9 @@ static void eval_task(void *ctx, size_t task)
         if (r > 0 && t[r] == t[r - 1])
             rows[r] = rows[r - 1];
         else
-            (void)pi_mlp_row_scalars(job->m, t[r], &rows[r]); /* checked by the caller */
+            (void)pi_mlp_row_scalars(net, job->noise, t[r], &rows[r]); /* checked by the caller */
     }
-    prepare_inputs(job->m, nr, job->x + r0 * d, t, rows, job->input + r0 * net->in);
+    prepare_inputs(net, nr, job->x + r0 * d, t, rows, job->input + r0 * net->in);
     const float *h = run_hidden(net, nr, job->input + r0 * net->in, job->buf_a + r0 * net->width,
                                 job->buf_b + r0 * net->width, NULL, job->blis_threads);
     run_output(net, nr, h, job->x + r0 * d, rows, job->out + r0 * d, job->blis_threads);
@@ -233,22 +231,20 @@ void pi_mlp_fork_join(void (*fn)(void *job, size_t task), void *job, size_t work
     }
 }
 
-pi_status pi_mlp_eval(const pi_model_t *m, size_t n, const float *x, const double *t, float *out,
-                      const pi_eval_ctx *ctx)
+pi_status pi_mlp_eval(const pi_mlp *net, const pi_mlp_noise *noise, size_t n, const float *x,
+                      const double *t, float *out, void *ws, size_t ws_bytes, int threads)
 {
-    const pi_mlp *net = m->impl;
     if (n == 0)
         return PI_OK;
-    if (ctx == NULL || ctx->workspace == NULL ||
-        ctx->workspace_bytes < pi_mlp_eval_workspace_bytes(m, n))
+    if (ws == NULL || ws_bytes < pi_mlp_eval_workspace_bytes(net, n))
         return pi_fail(PI_EINVAL, "pi_mlp_eval: workspace must hold %zu bytes",
-                       pi_mlp_eval_workspace_bytes(m, n));
+                       pi_mlp_eval_workspace_bytes(net, n));
     /* Check every time first so that out is untouched on failure. */
     for (size_t r = 0; r < n; r++) {
         if (r > 0 && t[r] == t[r - 1])
             continue;
         pi_mlp_row row;
-        pi_status st = pi_mlp_row_scalars(m, t[r], &row);
+        pi_status st = pi_mlp_row_scalars(net, noise, t[r], &row);
         if (st != PI_OK)
             return st;
     }
@@ -256,14 +252,16 @@ pi_status pi_mlp_eval(const pi_model_t *m, size_t n, const float *x, const doubl
     size_t block = n < rows ? n : rows;
     size_t rows_b, in_b, hid_b;
     eval_layout(net, block, &rows_b, &in_b, &hid_b);
-    unsigned char *base = align_ptr(ctx->workspace);
+    unsigned char *base = align_ptr(ws);
     eval_job job;
-    job.m = m;
+    job.net = net;
+    job.noise = noise;
     job.rows = (pi_mlp_row *)base;
     job.input = (float *)(base + rows_b);
     job.buf_a = (float *)(base + rows_b + in_b);
     job.buf_b = (float *)(base + rows_b + in_b + hid_b);
-    int threads = ctx->threads < 1 ? 1 : ctx->threads;
+    if (threads < 1)
+        threads = 1;
     for (size_t r0 = 0; r0 < n; r0 += block) {
         job.nb = n - r0 < block ? n - r0 : block;
         job.x = x + r0 * net->dim;
@@ -279,10 +277,10 @@ pi_status pi_mlp_eval(const pi_model_t *m, size_t n, const float *x, const doubl
     }
     /* Weights can be finite yet large enough to overflow the activations: report it rather
      * than hand non-finite values to a sampler (fuzz finding 2). */
-    size_t bad = pi_first_nonfinite_f(out, n * m->dim);
-    if (bad < n * m->dim)
+    size_t bad = pi_first_nonfinite_f(out, n * net->dim);
+    if (bad < n * net->dim)
         return pi_fail(PI_ENUMERIC, "MLP output is not finite (row %zu at t = %g): the weights "
-                                    "overflow float arithmetic", bad / m->dim, t[bad / m->dim]);
+                                    "overflow float arithmetic", bad / net->dim, t[bad / net->dim]);
     return PI_OK;
 }
 
@@ -318,9 +316,8 @@ size_t pi_mlp_train_layout_of(const pi_mlp *net, size_t n, void *ws, pi_mlp_trai
     return total;
 }
 
-size_t pi_mlp_train_workspace_bytes(const pi_model_t *m, size_t batch)
+size_t pi_mlp_train_workspace_bytes(const pi_mlp *net, size_t batch)
 {
-    const pi_mlp *net = pi_mlp_of(m);
     if (net == NULL || batch == 0)
         return 0;
     return pi_mlp_train_layout_of(net, batch, NULL, NULL);
@@ -328,7 +325,7 @@ size_t pi_mlp_train_workspace_bytes(const pi_model_t *m, size_t batch)
 
 /* One worker's rows of a training forward pass (activations kept in the full buffers). */
 typedef struct train_forward_job {
-    const pi_model_t *m;
+    const pi_mlp *net;
     const pi_mlp_train_layout *lay;
     size_t n, chunk;
     const float *x;
@@ -340,7 +337,7 @@ typedef struct train_forward_job {
 static void train_forward_task(void *ctx, size_t task)
 {
     const train_forward_job *job = ctx;
-    const pi_mlp *net = job->m->impl;
+    const pi_mlp *net = job->net;
     size_t r0 = task * job->chunk;
     if (r0 >= job->n)
         return;
@@ -349,19 +346,17 @@ static void train_forward_task(void *ctx, size_t task)
     pi_mlp_train_layout slice = *job->lay;
     slice.hidden_offset = r0 * net->width;
     float *input = slice.input + r0 * net->in;
-    prepare_inputs(job->m, nr, job->x + r0 * d, job->t + r0, slice.rows + r0, input);
+    prepare_inputs(net, nr, job->x + r0 * d, job->t + r0, slice.rows + r0, input);
     const float *h = run_hidden(net, nr, input, NULL, NULL, &slice, job->blis_threads);
     run_output(net, nr, h, job->x + r0 * d, slice.rows + r0, job->out + r0 * d, job->blis_threads);
 }
 
-pi_status pi_mlp_forward_train(const pi_model_t *m, size_t n, const float *x, const double *t,
-                               float *out, void *ws, int threads)
+pi_status pi_mlp_forward_train(const pi_mlp *net, const pi_mlp_noise *noise, size_t n,
+                               const float *x, const double *t, float *out, void *ws,
+                               int threads)
 {
-    PI_CHECK_NULL(m);
-    const pi_mlp *net = pi_mlp_of(m);
-    if (net == NULL)
-        return pi_fail(PI_EUNSUPPORTED,
-                       "pi_mlp_forward_train: model must be an MLP, got a %s model", m->type->name);
+    PI_CHECK_NULL(net);
+    PI_CHECK_NULL(noise);
     PI_CHECK_NULL(x);
     PI_CHECK_NULL(t);
     PI_CHECK_NULL(out);
@@ -374,11 +369,11 @@ pi_status pi_mlp_forward_train(const pi_model_t *m, size_t n, const float *x, co
             lay.rows[r] = lay.rows[r - 1];
             continue;
         }
-        pi_status st = pi_mlp_row_scalars(m, t[r], &lay.rows[r]);
+        pi_status st = pi_mlp_row_scalars(net, noise, t[r], &lay.rows[r]);
         if (st != PI_OK)
             return st;
     }
-    train_forward_job job = {m, &lay, n, 0, x, t, out, 1};
+    train_forward_job job = {net, &lay, n, 0, x, t, out, 1};
     size_t workers;
     pi_mlp_split(n, threads, PI_MLP_TRAIN_WORKERS, &workers, &job.blis_threads);
     job.chunk = (n + workers - 1) / workers;

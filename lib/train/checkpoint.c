@@ -1,31 +1,32 @@
 /* Trainer checkpoints (docs/training.md, "Checkpoint format").
  *
- * Little-endian, version 1:
+ * Little-endian, version 2:
  *   "PICKPT\0\0"  u32 version  u32 0  u64 body bytes
- *   body: SDE (u32 kind, u32 mask of stored parameters, 7 × f64 in pi_sde_param order),
- *         MLP (u64 dim, width, layers, features; u32 embedding, output view, precond, 0;
- *              f64 σ_data; u64 init seed; u64 parameter count P),
+ *   body: u64 model bytes M, then M bytes: the model file that pi_model_save would write
+ *              (docs/model-format.md: SDE, kind, shape, options, the weights the model holds),
  *         options (f64 lr; u32 schedule, 0; u64 warm-up, total, batch; u32 weighting,
  *              time sampling; f64 P_mean, P_std, β1, β2, ε, weight decay, clip, EMA decay;
  *              u64 seed; u32 threads, 0),
  *         state (u64 step; u32 ema_valid, ema_in_model, have_loss_ema, 0; f64 loss EMA),
- *         f32 raw[P], ema[P], adam m[P], adam v[P]
+ *         f32 raw[P], ema[P], adam m[P], adam v[P]   (P = the model's parameter count)
  *   u64 pi_checksum64 of everything before it.
+ * The model travels as a model file so that the model kind's own code reads and writes it
+ * (a change to a kind's fields changes its model-file payload, never this file). Version 1
+ * (pathint 0.x: SDE and MLP fields written out here) is refused with PI_EFORMAT.
  * The RNG position is the step counter with the seed (Philox is counter-based), so a resumed
  * trainer draws exactly the batches an uninterrupted one would. The loader checks every
  * field and every size against the file length before it allocates anything. */
 #include "train/train_impl.h"
 
 #include "core/codec.h"
-#include "nn/mlp_impl.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define CKPT_MAGIC "PICKPT\0\0"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
 #define CKPT_PREAMBLE 24
 #define CKPT_MAX_BYTES ((size_t)1 << 36)
-#define SDE_PARAMS 7
 
 /* ---- byte buffer --------------------------------------------------------------------- */
 
@@ -89,9 +90,10 @@ static double get_f64(rbuf *b)
     return pi_get_f64(b->p + b->pos - 8);
 }
 
-/* Fixed-size part of the body (everything but the four parameter arrays). */
-#define BODY_FIXED (8 + 8 * SDE_PARAMS + 32 + 16 + 8 + 8 + 8 + 8 + 8 + 24 + 8 + 8 * 8 + 8 + 8 + \
-                    8 + 16 + 8)
+/* Fixed-size parts of the body: the model length, then options (128 bytes) and state
+ * (32 bytes) after the model. */
+#define MODEL_LENGTH 8
+#define OPTIONS_AND_STATE (8 + 8 + 24 + 8 + 8 * 8 + 8 + 8 + 8 + 16 + 8)
 
 /* ---- saving ---------------------------------------------------------------------------- */
 
@@ -106,13 +108,19 @@ static pi_status write_bytes(pi_file *file, const void *ctx)
     return pi_file_write(file, c->p, c->size);
 }
 
+static pi_status write_model_image(pi_file *file, const void *model)
+{
+    return pi_model_write_image(model, file);
+}
+
 pi_status pi_trainer_save(const pi_trainer_t *trainer, const char *path)
 {
     PI_CHECK_NULL(trainer);
     PI_CHECK_NULL(path);
     const pi_model_t *m = trainer->model;
-    const pi_mlp *net = pi_mlp_of(m);
-    if (net == NULL || net->num_params != trainer->num_params)
+    size_t count = 0;
+    const float *model_params = pi_model_param_vector(m, &count);
+    if (model_params == NULL || count != trainer->num_params)
         return pi_fail(PI_EMISMATCH,
                        "pi_trainer_save: the model's architecture changed since pi_trainer_create");
     pi_sde_kind kind;
@@ -123,14 +131,21 @@ pi_status pi_trainer_save(const pi_trainer_t *trainer, const char *path)
         return pi_fail(PI_EUNSUPPORTED,
                        "pi_trainer_save: a model on a custom SDE cannot be checkpointed (its "
                        "callbacks cannot be stored)");
-    const size_t count = trainer->num_params;
     size_t arrays;
     if (!pi_size_mul(count, 16, &arrays))
         return pi_fail(PI_EINVAL, "pi_trainer_save: %zu parameters are too many", count);
-    const size_t body = BODY_FIXED + arrays, size = CKPT_PREAMBLE + body + 8;
+    unsigned char *image = NULL;
+    size_t image_size = 0;
+    st = pi_render_to_memory(write_model_image, m, "the checkpoint's model", &image, &image_size);
+    if (st != PI_OK)
+        return st;
+    const size_t body = MODEL_LENGTH + image_size + OPTIONS_AND_STATE + arrays;
+    const size_t size = CKPT_PREAMBLE + body + 8;
     unsigned char *buf = pi_malloc(size);
-    if (buf == NULL)
+    if (buf == NULL) {
+        pi_free(image);
         return pi_fail(PI_ENOMEM, "pi_trainer_save: out of memory for %zu bytes", size);
+    }
     wbuf b = {buf, 0};
     memcpy(buf, CKPT_MAGIC, 8);
     b.pos = 8;
@@ -138,33 +153,11 @@ pi_status pi_trainer_save(const pi_trainer_t *trainer, const char *path)
     put_u32(&b, 0);
     put_u64(&b, body);
 
-    /* SDE: the parameters its kind has. */
-    uint32_t mask = 0;
-    double values[SDE_PARAMS];
-    for (int k = 0; k < SDE_PARAMS; k++) {
-        values[k] = 0.0;
-        if (pi_sde_get_param(&m->sde, (pi_sde_param)(k + 1), &values[k]) == PI_OK)
-            mask |= 1u << k;
-        else
-            values[k] = 0.0;
-    }
-    put_u32(&b, (uint32_t)kind);
-    put_u32(&b, mask);
-    for (int k = 0; k < SDE_PARAMS; k++)
-        put_f64(&b, values[k]);
-
-    /* MLP shape. */
-    put_u64(&b, net->dim);
-    put_u64(&b, net->width);
-    put_u64(&b, net->layers);
-    put_u64(&b, net->features);
-    put_u32(&b, (uint32_t)net->embedding);
-    put_u32(&b, (uint32_t)net->output_view);
-    put_u32(&b, (uint32_t)net->precond);
-    put_u32(&b, 0);
-    put_f64(&b, net->sigma_data);
-    put_u64(&b, net->seed);
-    put_u64(&b, count);
+    /* The model, exactly as pi_model_save writes it. */
+    put_u64(&b, image_size);
+    memcpy(buf + b.pos, image, image_size);
+    b.pos += image_size;
+    pi_free(image);
 
     /* Options. */
     put_f64(&b, trainer->lr);
@@ -194,7 +187,6 @@ pi_status pi_trainer_save(const pi_trainer_t *trainer, const char *path)
     put_u32(&b, (uint32_t)trainer->have_loss_ema);
     put_u32(&b, 0);
     put_f64(&b, trainer->loss_ema);
-    const float *model_params = net->params;
     put_f32s(&b, trainer->ema_in_model ? trainer->raw : model_params, count);
     put_f32s(&b, trainer->ema_valid ? trainer->ema : model_params, count);
     put_f32s(&b, trainer->adam_m, count);
@@ -214,40 +206,21 @@ pi_status pi_trainer_save(const pi_trainer_t *trainer, const char *path)
 
 /* ---- loading --------------------------------------------------------------------------- */
 
-/* Rebuild the SDE: set the stored parameters, twice, so that range checks that depend on the
- * order (β_min < β_max, ...) pass; then require every stored value to read back exactly. */
-static pi_status rebuild_sde(const char *path, uint32_t kind, uint32_t mask,
-                             const double *values, pi_sde_t **out)
-{
-    if (kind < PI_SDE_VP_LINEAR || kind > PI_SDE_EDM)
-        return pi_fail(PI_EFORMAT, "%s: SDE kind %u is not a built-in kind", path, kind);
-    pi_sde_t *sde = NULL;
-    pi_status st = pi_sde_create((pi_sde_kind)kind, &sde);
-    if (st != PI_OK)
-        return st;
-    for (int pass = 0; pass < 2; pass++)
-        for (int k = 0; k < SDE_PARAMS; k++)
-            if (mask & (1u << k))
-                (void)pi_sde_set_param(sde, (pi_sde_param)(k + 1), values[k]);
-    for (int k = 0; k < SDE_PARAMS; k++) {
-        double v;
-        if ((mask & (1u << k)) &&
-            (pi_sde_get_param(sde, (pi_sde_param)(k + 1), &v) != PI_OK || v != values[k])) {
-            pi_sde_destroy(sde);
-            return pi_fail(PI_EFORMAT, "%s: SDE parameter %d = %g is invalid for this SDE", path,
-                           k + 1, values[k]);
-        }
-    }
-    *out = sde;
-    return PI_OK;
-}
-
+/* The caller checked the arrays' total size against the body. */
 static void get_f32s(rbuf *b, float *out, size_t count)
 {
-    for (size_t i = 0; i < count; i++) {
-        uint32_t bits = get_u32(b);
-        memcpy(&out[i], &bits, 4);
-    }
+    for (size_t i = 0; i < count; i++)
+        out[i] = pi_get_f32(b->p + b->pos + 4 * i);
+    b->pos += 4 * count;
+}
+
+/* Fail with code, prefixing the message of the failure just recorded (copied first: the
+ * message buffer is also pi_fail's output). */
+static pi_status refail(pi_status code, const char *path, const char *what)
+{
+    char cause[512];
+    snprintf(cause, sizeof cause, "%s", pi_last_error());
+    return pi_fail(code, "%s: %s (%s)", path, what, cause);
 }
 
 /* Apply an option through its public setter (the setters validate); a rejected value means a
@@ -255,7 +228,7 @@ static void get_f32s(rbuf *b, float *out, size_t count)
 #define SET_OPTION(call)                                                                       \
     do {                                                                                       \
         if (st == PI_OK && (call) != PI_OK)                                                    \
-            st = pi_fail(PI_EFORMAT, "%s: invalid trainer option (%s)", path, pi_last_error()); \
+            st = refail(PI_EFORMAT, path, "invalid trainer option");                            \
     } while (0)
 
 pi_status pi_trainer_resume(const char *path, pi_model_t **model_out, pi_trainer_t **out)
@@ -271,8 +244,8 @@ pi_status pi_trainer_resume(const char *path, pi_model_t **model_out, pi_trainer
     rbuf b = {buf, 0, size};
     pi_model_t *model = NULL;
     pi_trainer_t *tr = NULL;
-    pi_sde_t *sde = NULL;
-    if (size < CKPT_PREAMBLE + BODY_FIXED + 8 || memcmp(buf, CKPT_MAGIC, 8) != 0) {
+    if (size < CKPT_PREAMBLE + MODEL_LENGTH + OPTIONS_AND_STATE + 8 ||
+        memcmp(buf, CKPT_MAGIC, 8) != 0) {
         st = pi_fail(PI_EFORMAT, "%s: not a pathint trainer checkpoint", path);
         goto done;
     }
@@ -280,6 +253,14 @@ pi_status pi_trainer_resume(const char *path, pi_model_t **model_out, pi_trainer
     uint32_t version = get_u32(&b);
     (void)get_u32(&b);
     uint64_t body = get_u64(&b);
+    if (version == 1) {
+        st = pi_fail(PI_EFORMAT,
+                     "%s: checkpoint version 1 was written by pathint 0.x and is not read by "
+                     "1.0 (this library reads version %u); resume it with 0.x, or start a new "
+                     "trainer from a model saved with pi_model_save",
+                     path, CKPT_VERSION);
+        goto done;
+    }
     if (version != CKPT_VERSION) {
         st = pi_fail(PI_EFORMAT, "%s: checkpoint version %u is not supported (expected %u)", path,
                      version, CKPT_VERSION);
@@ -296,41 +277,34 @@ pi_status pi_trainer_resume(const char *path, pi_model_t **model_out, pi_trainer
         goto done;
     }
 
-    uint32_t kind = get_u32(&b), mask = get_u32(&b);
-    double values[SDE_PARAMS];
-    for (int k = 0; k < SDE_PARAMS; k++)
-        values[k] = get_f64(&b);
-    uint64_t dim = get_u64(&b), width = get_u64(&b), layers = get_u64(&b);
-    uint64_t features = get_u64(&b);
-    uint32_t embedding = get_u32(&b), view = get_u32(&b), precond = get_u32(&b);
-    (void)get_u32(&b);
-    double sigma_data = get_f64(&b);
-    uint64_t init_seed = get_u64(&b), count = get_u64(&b);
-    if (embedding > 1 || view > 2 || precond > PI_PRECOND_INPUT || !isfinite(sigma_data) ||
-        !(sigma_data > 0.0) || dim == 0 || dim > PI_MAX_DIM || width == 0 ||
-        width > PI_MLP_MAX_WIDTH || layers == 0 || layers > PI_MLP_MAX_LAYERS || features < 2 ||
-        features > PI_MLP_MAX_FEATURES || features % 2 != 0) {
-        st = pi_fail(PI_EFORMAT, "%s: invalid MLP description in the checkpoint", path);
+    /* The model: its own file format, read by the model code. */
+    uint64_t image_size = get_u64(&b);
+    if (image_size > body - MODEL_LENGTH - OPTIONS_AND_STATE) {
+        st = pi_fail(PI_EFORMAT, "%s: the model is %llu bytes but the body holds %llu", path,
+                     (unsigned long long)image_size,
+                     (unsigned long long)(body - MODEL_LENGTH - OPTIONS_AND_STATE));
         goto done;
     }
-    size_t expect = pi_mlp_count_params((size_t)dim, (size_t)width, (size_t)layers,
-                                        (size_t)features);
-    if (expect == 0 || count != expect || (body - BODY_FIXED) / 16 != expect ||
-        (body - BODY_FIXED) % 16 != 0) {
+    st = pi_model_read_image(buf + b.pos, (size_t)image_size, &model);
+    if (st != PI_OK) {
+        st = refail(st, path, "the checkpoint's model");
+        goto done;
+    }
+    b.pos += (size_t)image_size;
+    size_t expect = 0;
+    if (pi_model_param_vector(model, &expect) == NULL || expect == 0) {
+        st = pi_fail(PI_EFORMAT, "%s: the checkpoint's model (%s) has no trainable parameters",
+                     path, model->type->name);
+        goto done;
+    }
+    uint64_t rest = body - MODEL_LENGTH - image_size - OPTIONS_AND_STATE;
+    if (rest % 16 != 0 || rest / 16 != expect) {
         st = pi_fail(PI_EFORMAT,
-                     "%s: parameter count %llu does not match the MLP shape or the file size",
-                     path, (unsigned long long)count);
+                     "%s: %llu bytes of training arrays do not match the model's %zu parameters",
+                     path, (unsigned long long)rest, expect);
         goto done;
     }
-    st = rebuild_sde(path, kind, mask, values, &sde);
-    if (st == PI_OK)
-        st = pi_mlp_create_shaped(sde, (size_t)dim, (size_t)width, (size_t)layers,
-                                  (size_t)features, (pi_embedding)embedding, (pi_view)view,
-                                  (int)precond, sigma_data, &model);
-    if (st == PI_OK) {
-        pi_mlp_of(model)->seed = init_seed;
-        st = pi_trainer_alloc(model, &tr);
-    }
+    st = pi_trainer_alloc(model, &tr);
     if (st != PI_OK)
         goto done;
 
@@ -389,13 +363,12 @@ pi_status pi_trainer_resume(const char *path, pi_model_t **model_out, pi_trainer
         }
     /* The model holds what the saved model held: EMA weights if they were in it, else the
      * training weights. */
-    float *params = pi_mlp_of(model)->params;
+    float *params = pi_model_param_vector(model, NULL);
     memcpy(params, ema_in_model ? tr->ema : tr->raw, expect * sizeof(float));
     tr->ema_in_model = (int)ema_in_model;
 
 done:
     pi_free(buf);
-    pi_sde_destroy(sde);
     if (st != PI_OK) {
         pi_trainer_destroy(tr);
         pi_model_destroy(model);

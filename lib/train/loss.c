@@ -9,8 +9,6 @@
  *   v:     a = −σ(α² + σ²)/α,  target = α z − σ x0. */
 #include "train/train_impl.h"
 
-#include "nn/mlp_impl.h"
-
 pi_status pi_dsm_setup_init(pi_dsm_setup *s, const pi_model_t *m, pi_weighting weighting,
                             pi_time_sampling sampling, double p_mean, double p_std)
 {
@@ -19,8 +17,8 @@ pi_status pi_dsm_setup_init(pi_dsm_setup *s, const pi_model_t *m, pi_weighting w
     s->sampling = sampling;
     s->p_mean = p_mean;
     s->p_std = p_std;
-    const pi_mlp *net = pi_mlp_of(m);
-    s->sigma_data = net != NULL && net->sigma_data > 0.0 ? net->sigma_data : 0.5;
+    double sigma_data = pi_model_sigma_data(m);
+    s->sigma_data = sigma_data > 0.0 ? sigma_data : 0.5;
     s->t_min = m->sde.t_min;
     s->t_max = m->sde.t_max;
     double lo, hi;

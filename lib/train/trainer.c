@@ -15,7 +15,6 @@
 #include "train/train_impl.h"
 
 #include "core/philox.h"
-#include "nn/nn.h"
 
 #include <string.h>
 #include <time.h>
@@ -31,7 +30,7 @@ enum train_purpose { DRAW_INDEX = 0, DRAW_TIME = 1, DRAW_NOISE = 2, DRAW_LOGNORM
 pi_status pi_trainer_alloc(pi_model_t *model, pi_trainer_t **out)
 {
     size_t count = 0;
-    if (pi_mlp_params(model, &count) == NULL || count == 0)
+    if (pi_model_param_vector(model, &count) == NULL || count == 0)
         return pi_fail(PI_EUNSUPPORTED,
                        "pi_trainer_create: model must be a trainable MLP (PI_MODEL_MLP), got a "
                        "%s model",
@@ -276,7 +275,7 @@ pi_status pi_trainer_get_step(const pi_trainer_t *trainer, uint64_t *step)
 float *pi_trainer_params(pi_trainer_t *tr, pi_status *st)
 {
     size_t count = 0;
-    float *params = pi_mlp_params(tr->model, &count);
+    float *params = pi_model_param_vector(tr->model, &count);
     if (params == NULL || count != tr->num_params) {
         *st = pi_fail(PI_EMISMATCH,
                       "the model's architecture changed since pi_trainer_create (%zu parameters, "
@@ -315,7 +314,7 @@ static pi_status ensure_workspace(pi_trainer_t *tr)
     size_t b = tr->batch, d = tr->model->dim, rows;
     if (!pi_size_mul(b, d, &rows))
         return pi_fail(PI_EINVAL, "batch %zu x dim %zu is too large", b, d);
-    size_t bytes = pi_mlp_train_workspace_bytes(tr->model, b);
+    size_t bytes = pi_model_train_workspace_bytes(tr->model, b);
     if (bytes == 0 || bytes > SIZE_MAX - 64)
         return pi_fail(PI_ENOMEM, "training workspace for batch %zu is too large", b);
     tr->ws_raw = pi_malloc(bytes + 64);
@@ -395,7 +394,7 @@ static pi_status step_once(pi_trainer_t *tr, const pi_dsm_setup *setup, float *p
     }
     pi_status st = draw_batch(tr, setup, n, data);
     if (st == PI_OK)
-        st = pi_mlp_forward_train(tr->model, b, tr->xt, tr->t, tr->out, tr->ws, tr->threads);
+        st = pi_model_forward_train(tr->model, b, tr->xt, tr->t, tr->out, tr->ws, tr->threads);
     if (st != PI_OK)
         return st;
     double loss = pi_dsm_loss(b, d, tr->out, tr->target, tr->w, tr->dout);
@@ -404,7 +403,7 @@ static pi_status step_once(pi_trainer_t *tr, const pi_dsm_setup *setup, float *p
                        "training diverged at step %llu: the loss is %g (weights of the last good "
                        "step kept)",
                        (unsigned long long)tr->step, loss);
-    st = pi_mlp_backward(tr->model, b, tr->dout, tr->grad, tr->ws, tr->threads);
+    st = pi_model_backward(tr->model, b, tr->dout, tr->grad, tr->ws, tr->threads);
     if (st != PI_OK)
         return st;
     double norm = pi_grad_norm(tr->grad, count);
