@@ -16,7 +16,7 @@
 #include "nn/nn.h"
 #include "pathint.h"
 #include "likelihood/likelihood_impl.h"
-#include "likelihood/ode_solver.h"
+#include "ode/ode.h"
 #include "sample/sampler_impl.h"
 
 #include <math.h>

@@ -9,7 +9,7 @@
 
 #include <stdatomic.h>
 #include "model/model_impl.h"
-#include "ode_solver.h"
+#include "ode/ode.h"
 
 /* Which coefficients to compute. */
 typedef enum pi_c1_mode {
@@ -96,7 +96,7 @@ double pi_lik_prior_logpdf(const pi_sde_t *sde, size_t dim, const double *y, dou
 struct pi_lik_ws {
     size_t dim;
     size_t probes;
-    double *ode;     /* solver workspace for the largest state */
+    pi_ode_evolve *ode; /* Dormand–Prince workspace for the largest state */
     double *state;   /* largest state */
     double *vec;     /* 8 × dim scratch vectors */
     double *mat;     /* 3 × dim² scratch matrices */
@@ -104,7 +104,7 @@ struct pi_lik_ws {
     double *probe;   /* probes × dim Hutchinson probes of the current solve */
     /* reference algorithm: the nested solve of 2d+1 copies and its solver workspace */
     double *inner_state;
-    double *inner_ode;
+    pi_ode_evolve *inner_ode;
     double *inner_vec; /* 4 × dim scratch for the inner right-hand side */
 };
 

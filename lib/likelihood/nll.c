@@ -72,14 +72,14 @@ void pi_lik_ws_destroy(pi_lik_ws *ws)
 {
     if (ws == NULL)
         return;
-    pi_free(ws->ode);
+    pi_ode_evolve_free(ws->ode);
     pi_free(ws->state);
     pi_free(ws->vec);
     pi_free(ws->mat);
     pi_free(ws->hess);
     pi_free(ws->probe);
     pi_free(ws->inner_state);
-    pi_free(ws->inner_ode);
+    pi_ode_evolve_free(ws->inner_ode);
     pi_free(ws->inner_vec);
     pi_free(ws);
 }
@@ -95,7 +95,7 @@ pi_status pi_lik_ws_create(size_t d, const pi_lik_options *o, pi_lik_ws **out)
     if (o->c1_mode == PI_C1_SWEEP)
         n = 2 * d + d * d + 1;
     int ok = 1;
-    ok &= (ws->ode = pi_alloc_array(pi_ode_workspace_doubles(n), sizeof(double))) != NULL;
+    ok &= pi_ode_evolve_alloc(pi_ode_dopri5, n, &ws->ode) == PI_OK;
     ok &= (ws->state = pi_alloc_array(n, sizeof(double))) != NULL;
     ok &= (ws->vec = pi_alloc_array(8 * d, sizeof(double))) != NULL;
     ok &= (ws->mat = pi_alloc_array(3 * d * d, sizeof(double))) != NULL;
@@ -106,7 +106,7 @@ pi_status pi_lik_ws_create(size_t d, const pi_lik_options *o, pi_lik_ws **out)
     if (o->c1_mode == PI_C1_REFERENCE) {
         size_t m = (2 * d + 1) * (d + 1);
         ok &= (ws->inner_state = pi_alloc_array(m, sizeof(double))) != NULL;
-        ok &= (ws->inner_ode = pi_alloc_array(pi_ode_workspace_doubles(m), sizeof(double))) != NULL;
+        ok &= pi_ode_evolve_alloc(pi_ode_dopri5, m, &ws->inner_ode) == PI_OK;
         ok &= (ws->inner_vec = pi_alloc_array(4 * d, sizeof(double))) != NULL;
     }
     if (!ok) {

@@ -100,11 +100,12 @@ pi_status pi_order0_point(const pi_model_t *model, const pi_lik_options *o, pi_l
         draw_probes(o, point_index, d, ws->probe);
     order0_ctx c = {model, d, o->div_mode, o->probes, ws->probe, ws->vec, ws->vec + d, 0};
     pi_ode_options so = {o->rtol, o->atol, o->max_steps, 0.0};
-    pi_ode_stats ss = {0, 0, 0};
-    pi_status st = pi_ode_solve(order0_rhs, &c, d + 1, t_min, t_max, y, &so, ws->ode, &ss);
+    pi_ode_system sys = {order0_rhs, d + 1, &c};
+    pi_ode_evolve_reset(ws->ode);
+    pi_status st = pi_ode_evolve_solve(ws->ode, &sys, &so, t_min, t_max, y);
     if (stats != NULL) {
         stats->nfe_order0 += c.nfe;
-        stats->steps_order0 += ss.accepted + ss.rejected;
+        stats->steps_order0 += ws->ode->stats.accepted + ws->ode->stats.rejected;
     }
     if (st != PI_OK)
         return st;

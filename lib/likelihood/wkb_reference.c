@@ -75,10 +75,11 @@ static pi_status score_of_order0(outer_ctx *c, double t, const double *x, double
         y[(2 + 2 * i) * w + i] -= h;
     }
     pi_ode_options so = {c->o->ref_inner_rtol, c->o->ref_inner_atol, c->o->max_steps, 0.0};
-    pi_ode_stats ss = {0, 0, 0};
-    pi_status st = pi_ode_solve(inner_rhs, &c->inner, (2 * d + 1) * w, t, c->model->sde.t_max,
-                                y, &so, c->ws->inner_ode, &ss);
-    c->inner_steps += ss.accepted + ss.rejected;
+    pi_ode_system sys = {inner_rhs, (2 * d + 1) * w, &c->inner};
+    pi_ode_evolve *ev = c->ws->inner_ode;
+    pi_ode_evolve_reset(ev);
+    pi_status st = pi_ode_evolve_solve(ev, &sys, &so, t, c->model->sde.t_max, y);
+    c->inner_steps += ev->stats.accepted + ev->stats.rejected;
     if (st != PI_OK)
         return st;
     const pi_sde_t *sde = &c->model->sde;
@@ -140,12 +141,12 @@ pi_status pi_wkb_reference_point(const pi_model_t *model, const pi_lik_options *
     outer_ctx c = {model, o, ws, d, v, v + d, v + 2 * d, v + 3 * d,
                    {model, d, 2 * d + 1, ws->inner_vec, 0}, 0, 0};
     pi_ode_options so = {o->rtol, o->atol, o->max_steps, 0.0};
-    pi_ode_stats ss = {0, 0, 0};
-    pi_status st = pi_ode_solve(outer_rhs, &c, 2 * d + 1, model->sde.t_min, model->sde.t_max, y,
-                                &so, ws->ode, &ss);
+    pi_ode_system sys = {outer_rhs, 2 * d + 1, &c};
+    pi_ode_evolve_reset(ws->ode);
+    pi_status st = pi_ode_evolve_solve(ws->ode, &sys, &so, model->sde.t_min, model->sde.t_max, y);
     if (stats != NULL) {
         stats->nfe_c1 += c.nfe + c.inner.nfe;
-        stats->steps_c1 += ss.accepted + ss.rejected;
+        stats->steps_c1 += ws->ode->stats.accepted + ws->ode->stats.rejected;
     }
     if (st != PI_OK)
         return st;

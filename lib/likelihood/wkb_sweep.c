@@ -90,12 +90,12 @@ pi_status pi_wkb_sweep_point(const pi_model_t *model, const pi_lik_options *o, p
         y[2 * d + i * d + i] = -1.0 / (std * std);
     sweep_ctx c = {model, d, ws->vec, ws->vec + d, ws->mat, ws->mat + d * d, ws->hess, 0};
     pi_ode_options so = {o->rtol, o->atol, o->max_steps, 0.0};
-    pi_ode_stats ss = {0, 0, 0};
-    pi_status st = pi_ode_solve(sweep_rhs, &c, n, model->sde.t_max, model->sde.t_min, y, &so,
-                                ws->ode, &ss);
+    pi_ode_system sys = {sweep_rhs, n, &c};
+    pi_ode_evolve_reset(ws->ode);
+    pi_status st = pi_ode_evolve_solve(ws->ode, &sys, &so, model->sde.t_max, model->sde.t_min, y);
     if (stats != NULL) {
         stats->nfe_c1 += c.nfe;
-        stats->steps_c1 += ss.accepted + ss.rejected;
+        stats->steps_c1 += ws->ode->stats.accepted + ws->ode->stats.rejected;
     }
     if (st != PI_OK)
         return st;
