@@ -2,36 +2,27 @@
  *
  *     dx/dt = F(x, t) = f(t) x − ½ g(t)² s(x, t),
  *
- * FSAL (7 stages, 6 new model evaluations per attempt), local extrapolation (the 5th-order
- * solution is kept). Error control over the whole batch: the RMS norm
+ * on the whole batch. The method is lib/ode's: its tableau (pi_ode_dopri5: FSAL, 7 stages,
+ * 6 new model evaluations per attempt, the 5th-order solution kept), its error measure and
+ * its step-size controller (pi_ode_control_*). Only the loop is here, because the batch and
+ * the worker threads are the driver's: the stages run in parallel over rows, and the error
+ * norm of the attempt is the RMS over all rows and elements,
  *
- *     err = sqrt( mean_{rows, elements} (e / (atol + rtol max(|x|, |x_new|)))² ),
+ *     err = sqrt( Σ_rows pi_ode_error_sumsq(row) / (n · dim) ),
  *
- * accepted when err <= 1; the next step is h · min(5, max(0.2, 0.9 err^(−1/5))) (no growth
- * right after a rejection). Per-row sums are reduced in row order on the calling thread, so
- * the result does not depend on the thread count (it does depend on the batch: the norm
- * couples the rows). The initial step is (t_start − t_end)/steps. */
+ * with the per-row sums reduced in row order on the calling thread, so the result does not
+ * depend on the thread count (it does depend on the batch: the norm couples the rows). The
+ * initial step is (t_start − t_end)/steps. */
 #include "sampler_impl.h"
+
+#include "ode/ode.h"
 
 #include <string.h>
 
-static const double C[7] = {0.0, 1.0 / 5, 3.0 / 10, 4.0 / 5, 8.0 / 9, 1.0, 1.0};
-static const double A[7][6] = {
-    {0, 0, 0, 0, 0, 0},
-    {1.0 / 5, 0, 0, 0, 0, 0},
-    {3.0 / 40, 9.0 / 40, 0, 0, 0, 0},
-    {44.0 / 45, -56.0 / 15, 32.0 / 9, 0, 0, 0},
-    {19372.0 / 6561, -25360.0 / 2187, 64448.0 / 6561, -212.0 / 729, 0, 0},
-    {9017.0 / 3168, -355.0 / 33, 46732.0 / 5247, 49.0 / 176, -5103.0 / 18656, 0},
-    {35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84},
-};
-/* 5th minus 4th order weights. */
-static const double E[7] = {71.0 / 57600,  0,           -71.0 / 16695, 71.0 / 1920,
-                            -17253.0 / 339200, 22.0 / 525, -1.0 / 40};
-
 typedef struct rk_ctx {
-    double t, h;
-    double f[7], g[7]; /* f(t_i) and ½ g²(t_i) at the stage times */
+    const struct pi_ode_stepper_type *type;
+    double t, h, t_next; /* h signed (negative: t decreases) */
+    double f[PI_ODE_MAX_STAGES], g[PI_ODE_MAX_STAGES]; /* f(t_i) and ½ g²(t_i) at the stages */
     double rtol, atol;
 } rk_ctx;
 
@@ -50,58 +41,56 @@ static pi_status first_stage_rows(pi_run *run, size_t r0, size_t r1, pi_worker *
 static pi_status attempt_rows(pi_run *run, size_t r0, size_t r1, pi_worker *w, void *ctx)
 {
     const rk_ctx *c = ctx;
+    const int stages = c->type->tableau->stages;
     size_t d = run->dim, rows = r1 - r0, m = rows * d;
-    const double h = c->h;
     const double *x = run->x + r0 * d;
-    const double *k[7];
+    double *xnew = run->xnew + r0 * d;
+    double *k[PI_ODE_MAX_STAGES];
     k[0] = run->k_first + r0 * d;
-    for (int i = 1; i < 6; i++)
+    for (int i = 1; i < stages - 1; i++)
         k[i] = w->buf[i - 1];
-    k[6] = run->k_last + r0 * d;
-    double *xs = w->buf[5];
-    for (int i = 1; i < 7; i++) {
-        for (size_t e = 0; e < m; e++) {
-            double acc = 0.0;
-            for (int j = 0; j < i; j++)
-                acc += A[i][j] * k[j][e];
-            xs[e] = x[e] + h * acc;
+    k[stages - 1] = run->k_last + r0 * d;
+    for (int i = 1; i < stages; i++) {
+        /* The last stage's input is the 5th-order solution (FSAL). */
+        double *xs = i == stages - 1 ? xnew : w->buf[PI_WORKER_BUFFERS - 1];
+        pi_ode_stage_input(c->type, i, m, c->h, x, (const double *const *)k, xs);
+        for (size_t e = 0; e < m; e++)
             w->fin[e] = (float)xs[e];
-        }
-        pi_status st = pi_run_eval(run, w, PI_VIEW_SCORE, rows, w->fin, c->t + C[i] * h);
+        pi_status st = pi_run_eval(run, w, PI_VIEW_SCORE, rows, w->fin,
+                                   pi_ode_stage_time(c->type, i, c->t, c->h, c->t_next));
         if (st != PI_OK)
             return st;
-        double *ki = (double *)k[i];
         for (size_t e = 0; e < m; e++)
-            ki[e] = c->f[i] * xs[e] - c->g[i] * (double)w->fout[e];
+            k[i][e] = c->f[i] * xs[e] - c->g[i] * (double)w->fout[e];
     }
-    /* Stage 7's input is the 5th-order solution. */
-    memcpy(run->xnew + r0 * d, xs, m * sizeof *xs);
     for (size_t r = 0; r < rows; r++) {
-        double sum = 0.0;
-        for (size_t j = 0; j < d; j++) {
-            size_t e = r * d + j;
-            double err = 0.0;
-            for (int i = 0; i < 7; i++)
-                err += E[i] * k[i][e];
-            err *= h;
-            double a = fabs(x[e]), b = fabs(xs[e]);
-            double sc = c->atol + c->rtol * (a > b ? a : b);
-            sum += (err / sc) * (err / sc);
-        }
-        run->row_err[r0 + r] = sum;
+        const double *kr[PI_ODE_MAX_STAGES];
+        for (int i = 0; i < stages; i++)
+            kr[i] = k[i] + r * d;
+        run->row_err[r0 + r] = pi_ode_error_sumsq(c->type, d, c->h, x + r * d, xnew + r * d, kr,
+                                                  c->rtol, c->atol);
     }
     return PI_OK;
 }
 
+static pi_status sde_half_g2(pi_run *run, double t, double *f, double *half_g2)
+{
+    pi_sde_point p;
+    pi_status st = pi_sde_eval(run->sde, t, &p);
+    if (st == PI_OK) {
+        *f = p.f;
+        *half_g2 = 0.5 * p.g2;
+    }
+    return st;
+}
+
 static pi_status stage_coefficients(pi_run *run, rk_ctx *c)
 {
-    for (int i = 0; i < 7; i++) {
-        pi_sde_point p;
-        pi_status st = pi_sde_eval(run->sde, c->t + C[i] * c->h, &p);
+    for (int i = 0; i < c->type->tableau->stages; i++) {
+        pi_status st = sde_half_g2(run, pi_ode_stage_time(c->type, i, c->t, c->h, c->t_next),
+                                   &c->f[i], &c->g[i]);
         if (st != PI_OK)
             return st;
-        c->f[i] = p.f;
-        c->g[i] = 0.5 * p.g2;
     }
     return PI_OK;
 }
@@ -110,70 +99,52 @@ static pi_status rk45_integrate(pi_run *run, double t_start, double t_end)
 {
     pi_sampler_t *s = run->s;
     rk_ctx c;
+    c.type = pi_ode_dopri5;
     c.rtol = s->rtol;
     c.atol = s->atol;
     c.t = t_start;
-    c.h = (t_end - t_start) / (double)s->steps;
-    pi_status st = stage_coefficients(run, &c);
+    pi_ode_control ctl;
+    pi_status st = pi_ode_control_init(&ctl, c.type, s->rtol, s->atol, PI_RK_MAX_ATTEMPTS, t_start,
+                                       t_end, fabs(t_start - t_end) / (double)s->steps);
+    if (st == PI_OK)
+        st = sde_half_g2(run, t_start, &c.f[0], &c.g[0]);
     if (st == PI_OK)
         st = pi_run_parallel(run, first_stage_rows, &c);
     if (st != PI_OK)
         return st;
     s->nfe += 1;
-    double span = t_start - t_end;
-    int last_rejected = 0;
-    size_t attempts = 0;
-    double total = (double)(run->n * run->dim);
-    while (c.t > t_end) {
-        if (++attempts > PI_RK_MAX_ATTEMPTS)
-            return pi_fail(PI_ENOCONVERGE, "rk45: more than %d step attempts at t = %g",
-                           PI_RK_MAX_ATTEMPTS, c.t);
-        int last = 0;
-        if (c.t + c.h <= t_end + 1e-12 * span) {
-            c.h = t_end - c.t;
-            last = 1;
-        }
-        if (!(fabs(c.h) > 1e-14 * (fabs(c.t) > 1.0 ? fabs(c.t) : 1.0)))
-            return pi_fail(PI_ENOCONVERGE, "rk45: step size underflow (h = %g) at t = %.17g", c.h, c.t);
-        st = stage_coefficients(run, &c);
+    while (ctl.t != t_end) {
+        int final, accept;
+        c.t = ctl.t;
+        st = pi_ode_control_next(&ctl, &c.h, &c.t_next, &final);
+        if (st == PI_OK)
+            st = stage_coefficients(run, &c);
         if (st == PI_OK)
             st = pi_run_parallel(run, attempt_rows, &c);
         if (st != PI_OK)
             return st;
-        s->nfe += 6;
+        s->nfe += (size_t)(c.type->tableau->stages - 1);
         double sum = 0.0;
         for (size_t r = 0; r < run->n; r++)
             sum += run->row_err[r];
-        double err = sqrt(sum / total);
-        if (!isfinite(err))
-            err = 1e10;
-        double factor = err > 0.0 ? 0.9 * pow(err, -0.2) : 5.0;
-        if (factor > 5.0)
-            factor = 5.0;
-        if (factor < 0.2)
-            factor = 0.2;
-        if (err <= 1.0) {
-            double *tmp = run->x;
-            run->x = run->xnew;
-            run->xnew = tmp;
-            tmp = run->k_first;
-            run->k_first = run->k_last;
-            run->k_last = tmp;
-            c.t = last ? t_end : c.t + c.h;
-            s->accepted++;
-            run->step = s->accepted - 1;
-            st = pi_run_mirror(run);
-            if (st == PI_OK)
-                st = pi_run_after_step(run, s->accepted, 0, c.t);
-            if (st != PI_OK)
-                return st;
-            c.h *= last_rejected && factor > 1.0 ? 1.0 : factor;
-            last_rejected = 0;
-        } else {
+        pi_ode_control_judge(&ctl, pi_ode_error_norm(sum, run->n * run->dim), c.t_next, &accept);
+        if (!accept) {
             s->rejected++;
-            c.h *= factor;
-            last_rejected = 1;
+            continue;
         }
+        double *tmp = run->x;
+        run->x = run->xnew;
+        run->xnew = tmp;
+        tmp = run->k_first;
+        run->k_first = run->k_last;
+        run->k_last = tmp;
+        s->accepted++;
+        run->step = s->accepted - 1;
+        st = pi_run_mirror(run);
+        if (st == PI_OK)
+            st = pi_run_after_step(run, s->accepted, 0, ctl.t);
+        if (st != PI_OK)
+            return st;
     }
     return PI_OK;
 }
