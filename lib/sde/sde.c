@@ -2,6 +2,7 @@
 #include "sde_impl.h"
 
 #include "core/philox.h"
+#include "ode/ode.h"
 
 #include <string.h>
 
@@ -73,6 +74,29 @@ static pi_status custom_coefficients(const pi_sde_t *s, double t, double *f, dou
     return PI_OK;
 }
 
+/* Right-hand side (y1, y2)' = (f, g² e^{−2 y1}). The callback depends on t only, so the last
+ * value is kept: RK4's two midpoint stages cost one call. */
+typedef struct custom_rhs_ctx {
+    const pi_sde_t *s;
+    double t, f, g2;
+    int valid;
+} custom_rhs_ctx;
+
+static pi_status custom_rhs(double t, const double *y, double *dydt, void *p)
+{
+    custom_rhs_ctx *c = p;
+    if (!c->valid || t != c->t) {
+        pi_status st = custom_coefficients(c->s, t, &c->f, &c->g2);
+        if (st != PI_OK)
+            return st;
+        c->t = t;
+        c->valid = 1;
+    }
+    dydt[0] = c->f;
+    dydt[1] = c->g2 * exp(-2.0 * y[0]);
+    return PI_OK;
+}
+
 static pi_status build_custom_table(pi_sde_t *s)
 {
     const size_t n = PI_SDE_TABLE_SIZE;
@@ -81,31 +105,25 @@ static pi_status build_custom_table(pi_sde_t *s)
         return pi_fail(PI_ENOMEM, "out of memory building the custom SDE table");
     double *y1 = tab, *d1 = tab + (n + 1), *y2 = tab + 2 * (n + 1), *d2 = tab + 3 * (n + 1);
     double h = s->t_max / (double)n;
-    double a = 0.0, b = 0.0; /* y1, y2 at t = 0 */
+    double y[2] = {0.0, 0.0}, dydt[2]; /* y1, y2 at t = 0 */
+    /* Classical RK4 of lib/ode, fixed step h; the node derivatives are the table's slopes. */
+    double work[PI_ODE_WORK_DOUBLES(2)];
+    pi_ode_evolve ev;
+    pi_ode_evolve_init(&ev, pi_ode_rk4, 2, work);
+    custom_rhs_ctx c = {s, 0.0, 0.0, 0.0, 0};
+    pi_ode_system sys = {custom_rhs, 2, &c};
     pi_status st = PI_OK;
     for (size_t i = 0; i <= n && st == PI_OK; i++) {
-        double t = h * (double)i, f, g2;
-        st = custom_coefficients(s, t, &f, &g2);
+        double t = h * (double)i;
+        st = custom_rhs(t, y, dydt, &c);
         if (st != PI_OK)
             break;
-        y1[i] = a;
-        y2[i] = b;
-        d1[i] = f;
-        d2[i] = g2 * exp(-2.0 * a);
-        if (i == n)
-            break;
-        /* Classical RK4 on (y1, y2); the right side depends on y1 only through e^{−2 y1}. */
-        double k1a = f, k1b = g2 * exp(-2.0 * a), fm, g2m, fe, g2e;
-        st = custom_coefficients(s, t + 0.5 * h, &fm, &g2m);
-        if (st == PI_OK)
-            st = custom_coefficients(s, t + h, &fe, &g2e);
-        if (st != PI_OK)
-            break;
-        double k2a = fm, k2b = g2m * exp(-2.0 * (a + 0.5 * h * k1a));
-        double k3a = fm, k3b = g2m * exp(-2.0 * (a + 0.5 * h * k2a));
-        double k4a = fe, k4b = g2e * exp(-2.0 * (a + h * k3a));
-        a += h / 6.0 * (k1a + 2.0 * k2a + 2.0 * k3a + k4a);
-        b += h / 6.0 * (k1b + 2.0 * k2b + 2.0 * k3b + k4b);
+        y1[i] = y[0];
+        y2[i] = y[1];
+        d1[i] = dydt[0];
+        d2[i] = dydt[1];
+        if (i < n)
+            st = pi_ode_step_apply(&ev, &sys, t, h, y, NULL, dydt, NULL);
     }
     if (st != PI_OK) {
         pi_free(tab);
