@@ -84,7 +84,8 @@ double pi_ode_stage_time(const struct pi_ode_stepper_type *type, int i, double t
 }
 
 /* out = y + h Σ w_j k_j over the nonzero weights w[0..m): the sum is formed first, then
- * scaled once (as in the hand-written solvers this replaced, so their bits are kept). */
+ * scaled once; a single term is y + (h w) k. These are the roundings of the likelihood's
+ * hand-written solver this replaced, so its NLL and c1 keep their bits. */
 static void combine(size_t n, double h, const double *y, const double *w, int m,
                     const double *const *k, double *out)
 {
@@ -97,6 +98,12 @@ static void combine(size_t n, double h, const double *y, const double *w, int m,
             kz[nz] = k[j];
             nz++;
         }
+    }
+    if (nz == 1) {
+        const double hw = h * wz[0], *k0 = kz[0];
+        for (size_t e = 0; e < n; e++)
+            out[e] = y[e] + hw * k0[e];
+        return;
     }
     for (size_t e = 0; e < n; e++) {
         double acc = 0.0;
