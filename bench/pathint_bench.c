@@ -33,7 +33,7 @@
 #pragma weak pi_model_create_empirical
 #pragma weak pi_model_create_mlp
 #pragma weak pi_model_mlp_init
-#pragma weak pi_model_num_params
+#pragma weak pi_model_get_num_params
 #pragma weak pi_sampler_create
 #pragma weak pi_sampler_destroy
 #pragma weak pi_sampler_set_hbar
@@ -108,7 +108,7 @@ static const char *missing(void) { return "library function not available in thi
 static size_t mlp_input_width(const pi_model_t *m, size_t dim, size_t width, size_t layers)
 {
     size_t p = 0;
-    if (pi_model_num_params(m, &p) != PI_OK)
+    if (pi_model_get_num_params(m, &p) != PI_OK)
         return 0;
     size_t rest = width + (layers - 1) * (width * width + width) + width * dim + dim;
     return p > rest ? (p - rest) / width : 0;
@@ -116,7 +116,7 @@ static size_t mlp_input_width(const pi_model_t *m, size_t dim, size_t width, siz
 
 static pi_model_t *make_mlp(size_t dim, size_t width, size_t layers)
 {
-    if (!HAVE(pi_model_create_mlp) || !HAVE(pi_model_num_params))
+    if (!HAVE(pi_model_create_mlp) || !HAVE(pi_model_get_num_params))
         return NULL;
     pi_model_t *m = NULL;
     if (pi_model_create_mlp(g_sde, dim, width, layers, &m) != PI_OK)
@@ -666,11 +666,11 @@ static void bench_train(int threads)
         return;
     }
     size_t batch = MLP_BATCH, ndata = 65536, params = 0;
-    pi_model_num_params(m, &params);
+    pi_model_get_num_params(m, &params);
     size_t in = mlp_input_width(m, MLP_DIM, MLP_WIDTH, MLP_LAYERS);
     float *data = bench_alloc(ndata * MLP_DIM * sizeof(float));
     if (HAVE(pi_data_generate))
-        (void)pi_data_generate(PI_DATA_GAUSSIANS_25, ndata, 3, data);
+        (void)pi_data_generate(PI_DATASET_GAUSSIANS_25, ndata, 3, data);
     else
         bench_fill_normal(data, ndata * MLP_DIM, 3);
     pi_trainer_t *tr = NULL;
@@ -744,7 +744,7 @@ static pi_model_t *likelihood_model(char *how, size_t cap)
         size_t n = 4096;
         float *data = malloc(n * 2 * sizeof(float));
         pi_trainer_t *tr = NULL;
-        if (pi_data_generate(PI_DATA_GAUSSIANS_25, n, 9, data) == PI_OK &&
+        if (pi_data_generate(PI_DATASET_GAUSSIANS_25, n, 9, data) == PI_OK &&
             pi_trainer_create(m, &tr) == PI_OK && pi_trainer_set_batch_size(tr, 256) == PI_OK &&
             pi_trainer_set_threads(tr, 2) == PI_OK &&
             pi_trainer_fit(tr, n, data, g_quick ? 100 : 600) == PI_OK)
@@ -784,7 +784,7 @@ static void bench_likelihood(void)
     const char *nname = "nll_exact_div_vs_ode";
     const char *wref = "published nested finite-difference reference (NFE/point)";
     const char *nref = "plain PF-ODE solve, same engine and tolerances (s/point)";
-    int have = HAVE(pi_model_create_mlp) && HAVE(pi_model_num_params);
+    int have = HAVE(pi_model_create_mlp) && HAVE(pi_model_get_num_params);
     char how[128] = "";
     pi_model_t *m = have ? likelihood_model(how, sizeof how) : NULL;
     if (m == NULL) {
@@ -796,7 +796,7 @@ static void bench_likelihood(void)
     size_t n = g_quick ? 1 : 2;
     float x[64];
     if (HAVE(pi_data_generate))
-        (void)pi_data_generate(PI_DATA_GAUSSIANS_25, n, 77, x);
+        (void)pi_data_generate(PI_DATASET_GAUSSIANS_25, n, 77, x);
     else
         bench_fill_normal(x, n * 2, 77);
     double nll[8], c1_true[8], c1_ref[8], c1_sw[8];
@@ -876,13 +876,13 @@ static void bench_likelihood(void)
         double *nl = malloc(nn * sizeof *nl);
         pi_nll_point_stats *ps = malloc(nn * sizeof *ps);
         if (HAVE(pi_data_generate))
-            (void)pi_data_generate(PI_DATA_GAUSSIANS_25, nn, 78, xs);
+            (void)pi_data_generate(PI_DATASET_GAUSSIANS_25, nn, 78, xs);
         else
             bench_fill_normal(xs, nn * d, 78);
         pi_lik_options z;
         pi_lik_options_default(&z);
         z.c1_mode = PI_C1_NONE;
-        z.div_mode = PI_DIV_EXACT;
+        z.div_mode = PI_DIVERGENCE_EXACT;
         double *work = malloc(pi_ode_workspace_doubles(d) * sizeof(double));
         pi_ode_options so = {z.rtol, z.atol, z.max_steps, 0.0};
         double tmin = 0, tmax = 1;
@@ -960,7 +960,7 @@ int main(int argc, char **argv)
         g_reps = 5;
     if (g_reps > 63)
         g_reps = 63;
-    if (pi_sde_create(PI_SDE_VP_LINEAR, &g_sde) != PI_OK) {
+    if (pi_sde_create(PI_SDE_KIND_VP_LINEAR, &g_sde) != PI_OK) {
         fprintf(stderr, "cannot create the SDE: %s\n", pi_last_error());
         return 1;
     }

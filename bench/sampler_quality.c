@@ -7,9 +7,9 @@
  *
  * Targets (the model is the exact Gaussian mixture of each, VP linear SDE, defaults):
  *   25 Gaussians 2-D: centres {-4,-2,0,2,4}^2 / 2.828, std 0.05 / 2.828 (reference samples
- *     from pi_data_generate(PI_DATA_GAUSSIANS_25));
+ *     from pi_data_generate(PI_DATASET_GAUSSIANS_25));
  *   8-ring 2-D: centres 2 (cos 2 pi k/8, sin 2 pi k/8) / 1.414, std 0.02 / 1.414
- *     (pi_data_generate(PI_DATA_RING_8));
+ *     (pi_data_generate(PI_DATASET_RING_8));
  *   16-D random mixture: 8 components, means N(0, 1.5^2), variances U[0.02, 0.2], weights
  *     U[0.2, 1] normalised (reference samples drawn exactly here).
  * SW2: 256 random directions (fixed seed), sorted 1-D transport between N generated samples
@@ -119,7 +119,7 @@ static void make_targets(target *t)
     t[0].name = "25 Gaussians (2-D)";
     t[0].dim = 2;
     t[0].k = 25;
-    t[0].dataset = PI_DATA_GAUSSIANS_25;
+    t[0].dataset = PI_DATASET_GAUSSIANS_25;
     for (size_t a = 0; a < 5; a++)
         for (size_t b = 0; b < 5; b++) {
             size_t c = a * 5 + b;
@@ -131,7 +131,7 @@ static void make_targets(target *t)
     t[1].name = "8-ring (2-D)";
     t[1].dim = 2;
     t[1].k = 8;
-    t[1].dataset = PI_DATA_RING_8;
+    t[1].dataset = PI_DATASET_RING_8;
     for (size_t c = 0; c < 8; c++) {
         double ang = 6.283185307179586 * (double)c / 8.0;
         t[1].w[c] = 1.0 / 8;
@@ -181,7 +181,7 @@ int main(int argc, char **argv)
     target t[3];
     make_targets(t);
     pi_sde_t *sde = NULL;
-    if (pi_sde_create(PI_SDE_VP_LINEAR, &sde) != PI_OK)
+    if (pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde) != PI_OK)
         return 1;
     double start = bench_now();
     printf("# Sampler quality: sliced W2 vs network evaluations\n\n");

@@ -164,7 +164,7 @@ static pi_status ring_model(pi_model_t **out)
         var[2 * k] = var[2 * k + 1] = 0.02;
     }
     pi_sde_t *sde = NULL;
-    pi_status st = pi_sde_create(PI_SDE_VP_LINEAR, &sde);
+    pi_status st = pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde);
     if (st == PI_OK)
         st = pi_model_create_gmm(sde, 2, 8, w, mu, var, out);
     pi_sde_destroy(sde); /* the model keeps its own copy */

@@ -9,7 +9,7 @@
 int main()
 {
     try {
-        pathint::sde vp(PI_SDE_VP_LINEAR);
+        pathint::sde vp(PI_SDE_KIND_VP_LINEAR);
         pathint::model m = pathint::model::gmm(vp, 2, {0.3, 0.7}, {-1.0, 0.0, 1.0, 0.5},
                                                {0.05, 0.05, 0.1, 0.02});
         pathint::sampler s(m);

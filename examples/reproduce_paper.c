@@ -92,21 +92,21 @@ int main(int argc, char **argv)
                                                             : PI_PRECOND_INPUT;
     const double sigma_data = argc > 10 ? atof(argv[10]) : 1.0;
     const double clip = argc > 11 ? atof(argv[11]) : 1.0; /* 0: no clipping */
-    const pi_dataset set = swiss ? PI_DATA_SWISS_ROLL : PI_DATA_GAUSSIANS_25;
+    const pi_dataset set = swiss ? PI_DATASET_SWISS_ROLL : PI_DATASET_GAUSSIANS_25;
 
     /* The paper's SDEs. */
     pi_sde_t *sde = NULL;
     if (cosine) {
-        CHECK(pi_sde_create(PI_SDE_VP_COSINE, &sde));
-        CHECK(pi_sde_set_param(sde, PI_SDE_COSINE_S, 0.0));
-        CHECK(pi_sde_set_param(sde, PI_SDE_T_MAX, 1.0 - 1e-3));
-        CHECK(pi_sde_set_param(sde, PI_SDE_T_MIN, 0.01));
+        CHECK(pi_sde_create(PI_SDE_KIND_VP_COSINE, &sde));
+        CHECK(pi_sde_set_param(sde, PI_SDE_PARAM_COSINE_S, 0.0));
+        CHECK(pi_sde_set_param(sde, PI_SDE_PARAM_T_MAX, 1.0 - 1e-3));
+        CHECK(pi_sde_set_param(sde, PI_SDE_PARAM_T_MIN, 0.01));
     } else {
-        CHECK(pi_sde_create(PI_SDE_VP_LINEAR, &sde));
-        CHECK(pi_sde_set_param(sde, PI_SDE_BETA_MIN, 0.0));
-        CHECK(pi_sde_set_param(sde, PI_SDE_BETA_MAX, 20.0));
-        CHECK(pi_sde_set_param(sde, PI_SDE_T_MAX, 1.0));
-        CHECK(pi_sde_set_param(sde, PI_SDE_T_MIN, 0.01));
+        CHECK(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde));
+        CHECK(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MIN, 0.0));
+        CHECK(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MAX, 20.0));
+        CHECK(pi_sde_set_param(sde, PI_SDE_PARAM_T_MAX, 1.0));
+        CHECK(pi_sde_set_param(sde, PI_SDE_PARAM_T_MIN, 0.01));
     }
 
     float *train = malloc(n_train * 2 * sizeof *train), *test = malloc(n_test * 2 * sizeof *test);
@@ -120,18 +120,18 @@ int main(int argc, char **argv)
     pi_model_t *model = NULL;
     pi_trainer_t *tr = NULL;
     CHECK(pi_model_create_mlp(sde, 2, 128, 3, &model));
-    CHECK(pi_model_mlp_set_embedding(model, PI_EMBED_LOG_SIGMA, features));
+    CHECK(pi_model_mlp_set_embedding(model, PI_EMBEDDING_LOG_SIGMA, features));
     /* "input": network input c_in·x̃ = x/√(σ² + α²σ_d²), i.e. x itself for this VP SDE with
      * σ_d = 1 (the usual DDPM input); "none": x/α, up to 1/α(T) ≈ 150 (SIMPLE) or 600 (COSINE). */
     CHECK(pi_model_mlp_set_preconditioning(model, precond, sigma_data));
     CHECK(pi_model_mlp_init(model, seed));
     CHECK(pi_model_set_threads(model, threads));
     CHECK(pi_trainer_create(model, &tr));
-    CHECK(pi_trainer_set_weighting(tr, PI_WEIGHT_LIKELIHOOD));   /* λ = g² */
-    CHECK(pi_trainer_set_time_sampling(tr, PI_TIME_IMPORTANCE)); /* unbiased, lower variance */
+    CHECK(pi_trainer_set_weighting(tr, PI_WEIGHTING_LIKELIHOOD));   /* λ = g² */
+    CHECK(pi_trainer_set_time_sampling(tr, PI_TIME_SAMPLING_IMPORTANCE)); /* unbiased, lower variance */
     CHECK(pi_trainer_set_batch_size(tr, batch));
     CHECK(pi_trainer_set_learning_rate(tr, 2e-3));
-    CHECK(pi_trainer_set_lr_schedule(tr, PI_LR_COSINE, steps / 50, steps));
+    CHECK(pi_trainer_set_lr_schedule(tr, PI_LR_SCHEDULE_COSINE, steps / 50, steps));
     CHECK(pi_trainer_set_grad_clip(tr, clip));
     CHECK(pi_trainer_set_ema(tr, 0.999));
     CHECK(pi_trainer_set_seed(tr, seed));
@@ -142,13 +142,14 @@ int main(int argc, char **argv)
     CHECK(pi_trainer_fit(tr, n_train, train, steps));
     double train_s = now() - t0;
 
-    double bound, bound_se;
-    CHECK(pi_trainer_bound(tr, n_test, test, 16, &bound, &bound_se));
-
-    /* NLL₀ and c1 with the probability-flow ODE (ħ = 0), exact divergence, WKB sweep. */
     pi_likelihood_t *lik = NULL;
     CHECK(pi_likelihood_create(model, &lik));
     CHECK(pi_likelihood_set_threads(lik, threads));
+    CHECK(pi_likelihood_set_seed(lik, seed)); /* the trainer's: the bound's draws as before */
+    double bound, bound_se;
+    CHECK(pi_likelihood_action_bound(lik, 16, n_test, test, &bound, &bound_se));
+
+    /* NLL₀ and c1 with the probability-flow ODE (ħ = 0), exact divergence, WKB sweep. */
     CHECK(pi_likelihood_set_tolerances(lik, 1e-5, 1e-7)); /* the paper: 1e-3 outer, 1e-5 inner */
     t0 = now();
     CHECK(pi_likelihood_nll(lik, n_test, test, nll, c1));

@@ -200,17 +200,17 @@ int main(int argc, char **argv)
     pi_sampler_t *s = NULL;
     /* VP with β from 0 to 20 on [0.01, 1] (Hirono et al.'s SIMPLE), likelihood weighting with
      * importance-sampled times: the recipe of `pathint demo`. */
-    pi_status st = pi_sde_create(PI_SDE_VP_LINEAR, &sde);
-    if (!st) st = pi_sde_set_param(sde, PI_SDE_BETA_MIN, 0.0);
-    if (!st) st = pi_sde_set_param(sde, PI_SDE_T_MIN, 0.01);
+    pi_status st = pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde);
+    if (!st) st = pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MIN, 0.0);
+    if (!st) st = pi_sde_set_param(sde, PI_SDE_PARAM_T_MIN, 0.01);
     if (!st) st = pi_model_create_mlp(sde, 2, 128, 3, &model);
     if (!st) st = pi_model_mlp_init(model, seed);
     if (!st) st = pi_trainer_create(model, &tr);
     if (!st) st = pi_trainer_set_learning_rate(tr, 3e-3);
-    if (!st) st = pi_trainer_set_lr_schedule(tr, PI_LR_COSINE, (uint64_t)train_steps / 50, (uint64_t)train_steps);
+    if (!st) st = pi_trainer_set_lr_schedule(tr, PI_LR_SCHEDULE_COSINE, (uint64_t)train_steps / 50, (uint64_t)train_steps);
     if (!st) st = pi_trainer_set_batch_size(tr, 512);
-    if (!st) st = pi_trainer_set_weighting(tr, PI_WEIGHT_LIKELIHOOD);
-    if (!st) st = pi_trainer_set_time_sampling(tr, PI_TIME_IMPORTANCE);
+    if (!st) st = pi_trainer_set_weighting(tr, PI_WEIGHTING_LIKELIHOOD);
+    if (!st) st = pi_trainer_set_time_sampling(tr, PI_TIME_SAMPLING_IMPORTANCE);
     if (!st) st = pi_trainer_set_ema(tr, 0.99);
     if (!st) st = pi_trainer_set_seed(tr, seed);
     if (!st) st = pi_trainer_set_threads(tr, threads);

@@ -2,16 +2,63 @@
  * @file pathint.h
  * @brief pathint: score-based diffusion models in the path-integral (ħ) view.
  *
- * The whole stable public API of pathint lives in this one header. It is C11 and
- * C++ clean. Conventions (see docs/ and ARCHITECTURE.md):
+ * The whole stable public API of pathint lives in this one header (C11, C++ clean).
+ * It reads top-down in the order a user meets the handles: an SDE, a model on it,
+ * a sampler, a likelihood, a trainer, data. A whole program:
  *
- * - Handles are opaque: ::pi_sde_t, ::pi_model_t, ::pi_sampler_t, ::pi_trainer_t.
+ * @code
+ * #include <pathint.h>
+ * #include <stdio.h>
+ *
+ * int main(void)
+ * {
+ *     double w[2] = {0.5, 0.5}, mu[4] = {-1, 0, 1, 0}, var[4] = {0.01, 0.01, 0.01, 0.01};
+ *     float x[1000 * 2];
+ *     double nll0[10], c1[10];
+ *     pi_sde_t *sde = NULL;
+ *     pi_model_t *model = NULL;
+ *     pi_sampler_t *sampler = NULL;
+ *     pi_likelihood_t *lik = NULL;
+ *     pi_status st = pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde);      // forward SDE
+ *     if (!st) st = pi_model_create_gmm(sde, 2, 2, w, mu, var, &model); // exact score
+ *     if (!st) st = pi_sampler_create(model, &sampler);
+ *     if (!st) st = pi_sampler_set_hbar(sampler, 0.5);       // between ODE (0) and SDE (1)
+ *     if (!st) st = pi_sampler_set_seed(sampler, 42);        // same bits on any thread count
+ *     if (!st) st = pi_sampler_run(sampler, 1000, x);        // 1000 samples, 1000 × 2 floats
+ *     if (!st) st = pi_likelihood_create(model, &lik);
+ *     if (!st) st = pi_likelihood_nll(lik, 10, x, nll0, c1); // −log q⁰ and its ħ slope
+ *     if (st)
+ *         fprintf(stderr, "pathint: %s\n", pi_last_error());
+ *     else
+ *         printf("NLL at hbar 0.5 ~ %.3f\n", nll0[0] - 0.5 * c1[0]);
+ *     pi_likelihood_destroy(lik);                             // destroy accepts NULL
+ *     pi_sampler_destroy(sampler);
+ *     pi_model_destroy(model);
+ *     pi_sde_destroy(sde);
+ *     return st != PI_OK;
+ * }
+ * @endcode
+ *
+ * Conventions, the same for every function:
+ * - Handles are opaque: ::pi_sde_t, ::pi_model_t, ::pi_sampler_t, ::pi_likelihood_t,
+ *   ::pi_trainer_t.
  * - Every fallible function returns a ::pi_status (0 = #PI_OK, negative = error)
- *   and delivers objects through an out-parameter, its last argument. On failure
- *   the out-parameter and every caller-owned buffer are left untouched unless the
- *   function documents otherwise, and pi_last_error() describes the failure.
+ *   and delivers results through out-parameters, last. On failure the out-parameters
+ *   and every caller-owned buffer are left untouched unless the function documents
+ *   otherwise, and pi_last_error() describes the failure, naming the argument.
+ * - Arguments come in one order: the handle, options that select what (view, mode),
+ *   sizes, inputs, outputs. Arrays whose length follows from the sizes passed
+ *   (n × dim) are exact; arrays whose length the library decides (times, parameters)
+ *   take a capacity and report the count.
  * - Point arrays are row-major `n × dim` `float`; times and scalars are `double`;
- *   sizes are `size_t`; seeds are `uint64_t`.
+ *   sizes are `size_t`; seeds are `uint64_t`; flags are `int` 0 or 1.
+ * - Every enum starts at 1 (0 is never valid) and its constants carry the enum's name
+ *   (::pi_method → PI_METHOD_*).
+ * - Every option has a setter `pi_X_set_Y` and a getter `pi_X_get_Y`; its default and
+ *   range are in one table, queryable with pi_option_info(). There is no "use the
+ *   default" sentinel value.
+ * - Long work (sampler, likelihood, trainer) reports progress through a per-handle
+ *   callback and can be canceled from another thread (pi_X_cancel()).
  * - Destroy functions accept NULL.
  * - The library copies what it keeps; what it borrows is stated per function.
  * - No global mutable state: everything lives in handles, except the per-thread
@@ -145,7 +192,15 @@ typedef struct pi_trainer pi_trainer_t; /**< A denoising-score-matching trainer.
 /* ------------------------------------------------------------------------ */
 /** @defgroup sde Forward SDEs
  * Linear forward SDEs dx = f(t) x dt + g(t) dw with marginal
- * p_t(x | x0) = N(α(t) x0, σ(t)² I) (MATH.md §1).
+ * p_t(x | x0) = N(α(t) x0, σ(t)² I) (docs/concepts.md).
+ * @code
+ * pi_sde_t *sde;
+ * pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde);             // β from 0.1 to 20, t in [1e-3, 1]
+ * pi_sde_set_param(sde, PI_SDE_PARAM_T_MIN, 0.01);
+ * double alpha, sigma;
+ * pi_sde_marginal(sde, 0.5, &alpha, &sigma);              // x_t = α x_0 + σ z
+ * pi_sde_destroy(sde);                                    // models keep their own copy
+ * @endcode
  *
  * @threadsafety A ::pi_sde_t may be shared between threads once its
  * parameters are set; setters must not race with any other use.
@@ -153,23 +208,23 @@ typedef struct pi_trainer pi_trainer_t; /**< A denoising-score-matching trainer.
 
 /** The built-in SDE kinds. */
 typedef enum pi_sde_kind {
-    PI_SDE_VP_LINEAR = 1, /**< VP, β(t) linear from β_min to β_max (defaults 0.1, 20; t ∈ [1e-3, 1]). */
-    PI_SDE_VP_COSINE = 2, /**< VP cosine schedule (Nichol & Dhariwal), s = 0.008, t ∈ [1e-3, 1 − 1e-3]. */
-    PI_SDE_SUBVP = 3,     /**< sub-VP (Song et al. 2021), same β as VP linear. */
-    PI_SDE_VE = 4,        /**< Variance exploding, σ from σ_min = 0.01 to σ_max = 50, t ∈ [1e-5, 1]. */
-    PI_SDE_EDM = 5,       /**< EDM (Karras et al. 2022): α = 1, σ = t ∈ [0.002, 80]. */
-    PI_SDE_CUSTOM = 6     /**< Host callbacks (pi_sde_create_custom()). */
+    PI_SDE_KIND_VP_LINEAR = 1, /**< VP, β(t) linear from β_min to β_max (defaults 0.1, 20; t ∈ [1e-3, 1]). */
+    PI_SDE_KIND_VP_COSINE = 2, /**< VP cosine schedule (Nichol & Dhariwal), s = 0.008, t ∈ [1e-3, 1 − 1e-3]. */
+    PI_SDE_KIND_SUBVP = 3,     /**< sub-VP (Song et al. 2021), same β as VP linear. */
+    PI_SDE_KIND_VE = 4,        /**< Variance exploding, σ from σ_min = 0.01 to σ_max = 50, t ∈ [1e-5, 1]. */
+    PI_SDE_KIND_EDM = 5,       /**< EDM (Karras et al. 2022): α = 1, σ = t ∈ [0.002, 80]. */
+    PI_SDE_KIND_CUSTOM = 6     /**< Host callbacks (pi_sde_create_custom()). */
 } pi_sde_kind;
 
 /** Parameters of the built-in SDEs (pi_sde_set_param()). */
 typedef enum pi_sde_param {
-    PI_SDE_BETA_MIN = 1,  /**< VP linear / sub-VP: β(0), >= 0. */
-    PI_SDE_BETA_MAX = 2,  /**< VP linear / sub-VP: β(1), > β_min. */
-    PI_SDE_COSINE_S = 3,  /**< VP cosine: offset s >= 0. */
-    PI_SDE_SIGMA_MIN = 4, /**< VE / EDM: smallest σ, > 0. */
-    PI_SDE_SIGMA_MAX = 5, /**< VE / EDM: largest σ, > σ_min. */
-    PI_SDE_T_MIN = 6,     /**< Data end of the time range (all kinds but EDM, where t = σ). */
-    PI_SDE_T_MAX = 7      /**< Noise end T of the time range. */
+    PI_SDE_PARAM_BETA_MIN = 1,  /**< VP linear / sub-VP: β(0), >= 0. */
+    PI_SDE_PARAM_BETA_MAX = 2,  /**< VP linear / sub-VP: β(1), > β_min. */
+    PI_SDE_PARAM_COSINE_S = 3,  /**< VP cosine: offset s >= 0. */
+    PI_SDE_PARAM_SIGMA_MIN = 4, /**< VE / EDM: smallest σ, > 0. */
+    PI_SDE_PARAM_SIGMA_MAX = 5, /**< VE / EDM: largest σ, > σ_min. */
+    PI_SDE_PARAM_T_MIN = 6,     /**< Data end of the time range (all kinds but EDM, where t = σ). */
+    PI_SDE_PARAM_T_MAX = 7      /**< Noise end T of the time range. */
 } pi_sde_param;
 
 /**
@@ -193,8 +248,8 @@ typedef int (*pi_sde_marginal_fn)(double t, double *alpha, double *sigma,
 typedef int (*pi_sde_coefficient_fn)(double t, double *f, double *g, void *user_data);
 
 /**
- * Create a built-in SDE with the defaults of MATH.md §1.
- * @param[in] kind One of the built-in kinds (not #PI_SDE_CUSTOM).
+ * Create a built-in SDE with the defaults listed with ::pi_sde_kind.
+ * @param[in] kind One of the built-in kinds (not #PI_SDE_KIND_CUSTOM).
  * @param[out] out The new SDE; untouched on failure.
  * @return #PI_OK, #PI_EINVAL, #PI_ENOMEM.
  */
@@ -295,8 +350,16 @@ PI_API pi_status pi_sde_prior_logpdf(const pi_sde_t *sde, size_t n, size_t dim, 
 /* ------------------------------------------------------------------------ */
 /** @defgroup model Score models
  * A ::pi_model_t is a score model bound to a copy of an SDE. Four views of
- * one model (MATH.md §2): score s = ∇log p_t, noise ε = −σ s, denoiser
+ * one model (docs/concepts.md): score s = ∇log p_t, noise ε = −σ s, denoiser
  * D = (x + σ² s)/α, velocity v = α ε − σ D.
+ * @code
+ * pi_model_t *model;
+ * pi_model_create_mlp(sde, 2, 128, 3, &model);            // or _gmm, _empirical, _callback
+ * pi_model_mlp_set_preconditioning(model, PI_PRECOND_INPUT, 1.0);
+ * pi_model_eval_at(model, PI_VIEW_DENOISED, n, x, 0.5, out);  // any view, any kind
+ * pi_model_save(model, "model.pim");                      // pi_model_load() reads it back
+ * pi_model_destroy(model);
+ * @endcode
  *
  * @threadsafety Immutable after creation and configuration; may be shared by
  * any number of threads (samplers, likelihood). A trainer mutates its model:
@@ -305,39 +368,39 @@ PI_API pi_status pi_sde_prior_logpdf(const pi_sde_t *sde, size_t n, size_t dim, 
 
 /** The four views of a model's output. */
 typedef enum pi_view {
-    PI_VIEW_SCORE = 0,    /**< s = ∇log p_t(x). */
-    PI_VIEW_EPS = 1,      /**< ε = −σ s. */
-    PI_VIEW_DENOISED = 2, /**< D = (x + σ² s)/α. */
-    PI_VIEW_V = 3         /**< v = α ε − σ D. */
+    PI_VIEW_SCORE = 1,    /**< s = ∇log p_t(x). */
+    PI_VIEW_EPS = 2,      /**< ε = −σ s. */
+    PI_VIEW_DENOISED = 3, /**< D = (x + σ² s)/α. */
+    PI_VIEW_V = 4         /**< v = α ε − σ D. */
 } pi_view;
 
 /** Model kinds. */
 typedef enum pi_model_kind {
-    PI_MODEL_GMM = 1,       /**< Exact Gaussian mixture. */
-    PI_MODEL_EMPIRICAL = 2, /**< Empirical optimal denoiser of a data set. */
-    PI_MODEL_MLP = 3,       /**< Trainable MLP. */
-    PI_MODEL_CALLBACK = 4   /**< Host callback. */
+    PI_MODEL_KIND_GMM = 1,       /**< Exact Gaussian mixture. */
+    PI_MODEL_KIND_EMPIRICAL = 2, /**< Empirical optimal denoiser of a data set. */
+    PI_MODEL_KIND_MLP = 3,       /**< Trainable MLP. */
+    PI_MODEL_KIND_CALLBACK = 4   /**< Host callback. */
 } pi_model_kind;
 
 /** How a divergence ∇·s is computed. */
 typedef enum pi_divergence {
-    PI_DIV_EXACT = 0,                /**< Exact (closed form or d forward-mode products). */
-    PI_DIV_HUTCHINSON_RADEMACHER = 1, /**< Hutchinson estimator, Rademacher probes. */
-    PI_DIV_HUTCHINSON_GAUSSIAN = 2   /**< Hutchinson estimator, Gaussian probes. */
+    PI_DIVERGENCE_EXACT = 1,                /**< Exact (closed form or d forward-mode products). */
+    PI_DIVERGENCE_HUTCHINSON_RADEMACHER = 2, /**< Hutchinson estimator, Rademacher probes. */
+    PI_DIVERGENCE_HUTCHINSON_GAUSSIAN = 3   /**< Hutchinson estimator, Gaussian probes. */
 } pi_divergence;
 
 /** Noise-level embedding of the MLP. */
 typedef enum pi_embedding {
-    PI_EMBED_LOG_SIGMA = 0, /**< Sinusoidal features of log σ̃(t) (default). */
-    PI_EMBED_TIME = 1       /**< Sinusoidal features of t. */
+    PI_EMBEDDING_LOG_SIGMA = 1, /**< Sinusoidal features of log σ̃(t) (default). */
+    PI_EMBEDDING_TIME = 2       /**< Sinusoidal features of t. */
 } pi_embedding;
 
 /** How an MLP's input and output are scaled with the noise level
  *  (pi_model_mlp_set_preconditioning(); q = σ̃² + σ_data²). */
 typedef enum pi_precond {
-    PI_PRECOND_NONE = 0,  /**< Input x̃ = x/α, output the chosen view (default). */
-    PI_PRECOND_EDM = 1,   /**< Input x̃/√q, output D = c_skip x̃ + c_out F (Karras et al.). */
-    PI_PRECOND_INPUT = 2  /**< Input x̃/√q, output the chosen view unscaled. For a VP SDE
+    PI_PRECOND_NONE = 1,  /**< Input x̃ = x/α, output the chosen view (default). */
+    PI_PRECOND_EDM = 2,   /**< Input x̃/√q, output D = c_skip x̃ + c_out F (Karras et al.). */
+    PI_PRECOND_INPUT = 3  /**< Input x̃/√q, output the chosen view unscaled. For a VP SDE
                                with σ_data = 1 the input is x itself (DDPM's
                                parametrisation). */
 } pi_precond;
@@ -385,7 +448,7 @@ PI_API pi_status pi_model_create_gmm(const pi_sde_t *sde, size_t dim, size_t k,
 
 /**
  * The empirical optimal denoiser of a data set: the exact score of the
- * diffused empirical distribution (1/n) Σ_i N(α y_i, σ² I) (MATH.md §2),
+ * diffused empirical distribution (1/n) Σ_i N(α y_i, σ² I) (docs/concepts.md),
  * D*(x, t) = Σ_i w_i y_i with w = softmax(−‖x − α y_i‖²/(2σ²)). Batches are
  * evaluated as two BLIS GEMMs per data block plus a stable softmax, in
  * O(n·dim) per point and O(batch block · data block) memory; at σ(t) = 0 the
@@ -404,7 +467,7 @@ PI_API pi_status pi_model_create_empirical(const pi_sde_t *sde, size_t dim, size
 
 /**
  * A trainable MLP: [x̃ (or c_in x̃), embedding] → hidden_layers × (Linear, SiLU)
- * → Linear → dim outputs (MATH.md §2; the exact definition is in
+ * → Linear → dim outputs (the exact definition is in
  * docs/safetensors.md). x̃ = x/α; the embedding is @c features sinusoidal
  * features of ln(σ̃)/4 (default) or of t. Parameters form one flat float
  * vector, layer by layer W (out × in, row-major, PyTorch's nn.Linear layout)
@@ -436,7 +499,7 @@ PI_API pi_status pi_model_mlp_init(pi_model_t *model, uint64_t seed);
 PI_API pi_status pi_model_mlp_set_output_view(pi_model_t *model, pi_view view);
 /**
  * Noise embedding: kind and number of sinusoidal features (even, in
- * [2, 4096]; default #PI_EMBED_LOG_SIGMA with 16). Changing the number of
+ * [2, 4096]; default #PI_EMBEDDING_LOG_SIGMA with 16). Changing the number of
  * features changes the first layer's shape: the weights are then
  * re-initialised from the last seed given to pi_model_mlp_init() (0 if none).
  * @return #PI_OK; #PI_EINVAL for a bad kind or count; #PI_EUNSUPPORTED if not an MLP.
@@ -457,12 +520,26 @@ PI_API pi_status pi_model_mlp_set_embedding(pi_model_t *model, pi_embedding kind
  * multimodal data may never leave (25 Gaussians, σ_data = 1); half of it
  * (0.5 there) trains. σ_data is validated even for #PI_PRECOND_NONE.
  * @param[in,out] model An MLP model.
- * @param[in] mode A #pi_precond value (0, 1, 2).
+ * @param[in] mode A ::pi_precond value.
  * @param[in] sigma_data σ_data, in (0, 1e30].
  * @return #PI_OK; #PI_EINVAL for a bad value; #PI_EUNSUPPORTED if not an MLP.
  */
-PI_API pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, int mode,
+PI_API pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, pi_precond mode,
                                                   double sigma_data);
+/** Read back the preconditioning mode and σ_data; either pointer may be NULL.
+ *  @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED if not an MLP. */
+PI_API pi_status pi_model_mlp_get_preconditioning(const pi_model_t *model, pi_precond *mode,
+                                                  double *sigma_data);
+/** Read back the output view. @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED if not an MLP. */
+PI_API pi_status pi_model_mlp_get_output_view(const pi_model_t *model, pi_view *view);
+/** Read back the embedding kind and feature count; either pointer may be NULL.
+ *  @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED if not an MLP. */
+PI_API pi_status pi_model_mlp_get_embedding(const pi_model_t *model, pi_embedding *kind,
+                                            size_t *features);
+/** The hidden width and number of hidden layers given at creation; either pointer may be NULL.
+ *  @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED if not an MLP. */
+PI_API pi_status pi_model_mlp_get_shape(const pi_model_t *model, size_t *hidden_width,
+                                        size_t *hidden_layers);
 
 /**
  * A model backed by a host function in a declared view (score, ε, denoiser
@@ -517,14 +594,16 @@ PI_API pi_status pi_model_get_sde(const pi_model_t *model, const pi_sde_t **out)
  * pi_model_jvp() and pi_model_logpdf() (BLIS threads through its per-call
  * runtime object, or rows in parallel). Results do not depend on it.
  * @param[in] model The model (a setter: not concurrently with other use).
- * @param[in] threads In [1, 1024]; default 1.
+ * @param[in] threads In [1, 256]; default 1 (::pi_option MODEL_THREADS).
  * @return #PI_OK, #PI_EINVAL.
  */
 PI_API pi_status pi_model_set_threads(pi_model_t *model, int threads);
+/** Read back the thread count. */
+PI_API pi_status pi_model_get_threads(const pi_model_t *model, int *threads);
 
 /**
  * Evaluate the model in any view (converted exactly from the kind's native
- * view, MATH.md §2).
+ * view; docs/concepts.md).
  * @param[in] model The model.
  * @param[in] view One of ::pi_view.
  * @param[in] n Rows, >= 1 (n·dim <= 2^40).
@@ -554,7 +633,7 @@ PI_API pi_status pi_model_eval_at(const pi_model_t *model, pi_view view, size_t 
  * @param[in] n Points, >= 1.
  * @param[in] x n × dim, finite.
  * @param[in] t n times in (0, T] with σ(t) > 0.
- * @param[in] mode #PI_DIV_EXACT (closed form, or the trace of the exact
+ * @param[in] mode #PI_DIVERGENCE_EXACT (closed form, or the trace of the exact
  *            Jacobian) or a Hutchinson mode (mean of zᵀ(∂s/∂x)z over probes).
  * @param[in] probes Number of Hutchinson probes, in [1, 2^32 − 1] (ignored
  *            for exact).
@@ -565,9 +644,9 @@ PI_API pi_status pi_model_eval_at(const pi_model_t *model, pi_view view, size_t 
  * @return #PI_OK, #PI_EINVAL, #PI_ECALLBACK, #PI_ENUMERIC, #PI_ENOMEM.
  * @threadsafety Safe on a shared model.
  */
-PI_API pi_status pi_model_divergence(const pi_model_t *model, size_t n, const float *x,
-                                     const double *t, pi_divergence mode, size_t probes,
-                                     uint64_t seed, double *out);
+PI_API pi_status pi_model_divergence(const pi_model_t *model, pi_divergence mode, size_t probes,
+                                     uint64_t seed, size_t n, const float *x, const double *t,
+                                     double *out);
 
 /**
  * Jacobian-vector products (∂s/∂x) v of the score at n points (computed in
@@ -605,24 +684,27 @@ PI_API pi_status pi_model_logpdf(const pi_model_t *model, size_t n, const float 
  * @param[out] out The count (0 for Gaussian-mixture, empirical and callback models).
  * @return #PI_OK, #PI_EINVAL (NULL argument).
  */
-PI_API pi_status pi_model_num_params(const pi_model_t *model, size_t *out);
+PI_API pi_status pi_model_get_num_params(const pi_model_t *model, size_t *out);
 /**
  * Copy the parameters out (the MLP's flat vector, see pi_model_save_safetensors()).
  * @param[in] model The model.
- * @param[out] params @p count floats.
- * @param[in] count Must equal pi_model_num_params().
- * @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED (a kind without parameters).
+ * @param[in] capacity Floats @p params can hold; at least pi_model_get_num_params().
+ * @param[out] params The parameters; untouched on failure.
+ * @param[out] count The number written (may be NULL).
+ * @return #PI_OK, #PI_EINVAL (NULL, or a capacity too small: the message gives the
+ *         count needed), #PI_EUNSUPPORTED (a kind without parameters).
  */
-PI_API pi_status pi_model_get_params(const pi_model_t *model, float *params, size_t count);
+PI_API pi_status pi_model_get_params(const pi_model_t *model, size_t capacity, float *params,
+                                     size_t *count);
 /**
  * Replace the parameters.
  * @param[in] model The model (not concurrently with other use).
+ * @param[in] count Must equal pi_model_get_num_params().
  * @param[in] params @p count finite floats; copied.
- * @param[in] count Must equal pi_model_num_params().
  * @return #PI_OK, #PI_EINVAL (count or a non-finite value, model unchanged),
  *         #PI_EUNSUPPORTED (a kind without parameters).
  */
-PI_API pi_status pi_model_set_params(pi_model_t *model, const float *params, size_t count);
+PI_API pi_status pi_model_set_params(pi_model_t *model, size_t count, const float *params);
 
 /**
  * Save a model (GMM, empirical or MLP with a built-in SDE) in pathint's
@@ -670,33 +752,21 @@ PI_API pi_status pi_model_save_safetensors(const pi_model_t *model, const char *
 PI_API pi_status pi_model_load_safetensors(const pi_sde_t *sde, const char *path,
                                            pi_model_t **out);
 
-/**
- * The action bound of seed 001 (MATH.md §5) on −log q¹ (ħ = 1), per point
- * −log q¹_0(x) ≤ −E[log π(x_T)] + ½ ∫ E[g² ‖s(x_t,t) + z/σ‖² − g² ‖z/σ‖² − 2 d f] dt,
- * averaged over data. Only the first term of the integral is sampled (t ∝ g²/σ²,
- * stratified per point, z ~ N(0, I)); the rest is exact. Works for any model
- * (evaluated in its native view); for a model with the exact score of a
- * distribution q it equals −log q_0(x) up to the prior mismatch and t_min.
- * @param[in] model Any model; its threads are used.
- * @param[in] n Points, >= 1.
- * @param[in] data n × dim, finite.
- * @param[in] samples (t, z) draws per point, in [1, 2^20].
- * @param[in] seed Seed of the draws (deterministic).
- * @param[out] bound Mean bound in nats per point.
- * @param[out] stderr_out Its standard error (may be NULL): over points if
- *             n >= 2 (includes the Monte Carlo noise), else over draws
- *             (conservative: the stratification is ignored).
- * @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED (σ̃(t_min) = 0), #PI_ENUMERIC,
- *         #PI_ECALLBACK, #PI_ENOMEM.
- */
-PI_API pi_status pi_model_action_bound(const pi_model_t *model, size_t n, const float *data,
-                                       size_t samples, uint64_t seed, double *bound,
-                                       double *stderr_out);
 /** @} */
 
 /* ------------------------------------------------------------------------ */
 /** @defgroup sampler The ħ sampler family
- * dx = [f x − (1+ħ)/2 g² s] dt + √ħ g dw̄, backward from T (MATH.md §3).
+ * dx = [f x − (1+ħ)/2 g² s] dt + √ħ g dw̄, backward from T (docs/samplers.md).
+ * @code
+ * pi_sampler_t *sampler;
+ * pi_sampler_create(model, &sampler);
+ * pi_sampler_set_hbar(sampler, 1.0);                      // the reverse SDE
+ * pi_sampler_set_method(sampler, PI_METHOD_EXP2M);
+ * pi_sampler_set_steps(sampler, 20);
+ * pi_sampler_set_threads(sampler, 4);                     // same bits as 1 thread
+ * pi_sampler_run(sampler, n, x);                          // n × dim samples
+ * pi_sampler_destroy(sampler);
+ * @endcode
  * @threadsafety A sampler is used by one thread at a time, except
  * pi_sampler_cancel(), which any thread may call. It borrows its model, which
  * must outlive it; many samplers may share one model.
@@ -735,56 +805,109 @@ typedef enum pi_schedule {
 typedef int (*pi_step_fn)(size_t step, size_t nsteps, double t, size_t n, size_t dim,
                           const float *x, const float *denoised, void *user_data);
 
-/** Create a sampler (defaults: ħ = 0, EXP2M, 50 steps, uniform-λ schedule, seed 0, 1 thread). */
+/**
+ * Create a sampler with the defaults of ::pi_option (ħ = 0, EXP2M, 50 steps,
+ * uniform-λ schedule, seed 0, 1 thread) and the SDE's whole time range.
+ * @param[in] model Borrowed; must outlive the sampler.
+ * @param[out] out The new sampler; untouched on failure.
+ */
 PI_API pi_status pi_sampler_create(const pi_model_t *model, pi_sampler_t **out);
 /** Destroy a sampler. NULL is ignored. */
 PI_API void pi_sampler_destroy(pi_sampler_t *sampler);
+/** The model (borrowed). */
+PI_API pi_status pi_sampler_get_model(const pi_sampler_t *sampler, const pi_model_t **model);
 
-/** ħ >= 0, finite: 0 = probability-flow ODE, 1 = reverse SDE. */
+/** ħ in [0, 1e6]: 0 = probability-flow ODE, 1 = reverse SDE, > 1 more noise than the reverse SDE. */
 PI_API pi_status pi_sampler_set_hbar(pi_sampler_t *sampler, double hbar);
+/** Read back ħ. */
+PI_API pi_status pi_sampler_get_hbar(const pi_sampler_t *sampler, double *hbar);
 /** The integrator. */
 PI_API pi_status pi_sampler_set_method(pi_sampler_t *sampler, pi_method method);
+/** Read back the integrator. */
+PI_API pi_status pi_sampler_get_method(const pi_sampler_t *sampler, pi_method *method);
 /** Number of steps (>= 1). For RK45 it is the initial step count hint. */
 PI_API pi_status pi_sampler_set_steps(pi_sampler_t *sampler, size_t steps);
-/** Schedule and its parameter (ρ for Karras; ignored otherwise; NaN = default). */
+/** Read back the number of steps. */
+PI_API pi_status pi_sampler_get_steps(const pi_sampler_t *sampler, size_t *steps);
+/**
+ * The schedule, and Karras' ρ (in (0, 1000]; the default is 7). Other
+ * schedules ignore @p rho and keep the stored value, so pass
+ * the option's default or the value read back.
+ */
 PI_API pi_status pi_sampler_set_schedule(pi_sampler_t *sampler, pi_schedule schedule,
-                                         double param);
+                                         double rho);
+/** Read back the schedule and ρ; either pointer may be NULL. */
+PI_API pi_status pi_sampler_get_schedule(const pi_sampler_t *sampler, pi_schedule *schedule,
+                                         double *rho);
 /**
  * A custom time array (copied), strictly decreasing, within the SDE's range;
  * count = steps + 1. Selects #PI_SCHEDULE_CUSTOM and sets the steps.
  */
 PI_API pi_status pi_sampler_set_times(pi_sampler_t *sampler, const double *times, size_t count);
-/** The current schedule as an array of steps + 1 times; @p count receives the length. */
-PI_API pi_status pi_sampler_get_times(const pi_sampler_t *sampler, double *times,
-                                      size_t capacity, size_t *count);
+/**
+ * The current schedule as an array of steps + 1 times.
+ * @param[in] sampler The sampler.
+ * @param[in] capacity Doubles @p times can hold (>= steps + 1).
+ * @param[out] times The times, from t_start down to t_end; untouched on failure.
+ * @param[out] count The number written (steps + 1); may be NULL, except that with
+ *            @p times NULL and @p capacity 0 only the count is reported.
+ * @return #PI_OK, #PI_EINVAL (NULL, or a capacity too small: the message gives the
+ *         count needed).
+ */
+PI_API pi_status pi_sampler_get_times(const pi_sampler_t *sampler, size_t capacity, double *times,
+                                      size_t *count);
 /** Start and end times of pi_sampler_run() (defaults: the SDE's T and t_min). */
 PI_API pi_status pi_sampler_set_time_range(pi_sampler_t *sampler, double t_start, double t_end);
+/** Read back the time range; either pointer may be NULL. */
+PI_API pi_status pi_sampler_get_time_range(const pi_sampler_t *sampler, double *t_start,
+                                           double *t_end);
 /** Seed of all noise (prior and steps). */
 PI_API pi_status pi_sampler_set_seed(pi_sampler_t *sampler, uint64_t seed);
-/** Worker threads (1..256); results do not depend on it. */
+/** Read back the seed. */
+PI_API pi_status pi_sampler_get_seed(const pi_sampler_t *sampler, uint64_t *seed);
+/** Worker threads, in [1, 256]; results do not depend on it. */
 PI_API pi_status pi_sampler_set_threads(pi_sampler_t *sampler, int threads);
-/** If nonzero, the final step returns the denoiser output D instead of x. */
+/** Read back the thread count. */
+PI_API pi_status pi_sampler_get_threads(const pi_sampler_t *sampler, int *threads);
+/** 1: the final step returns the denoiser output D instead of x; 0: x (default). */
 PI_API pi_status pi_sampler_set_denoise_final(pi_sampler_t *sampler, int enabled);
-/** Tolerances of adaptive solvers (sampling RK45), > 0. */
+/** Read back the denoise-final flag (0 or 1). */
+PI_API pi_status pi_sampler_get_denoise_final(const pi_sampler_t *sampler, int *enabled);
+/** Tolerances of the adaptive method (#PI_METHOD_RK45): rtol in (0, 1), atol > 0. */
 PI_API pi_status pi_sampler_set_tolerances(pi_sampler_t *sampler, double rtol, double atol);
-/** Langevin corrector: @p steps corrector steps after each predictor step, signal-to-noise ratio snr > 0. */
+/** Read back the tolerances; either pointer may be NULL. */
+PI_API pi_status pi_sampler_get_tolerances(const pi_sampler_t *sampler, double *rtol,
+                                           double *atol);
+/** Langevin corrector: @p steps corrector steps after each predictor step (0 = none, the
+ *  default), signal-to-noise ratio snr > 0. */
 PI_API pi_status pi_sampler_set_corrector(pi_sampler_t *sampler, size_t steps, double snr);
+/** Read back the corrector; either pointer may be NULL. */
+PI_API pi_status pi_sampler_get_corrector(const pi_sampler_t *sampler, size_t *steps,
+                                          double *snr);
 /** Step callback (NULL removes it). @p user_data is borrowed. */
 PI_API pi_status pi_sampler_set_callback(pi_sampler_t *sampler, pi_step_fn fn, void *user_data);
+/** Read back the step callback and its user data; either pointer may be NULL. */
+PI_API pi_status pi_sampler_get_callback(const pi_sampler_t *sampler, pi_step_fn *fn,
+                                         void **user_data);
 /**
- * Ask a running sampler to stop: a sampling run at its next step, a likelihood run
- * (pi_sampler_nll() and friends) before its next point (finished points keep their values,
- * the others are NaN with status #PI_ECANCELED). Thread-safe; harmless when idle.
+ * Ask a running sampler to stop at its next step (the run returns #PI_ECANCELED
+ * with x_out at the last completed step). A cancel while idle does nothing.
+ * @threadsafety Safe from any thread.
  */
 PI_API pi_status pi_sampler_cancel(pi_sampler_t *sampler);
 
 /**
  * Record sampling and denoising trajectories. With buffers NULL the sampler
  * owns them; otherwise each buffer (borrowed) holds @p capacity floats and
- * must fit (steps + 1) × n × dim. enabled = 0 stops recording.
+ * must fit (steps + 1) × n × dim. enabled = 0 stops recording (and forgets
+ * the buffers).
  */
-PI_API pi_status pi_sampler_record_trajectory(pi_sampler_t *sampler, int enabled, float *x_buf,
-                                              float *denoised_buf, size_t capacity);
+PI_API pi_status pi_sampler_set_trajectory(pi_sampler_t *sampler, int enabled, size_t capacity,
+                                           float *x_buf, float *denoised_buf);
+/** Read back whether recording is on and the caller buffers' capacity (0 when the sampler
+ *  owns the buffers); either pointer may be NULL. */
+PI_API pi_status pi_sampler_get_trajectory_settings(const pi_sampler_t *sampler, int *enabled,
+                                                    size_t *capacity);
 /**
  * The last run's trajectories: @p npoints time points (steps + 1), each n × dim.
  * Pointers are valid until the next run or destroy. Any pointer may be NULL.
@@ -863,8 +986,8 @@ PI_API pi_status pi_sampler_gits(pi_sampler_t *sampler, size_t steps, size_t fin
 
 /** WKB algorithm for c1. */
 typedef enum pi_wkb_algorithm {
-    PI_WKB_SWEEP = 0,    /**< Forward solve + one backward sweep (fast, default). */
-    PI_WKB_REFERENCE = 1 /**< Nested finite-difference solves as published (slow cross-check). */
+    PI_WKB_ALGORITHM_SWEEP = 1,    /**< Forward solve + one backward sweep (fast, default). */
+    PI_WKB_ALGORITHM_REFERENCE = 2 /**< Nested finite-difference solves as published (slow cross-check). */
 } pi_wkb_algorithm;
 
 /**
@@ -970,14 +1093,48 @@ PI_API pi_status pi_likelihood_nll_hbar(pi_likelihood_t *lik, double hbar, size_
 PI_API pi_status pi_likelihood_nll_ex(pi_likelihood_t *lik, size_t n, const float *x,
                                       double *nll_out, double *c1_out, size_t *nfe_out,
                                       pi_status *status_out);
-/** Bits per dimension: (nll + dim · log(scale)) / (dim · ln 2). */
-PI_API double pi_bits_per_dim(double nll, size_t dim, double scale);
+/**
+ * The action bound (docs/training.md) on −log q¹ (ħ = 1), the NLL of the reverse SDE,
+ * per point −log q¹_0(x) ≤ −E[log π(x_T)] + ½ ∫ E[g² ‖s(x_t,t) + z/σ‖² − g² ‖z/σ‖²
+ * − 2 d f] dt, averaged over data: the denoising-score-matching loss with likelihood
+ * weighting plus constants. Only the first term of the integral is sampled (t ∝ g²/σ²,
+ * stratified per point, z ~ N(0, I)); the rest is exact. Works for any model (evaluated in
+ * its native view); with the exact score of a distribution q it equals −log q_0(x) up to
+ * the prior mismatch and t_min. Deterministic in the handle's seed; uses its threads.
+ * @param[in] lik The handle.
+ * @param[in] samples (t, z) draws per point, in [1, 2^20].
+ * @param[in] n Points, >= 1.
+ * @param[in] data n × dim, finite.
+ * @param[out] bound Mean bound in nats per point.
+ * @param[out] stderr_out Its standard error (may be NULL): over points if n >= 2
+ *             (includes the Monte Carlo noise), else over draws (conservative: the
+ *             stratification is ignored).
+ * @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED (σ̃(t_min) = 0), #PI_ENUMERIC,
+ *         #PI_ECALLBACK, #PI_ENOMEM.
+ */
+PI_API pi_status pi_likelihood_action_bound(pi_likelihood_t *lik, size_t samples, size_t n,
+                                            const float *data, double *bound,
+                                            double *stderr_out);
+/**
+ * Bits per dimension of an NLL in nats: (nll + dim · log(scale)) / (dim · ln 2),
+ * where @p scale is the data's quantisation scale (e.g. 256 for 8-bit pixels
+ * mapped to [0, 1]; 1 for none).
+ * @return #PI_OK, #PI_EINVAL (dim 0, scale not finite and > 0, nll not finite, NULL out).
+ */
+PI_API pi_status pi_bits_per_dim(double nll, size_t dim, double scale, double *out);
 /** @} */
 
 /* ------------------------------------------------------------------------ */
 /** @defgroup trainer Training
- * Denoising score matching from the action principle (MATH.md §5;
- * docs/training.md): minimise
+ * @code
+ * pi_trainer_t *trainer;
+ * pi_trainer_create(mlp_model, &trainer);
+ * pi_trainer_set_learning_rate(trainer, 4e-3);
+ * pi_trainer_fit(trainer, n, data, 20000);                // the model then holds the EMA weights
+ * pi_trainer_save(trainer, "run.ckpt");                   // pi_trainer_resume() continues it
+ * pi_trainer_destroy(trainer);
+ * @endcode
+ * Denoising score matching from the action principle (docs/training.md): minimise
  * L(θ) = E_t E_x0 E_z [λ(t) ‖s_θ(α x0 + σ z, t) + z/σ‖²] with AdamW, optional
  * warm-up and cosine decay, global-norm gradient clipping and an EMA of the
  * weights. The loss is evaluated in the MLP's native view (ε, score or
@@ -1002,22 +1159,22 @@ PI_API double pi_bits_per_dim(double nll, size_t dim, double scale);
 
 /** Loss weighting λ(t). */
 typedef enum pi_weighting {
-    PI_WEIGHT_LIKELIHOOD = 0, /**< λ = g² (bounds the NLL). */
-    PI_WEIGHT_SIGMA2 = 1,     /**< λ = σ² (ε-MSE, DDPM). */
-    PI_WEIGHT_EDM = 2         /**< EDM: (σ̃² + σ_d²)/(σ̃ σ_d)² on ‖D − x0‖², σ_d the MLP's σ_data. */
+    PI_WEIGHTING_LIKELIHOOD = 1, /**< λ = g² (bounds the NLL). */
+    PI_WEIGHTING_SIGMA2 = 2,     /**< λ = σ² (ε-MSE, DDPM). */
+    PI_WEIGHTING_EDM = 3         /**< EDM: (σ̃² + σ_d²)/(σ̃ σ_d)² on ‖D − x0‖², σ_d the MLP's σ_data. */
 } pi_weighting;
 
 /** Training-time sampling. */
 typedef enum pi_time_sampling {
-    PI_TIME_UNIFORM = 0,    /**< t ~ U[t_min, T]. */
-    PI_TIME_IMPORTANCE = 1, /**< t ∝ g²/σ² (log σ̃ uniform), reweighted to stay unbiased for the uniform-t loss. */
-    PI_TIME_LOGNORMAL = 2   /**< EDM: log σ̃ ~ N(P_mean, P_std²), clamped to the SDE's range; not reweighted. */
+    PI_TIME_SAMPLING_UNIFORM = 1,    /**< t ~ U[t_min, T]. */
+    PI_TIME_SAMPLING_IMPORTANCE = 2, /**< t ∝ g²/σ² (log σ̃ uniform), reweighted to stay unbiased for the uniform-t loss. */
+    PI_TIME_SAMPLING_LOGNORMAL = 3   /**< EDM: log σ̃ ~ N(P_mean, P_std²), clamped to the SDE's range; not reweighted. */
 } pi_time_sampling;
 
 /** Learning-rate schedule. */
 typedef enum pi_lr_schedule {
-    PI_LR_CONSTANT = 0, /**< Constant after warm-up. */
-    PI_LR_COSINE = 1    /**< Cosine decay to 0 over the total steps, after warm-up. */
+    PI_LR_SCHEDULE_CONSTANT = 1, /**< Constant after warm-up. */
+    PI_LR_SCHEDULE_COSINE = 2    /**< Cosine decay to 0 over the total steps, after warm-up. */
 } pi_lr_schedule;
 
 /**
@@ -1033,10 +1190,10 @@ typedef int (*pi_train_fn)(uint64_t step, double loss, double ema_loss, double s
                            void *user_data);
 
 /**
- * Create a trainer for an MLP model. Defaults: lr 1e-3, constant schedule, no
- * warm-up, batch 256, #PI_WEIGHT_LIKELIHOOD, #PI_TIME_UNIFORM, log-normal
- * (−1.2, 1.2), Adam (0.9, 0.999, 1e-8), weight decay 0, no clipping, EMA
- * 0.999, seed 0, 1 thread, no callback.
+ * Create a trainer for an MLP model, with the defaults of ::pi_option: lr 1e-3,
+ * constant schedule, no warm-up, batch 256, #PI_WEIGHTING_LIKELIHOOD,
+ * #PI_TIME_SAMPLING_UNIFORM, log-normal (−1.2, 1.2), Adam (0.9, 0.999, 1e-8),
+ * weight decay 0, no clipping, EMA 0.999, seed 0, 1 thread, no callback.
  * @param[in] model Borrowed and mutated; must outlive the trainer.
  * @param[out] out The new trainer; untouched on failure.
  * @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED (not an MLP), #PI_ENOMEM.
@@ -1046,50 +1203,78 @@ PI_API pi_status pi_trainer_create(pi_model_t *model, pi_trainer_t **out);
 PI_API void pi_trainer_destroy(pi_trainer_t *trainer);
 /** Peak learning rate, in (0, 1000]. */
 PI_API pi_status pi_trainer_set_learning_rate(pi_trainer_t *trainer, double lr);
+/** Read back the peak learning rate. */
+PI_API pi_status pi_trainer_get_learning_rate(const pi_trainer_t *trainer, double *lr);
 /**
  * Learning-rate schedule over the trainer's step counter k (0-based): during
- * warm-up lr·(k+1)/warmup_steps, then constant, or for #PI_LR_COSINE
+ * warm-up lr·(k+1)/warmup_steps, then constant, or for #PI_LR_SCHEDULE_COSINE
  * lr·½(1 + cos(π (k − warmup)/(total − warmup))) and 0 from total_steps on.
  * @param[in] trainer The trainer.
- * @param[in] schedule #PI_LR_CONSTANT or #PI_LR_COSINE.
+ * @param[in] schedule #PI_LR_SCHEDULE_CONSTANT or #PI_LR_SCHEDULE_COSINE.
  * @param[in] warmup_steps Linear warm-up length (0 = none), <= 2^53.
  * @param[in] total_steps Cosine: > warmup_steps; ignored for constant.
  */
 PI_API pi_status pi_trainer_set_lr_schedule(pi_trainer_t *trainer, pi_lr_schedule schedule,
                                             uint64_t warmup_steps, uint64_t total_steps);
+/** Read back the schedule and its step counts; any pointer may be NULL. */
+PI_API pi_status pi_trainer_get_lr_schedule(const pi_trainer_t *trainer, pi_lr_schedule *schedule,
+                                            uint64_t *warmup_steps, uint64_t *total_steps);
 /** Rows per step, in [1, 2^22] (drawn with replacement; may exceed n). */
 PI_API pi_status pi_trainer_set_batch_size(pi_trainer_t *trainer, size_t batch);
+/** Read back the batch size. */
+PI_API pi_status pi_trainer_get_batch_size(const pi_trainer_t *trainer, size_t *batch);
 /** Loss weighting λ(t) (see ::pi_weighting). */
 PI_API pi_status pi_trainer_set_weighting(pi_trainer_t *trainer, pi_weighting weighting);
+/** Read back the weighting. */
+PI_API pi_status pi_trainer_get_weighting(const pi_trainer_t *trainer, pi_weighting *weighting);
 /** How training times are drawn (see ::pi_time_sampling). */
 PI_API pi_status pi_trainer_set_time_sampling(pi_trainer_t *trainer, pi_time_sampling sampling);
+/** Read back the time sampling. */
+PI_API pi_status pi_trainer_get_time_sampling(const pi_trainer_t *trainer,
+                                              pi_time_sampling *sampling);
 /** Log-normal σ̃ sampling: P_mean in [−100, 100], P_std in (0, 100] (EDM: −1.2, 1.2). */
 PI_API pi_status pi_trainer_set_lognormal(pi_trainer_t *trainer, double p_mean, double p_std);
+/** Read back P_mean and P_std; either pointer may be NULL. */
+PI_API pi_status pi_trainer_get_lognormal(const pi_trainer_t *trainer, double *p_mean,
+                                          double *p_std);
 /** Adam moments β1, β2 in [0, 1) and ε in (0, 1] (default 0.9, 0.999, 1e-8). */
 PI_API pi_status pi_trainer_set_adam(pi_trainer_t *trainer, double beta1, double beta2,
                                      double eps);
+/** Read back β1, β2 and ε; any pointer may be NULL. */
+PI_API pi_status pi_trainer_get_adam(const pi_trainer_t *trainer, double *beta1, double *beta2,
+                                     double *eps);
 /**
  * Decoupled weight decay (AdamW, as torch.optim.AdamW): each step multiplies
  * every parameter, biases included, by (1 − lr_k · decay) before the Adam
  * update. decay in [0, 1000]; 0 (default) is plain Adam.
  */
 PI_API pi_status pi_trainer_set_weight_decay(pi_trainer_t *trainer, double decay);
+/** Read back the weight decay. */
+PI_API pi_status pi_trainer_get_weight_decay(const pi_trainer_t *trainer, double *decay);
 /**
  * Global-norm gradient clipping (as torch.nn.utils.clip_grad_norm_): when
  * ‖g‖ > max_norm the gradient is scaled by max_norm/(‖g‖ + 1e-6). max_norm
  * finite and >= 0; 0 (default) disables clipping.
  */
 PI_API pi_status pi_trainer_set_grad_clip(pi_trainer_t *trainer, double max_norm);
+/** Read back the clipping norm (0 = off). */
+PI_API pi_status pi_trainer_get_grad_clip(const pi_trainer_t *trainer, double *max_norm);
 /**
  * EMA of weights: after step k (1, 2, ...) ema ← d·ema + (1 − d)·θ with the warmed-up
  * decay d = min(decay, (1 + k)/(10 + k)), so short runs are not dominated by the initial
  * weights. decay in [0, 1) (default 0.999).
  */
 PI_API pi_status pi_trainer_set_ema(pi_trainer_t *trainer, double decay);
+/** Read back the EMA decay. */
+PI_API pi_status pi_trainer_get_ema(const pi_trainer_t *trainer, double *decay);
 /** Seed of every training draw (batches, times, noise) and of pi_trainer_loss(). */
 PI_API pi_status pi_trainer_set_seed(pi_trainer_t *trainer, uint64_t seed);
-/** BLIS threads of the forward and backward passes, in [1, 256]. */
+/** Read back the seed. */
+PI_API pi_status pi_trainer_get_seed(const pi_trainer_t *trainer, uint64_t *seed);
+/** Threads of the forward and backward passes, in [1, 256]; results do not depend on it. */
 PI_API pi_status pi_trainer_set_threads(pi_trainer_t *trainer, int threads);
+/** Read back the thread count. */
+PI_API pi_status pi_trainer_get_threads(const pi_trainer_t *trainer, int *threads);
 /**
  * Progress callback of pi_trainer_fit().
  * @param[in] trainer The trainer.
@@ -1097,6 +1282,18 @@ PI_API pi_status pi_trainer_set_threads(pi_trainer_t *trainer, int threads);
  * @param[in] user_data Borrowed; passed to fn.
  */
 PI_API pi_status pi_trainer_set_callback(pi_trainer_t *trainer, pi_train_fn fn, void *user_data);
+/** Read back the progress callback and its user data; either pointer may be NULL. */
+PI_API pi_status pi_trainer_get_callback(const pi_trainer_t *trainer, pi_train_fn *fn,
+                                         void **user_data);
+/**
+ * Ask a running pi_trainer_fit() to stop after its current step: it returns
+ * #PI_ECANCELED with the EMA weights in the model, as when the callback stops it.
+ * A cancel while idle does nothing.
+ * @threadsafety Safe from any thread.
+ */
+PI_API pi_status pi_trainer_cancel(pi_trainer_t *trainer);
+/** The model being trained (borrowed). */
+PI_API pi_status pi_trainer_get_model(const pi_trainer_t *trainer, pi_model_t **model);
 /**
  * One AdamW step on a batch drawn (with replacement) from data. The model
  * holds the raw training weights afterwards.
@@ -1126,16 +1323,13 @@ PI_API pi_status pi_trainer_fit(pi_trainer_t *trainer, size_t n, const float *da
  * each (in [1, 2^20]). Deterministic in the trainer's seed, so two calls on
  * the same data compare weights with the same draws.
  * @param[in] trainer The trainer.
+ * @param[in] samples Draws per point, in [1, 2^20].
  * @param[in] n Rows of data, >= 1.
  * @param[in] data n × dim, finite.
- * @param[in] samples Draws per point, in [1, 2^20].
  * @param[out] loss_out The mean loss; untouched on failure.
  */
-PI_API pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t n, const float *data,
-                                 size_t samples, double *loss_out);
-/** Action bound on NLL at ħ = 1 of the weights the model holds now (as pi_model_action_bound(), with the trainer's seed and threads). */
-PI_API pi_status pi_trainer_bound(pi_trainer_t *trainer, size_t n, const float *data,
-                                  size_t samples, double *bound, double *stderr_out);
+PI_API pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t samples, size_t n,
+                                 const float *data, double *loss_out);
 /** Steps taken so far (restored by pi_trainer_resume()). */
 PI_API pi_status pi_trainer_get_step(const pi_trainer_t *trainer, uint64_t *step);
 /**
@@ -1163,15 +1357,23 @@ PI_API pi_status pi_trainer_resume(const char *path, pi_model_t **model_out,
 
 /* ------------------------------------------------------------------------ */
 /** @defgroup data Data sets and files
+ * @code
+ * float *data;
+ * size_t n, dim;
+ * pi_data_load("points.csv", &data, &n, &dim);            // .csv, .npy or .f32
+ * pi_free(data);
+ * float roll[4096 * 2];
+ * pi_data_generate(PI_DATASET_SWISS_ROLL, 4096, 7, roll);  // built-in 2-D sets
+ * @endcode
  *  @{ */
 
 /** Built-in 2-D data sets (conventions in docs/training.md). */
 typedef enum pi_dataset {
-    PI_DATA_SWISS_ROLL = 1,   /**< sklearn make_swiss_roll(noise 0.5): t = 1.5π(1 + 2u), (t cos t, t sin t) + N(0, 0.5²), / 6.865 (Hirono et al.). */
-    PI_DATA_GAUSSIANS_25 = 2, /**< 5×5 grid {−4, −2, 0, 2, 4}², std 0.05, all / 2.828 (Hirono et al.). */
-    PI_DATA_RING_8 = 3,       /**< 8 centres at radius 2, angles 2πk/8, std 0.02, all / 1.414. */
-    PI_DATA_MOONS = 4,        /**< sklearn make_moons(noise 0.05) with uniform angles, shifted by (−0.5, −0.25). */
-    PI_DATA_CHECKERBOARD = 5  /**< FFJORD's checkerboard: 8 squares of side 2 in [−4, 4]². */
+    PI_DATASET_SWISS_ROLL = 1,   /**< sklearn make_swiss_roll(noise 0.5): t = 1.5π(1 + 2u), (t cos t, t sin t) + N(0, 0.5²), / 6.865 (Hirono et al.). */
+    PI_DATASET_GAUSSIANS_25 = 2, /**< 5×5 grid {−4, −2, 0, 2, 4}², std 0.05, all / 2.828 (Hirono et al.). */
+    PI_DATASET_RING_8 = 3,       /**< 8 centres at radius 2, angles 2πk/8, std 0.02, all / 1.414. */
+    PI_DATASET_MOONS = 4,        /**< sklearn make_moons(noise 0.05) with uniform angles, shifted by (−0.5, −0.25). */
+    PI_DATASET_CHECKERBOARD = 5  /**< FFJORD's checkerboard: 8 squares of side 2 in [−4, 4]². */
 } pi_dataset;
 
 /**
@@ -1220,7 +1422,7 @@ PI_API pi_status pi_data_save(const char *path, size_t n, size_t dim, const floa
  *
  * | key | default | range |
  * |---|---|---|
- * | SAMPLER_HBAR | 0 | [0, 1e6] |
+ * | SAMPLER_HBAR | 0 | [0, 10⁶] |
  * | SAMPLER_METHOD | #PI_METHOD_EXP2M | a ::pi_method |
  * | SAMPLER_STEPS | 50 | [1, 2^24] |
  * | SAMPLER_SCHEDULE | #PI_SCHEDULE_UNIFORM_LAMBDA | a ::pi_schedule |
@@ -1239,7 +1441,7 @@ PI_API pi_status pi_data_save(const char *path, size_t n, size_t dim, const floa
  * | LIKELIHOOD_SEED | 0 | any uint64_t |
  * | LIKELIHOOD_THREADS | 1 | [1, 256] |
  * | MODEL_THREADS | 1 | [1, 256] |
- * | MLP_OUTPUT_VIEW | #PI_VIEW_EPS | a ::pi_view |
+ * | MLP_OUTPUT_VIEW | #PI_VIEW_EPS | #PI_VIEW_SCORE .. #PI_VIEW_DENOISED |
  * | MLP_EMBEDDING | #PI_EMBEDDING_LOG_SIGMA | a ::pi_embedding |
  * | MLP_EMBEDDING_FEATURES | 16 | even, [2, 4096] |
  * | MLP_PRECONDITIONING | #PI_PRECOND_NONE | a ::pi_precond |

@@ -21,7 +21,7 @@ static inline void ref_mlp_input(const pi_model_t *m, const double *x, double t,
     double c = net->precond != PI_PRECOND_NONE ? 1.0 / sqrt(st * st + net->sigma_data * net->sigma_data) : 1.0;
     for (size_t i = 0; i < net->dim; i++)
         input[i] = c * x[i] / alpha;
-    double u = net->embedding == PI_EMBED_TIME ? t : log(st) / 4.0;
+    double u = net->embedding == PI_EMBEDDING_TIME ? t : log(st) / 4.0;
     size_t h = net->features / 2;
     for (size_t k = 0; k < h; k++) {
         double w = h > 1 ? pow(64.0, (double)k / (double)(h - 1)) : 1.0;
@@ -118,7 +118,7 @@ static inline int ref_write_case(const char *path, const pi_model_t *m, int with
     if (f == NULL)
         return -1;
     fprintf(f, "%zu %zu %zu %zu %d %d %d %.17g %zu\n", net->dim, net->width, net->layers,
-            net->features, (int)net->embedding, (int)net->output_view, net->precond,
+            net->features, (int)net->embedding - 1, (int)net->output_view - 1, (int)net->precond - 1,
             net->sigma_data, n);
     for (size_t i = 0; with_params && i < net->num_params; i++)
         fprintf(f, "%.9g ", (double)net->params[i]);

@@ -40,7 +40,7 @@ static void check_pointwise(pi_sde_kind kind, size_t dim, uint64_t seed)
     double gap_sum = 0.0, gap_var = 0.0;
     for (size_t i = 0; i < points; i++) {
         double bound, se, xd[16];
-        assert_int_equal(pi_model_action_bound(m, 1, x + i * dim, samples, 100 + i, &bound, &se),
+        assert_int_equal(fixture_action_bound(m, 1, x + i * dim, samples, 100 + i, &bound, &se),
                          PI_OK);
         for (size_t j = 0; j < dim; j++)
             xd[j] = x[i * dim + j];
@@ -65,9 +65,9 @@ static void check_pointwise(pi_sde_kind kind, size_t dim, uint64_t seed)
 static void test_bound_equals_exact_nll_pointwise(void **state)
 {
     (void)state;
-    check_pointwise(PI_SDE_VP_LINEAR, 2, 3);
-    check_pointwise(PI_SDE_VP_COSINE, 3, 4);
-    check_pointwise(PI_SDE_SUBVP, 2, 5);
+    check_pointwise(PI_SDE_KIND_VP_LINEAR, 2, 3);
+    check_pointwise(PI_SDE_KIND_VP_COSINE, 3, 4);
+    check_pointwise(PI_SDE_KIND_SUBVP, 2, 5);
 }
 
 /* Data from mixture A, model: mixture B with the same means and wider components. The bound
@@ -78,7 +78,7 @@ static void test_bound_of_mismatched_model(void **state)
 {
     (void)state;
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     gmm_fixture a, b;
     assert_int_equal(gmm_fixture_random(&a, 2, 2, 7, 1.0, 0.05, 0.1), 0);
     assert_int_equal(gmm_fixture_random(&b, 2, 2, 7, 1.0, 0.05, 0.1), 0);
@@ -98,9 +98,9 @@ static void test_bound_of_mismatched_model(void **state)
         cross -= gmm_fixture_logpdf(&b, xd, 1.0, 0.0) / n;
     }
     double bound_a, se_a, bound_b, se_b, bound_b2, se_b2;
-    assert_int_equal(pi_model_action_bound(ma, n, x, samples, 1, &bound_a, &se_a), PI_OK);
-    assert_int_equal(pi_model_action_bound(mb, n, x, samples, 1, &bound_b, &se_b), PI_OK);
-    assert_int_equal(pi_model_action_bound(mb, n, x, samples, 2, &bound_b2, &se_b2), PI_OK);
+    assert_int_equal(fixture_action_bound(ma, n, x, samples, 1, &bound_a, &se_a), PI_OK);
+    assert_int_equal(fixture_action_bound(mb, n, x, samples, 1, &bound_b, &se_b), PI_OK);
+    assert_int_equal(fixture_action_bound(mb, n, x, samples, 2, &bound_b2, &se_b2), PI_OK);
     print_message("entropy %.4f, bound(A) %.4f +- %.4f; cross-entropy %.4f, bound(B) %.4f +- "
                   "%.4f\n",
                   ent, bound_a, se_a, cross, bound_b, se_b);
@@ -112,7 +112,7 @@ static void test_bound_of_mismatched_model(void **state)
     assert_true(fabs(bound_b - bound_b2) < 4.0 * sqrt(se_b * se_b + se_b2 * se_b2));
     /* Deterministic in the seed. */
     double again;
-    assert_int_equal(pi_model_action_bound(mb, n, x, samples, 1, &again, NULL), PI_OK);
+    assert_int_equal(fixture_action_bound(mb, n, x, samples, 1, &again, NULL), PI_OK);
     assert_true(again == bound_b);
     free(x);
     pi_model_destroy(ma);
@@ -144,7 +144,7 @@ static void test_wrong_score_pays_the_action(void **state)
 {
     (void)state;
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     gmm_fixture f;
     assert_int_equal(gmm_fixture_random(&f, 2, 3, 11, 1.0, 0.05, 0.3), 0);
     pi_model_t *exact = gmm_fixture_model(&f, sde);
@@ -158,8 +158,8 @@ static void test_wrong_score_pays_the_action(void **state)
     assert_non_null(x);
     gmm_fixture_sample(&f, n, 12, x);
     double b_exact, b_wrong, se1, se2;
-    assert_int_equal(pi_model_action_bound(exact, n, x, 30, 5, &b_exact, &se1), PI_OK);
-    assert_int_equal(pi_model_action_bound(wrong, n, x, 30, 5, &b_wrong, &se2), PI_OK);
+    assert_int_equal(fixture_action_bound(exact, n, x, 30, 5, &b_exact, &se1), PI_OK);
+    assert_int_equal(fixture_action_bound(wrong, n, x, 30, 5, &b_wrong, &se2), PI_OK);
     print_message("bound exact %.4f, score x 1.3 %.4f\n", b_exact, b_wrong);
     assert_true(b_wrong > b_exact + 0.05);
     free(x);
@@ -173,24 +173,24 @@ static void test_bound_bad_input(void **state)
 {
     (void)state;
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     double w = 1, mu[2] = {0, 0}, var[2] = {1, 1};
     pi_model_t *m = NULL;
     assert_int_equal(pi_model_create_gmm(sde, 2, 1, &w, mu, var, &m), PI_OK);
     float x[4] = {0, 1, NAN, 0};
     double bound = 7, se = 7;
-    assert_int_equal(pi_model_action_bound(NULL, 1, x, 4, 0, &bound, &se), PI_EINVAL);
-    assert_int_equal(pi_model_action_bound(m, 0, x, 4, 0, &bound, &se), PI_EINVAL);
-    assert_int_equal(pi_model_action_bound(m, 1, x, 0, 0, &bound, &se), PI_EINVAL);
+    assert_int_equal(fixture_action_bound(NULL, 1, x, 4, 0, &bound, &se), PI_EINVAL);
+    assert_int_equal(fixture_action_bound(m, 0, x, 4, 0, &bound, &se), PI_EINVAL);
+    assert_int_equal(fixture_action_bound(m, 1, x, 0, 0, &bound, &se), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "samples"));
-    assert_int_equal(pi_model_action_bound(m, 2, x, 4, 0, &bound, &se), PI_EINVAL);
+    assert_int_equal(fixture_action_bound(m, 2, x, 4, 0, &bound, &se), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "row 1"));
-    assert_int_equal(pi_model_action_bound(m, 1, x, 1, 0, &bound, &se), PI_EINVAL);
-    assert_int_equal(pi_model_action_bound(m, 1, x, 4, 0, NULL, &se), PI_EINVAL);
+    assert_int_equal(fixture_action_bound(m, 1, x, 1, 0, &bound, &se), PI_EINVAL);
+    assert_int_equal(fixture_action_bound(m, 1, x, 4, 0, NULL, &se), PI_EINVAL);
     assert_true(bound == 7 && se == 7);
     /* A standard normal model at the standard normal prior: the bound is −log N(x; 0, I)
      * up to the t_min smoothing. */
-    assert_int_equal(pi_model_action_bound(m, 1, x, 2000, 0, &bound, &se), PI_OK);
+    assert_int_equal(fixture_action_bound(m, 1, x, 2000, 0, &bound, &se), PI_OK);
     double exact = log(2 * M_PI) + 0.5;
     assert_true(fabs(bound - exact) < 5 * se + 0.01);
     pi_model_destroy(m);

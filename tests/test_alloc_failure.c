@@ -149,7 +149,7 @@ static int coef_fn(double t, double *f, double *g, void *u)
     return 0;
 }
 
-static void make_sde(ctx *c) { assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &c->sde), PI_OK); }
+static void make_sde(ctx *c) { assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &c->sde), PI_OK); }
 
 static void make_gmm(ctx *c)
 {
@@ -199,7 +199,7 @@ static void make_rk45_sampler(ctx *c)
 static void make_traj_sampler(ctx *c)
 {
     make_gmm_sampler(c);
-    assert_int_equal(pi_sampler_record_trajectory(c->sampler, 1, NULL, NULL, 0), PI_OK);
+    assert_int_equal(pi_sampler_set_trajectory(c->sampler, 1, 0, NULL, NULL), PI_OK);
     assert_int_equal(pi_sampler_set_denoise_final(c->sampler, 1), PI_OK);
 }
 
@@ -271,7 +271,7 @@ static void teardown_all(ctx *c)
     memset(c, 0, sizeof *c);
 }
 
-static pi_status a_sde_create(ctx *c) { return pi_sde_create(PI_SDE_VP_COSINE, &c->o_sde); }
+static pi_status a_sde_create(ctx *c) { return pi_sde_create(PI_SDE_KIND_VP_COSINE, &c->o_sde); }
 static pi_status a_sde_custom(ctx *c)
 {
     return pi_sde_create_custom(1e-3, 1.0, NULL, coef_fn, NULL, &c->o_sde);
@@ -296,7 +296,7 @@ static pi_status a_eval(ctx *c)
 }
 static pi_status a_divergence(ctx *c)
 {
-    pi_status st = pi_model_divergence(c->model, 16, c->x, c->t, PI_DIV_EXACT, 1, 0, c->d);
+    pi_status st = pi_model_divergence(c->model, PI_DIVERGENCE_EXACT, 1, 0, 16, c->x, c->t, c->d);
     for (int i = 0; i < 16; i++)
         c->out[i] = (float)c->d[i];
     return st;
@@ -304,7 +304,7 @@ static pi_status a_divergence(ctx *c)
 static pi_status a_hutchinson(ctx *c)
 {
     pi_status st =
-        pi_model_divergence(c->model, 16, c->x, c->t, PI_DIV_HUTCHINSON_RADEMACHER, 3, 9, c->d);
+        pi_model_divergence(c->model, PI_DIVERGENCE_HUTCHINSON_RADEMACHER, 3, 9, 16, c->x, c->t, c->d);
     for (int i = 0; i < 16; i++)
         c->out[i] = (float)c->d[i];
     return st;
@@ -328,7 +328,7 @@ static pi_status a_run_from(ctx *c)
 static pi_status a_prior(ctx *c) { return pi_sde_prior_sample(c->sde, 48, 2, 5, c->out); }
 static pi_status a_data_generate(ctx *c)
 {
-    return pi_data_generate(PI_DATA_SWISS_ROLL, 48, 5, c->out);
+    return pi_data_generate(PI_DATASET_SWISS_ROLL, 48, 5, c->out);
 }
 static pi_status a_data_load(ctx *c) { return pi_data_load(c->path, &c->o_data, &c->o_n, &c->o_dim); }
 static pi_status a_data_save(ctx *c)
@@ -376,7 +376,7 @@ static pi_status a_nll(ctx *c)
 static pi_status a_bound(ctx *c)
 {
     double b = 0;
-    pi_status st = pi_model_action_bound(c->model, 16, c->x, 2, 3, &b, NULL);
+    pi_status st = pi_likelihood_action_bound(c->lik, 2, 16, c->x, &b, NULL);
     c->out[0] = (float)b;
     return st;
 }
@@ -481,7 +481,7 @@ static const scenario scenarios[] = {
     {"pi_trainer_resume", make_checkpoint, a_trainer_resume, o_trainer, teardown_all},
     {"pi_likelihood_create", make_gmm, a_likelihood_create, o_likelihood, teardown_all},
     {"pi_likelihood_nll (order 0 + c1 sweep)", make_likelihood, a_nll, o_out, teardown_all},
-    {"pi_model_action_bound (mlp)", make_mlp, a_bound, o_out, teardown_all},
+    {"pi_likelihood_action_bound (mlp)", make_likelihood, a_bound, o_out, teardown_all},
 };
 
 #ifndef NO_INTERPOSE

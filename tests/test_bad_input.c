@@ -55,7 +55,7 @@ typedef struct fx {
 
 #define SENT_PTR ((void *)0x5e5e5e5e)
 #define HUGE_N ((size_t)-1)
-#define VP PI_SDE_VP_LINEAR
+#define VP PI_SDE_KIND_VP_LINEAR
 
 static int marginal_ok(double t, double *a, double *s, double *da, double *ds, void *u)
 {
@@ -81,7 +81,7 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
 #define CASES_SDE(X)                                                                             \
     X(sde_create_kind0, PI_EINVAL, 1, "kind", pi_sde_create((pi_sde_kind)0, &f->o_sde))          \
     X(sde_create_kind99, PI_EINVAL, 1, "kind", pi_sde_create((pi_sde_kind)99, &f->o_sde))        \
-    X(sde_create_custom_kind, PI_EINVAL, 1, "kind", pi_sde_create(PI_SDE_CUSTOM, &f->o_sde))     \
+    X(sde_create_custom_kind, PI_EINVAL, 1, "kind", pi_sde_create(PI_SDE_KIND_CUSTOM, &f->o_sde))     \
     X(sde_create_null_out, PI_EINVAL, 1, "out", pi_sde_create(VP, NULL))                         \
     X(sde_custom_tmin_nan, PI_EINVAL, 1, "t_min",                                                \
       pi_sde_create_custom(NAN, 1.0, marginal_ok, NULL, NULL, &f->o_sde))                        \
@@ -97,17 +97,17 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(sde_clone_null_out, PI_EINVAL, 1, "out", pi_sde_clone(f->sde, NULL))                       \
     X(sde_get_kind_null, PI_EINVAL, 1, "sde", pi_sde_get_kind(NULL, &(pi_sde_kind){0}))          \
     X(sde_get_kind_null_out, PI_EINVAL, 1, "out", pi_sde_get_kind(f->sde, NULL))                 \
-    X(sde_set_param_null, PI_EINVAL, 1, "sde", pi_sde_set_param(NULL, PI_SDE_BETA_MIN, 0.1))     \
-    X(sde_set_param_nan, PI_EINVAL, 1, "value|beta_min", pi_sde_set_param(f->sde, PI_SDE_BETA_MIN, NAN))  \
+    X(sde_set_param_null, PI_EINVAL, 1, "sde", pi_sde_set_param(NULL, PI_SDE_PARAM_BETA_MIN, 0.1))     \
+    X(sde_set_param_nan, PI_EINVAL, 1, "value|beta_min", pi_sde_set_param(f->sde, PI_SDE_PARAM_BETA_MIN, NAN))  \
     X(sde_set_param_inf, PI_EINVAL, 1, "value|beta_max|BETA_MAX",                                \
-      pi_sde_set_param(f->sde, PI_SDE_BETA_MAX, INFINITY))                                       \
+      pi_sde_set_param(f->sde, PI_SDE_PARAM_BETA_MAX, INFINITY))                                       \
     X(sde_set_param_neg, PI_EINVAL, 1, "beta_min|BETA_MIN|value",                                \
-      pi_sde_set_param(f->sde, PI_SDE_BETA_MIN, -1.0))                                           \
+      pi_sde_set_param(f->sde, PI_SDE_PARAM_BETA_MIN, -1.0))                                           \
     X(sde_set_param_unknown, PI_EINVAL, 1, "param", pi_sde_set_param(f->sde, (pi_sde_param)99, 1)) \
     X(sde_set_param_wrong_kind, PI_EINVAL, 1, "param|SIGMA_MIN|sigma_min",                       \
-      pi_sde_set_param(f->sde, PI_SDE_SIGMA_MIN, 0.1))                                           \
+      pi_sde_set_param(f->sde, PI_SDE_PARAM_SIGMA_MIN, 0.1))                                           \
     X(sde_get_param_null_out, PI_EINVAL, 1, "out",                                               \
-      pi_sde_get_param(f->sde, PI_SDE_BETA_MIN, NULL))                                           \
+      pi_sde_get_param(f->sde, PI_SDE_PARAM_BETA_MIN, NULL))                                           \
     X(sde_time_range_null, PI_EINVAL, 1, "sde", pi_sde_time_range(NULL, &f->o_d, &f->o_d))       \
     X(sde_marginal_null, PI_EINVAL, 1, "sde", pi_sde_marginal(NULL, 0.5, &f->o_d, &f->o_d))      \
     X(sde_marginal_nan, PI_EINVAL, 1, "t", pi_sde_marginal(f->sde, NAN, &f->o_d, &f->o_d))       \
@@ -190,19 +190,19 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(mlp_embed_kind, PI_EINVAL, 1, "kind",                                                      \
       pi_model_mlp_set_embedding(f->mlp, (pi_embedding)99, 16))                                  \
     X(mlp_embed_odd, PI_EINVAL, 1, "features",                                                   \
-      pi_model_mlp_set_embedding(f->mlp, PI_EMBED_LOG_SIGMA, 3))                                 \
+      pi_model_mlp_set_embedding(f->mlp, PI_EMBEDDING_LOG_SIGMA, 3))                                 \
     X(mlp_embed_zero, PI_EINVAL, 1, "features",                                                  \
-      pi_model_mlp_set_embedding(f->mlp, PI_EMBED_LOG_SIGMA, 0))                                 \
+      pi_model_mlp_set_embedding(f->mlp, PI_EMBEDDING_LOG_SIGMA, 0))                                 \
     X(mlp_embed_huge, PI_EINVAL, 1, "features",                                                  \
-      pi_model_mlp_set_embedding(f->mlp, PI_EMBED_LOG_SIGMA, HUGE_N - 1))                        \
+      pi_model_mlp_set_embedding(f->mlp, PI_EMBEDDING_LOG_SIGMA, HUGE_N - 1))                        \
     X(mlp_precond_nan, PI_EINVAL, 1, "sigma_data",                                               \
-      pi_model_mlp_set_preconditioning(f->mlp, 1, NAN))                                          \
+      pi_model_mlp_set_preconditioning(f->mlp, PI_PRECOND_EDM, NAN))                                          \
     X(mlp_precond_neg, PI_EINVAL, 1, "sigma_data",                                               \
-      pi_model_mlp_set_preconditioning(f->mlp, 1, -1.0))                                         \
+      pi_model_mlp_set_preconditioning(f->mlp, PI_PRECOND_EDM, -1.0))                                         \
     X(mlp_precond_mode, PI_EINVAL, 1, "mode",                                                    \
       pi_model_mlp_set_preconditioning(f->mlp, PI_PRECOND_INPUT + 1, 0.5))                       \
     X(mlp_precond_mode_neg, PI_EINVAL, 1, "mode",                                                \
-      pi_model_mlp_set_preconditioning(f->mlp, -1, 0.5))                                         \
+      pi_model_mlp_set_preconditioning(f->mlp, (pi_precond)0, 0.5))                                         \
     X(kind_null, PI_EINVAL, 1, "model", pi_model_get_kind(NULL, &(pi_model_kind){0}))            \
     X(kind_null_out, PI_EINVAL, 1, "out", pi_model_get_kind(f->gmm, NULL))                       \
     X(dim_null_out, PI_EINVAL, 1, "out", pi_model_get_dim(f->gmm, NULL))                         \
@@ -235,24 +235,24 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(eval_at_t_inf, PI_EINVAL, 1, "t",                                                          \
       pi_model_eval_at(f->mlp, PI_VIEW_SCORE, 4, f->x, INFINITY, f->out))                        \
     X(div_bad_mode, PI_EINVAL, 1, "mode",                                                        \
-      pi_model_divergence(f->gmm, 4, f->x, f->t, (pi_divergence)99, 1, 0, f->dout))              \
+      pi_model_divergence(f->gmm, (pi_divergence)99, 1, 0, 4, f->x, f->t, f->dout))              \
     X(div_probes0, PI_EINVAL, 1, "probes",                                                       \
-      pi_model_divergence(f->gmm, 4, f->x, f->t, PI_DIV_HUTCHINSON_GAUSSIAN, 0, 0, f->dout))     \
+      pi_model_divergence(f->gmm, PI_DIVERGENCE_HUTCHINSON_GAUSSIAN, 0, 0, 4, f->x, f->t, f->dout))     \
     X(div_null_out, PI_EINVAL, 1, "out",                                                         \
-      pi_model_divergence(f->gmm, 4, f->x, f->t, PI_DIV_EXACT, 1, 0, NULL))                      \
+      pi_model_divergence(f->gmm, PI_DIVERGENCE_EXACT, 1, 0, 4, f->x, f->t, NULL))                      \
     X(div_t_nan, PI_EINVAL, 1, "t",                                                              \
-      pi_model_divergence(f->gmm, 4, f->x, f->t_nan, PI_DIV_EXACT, 1, 0, f->dout))               \
+      pi_model_divergence(f->gmm, PI_DIVERGENCE_EXACT, 1, 0, 4, f->x, f->t_nan, f->dout))               \
     X(jvp_null_v, PI_EINVAL, 1, "v", pi_model_jvp(f->gmm, 4, f->x, f->t, NULL, f->out))          \
     X(jvp_n0, PI_EINVAL, 1, "n", pi_model_jvp(f->gmm, 0, f->x, f->t, f->x, f->out))              \
     X(logpdf_null_out, PI_EINVAL, 1, "out", pi_model_logpdf(f->gmm, 4, f->x, f->t, NULL))        \
     X(logpdf_mlp, PI_EUNSUPPORTED, 1, "logpdf|MLP|mlp|model",                                    \
       pi_model_logpdf(f->mlp, 4, f->x, f->t, f->dout))                                           \
-    X(num_params_null, PI_EINVAL, 1, "out", pi_model_num_params(f->mlp, NULL))                   \
-    X(get_params_count, PI_EINVAL, PI_EMISMATCH, "count", pi_model_get_params(f->mlp, f->out, 3)) \
-    X(get_params_null, PI_EINVAL, 1, "params", pi_model_get_params(f->mlp, NULL, 3))             \
-    X(set_params_count, PI_EINVAL, PI_EMISMATCH, "count", pi_model_set_params(f->mlp, f->out, 3)) \
+    X(num_params_null, PI_EINVAL, 1, "out", pi_model_get_num_params(f->mlp, NULL))                   \
+    X(get_params_capacity, PI_EINVAL, PI_EMISMATCH, "capacity", pi_model_get_params(f->mlp, 3, f->out, NULL)) \
+    X(get_params_null, PI_EINVAL, 1, "params", pi_model_get_params(f->mlp, 3, NULL, NULL))             \
+    X(set_params_count, PI_EINVAL, PI_EMISMATCH, "count", pi_model_set_params(f->mlp, 3, f->out)) \
     X(set_params_gmm, PI_EUNSUPPORTED, PI_EINVAL, "model|count|MLP|mlp",                         \
-      pi_model_set_params(f->gmm, f->out, 3))
+      pi_model_set_params(f->gmm, 3, f->out))
 
 #define CASES_SAMPLER(X)                                                                         \
     X(sampler_create_null, PI_EINVAL, 1, "model", pi_sampler_create(NULL, &f->o_sampler))        \
@@ -266,9 +266,9 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(steps0, PI_EINVAL, 1, "steps", pi_sampler_set_steps(f->s, 0))                              \
     X(steps_huge, PI_EINVAL, 1, "steps", pi_sampler_set_steps(f->s, HUGE_N))                     \
     X(schedule_bad, PI_EINVAL, 1, "schedule",                                                    \
-      pi_sampler_set_schedule(f->s, (pi_schedule)99, NAN))                                       \
+      pi_sampler_set_schedule(f->s, (pi_schedule)99, 7.0))                                       \
     X(schedule_custom_without_times, PI_EINVAL, 1, "schedule|times|CUSTOM",                      \
-      pi_sampler_set_schedule(f->s, PI_SCHEDULE_CUSTOM, NAN))                                    \
+      pi_sampler_set_schedule(f->s, PI_SCHEDULE_CUSTOM, 7.0))                                    \
     X(schedule_rho_inf, PI_EINVAL, 1, "param|rho",                                               \
       pi_sampler_set_schedule(f->s, PI_SCHEDULE_KARRAS, INFINITY))                               \
     X(schedule_rho_neg, PI_EINVAL, 1, "param|rho",                                               \
@@ -279,7 +279,7 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(times_nan, PI_EINVAL, 1, "times", pi_sampler_set_times(f->s, f->times_nan, 3))             \
     X(times_out_of_range, PI_EINVAL, 1, "times", pi_sampler_set_times(f->s, f->times_wide, 3))   \
     X(get_times_small, PI_EINVAL, 1, "capacity",                                                 \
-      pi_sampler_get_times(f->s, f->dout, 1, &f->o_size))                                        \
+      pi_sampler_get_times(f->s, 1, f->dout, &f->o_size))                                        \
     X(time_range_nan, PI_EINVAL, 1, "t_start",                                                   \
       pi_sampler_set_time_range(f->s, NAN, 0.01))                                                \
     X(time_range_reversed, PI_EINVAL, 1, "t_start|t_end",                                        \
@@ -297,12 +297,12 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(tol_atol_neg, PI_EINVAL, 1, "atol", pi_sampler_set_tolerances(f->s, 1e-5, -1.0))          \
     X(tol_atol_inf, PI_EINVAL, 1, "atol", pi_sampler_set_tolerances(f->s, 1e-5, INFINITY))      \
     X(corrector_snr0, PI_EINVAL, 1, "snr", pi_sampler_set_corrector(f->s, 1, 0.0))               \
-    X(corrector_snr_nan, PI_EINVAL, 1, "snr", pi_sampler_set_corrector(f->s, 1, NAN))            \
+    X(corrector_snr_nan, PI_EINVAL, 1, "snr", pi_sampler_set_corrector(f->s, 1, NAN))             \
     X(corrector_steps_huge, PI_EINVAL, 1, "steps", pi_sampler_set_corrector(f->s, HUGE_N, 0.1))  \
     X(callback_null, PI_EINVAL, 1, "sampler", pi_sampler_set_callback(NULL, NULL, NULL))         \
     X(cancel_null, PI_EINVAL, 1, "sampler", pi_sampler_cancel(NULL))                             \
     X(record_small, PI_EINVAL, 1, "capacity",                                                    \
-      pi_sampler_record_trajectory(f->s, 1, f->out, NULL, 0))                                    \
+      pi_sampler_set_trajectory(f->s, 1, 0, f->out, NULL))                                    \
     X(trajectory_null, PI_EINVAL, 1, "sampler",                                                  \
       pi_sampler_get_trajectory(NULL, NULL, NULL, &f->o_size))                                   \
     X(stats_null, PI_EINVAL, 1, "sampler", pi_sampler_get_stats(NULL, &f->o_size, NULL, NULL))   \
@@ -318,9 +318,9 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
 
 #define CASES_DATA(X)                                                                            \
     X(data_gen_bad, PI_EINVAL, 1, "dataset", pi_data_generate((pi_dataset)99, 4, 1, f->out))     \
-    X(data_gen_n0, PI_EINVAL, 1, "n", pi_data_generate(PI_DATA_MOONS, 0, 1, f->out))             \
-    X(data_gen_huge, PI_EINVAL, 1, "n", pi_data_generate(PI_DATA_MOONS, HUGE_N, 1, f->out))      \
-    X(data_gen_null, PI_EINVAL, 1, "out", pi_data_generate(PI_DATA_MOONS, 4, 1, NULL))           \
+    X(data_gen_n0, PI_EINVAL, 1, "n", pi_data_generate(PI_DATASET_MOONS, 0, 1, f->out))             \
+    X(data_gen_huge, PI_EINVAL, 1, "n", pi_data_generate(PI_DATASET_MOONS, HUGE_N, 1, f->out))      \
+    X(data_gen_null, PI_EINVAL, 1, "out", pi_data_generate(PI_DATASET_MOONS, 4, 1, NULL))           \
     X(data_load_null_path, PI_EINVAL, 1, "path",                                                 \
       pi_data_load(NULL, &f->o_fp, &f->o_size, &f->o_size))                                      \
     X(data_load_null_data, PI_EINVAL, 1, "data",                                                 \
@@ -382,7 +382,7 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
       pi_likelihood_nll_ex(NULL, 4, f->x, f->dout, NULL, NULL, NULL))                               \
     X(div_mode_bad, PI_EINVAL, 1, "mode", pi_likelihood_set_divergence(f->lik, (pi_divergence)99, 1)) \
     X(div_probes_zero, PI_EINVAL, 1, "probes",                                                   \
-      pi_likelihood_set_divergence(f->lik, PI_DIV_HUTCHINSON_RADEMACHER, 0))                          \
+      pi_likelihood_set_divergence(f->lik, PI_DIVERGENCE_HUTCHINSON_RADEMACHER, 0))                          \
     X(nll_tol_zero, PI_EINVAL, 1, "rtol", pi_likelihood_set_tolerances(f->lik, 0.0, 1e-8))        \
     X(nll_tol_nan, PI_EINVAL, 1, "atol", pi_likelihood_set_tolerances(f->lik, 1e-6, NAN))         \
     X(wkb_bad, PI_EINVAL, 1, "algorithm", pi_likelihood_set_wkb_algorithm(f->lik, (pi_wkb_algorithm)9)) \
@@ -392,17 +392,17 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(gits_fine_small, PI_EINVAL, 1, "fine_steps", pi_sampler_gits(f->s, 6, 3, 8, f->dout))      \
     X(gits_samples0, PI_EINVAL, 1, "n_samples", pi_sampler_gits(f->s, 3, 100, 0, f->dout))       \
     X(gits_null_out, PI_EINVAL, 1, "times_out", pi_sampler_gits(f->s, 3, 100, 8, NULL))          \
-    X(bound_null_model, PI_EINVAL, 1, "model",                                                   \
-      pi_model_action_bound(NULL, 8, f->data, 4, 1, &f->o_d, NULL))                              \
-    X(bound_n0, PI_EINVAL, 1, "n", pi_model_action_bound(f->gmm, 0, f->data, 4, 1, &f->o_d, NULL)) \
+    X(bound_null_lik, PI_EINVAL, 1, "lik",                                                       \
+      pi_likelihood_action_bound(NULL, 4, 8, f->data, &f->o_d, NULL))                            \
+    X(bound_n0, PI_EINVAL, 1, "n", pi_likelihood_action_bound(f->lik, 4, 0, f->data, &f->o_d, NULL)) \
     X(bound_null_data, PI_EINVAL, 1, "data",                                                     \
-      pi_model_action_bound(f->gmm, 8, NULL, 4, 1, &f->o_d, NULL))                               \
+      pi_likelihood_action_bound(f->lik, 4, 8, NULL, &f->o_d, NULL))                             \
     X(bound_samples0, PI_EINVAL, 1, "samples",                                                   \
-      pi_model_action_bound(f->gmm, 8, f->data, 0, 1, &f->o_d, NULL))                            \
+      pi_likelihood_action_bound(f->lik, 0, 8, f->data, &f->o_d, NULL))                          \
     X(bound_null_out, PI_EINVAL, 1, "bound",                                                     \
-      pi_model_action_bound(f->gmm, 8, f->data, 4, 1, NULL, NULL))                               \
+      pi_likelihood_action_bound(f->lik, 4, 8, f->data, NULL, NULL))                             \
     X(bound_nan_data, PI_EINVAL, 1, "data",                                                      \
-      pi_model_action_bound(f->gmm, 4, f->x_nan, 4, 1, &f->o_d, NULL))
+      pi_likelihood_action_bound(f->lik, 4, 4, f->x_nan, &f->o_d, NULL))
 
 #define CASES_TRAINER(X)                                                                         \
     X(tr_create_null, PI_EINVAL, 1, "model", pi_trainer_create(NULL, &f->o_trainer))             \
@@ -435,9 +435,9 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(tr_step_nan_data, PI_EINVAL, 1, "row|data", pi_trainer_step(f->tr, 4, f->x_nan, NULL))     \
     X(tr_fit_null_data, PI_EINVAL, 1, "data", pi_trainer_fit(f->tr, 8, NULL, 10))                \
     X(tr_fit_inf_data, PI_EINVAL, 1, "row|data", pi_trainer_fit(f->tr, 4, f->x_inf, 10))         \
-    X(tr_loss_samples0, PI_EINVAL, 1, "samples", pi_trainer_loss(f->tr, 8, f->data, 0, &f->o_d)) \
-    X(tr_loss_null_out, PI_EINVAL, 1, "loss_out", pi_trainer_loss(f->tr, 8, f->data, 2, NULL))   \
-    X(tr_bound_null, PI_EINVAL, 1, "bound", pi_trainer_bound(f->tr, 8, f->data, 2, NULL, NULL))  \
+    X(tr_loss_samples0, PI_EINVAL, 1, "samples", pi_trainer_loss(f->tr, 0, 8, f->data, &f->o_d)) \
+    X(tr_loss_null_out, PI_EINVAL, 1, "loss_out", pi_trainer_loss(f->tr, 2, 8, f->data, NULL))   \
+    X(tr_cancel_null, PI_EINVAL, 1, "trainer", pi_trainer_cancel(NULL))                          \
     X(tr_get_step_null, PI_EINVAL, 1, "step", pi_trainer_get_step(f->tr, NULL))                  \
     X(tr_save_null_path, PI_EINVAL, 1, "path", pi_trainer_save(f->tr, NULL))                     \
     X(tr_save_null, PI_EINVAL, 1, "trainer", pi_trainer_save(NULL, "/tmp/pi_bad_input.ckpt"))    \

@@ -58,8 +58,8 @@ static void write_text(const char *path, const char *text)
 
 /* ---- generators ------------------------------------------------------------------------ */
 
-static const pi_dataset all_sets[] = {PI_DATA_SWISS_ROLL, PI_DATA_GAUSSIANS_25, PI_DATA_RING_8,
-                                      PI_DATA_MOONS, PI_DATA_CHECKERBOARD};
+static const pi_dataset all_sets[] = {PI_DATASET_SWISS_ROLL, PI_DATASET_GAUSSIANS_25, PI_DATASET_RING_8,
+                                      PI_DATASET_MOONS, PI_DATASET_CHECKERBOARD};
 
 static void test_generate_deterministic_prefix(void **state)
 {
@@ -83,7 +83,7 @@ static void test_swiss_roll_moments(void **state)
     const size_t n = quick(40000, 4000);
     float *x = malloc(2 * n * sizeof *x);
     assert_non_null(x);
-    assert_int_equal(pi_data_generate(PI_DATA_SWISS_ROLL, n, 1, x), PI_OK);
+    assert_int_equal(pi_data_generate(PI_DATASET_SWISS_ROLL, n, 1, x), PI_OK);
     /* Exact moments: t ~ U[1.5π, 4.5π]; x = (t cos t + 0.5 z1)/6.865, y = (t sin t + 0.5 z2)/6.865. */
     const double pi = 3.14159265358979323846, scale = 6.865;
     double ex = 0, ey = 0, ex2 = 0, ey2 = 0;
@@ -127,7 +127,7 @@ static void test_gaussians_25_geometry(void **state)
     const size_t n = quick(25000, 2500);
     float *x = malloc(2 * n * sizeof *x);
     assert_non_null(x);
-    assert_int_equal(pi_data_generate(PI_DATA_GAUSSIANS_25, n, 3, x), PI_OK);
+    assert_int_equal(pi_data_generate(PI_DATASET_GAUSSIANS_25, n, 3, x), PI_OK);
     size_t count[25] = {0};
     double var = 0;
     for (size_t i = 0; i < n; i++) {
@@ -154,7 +154,7 @@ static void test_ring_moons_checkerboard_geometry(void **state)
     assert_non_null(x);
     const double pi = 3.14159265358979323846;
 
-    assert_int_equal(pi_data_generate(PI_DATA_RING_8, n, 5, x), PI_OK);
+    assert_int_equal(pi_data_generate(PI_DATASET_RING_8, n, 5, x), PI_OK);
     for (size_t i = 0; i < n; i++) {
         double u = x[2 * i] * 1.414, v = x[2 * i + 1] * 1.414;
         double angle = atan2(v, u), k = round(angle / (pi / 4));
@@ -162,7 +162,7 @@ static void test_ring_moons_checkerboard_geometry(void **state)
         assert_true(sqrt(du * du + dv * dv) < 0.02 * 8);
     }
 
-    assert_int_equal(pi_data_generate(PI_DATA_MOONS, n, 5, x), PI_OK);
+    assert_int_equal(pi_data_generate(PI_DATASET_MOONS, n, 5, x), PI_OK);
     size_t upper = 0;
     for (size_t i = 0; i < n; i++) {
         double u = x[2 * i] + 0.5, v = x[2 * i + 1] + 0.25;
@@ -173,7 +173,7 @@ static void test_ring_moons_checkerboard_geometry(void **state)
     }
     assert_true(fabs((double)upper / n - 0.5) < 0.1);
 
-    assert_int_equal(pi_data_generate(PI_DATA_CHECKERBOARD, n, 5, x), PI_OK);
+    assert_int_equal(pi_data_generate(PI_DATASET_CHECKERBOARD, n, 5, x), PI_OK);
     size_t cells[8] = {0};
     for (size_t i = 0; i < n; i++) {
         double u = x[2 * i], v = x[2 * i + 1];
@@ -194,9 +194,9 @@ static void test_generate_bad_arguments(void **state)
     assert_int_equal(pi_data_generate((pi_dataset)0, 2, 0, x), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "dataset"));
     assert_int_equal(pi_data_generate((pi_dataset)6, 2, 0, x), PI_EINVAL);
-    assert_int_equal(pi_data_generate(PI_DATA_MOONS, 0, 0, x), PI_EINVAL);
+    assert_int_equal(pi_data_generate(PI_DATASET_MOONS, 0, 0, x), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "n must be"));
-    assert_int_equal(pi_data_generate(PI_DATA_MOONS, 2, 0, NULL), PI_EINVAL);
+    assert_int_equal(pi_data_generate(PI_DATASET_MOONS, 2, 0, NULL), PI_EINVAL);
     assert_true(x[0] == 1 && x[3] == 4);
 }
 

@@ -100,7 +100,7 @@ typedef struct trained {
 static void *make_trainer(int version)
 {
     trained *t = calloc(1, sizeof *t);
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &t->sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &t->sde), PI_OK);
     assert_int_equal(pi_model_create_mlp(t->sde, 2, version ? 64 : 8, 2, &t->model), PI_OK);
     assert_int_equal(pi_trainer_create(t->model, &t->trainer), PI_OK);
     float data[64];

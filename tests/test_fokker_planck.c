@@ -144,7 +144,7 @@ static void test_fokker_planck_wkb(void **state)
 {
     (void)state;
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     pi_model_t *m = make_model(sde, 1.1, 0.9);
     const float xs[3] = {-0.8f, 0.1f, 0.7f};
     /* For this perturbation NLL(ħ) = NLL₀ − ħ c1 + c2 ħ² + … with c2/c1 ≈ 15 (measured with
@@ -203,7 +203,7 @@ static void test_action_bound_consistent(void **state)
 {
     (void)state;
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     pi_model_t *m = make_model(sde, 1.1, 0.9);
     const float xs[3] = {-0.8f, 0.1f, 0.7f};
     size_t cells = quick() ? 800 : 3200, steps = quick() ? 2000 : 8000;
@@ -217,7 +217,7 @@ static void test_action_bound_consistent(void **state)
     assert_int_equal(pi_likelihood_compute(m, &o, 3, xs, nll0, c1, NULL), PI_OK);
     for (size_t j = 0; j < 3; j++) {
         double bound, se, grid1 = grid_nll(&g, xs[j]);
-        assert_int_equal(pi_model_action_bound(m, 1, &xs[j], samples, 17, &bound, &se), PI_OK);
+        assert_int_equal(fixture_action_bound(m, 1, &xs[j], samples, 17, &bound, &se), PI_OK);
         print_message("x0 %+.2f: grid NLL(hbar=1) %.4f, action bound %.4f +- %.4f, NLL0 %.4f, "
                       "NLL0 - c1 %.4f\n", xs[j], grid1, bound, se, nll0[j], nll0[j] - c1[j]);
         assert_true(isfinite(grid1) && isfinite(bound) && se > 0.0);

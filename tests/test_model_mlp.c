@@ -27,7 +27,7 @@ static int quick(void)
 static pi_sde_t *vp_sde(void)
 {
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     return sde;
 }
 
@@ -105,7 +105,7 @@ static void test_forward_matches_reference(void **state)
         pi_model_t *m = make_mlp(sde, d, 32, 3, 5 + d);
         scale_weights(m, 1.5f);
         check_forward(m, 257);
-        assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_TIME, 6), PI_OK);
+        assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBEDDING_TIME, 6), PI_OK);
         check_forward(m, 100);
         assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.7), PI_OK);
         check_forward(m, 100);
@@ -131,9 +131,9 @@ static void test_public_eval(void **state)
     assert_memory_equal(a, b, sizeof a);
     pi_model_kind kind;
     assert_int_equal(pi_model_get_kind(m, &kind), PI_OK);
-    assert_int_equal(kind, PI_MODEL_MLP);
+    assert_int_equal(kind, PI_MODEL_KIND_MLP);
     size_t count = 0;
-    assert_int_equal(pi_model_num_params(m, &count), PI_OK);
+    assert_int_equal(pi_model_get_num_params(m, &count), PI_OK);
     /* (2 + 16) → 16 → 16 → 2 */
     assert_int_equal(count, 16 * 19 + 16 * 17 + 2 * 17);
     pi_model_destroy(m);
@@ -315,12 +315,12 @@ static void test_derivatives_fd(void **state)
     for (size_t d = 1; d <= 3; d++)
         for (size_t vi = 0; vi < 3; vi++)
             for (int pre = PI_PRECOND_NONE; pre <= PI_PRECOND_INPUT; pre++) {
-                pi_model_t *m = make_mlp(sde, d, 12, 2, 100 + d * 10 + vi * 3 + (size_t)pre);
+                pi_model_t *m = make_mlp(sde, d, 12, 2, 100 + d * 10 + vi * 3 + (size_t)(pre - PI_PRECOND_NONE));
                 scale_weights(m, 2.0f);
                 assert_int_equal(pi_model_mlp_set_output_view(m, views[vi]), PI_OK);
                 assert_int_equal(pi_model_mlp_set_preconditioning(m, pre, 0.6), PI_OK);
                 if (vi == 1)
-                    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_TIME, 4), PI_OK);
+                    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBEDDING_TIME, 4), PI_OK);
                 for (size_t k = 0; k < 3; k++) {
                     double x[3];
                     for (size_t j = 0; j < d; j++)
@@ -412,9 +412,9 @@ static void test_payload_round_trip(void **state)
     (void)state;
     pi_sde_t *sde = vp_sde();
     pi_model_t *m = make_mlp(sde, 3, 10, 2, 77);
-    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_TIME, 8), PI_OK);
+    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBEDDING_TIME, 8), PI_OK);
     assert_int_equal(pi_model_mlp_set_output_view(m, PI_VIEW_SCORE), PI_OK);
-    assert_int_equal(pi_model_mlp_set_preconditioning(m, 1, 0.25), PI_OK);
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.25), PI_OK);
     char path[64];
     snprintf(path, sizeof path, "/tmp/pi_mlp_payload_%ld", (long)getpid());
     assert_int_equal(pi_write_file_atomic(path, payload_writer, m), PI_OK);
@@ -460,7 +460,7 @@ static void test_payload_round_trip(void **state)
 
 /* ---- options and bad input ------------------------------------------------------------- */
 
-static const struct pi_model_type fake_type = {.name = "fake", .kind = PI_MODEL_CALLBACK};
+static const struct pi_model_type fake_type = {.name = "fake", .kind = PI_MODEL_KIND_CALLBACK};
 
 static void test_bad_input(void **state)
 {
@@ -478,23 +478,23 @@ static void test_bad_input(void **state)
     size_t n0 = 0;
     float *p0 = pi_model_param_vector(m, &n0);
     float first = p0[0];
-    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_LOG_SIGMA, 7), PI_EINVAL);
+    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBEDDING_LOG_SIGMA, 7), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "features"));
-    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_LOG_SIGMA, 0), PI_EINVAL);
+    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBEDDING_LOG_SIGMA, 0), PI_EINVAL);
     assert_int_equal(pi_model_mlp_set_embedding(m, (pi_embedding)5, 16), PI_EINVAL);
-    assert_int_equal(pi_model_mlp_set_preconditioning(m, 1, 0.0), PI_EINVAL);
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.0), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "sigma_data"));
-    assert_int_equal(pi_model_mlp_set_preconditioning(m, 1, -1.0), PI_EINVAL);
-    assert_int_equal(pi_model_mlp_set_preconditioning(m, 1, NAN), PI_EINVAL);
-    assert_int_equal(pi_model_mlp_set_preconditioning(m, 3, 0.5), PI_EINVAL);
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, -1.0), PI_EINVAL);
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, NAN), PI_EINVAL);
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, (pi_precond)4, 0.5), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "mode"));
-    assert_int_equal(pi_model_mlp_set_preconditioning(m, -1, 0.5), PI_EINVAL);
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, (pi_precond)0, 0.5), PI_EINVAL);
     assert_int_equal(pi_model_mlp_set_output_view(m, PI_VIEW_V), PI_EINVAL);
     assert_int_equal(pi_model_mlp_set_output_view(m, (pi_view)9), PI_EINVAL);
     /* Failed setters changed nothing. */
     const pi_mlp *net = m->impl;
     assert_int_equal(net->features, 16);
-    assert_int_equal(net->precond, 0);
+    assert_int_equal(net->precond, PI_PRECOND_NONE);
     assert_int_equal(m->native_view, PI_VIEW_EPS);
     assert_true(pi_model_param_vector(m, NULL)[0] == first);
     assert_int_equal(pi_model_mlp_init(NULL, 1), PI_EINVAL);
@@ -502,8 +502,8 @@ static void test_bad_input(void **state)
     assert_int_equal(pi_model_alloc(&fake_type, sde, 2, PI_VIEW_SCORE, &fake), PI_OK);
     assert_int_equal(pi_model_mlp_init(fake, 1), PI_EUNSUPPORTED);
     assert_int_equal(pi_model_mlp_set_output_view(fake, PI_VIEW_EPS), PI_EUNSUPPORTED);
-    assert_int_equal(pi_model_mlp_set_embedding(fake, PI_EMBED_TIME, 4), PI_EUNSUPPORTED);
-    assert_int_equal(pi_model_mlp_set_preconditioning(fake, 1, 0.5), PI_EUNSUPPORTED);
+    assert_int_equal(pi_model_mlp_set_embedding(fake, PI_EMBEDDING_TIME, 4), PI_EUNSUPPORTED);
+    assert_int_equal(pi_model_mlp_set_preconditioning(fake, PI_PRECOND_EDM, 0.5), PI_EUNSUPPORTED);
     assert_non_null(strstr(pi_last_error(), "MLP"));
     size_t cnt = 99;
     assert_null(pi_model_param_vector(fake, &cnt));
@@ -512,10 +512,10 @@ static void test_bad_input(void **state)
     pi_model_destroy(fake);
     /* Changing the feature count re-initialises from the last seed, reproducibly. */
     assert_int_equal(pi_model_mlp_init(m, 5), PI_OK);
-    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_LOG_SIGMA, 4), PI_OK);
+    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBEDDING_LOG_SIGMA, 4), PI_OK);
     pi_model_t *m2 = NULL;
     assert_int_equal(pi_model_create_mlp(sde, 2, 8, 1, &m2), PI_OK);
-    assert_int_equal(pi_model_mlp_set_embedding(m2, PI_EMBED_LOG_SIGMA, 4), PI_OK);
+    assert_int_equal(pi_model_mlp_set_embedding(m2, PI_EMBEDDING_LOG_SIGMA, 4), PI_OK);
     assert_int_equal(pi_model_mlp_init(m2, 5), PI_OK);
     size_t c1, c2;
     float *q1 = pi_model_param_vector(m, &c1), *q2 = pi_model_param_vector(m2, &c2);

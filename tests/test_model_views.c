@@ -38,8 +38,8 @@ static void test_closed_forms(void **state)
     const float x[6] = {0.5f, -1.0f, 2.0f, 0.25f, -3.0f, 1.5f};
     const float s[6] = {1.0f, 2.0f, -0.5f, 0.75f, 3.0f, -2.0f};
     const double alpha[3] = {1.0, 0.6, 0.01}, sigma[3] = {0.5, 0.8, 0.99995};
-    float out[4][6];
-    for (int v = 0; v < 4; v++)
+    float out[PI_VIEW_V + 1][6]; /* indexed by pi_view */
+    for (int v = PI_VIEW_SCORE; v <= PI_VIEW_V; v++)
         pi_view_convert(PI_VIEW_SCORE, (pi_view)v, n, d, x, alpha, sigma, s, out[v]);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < d; j++) {
@@ -64,8 +64,8 @@ static void test_round_trips_every_pair(void **state)
         x[i] = (float)sin(1.0 + (double)i);
         s[i] = (float)cos(2.0 + (double)i);
     }
-    for (int from = 0; from < 4; from++)
-        for (int to = 0; to < 4; to++) {
+    for (int from = PI_VIEW_SCORE; from <= PI_VIEW_V; from++)
+        for (int to = PI_VIEW_SCORE; to <= PI_VIEW_V; to++) {
             float a[12], b[12], c[12];
             pi_view_convert(PI_VIEW_SCORE, (pi_view)from, n, d, x, alpha, sigma, s, a);
             pi_view_convert((pi_view)from, (pi_view)to, n, d, x, alpha, sigma, a, b);
@@ -116,13 +116,13 @@ static pi_status inner_eval(const pi_model_t *m, size_t n, const float *x, const
 static size_t inner_ws(const pi_model_t *m, size_t n) { return pi_model_workspace_bytes(m->impl, n); }
 
 static const struct pi_model_type score_only_type = {
-    .name = "score-only", .kind = PI_MODEL_CALLBACK, .workspace_bytes = inner_ws,
+    .name = "score-only", .kind = PI_MODEL_KIND_CALLBACK, .workspace_bytes = inner_ws,
     .eval = inner_eval, .score_d = inner_score};
 static const struct pi_model_type jvp_only_type = {
-    .name = "jvp-only", .kind = PI_MODEL_CALLBACK, .workspace_bytes = inner_ws,
+    .name = "jvp-only", .kind = PI_MODEL_KIND_CALLBACK, .workspace_bytes = inner_ws,
     .eval = inner_eval, .score_d = inner_score, .jvp_d = inner_jvp};
 static const struct pi_model_type eval_only_type = {
-    .name = "eval-only", .kind = PI_MODEL_CALLBACK, .workspace_bytes = inner_ws,
+    .name = "eval-only", .kind = PI_MODEL_KIND_CALLBACK, .workspace_bytes = inner_ws,
     .eval = inner_eval};
 
 static pi_model_t *wrap(const struct pi_model_type *type, pi_model_t *inner, const pi_sde_t *sde)
@@ -171,7 +171,7 @@ static void test_fallbacks(void **state)
     (void)state;
     gmm_fixture f;
     assert_int_equal(gmm_fixture_random(&f, 4, 3, 77, 0.6, 0.4, 0.9), 0);
-    pi_sde_t *sde = make_sde(PI_SDE_VP_LINEAR);
+    pi_sde_t *sde = make_sde(PI_SDE_KIND_VP_LINEAR);
     pi_model_t *truth = gmm_fixture_model(&f, sde);
     pi_model_t *m = wrap(&jvp_only_type, truth, sde);
     compare_dispatch(m, truth, 1e-12, 1e-7, 1e-4);
@@ -209,7 +209,7 @@ static void test_eval_ctx_matches_public(void **state)
     (void)state;
     gmm_fixture f;
     assert_int_equal(gmm_fixture_random(&f, 3, 5, 9, 1.0, 0.05, 0.3), 0);
-    pi_sde_t *sde = make_sde(PI_SDE_SUBVP);
+    pi_sde_t *sde = make_sde(PI_SDE_KIND_SUBVP);
     pi_model_t *m = gmm_fixture_model(&f, sde);
     const size_t n = 100;
     float x[300], a[300], b[300];
@@ -220,7 +220,7 @@ static void test_eval_ctx_matches_public(void **state)
     size_t bytes = pi_model_workspace_bytes(m, n);
     void *raw = malloc(bytes + 64);
     pi_eval_ctx ctx = {(void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63), bytes, 1};
-    for (int v = 0; v < 4; v++) {
+    for (int v = PI_VIEW_SCORE; v <= PI_VIEW_V; v++) {
         assert_int_equal(pi_model_eval_ctx(m, (pi_view)v, n, x, t, a, &ctx), PI_OK);
         assert_int_equal(pi_model_eval(m, (pi_view)v, n, x, t, b), PI_OK);
         assert_memory_equal(a, b, sizeof a);

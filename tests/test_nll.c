@@ -25,7 +25,7 @@ static int quick(void) { return getenv("PI_TEST_QUICK") != NULL; }
 static pi_sde_t *make_vp(void)
 {
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     return sde;
 }
 
@@ -100,7 +100,7 @@ static void test_order0_long_sde(void **state)
 {
     (void)state;
     pi_sde_t *sde = make_vp();
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MAX, 80.0), PI_OK);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MAX, 80.0), PI_OK);
     gmm_fixture f;
     assert_int_equal(gmm_fixture_random(&f, 2, 3, 4, 1.0, 0.05, 0.3), 0);
     pi_model_t *m = gmm_fixture_model(&f, sde);
@@ -151,7 +151,7 @@ static void check_hutchinson(pi_divergence mode)
     double var = (sum2 - (double)seeds * mean * mean) / (double)(seeds - 1);
     double se = sqrt(var / (double)seeds);
     print_message("Hutchinson (%s, 2 probes): mean %.5f +- %.5f (sd %.4f) vs exact %.5f\n",
-                  mode == PI_DIV_HUTCHINSON_GAUSSIAN ? "Gaussian" : "Rademacher", mean, se,
+                  mode == PI_DIVERGENCE_HUTCHINSON_GAUSSIAN ? "Gaussian" : "Rademacher", mean, se,
                   sqrt(var), exact);
     assert_true(se > 1e-4);
     assert_true(fabs(mean - exact) < 3.0 * se);
@@ -169,13 +169,13 @@ static void check_hutchinson(pi_divergence mode)
 static void test_hutchinson_rademacher(void **state)
 {
     (void)state;
-    check_hutchinson(PI_DIV_HUTCHINSON_RADEMACHER);
+    check_hutchinson(PI_DIVERGENCE_HUTCHINSON_RADEMACHER);
 }
 
 static void test_hutchinson_gaussian(void **state)
 {
     (void)state;
-    check_hutchinson(PI_DIV_HUTCHINSON_GAUSSIAN);
+    check_hutchinson(PI_DIVERGENCE_HUTCHINSON_GAUSSIAN);
 }
 
 /* Results do not depend on the thread count (probes depend on the point index only), and a
@@ -193,7 +193,7 @@ static void test_threads_reproducible(void **state)
     double a[N], b[N], c1a[N], c1b[N];
     pi_lik_options o;
     pi_lik_options_default(&o);
-    o.div_mode = PI_DIV_HUTCHINSON_RADEMACHER;
+    o.div_mode = PI_DIVERGENCE_HUTCHINSON_RADEMACHER;
     o.probes = 3;
     o.seed = 5;
     assert_int_equal(pi_likelihood_compute(m, &o, N, x, a, c1a, NULL), PI_OK);
@@ -267,10 +267,10 @@ static void test_public_api(void **state)
     assert_int_equal(pi_likelihood_get_model(s, &back), PI_OK);
     assert_ptr_equal(back, m);
 
-    assert_int_equal(pi_likelihood_set_divergence(NULL, PI_DIV_EXACT, 1), PI_EINVAL);
+    assert_int_equal(pi_likelihood_set_divergence(NULL, PI_DIVERGENCE_EXACT, 1), PI_EINVAL);
     assert_int_equal(pi_likelihood_set_divergence(s, (pi_divergence)7, 1), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "mode"));
-    assert_int_equal(pi_likelihood_set_divergence(s, PI_DIV_HUTCHINSON_GAUSSIAN, 0), PI_EINVAL);
+    assert_int_equal(pi_likelihood_set_divergence(s, PI_DIVERGENCE_HUTCHINSON_GAUSSIAN, 0), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "probes"));
     assert_int_equal(pi_likelihood_set_tolerances(s, 0.0, 1e-8), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "rtol"));
@@ -355,12 +355,22 @@ static void test_bits_per_dim(void **state)
 {
     (void)state;
     /* 8-bit data scaled to [0, 1): scale = 256 bins per unit. */
-    double bpd = pi_bits_per_dim(2.0, 3, 256.0);
+    double bpd = 0.0;
+    assert_int_equal(pi_bits_per_dim(2.0, 3, 256.0, &bpd), PI_OK);
     assert_true(fabs(bpd - (2.0 + 3.0 * log(256.0)) / (3.0 * log(2.0))) < 1e-15);
-    assert_true(fabs(pi_bits_per_dim(0.0, 2, 1.0)) < 1e-15);
-    assert_true(isnan(pi_bits_per_dim(1.0, 0, 256.0)));
-    assert_true(isnan(pi_bits_per_dim(1.0, 2, 0.0)));
-    assert_true(isnan(pi_bits_per_dim(1.0, 2, NAN)));
+    assert_int_equal(pi_bits_per_dim(0.0, 2, 1.0, &bpd), PI_OK);
+    assert_true(fabs(bpd) < 1e-15);
+    /* Errors leave the output alone and name the argument. */
+    bpd = 42.0;
+    assert_int_equal(pi_bits_per_dim(1.0, 0, 256.0, &bpd), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "dim"));
+    assert_int_equal(pi_bits_per_dim(1.0, 2, 0.0, &bpd), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "scale"));
+    assert_int_equal(pi_bits_per_dim(1.0, 2, NAN, &bpd), PI_EINVAL);
+    assert_int_equal(pi_bits_per_dim(NAN, 2, 256.0, &bpd), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "nll"));
+    assert_int_equal(pi_bits_per_dim(1.0, 2, 256.0, NULL), PI_EINVAL);
+    assert_true(bpd == 42.0);
 }
 
 /* Cost of order 0 with exact divergence against a plain PF-ODE solve (x only) at the same
@@ -493,7 +503,7 @@ static void test_cancel_from_thread(void **state)
     pi_model_t *m = gmm_fixture_model(&f, sde);
     pi_likelihood_t *s = NULL;
     assert_int_equal(pi_likelihood_create(m, &s), PI_OK);
-    assert_int_equal(pi_likelihood_set_wkb_algorithm(s, PI_WKB_REFERENCE), PI_OK);
+    assert_int_equal(pi_likelihood_set_wkb_algorithm(s, PI_WKB_ALGORITHM_REFERENCE), PI_OK);
     const size_t n = 4000; /* far longer than 50 ms even on a fast machine */
     float *x = malloc(n * 2 * sizeof *x);
     double *nll = malloc(n * sizeof *nll), *c1 = malloc(n * sizeof *c1);
@@ -571,12 +581,12 @@ static void test_defaults_and_getters(void **state)
     assert_null(ud);
 
     /* Round trips. */
-    assert_int_equal(pi_likelihood_set_divergence(lik, PI_DIV_HUTCHINSON_GAUSSIAN, 7), PI_OK);
+    assert_int_equal(pi_likelihood_set_divergence(lik, PI_DIVERGENCE_HUTCHINSON_GAUSSIAN, 7), PI_OK);
     assert_int_equal(pi_likelihood_get_divergence(lik, &mode, NULL), PI_OK);
     assert_int_equal(pi_likelihood_get_divergence(lik, NULL, &probes), PI_OK);
-    assert_int_equal((int)mode, (int)PI_DIV_HUTCHINSON_GAUSSIAN);
+    assert_int_equal((int)mode, (int)PI_DIVERGENCE_HUTCHINSON_GAUSSIAN);
     assert_int_equal(probes, 7);
-    assert_int_equal(pi_likelihood_set_divergence(lik, PI_DIV_EXACT, 7), PI_OK);
+    assert_int_equal(pi_likelihood_set_divergence(lik, PI_DIVERGENCE_EXACT, 7), PI_OK);
     assert_int_equal(pi_likelihood_get_divergence(lik, &mode, &probes), PI_OK);
     assert_int_equal(probes, 1); /* exact: probes are meaningless and stored as 1 */
     assert_int_equal(pi_likelihood_set_tolerances(lik, 1e-4, 1e-7), PI_OK);
@@ -584,9 +594,9 @@ static void test_defaults_and_getters(void **state)
     assert_true(rtol == 1e-4 && atol == 1e-7);
     assert_int_equal(pi_likelihood_set_tolerances(lik, 1.0, 1e-7), PI_EINVAL); /* rtol < 1 */
     assert_non_null(strstr(pi_last_error(), "rtol"));
-    assert_int_equal(pi_likelihood_set_wkb_algorithm(lik, PI_WKB_REFERENCE), PI_OK);
+    assert_int_equal(pi_likelihood_set_wkb_algorithm(lik, PI_WKB_ALGORITHM_REFERENCE), PI_OK);
     assert_int_equal(pi_likelihood_get_wkb_algorithm(lik, &alg), PI_OK);
-    assert_int_equal((int)alg, (int)PI_WKB_REFERENCE);
+    assert_int_equal((int)alg, (int)PI_WKB_ALGORITHM_REFERENCE);
     assert_int_equal(pi_likelihood_set_dequantization(lik, 0.25), PI_OK);
     assert_int_equal(pi_likelihood_get_dequantization(lik, &bin), PI_OK);
     assert_true(bin == 0.25);

@@ -122,17 +122,17 @@ static void test_gradients_fd(void **state)
 {
     (void)state;
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     for (size_t d = 1; d <= 3; d++) {
         pi_model_t *m = make_net(sde, d, 7, 2, 40 + d, 1.7f);
-        assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_LOG_SIGMA, 4), PI_OK);
+        assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBEDDING_LOG_SIGMA, 4), PI_OK);
         check_fd(m, 6);
         assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.5), PI_OK);
         check_fd(m, 6);
         assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_INPUT, 0.8), PI_OK);
         check_fd(m, 6);
         assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.5), PI_OK);
-        assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_TIME, 6), PI_OK);
+        assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBEDDING_TIME, 6), PI_OK);
         check_fd(m, 1);
         pi_model_destroy(m);
     }
@@ -149,9 +149,9 @@ static void test_gradients_reproducible(void **state)
 {
     (void)state;
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     pi_model_t *m = make_net(sde, 2, 64, 3, 3, 1.0f);
-    assert_int_equal(pi_model_mlp_set_preconditioning(m, 1, 0.5), PI_OK);
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.5), PI_OK);
     size_t n = getenv("PI_TEST_QUICK") ? 520 : 1100, count;
     pi_model_param_vector(m, &count);
     float *x = malloc(n * 2 * sizeof *x), *dout = malloc(n * 2 * sizeof *dout);
@@ -245,14 +245,14 @@ static void test_gradients_torch(void **state)
     char dir[] = "/tmp/pi_nn_grad_XXXXXX";
     assert_non_null(mkdtemp(dir));
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_COSINE, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_COSINE, &sde), PI_OK);
     pi_model_t *m = make_net(sde, 2, 16, 3, 8, 1.3f);
-    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_LOG_SIGMA, 8), PI_OK);
+    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBEDDING_LOG_SIGMA, 8), PI_OK);
     torch_case(m, 64, dir);
     assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_INPUT, 0.7), PI_OK);
     torch_case(m, 64, dir);
     assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.5), PI_OK);
-    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_TIME, 8), PI_OK);
+    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBEDDING_TIME, 8), PI_OK);
     torch_case(m, 64, dir);
     pi_model_destroy(m);
     pi_sde_destroy(sde);
@@ -263,7 +263,7 @@ static void test_bad_input(void **state)
 {
     (void)state;
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     pi_model_t *m = make_net(sde, 2, 4, 1, 1, 1.0f);
     float x[2] = {0, 0}, out[2], grad[4 * 19 + 2 * 5];
     double t[1] = {0.5};

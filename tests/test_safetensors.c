@@ -59,13 +59,13 @@ static void test_round_trip(void **state)
 {
     (void)state;
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_EDM, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_EDM, &sde), PI_OK);
     pi_model_t *m = NULL, *m2 = NULL;
     assert_int_equal(pi_model_create_mlp(sde, 3, 20, 2, &m), PI_OK);
     assert_int_equal(pi_model_mlp_init(m, 42), PI_OK);
-    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBED_TIME, 6), PI_OK);
+    assert_int_equal(pi_model_mlp_set_embedding(m, PI_EMBEDDING_TIME, 6), PI_OK);
     assert_int_equal(pi_model_mlp_set_output_view(m, PI_VIEW_DENOISED), PI_OK);
-    assert_int_equal(pi_model_mlp_set_preconditioning(m, 1, 0.3), PI_OK);
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.3), PI_OK);
     char path[256];
     path_of(path, sizeof path, "round.safetensors");
     assert_int_equal(pi_model_save_safetensors(m, path), PI_OK);
@@ -74,9 +74,9 @@ static void test_round_trip(void **state)
     assert_int_equal(a->num_params, b->num_params);
     assert_memory_equal(a->params, b->params, a->num_params * sizeof(float));
     assert_int_equal(b->features, 6);
-    assert_int_equal(b->embedding, PI_EMBED_TIME);
+    assert_int_equal(b->embedding, PI_EMBEDDING_TIME);
     assert_int_equal(b->output_view, PI_VIEW_DENOISED);
-    assert_int_equal(b->precond, 1);
+    assert_int_equal(b->precond, PI_PRECOND_EDM);
     assert_true(b->sigma_data == 0.3);
     float x[30], o1[30], o2[30];
     double t[10];
@@ -96,7 +96,7 @@ static void test_round_trip(void **state)
     eval_native(m2, 10, x, t, o2);
     assert_memory_equal(o1, o2, sizeof o1);
     /* Only MLPs can be exported. */
-    static const struct pi_model_type fake_type = {.name = "fake", .kind = PI_MODEL_GMM};
+    static const struct pi_model_type fake_type = {.name = "fake", .kind = PI_MODEL_KIND_GMM};
     pi_model_t *fake = NULL;
     assert_int_equal(pi_model_alloc(&fake_type, sde, 2, PI_VIEW_SCORE, &fake), PI_OK);
     assert_int_equal(pi_model_save_safetensors(fake, path), PI_EUNSUPPORTED);
@@ -123,10 +123,10 @@ static void assert_close(const float *ours, const double *ref, size_t count)
         assert_true(fabs(ours[i] - ref[i]) <= 1e-5 * fmax(fabs(ref[i]), mean));
 }
 
-static void torch_direction(int export_from_torch, int precond, pi_embedding emb, pi_view view)
+static void torch_direction(int export_from_torch, pi_precond precond, pi_embedding emb, pi_view view)
 {
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     pi_model_t *m = NULL;
     assert_int_equal(pi_model_create_mlp(sde, 2, 32, 3, &m), PI_OK);
     assert_int_equal(pi_model_mlp_init(m, 7), PI_OK);
@@ -188,14 +188,14 @@ static void test_torch_to_pathint(void **state)
 {
     (void)state;
     /* (One configuration per direction: each torch start costs seconds.) */
-    torch_direction(1, 1, PI_EMBED_TIME, PI_VIEW_EPS);
+    torch_direction(1, PI_PRECOND_EDM, PI_EMBEDDING_TIME, PI_VIEW_EPS);
 }
 
 static void test_pathint_to_torch(void **state)
 {
     (void)state;
     /* Input scaling only (mode 2) with a D output: the output view is kept, not EDM's D. */
-    torch_direction(0, PI_PRECOND_INPUT, PI_EMBED_LOG_SIGMA, PI_VIEW_DENOISED);
+    torch_direction(0, PI_PRECOND_INPUT, PI_EMBEDDING_LOG_SIGMA, PI_VIEW_DENOISED);
 }
 
 /* ---- hand-made files ------------------------------------------------------------------- */
@@ -250,7 +250,7 @@ static void test_hand_made_valid(void **state)
 {
     (void)state;
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     pi_model_t *m = NULL;
     /* No metadata: shapes give the network, options take their defaults. */
     assert_int_equal(load_header(sde, base_header, base_values, sizeof base_values, &m), PI_OK);
@@ -342,7 +342,7 @@ static void test_malformed(void **state)
 {
     (void)state;
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     static const char *const edits[][2] = {
         {"[0,24]", "[0,25]"},                   /* size disagrees with shape */
         {"[0,24]", "[0,24.0]"},                 /* not an integer */
@@ -436,7 +436,7 @@ static void test_truncations_and_flips(void **state)
 {
     (void)state;
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     char path[256];
     path_of(path, sizeof path, "flip.safetensors");
     write_raw(path, base_header, strlen(base_header), base_values, sizeof base_values);

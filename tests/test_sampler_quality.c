@@ -49,7 +49,7 @@ static void test_distribution(void **state)
     const size_t n = quick() ? 2000 : 20000;
     pi_sde_t *sde;
     pi_model_t *model;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     assert_int_equal(pi_model_create_gmm(sde, 2, 4, W, MU, VAR, &model), PI_OK);
     /* The target at t_min: the mixture diffused to (α, σ) of t_min. */
     double a, sg, t_min;
@@ -126,7 +126,7 @@ static void test_weak_order(void **state)
     pi_sde_t *sde;
     pi_model_t *model;
     const double w = 1.0, mu = 1.0, v = 0.25;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     assert_int_equal(pi_model_create_gmm(sde, 1, 1, &w, &mu, &v, &model), PI_OK);
     double a, sg;
     pi_sde_marginal(sde, 1e-3, &a, &sg);
@@ -195,7 +195,7 @@ static void test_empirical_memorises(void **state)
     stats_sample_gmm(2, 4, W, MU, VAR, m, 77, data);
     pi_sde_t *sde;
     pi_model_t *model;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     assert_int_equal(pi_model_create_empirical(sde, 2, m, data, &model), PI_OK);
     float *x = run_sampler(model, PI_METHOD_EXP2M, 0.0, 200, n, 5);
     size_t close = 0;

@@ -78,7 +78,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    if (pi_sde_create(PI_SDE_VP_LINEAR, &f->sde) != PI_OK ||
+    if (pi_sde_create(PI_SDE_KIND_VP_LINEAR, &f->sde) != PI_OK ||
         pi_model_create_gmm(f->sde, 2, 3, W, MU, VAR, &f->model) != PI_OK)
         return -1;
     *state = f;
@@ -157,7 +157,7 @@ static void test_bitwise_large_dim(void **state)
         mu[i] = i < d ? 0.5 : -0.5;
         var[i] = 0.1 + 0.001 * (double)(i % 7);
     }
-    assert_int_equal(pi_sde_create(PI_SDE_VE, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VE, &sde), PI_OK);
     assert_int_equal(pi_model_create_gmm(sde, d, 2, w, mu, var, &model), PI_OK);
     float *ref = NULL;
     const int threads[3] = {1, 3, 2};
@@ -219,7 +219,7 @@ static void test_no_allocation_in_step_loop(void **state)
             assert_int_equal(pi_sampler_set_threads(s, threads), PI_OK);
             if (m != PI_METHOD_RK45)
                 assert_int_equal(pi_sampler_set_corrector(s, 1, 0.1), PI_OK);
-            assert_int_equal(pi_sampler_record_trajectory(s, 1, NULL, NULL, 0), PI_OK);
+            assert_int_equal(pi_sampler_set_trajectory(s, 1, 0, NULL, NULL), PI_OK);
             assert_int_equal(pi_sampler_set_callback(s, counting_cb, NULL), PI_OK);
             float x[2 * 2000];
             atomic_store(&alloc_calls, 0);

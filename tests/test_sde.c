@@ -13,8 +13,8 @@
 #include "pathint.h"
 #include "sde/sde_impl.h"
 
-static const pi_sde_kind builtin[] = {PI_SDE_VP_LINEAR, PI_SDE_VP_COSINE, PI_SDE_SUBVP,
-                                      PI_SDE_VE, PI_SDE_EDM};
+static const pi_sde_kind builtin[] = {PI_SDE_KIND_VP_LINEAR, PI_SDE_KIND_VP_COSINE, PI_SDE_KIND_SUBVP,
+                                      PI_SDE_KIND_VE, PI_SDE_KIND_EDM};
 
 /* Custom SDEs reproducing VP linear with β from 0.1 to 20: by marginal and by (f, g). */
 static int vp_marginal(double t, double *alpha, double *sigma, double *dalpha, double *dsigma,
@@ -47,7 +47,7 @@ static int failing_marginal(double t, double *a, double *s, double *da, double *
 static pi_sde_t *make(pi_sde_kind kind)
 {
     pi_sde_t *sde = NULL;
-    if (kind == PI_SDE_CUSTOM)
+    if (kind == PI_SDE_KIND_CUSTOM)
         assert_int_equal(pi_sde_create_custom(1e-3, 1.0, vp_marginal, NULL, NULL, &sde), PI_OK);
     else
         assert_int_equal(pi_sde_create(kind, &sde), PI_OK);
@@ -85,17 +85,17 @@ static void test_identities(void **state)
         check_identities(sde);
         pi_sde_destroy(sde);
     }
-    pi_sde_t *sde = make(PI_SDE_CUSTOM);
+    pi_sde_t *sde = make(PI_SDE_KIND_CUSTOM);
     check_identities(sde);
     pi_sde_destroy(sde);
     /* Hirono et al.'s SIMPLE (β0 = 0) and COSINE (s = 0) settings. */
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MIN, 0.0), PI_OK);
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_T_MIN, 0.01), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MIN, 0.0), PI_OK);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_T_MIN, 0.01), PI_OK);
     check_identities(sde);
     pi_sde_destroy(sde);
-    assert_int_equal(pi_sde_create(PI_SDE_VP_COSINE, &sde), PI_OK);
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_COSINE_S, 0.0), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_COSINE, &sde), PI_OK);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_COSINE_S, 0.0), PI_OK);
     check_identities(sde);
     double a, s, f, g, t = 0.3;
     assert_int_equal(pi_sde_marginal(sde, t, &a, &s), PI_OK);
@@ -110,7 +110,7 @@ static void test_identities(void **state)
 static void test_closed_forms(void **state)
 {
     (void)state;
-    pi_sde_t *sde = make(PI_SDE_VP_LINEAR);
+    pi_sde_t *sde = make(PI_SDE_KIND_VP_LINEAR);
     double a, s, f, g;
     assert_int_equal(pi_sde_marginal(sde, 0.5, &a, &s), PI_OK);
     double b = 0.1 * 0.5 + 0.5 * 19.9 * 0.25;
@@ -119,15 +119,15 @@ static void test_closed_forms(void **state)
     assert_int_equal(pi_sde_coefficients(sde, 0.5, &f, &g), PI_OK);
     assert_true(fabs(f + 0.5 * (0.1 + 19.9 * 0.5)) < 1e-14);
     pi_sde_destroy(sde);
-    sde = make(PI_SDE_SUBVP);
+    sde = make(PI_SDE_KIND_SUBVP);
     assert_int_equal(pi_sde_marginal(sde, 0.5, &a, &s), PI_OK);
     assert_true(fabs(s - (1 - exp(-b))) < 1e-15);
     pi_sde_destroy(sde);
-    sde = make(PI_SDE_VE);
+    sde = make(PI_SDE_KIND_VE);
     assert_int_equal(pi_sde_marginal(sde, 0.5, &a, &s), PI_OK);
     assert_true(a == 1.0 && fabs(s - 0.01 * sqrt(5000.0)) < 1e-13);
     pi_sde_destroy(sde);
-    sde = make(PI_SDE_EDM);
+    sde = make(PI_SDE_KIND_EDM);
     assert_int_equal(pi_sde_marginal(sde, 0.5, &a, &s), PI_OK);
     assert_true(a == 1.0 && s == 0.5);
     assert_int_equal(pi_sde_coefficients(sde, 0.5, &f, &g), PI_OK);
@@ -141,8 +141,8 @@ static void test_closed_forms(void **state)
 static void test_inverse(void **state)
 {
     (void)state;
-    pi_sde_kind kinds[] = {PI_SDE_VP_LINEAR, PI_SDE_VP_COSINE, PI_SDE_SUBVP, PI_SDE_VE, PI_SDE_EDM,
-                           PI_SDE_CUSTOM};
+    pi_sde_kind kinds[] = {PI_SDE_KIND_VP_LINEAR, PI_SDE_KIND_VP_COSINE, PI_SDE_KIND_SUBVP, PI_SDE_KIND_VE, PI_SDE_KIND_EDM,
+                           PI_SDE_KIND_CUSTOM};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         pi_sde_t *sde = make(kinds[k]);
         double t0, t1;
@@ -156,7 +156,7 @@ static void test_inverse(void **state)
             assert_int_equal(pi_sde_eval(sde, t, &p), PI_OK);
             double conditioning = 4 * 2.2e-16 / (p.g2 / (2 * p.sigma * p.sigma));
             assert_true(fabs(back - t) <= 1e-12 * t + conditioning);
-            if (kinds[k] != PI_SDE_VE)
+            if (kinds[k] != PI_SDE_KIND_VE)
                 assert_true(fabs(back - t) <= 1e-12 * t);
         }
         double st_max;
@@ -183,7 +183,7 @@ static void test_simulated_marginals(void **state)
         double t_end;
         pi_sde_time_range(sde, NULL, &t_end);
         /* VP cosine is stiff near T (f ~ −1/(T' − t)): explicit Euler–Maruyama stops at 0.9 T. */
-        if (builtin[k] == PI_SDE_VP_COSINE)
+        if (builtin[k] == PI_SDE_KIND_VP_COSINE)
             t_end *= 0.9;
         double t_start = 0.0;
         double h = (t_end - t_start) / steps;
@@ -225,7 +225,7 @@ static void test_simulated_marginals(void **state)
 static void test_custom(void **state)
 {
     (void)state;
-    pi_sde_t *ref = make(PI_SDE_VP_LINEAR), *by_fg = NULL, *by_m = make(PI_SDE_CUSTOM);
+    pi_sde_t *ref = make(PI_SDE_KIND_VP_LINEAR), *by_fg = NULL, *by_m = make(PI_SDE_KIND_CUSTOM);
     assert_int_equal(pi_sde_create_custom(1e-3, 1.0, NULL, vp_coefficients, NULL, &by_fg), PI_OK);
     for (int i = 0; i <= 100; i++) {
         double t = i / 100.0, a0, s0, a1, s1, a2, s2;
@@ -237,7 +237,7 @@ static void test_custom(void **state)
     }
     pi_sde_kind kind;
     assert_int_equal(pi_sde_get_kind(by_fg, &kind), PI_OK);
-    assert_int_equal(kind, PI_SDE_CUSTOM);
+    assert_int_equal(kind, PI_SDE_KIND_CUSTOM);
     double std;
     assert_int_equal(pi_sde_prior_std(by_fg, &std), PI_OK);
     assert_true(fabs(std - sqrt(-expm1(-10.05))) < 1e-9);
@@ -258,7 +258,7 @@ static void test_custom(void **state)
     assert_int_equal(pi_sde_create_custom(1, 0.5, vp_marginal, NULL, NULL, &bad), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "t_min"));
     assert_int_equal(pi_sde_create_custom(NAN, 1, vp_marginal, NULL, NULL, &bad), PI_EINVAL);
-    assert_int_equal(pi_sde_set_param(by_m, PI_SDE_T_MAX, 2.0), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(by_m, PI_SDE_PARAM_T_MAX, 2.0), PI_EINVAL);
     pi_sde_destroy(ref);
     pi_sde_destroy(by_fg);
     pi_sde_destroy(by_m);
@@ -299,41 +299,41 @@ static void test_prior(void **state)
 static void test_params(void **state)
 {
     (void)state;
-    pi_sde_t *sde = make(PI_SDE_VP_LINEAR);
+    pi_sde_t *sde = make(PI_SDE_KIND_VP_LINEAR);
     double v;
-    assert_int_equal(pi_sde_get_param(sde, PI_SDE_BETA_MAX, &v), PI_OK);
+    assert_int_equal(pi_sde_get_param(sde, PI_SDE_PARAM_BETA_MAX, &v), PI_OK);
     assert_true(v == 20.0);
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MIN, 30.0), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MIN, 30.0), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "beta_min"));
-    assert_int_equal(pi_sde_get_param(sde, PI_SDE_BETA_MIN, &v), PI_OK);
+    assert_int_equal(pi_sde_get_param(sde, PI_SDE_PARAM_BETA_MIN, &v), PI_OK);
     assert_true(v == 0.1); /* unchanged after failure */
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MAX, 40.0), PI_OK);
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MIN, 30.0), PI_OK);
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MIN, -1.0), PI_EINVAL);
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MIN, NAN), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MAX, 40.0), PI_OK);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MIN, 30.0), PI_OK);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MIN, -1.0), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MIN, NAN), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "finite"));
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_SIGMA_MAX, 3.0), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_SIGMA_MAX, 3.0), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "does not apply"));
-    assert_int_equal(pi_sde_get_param(sde, PI_SDE_SIGMA_MAX, &v), PI_EINVAL);
+    assert_int_equal(pi_sde_get_param(sde, PI_SDE_PARAM_SIGMA_MAX, &v), PI_EINVAL);
     assert_int_equal(pi_sde_set_param(sde, (pi_sde_param)99, 3.0), PI_EINVAL);
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_T_MIN, 2.0), PI_EINVAL);
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MAX, 1e6), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_T_MIN, 2.0), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MAX, 1e6), PI_EINVAL);
     pi_sde_destroy(sde);
-    sde = make(PI_SDE_VE);
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_SIGMA_MIN, 0.0), PI_EINVAL);
+    sde = make(PI_SDE_KIND_VE);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_SIGMA_MIN, 0.0), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "sigma_min"));
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_SIGMA_MAX, 0.005), PI_EINVAL);
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_SIGMA_MAX, 100.0), PI_OK);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_SIGMA_MAX, 0.005), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_SIGMA_MAX, 100.0), PI_OK);
     pi_sde_destroy(sde);
-    sde = make(PI_SDE_EDM);
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_SIGMA_MAX, 100.0), PI_OK);
+    sde = make(PI_SDE_KIND_EDM);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_SIGMA_MAX, 100.0), PI_OK);
     double t1;
     pi_sde_time_range(sde, NULL, &t1);
     assert_true(t1 == 100.0);
     pi_sde_destroy(sde);
-    sde = make(PI_SDE_VP_COSINE);
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_T_MAX, 1.0), PI_EINVAL);
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_COSINE_S, -0.1), PI_EINVAL);
+    sde = make(PI_SDE_KIND_VP_COSINE);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_T_MAX, 1.0), PI_EINVAL);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_COSINE_S, -0.1), PI_EINVAL);
     pi_sde_destroy(sde);
 }
 
@@ -341,14 +341,14 @@ static void test_bad_input(void **state)
 {
     (void)state;
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_CUSTOM, &sde), PI_EINVAL);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_CUSTOM, &sde), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "pi_sde_create_custom"));
     assert_int_equal(pi_sde_create((pi_sde_kind)0, &sde), PI_EINVAL);
-    assert_int_equal(pi_sde_create(PI_SDE_VE, NULL), PI_EINVAL);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VE, NULL), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "out"));
     assert_null(sde);
     pi_sde_destroy(NULL);
-    sde = make(PI_SDE_VP_LINEAR);
+    sde = make(PI_SDE_KIND_VP_LINEAR);
     double a, f;
     float x[4] = {0, 1, NAN, 2};
     double lp[2];
@@ -375,7 +375,7 @@ static void test_bad_input(void **state)
     assert_int_equal(pi_sde_get_kind(NULL, NULL), PI_EINVAL);
     assert_int_equal(pi_sde_time_range(NULL, NULL, NULL), PI_EINVAL);
     assert_int_equal(pi_sde_clone(sde, NULL), PI_EINVAL);
-    assert_int_equal(pi_sde_get_param(sde, PI_SDE_BETA_MIN, NULL), PI_EINVAL);
+    assert_int_equal(pi_sde_get_param(sde, PI_SDE_PARAM_BETA_MIN, NULL), PI_EINVAL);
     /* t = 0 is valid for marginals: α = 1, σ = 0 for the VP family. */
     double s;
     assert_int_equal(pi_sde_marginal(sde, 0.0, &a, &s), PI_OK);

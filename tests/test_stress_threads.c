@@ -84,7 +84,7 @@ static pi_status run_job(const pi_model_t *m, const job *j, pi_sampler_t *s, flo
     if (st == PI_OK)
         st = pi_sampler_set_hbar(s, j->hbar);
     if (st == PI_OK)
-        st = pi_sampler_set_schedule(s, j->schedule, NAN);
+        st = pi_sampler_set_schedule(s, j->schedule, 7.0);
     if (st == PI_OK)
         st = pi_sampler_set_steps(s, j->steps);
     if (st == PI_OK)
@@ -166,7 +166,7 @@ static void test_shared_model_bit_exact(void **state)
 {
     (void)state;
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     shared sh;
     memset(&sh, 0, sizeof sh);
     pthread_mutex_init(&sh.lock, NULL);
@@ -240,7 +240,7 @@ static void test_cancel_random_moments(void **state)
 {
     (void)state;
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     pi_model_t *m = make_mlp(sde);
     const size_t n = 64, dim = 2;
     float *ref = malloc(n * dim * sizeof(float)), *x = malloc(n * dim * sizeof(float));

@@ -20,7 +20,7 @@ static int quick(void) { return getenv("PI_TEST_QUICK") != NULL; }
 static pi_sde_t *make_vp(void)
 {
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     return sde;
 }
 
@@ -31,7 +31,7 @@ static pi_sde_t *make_vp(void)
 static pi_sde_t *make_vp_long(void)
 {
     pi_sde_t *sde = make_vp();
-    assert_int_equal(pi_sde_set_param(sde, PI_SDE_BETA_MAX, 80.0), PI_OK);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MAX, 80.0), PI_OK);
     return sde;
 }
 
@@ -89,7 +89,7 @@ static pi_status linear_zero(const pi_model_t *m, const double *x, double t, dou
 static void linear_destroy(pi_model_t *m) { free(m->impl); }
 
 static const struct pi_model_type linear_type = {
-    .name = "test-linear", .kind = PI_MODEL_CALLBACK, .eval = linear_eval,
+    .name = "test-linear", .kind = PI_MODEL_KIND_CALLBACK, .eval = linear_eval,
     .score_d = linear_score, .jvp_d = linear_jvp, .jacobian_d = linear_jac,
     .divergence_d = linear_jac, .grad_div_d = linear_zero, .hessians_d = linear_zero,
     .hess_div_d = linear_zero, .destroy = linear_destroy,

@@ -358,26 +358,26 @@ static const named_value schedule_names[] = {{"uniform-lambda", PI_SCHEDULE_UNIF
 /* SDE presets: the built-in kinds, plus Hirono et al.'s SIMPLE and COSINE (MATH.md §1). */
 enum { SDE_HIRONO_SIMPLE = 101, SDE_HIRONO_COSINE = 102 };
 static const named_value sde_names[] = {
-    {"vp", PI_SDE_VP_LINEAR},   {"vp-cosine", PI_SDE_VP_COSINE},          {"subvp", PI_SDE_SUBVP},
-    {"ve", PI_SDE_VE},          {"edm", PI_SDE_EDM},                      {"simple", SDE_HIRONO_SIMPLE},
+    {"vp", PI_SDE_KIND_VP_LINEAR},   {"vp-cosine", PI_SDE_KIND_VP_COSINE},          {"subvp", PI_SDE_KIND_SUBVP},
+    {"ve", PI_SDE_KIND_VE},          {"edm", PI_SDE_KIND_EDM},                      {"simple", SDE_HIRONO_SIMPLE},
     {"cosine", SDE_HIRONO_COSINE}, {NULL, 0}};
 static const named_value dataset_names[] = {
-    {"swiss-roll", PI_DATA_SWISS_ROLL}, {"25-gaussians", PI_DATA_GAUSSIANS_25},
-    {"8-gaussians", PI_DATA_RING_8},    {"moons", PI_DATA_MOONS},
-    {"checkerboard", PI_DATA_CHECKERBOARD}, {NULL, 0}};
-static const named_value weighting_names[] = {{"likelihood", PI_WEIGHT_LIKELIHOOD},
-                                              {"sigma2", PI_WEIGHT_SIGMA2},
-                                              {"edm", PI_WEIGHT_EDM},
+    {"swiss-roll", PI_DATASET_SWISS_ROLL}, {"25-gaussians", PI_DATASET_GAUSSIANS_25},
+    {"8-gaussians", PI_DATASET_RING_8},    {"moons", PI_DATASET_MOONS},
+    {"checkerboard", PI_DATASET_CHECKERBOARD}, {NULL, 0}};
+static const named_value weighting_names[] = {{"likelihood", PI_WEIGHTING_LIKELIHOOD},
+                                              {"sigma2", PI_WEIGHTING_SIGMA2},
+                                              {"edm", PI_WEIGHTING_EDM},
                                               {NULL, 0}};
 static const named_value precond_names[] = {{"edm", PI_PRECOND_EDM},
                                             {"input", PI_PRECOND_INPUT},
                                             {"none", PI_PRECOND_NONE},
                                             {NULL, 0}};
-static const named_value divergence_names[] = {{"exact", PI_DIV_EXACT},
-                                               {"rademacher", PI_DIV_HUTCHINSON_RADEMACHER},
-                                               {"gaussian", PI_DIV_HUTCHINSON_GAUSSIAN},
+static const named_value divergence_names[] = {{"exact", PI_DIVERGENCE_EXACT},
+                                               {"rademacher", PI_DIVERGENCE_HUTCHINSON_RADEMACHER},
+                                               {"gaussian", PI_DIVERGENCE_HUTCHINSON_GAUSSIAN},
                                                {NULL, 0}};
-static const named_value wkb_names[] = {{"sweep", PI_WKB_SWEEP}, {"reference", PI_WKB_REFERENCE}, {NULL, 0}};
+static const named_value wkb_names[] = {{"sweep", PI_WKB_ALGORITHM_SWEEP}, {"reference", PI_WKB_ALGORITHM_REFERENCE}, {NULL, 0}};
 
 static const char *name_of(const named_value *table, int value)
 {
@@ -396,17 +396,17 @@ static pi_status make_sde(int preset, pi_sde_t **out)
     pi_sde_t *sde = NULL;
     pi_status st;
     if (preset == SDE_HIRONO_SIMPLE) {
-        st = pi_sde_create(PI_SDE_VP_LINEAR, &sde);
+        st = pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde);
         if (!st)
-            st = pi_sde_set_param(sde, PI_SDE_BETA_MIN, 0.0);
+            st = pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MIN, 0.0);
         if (!st)
-            st = pi_sde_set_param(sde, PI_SDE_T_MIN, 0.01);
+            st = pi_sde_set_param(sde, PI_SDE_PARAM_T_MIN, 0.01);
     } else if (preset == SDE_HIRONO_COSINE) {
-        st = pi_sde_create(PI_SDE_VP_COSINE, &sde);
+        st = pi_sde_create(PI_SDE_KIND_VP_COSINE, &sde);
         if (!st)
-            st = pi_sde_set_param(sde, PI_SDE_COSINE_S, 0.0);
+            st = pi_sde_set_param(sde, PI_SDE_PARAM_COSINE_S, 0.0);
         if (!st)
-            st = pi_sde_set_param(sde, PI_SDE_T_MIN, 0.01);
+            st = pi_sde_set_param(sde, PI_SDE_PARAM_T_MIN, 0.01);
     } else {
         st = pi_sde_create((pi_sde_kind)preset, &sde);
     }
@@ -557,7 +557,7 @@ static pi_status configure_sampler(args *a, pi_sampler_t *s)
     if (!st && (has_opt(a, "schedule") || has_opt(a, "rho")))
         st = pi_sampler_set_schedule(
             s, (pi_schedule)opt_choice(a, "schedule", schedule_names, PI_SCHEDULE_UNIFORM_LAMBDA),
-            opt_double(a, "rho", NAN));
+            opt_double(a, "rho", 7.0));
     if (!st && has_opt(a, "seed"))
         st = pi_sampler_set_seed(s, opt_u64(a, "seed", 0, 0, UINT64_MAX));
     if (!st && has_opt(a, "threads"))
@@ -741,11 +741,11 @@ static int likelihood_command(args *a, int with_c1)
     if (!with_c1 && has_opt(a, "algorithm"))
         return fail_usage("--algorithm applies to 'pathint wkb' only");
     int threads = (int)opt_u64(a, "threads", 1, 1, 256);
-    int div = opt_choice(a, "divergence", divergence_names, PI_DIV_EXACT);
+    int div = opt_choice(a, "divergence", divergence_names, PI_DIVERGENCE_EXACT);
     size_t probes = (size_t)opt_u64(a, "probes", 1, 1, 100000);
     double rtol = opt_double(a, "rtol", 1e-6), atol = opt_double(a, "atol", 1e-8);
     double deq = opt_double(a, "dequantize", 0.0), bpd_scale = opt_double(a, "bpd-scale", 0.0);
-    int algorithm = opt_choice(a, "algorithm", wkb_names, PI_WKB_SWEEP);
+    int algorithm = opt_choice(a, "algorithm", wkb_names, PI_WKB_ALGORITHM_SWEEP);
     if (a->bad || check_sampler_options(a))
         return EXIT_USAGE;
     pi_model_t *model = NULL;
@@ -809,8 +809,9 @@ static int likelihood_command(args *a, int with_c1)
     summary s0 = summarize(n, nll);
     printf("points      %zu (dimension %zu)\n", n, dim);
     printf("NLL0        %.4f ± %.4f nats per point (probability-flow ODE, ħ = 0)\n", s0.mean, s0.sem);
-    if (bpd_scale > 0)
-        printf("bits/dim    %.4f (scale %g)\n", pi_bits_per_dim(s0.mean, dim, bpd_scale), bpd_scale);
+    double bpd = NAN;
+    if (bpd_scale > 0 && pi_bits_per_dim(s0.mean, dim, bpd_scale, &bpd) == PI_OK)
+        printf("bits/dim    %.4f (scale %g)\n", bpd, bpd_scale);
     if (with_c1) {
         summary sc = summarize(n, c1);
         printf("c1          %.4f ± %.4f   (log q^ħ ≈ log q^0 + ħ c1)\n", sc.mean, sc.sem);
@@ -894,7 +895,7 @@ static int cmd_train(args *a)
     size_t batch = (size_t)opt_u64(a, "batch", 128, 1, 1u << 24);
     double lr = opt_double(a, "lr", 4e-3);
     double ema = opt_double(a, "ema", default_ema(steps));
-    int weighting = opt_choice(a, "weighting", weighting_names, PI_WEIGHT_LIKELIHOOD);
+    int weighting = opt_choice(a, "weighting", weighting_names, PI_WEIGHTING_LIKELIHOOD);
     int precond = opt_choice(a, "precond", precond_names, PI_PRECOND_EDM);
     double sigma_data = opt_double(a, "sigma-data", 0.5);
     uint64_t seed = opt_u64(a, "seed", 0, 0, UINT64_MAX);
@@ -951,19 +952,19 @@ static int cmd_train(args *a)
          * best Gaussian fit, a saddle the 25-Gaussian set never left (loss 13.9 against 7.0
          * with σ_data = 0.5); docs/reproduction.md. */
         if (!st)
-            st = pi_model_mlp_set_preconditioning(model, precond, sigma_data);
+            st = pi_model_mlp_set_preconditioning(model, (pi_precond)precond, sigma_data);
         if (!st)
             st = pi_trainer_create(model, &tr);
         if (!st)
             st = pi_trainer_set_learning_rate(tr, lr);
         if (!st)
-            st = pi_trainer_set_lr_schedule(tr, PI_LR_COSINE, steps / 50, steps);
+            st = pi_trainer_set_lr_schedule(tr, PI_LR_SCHEDULE_COSINE, steps / 50, steps);
         if (!st)
             st = pi_trainer_set_batch_size(tr, batch);
         if (!st)
             st = pi_trainer_set_weighting(tr, (pi_weighting)weighting);
-        if (!st && weighting == PI_WEIGHT_LIKELIHOOD)
-            st = pi_trainer_set_time_sampling(tr, PI_TIME_IMPORTANCE);
+        if (!st && weighting == PI_WEIGHTING_LIKELIHOOD)
+            st = pi_trainer_set_time_sampling(tr, PI_TIME_SAMPLING_IMPORTANCE);
         if (!st)
             st = pi_trainer_set_ema(tr, ema);
         if (!st)
@@ -978,7 +979,7 @@ static int cmd_train(args *a)
         goto done;
     }
     size_t nparams = 0;
-    pi_model_num_params(model, &nparams);
+    pi_model_get_num_params(model, &nparams);
     note("training an MLP (%zu parameters) on %zu points of dimension %zu for %llu steps\n", nparams, n, dim,
          (unsigned long long)steps);
     run_progress rp = {0};
@@ -993,7 +994,7 @@ static int cmd_train(args *a)
     }
     progress_update(&rp.bar, steps, NULL, 1);
     double loss = NAN;
-    pi_trainer_loss(tr, n < 4096 ? n : 4096, x, 1, &loss);
+    pi_trainer_loss(tr, 1, n < 4096 ? n : 4096, x, &loss);
     printf("trained %llu steps in %.1f s; loss %.4f\n", (unsigned long long)steps, now_seconds() - t0, loss);
     if (out && (st = pi_model_save(model, out))) {
         rc = fail_status(st, "cannot write model '%s'", out);
@@ -1031,14 +1032,14 @@ done:
 /* pathint info */
 static const option_spec info_options[] = {{"help", 'h', NULL, "show this help"}, {NULL, 0, NULL, NULL}};
 
-static const named_value model_kind_names[] = {{"gaussian mixture", PI_MODEL_GMM},
-                                               {"empirical", PI_MODEL_EMPIRICAL},
-                                               {"mlp", PI_MODEL_MLP},
-                                               {"callback", PI_MODEL_CALLBACK},
+static const named_value model_kind_names[] = {{"gaussian mixture", PI_MODEL_KIND_GMM},
+                                               {"empirical", PI_MODEL_KIND_EMPIRICAL},
+                                               {"mlp", PI_MODEL_KIND_MLP},
+                                               {"callback", PI_MODEL_KIND_CALLBACK},
                                                {NULL, 0}};
-static const named_value sde_kind_names[] = {{"vp (linear beta)", PI_SDE_VP_LINEAR}, {"vp cosine", PI_SDE_VP_COSINE},
-                                             {"sub-vp", PI_SDE_SUBVP},           {"ve", PI_SDE_VE},
-                                             {"edm", PI_SDE_EDM},                {"custom", PI_SDE_CUSTOM},
+static const named_value sde_kind_names[] = {{"vp (linear beta)", PI_SDE_KIND_VP_LINEAR}, {"vp cosine", PI_SDE_KIND_VP_COSINE},
+                                             {"sub-vp", PI_SDE_KIND_SUBVP},           {"ve", PI_SDE_KIND_VE},
+                                             {"edm", PI_SDE_KIND_EDM},                {"custom", PI_SDE_KIND_CUSTOM},
                                              {NULL, 0}};
 
 static int cmd_info(args *a)
@@ -1059,20 +1060,20 @@ static int cmd_info(args *a)
     double t0 = 0, t1 = 0;
     pi_model_get_kind(model, &kind);
     pi_model_get_dim(model, &dim);
-    pi_model_num_params(model, &nparams);
+    pi_model_get_num_params(model, &nparams);
     pi_model_get_sde(model, &sde);
     pi_sde_get_kind(sde, &skind);
     pi_sde_time_range(sde, &t0, &t1);
     printf("model       %s\nkind        %s\ndimension   %zu\n", a->positional[0], name_of(model_kind_names, kind),
            dim);
-    if (kind == PI_MODEL_MLP)
+    if (kind == PI_MODEL_KIND_MLP)
         printf("parameters  %zu\n", nparams);
     printf("sde         %s, t in [%g, %g]\n", name_of(sde_kind_names, skind), t0, t1);
     static const struct {
         pi_sde_param p;
         const char *name;
-    } params[] = {{PI_SDE_BETA_MIN, "beta_min"}, {PI_SDE_BETA_MAX, "beta_max"}, {PI_SDE_COSINE_S, "cosine_s"},
-                  {PI_SDE_SIGMA_MIN, "sigma_min"}, {PI_SDE_SIGMA_MAX, "sigma_max"}};
+    } params[] = {{PI_SDE_PARAM_BETA_MIN, "beta_min"}, {PI_SDE_PARAM_BETA_MAX, "beta_max"}, {PI_SDE_PARAM_COSINE_S, "cosine_s"},
+                  {PI_SDE_PARAM_SIGMA_MIN, "sigma_min"}, {PI_SDE_PARAM_SIGMA_MAX, "sigma_max"}};
     for (size_t i = 0; i < sizeof params / sizeof params[0]; i++) {
         double v;
         if (pi_sde_get_param(sde, params[i].p, &v) == PI_OK)
@@ -1266,7 +1267,7 @@ static int cmd_demo(args *a)
 {
     int quick = has_opt(a, "quick");
     const char *out = opt_str(a, "out", "pathint-demo.png");
-    int dataset = opt_choice(a, "dataset", dataset_names, PI_DATA_SWISS_ROLL);
+    int dataset = opt_choice(a, "dataset", dataset_names, PI_DATASET_SWISS_ROLL);
     uint64_t train_steps = opt_u64(a, "train-steps", quick ? 200 : 14000, 1, 10000000);
     size_t nsamples = (size_t)opt_u64(a, "samples", quick ? 300 : 2000, 10, 10000000);
     size_t neval = (size_t)opt_u64(a, "eval-points", quick ? 8 : 48, 2, 1000000);
@@ -1323,19 +1324,19 @@ static int cmd_demo(args *a)
     if (!st)
         st = pi_model_mlp_init(model, seed);
     if (!st) /* EDM, σ_data = 0.5 by default: see cmd_train */
-        st = pi_model_mlp_set_preconditioning(model, precond, sigma_data);
+        st = pi_model_mlp_set_preconditioning(model, (pi_precond)precond, sigma_data);
     if (!st)
         st = pi_trainer_create(model, &tr);
     if (!st)
         st = pi_trainer_set_learning_rate(tr, 4e-3);
     if (!st)
-        st = pi_trainer_set_lr_schedule(tr, PI_LR_COSINE, train_steps / 50, train_steps);
+        st = pi_trainer_set_lr_schedule(tr, PI_LR_SCHEDULE_COSINE, train_steps / 50, train_steps);
     if (!st)
         st = pi_trainer_set_batch_size(tr, 128);
     if (!st)
-        st = pi_trainer_set_weighting(tr, PI_WEIGHT_LIKELIHOOD);
+        st = pi_trainer_set_weighting(tr, PI_WEIGHTING_LIKELIHOOD);
     if (!st)
-        st = pi_trainer_set_time_sampling(tr, PI_TIME_IMPORTANCE);
+        st = pi_trainer_set_time_sampling(tr, PI_TIME_SAMPLING_IMPORTANCE);
     if (!st)
         st = pi_trainer_set_ema(tr, default_ema(train_steps));
     if (!st)
@@ -1357,7 +1358,12 @@ static int cmd_demo(args *a)
     }
     progress_update(&rp.bar, train_steps, NULL, 1);
     double bound = NAN, bound_sem = NAN;
-    if (pi_trainer_bound(tr, neval, held, quick ? 4 : 32, &bound, &bound_sem) == PI_OK) {
+    if ((st = pi_likelihood_create(model, &lik)) || (st = pi_likelihood_set_seed(lik, seed)) ||
+        (st = pi_likelihood_set_threads(lik, threads))) {
+        rc = fail_status(st, "cannot set up the likelihood");
+        goto done;
+    }
+    if (pi_likelihood_action_bound(lik, quick ? 4 : 32, neval, held, &bound, &bound_sem) == PI_OK) {
         r.bound = bound;
         r.bound_sem = bound_sem;
     }
@@ -1401,9 +1407,7 @@ static int cmd_demo(args *a)
     /* 3. NLL0 and c1 on held-out points (WKB sweep), at tolerances that keep the demo short
      * (the per-point values move by far less than their spread between points). */
     size_t failed = 0;
-    if ((st = pi_likelihood_create(model, &lik)) || (st = pi_likelihood_set_seed(lik, seed)) ||
-        (st = pi_likelihood_set_threads(lik, threads)) ||
-        (st = pi_likelihood_set_tolerances(lik, 1e-4, 1e-6))) {
+    if ((st = pi_likelihood_set_tolerances(lik, 1e-4, 1e-6))) {
         rc = fail_status(st, "cannot set likelihood tolerances");
         goto done;
     }

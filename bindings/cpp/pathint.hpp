@@ -109,7 +109,7 @@ inline std::string version() { return pi_version_string(); }
 /** A forward SDE (pi_sde_t). */
 class sde {
 public:
-    explicit sde(pi_sde_kind kind = PI_SDE_VP_LINEAR)
+    explicit sde(pi_sde_kind kind = PI_SDE_KIND_VP_LINEAR)
     {
         pi_sde_t *p = nullptr;
         detail::check(pi_sde_create(kind, &p));
@@ -129,7 +129,7 @@ public:
         detail::check(pi_sde_clone(p_.get(), &p));
         return adopt(p);
     }
-    /** Set a parameter; returns *this for chaining: sde(PI_SDE_VP_LINEAR).set(PI_SDE_BETA_MIN, 0). */
+    /** Set a parameter; returns *this for chaining: sde(PI_SDE_KIND_VP_LINEAR).set(PI_SDE_PARAM_BETA_MIN, 0). */
     sde &set(pi_sde_param param, double value)
     {
         detail::check(pi_sde_set_param(p_.get(), param, value));
@@ -276,7 +276,7 @@ public:
     std::size_t num_params() const
     {
         std::size_t n = 0;
-        detail::check(pi_model_num_params(p_.get(), &n));
+        detail::check(pi_model_get_num_params(p_.get(), &n));
         return n;
     }
 
@@ -338,9 +338,9 @@ public:
         detail::check(pi_sampler_set_steps(p_.get(), n));
         return *this;
     }
-    sampler &schedule(pi_schedule s, double param = std::numeric_limits<double>::quiet_NaN())
+    sampler &schedule(pi_schedule s, double rho = 7.0)
     {
-        detail::check(pi_sampler_set_schedule(p_.get(), s, param));
+        detail::check(pi_sampler_set_schedule(p_.get(), s, rho));
         return *this;
     }
     sampler &times(const std::vector<double> &t)
@@ -599,7 +599,7 @@ public:
     double loss(std::size_t n, const float *data, std::size_t samples = 1)
     {
         double l = 0;
-        detail::check(pi_trainer_loss(p_.get(), n, data, samples, &l));
+        detail::check(pi_trainer_loss(p_.get(), samples, n, data, &l));
         return l;
     }
     std::uint64_t step() const

@@ -35,23 +35,23 @@ static const option_row option_table[] = {
     [PI_OPTION_SAMPLER_ATOL - 1] = {"atol", 1e-5, 0.0, 1e6, EXCL_MIN},
     [PI_OPTION_SAMPLER_CORRECTOR_STEPS - 1] = {"steps", 0, 0, 255, INT},
     [PI_OPTION_SAMPLER_CORRECTOR_SNR - 1] = {"snr", 0.16, 0.0, 1e6, EXCL_MIN},
-    [PI_OPTION_LIKELIHOOD_DIVERGENCE - 1] = {"mode", PI_DIV_EXACT, PI_DIV_EXACT,
-                                             PI_DIV_HUTCHINSON_GAUSSIAN, INT,
+    [PI_OPTION_LIKELIHOOD_DIVERGENCE - 1] = {"mode", PI_DIVERGENCE_EXACT, PI_DIVERGENCE_EXACT,
+                                             PI_DIVERGENCE_HUTCHINSON_GAUSSIAN, INT,
         "PI_DIVERGENCE_EXACT (1), PI_DIVERGENCE_HUTCHINSON_RADEMACHER (2) or PI_DIVERGENCE_HUTCHINSON_GAUSSIAN (3)"},
     [PI_OPTION_LIKELIHOOD_PROBES - 1] = {"probes", 1, 1, 4096, INT},
     [PI_OPTION_LIKELIHOOD_RTOL - 1] = {"rtol", 1e-6, 0.0, 1.0, EXCL_MIN | EXCL_MAX},
     [PI_OPTION_LIKELIHOOD_ATOL - 1] = {"atol", 1e-8, 0.0, 1e6, EXCL_MIN},
-    [PI_OPTION_LIKELIHOOD_WKB_ALGORITHM - 1] = {"algorithm", PI_WKB_SWEEP,
-                                                PI_WKB_SWEEP, PI_WKB_REFERENCE, INT,
+    [PI_OPTION_LIKELIHOOD_WKB_ALGORITHM - 1] = {"algorithm", PI_WKB_ALGORITHM_SWEEP,
+                                                PI_WKB_ALGORITHM_SWEEP, PI_WKB_ALGORITHM_REFERENCE, INT,
         "PI_WKB_ALGORITHM_SWEEP (1) or PI_WKB_ALGORITHM_REFERENCE (2)"},
     [PI_OPTION_LIKELIHOOD_DEQUANTIZATION - 1] = {"bin_width", 0.0, 0.0, 1e6, 0},
     [PI_OPTION_LIKELIHOOD_SEED - 1] = {"seed", 0, 0, SEED_MAX, INT},
     [PI_OPTION_LIKELIHOOD_THREADS - 1] = {"threads", 1, 1, 256, INT},
     [PI_OPTION_MODEL_THREADS - 1] = {"threads", 1, 1, 256, INT},
-    [PI_OPTION_MLP_OUTPUT_VIEW - 1] = {"view", PI_VIEW_EPS, PI_VIEW_SCORE, PI_VIEW_V, INT,
-        "PI_VIEW_SCORE (1) .. PI_VIEW_V (4)"},
-    [PI_OPTION_MLP_EMBEDDING - 1] = {"kind", PI_EMBED_LOG_SIGMA, PI_EMBED_LOG_SIGMA,
-                                     PI_EMBED_TIME, INT,
+    [PI_OPTION_MLP_OUTPUT_VIEW - 1] = {"view", PI_VIEW_EPS, PI_VIEW_SCORE, PI_VIEW_DENOISED, INT,
+        "PI_VIEW_SCORE (1), PI_VIEW_EPS (2) or PI_VIEW_DENOISED (3) (an MLP does not predict v)"},
+    [PI_OPTION_MLP_EMBEDDING - 1] = {"kind", PI_EMBEDDING_LOG_SIGMA, PI_EMBEDDING_LOG_SIGMA,
+                                     PI_EMBEDDING_TIME, INT,
         "PI_EMBEDDING_LOG_SIGMA (1) or PI_EMBEDDING_TIME (2)"},
     [PI_OPTION_MLP_EMBEDDING_FEATURES - 1] = {"features", 16, 2, 4096, EVEN},
     [PI_OPTION_MLP_PRECONDITIONING - 1] = {"mode", PI_PRECOND_NONE, PI_PRECOND_NONE,
@@ -59,17 +59,17 @@ static const option_row option_table[] = {
         "PI_PRECOND_NONE (1), PI_PRECOND_EDM (2) or PI_PRECOND_INPUT (3)"},
     [PI_OPTION_MLP_SIGMA_DATA - 1] = {"sigma_data", 0.5, 0.0, 1e30, EXCL_MIN},
     [PI_OPTION_TRAINER_LEARNING_RATE - 1] = {"lr", 1e-3, 0.0, 1e3, EXCL_MIN},
-    [PI_OPTION_TRAINER_LR_SCHEDULE - 1] = {"schedule", PI_LR_CONSTANT,
-                                           PI_LR_CONSTANT, PI_LR_COSINE, INT,
+    [PI_OPTION_TRAINER_LR_SCHEDULE - 1] = {"schedule", PI_LR_SCHEDULE_CONSTANT,
+                                           PI_LR_SCHEDULE_CONSTANT, PI_LR_SCHEDULE_COSINE, INT,
         "PI_LR_SCHEDULE_CONSTANT (1) or PI_LR_SCHEDULE_COSINE (2)"},
     [PI_OPTION_TRAINER_WARMUP_STEPS - 1] = {"warmup_steps", 0, 0, 9007199254740992.0, INT},
     [PI_OPTION_TRAINER_TOTAL_STEPS - 1] = {"total_steps", 0, 0, 9007199254740992.0, INT},
     [PI_OPTION_TRAINER_BATCH_SIZE - 1] = {"batch", 256, 1, 4194304.0, INT},
-    [PI_OPTION_TRAINER_WEIGHTING - 1] = {"weighting", PI_WEIGHT_LIKELIHOOD, PI_WEIGHT_LIKELIHOOD,
-                                         PI_WEIGHT_EDM, INT,
+    [PI_OPTION_TRAINER_WEIGHTING - 1] = {"weighting", PI_WEIGHTING_LIKELIHOOD, PI_WEIGHTING_LIKELIHOOD,
+                                         PI_WEIGHTING_EDM, INT,
         "PI_WEIGHTING_LIKELIHOOD (1), PI_WEIGHTING_SIGMA2 (2) or PI_WEIGHTING_EDM (3)"},
-    [PI_OPTION_TRAINER_TIME_SAMPLING - 1] = {"sampling", PI_TIME_UNIFORM,
-                                             PI_TIME_UNIFORM, PI_TIME_LOGNORMAL, INT,
+    [PI_OPTION_TRAINER_TIME_SAMPLING - 1] = {"sampling", PI_TIME_SAMPLING_UNIFORM,
+                                             PI_TIME_SAMPLING_UNIFORM, PI_TIME_SAMPLING_LOGNORMAL, INT,
         "PI_TIME_SAMPLING_UNIFORM (1), PI_TIME_SAMPLING_IMPORTANCE (2) or PI_TIME_SAMPLING_LOGNORMAL (3)"},
     [PI_OPTION_TRAINER_LOGNORMAL_MEAN - 1] = {"p_mean", -1.2, -100.0, 100.0, 0},
     [PI_OPTION_TRAINER_LOGNORMAL_STD - 1] = {"p_std", 1.2, 0.0, 100.0, EXCL_MIN},
@@ -155,17 +155,23 @@ pi_status pi_option_check(pi_option option, double value, const char *func)
     return range_error(r, func, got);
 }
 
-pi_status pi_option_check_size(pi_option option, size_t value, const char *func)
+pi_status pi_option_check_u64(pi_option option, uint64_t value, const char *func)
 {
     const option_row *r = row_of(option);
     if (r == NULL)
         return pi_fail(PI_EINVAL, "%s: unknown option %d", func, (int)option);
-    /* Compare before converting: (double)SIZE_MAX rounds up and could pass a max of 2^64. */
-    if (value <= (size_t)9007199254740992.0 && in_range(r, (double)value))
+    /* Compare before converting: above 2^53 a double rounds, and 2^53 + 1 would pass a max
+     * of 2^53. */
+    if (value <= ((uint64_t)1 << 53) && in_range(r, (double)value))
         return PI_OK;
     char got[40];
-    snprintf(got, sizeof got, "%zu", value);
+    snprintf(got, sizeof got, "%llu", (unsigned long long)value);
     return range_error(r, func, got);
+}
+
+pi_status pi_option_check_size(pi_option option, size_t value, const char *func)
+{
+    return pi_option_check_u64(option, (uint64_t)value, func);
 }
 
 pi_status pi_option_check_int(pi_option option, int value, const char *func)

@@ -17,5 +17,6 @@ pi_status pi_option_check(pi_option option, double value, const char *func);
  * (a huge size_t must not round into range). */
 pi_status pi_option_check_size(pi_option option, size_t value, const char *func);
 pi_status pi_option_check_int(pi_option option, int value, const char *func);
+pi_status pi_option_check_u64(pi_option option, uint64_t value, const char *func);
 
 #endif

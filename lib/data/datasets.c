@@ -102,16 +102,16 @@ pi_status pi_data_generate(pi_dataset dataset, size_t n, uint64_t seed, float *o
 {
     void (*gen)(const row_rng *, float *) = NULL;
     switch (dataset) {
-    case PI_DATA_SWISS_ROLL: gen = swiss_roll; break;
-    case PI_DATA_GAUSSIANS_25: gen = gaussians_25; break;
-    case PI_DATA_RING_8: gen = ring_8; break;
-    case PI_DATA_MOONS: gen = moons; break;
-    case PI_DATA_CHECKERBOARD: gen = checkerboard; break;
+    case PI_DATASET_SWISS_ROLL: gen = swiss_roll; break;
+    case PI_DATASET_GAUSSIANS_25: gen = gaussians_25; break;
+    case PI_DATASET_RING_8: gen = ring_8; break;
+    case PI_DATASET_MOONS: gen = moons; break;
+    case PI_DATASET_CHECKERBOARD: gen = checkerboard; break;
     }
     if (gen == NULL)
         return pi_fail(PI_EINVAL,
-                       "pi_data_generate: dataset must be one of PI_DATA_SWISS_ROLL (1) .. "
-                       "PI_DATA_CHECKERBOARD (5), got %d",
+                       "pi_data_generate: dataset must be one of PI_DATASET_SWISS_ROLL (1) .. "
+                       "PI_DATASET_CHECKERBOARD (5), got %d",
                        (int)dataset);
     if (n == 0 || n > PI_MAX_ELEMENTS / 2)
         return pi_fail(PI_EINVAL, "pi_data_generate: n must be in [1, 2^39], got %zu", n);

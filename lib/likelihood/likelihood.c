@@ -45,12 +45,12 @@ pi_status pi_likelihood_set_divergence(pi_likelihood_t *lik, pi_divergence mode,
 {
     PI_CHECK_NULL(lik);
     pi_status st = pi_option_check_int(PI_OPTION_LIKELIHOOD_DIVERGENCE, (int)mode, __func__);
-    if (st == PI_OK && mode != PI_DIV_EXACT)
+    if (st == PI_OK && mode != PI_DIVERGENCE_EXACT)
         st = pi_option_check_size(PI_OPTION_LIKELIHOOD_PROBES, probes, __func__);
     if (st != PI_OK)
         return st;
     lik->o.div_mode = mode;
-    lik->o.probes = mode == PI_DIV_EXACT ? 1 : probes;
+    lik->o.probes = mode == PI_DIVERGENCE_EXACT ? 1 : probes;
     return PI_OK;
 }
 
@@ -95,7 +95,7 @@ pi_status pi_likelihood_set_wkb_algorithm(pi_likelihood_t *lik, pi_wkb_algorithm
     if (st != PI_OK)
         return st;
     lik->wkb = algorithm;
-    lik->o.c1_mode = algorithm == PI_WKB_REFERENCE ? PI_C1_REFERENCE : PI_C1_SWEEP;
+    lik->o.c1_mode = algorithm == PI_WKB_ALGORITHM_REFERENCE ? PI_C1_REFERENCE : PI_C1_SWEEP;
     return PI_OK;
 }
 
@@ -245,6 +245,14 @@ pi_status pi_likelihood_nll(pi_likelihood_t *lik, size_t n, const float *x, doub
                             double *c1_out)
 {
     return pi_likelihood_nll_ex(lik, n, x, nll_out, c1_out, NULL, NULL);
+}
+
+pi_status pi_likelihood_action_bound(pi_likelihood_t *lik, size_t samples, size_t n,
+                                     const float *data, double *bound, double *stderr_out)
+{
+    PI_CHECK_NULL(lik);
+    return pi_lik_action_bound(lik->model, n, data, samples, lik->o.seed, lik->o.threads, bound,
+                               stderr_out);
 }
 
 pi_status pi_likelihood_nll_hbar(pi_likelihood_t *lik, double hbar, size_t n, const float *x,

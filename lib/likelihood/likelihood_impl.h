@@ -88,6 +88,12 @@ pi_status pi_wkb_reference_point(const pi_model_t *model, const pi_lik_options *
                                  pi_lik_ws *ws, const double *x0, double *c1,
                                  pi_nll_point_stats *stats);
 
+/* The action bound on −log q¹ averaged over n data points (action_bound.c): `samples` (t, z)
+ * draws per point keyed by seed, rows on `threads` workers; *stderr_out may be NULL. */
+pi_status pi_lik_action_bound(const pi_model_t *model, size_t n, const float *data,
+                              size_t samples, uint64_t seed, int threads, double *bound,
+                              double *stderr_out);
+
 /* log π(y) of the SDE's prior N(0, std² I) and its gradient (grad may be NULL). */
 double pi_lik_prior_logpdf(const pi_sde_t *sde, size_t dim, const double *y, double *grad);
 

@@ -38,10 +38,10 @@ void pi_lik_options_default(pi_lik_options *o)
 
 pi_status pi_lik_options_check(const pi_lik_options *o, const char *func)
 {
-    if (o->div_mode != PI_DIV_EXACT && o->div_mode != PI_DIV_HUTCHINSON_RADEMACHER &&
-        o->div_mode != PI_DIV_HUTCHINSON_GAUSSIAN)
-        return pi_fail(PI_EINVAL, "%s: divergence mode must be PI_DIV_EXACT (0), "
-                       "PI_DIV_HUTCHINSON_RADEMACHER (1) or PI_DIV_HUTCHINSON_GAUSSIAN (2), got %d",
+    if (o->div_mode != PI_DIVERGENCE_EXACT && o->div_mode != PI_DIVERGENCE_HUTCHINSON_RADEMACHER &&
+        o->div_mode != PI_DIVERGENCE_HUTCHINSON_GAUSSIAN)
+        return pi_fail(PI_EINVAL, "%s: divergence mode must be PI_DIVERGENCE_EXACT (0), "
+                       "PI_DIVERGENCE_HUTCHINSON_RADEMACHER (1) or PI_DIVERGENCE_HUTCHINSON_GAUSSIAN (2), got %d",
                        func, (int)o->div_mode);
     if (o->probes < 1 || o->probes > PI_NLL_MAX_PROBES)
         return pi_fail(PI_EINVAL, "%s: probes must be in [1, %d], got %zu", func,
@@ -101,7 +101,7 @@ pi_status pi_lik_ws_create(size_t d, const pi_lik_options *o, pi_lik_ws **out)
     ok &= (ws->mat = pi_alloc_array(3 * d * d, sizeof(double))) != NULL;
     if (o->c1_mode == PI_C1_SWEEP)
         ok &= (ws->hess = pi_alloc_array(d * d * d, sizeof(double))) != NULL;
-    if (o->div_mode != PI_DIV_EXACT)
+    if (o->div_mode != PI_DIVERGENCE_EXACT)
         ok &= (ws->probe = pi_alloc_array(o->probes * d, sizeof(double))) != NULL;
     if (o->c1_mode == PI_C1_REFERENCE) {
         size_t m = (2 * d + 1) * (d + 1);
@@ -283,9 +283,15 @@ pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o
     return st;
 }
 
-double pi_bits_per_dim(double nll, size_t dim, double scale)
+pi_status pi_bits_per_dim(double nll, size_t dim, double scale, double *out)
 {
-    if (dim == 0 || !(scale > 0.0) || !isfinite(scale))
-        return NAN;
-    return (nll + (double)dim * log(scale)) / ((double)dim * log(2.0));
+    PI_CHECK_NULL(out);
+    if (dim == 0 || dim > PI_MAX_DIM)
+        return pi_fail(PI_EINVAL, "pi_bits_per_dim: dim must be in [1, 2^20], got %zu", dim);
+    if (!(scale > 0.0) || !isfinite(scale))
+        return pi_fail(PI_EINVAL, "pi_bits_per_dim: scale must be finite and > 0, got %g", scale);
+    if (!isfinite(nll))
+        return pi_fail(PI_EINVAL, "pi_bits_per_dim: nll must be finite, got %g", nll);
+    *out = (nll + (double)dim * log(scale)) / ((double)dim * log(2.0));
+    return PI_OK;
 }

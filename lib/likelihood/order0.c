@@ -46,7 +46,7 @@ static pi_status order0_rhs(double t, const double *y, double *dydt, void *p)
     if (st != PI_OK)
         return st;
     double div = 0.0;
-    if (c->div_mode == PI_DIV_EXACT) {
+    if (c->div_mode == PI_DIVERGENCE_EXACT) {
         st = pi_model_divergence_d(c->model, y, t, &div);
         c->nfe++;
         if (st != PI_OK)
@@ -77,7 +77,7 @@ static void draw_probes(const pi_lik_options *o, uint64_t point_index, size_t di
 {
     for (size_t k = 0; k < o->probes; k++) {
         double *z = probe + k * dim;
-        if (o->div_mode == PI_DIV_HUTCHINSON_GAUSSIAN) {
+        if (o->div_mode == PI_DIVERGENCE_HUTCHINSON_GAUSSIAN) {
             pi_rng_normal_d(o->seed, PI_STREAM_PROBE, point_index, (uint32_t)k, dim, z);
         } else {
             pi_rng_uniform_d(o->seed, PI_STREAM_PROBE, point_index, (uint32_t)k, dim, z);
@@ -96,7 +96,7 @@ pi_status pi_order0_point(const pi_model_t *model, const pi_lik_options *o, pi_l
     double *y = ws->state;
     memcpy(y, x0, d * sizeof *y);
     y[d] = 0.0;
-    if (o->div_mode != PI_DIV_EXACT)
+    if (o->div_mode != PI_DIVERGENCE_EXACT)
         draw_probes(o, point_index, d, ws->probe);
     order0_ctx c = {model, d, o->div_mode, o->probes, ws->probe, ws->vec, ws->vec + d, 0};
     pi_ode_options so = {o->rtol, o->atol, o->max_steps, 0.0};

@@ -277,7 +277,7 @@ static void cb_destroy(pi_model_t *m)
 
 static const struct pi_model_type callback_type = {
     .name = "host-callback",
-    .kind = PI_MODEL_CALLBACK,
+    .kind = PI_MODEL_KIND_CALLBACK,
     .workspace_bytes = NULL,
     .eval = cb_eval,
     .score_d = cb_score_d,

@@ -632,7 +632,7 @@ static pi_status emp_write_payload(const pi_model_t *m, pi_file *file)
 
 static const struct pi_model_type empirical_type = {
     .name = "empirical",
-    .kind = PI_MODEL_EMPIRICAL,
+    .kind = PI_MODEL_KIND_EMPIRICAL,
     .workspace_bytes = emp_workspace_bytes,
     .eval = emp_eval,
     .score_d = emp_score_d,

@@ -571,7 +571,7 @@ static pi_status gmm_write_payload(const pi_model_t *m, pi_file *file)
 
 static const struct pi_model_type gmm_type = {
     .name = "Gaussian-mixture",
-    .kind = PI_MODEL_GMM,
+    .kind = PI_MODEL_KIND_GMM,
     .workspace_bytes = gmm_workspace_bytes,
     .eval = gmm_eval,
     .score_d = gmm_score_d,

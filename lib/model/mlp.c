@@ -2,6 +2,7 @@
  * network (definition and initialisation: the comment block of nn/nn.h). The model holds the
  * network as m->impl and hands nn the SDE's (α, σ) through a pi_mlp_noise; construction,
  * options and the model-file payload live here, the algebra in nn/. Creation uses seed 0. */
+#include "core/options.h"
 #include "model/mlp_model.h"
 
 #include "core/codec.h"
@@ -129,7 +130,7 @@ static void mlp_destroy(pi_model_t *m)
 
 static const struct pi_model_type mlp_type = {
     .name = "mlp",
-    .kind = PI_MODEL_MLP,
+    .kind = PI_MODEL_KIND_MLP,
     .workspace_bytes = mlp_workspace_bytes,
     .eval = mlp_eval,
     .score_d = mlp_score_d,
@@ -159,7 +160,7 @@ pi_mlp *pi_mlp_of(const pi_model_t *m)
 
 pi_status pi_mlp_create_shaped(const pi_sde_t *sde, size_t dim, size_t width, size_t layers,
                                size_t features, pi_embedding embedding, pi_view output_view,
-                               int precond, double sigma_data, pi_model_t **out)
+                               pi_precond precond, double sigma_data, pi_model_t **out)
 {
     pi_mlp *net = NULL;
     pi_status st = pi_mlp_create("pi_model_create_mlp", dim, width, layers, features, embedding,
@@ -193,8 +194,14 @@ pi_status pi_model_create_mlp(const pi_sde_t *sde, size_t dim, size_t hidden_wid
                        "pi_model_create_mlp: hidden_layers must be in [1, 1024], got %zu",
                        hidden_layers);
     pi_model_t *m = NULL;
-    pi_status st = pi_mlp_create_shaped(sde, dim, hidden_width, hidden_layers, 16,
-                                        PI_EMBED_LOG_SIGMA, PI_VIEW_EPS, 0, 0.5, &m);
+    /* Defaults from the one option table (core/options.c). */
+    pi_status st = pi_mlp_create_shaped(
+        sde, dim, hidden_width, hidden_layers,
+        (size_t)pi_option_default(PI_OPTION_MLP_EMBEDDING_FEATURES),
+        (pi_embedding)pi_option_default(PI_OPTION_MLP_EMBEDDING),
+        (pi_view)pi_option_default(PI_OPTION_MLP_OUTPUT_VIEW),
+        (pi_precond)pi_option_default(PI_OPTION_MLP_PRECONDITIONING),
+        pi_option_default(PI_OPTION_MLP_SIGMA_DATA), &m);
     if (st != PI_OK)
         return st;
     pi_mlp_init(m->impl, 0);
@@ -217,14 +224,60 @@ pi_status pi_model_mlp_init(pi_model_t *model, uint64_t seed)
     return PI_OK;
 }
 
+/* Read access: the same checks on a const model. */
+#define MLP_OF_OR_FAIL_CONST(net, model)                                                           \
+    PI_CHECK_NULL(model);                                                                          \
+    const pi_mlp *net = pi_mlp_of(model);                                                          \
+    if (net == NULL)                                                                               \
+        return pi_fail(PI_EUNSUPPORTED, "%s: model must be an MLP, got a %s model", __func__,      \
+                       (model)->type->name);
+
+pi_status pi_model_mlp_get_output_view(const pi_model_t *model, pi_view *view)
+{
+    MLP_OF_OR_FAIL_CONST(net, model);
+    PI_CHECK_NULL(view);
+    *view = net->output_view;
+    return PI_OK;
+}
+
+pi_status pi_model_mlp_get_embedding(const pi_model_t *model, pi_embedding *kind, size_t *features)
+{
+    MLP_OF_OR_FAIL_CONST(net, model);
+    if (kind != NULL)
+        *kind = net->embedding;
+    if (features != NULL)
+        *features = net->features;
+    return PI_OK;
+}
+
+pi_status pi_model_mlp_get_preconditioning(const pi_model_t *model, pi_precond *mode,
+                                           double *sigma_data)
+{
+    MLP_OF_OR_FAIL_CONST(net, model);
+    if (mode != NULL)
+        *mode = net->precond;
+    if (sigma_data != NULL)
+        *sigma_data = net->sigma_data;
+    return PI_OK;
+}
+
+pi_status pi_model_mlp_get_shape(const pi_model_t *model, size_t *hidden_width,
+                                 size_t *hidden_layers)
+{
+    MLP_OF_OR_FAIL_CONST(net, model);
+    if (hidden_width != NULL)
+        *hidden_width = net->width;
+    if (hidden_layers != NULL)
+        *hidden_layers = net->layers;
+    return PI_OK;
+}
+
 pi_status pi_model_mlp_set_output_view(pi_model_t *model, pi_view view)
 {
     MLP_OF_OR_FAIL(net, model);
-    if (view != PI_VIEW_SCORE && view != PI_VIEW_EPS && view != PI_VIEW_DENOISED)
-        return pi_fail(PI_EINVAL,
-                       "pi_model_mlp_set_output_view: view must be PI_VIEW_SCORE (0), "
-                       "PI_VIEW_EPS (1) or PI_VIEW_DENOISED (2), got %d",
-                       (int)view);
+    pi_status st = pi_option_check_int(PI_OPTION_MLP_OUTPUT_VIEW, (int)view, __func__);
+    if (st != PI_OK)
+        return st;
     net->output_view = view;
     model->native_view = pi_mlp_native_view(net);
     return PI_OK;
@@ -233,37 +286,27 @@ pi_status pi_model_mlp_set_output_view(pi_model_t *model, pi_view view)
 pi_status pi_model_mlp_set_embedding(pi_model_t *model, pi_embedding kind, size_t features)
 {
     MLP_OF_OR_FAIL(net, model);
-    if (kind != PI_EMBED_LOG_SIGMA && kind != PI_EMBED_TIME)
-        return pi_fail(PI_EINVAL,
-                       "pi_model_mlp_set_embedding: kind must be PI_EMBED_LOG_SIGMA (0) or "
-                       "PI_EMBED_TIME (1), got %d",
-                       (int)kind);
-    if (features < 2 || features > PI_MLP_MAX_FEATURES || features % 2 != 0)
-        return pi_fail(
-            PI_EINVAL,
-            "pi_model_mlp_set_embedding: features must be even and in [2, 4096], got %zu",
-            features);
+    pi_status st = pi_option_check_int(PI_OPTION_MLP_EMBEDDING, (int)kind, __func__);
+    if (st == PI_OK)
+        st = pi_option_check_size(PI_OPTION_MLP_EMBEDDING_FEATURES, features, __func__);
+    if (st != PI_OK)
+        return st;
     /* A new feature count reshapes the first layer: re-initialised from the last seed. */
-    pi_status st = pi_mlp_set_features("pi_model_mlp_set_embedding", net, features);
+    st = pi_mlp_set_features("pi_model_mlp_set_embedding", net, features);
     if (st != PI_OK)
         return st;
     net->embedding = kind;
     return PI_OK;
 }
 
-pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, int mode, double sigma_data)
+pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, pi_precond mode, double sigma_data)
 {
     MLP_OF_OR_FAIL(net, model);
-    if (mode != PI_PRECOND_NONE && mode != PI_PRECOND_EDM && mode != PI_PRECOND_INPUT)
-        return pi_fail(PI_EINVAL,
-                       "pi_model_mlp_set_preconditioning: mode must be 0 (none), 1 (EDM) or 2 "
-                       "(input), got %d",
-                       mode);
-    if (!isfinite(sigma_data) || sigma_data <= 0.0 || sigma_data > 1e30)
-        return pi_fail(PI_EINVAL,
-                       "pi_model_mlp_set_preconditioning: sigma_data must be finite and in "
-                       "(0, 1e30], got %g",
-                       sigma_data);
+    pi_status st = pi_option_check_int(PI_OPTION_MLP_PRECONDITIONING, (int)mode, __func__);
+    if (st == PI_OK)
+        st = pi_option_check(PI_OPTION_MLP_SIGMA_DATA, sigma_data, __func__);
+    if (st != PI_OK)
+        return st;
     net->precond = mode;
     net->sigma_data = sigma_data;
     model->native_view = pi_mlp_native_view(net);
@@ -273,7 +316,8 @@ pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, int mode, double s
 /* ---- model-file payload -----------------------------------------------------------------
  * Little-endian, after model_file.c's framing (which carries dim and the SDE):
  *   u32 payload version (1)
- *   u32 embedding kind, u32 output view, u32 preconditioning mode (pi_precond: 0, 1, 2)
+ *   u32 embedding kind (0 log σ̃, 1 t), u32 output view (0 score, 1 ε, 2 D),
+ *   u32 preconditioning mode (0 none, 1 EDM, 2 input): the 0.1 codes, each its 1.0 enum − 1
  *   u64 hidden width, u64 hidden layers, u64 features
  *   f64 sigma_data, u64 seed of the last initialisation, u64 parameter count
  *   f32 × parameter count (the flat vector)                                               */
@@ -285,9 +329,9 @@ static pi_status mlp_write_payload(const pi_model_t *m, pi_file *file)
     const pi_mlp *net = m->impl;
     unsigned char head[MLP_PAYLOAD_HEADER];
     pi_put_u32(head + 0, MLP_PAYLOAD_VERSION);
-    pi_put_u32(head + 4, (uint32_t)net->embedding);
-    pi_put_u32(head + 8, (uint32_t)net->output_view);
-    pi_put_u32(head + 12, (uint32_t)net->precond);
+    pi_put_u32(head + 4, (uint32_t)net->embedding - 1u);
+    pi_put_u32(head + 8, (uint32_t)net->output_view - 1u);
+    pi_put_u32(head + 12, (uint32_t)net->precond - 1u);
     pi_put_u64(head + 16, net->width);
     pi_put_u64(head + 24, net->layers);
     pi_put_u64(head + 32, net->features);
@@ -327,7 +371,7 @@ pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned ch
         return pi_fail(PI_EFORMAT, "MLP payload: embedding kind %u is not 0 or 1", embedding);
     if (view > 2)
         return pi_fail(PI_EFORMAT, "MLP payload: output view %u is not 0, 1 or 2", view);
-    if (precond > PI_PRECOND_INPUT)
+    if (precond > 2)
         return pi_fail(PI_EFORMAT, "MLP payload: preconditioning mode %u is not 0, 1 or 2",
                        precond);
     if (!isfinite(sigma_data) || sigma_data <= 0.0 || sigma_data > 1e30)
@@ -355,7 +399,8 @@ pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned ch
     pi_model_t *m = NULL;
     pi_status st =
         pi_mlp_create_shaped(sde, dim, (size_t)width, (size_t)layers, (size_t)features,
-                             (pi_embedding)embedding, (pi_view)view, (int)precond, sigma_data, &m);
+                             (pi_embedding)(embedding + 1), (pi_view)(view + 1),
+                             (pi_precond)(precond + 1), sigma_data, &m);
     if (st != PI_OK)
         return st;
     pi_mlp *net = m->impl;

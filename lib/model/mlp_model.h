@@ -12,6 +12,6 @@ pi_mlp *pi_mlp_of(const pi_model_t *m);
 /* Create an MLP model with the given options and zero weights. */
 pi_status pi_mlp_create_shaped(const pi_sde_t *sde, size_t dim, size_t width, size_t layers,
                                size_t features, pi_embedding embedding, pi_view output_view,
-                               int precond, double sigma_data, pi_model_t **out);
+                               pi_precond precond, double sigma_data, pi_model_t **out);
 
 #endif

@@ -13,6 +13,7 @@
 #include "model_impl.h"
 
 #include "core/philox.h"
+#include "core/options.h"
 #include "core/threads.h"
 
 #include <float.h>
@@ -85,10 +86,18 @@ pi_status pi_model_get_sde(const pi_model_t *model, const pi_sde_t **out)
 pi_status pi_model_set_threads(pi_model_t *model, int threads)
 {
     PI_CHECK_NULL(model);
-    if (threads < 1 || threads > 1024)
-        return pi_fail(PI_EINVAL, "pi_model_set_threads: threads must be in [1, 1024], got %d",
-                       threads);
+    pi_status st = pi_option_check_int(PI_OPTION_MODEL_THREADS, threads, __func__);
+    if (st != PI_OK)
+        return st;
     model->threads = threads;
+    return PI_OK;
+}
+
+pi_status pi_model_get_threads(const pi_model_t *model, int *threads)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(threads);
+    *threads = model->threads;
     return PI_OK;
 }
 
@@ -667,14 +676,14 @@ static pi_status row_task(size_t task, int worker, void *ctx)
                 job->out_f[i * d + j] = (float)jz[j];
             break;
         case JOB_DIVERGENCE:
-            if (job->mode == PI_DIV_EXACT) {
+            if (job->mode == PI_DIVERGENCE_EXACT) {
                 st = pi_model_divergence_d(m, xd, t, &job->out_d[i]);
                 break;
             }
             double acc = 0.0;
             for (size_t p = 0; p < job->probes && st == PI_OK; p++) {
                 /* Probe p of row i: Philox (seed, PI_STREAM_PROBE, sample i, step p). */
-                if (job->mode == PI_DIV_HUTCHINSON_GAUSSIAN) {
+                if (job->mode == PI_DIVERGENCE_HUTCHINSON_GAUSSIAN) {
                     pi_rng_normal_d(job->seed, PI_STREAM_PROBE, i, (uint32_t)p, d, z);
                 } else {
                     pi_rng_uniform_d(job->seed, PI_STREAM_PROBE, i, (uint32_t)p, d, z);
@@ -700,7 +709,7 @@ static pi_status run_rows(row_job *job, void *out, size_t out_bytes)
 {
     const pi_model_t *m = job->m;
     /* A host callback is never called concurrently from within one call. */
-    int threads = m->type->kind == PI_MODEL_CALLBACK ? 1 : m->threads;
+    int threads = m->type->kind == PI_MODEL_KIND_CALLBACK ? 1 : m->threads;
     if ((size_t)threads > job->n)
         threads = (int)job->n;
     size_t d = m->dim;
@@ -728,19 +737,17 @@ static pi_status run_rows(row_job *job, void *out, size_t out_bytes)
     return st;
 }
 
-pi_status pi_model_divergence(const pi_model_t *model, size_t n, const float *x, const double *t,
-                              pi_divergence mode, size_t probes, uint64_t seed, double *out)
+pi_status pi_model_divergence(const pi_model_t *model, pi_divergence mode, size_t probes,
+                              uint64_t seed, size_t n, const float *x, const double *t, double *out)
 {
     PI_CHECK_NULL(model);
     PI_CHECK_NULL(x);
     PI_CHECK_NULL(t);
     PI_CHECK_NULL(out);
-    if ((int)mode < (int)PI_DIV_EXACT || (int)mode > (int)PI_DIV_HUTCHINSON_GAUSSIAN)
-        return pi_fail(PI_EINVAL,
-                       "pi_model_divergence: mode must be PI_DIV_EXACT, "
-                       "PI_DIV_HUTCHINSON_RADEMACHER or PI_DIV_HUTCHINSON_GAUSSIAN (0..2), got %d",
-                       (int)mode);
-    if (mode != PI_DIV_EXACT && (probes == 0 || probes > UINT32_MAX))
+    pi_status mode_st = pi_option_check_int(PI_OPTION_LIKELIHOOD_DIVERGENCE, (int)mode, __func__);
+    if (mode_st != PI_OK)
+        return mode_st;
+    if (mode != PI_DIVERGENCE_EXACT && (probes == 0 || probes > UINT32_MAX))
         return pi_fail(PI_EINVAL, "pi_model_divergence: probes must be in [1, 2^32 - 1] for a "
                                   "Hutchinson estimate, got %zu",
                        probes);
@@ -767,7 +774,7 @@ pi_status pi_model_jvp(const pi_model_t *model, size_t n, const float *x, const 
     if (bad < total)
         return pi_fail(PI_EINVAL, "pi_model_jvp: v must be finite, got %g at row %zu, column %zu",
                        (double)v[bad], bad / model->dim, bad % model->dim);
-    row_job job = {model, x, t, v, NULL, NULL, NULL, JOB_JVP, PI_DIV_EXACT, 0, 0, n, 0};
+    row_job job = {model, x, t, v, NULL, NULL, NULL, JOB_JVP, PI_DIVERGENCE_EXACT, 0, 0, n, 0};
     return run_rows(&job, out, total * sizeof(float));
 }
 
@@ -786,7 +793,7 @@ pi_status pi_model_logpdf(const pi_model_t *model, size_t n, const float *x, con
     pi_status st = check_model_points(__func__, model, n, x, t);
     if (st != PI_OK)
         return st;
-    row_job job = {model, x, t, NULL, NULL, NULL, NULL, JOB_LOGPDF, PI_DIV_EXACT, 0, 0, n, 0};
+    row_job job = {model, x, t, NULL, NULL, NULL, NULL, JOB_LOGPDF, PI_DIVERGENCE_EXACT, 0, 0, n, 0};
     return run_rows(&job, out, n * sizeof(double));
 }
 
@@ -851,7 +858,7 @@ pi_status pi_model_backward(const pi_model_t *m, size_t n, const float *dout, fl
     return m->type->backward(m, n, dout, grad, ws, threads);
 }
 
-pi_status pi_model_num_params(const pi_model_t *model, size_t *out)
+pi_status pi_model_get_num_params(const pi_model_t *model, size_t *out)
 {
     PI_CHECK_NULL(model);
     PI_CHECK_NULL(out);
@@ -861,7 +868,8 @@ pi_status pi_model_num_params(const pi_model_t *model, size_t *out)
     return PI_OK;
 }
 
-pi_status pi_model_get_params(const pi_model_t *model, float *params, size_t count)
+pi_status pi_model_get_params(const pi_model_t *model, size_t capacity, float *params,
+                              size_t *count)
 {
     PI_CHECK_NULL(model);
     PI_CHECK_NULL(params);
@@ -870,14 +878,18 @@ pi_status pi_model_get_params(const pi_model_t *model, float *params, size_t cou
     if (p == NULL || have == 0)
         return pi_fail(PI_EUNSUPPORTED, "pi_model_get_params: a %s model has no trainable parameters",
                        model->type->name);
-    if (count != have)
-        return pi_fail(PI_EINVAL, "pi_model_get_params: count must equal pi_model_num_params() = %zu, got %zu",
-                       have, count);
-    memcpy(params, p, count * sizeof *params);
+    if (capacity < have)
+        return pi_fail(PI_EINVAL,
+                       "pi_model_get_params: capacity must be >= pi_model_get_num_params() = %zu, "
+                       "got %zu",
+                       have, capacity);
+    memcpy(params, p, have * sizeof *params);
+    if (count != NULL)
+        *count = have;
     return PI_OK;
 }
 
-pi_status pi_model_set_params(pi_model_t *model, const float *params, size_t count)
+pi_status pi_model_set_params(pi_model_t *model, size_t count, const float *params)
 {
     PI_CHECK_NULL(model);
     PI_CHECK_NULL(params);
@@ -887,7 +899,7 @@ pi_status pi_model_set_params(pi_model_t *model, const float *params, size_t cou
         return pi_fail(PI_EUNSUPPORTED, "pi_model_set_params: a %s model has no trainable parameters",
                        model->type->name);
     if (count != have)
-        return pi_fail(PI_EINVAL, "pi_model_set_params: count must equal pi_model_num_params() = %zu, got %zu",
+        return pi_fail(PI_EINVAL, "pi_model_set_params: count must equal pi_model_get_num_params() = %zu, got %zu",
                        have, count);
     size_t bad = pi_first_nonfinite_f(params, count);
     if (bad < count)

@@ -32,9 +32,9 @@ static void sde_params(const pi_sde_t *s, double out[SDE_PARAMS])
 
 static const char *const param_names[SDE_PARAMS] = {
     "beta_min", "beta_max", "cosine_s", "sigma_min", "sigma_max", "t_min", "t_max", "reserved"};
-static const pi_sde_param param_keys[7] = {PI_SDE_BETA_MIN, PI_SDE_BETA_MAX, PI_SDE_COSINE_S,
-                                           PI_SDE_SIGMA_MIN, PI_SDE_SIGMA_MAX, PI_SDE_T_MIN,
-                                           PI_SDE_T_MAX};
+static const pi_sde_param param_keys[7] = {PI_SDE_PARAM_BETA_MIN, PI_SDE_PARAM_BETA_MAX, PI_SDE_PARAM_COSINE_S,
+                                           PI_SDE_PARAM_SIGMA_MIN, PI_SDE_PARAM_SIGMA_MAX, PI_SDE_PARAM_T_MIN,
+                                           PI_SDE_PARAM_T_MAX};
 
 /* ---- save ------------------------------------------------------------------------------ */
 
@@ -55,7 +55,7 @@ static pi_status render_image(const char *fn, const pi_model_t *model, unsigned 
                        "%s: a %s model cannot be saved (only Gaussian-mixture, empirical and MLP "
                        "models can)",
                        fn, model->type->name);
-    if (model->sde.kind == PI_SDE_CUSTOM)
+    if (model->sde.kind == PI_SDE_KIND_CUSTOM)
         return pi_fail(PI_EUNSUPPORTED,
                        "%s: the model's SDE is custom (host callbacks), which a file cannot "
                        "hold; rebuild the model on a built-in SDE to save it",
@@ -142,7 +142,7 @@ pi_status pi_model_save(const pi_model_t *model, const char *path)
  * pi_sde_set_param() would. Parameters a kind does not have must hold their defaults. */
 static pi_status load_sde(uint32_t kind, const double params[SDE_PARAMS], pi_sde_t *out)
 {
-    if (kind < (uint32_t)PI_SDE_VP_LINEAR || kind > (uint32_t)PI_SDE_EDM)
+    if (kind < (uint32_t)PI_SDE_KIND_VP_LINEAR || kind > (uint32_t)PI_SDE_KIND_EDM)
         return pi_fail(PI_EFORMAT, "model file: SDE kind %u is not a built-in SDE (1..5)", kind);
     for (int i = 0; i < SDE_PARAMS; i++)
         if (!isfinite(params[i]))
@@ -233,11 +233,11 @@ pi_status pi_model_read_image(const unsigned char *data, size_t size, pi_model_t
     const unsigned char *payload = data + HEADER_BYTES;
     size_t bytes = (size_t)payload_bytes;
     switch (kind) {
-    case PI_MODEL_GMM: st = pi_gmm_from_payload(&sde, (size_t)dim, payload, bytes, out); break;
-    case PI_MODEL_EMPIRICAL:
+    case PI_MODEL_KIND_GMM: st = pi_gmm_from_payload(&sde, (size_t)dim, payload, bytes, out); break;
+    case PI_MODEL_KIND_EMPIRICAL:
         st = pi_empirical_from_payload(&sde, (size_t)dim, payload, bytes, out);
         break;
-    case PI_MODEL_MLP: st = pi_mlp_from_payload(&sde, (size_t)dim, payload, bytes, out); break;
+    case PI_MODEL_KIND_MLP: st = pi_mlp_from_payload(&sde, (size_t)dim, payload, bytes, out); break;
     default:
         st = pi_fail(PI_EFORMAT, "model file: model kind %u cannot be stored in a file "
                                  "(1 = mixture, 2 = empirical, 3 = MLP)",

@@ -569,9 +569,9 @@ static pi_status build_model(const char *path, const pi_sde_t *sde, st_tensor *t
         return BAD("%s: metadata dim/hidden_width/hidden_layers/features disagree with the "
                    "tensor shapes (%llu, %llu, %zu, %zu)",
                    path, (unsigned long long)dim, (unsigned long long)width, layers, features);
-    pi_embedding embedding = PI_EMBED_LOG_SIGMA;
+    pi_embedding embedding = PI_EMBEDDING_LOG_SIGMA;
     if (strcmp(meta->embedding, "time") == 0)
-        embedding = PI_EMBED_TIME;
+        embedding = PI_EMBEDDING_TIME;
     else if (meta->embedding[0] != '\0' && strcmp(meta->embedding, "log_sigma") != 0)
         return BAD("%s: metadata embedding must be \"log_sigma\" or \"time\"", path);
     pi_view view = PI_VIEW_EPS;
@@ -581,7 +581,7 @@ static pi_status build_model(const char *path, const pi_sde_t *sde, st_tensor *t
         view = PI_VIEW_DENOISED;
     else if (meta->output_view[0] != '\0' && strcmp(meta->output_view, "eps") != 0)
         return BAD("%s: metadata output_view must be \"score\", \"eps\" or \"denoised\"", path);
-    int precond = PI_PRECOND_NONE;
+    pi_precond precond = PI_PRECOND_NONE;
     if (strcmp(meta->precond, "1") == 0)
         precond = PI_PRECOND_EDM;
     else if (strcmp(meta->precond, "2") == 0)
@@ -710,8 +710,8 @@ pi_status pi_model_save_safetensors(const pi_model_t *model, const char *path)
                             "\"features\":\"%zu\",\"embedding\":\"%s\",\"output_view\":\"%s\","
                             "\"preconditioning\":\"%d\",\"sigma_data\":\"%.17g\"}",
                             net->dim, net->width, net->layers, net->features,
-                            net->embedding == PI_EMBED_TIME ? "time" : "log_sigma",
-                            views[net->output_view], net->precond, net->sigma_data);
+                            net->embedding == PI_EMBEDDING_TIME ? "time" : "log_sigma",
+                            views[net->output_view - 1], (int)net->precond - 1, net->sigma_data);
     size_t off = 0;
     for (size_t l = 0; l <= net->layers; l++) {
         size_t o = pi_mlp_layer_out(net, l), i = pi_mlp_layer_in(net, l);

@@ -72,7 +72,7 @@ pi_status pi_mlp_row_scalars(const pi_mlp *net, const pi_mlp_noise *noise, doubl
         row->skip = 0.0;
         row->c_out = 1.0;
     }
-    row->emb_value = net->embedding == PI_EMBED_TIME ? t : 0.25 * log(st_);
+    row->emb_value = net->embedding == PI_EMBEDDING_TIME ? t : 0.25 * log(st_);
     return PI_OK;
 }
 

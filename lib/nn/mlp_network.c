@@ -46,7 +46,7 @@ pi_view pi_mlp_native_view(const pi_mlp *net)
 }
 
 pi_status pi_mlp_create(const char *who, size_t dim, size_t width, size_t layers,
-                        size_t features, pi_embedding embedding, pi_view output_view, int precond,
+                        size_t features, pi_embedding embedding, pi_view output_view, pi_precond precond,
                         double sigma_data, pi_mlp **out)
 {
     size_t count = pi_mlp_count_params(dim, width, layers, features);

@@ -7,7 +7,7 @@
  * Definition (MATH.md §2). At time t with (α, σ) from the forward process and σ̃ = σ/α:
  *   x̃ = x/α                                   (the EDM variables, MATH.md §1)
  *   z  = x̃ (PI_PRECOND_NONE), or c_in x̃ (EDM, INPUT)   (network input, dim values)
- *   u  = ln(σ̃)/4 (PI_EMBED_LOG_SIGMA, EDM's c_noise) or u = t (PI_EMBED_TIME)
+ *   u  = ln(σ̃)/4 (PI_EMBEDDING_LOG_SIGMA, EDM's c_noise) or u = t (PI_EMBEDDING_TIME)
  *   emb(u) = [sin(ω_0 u) … sin(ω_{h−1} u), cos(ω_0 u) … cos(ω_{h−1} u)],  h = features/2,
  *            ω_k = 64^(k/(h−1)) (geometric from 1 to 64; ω_0 = 1 when h = 1)
  *   h_0 = [z, emb(u)]  (in = dim + features values)
@@ -43,7 +43,7 @@ typedef struct pi_mlp {
     size_t in;                 /* dim + features */
     pi_embedding embedding;
     pi_view output_view; /* SCORE, EPS or DENOISED */
-    int precond;         /* pi_precond: none, EDM, or input scaling only */
+    pi_precond precond;  /* none, EDM, or input scaling only */
     double sigma_data;
     uint64_t seed; /* seed of the last initialisation */
     size_t num_params;
@@ -73,7 +73,7 @@ size_t pi_mlp_count_params(size_t dim, size_t width, size_t layers, size_t featu
  * satisfy pi_mlp_count_params() > 0 (PI_EINVAL otherwise); `who` names the caller in
  * messages. */
 pi_status pi_mlp_create(const char *who, size_t dim, size_t width, size_t layers,
-                        size_t features, pi_embedding embedding, pi_view output_view, int precond,
+                        size_t features, pi_embedding embedding, pi_view output_view, pi_precond precond,
                         double sigma_data, pi_mlp **out);
 void pi_mlp_destroy(pi_mlp *net);
 /* Draw every weight from seed (the initialisation above). */

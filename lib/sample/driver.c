@@ -558,7 +558,7 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
     run.nsteps = steps;
     run.nworkers = (size_t)s->threads < n ? s->threads : (int)n;
     /* A host callback is never called from two threads within one library call (pathint.h). */
-    if (s->model->type->kind == PI_MODEL_CALLBACK)
+    if (s->model->type->kind == PI_MODEL_KIND_CALLBACK)
         run.nworkers = 1;
     size_t per = (n + (size_t)run.nworkers - 1) / (size_t)run.nworkers;
     size_t chunk = per < PI_SAMPLER_CHUNK ? per : PI_SAMPLER_CHUNK;

@@ -47,7 +47,7 @@ pi_status pi_sampler_gits(pi_sampler_t *sampler, size_t steps, size_t fine_steps
         st = pi_fail(PI_ENOMEM, "pi_sampler_gits: out of memory (fine grid of %zu steps)", M);
         goto done;
     }
-    st = pi_schedule_fill(sde, PI_SCHEDULE_UNIFORM_LAMBDA, NAN, sampler->t_start, sampler->t_end,
+    st = pi_schedule_fill(sde, PI_SCHEDULE_UNIFORM_LAMBDA, 0.0, sampler->t_start, sampler->t_end,
                           M, grid);
     for (size_t i = 0; st == PI_OK && i <= M; i++) {
         double a, s;
@@ -69,7 +69,7 @@ pi_status pi_sampler_gits(pi_sampler_t *sampler, size_t steps, size_t fine_steps
     if (st == PI_OK)
         st = pi_sampler_set_threads(teacher, sampler->threads);
     if (st == PI_OK)
-        st = pi_sampler_record_trajectory(teacher, 1, NULL, NULL, 0);
+        st = pi_sampler_set_trajectory(teacher, 1, 0, NULL, NULL);
     if (st == PI_OK)
         st = pi_sampler_run(teacher, n_samples, xs);
     if (st != PI_OK)

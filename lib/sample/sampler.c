@@ -2,6 +2,8 @@
  * trajectories and the public run entry points. The run itself is in driver.c. */
 #include "sampler_impl.h"
 
+#include "core/options.h"
+
 #include <string.h>
 
 pi_status pi_sampler_create(const pi_model_t *model, pi_sampler_t **out)
@@ -16,19 +18,22 @@ pi_status pi_sampler_create(const pi_model_t *model, pi_sampler_t **out)
     s->model = model;
     s->sde = &model->sde;
     s->dim = model->dim;
-    s->hbar = 0.0;
+    /* Defaults from the one option table (core/options.c). */
+    s->hbar = pi_option_default(PI_OPTION_SAMPLER_HBAR);
     s->method = PI_METHOD_EXP2M;
     s->integrator = pi_integrator_exp2m;
-    s->steps = 50;
-    s->schedule = PI_SCHEDULE_UNIFORM_LAMBDA;
-    s->schedule_param = NAN;
+    s->steps = (size_t)pi_option_default(PI_OPTION_SAMPLER_STEPS);
+    s->schedule = (pi_schedule)pi_option_default(PI_OPTION_SAMPLER_SCHEDULE);
+    s->schedule_param = pi_option_default(PI_OPTION_SAMPLER_KARRAS_RHO);
     s->t_start = s->sde->t_max;
     s->t_end = s->sde->t_min;
-    s->seed = 0;
-    s->threads = 1;
-    s->rtol = 1e-5;
-    s->atol = 1e-5;
-    s->corrector_snr = 0.16;
+    s->seed = (uint64_t)pi_option_default(PI_OPTION_SAMPLER_SEED);
+    s->threads = (int)pi_option_default(PI_OPTION_SAMPLER_THREADS);
+    s->denoise_final = (int)pi_option_default(PI_OPTION_SAMPLER_DENOISE_FINAL);
+    s->rtol = pi_option_default(PI_OPTION_SAMPLER_RTOL);
+    s->atol = pi_option_default(PI_OPTION_SAMPLER_ATOL);
+    s->corrector_steps = (size_t)pi_option_default(PI_OPTION_SAMPLER_CORRECTOR_STEPS);
+    s->corrector_snr = pi_option_default(PI_OPTION_SAMPLER_CORRECTOR_SNR);
     atomic_init(&s->cancel, 0);
     atomic_init(&s->running, 0);
     *out = s;
@@ -44,11 +49,91 @@ void pi_sampler_destroy(pi_sampler_t *sampler)
     pi_free(sampler);
 }
 
+/* Getters of one value: NULL checks, then the field. */
+#define GETTER(name, type, expr)                                                                   \
+    pi_status name(const pi_sampler_t *sampler, type *out)                                         \
+    {                                                                                              \
+        PI_CHECK_NULL(sampler);                                                                    \
+        PI_CHECK_NULL(out);                                                                        \
+        *out = (expr);                                                                             \
+        return PI_OK;                                                                              \
+    }
+
+GETTER(pi_sampler_get_model, const pi_model_t *, sampler->model)
+GETTER(pi_sampler_get_hbar, double, sampler->hbar)
+GETTER(pi_sampler_get_method, pi_method, sampler->method)
+GETTER(pi_sampler_get_steps, size_t, sampler->steps)
+GETTER(pi_sampler_get_seed, uint64_t, sampler->seed)
+GETTER(pi_sampler_get_threads, int, sampler->threads)
+GETTER(pi_sampler_get_denoise_final, int, sampler->denoise_final)
+
+pi_status pi_sampler_get_schedule(const pi_sampler_t *sampler, pi_schedule *schedule, double *rho)
+{
+    PI_CHECK_NULL(sampler);
+    if (schedule != NULL)
+        *schedule = sampler->schedule;
+    if (rho != NULL)
+        *rho = sampler->schedule_param;
+    return PI_OK;
+}
+
+pi_status pi_sampler_get_time_range(const pi_sampler_t *sampler, double *t_start, double *t_end)
+{
+    PI_CHECK_NULL(sampler);
+    if (t_start != NULL)
+        *t_start = sampler->t_start;
+    if (t_end != NULL)
+        *t_end = sampler->t_end;
+    return PI_OK;
+}
+
+pi_status pi_sampler_get_tolerances(const pi_sampler_t *sampler, double *rtol, double *atol)
+{
+    PI_CHECK_NULL(sampler);
+    if (rtol != NULL)
+        *rtol = sampler->rtol;
+    if (atol != NULL)
+        *atol = sampler->atol;
+    return PI_OK;
+}
+
+pi_status pi_sampler_get_corrector(const pi_sampler_t *sampler, size_t *steps, double *snr)
+{
+    PI_CHECK_NULL(sampler);
+    if (steps != NULL)
+        *steps = sampler->corrector_steps;
+    if (snr != NULL)
+        *snr = sampler->corrector_snr;
+    return PI_OK;
+}
+
+pi_status pi_sampler_get_callback(const pi_sampler_t *sampler, pi_step_fn *fn, void **user_data)
+{
+    PI_CHECK_NULL(sampler);
+    if (fn != NULL)
+        *fn = sampler->callback;
+    if (user_data != NULL)
+        *user_data = sampler->callback_data;
+    return PI_OK;
+}
+
+pi_status pi_sampler_get_trajectory_settings(const pi_sampler_t *sampler, int *enabled,
+                                             size_t *capacity)
+{
+    PI_CHECK_NULL(sampler);
+    if (enabled != NULL)
+        *enabled = sampler->record;
+    if (capacity != NULL)
+        *capacity = sampler->traj_user_capacity;
+    return PI_OK;
+}
+
 pi_status pi_sampler_set_hbar(pi_sampler_t *sampler, double hbar)
 {
     PI_CHECK_NULL(sampler);
-    if (!isfinite(hbar) || hbar < 0.0)
-        return pi_fail(PI_EINVAL, "pi_sampler_set_hbar: hbar must be finite and >= 0, got %g", hbar);
+    pi_status st = pi_option_check(PI_OPTION_SAMPLER_HBAR, hbar, __func__);
+    if (st != PI_OK)
+        return st;
     sampler->hbar = hbar;
     return PI_OK;
 }
@@ -65,10 +150,7 @@ pi_status pi_sampler_set_method(pi_sampler_t *sampler, pi_method method)
     case PI_METHOD_RK45: type = pi_integrator_rk45; break;
     }
     if (type == NULL)
-        return pi_fail(PI_EINVAL,
-                       "pi_sampler_set_method: method must be PI_METHOD_EULER (1) .. PI_METHOD_RK45 "
-                       "(5), got %d",
-                       (int)method);
+        return pi_option_check_int(PI_OPTION_SAMPLER_METHOD, (int)method, __func__);
     sampler->method = method;
     sampler->integrator = type;
     return PI_OK;
@@ -79,27 +161,27 @@ pi_status pi_sampler_set_method(pi_sampler_t *sampler, pi_method method)
 pi_status pi_sampler_set_steps(pi_sampler_t *sampler, size_t steps)
 {
     PI_CHECK_NULL(sampler);
-    if (steps == 0 || steps > PI_MAX_STEPS)
-        return pi_fail(PI_EINVAL, "pi_sampler_set_steps: steps must be in [1, %zu], got %zu",
-                       PI_MAX_STEPS, steps);
+    pi_status st = pi_option_check_size(PI_OPTION_SAMPLER_STEPS, steps, __func__);
+    if (st != PI_OK)
+        return st;
     sampler->steps = steps;
     if (sampler->schedule == PI_SCHEDULE_CUSTOM)
         sampler->schedule = PI_SCHEDULE_UNIFORM_LAMBDA; /* the custom array no longer fits */
     return PI_OK;
 }
 
-pi_status pi_sampler_set_schedule(pi_sampler_t *sampler, pi_schedule schedule, double param)
+pi_status pi_sampler_set_schedule(pi_sampler_t *sampler, pi_schedule schedule, double rho)
 {
     PI_CHECK_NULL(sampler);
+    pi_status st;
     switch (schedule) {
     case PI_SCHEDULE_UNIFORM_T:
     case PI_SCHEDULE_UNIFORM_LAMBDA:
         break;
     case PI_SCHEDULE_KARRAS:
-        if (!isnan(param) && !(isfinite(param) && param > 0.0))
-            return pi_fail(PI_EINVAL,
-                           "pi_sampler_set_schedule: rho must be finite and > 0 (or NaN for 7), got %g",
-                           param);
+        if ((st = pi_option_check(PI_OPTION_SAMPLER_KARRAS_RHO, rho, __func__)) != PI_OK)
+            return st;
+        sampler->schedule_param = rho;
         break;
     case PI_SCHEDULE_CUSTOM:
         if (sampler->custom_times == NULL)
@@ -109,13 +191,9 @@ pi_status pi_sampler_set_schedule(pi_sampler_t *sampler, pi_schedule schedule, d
         sampler->steps = sampler->custom_count - 1;
         break;
     default:
-        return pi_fail(PI_EINVAL,
-                       "pi_sampler_set_schedule: schedule must be PI_SCHEDULE_UNIFORM_T (1) .. "
-                       "PI_SCHEDULE_CUSTOM (4), got %d",
-                       (int)schedule);
+        return pi_option_check_int(PI_OPTION_SAMPLER_SCHEDULE, (int)schedule, __func__);
     }
     sampler->schedule = schedule;
-    sampler->schedule_param = param;
     return PI_OK;
 }
 
@@ -141,14 +219,14 @@ pi_status pi_sampler_set_times(pi_sampler_t *sampler, const double *times, size_
     return PI_OK;
 }
 
-pi_status pi_sampler_get_times(const pi_sampler_t *sampler, double *times, size_t capacity,
+pi_status pi_sampler_get_times(const pi_sampler_t *sampler, size_t capacity, double *times,
                                size_t *count)
 {
     PI_CHECK_NULL(sampler);
-    PI_CHECK_NULL(count);
     size_t need = sampler->schedule == PI_SCHEDULE_CUSTOM ? sampler->custom_count
                                                           : sampler->steps + 1;
     if (times == NULL && capacity == 0) {
+        PI_CHECK_NULL(count);
         *count = need;
         return PI_OK;
     }
@@ -162,7 +240,8 @@ pi_status pi_sampler_get_times(const pi_sampler_t *sampler, double *times, size_
     pi_status st = pi_sampler_build_times(sampler, t0, times, &steps);
     if (st != PI_OK)
         return st;
-    *count = steps + 1;
+    if (count != NULL)
+        *count = steps + 1;
     return PI_OK;
 }
 
@@ -192,9 +271,9 @@ pi_status pi_sampler_set_seed(pi_sampler_t *sampler, uint64_t seed)
 pi_status pi_sampler_set_threads(pi_sampler_t *sampler, int threads)
 {
     PI_CHECK_NULL(sampler);
-    if (threads < 1 || threads > 256)
-        return pi_fail(PI_EINVAL, "pi_sampler_set_threads: threads must be in [1, 256], got %d",
-                       threads);
+    pi_status st = pi_option_check_int(PI_OPTION_SAMPLER_THREADS, threads, __func__);
+    if (st != PI_OK)
+        return st;
     sampler->threads = threads;
     return PI_OK;
 }
@@ -202,18 +281,21 @@ pi_status pi_sampler_set_threads(pi_sampler_t *sampler, int threads)
 pi_status pi_sampler_set_denoise_final(pi_sampler_t *sampler, int enabled)
 {
     PI_CHECK_NULL(sampler);
-    sampler->denoise_final = enabled != 0;
+    pi_status st = pi_option_check_int(PI_OPTION_SAMPLER_DENOISE_FINAL, enabled, __func__);
+    if (st != PI_OK)
+        return st;
+    sampler->denoise_final = enabled;
     return PI_OK;
 }
 
 pi_status pi_sampler_set_tolerances(pi_sampler_t *sampler, double rtol, double atol)
 {
     PI_CHECK_NULL(sampler);
-    if (!isfinite(rtol) || !(rtol > 0.0) || rtol >= 1.0)
-        return pi_fail(PI_EINVAL, "pi_sampler_set_tolerances: rtol must be in (0, 1), got %g", rtol);
-    if (!isfinite(atol) || !(atol > 0.0))
-        return pi_fail(PI_EINVAL, "pi_sampler_set_tolerances: atol must be finite and > 0, got %g",
-                       atol);
+    pi_status st = pi_option_check(PI_OPTION_SAMPLER_RTOL, rtol, __func__);
+    if (st == PI_OK)
+        st = pi_option_check(PI_OPTION_SAMPLER_ATOL, atol, __func__);
+    if (st != PI_OK)
+        return st;
     sampler->rtol = rtol;
     sampler->atol = atol;
     return PI_OK;
@@ -222,11 +304,11 @@ pi_status pi_sampler_set_tolerances(pi_sampler_t *sampler, double rtol, double a
 pi_status pi_sampler_set_corrector(pi_sampler_t *sampler, size_t steps, double snr)
 {
     PI_CHECK_NULL(sampler);
-    if (steps > PI_MAX_CORRECTOR_STEPS)
-        return pi_fail(PI_EINVAL, "pi_sampler_set_corrector: steps must be in [0, %d], got %zu",
-                       PI_MAX_CORRECTOR_STEPS, steps);
-    if (!isfinite(snr) || !(snr > 0.0))
-        return pi_fail(PI_EINVAL, "pi_sampler_set_corrector: snr must be finite and > 0, got %g", snr);
+    pi_status st = pi_option_check_size(PI_OPTION_SAMPLER_CORRECTOR_STEPS, steps, __func__);
+    if (st == PI_OK)
+        st = pi_option_check(PI_OPTION_SAMPLER_CORRECTOR_SNR, snr, __func__);
+    if (st != PI_OK)
+        return st;
     sampler->corrector_steps = steps;
     sampler->corrector_snr = snr;
     return PI_OK;
@@ -249,13 +331,16 @@ pi_status pi_sampler_cancel(pi_sampler_t *sampler)
     return PI_OK;
 }
 
-pi_status pi_sampler_record_trajectory(pi_sampler_t *sampler, int enabled, float *x_buf,
-                                       float *denoised_buf, size_t capacity)
+pi_status pi_sampler_set_trajectory(pi_sampler_t *sampler, int enabled, size_t capacity,
+                                    float *x_buf, float *denoised_buf)
 {
     PI_CHECK_NULL(sampler);
+    if (enabled != 0 && enabled != 1)
+        return pi_fail(PI_EINVAL, "pi_sampler_set_trajectory: enabled must be 0 or 1, got %d",
+                       enabled);
     if (enabled && (x_buf != NULL || denoised_buf != NULL) && capacity == 0)
         return pi_fail(PI_EINVAL,
-                       "pi_sampler_record_trajectory: capacity must be > 0 with caller buffers");
+                       "pi_sampler_set_trajectory: capacity must be > 0 with caller buffers");
     sampler->record = enabled != 0;
     sampler->traj_x_user = enabled ? x_buf : NULL;
     sampler->traj_d_user = enabled ? denoised_buf : NULL;

@@ -156,7 +156,7 @@ struct pi_sampler {
 /* ---- schedules (schedule.c): generators of strictly decreasing time arrays -------------- */
 
 /* Fill times[0..steps] from t_start down to t_end for a named schedule. param: ρ for Karras
- * (NaN = 7). No argument checks beyond the math (callers validate). */
+ * (ignored otherwise). No argument checks beyond the math (callers validate). */
 pi_status pi_schedule_fill(const pi_sde_t *sde, pi_schedule schedule, double param,
                            double t_start, double t_end, size_t steps, double *times);
 

@@ -42,7 +42,7 @@ pi_status pi_schedule_fill(const pi_sde_t *sde, pi_schedule schedule, double par
             times[i] = t_start + (t_end - t_start) * ((double)i / (double)steps);
         break;
     case PI_SCHEDULE_KARRAS: {
-        double rho = isnan(param) ? 7.0 : param;
+        double rho = param;
         st = pi_sde_eval_sigma_tilde(sde, t_start, &sig_start);
         if (st == PI_OK)
             st = pi_sde_eval_sigma_tilde(sde, t_end, &sig_end);

@@ -12,12 +12,12 @@
 static const char *kind_name(pi_sde_kind kind)
 {
     switch (kind) {
-    case PI_SDE_VP_LINEAR: return "VP linear";
-    case PI_SDE_VP_COSINE: return "VP cosine";
-    case PI_SDE_SUBVP: return "sub-VP";
-    case PI_SDE_VE: return "VE";
-    case PI_SDE_EDM: return "EDM";
-    case PI_SDE_CUSTOM: return "custom";
+    case PI_SDE_KIND_VP_LINEAR: return "VP linear";
+    case PI_SDE_KIND_VP_COSINE: return "VP cosine";
+    case PI_SDE_KIND_SUBVP: return "sub-VP";
+    case PI_SDE_KIND_VE: return "VE";
+    case PI_SDE_KIND_EDM: return "EDM";
+    case PI_SDE_KIND_CUSTOM: return "custom";
     }
     return "unknown";
 }
@@ -178,7 +178,7 @@ pi_status pi_sde_eval(const pi_sde_t *s, double t, pi_sde_point *p)
 {
     double alpha = 1.0, sigma = 0.0, f = 0.0, g2 = 0.0, sigma_tilde = 0.0;
     switch (s->kind) {
-    case PI_SDE_VP_LINEAR: {
+    case PI_SDE_KIND_VP_LINEAR: {
         double b = vp_integral(s, t);
         alpha = exp(-0.5 * b);
         sigma = sqrt(-expm1(-b));
@@ -187,7 +187,7 @@ pi_status pi_sde_eval(const pi_sde_t *s, double t, pi_sde_point *p)
         g2 = vp_beta(s, t);
         break;
     }
-    case PI_SDE_SUBVP: {
+    case PI_SDE_KIND_SUBVP: {
         double b = vp_integral(s, t);
         alpha = exp(-0.5 * b);
         sigma = -expm1(-b);
@@ -196,7 +196,7 @@ pi_status pi_sde_eval(const pi_sde_t *s, double t, pi_sde_point *p)
         g2 = vp_beta(s, t) * (-expm1(-2.0 * b));
         break;
     }
-    case PI_SDE_VP_COSINE: {
+    case PI_SDE_KIND_VP_COSINE: {
         double one_minus_a2;
         cosine_parts(s, t, &alpha, &one_minus_a2, &f);
         sigma = sqrt(one_minus_a2 > 0.0 ? one_minus_a2 : 0.0);
@@ -204,19 +204,19 @@ pi_status pi_sde_eval(const pi_sde_t *s, double t, pi_sde_point *p)
         g2 = -2.0 * f;
         break;
     }
-    case PI_SDE_VE: {
+    case PI_SDE_KIND_VE: {
         double ratio = log(s->sigma_max / s->sigma_min);
         sigma = s->sigma_min * exp(t * ratio);
         sigma_tilde = sigma;
         g2 = 2.0 * sigma * sigma * ratio;
         break;
     }
-    case PI_SDE_EDM:
+    case PI_SDE_KIND_EDM:
         sigma = t;
         sigma_tilde = t;
         g2 = 2.0 * t;
         break;
-    case PI_SDE_CUSTOM:
+    case PI_SDE_KIND_CUSTOM:
         if (s->marginal_fn != NULL) {
             double da, ds;
             pi_status st = custom_marginal(s, t, &alpha, &sigma, &da, &ds);
@@ -248,9 +248,9 @@ pi_status pi_sde_eval(const pi_sde_t *s, double t, pi_sde_point *p)
 
 pi_status pi_sde_eval_marginal(const pi_sde_t *s, double t, double *alpha, double *sigma)
 {
-    if (s->kind == PI_SDE_CUSTOM && s->marginal_fn != NULL)
+    if (s->kind == PI_SDE_KIND_CUSTOM && s->marginal_fn != NULL)
         return custom_marginal(s, t, alpha, sigma, NULL, NULL);
-    if (s->kind == PI_SDE_CUSTOM) {
+    if (s->kind == PI_SDE_KIND_CUSTOM) {
         double y1, y2;
         table_lookup(s, t, &y1, &y2);
         *alpha = exp(y1);
@@ -268,10 +268,10 @@ pi_status pi_sde_eval_sigma_tilde(const pi_sde_t *s, double t, double *sigma_til
 {
     double a, sg;
     switch (s->kind) {
-    case PI_SDE_VP_LINEAR: *sigma_tilde = sqrt(expm1(vp_integral(s, t))); return PI_OK;
-    case PI_SDE_SUBVP: *sigma_tilde = 2.0 * sinh(0.5 * vp_integral(s, t)); return PI_OK;
-    case PI_SDE_VE: *sigma_tilde = s->sigma_min * exp(t * log(s->sigma_max / s->sigma_min)); return PI_OK;
-    case PI_SDE_EDM: *sigma_tilde = t; return PI_OK;
+    case PI_SDE_KIND_VP_LINEAR: *sigma_tilde = sqrt(expm1(vp_integral(s, t))); return PI_OK;
+    case PI_SDE_KIND_SUBVP: *sigma_tilde = 2.0 * sinh(0.5 * vp_integral(s, t)); return PI_OK;
+    case PI_SDE_KIND_VE: *sigma_tilde = s->sigma_min * exp(t * log(s->sigma_max / s->sigma_min)); return PI_OK;
+    case PI_SDE_KIND_EDM: *sigma_tilde = t; return PI_OK;
     default: break;
     }
     pi_status st = pi_sde_eval_marginal(s, t, &a, &sg);
@@ -327,19 +327,19 @@ pi_status pi_sde_invert_sigma_tilde(const pi_sde_t *s, double sigma_tilde, doubl
         return PI_OK;
     }
     switch (s->kind) {
-    case PI_SDE_VP_LINEAR:
+    case PI_SDE_KIND_VP_LINEAR:
         *t_out = vp_time_of_integral(s, log1p(sigma_tilde * sigma_tilde));
         return PI_OK;
-    case PI_SDE_SUBVP:
+    case PI_SDE_KIND_SUBVP:
         *t_out = vp_time_of_integral(s, 2.0 * asinh(0.5 * sigma_tilde));
         return PI_OK;
-    case PI_SDE_VE:
+    case PI_SDE_KIND_VE:
         *t_out = log(sigma_tilde / s->sigma_min) / log(s->sigma_max / s->sigma_min);
         return PI_OK;
-    case PI_SDE_EDM:
+    case PI_SDE_KIND_EDM:
         *t_out = sigma_tilde;
         return PI_OK;
-    case PI_SDE_VP_COSINE: {
+    case PI_SDE_KIND_VP_COSINE: {
         /* Closed form θ = acos(cos θ0 / sqrt(1 + σ̃²)), polished by Newton for precision. */
         double scale = PI_HALF_PI / (1.0 + s->cosine_s);
         double theta0 = scale * s->cosine_s;
@@ -347,7 +347,7 @@ pi_status pi_sde_invert_sigma_tilde(const pi_sde_t *s, double sigma_tilde, doubl
         double guess = (theta - theta0) / scale;
         return invert_numerically(s, sigma_tilde, 0.0, s->t_max, guess, t_out);
     }
-    case PI_SDE_CUSTOM:
+    case PI_SDE_KIND_CUSTOM:
         return invert_numerically(s, sigma_tilde, 0.0, s->t_max, -1.0, t_out);
     }
     return pi_fail(PI_EINVAL, "unknown SDE kind");
@@ -356,15 +356,15 @@ pi_status pi_sde_invert_sigma_tilde(const pi_sde_t *s, double sigma_tilde, doubl
 double pi_sde_prior_std_of(const pi_sde_t *s)
 {
     switch (s->kind) {
-    case PI_SDE_VP_LINEAR:
-    case PI_SDE_VP_COSINE:
-    case PI_SDE_SUBVP:
+    case PI_SDE_KIND_VP_LINEAR:
+    case PI_SDE_KIND_VP_COSINE:
+    case PI_SDE_KIND_SUBVP:
         return 1.0;
-    case PI_SDE_VE:
+    case PI_SDE_KIND_VE:
         return s->sigma_max;
-    case PI_SDE_EDM:
+    case PI_SDE_KIND_EDM:
         return s->t_max;
-    case PI_SDE_CUSTOM: {
+    case PI_SDE_KIND_CUSTOM: {
         double a = 1.0, sg = 1.0;
         if (pi_sde_eval_marginal(s, s->t_max, &a, &sg) != PI_OK)
             return NAN;
@@ -419,9 +419,9 @@ static void set_defaults(pi_sde_t *s, pi_sde_kind kind)
     s->t_min = 1e-3;
     s->t_max = 1.0;
     switch (kind) {
-    case PI_SDE_VP_COSINE: s->t_max = 1.0 - 1e-3; break;
-    case PI_SDE_VE: s->t_min = 1e-5; break;
-    case PI_SDE_EDM:
+    case PI_SDE_KIND_VP_COSINE: s->t_max = 1.0 - 1e-3; break;
+    case PI_SDE_KIND_VE: s->t_min = 1e-5; break;
+    case PI_SDE_KIND_EDM:
         s->sigma_min = 0.002;
         s->sigma_max = 80.0;
         s->t_min = 0.002;
@@ -434,10 +434,10 @@ static void set_defaults(pi_sde_t *s, pi_sde_kind kind)
 pi_status pi_sde_create(pi_sde_kind kind, pi_sde_t **out)
 {
     PI_CHECK_NULL(out);
-    if (kind < PI_SDE_VP_LINEAR || kind > PI_SDE_EDM)
+    if (kind < PI_SDE_KIND_VP_LINEAR || kind > PI_SDE_KIND_EDM)
         return pi_fail(PI_EINVAL,
                        "pi_sde_create: kind must be a built-in SDE kind (1..5), got %d%s", (int)kind,
-                       kind == PI_SDE_CUSTOM ? " (use pi_sde_create_custom)" : "");
+                       kind == PI_SDE_KIND_CUSTOM ? " (use pi_sde_create_custom)" : "");
     pi_sde_t *s = pi_calloc(1, sizeof *s);
     if (s == NULL)
         return pi_fail(PI_ENOMEM, "out of memory creating an SDE");
@@ -462,7 +462,7 @@ pi_status pi_sde_create_custom(double t_min, double t_max, pi_sde_marginal_fn ma
     pi_sde_t *s = pi_calloc(1, sizeof *s);
     if (s == NULL)
         return pi_fail(PI_ENOMEM, "out of memory creating an SDE");
-    set_defaults(s, PI_SDE_CUSTOM);
+    set_defaults(s, PI_SDE_KIND_CUSTOM);
     s->t_min = t_min;
     s->t_max = t_max;
     s->marginal_fn = marginal;
@@ -524,13 +524,13 @@ pi_status pi_sde_get_kind(const pi_sde_t *sde, pi_sde_kind *out)
 static const char *param_name(pi_sde_param p)
 {
     switch (p) {
-    case PI_SDE_BETA_MIN: return "beta_min";
-    case PI_SDE_BETA_MAX: return "beta_max";
-    case PI_SDE_COSINE_S: return "cosine_s";
-    case PI_SDE_SIGMA_MIN: return "sigma_min";
-    case PI_SDE_SIGMA_MAX: return "sigma_max";
-    case PI_SDE_T_MIN: return "t_min";
-    case PI_SDE_T_MAX: return "t_max";
+    case PI_SDE_PARAM_BETA_MIN: return "beta_min";
+    case PI_SDE_PARAM_BETA_MAX: return "beta_max";
+    case PI_SDE_PARAM_COSINE_S: return "cosine_s";
+    case PI_SDE_PARAM_SIGMA_MIN: return "sigma_min";
+    case PI_SDE_PARAM_SIGMA_MAX: return "sigma_max";
+    case PI_SDE_PARAM_T_MIN: return "t_min";
+    case PI_SDE_PARAM_T_MAX: return "t_max";
     }
     return "unknown";
 }
@@ -538,15 +538,15 @@ static const char *param_name(pi_sde_param p)
 /* Pointer to the parameter's storage, or NULL if the kind lacks it. */
 static double *param_slot(pi_sde_t *s, pi_sde_param p)
 {
-    int vp = s->kind == PI_SDE_VP_LINEAR || s->kind == PI_SDE_SUBVP;
+    int vp = s->kind == PI_SDE_KIND_VP_LINEAR || s->kind == PI_SDE_KIND_SUBVP;
     switch (p) {
-    case PI_SDE_BETA_MIN: return vp ? &s->beta_min : NULL;
-    case PI_SDE_BETA_MAX: return vp ? &s->beta_max : NULL;
-    case PI_SDE_COSINE_S: return s->kind == PI_SDE_VP_COSINE ? &s->cosine_s : NULL;
-    case PI_SDE_SIGMA_MIN: return (s->kind == PI_SDE_VE || s->kind == PI_SDE_EDM) ? &s->sigma_min : NULL;
-    case PI_SDE_SIGMA_MAX: return (s->kind == PI_SDE_VE || s->kind == PI_SDE_EDM) ? &s->sigma_max : NULL;
-    case PI_SDE_T_MIN: return s->kind == PI_SDE_CUSTOM ? NULL : &s->t_min;
-    case PI_SDE_T_MAX: return s->kind == PI_SDE_CUSTOM ? NULL : &s->t_max;
+    case PI_SDE_PARAM_BETA_MIN: return vp ? &s->beta_min : NULL;
+    case PI_SDE_PARAM_BETA_MAX: return vp ? &s->beta_max : NULL;
+    case PI_SDE_PARAM_COSINE_S: return s->kind == PI_SDE_KIND_VP_COSINE ? &s->cosine_s : NULL;
+    case PI_SDE_PARAM_SIGMA_MIN: return (s->kind == PI_SDE_KIND_VE || s->kind == PI_SDE_KIND_EDM) ? &s->sigma_min : NULL;
+    case PI_SDE_PARAM_SIGMA_MAX: return (s->kind == PI_SDE_KIND_VE || s->kind == PI_SDE_KIND_EDM) ? &s->sigma_max : NULL;
+    case PI_SDE_PARAM_T_MIN: return s->kind == PI_SDE_KIND_CUSTOM ? NULL : &s->t_min;
+    case PI_SDE_PARAM_T_MAX: return s->kind == PI_SDE_KIND_CUSTOM ? NULL : &s->t_max;
     }
     return NULL;
 }
@@ -559,8 +559,8 @@ static pi_status validate(const pi_sde_t *c, pi_sde_param changed, double value)
         return pi_fail(PI_EINVAL, "pi_sde_set_param: %s = %g would break 0 <= t_min < t_max "
                                   "(t_min = %g, t_max = %g)", name, value, c->t_min, c->t_max);
     switch (c->kind) {
-    case PI_SDE_VP_LINEAR:
-    case PI_SDE_SUBVP:
+    case PI_SDE_KIND_VP_LINEAR:
+    case PI_SDE_KIND_SUBVP:
         if (c->beta_min < 0.0 || !(c->beta_min < c->beta_max))
             return pi_fail(PI_EINVAL, "pi_sde_set_param: %s = %g would break 0 <= beta_min < beta_max "
                                       "(beta_min = %g, beta_max = %g)", name, value, c->beta_min, c->beta_max);
@@ -568,21 +568,21 @@ static pi_status validate(const pi_sde_t *c, pi_sde_param changed, double value)
             return pi_fail(PI_EINVAL, "pi_sde_set_param: %s = %g makes the integral of beta over "
                                       "[0, t_max] exceed 700 (alpha underflows)", name, value);
         break;
-    case PI_SDE_VP_COSINE:
+    case PI_SDE_KIND_VP_COSINE:
         if (c->cosine_s < 0.0 || c->cosine_s > 1.0)
             return pi_fail(PI_EINVAL, "pi_sde_set_param: cosine_s must be in [0, 1], got %g", c->cosine_s);
         if (!(c->t_max < 1.0))
             return pi_fail(PI_EINVAL, "pi_sde_set_param: VP cosine needs t_max < 1 (alpha(1) = 0), got %g", c->t_max);
         break;
-    case PI_SDE_VE:
-    case PI_SDE_EDM:
+    case PI_SDE_KIND_VE:
+    case PI_SDE_KIND_EDM:
         if (!(c->sigma_min > 0.0) || !(c->sigma_min < c->sigma_max))
             return pi_fail(PI_EINVAL, "pi_sde_set_param: %s = %g would break 0 < sigma_min < sigma_max "
                                       "(sigma_min = %g, sigma_max = %g)", name, value, c->sigma_min, c->sigma_max);
-        if (c->kind == PI_SDE_VE && log(c->sigma_max / c->sigma_min) * c->t_max > 700.0)
+        if (c->kind == PI_SDE_KIND_VE && log(c->sigma_max / c->sigma_min) * c->t_max > 700.0)
             return pi_fail(PI_EINVAL, "pi_sde_set_param: sigma_max/sigma_min too large");
         break;
-    case PI_SDE_CUSTOM:
+    case PI_SDE_KIND_CUSTOM:
         break;
     }
     return PI_OK;
@@ -599,11 +599,11 @@ pi_status pi_sde_set_param(pi_sde_t *sde, pi_sde_param param, double value)
         return pi_fail(PI_EINVAL, "pi_sde_set_param: parameter %d (%s) does not apply to a %s SDE",
                        (int)param, param_name(param), kind_name(sde->kind));
     *slot = value;
-    if (candidate.kind == PI_SDE_EDM) { /* for EDM t is σ: the two ranges are one */
-        if (param == PI_SDE_SIGMA_MIN) candidate.t_min = value;
-        if (param == PI_SDE_SIGMA_MAX) candidate.t_max = value;
-        if (param == PI_SDE_T_MIN) candidate.sigma_min = value;
-        if (param == PI_SDE_T_MAX) candidate.sigma_max = value;
+    if (candidate.kind == PI_SDE_KIND_EDM) { /* for EDM t is σ: the two ranges are one */
+        if (param == PI_SDE_PARAM_SIGMA_MIN) candidate.t_min = value;
+        if (param == PI_SDE_PARAM_SIGMA_MAX) candidate.t_max = value;
+        if (param == PI_SDE_PARAM_T_MIN) candidate.sigma_min = value;
+        if (param == PI_SDE_PARAM_T_MAX) candidate.sigma_max = value;
     }
     pi_status st = validate(&candidate, param, value);
     if (st != PI_OK)

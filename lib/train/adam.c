@@ -10,7 +10,7 @@ double pi_lr_at(double lr, pi_lr_schedule schedule, uint64_t warmup, uint64_t to
 {
     if (k < warmup)
         return lr * (double)(k + 1) / (double)warmup;
-    if (schedule == PI_LR_COSINE) {
+    if (schedule == PI_LR_SCHEDULE_COSINE) {
         if (total <= warmup || k >= total)
             return 0.0;
         double progress = (double)(k - warmup) / (double)(total - warmup);

@@ -127,7 +127,7 @@ pi_status pi_trainer_save(const pi_trainer_t *trainer, const char *path)
     pi_status st = pi_sde_get_kind(&m->sde, &kind);
     if (st != PI_OK)
         return st;
-    if (kind == PI_SDE_CUSTOM)
+    if (kind == PI_SDE_KIND_CUSTOM)
         return pi_fail(PI_EUNSUPPORTED,
                        "pi_trainer_save: a model on a custom SDE cannot be checkpointed (its "
                        "callbacks cannot be stored)");
@@ -161,13 +161,13 @@ pi_status pi_trainer_save(const pi_trainer_t *trainer, const char *path)
 
     /* Options. */
     put_f64(&b, trainer->lr);
-    put_u32(&b, (uint32_t)trainer->schedule);
+    put_u32(&b, (uint32_t)trainer->schedule - 1u); /* 0-based codes, as in 0.1 */
     put_u32(&b, 0);
     put_u64(&b, trainer->warmup);
     put_u64(&b, trainer->total);
     put_u64(&b, trainer->batch);
-    put_u32(&b, (uint32_t)trainer->weighting);
-    put_u32(&b, (uint32_t)trainer->sampling);
+    put_u32(&b, (uint32_t)trainer->weighting - 1u);
+    put_u32(&b, (uint32_t)trainer->sampling - 1u);
     put_f64(&b, trainer->p_mean);
     put_f64(&b, trainer->p_std);
     put_f64(&b, trainer->beta1);
@@ -319,10 +319,10 @@ pi_status pi_trainer_resume(const char *path, pi_model_t **model_out, pi_trainer
     uint32_t threads = get_u32(&b);
     (void)get_u32(&b);
     SET_OPTION(pi_trainer_set_learning_rate(tr, lr));
-    SET_OPTION(pi_trainer_set_lr_schedule(tr, (pi_lr_schedule)schedule, warmup, total));
+    SET_OPTION(pi_trainer_set_lr_schedule(tr, (pi_lr_schedule)(schedule + 1u), warmup, total));
     SET_OPTION(pi_trainer_set_batch_size(tr, batch > SIZE_MAX ? 0 : (size_t)batch));
-    SET_OPTION(pi_trainer_set_weighting(tr, (pi_weighting)weighting));
-    SET_OPTION(pi_trainer_set_time_sampling(tr, (pi_time_sampling)sampling));
+    SET_OPTION(pi_trainer_set_weighting(tr, (pi_weighting)(weighting + 1u)));
+    SET_OPTION(pi_trainer_set_time_sampling(tr, (pi_time_sampling)(sampling + 1u)));
     SET_OPTION(pi_trainer_set_lognormal(tr, p_mean, p_std));
     SET_OPTION(pi_trainer_set_adam(tr, beta1, beta2, eps));
     SET_OPTION(pi_trainer_set_weight_decay(tr, decay));

@@ -1,54 +1,13 @@
-/* Internal interface of the trainer (MATH.md §5): the trainer state, the denoising score
- * matching terms (loss.c), the optimiser pieces (adam.c), checkpoints (checkpoint.c) and the
- * action bound (bound.c). Tests include this header to check each piece on its own. */
+/* Internal interface of the trainer (MATH.md §5): the trainer state, the optimiser pieces
+ * (adam.c) and checkpoints (checkpoint.c); the denoising-score-matching terms it minimises are
+ * the model's (model/dsm.h). Tests include this header to check each piece on its own. */
 #ifndef PI_TRAIN_IMPL_H
 #define PI_TRAIN_IMPL_H
 
+#include "model/dsm.h"
 #include "model/model_impl.h"
 
-/* ---- denoising score matching terms (loss.c) ------------------------------------------- */
-
-/* Per-run constants of the loss: weighting, time sampling and the SDE's range. */
-typedef struct pi_dsm_setup {
-    const pi_model_t *model;
-    pi_weighting weighting;
-    pi_time_sampling sampling;
-    double p_mean, p_std;  /* log-normal σ̃ sampling */
-    double sigma_data;     /* EDM weighting (the MLP's σ_data, else 0.5) */
-    double t_min, t_max;
-    double log_st_min, log_st_max; /* log σ̃ at t_min and T */
-} pi_dsm_setup;
-
-/* Prepare the constants; PI_EUNSUPPORTED if σ̃(t_min) is not > 0 (no finite loss). */
-pi_status pi_dsm_setup_init(pi_dsm_setup *s, const pi_model_t *m, pi_weighting weighting,
-                            pi_time_sampling sampling, double p_mean, double p_std);
-
-/* A time from one uniform u ∈ (0, 1] (uniform and importance sampling) or one standard normal
- * (log-normal), and the density ratio that makes the estimate unbiased for the uniform-t loss
- * (1 for uniform and log-normal sampling; see docs/training.md). */
-pi_status pi_dsm_sample_time(const pi_dsm_setup *s, double u, double normal, double *t,
-                             double *ratio);
-
-/* What one row of the loss needs at time t: x_t = α x0 + σ z, and the native-view output is
- * compared with a target with weight w so that  w ‖out − target‖² = ratio · λ ‖s + z/σ‖². */
-typedef struct pi_dsm_row {
-    double t, alpha, sigma;
-    double weight; /* w = ratio · λ / a², out = a · s + b in the native view */
-} pi_dsm_row;
-
-pi_status pi_dsm_row_at(const pi_dsm_setup *s, double t, double ratio, pi_dsm_row *row);
-
-/* x_t and the native-view target of one row from x0 and z (dim values each). */
-void pi_dsm_target(pi_view view, size_t dim, const float *x0, const float *z, double alpha,
-                   double sigma, float *x_t, float *target);
-
-/* σ-scaled residual factor: ‖s + z/σ‖² = ‖out − target‖² / a², a of the native view. */
-double pi_dsm_view_scale(pi_view view, double alpha, double sigma);
-
-/* (1/n) Σ_i w_i ‖out_i − target_i‖² in double; if dout is not NULL it receives the gradient
- * 2 w_i (out_i − target_i) / n. */
-double pi_dsm_loss(size_t n, size_t dim, const float *out, const float *target, const double *w,
-                   float *dout);
+#include <stdatomic.h>
 
 /* ---- optimiser (adam.c) --------------------------------------------------------------- */
 
@@ -92,6 +51,8 @@ struct pi_trainer {
     int threads;
     pi_train_fn callback;
     void *user_data;
+    atomic_int cancel;  /* set by pi_trainer_cancel() while fitting */
+    atomic_int running; /* pi_trainer_fit is in progress */
 
     /* state */
     uint64_t step;      /* steps taken; also the RNG position (Philox sample index) */
@@ -115,10 +76,6 @@ float *pi_trainer_params(pi_trainer_t *tr, pi_status *st);
 /* Put the training (raw) weights back into the model if it holds the EMA weights. */
 void pi_trainer_use_raw(pi_trainer_t *tr, float *params);
 
-/* The action bound with an explicit thread count (bound.c). */
-pi_status pi_action_bound_threads(const pi_model_t *model, size_t n, const float *data,
-                                  size_t samples, uint64_t seed, int threads, double *bound,
-                                  double *stderr_out);
 
 /* Allocate the state arrays of a trainer for num_params parameters (trainer.c). */
 pi_status pi_trainer_alloc(pi_model_t *model, pi_trainer_t **out);

@@ -14,13 +14,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include "train/train_impl.h"
 
+#include "core/options.h"
 #include "core/philox.h"
 
 #include <string.h>
 #include <time.h>
 
-#define MAX_BATCH ((size_t)1 << 22)
-#define MAX_THREADS 256
 #define LOSS_EMA_DECAY 0.99
 
 enum train_purpose { DRAW_INDEX = 0, DRAW_TIME = 1, DRAW_NOISE = 2, DRAW_LOGNORMAL = 3 };
@@ -32,7 +31,7 @@ pi_status pi_trainer_alloc(pi_model_t *model, pi_trainer_t **out)
     size_t count = 0;
     if (pi_model_param_vector(model, &count) == NULL || count == 0)
         return pi_fail(PI_EUNSUPPORTED,
-                       "pi_trainer_create: model must be a trainable MLP (PI_MODEL_MLP), got a "
+                       "pi_trainer_create: model must be a trainable MLP (PI_MODEL_KIND_MLP), got a "
                        "%s model",
                        model->type->name);
     pi_trainer_t *tr = pi_calloc(1, sizeof *tr);
@@ -49,18 +48,26 @@ pi_status pi_trainer_alloc(pi_model_t *model, pi_trainer_t **out)
         return pi_fail(PI_ENOMEM, "pi_trainer_create: out of memory for 4 x %zu parameters",
                        count);
     }
-    tr->lr = 1e-3;
-    tr->schedule = PI_LR_CONSTANT;
-    tr->batch = 256;
-    tr->weighting = PI_WEIGHT_LIKELIHOOD;
-    tr->sampling = PI_TIME_UNIFORM;
-    tr->p_mean = -1.2;
-    tr->p_std = 1.2;
-    tr->beta1 = 0.9;
-    tr->beta2 = 0.999;
-    tr->eps = 1e-8;
-    tr->ema_decay = 0.999;
-    tr->threads = 1;
+    /* Defaults from the one option table (core/options.c). */
+    tr->lr = pi_option_default(PI_OPTION_TRAINER_LEARNING_RATE);
+    tr->schedule = (pi_lr_schedule)pi_option_default(PI_OPTION_TRAINER_LR_SCHEDULE);
+    tr->warmup = (uint64_t)pi_option_default(PI_OPTION_TRAINER_WARMUP_STEPS);
+    tr->total = (uint64_t)pi_option_default(PI_OPTION_TRAINER_TOTAL_STEPS);
+    tr->batch = (size_t)pi_option_default(PI_OPTION_TRAINER_BATCH_SIZE);
+    tr->weighting = (pi_weighting)pi_option_default(PI_OPTION_TRAINER_WEIGHTING);
+    tr->sampling = (pi_time_sampling)pi_option_default(PI_OPTION_TRAINER_TIME_SAMPLING);
+    tr->p_mean = pi_option_default(PI_OPTION_TRAINER_LOGNORMAL_MEAN);
+    tr->p_std = pi_option_default(PI_OPTION_TRAINER_LOGNORMAL_STD);
+    tr->beta1 = pi_option_default(PI_OPTION_TRAINER_ADAM_BETA1);
+    tr->beta2 = pi_option_default(PI_OPTION_TRAINER_ADAM_BETA2);
+    tr->eps = pi_option_default(PI_OPTION_TRAINER_ADAM_EPS);
+    tr->weight_decay = pi_option_default(PI_OPTION_TRAINER_WEIGHT_DECAY);
+    tr->grad_clip = pi_option_default(PI_OPTION_TRAINER_GRAD_CLIP);
+    tr->ema_decay = pi_option_default(PI_OPTION_TRAINER_EMA);
+    tr->seed = (uint64_t)pi_option_default(PI_OPTION_TRAINER_SEED);
+    tr->threads = (int)pi_option_default(PI_OPTION_TRAINER_THREADS);
+    atomic_init(&tr->cancel, 0);
+    atomic_init(&tr->running, 0);
     *out = tr;
     return PI_OK;
 }
@@ -107,9 +114,9 @@ void pi_trainer_destroy(pi_trainer_t *trainer)
 pi_status pi_trainer_set_learning_rate(pi_trainer_t *trainer, double lr)
 {
     PI_CHECK_NULL(trainer);
-    if (!(lr > 0.0) || !(lr <= 1e3))
-        return pi_fail(PI_EINVAL, "pi_trainer_set_learning_rate: lr must be in (0, 1000], got %g",
-                       lr);
+    pi_status st = pi_option_check(PI_OPTION_TRAINER_LEARNING_RATE, lr, __func__);
+    if (st != PI_OK)
+        return st;
     trainer->lr = lr;
     return PI_OK;
 }
@@ -118,17 +125,14 @@ pi_status pi_trainer_set_lr_schedule(pi_trainer_t *trainer, pi_lr_schedule sched
                                      uint64_t warmup_steps, uint64_t total_steps)
 {
     PI_CHECK_NULL(trainer);
-    if (schedule != PI_LR_CONSTANT && schedule != PI_LR_COSINE)
-        return pi_fail(PI_EINVAL,
-                       "pi_trainer_set_lr_schedule: schedule must be PI_LR_CONSTANT (0) or "
-                       "PI_LR_COSINE (1), got %d",
-                       (int)schedule);
-    if (warmup_steps > ((uint64_t)1 << 53) || total_steps > ((uint64_t)1 << 53))
-        return pi_fail(PI_EINVAL,
-                       "pi_trainer_set_lr_schedule: warmup_steps and total_steps must be <= 2^53, "
-                       "got %llu and %llu",
-                       (unsigned long long)warmup_steps, (unsigned long long)total_steps);
-    if (schedule == PI_LR_COSINE && total_steps <= warmup_steps)
+    pi_status st = pi_option_check_int(PI_OPTION_TRAINER_LR_SCHEDULE, (int)schedule, __func__);
+    if (st == PI_OK)
+        st = pi_option_check_u64(PI_OPTION_TRAINER_WARMUP_STEPS, warmup_steps, __func__);
+    if (st == PI_OK)
+        st = pi_option_check_u64(PI_OPTION_TRAINER_TOTAL_STEPS, total_steps, __func__);
+    if (st != PI_OK)
+        return st;
+    if (schedule == PI_LR_SCHEDULE_COSINE && total_steps <= warmup_steps)
         return pi_fail(PI_EINVAL,
                        "pi_trainer_set_lr_schedule: total_steps must be > warmup_steps (%llu) for "
                        "the cosine schedule, got %llu",
@@ -142,9 +146,9 @@ pi_status pi_trainer_set_lr_schedule(pi_trainer_t *trainer, pi_lr_schedule sched
 pi_status pi_trainer_set_batch_size(pi_trainer_t *trainer, size_t batch)
 {
     PI_CHECK_NULL(trainer);
-    if (batch == 0 || batch > MAX_BATCH)
-        return pi_fail(PI_EINVAL, "pi_trainer_set_batch_size: batch must be in [1, 2^22], got %zu",
-                       batch);
+    pi_status st = pi_option_check_size(PI_OPTION_TRAINER_BATCH_SIZE, batch, __func__);
+    if (st != PI_OK)
+        return st;
     if (batch != trainer->batch)
         free_workspace(trainer);
     trainer->batch = batch;
@@ -154,12 +158,9 @@ pi_status pi_trainer_set_batch_size(pi_trainer_t *trainer, size_t batch)
 pi_status pi_trainer_set_weighting(pi_trainer_t *trainer, pi_weighting weighting)
 {
     PI_CHECK_NULL(trainer);
-    if (weighting != PI_WEIGHT_LIKELIHOOD && weighting != PI_WEIGHT_SIGMA2 &&
-        weighting != PI_WEIGHT_EDM)
-        return pi_fail(PI_EINVAL,
-                       "pi_trainer_set_weighting: weighting must be PI_WEIGHT_LIKELIHOOD (0), "
-                       "PI_WEIGHT_SIGMA2 (1) or PI_WEIGHT_EDM (2), got %d",
-                       (int)weighting);
+    pi_status st = pi_option_check_int(PI_OPTION_TRAINER_WEIGHTING, (int)weighting, __func__);
+    if (st != PI_OK)
+        return st;
     trainer->weighting = weighting;
     return PI_OK;
 }
@@ -167,12 +168,9 @@ pi_status pi_trainer_set_weighting(pi_trainer_t *trainer, pi_weighting weighting
 pi_status pi_trainer_set_time_sampling(pi_trainer_t *trainer, pi_time_sampling sampling)
 {
     PI_CHECK_NULL(trainer);
-    if (sampling != PI_TIME_UNIFORM && sampling != PI_TIME_IMPORTANCE &&
-        sampling != PI_TIME_LOGNORMAL)
-        return pi_fail(PI_EINVAL,
-                       "pi_trainer_set_time_sampling: sampling must be PI_TIME_UNIFORM (0), "
-                       "PI_TIME_IMPORTANCE (1) or PI_TIME_LOGNORMAL (2), got %d",
-                       (int)sampling);
+    pi_status st = pi_option_check_int(PI_OPTION_TRAINER_TIME_SAMPLING, (int)sampling, __func__);
+    if (st != PI_OK)
+        return st;
     trainer->sampling = sampling;
     return PI_OK;
 }
@@ -180,12 +178,11 @@ pi_status pi_trainer_set_time_sampling(pi_trainer_t *trainer, pi_time_sampling s
 pi_status pi_trainer_set_lognormal(pi_trainer_t *trainer, double p_mean, double p_std)
 {
     PI_CHECK_NULL(trainer);
-    if (!isfinite(p_mean) || fabs(p_mean) > 100.0)
-        return pi_fail(PI_EINVAL, "pi_trainer_set_lognormal: p_mean must be in [-100, 100], got %g",
-                       p_mean);
-    if (!(p_std > 0.0) || !(p_std <= 100.0))
-        return pi_fail(PI_EINVAL, "pi_trainer_set_lognormal: p_std must be in (0, 100], got %g",
-                       p_std);
+    pi_status st = pi_option_check(PI_OPTION_TRAINER_LOGNORMAL_MEAN, p_mean, __func__);
+    if (st == PI_OK)
+        st = pi_option_check(PI_OPTION_TRAINER_LOGNORMAL_STD, p_std, __func__);
+    if (st != PI_OK)
+        return st;
     trainer->p_mean = p_mean;
     trainer->p_std = p_std;
     return PI_OK;
@@ -194,12 +191,13 @@ pi_status pi_trainer_set_lognormal(pi_trainer_t *trainer, double p_mean, double 
 pi_status pi_trainer_set_adam(pi_trainer_t *trainer, double beta1, double beta2, double eps)
 {
     PI_CHECK_NULL(trainer);
-    if (!(beta1 >= 0.0 && beta1 < 1.0))
-        return pi_fail(PI_EINVAL, "pi_trainer_set_adam: beta1 must be in [0, 1), got %g", beta1);
-    if (!(beta2 >= 0.0 && beta2 < 1.0))
-        return pi_fail(PI_EINVAL, "pi_trainer_set_adam: beta2 must be in [0, 1), got %g", beta2);
-    if (!(eps > 0.0) || !(eps <= 1.0))
-        return pi_fail(PI_EINVAL, "pi_trainer_set_adam: eps must be in (0, 1], got %g", eps);
+    pi_status st = pi_option_check(PI_OPTION_TRAINER_ADAM_BETA1, beta1, __func__);
+    if (st == PI_OK)
+        st = pi_option_check(PI_OPTION_TRAINER_ADAM_BETA2, beta2, __func__);
+    if (st == PI_OK)
+        st = pi_option_check(PI_OPTION_TRAINER_ADAM_EPS, eps, __func__);
+    if (st != PI_OK)
+        return st;
     trainer->beta1 = beta1;
     trainer->beta2 = beta2;
     trainer->eps = eps;
@@ -209,9 +207,9 @@ pi_status pi_trainer_set_adam(pi_trainer_t *trainer, double beta1, double beta2,
 pi_status pi_trainer_set_weight_decay(pi_trainer_t *trainer, double decay)
 {
     PI_CHECK_NULL(trainer);
-    if (!(decay >= 0.0) || !(decay <= 1e3))
-        return pi_fail(PI_EINVAL,
-                       "pi_trainer_set_weight_decay: decay must be in [0, 1000], got %g", decay);
+    pi_status st = pi_option_check(PI_OPTION_TRAINER_WEIGHT_DECAY, decay, __func__);
+    if (st != PI_OK)
+        return st;
     trainer->weight_decay = decay;
     return PI_OK;
 }
@@ -219,11 +217,9 @@ pi_status pi_trainer_set_weight_decay(pi_trainer_t *trainer, double decay)
 pi_status pi_trainer_set_grad_clip(pi_trainer_t *trainer, double max_norm)
 {
     PI_CHECK_NULL(trainer);
-    if (!(max_norm >= 0.0) || !isfinite(max_norm))
-        return pi_fail(PI_EINVAL,
-                       "pi_trainer_set_grad_clip: max_norm must be finite and >= 0 (0 = off), "
-                       "got %g",
-                       max_norm);
+    pi_status st = pi_option_check(PI_OPTION_TRAINER_GRAD_CLIP, max_norm, __func__);
+    if (st != PI_OK)
+        return st;
     trainer->grad_clip = max_norm;
     return PI_OK;
 }
@@ -231,8 +227,9 @@ pi_status pi_trainer_set_grad_clip(pi_trainer_t *trainer, double max_norm)
 pi_status pi_trainer_set_ema(pi_trainer_t *trainer, double decay)
 {
     PI_CHECK_NULL(trainer);
-    if (!(decay >= 0.0 && decay < 1.0))
-        return pi_fail(PI_EINVAL, "pi_trainer_set_ema: decay must be in [0, 1), got %g", decay);
+    pi_status st = pi_option_check(PI_OPTION_TRAINER_EMA, decay, __func__);
+    if (st != PI_OK)
+        return st;
     trainer->ema_decay = decay;
     return PI_OK;
 }
@@ -247,9 +244,9 @@ pi_status pi_trainer_set_seed(pi_trainer_t *trainer, uint64_t seed)
 pi_status pi_trainer_set_threads(pi_trainer_t *trainer, int threads)
 {
     PI_CHECK_NULL(trainer);
-    if (threads < 1 || threads > MAX_THREADS)
-        return pi_fail(PI_EINVAL, "pi_trainer_set_threads: threads must be in [1, 256], got %d",
-                       threads);
+    pi_status st = pi_option_check_int(PI_OPTION_TRAINER_THREADS, threads, __func__);
+    if (st != PI_OK)
+        return st;
     trainer->threads = threads;
     return PI_OK;
 }
@@ -258,7 +255,84 @@ pi_status pi_trainer_set_callback(pi_trainer_t *trainer, pi_train_fn fn, void *u
 {
     PI_CHECK_NULL(trainer);
     trainer->callback = fn;
-    trainer->user_data = user_data;
+    trainer->user_data = fn != NULL ? user_data : NULL;
+    return PI_OK;
+}
+
+pi_status pi_trainer_cancel(pi_trainer_t *trainer)
+{
+    PI_CHECK_NULL(trainer);
+    /* Only a running fit is canceled: a cancel while idle must not stop the next one. */
+    if (atomic_load(&trainer->running))
+        atomic_store(&trainer->cancel, 1);
+    return PI_OK;
+}
+
+/* ---- getters --------------------------------------------------------------------------- */
+
+#define GETTER(name, type, expr)                                                                   \
+    pi_status name(const pi_trainer_t *trainer, type *out)                                         \
+    {                                                                                              \
+        PI_CHECK_NULL(trainer);                                                                    \
+        PI_CHECK_NULL(out);                                                                        \
+        *out = (expr);                                                                             \
+        return PI_OK;                                                                              \
+    }
+
+GETTER(pi_trainer_get_model, pi_model_t *, trainer->model)
+GETTER(pi_trainer_get_learning_rate, double, trainer->lr)
+GETTER(pi_trainer_get_batch_size, size_t, trainer->batch)
+GETTER(pi_trainer_get_weighting, pi_weighting, trainer->weighting)
+GETTER(pi_trainer_get_time_sampling, pi_time_sampling, trainer->sampling)
+GETTER(pi_trainer_get_weight_decay, double, trainer->weight_decay)
+GETTER(pi_trainer_get_grad_clip, double, trainer->grad_clip)
+GETTER(pi_trainer_get_ema, double, trainer->ema_decay)
+GETTER(pi_trainer_get_seed, uint64_t, trainer->seed)
+GETTER(pi_trainer_get_threads, int, trainer->threads)
+
+pi_status pi_trainer_get_lr_schedule(const pi_trainer_t *trainer, pi_lr_schedule *schedule,
+                                     uint64_t *warmup_steps, uint64_t *total_steps)
+{
+    PI_CHECK_NULL(trainer);
+    if (schedule != NULL)
+        *schedule = trainer->schedule;
+    if (warmup_steps != NULL)
+        *warmup_steps = trainer->warmup;
+    if (total_steps != NULL)
+        *total_steps = trainer->total;
+    return PI_OK;
+}
+
+pi_status pi_trainer_get_lognormal(const pi_trainer_t *trainer, double *p_mean, double *p_std)
+{
+    PI_CHECK_NULL(trainer);
+    if (p_mean != NULL)
+        *p_mean = trainer->p_mean;
+    if (p_std != NULL)
+        *p_std = trainer->p_std;
+    return PI_OK;
+}
+
+pi_status pi_trainer_get_adam(const pi_trainer_t *trainer, double *beta1, double *beta2,
+                              double *eps)
+{
+    PI_CHECK_NULL(trainer);
+    if (beta1 != NULL)
+        *beta1 = trainer->beta1;
+    if (beta2 != NULL)
+        *beta2 = trainer->beta2;
+    if (eps != NULL)
+        *eps = trainer->eps;
+    return PI_OK;
+}
+
+pi_status pi_trainer_get_callback(const pi_trainer_t *trainer, pi_train_fn *fn, void **user_data)
+{
+    PI_CHECK_NULL(trainer);
+    if (fn != NULL)
+        *fn = trainer->callback;
+    if (user_data != NULL)
+        *user_data = trainer->user_data;
     return PI_OK;
 }
 
@@ -365,7 +439,7 @@ static pi_status draw_batch(pi_trainer_t *tr, const pi_dsm_setup *setup, size_t 
             row = n - 1;
         memcpy(tr->x0 + i * d, data + row * d, d * sizeof(float));
         double ut = pi_rng_uniform1(tr->seed, PI_STREAM_TRAIN, k, DRAW_TIME, i);
-        double normal = tr->sampling == PI_TIME_LOGNORMAL
+        double normal = tr->sampling == PI_TIME_SAMPLING_LOGNORMAL
                             ? pi_rng_normal1(tr->seed, PI_STREAM_TRAIN, k, DRAW_LOGNORMAL, i)
                             : 0.0;
         double t, ratio;
@@ -486,12 +560,19 @@ pi_status pi_trainer_fit(pi_trainer_t *trainer, size_t n, const float *data, uin
     if (st != PI_OK)
         return st;
     pi_trainer_use_raw(trainer, params);
+    atomic_store(&trainer->cancel, 0);
+    atomic_store(&trainer->running, 1);
     double start = seconds_now();
     for (uint64_t k = 0; k < steps; k++) {
         double loss;
         st = step_once(trainer, &setup, params, n, data, &loss);
         if (st != PI_OK)
             break;
+        if (atomic_load(&trainer->cancel)) {
+            st = pi_fail(PI_ECANCELED, "pi_trainer_fit: canceled by pi_trainer_cancel() after "
+                                       "step %llu", (unsigned long long)trainer->step);
+            break;
+        }
         if (trainer->callback != NULL) {
             double elapsed = seconds_now() - start;
             double rate = elapsed > 0.0 ? (double)(k + 1) / elapsed : 0.0;
@@ -503,6 +584,8 @@ pi_status pi_trainer_fit(pi_trainer_t *trainer, size_t n, const float *data, uin
             }
         }
     }
+    atomic_store(&trainer->running, 0);
+    atomic_store(&trainer->cancel, 0);
     use_ema(trainer, params);
     return st;
 }
@@ -511,7 +594,7 @@ pi_status pi_trainer_fit(pi_trainer_t *trainer, size_t n, const float *data, uin
 
 #define EVAL_BLOCK ((size_t)1024)
 
-pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t n, const float *data, size_t samples,
+pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t samples, size_t n, const float *data,
                           double *loss_out)
 {
     PI_CHECK_NULL(trainer);
@@ -589,12 +672,4 @@ pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t n, const float *data, si
         return pi_fail(PI_ENUMERIC, "pi_trainer_loss: the loss is %g", loss);
     *loss_out = loss;
     return PI_OK;
-}
-
-pi_status pi_trainer_bound(pi_trainer_t *trainer, size_t n, const float *data, size_t samples,
-                           double *bound, double *stderr_out)
-{
-    PI_CHECK_NULL(trainer);
-    return pi_action_bound_threads(trainer->model, n, data, samples, trainer->seed,
-                                   trainer->threads, bound, stderr_out);
 }

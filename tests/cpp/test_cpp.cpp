@@ -28,19 +28,19 @@ static_assert(std::is_nothrow_move_constructible<pathint::sampler>::value, "samp
 
 static void test_sde()
 {
-    pathint::sde vp(PI_SDE_VP_LINEAR);
+    pathint::sde vp(PI_SDE_KIND_VP_LINEAR);
     double t = 0.5, integral = 0.1 * t + 0.5 * (20.0 - 0.1) * t * t;
     auto [alpha, sigma] = vp.marginal(t);
     CHECK(std::fabs(alpha - std::exp(-0.5 * integral)) < 1e-12);
     CHECK(std::fabs(sigma - std::sqrt(1 - alpha * alpha)) < 1e-12);
-    vp.set(PI_SDE_BETA_MIN, 0.0).set(PI_SDE_T_MIN, 0.01);
-    CHECK(vp.get(PI_SDE_BETA_MIN) == 0.0);
+    vp.set(PI_SDE_PARAM_BETA_MIN, 0.0).set(PI_SDE_PARAM_T_MIN, 0.01);
+    CHECK(vp.get(PI_SDE_PARAM_BETA_MIN) == 0.0);
     CHECK(std::fabs(vp.time_range().first - 0.01) < 1e-15);
     pathint::sde moved = std::move(vp);
     CHECK(moved.get() != nullptr && vp.get() == nullptr);
-    CHECK(moved.clone().kind() == PI_SDE_VP_LINEAR);
+    CHECK(moved.clone().kind() == PI_SDE_KIND_VP_LINEAR);
     // every built-in kind at t = 0.5 (α > 0, σ > 0)
-    for (pi_sde_kind k : {PI_SDE_VP_LINEAR, PI_SDE_VP_COSINE, PI_SDE_SUBVP, PI_SDE_VE, PI_SDE_EDM}) {
+    for (pi_sde_kind k : {PI_SDE_KIND_VP_LINEAR, PI_SDE_KIND_VP_COSINE, PI_SDE_KIND_SUBVP, PI_SDE_KIND_VE, PI_SDE_KIND_EDM}) {
         auto [a, s] = pathint::sde(k).marginal(0.5);
         CHECK(a > 0 && s > 0);
     }
@@ -50,7 +50,7 @@ static void test_errors()
 {
     pathint::sde vp;
     try {
-        vp.set(PI_SDE_BETA_MAX, -1.0);
+        vp.set(PI_SDE_PARAM_BETA_MAX, -1.0);
         CHECK(!"no exception");
     } catch (const pathint::error &e) {
         CHECK(e.status() == PI_EINVAL);
@@ -74,7 +74,7 @@ static void test_model_and_sampler()
 {
     pathint::sde vp;
     pathint::model m = two_bumps(vp);
-    CHECK(m.dim() == 2 && m.kind() == PI_MODEL_GMM);
+    CHECK(m.dim() == 2 && m.kind() == PI_MODEL_KIND_GMM);
     // the score at the midpoint between symmetric bumps is zero
     std::vector<float> s = m.eval(PI_VIEW_SCORE, {0.0f, 0.0f}, 0.3);
     CHECK(std::fabs(s[0]) < 1e-5 && std::fabs(s[1]) < 1e-5);
@@ -158,7 +158,7 @@ static void test_callback_model()
 static void test_trainer_and_data()
 {
     pathint::sde vp;
-    std::vector<float> data = pathint::generate(PI_DATA_MOONS, 1000, 1);
+    std::vector<float> data = pathint::generate(PI_DATASET_MOONS, 1000, 1);
     pathint::model m = pathint::model::mlp(vp, 2, 16, 2);
     m.init(3);
     pathint::trainer tr(m);

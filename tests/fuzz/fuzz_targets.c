@@ -112,7 +112,7 @@ int pi_fuzz_safetensors(const uint8_t *data, size_t size)
     if (path == NULL)
         return 0;
     pi_sde_t *sde = NULL;
-    if (pi_sde_create(PI_SDE_VP_LINEAR, &sde) != PI_OK) {
+    if (pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde) != PI_OK) {
         unlink(path);
         return 0;
     }
@@ -228,8 +228,8 @@ int pi_fuzz_setters(const uint8_t *data, size_t size)
 {
     reader r = {data, size};
     pi_sde_t *sde = NULL;
-    pi_sde_kind kinds[] = {PI_SDE_VP_LINEAR, PI_SDE_VP_COSINE, PI_SDE_SUBVP, PI_SDE_VE,
-                           PI_SDE_EDM};
+    pi_sde_kind kinds[] = {PI_SDE_KIND_VP_LINEAR, PI_SDE_KIND_VP_COSINE, PI_SDE_KIND_SUBVP, PI_SDE_KIND_VE,
+                           PI_SDE_KIND_EDM};
     if (pi_sde_create(kinds[take_u8(&r) % 5], &sde) != PI_OK)
         return 0;
     /* A few SDE parameter changes first (validated setters). */
@@ -294,9 +294,9 @@ int pi_fuzz_setters(const uint8_t *data, size_t size)
         case 12: {
             uint8_t mode = take_u8(&r) % 3;
             size_t cap = take_size(&r) % 4097;
-            st = mode == 0   ? pi_sampler_record_trajectory(s, 0, NULL, NULL, 0)
-                 : mode == 1 ? pi_sampler_record_trajectory(s, 1, NULL, NULL, 0)
-                             : pi_sampler_record_trajectory(s, 1, traj_x, traj_d, cap);
+            st = mode == 0   ? pi_sampler_set_trajectory(s, 0, 0, NULL, NULL)
+                 : mode == 1 ? pi_sampler_set_trajectory(s, 1, 0, NULL, NULL)
+                             : pi_sampler_set_trajectory(s, 1, cap, traj_x, traj_d);
             break;
         }
         case 13: st = pi_likelihood_set_divergence(lik, (pi_divergence)(take_u8(&r) % 4), take_size(&r)); break;
@@ -310,7 +310,7 @@ int pi_fuzz_setters(const uint8_t *data, size_t size)
         case 17: st = pi_sampler_cancel(s); break;
         case 18: {
             size_t count = 0;
-            st = pi_sampler_get_times(s, times, take_u8(&r) % 65, &count);
+            st = pi_sampler_get_times(s, take_u8(&r) % 65, times, &count);
             if (st == PI_OK)
                 FUZZ_CHECK(count >= 2);
             break;
@@ -323,7 +323,7 @@ int pi_fuzz_setters(const uint8_t *data, size_t size)
 
     /* Keep the run short whatever the options: cap steps and tighten nothing. */
     size_t count = 0;
-    if (pi_sampler_get_times(s, times, 64, &count) != PI_OK || count > 64)
+    if (pi_sampler_get_times(s, 64, times, &count) != PI_OK || count > 64)
         (void)pi_sampler_set_steps(s, 16);
     (void)pi_sampler_set_tolerances(s, 1e-3, 1e-3);
     (void)pi_sampler_set_corrector(s, 0, 0.16);
@@ -353,7 +353,7 @@ int pi_fuzz_setters(const uint8_t *data, size_t size)
          * SDE parameters: an extreme SDE makes the adaptive solve legitimately slow, which the
          * long run reported as a 10 s timeout, not a bug). */
         (void)pi_likelihood_set_tolerances(lik, 1e-3, 1e-5);
-        (void)pi_likelihood_set_wkb_algorithm(lik, PI_WKB_SWEEP);
+        (void)pi_likelihood_set_wkb_algorithm(lik, PI_WKB_ALGORITHM_SWEEP);
         double nll = 0, c1 = 0;
         float pt[2] = {0.1f, -0.2f};
         (void)pi_likelihood_nll(lik, 1, pt, &nll, take_u8(&r) % 2 ? &c1 : NULL);

@@ -8,8 +8,8 @@ int main(int argc, char **argv)
     static const struct {
         pi_sde_kind kind;
         const char *name;
-    } kinds[] = {{PI_SDE_VP_LINEAR, "vp"}, {PI_SDE_VP_COSINE, "vp-cosine"}, {PI_SDE_SUBVP, "subvp"},
-                 {PI_SDE_VE, "ve"}, {PI_SDE_EDM, "edm"}};
+    } kinds[] = {{PI_SDE_KIND_VP_LINEAR, "vp"}, {PI_SDE_KIND_VP_COSINE, "vp-cosine"}, {PI_SDE_KIND_SUBVP, "subvp"},
+                 {PI_SDE_KIND_VE, "ve"}, {PI_SDE_KIND_EDM, "edm"}};
     if (pi_version_number() / 10000 != PI_VERSION_MAJOR) {
         fprintf(stderr, "header %s but library %s\n", PI_VERSION_STRING, pi_version_string());
         return 1;
@@ -29,7 +29,7 @@ int main(int argc, char **argv)
         pi_sde_t *sde = NULL;
         pi_model_t *model = NULL;
         const double w[2] = {0.5, 0.5}, mu[4] = {-1, 0, 1, 0}, var[4] = {0.01, 0.01, 0.01, 0.01};
-        pi_status st = pi_sde_create(PI_SDE_VP_LINEAR, &sde);
+        pi_status st = pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde);
         if (!st)
             st = pi_model_create_gmm(sde, 2, 2, w, mu, var, &model);
         if (!st)

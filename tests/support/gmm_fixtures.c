@@ -118,3 +118,21 @@ double gmm_fixture_logpdf(const gmm_fixture *f, const double *x, double alpha, d
     free(l);
     return lmax + log(sum);
 }
+
+pi_status fixture_action_bound(const pi_model_t *model, size_t n, const float *x, size_t samples,
+                               uint64_t seed, double *bound, double *stderr_out)
+{
+    pi_likelihood_t *lik = NULL;
+    int threads = 1;
+    pi_status st = pi_likelihood_create(model, &lik);
+    if (st == PI_OK)
+        st = pi_model_get_threads(model, &threads);
+    if (st == PI_OK)
+        st = pi_likelihood_set_threads(lik, threads);
+    if (st == PI_OK)
+        st = pi_likelihood_set_seed(lik, seed);
+    if (st == PI_OK)
+        st = pi_likelihood_action_bound(lik, samples, n, x, bound, stderr_out);
+    pi_likelihood_destroy(lik);
+    return st;
+}

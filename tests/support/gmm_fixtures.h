@@ -39,4 +39,9 @@ void gmm_fixture_sample_at(const gmm_fixture *f, size_t n, uint64_t seed, double
  * library (for cross-checks). */
 double gmm_fixture_logpdf(const gmm_fixture *f, const double *x, double alpha, double sigma);
 
+/* The public action bound (pi_likelihood_action_bound) of a model with an explicit seed and
+ * the model's thread count, through a likelihood handle made for the call. */
+pi_status fixture_action_bound(const pi_model_t *model, size_t n, const float *x, size_t samples,
+                               uint64_t seed, double *bound, double *stderr_out);
+
 #endif

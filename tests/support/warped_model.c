@@ -66,7 +66,7 @@ static void warped_destroy(pi_model_t *m)
 }
 
 static const struct pi_model_type warped_type = {
-    .name = "test-warped-model", .kind = PI_MODEL_CALLBACK, .eval = warped_eval,
+    .name = "test-warped-model", .kind = PI_MODEL_KIND_CALLBACK, .eval = warped_eval,
     .score_d = warped_score, .jvp_d = warped_jvp, .jacobian_d = warped_jac,
     .divergence_d = warped_div, .grad_div_d = warped_grad_div, .hessians_d = warped_hess,
     .hess_div_d = warped_hess_div, .destroy = warped_destroy,

@@ -11,7 +11,8 @@
  *   ½ ∫ g² E‖s + z/σ‖² dt = ½ Z E_q[ σ² ‖s + z/σ‖² ],
  * and σ² ‖s + z/σ‖² = σ² ‖out − target‖² / a² in the model's native view (no cancellation;
  * for an ε-model it is ‖ε − z‖²). */
-#include "train/train_impl.h"
+#include "likelihood_impl.h"
+#include "model/dsm.h"
 
 #include "core/philox.h"
 
@@ -21,7 +22,7 @@
 #define MAX_SAMPLES ((size_t)1 << 20)
 #define BOUND_STEP_BASE ((uint32_t)1 << 30) /* Philox steps distinct from pi_trainer_loss */
 
-pi_status pi_action_bound_threads(const pi_model_t *model, size_t n, const float *data,
+pi_status pi_lik_action_bound(const pi_model_t *model, size_t n, const float *data,
                                   size_t samples, uint64_t seed, int threads, double *bound,
                                   double *stderr_out)
 {
@@ -48,7 +49,7 @@ pi_status pi_action_bound_threads(const pi_model_t *model, size_t n, const float
         threads = 1;
 
     pi_dsm_setup setup;
-    pi_status st = pi_dsm_setup_init(&setup, model, PI_WEIGHT_LIKELIHOOD, PI_TIME_IMPORTANCE,
+    pi_status st = pi_dsm_setup_init(&setup, model, PI_WEIGHTING_LIKELIHOOD, PI_TIME_SAMPLING_IMPORTANCE,
                                      0.0, 1.0);
     if (st != PI_OK)
         return st;
@@ -162,12 +163,4 @@ pi_status pi_action_bound_threads(const pi_model_t *model, size_t n, const float
         *stderr_out = sqrt(var > 0.0 ? var : 0.0);
     }
     return PI_OK;
-}
-
-pi_status pi_model_action_bound(const pi_model_t *model, size_t n, const float *data,
-                                size_t samples, uint64_t seed, double *bound, double *stderr_out)
-{
-    PI_CHECK_NULL(model);
-    return pi_action_bound_threads(model, n, data, samples, seed, model->threads, bound,
-                                   stderr_out);
 }

@@ -7,7 +7,7 @@
  *   ε:     a = −σ,             target = z
  *   D:     a = σ²/α,           target = x0
  *   v:     a = −σ(α² + σ²)/α,  target = α z − σ x0. */
-#include "train/train_impl.h"
+#include "dsm.h"
 
 pi_status pi_dsm_setup_init(pi_dsm_setup *s, const pi_model_t *m, pi_weighting weighting,
                             pi_time_sampling sampling, double p_mean, double p_std)
@@ -60,12 +60,12 @@ pi_status pi_dsm_sample_time(const pi_dsm_setup *s, double u, double normal, dou
                              double *ratio)
 {
     switch (s->sampling) {
-    case PI_TIME_UNIFORM:
+    case PI_TIME_SAMPLING_UNIFORM:
         /* u ∈ (0, 1] → t ∈ [t_min, T). */
         *t = s->t_min + (s->t_max - s->t_min) * (1.0 - u);
         *ratio = 1.0;
         return PI_OK;
-    case PI_TIME_IMPORTANCE: {
+    case PI_TIME_SAMPLING_IMPORTANCE: {
         /* q(t) ∝ g²/σ² = d log σ̃² / dt: log σ̃ uniform between its end values, so the inverse
          * CDF is exact. ratio = (1/(T − t_min)) / q(t) with q(t) = (g²/σ²) / (2 Δ log σ̃). */
         double span = s->log_st_max - s->log_st_min;
@@ -83,7 +83,7 @@ pi_status pi_dsm_sample_time(const pi_dsm_setup *s, double u, double normal, dou
         *ratio = 1.0 / ((s->t_max - s->t_min) * density);
         return PI_OK;
     }
-    case PI_TIME_LOGNORMAL:
+    case PI_TIME_SAMPLING_LOGNORMAL:
         *ratio = 1.0;
         return time_of_log_sigma_tilde(s, s->p_mean + s->p_std * normal, t);
     }
@@ -109,13 +109,13 @@ pi_status pi_dsm_row_at(const pi_dsm_setup *s, double t, double ratio, pi_dsm_ro
         return st;
     double lambda;
     switch (s->weighting) {
-    case PI_WEIGHT_LIKELIHOOD:
+    case PI_WEIGHTING_LIKELIHOOD:
         lambda = p.g2;
         break;
-    case PI_WEIGHT_SIGMA2:
+    case PI_WEIGHTING_SIGMA2:
         lambda = p.sigma * p.sigma;
         break;
-    case PI_WEIGHT_EDM: {
+    case PI_WEIGHTING_EDM: {
         /* EDM: (σ̃² + σ_d²)/(σ̃ σ_d)² on ‖D − x0‖², and ‖D − x0‖² = σ̃² σ² ‖s + z/σ‖². */
         double sd2 = s->sigma_data * s->sigma_data;
         lambda = p.sigma * p.sigma * (p.sigma_tilde * p.sigma_tilde + sd2) / sd2;
