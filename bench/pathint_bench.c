@@ -233,7 +233,9 @@ static void bench_mlp_forward(int threads)
     fill_times(t, n, 2);
     size_t wsb = pi_model_workspace_bytes(m, n);
     void *ws = bench_alloc(wsb);
-    pi_eval_ctx ctx = {ws, wsb, threads};
+    pi_eval_ctx ctx = {ws, wsb, threads, NULL};
+    if (threads > 1 && pi_pool_create(threads, &ctx.pool) != PI_OK) /* made once, as a model does */
+        ctx.pool = NULL;
     gemm_chain c;
     chain_init(&c, n, in, MLP_WIDTH, MLP_LAYERS, MLP_DIM);
     double flops = chain_forward_flops(&c);
@@ -263,6 +265,7 @@ static void bench_mlp_forward(int threads)
                MLP_DIM, MLP_LAYERS, MLP_WIDTH, n, in, c.nl,
                ok ? "" : "; pi_model_eval_ctx FAILED");
     chain_free(&c);
+    pi_pool_destroy(ctx.pool);
     bench_free(ws);
     bench_free(x);
     bench_free(out);
@@ -300,7 +303,9 @@ static void bench_empirical(int threads)
         t[i] = 0.3;
     size_t wsb = pi_model_workspace_bytes(m, q);
     void *ws = bench_alloc(wsb);
-    pi_eval_ctx ctx = {ws, wsb, threads};
+    pi_eval_ctx ctx = {ws, wsb, threads, NULL};
+    if (threads > 1 && pi_pool_create(threads, &ctx.pool) != PI_OK)
+        ctx.pool = NULL;
     float *dist = bench_alloc(q * N * sizeof(float));
     float *ref_out = bench_alloc(q * d * sizeof(float));
     double flops = 4.0 * (double)q * (double)N * (double)d;
@@ -329,6 +334,7 @@ static void bench_empirical(int threads)
                N, d, q, ok ? "" : "; pi_model_eval_ctx FAILED");
     bench_free(dist);
     bench_free(ref_out);
+    pi_pool_destroy(ctx.pool);
     bench_free(ws);
     bench_free(x);
     bench_free(out);

@@ -16,6 +16,8 @@ struct pi_likelihood {
     void *callback_data;
     atomic_int cancel;  /* set by pi_likelihood_cancel() while running */
     atomic_int running; /* a computation is in progress */
+    pi_pool *pool;      /* o.threads workers, made at the first computation with threads > 1,
+                         * remade after a thread-count change, freed by destroy */
 };
 
 pi_status pi_likelihood_create(const pi_model_t *model, pi_likelihood_t **out)
@@ -38,6 +40,8 @@ pi_status pi_likelihood_create(const pi_model_t *model, pi_likelihood_t **out)
 
 void pi_likelihood_destroy(pi_likelihood_t *lik)
 {
+    if (lik != NULL)
+        pi_pool_destroy(lik->pool);
     pi_free(lik);
 }
 
@@ -205,6 +209,17 @@ static pi_status run_engine(pi_likelihood_t *lik, size_t n, const float *x, doub
     pi_lik_options o = lik->o;
     for (size_t i = 0; i < n; i++)
         stats[i].status = NOT_PROCESSED;
+    *processed = 0;
+    if (lik->pool != NULL && pi_pool_threads(lik->pool) != o.threads) {
+        pi_pool_destroy(lik->pool); /* the thread count changed since it was made */
+        lik->pool = NULL;
+    }
+    if (lik->pool == NULL && o.threads > 1) {
+        pi_status st = pi_pool_create(o.threads, &lik->pool);
+        if (st != PI_OK)
+            return st;
+    }
+    o.pool = lik->pool;
     o.cancel = &lik->cancel;
     o.progress = lik->callback;
     o.progress_data = lik->callback_data;

@@ -27,6 +27,7 @@ typedef struct pi_lik_options {
     pi_c1_mode c1_mode;
     double dequant_bin;     /* 0 = off; else x + u·bin, u ~ U[0,1)^d per point */
     int threads;            /* worker threads across points (>= 1) */
+    pi_pool *pool;          /* the owner's pool the points run on (NULL: the calling thread) */
     atomic_int *cancel;     /* nonzero asks to stop: points not yet started get
                              * PI_ECANCELED; NULL = not cancellable (then progress must be
                              * NULL too: a nonzero progress return sets *cancel) */

@@ -22,8 +22,8 @@
 #define BOUND_STEP_BASE ((uint32_t)1 << 30) /* Philox steps distinct from pi_trainer_loss */
 
 pi_status pi_action_bound_threads(const pi_model_t *model, size_t n, const float *data,
-                                  size_t samples, uint64_t seed, int threads, double *bound,
-                                  double *stderr_out)
+                                  size_t samples, uint64_t seed, int threads, pi_pool *pool,
+                                  double *bound, double *stderr_out)
 {
     PI_CHECK_NULL(model);
     PI_CHECK_NULL(data);
@@ -78,7 +78,8 @@ pi_status pi_action_bound_threads(const pi_model_t *model, size_t n, const float
     if (ws_raw == NULL || z == NULL || xt == NULL || target == NULL || out == NULL || t == NULL ||
         scale == NULL)
         st = pi_fail(PI_ENOMEM, "pi_model_action_bound: out of memory");
-    pi_eval_ctx ctx = {(void *)(((uintptr_t)ws_raw + 63u) & ~(uintptr_t)63u), ws_bytes, threads};
+    pi_eval_ctx ctx = {(void *)(((uintptr_t)ws_raw + 63u) & ~(uintptr_t)63u), ws_bytes, threads,
+                       pool};
 
     /* Pair p = i·samples + j is point i, draw j; its randomness is (seed, AUX, sample = i,
      * step = base + 2j (time) / base + 2j + 1 (noise)). Per-point sums in double give the
@@ -168,6 +169,10 @@ pi_status pi_model_action_bound(const pi_model_t *model, size_t n, const float *
                                 size_t samples, uint64_t seed, double *bound, double *stderr_out)
 {
     PI_CHECK_NULL(model);
-    return pi_action_bound_threads(model, n, data, samples, seed, model->threads, bound,
+    pi_pool *pool;
+    pi_status st = pi_model_pool(model, &pool);
+    if (st != PI_OK)
+        return st;
+    return pi_action_bound_threads(model, n, data, samples, seed, model->threads, pool, bound,
                                    stderr_out);
 }

@@ -90,6 +90,7 @@ struct pi_trainer {
     double weight_decay, grad_clip, ema_decay;
     uint64_t seed;
     int threads;
+    pi_pool *pool;      /* `threads` workers, made at first use, remade after a thread change */
     pi_train_fn callback;
     void *user_data;
 
@@ -117,8 +118,8 @@ void pi_trainer_use_raw(pi_trainer_t *tr, float *params);
 
 /* The action bound with an explicit thread count (bound.c). */
 pi_status pi_action_bound_threads(const pi_model_t *model, size_t n, const float *data,
-                                  size_t samples, uint64_t seed, int threads, double *bound,
-                                  double *stderr_out);
+                                  size_t samples, uint64_t seed, int threads, pi_pool *pool,
+                                  double *bound, double *stderr_out);
 
 /* Allocate the state arrays of a trainer for num_params parameters (trainer.c). */
 pi_status pi_trainer_alloc(pi_model_t *model, pi_trainer_t **out);
