@@ -362,24 +362,24 @@ static void test_likelihood_forwards_worker_message(void **state)
     assert_int_equal(pi_model_create_callback(sde, D, PI_VIEW_SCORE, failing_score, NULL, &m),
                      PI_OK);
     pi_sde_destroy(sde);
-    pi_sampler_t *s = NULL;
-    assert_int_equal(pi_sampler_create(m, &s), PI_OK);
+    pi_likelihood_t *lik = NULL;
+    assert_int_equal(pi_likelihood_create(m, &lik), PI_OK);
     float x[N * D];
     for (size_t i = 0; i < N * D; i++)
         x[i] = 0.1f * (float)(i % 5) - 0.2f;
     x[6 * D] = 100.0f; /* point 6: worker 2 of 4 */
     double nll[N];
     for (int threads = 1; threads <= 4; threads *= 2) {
-        assert_int_equal(pi_sampler_set_threads(s, threads), PI_OK);
+        assert_int_equal(pi_likelihood_set_threads(lik, threads), PI_OK);
         (void)pi_fail(PI_EINVAL, "stale message of the caller");
-        assert_int_equal(pi_sampler_nll(s, N, x, nll, NULL), PI_ECALLBACK);
+        assert_int_equal(pi_likelihood_nll(lik, N, x, nll, NULL), PI_ECALLBACK);
         const char *msg = pi_last_error();
         assert_non_null(strstr(msg, "point 6"));
         assert_non_null(strstr(msg, "returned 42")); /* the callback failure's own message */
         for (size_t i = 0; i < N; i++)
             assert_true(i == 6 ? isnan(nll[i]) : isfinite(nll[i]));
     }
-    pi_sampler_destroy(s);
+    pi_likelihood_destroy(lik);
     pi_model_destroy(m);
 }
 
