@@ -233,7 +233,9 @@ static void bench_mlp_forward(int threads)
     fill_times(t, n, 2);
     size_t wsb = pi_model_workspace_bytes(m, n);
     void *ws = bench_alloc(wsb);
-    pi_eval_ctx ctx = {ws, wsb, threads};
+    pi_eval_ctx ctx = {ws, wsb, threads, NULL};
+    if (threads > 1 && pi_pool_create(threads, &ctx.pool) != PI_OK) /* made once, as a model does */
+        ctx.pool = NULL;
     gemm_chain c;
     chain_init(&c, n, in, MLP_WIDTH, MLP_LAYERS, MLP_DIM);
     double flops = chain_forward_flops(&c);
@@ -263,6 +265,7 @@ static void bench_mlp_forward(int threads)
                MLP_DIM, MLP_LAYERS, MLP_WIDTH, n, in, c.nl,
                ok ? "" : "; pi_model_eval_ctx FAILED");
     chain_free(&c);
+    pi_pool_destroy(ctx.pool);
     bench_free(ws);
     bench_free(x);
     bench_free(out);
@@ -300,7 +303,9 @@ static void bench_empirical(int threads)
         t[i] = 0.3;
     size_t wsb = pi_model_workspace_bytes(m, q);
     void *ws = bench_alloc(wsb);
-    pi_eval_ctx ctx = {ws, wsb, threads};
+    pi_eval_ctx ctx = {ws, wsb, threads, NULL};
+    if (threads > 1 && pi_pool_create(threads, &ctx.pool) != PI_OK)
+        ctx.pool = NULL;
     float *dist = bench_alloc(q * N * sizeof(float));
     float *ref_out = bench_alloc(q * d * sizeof(float));
     double flops = 4.0 * (double)q * (double)N * (double)d;
@@ -329,6 +334,7 @@ static void bench_empirical(int threads)
                N, d, q, ok ? "" : "; pi_model_eval_ctx FAILED");
     bench_free(dist);
     bench_free(ref_out);
+    pi_pool_destroy(ctx.pool);
     bench_free(ws);
     bench_free(x);
     bench_free(out);
@@ -519,6 +525,66 @@ static void bench_sampler(int threads)
         bench_note(rr, "MLP d=2 3x256, batch %zu per run, %d steps, nfe %zu", n,
                    g_quick ? 10 : 50, st.nfe);
     }
+    pi_model_destroy(m);
+}
+
+/* ---- issue 13: small-batch sampling (per-region dispatch cost of the worker pool) ------- */
+
+/* 64 rows × 50 EXP2M steps of the MLP above: ~100 parallel regions per run on rows that take
+ * little time each, so thread start-up and wake-up latency show. Both samplers persist over
+ * all runs (as an application's would); 1 and 2 threads are timed interleaved. */
+static void bench_sampler_small_batch(void)
+{
+    const char *name = "sampler_small_batch_64x50_2t";
+    const char *refname = "the same runs on 1 thread (samples/s)";
+    if (!selected(name))
+        return;
+    pi_model_t *m = make_mlp(MLP_DIM, MLP_WIDTH, MLP_LAYERS);
+    if (m == NULL || !have_sampler()) {
+        bench_null(name, "samples/s", refname, NAN, "higher", 2, missing());
+        pi_model_destroy(m);
+        return;
+    }
+    enum { ROWS = 64, STEPS = 50, RUNS = 10 };
+    pi_sampler_t *s[2] = {NULL, NULL};
+    pi_status st = PI_OK;
+    for (int k = 0; k < 2 && st == PI_OK; k++) {
+        st = pi_sampler_create(m, &s[k]);
+        if (st == PI_OK)
+            st = pi_sampler_set_method(s[k], PI_METHOD_EXP2M);
+        if (st == PI_OK)
+            st = pi_sampler_set_steps(s[k], STEPS);
+        if (st == PI_OK)
+            st = pi_sampler_set_threads(s[k], k + 1);
+    }
+    float *x = bench_alloc(ROWS * MLP_DIM * sizeof(float));
+    double t1[64], t2[64];
+    for (int r = -1; r < g_reps && st == PI_OK; r++) {
+        double a = bench_now();
+        for (int i = 0; i < RUNS && st == PI_OK; i++)
+            st = pi_sampler_run(s[1], ROWS, x);
+        double b = bench_now();
+        for (int i = 0; i < RUNS && st == PI_OK; i++)
+            st = pi_sampler_run(s[0], ROWS, x);
+        double e = bench_now();
+        if (r >= 0) {
+            t2[r] = (b - a) / RUNS;
+            t1[r] = (e - b) / RUNS;
+        }
+    }
+    if (st != PI_OK) {
+        bench_null(name, "samples/s", refname, NAN, "higher", 2, pi_last_error());
+    } else {
+        double v = ROWS / bench_median(t2, (size_t)g_reps);
+        double ref = ROWS / bench_median(t1, (size_t)g_reps);
+        bench_result *res = bench_add(name, v, "samples/s", ref, refname, v / ref, NAN, "higher", 2);
+        bench_note(res, "MLP d=2 3x256, %d rows, %d EXP2M steps, hbar 0, median over reps of %d "
+                        "runs on one persistent sampler per thread count",
+                   ROWS, STEPS, RUNS);
+    }
+    bench_free(x);
+    pi_sampler_destroy(s[0]);
+    pi_sampler_destroy(s[1]);
     pi_model_destroy(m);
 }
 
@@ -978,6 +1044,7 @@ int main(int argc, char **argv)
     bench_train(1);
     bench_sampler(2);
     bench_sampler(1);
+    bench_sampler_small_batch();
     bench_memory();
     bench_likelihood();
     char config[512];

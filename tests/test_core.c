@@ -166,17 +166,23 @@ static pi_status square_task(size_t task, int worker, void *ctx)
     return task == 77 ? PI_ENUMERIC : PI_OK;
 }
 
-static void test_parallel_for(void **state)
+static void test_pool_run(void **state)
 {
     (void)state;
     double out[100];
     for (int threads = 1; threads <= 4; threads++) {
+        pi_pool *pool = NULL;
+        assert_int_equal(pi_pool_create(threads, &pool), PI_OK);
         memset(out, 0, sizeof out);
-        assert_int_equal(pi_parallel_for(threads, 100, square_task, out), PI_ENUMERIC);
+        assert_int_equal(pi_pool_run(pool, threads, 100, square_task, out), PI_ENUMERIC);
         for (int i = 0; i < 100; i++)
             assert_true(out[i] == (double)i * i);
+        assert_int_equal(pi_pool_run(pool, threads, 0, square_task, out), PI_OK);
+        pi_pool_destroy(pool);
     }
-    assert_int_equal(pi_parallel_for(2, 0, square_task, out), PI_OK);
+    memset(out, 0, sizeof out);
+    assert_int_equal(pi_pool_run(NULL, 4, 100, square_task, out), PI_ENUMERIC);
+    assert_true(out[99] == 99.0 * 99.0);
 }
 
 static void test_checksum(void **state)
@@ -237,7 +243,7 @@ int main(void)
         cmocka_unit_test(test_version),        cmocka_unit_test(test_status_strings),
         cmocka_unit_test(test_last_error_thread_local), cmocka_unit_test(test_size_mul),
         cmocka_unit_test(test_nonfinite),      cmocka_unit_test(test_atomic_write),
-        cmocka_unit_test(test_parallel_for),   cmocka_unit_test(test_checksum),
+        cmocka_unit_test(test_pool_run),       cmocka_unit_test(test_checksum),
         cmocka_unit_test(test_codec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -195,7 +195,7 @@ static void test_fokker_planck_wkb(void **state)
     pi_sde_destroy(sde);
 }
 
-/* The action bound of seed 001 (pi_model_action_bound, MATH.md §5) bounds the NLL of the
+/* The action bound of seed 001 (pi_likelihood_action_bound, MATH.md §5) bounds the NLL of the
  * ħ = 1 sampler, which the grid gives: bound >= grid NLL(1) at each point, up to the bound's
  * Monte Carlo error. NLL₀ − c1 is the first-order extrapolation to ħ = 1 (printed only: with
  * c2/c1 ≈ 15 for this perturbation it is no estimate of NLL(1)). */

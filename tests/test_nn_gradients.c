@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/philox.h"
+#include "core/threads.h"
 #include "mlp_reference.h"
 #include "nn/mlp_impl.h"
 #include "nn/nn.h"
@@ -52,8 +53,12 @@ static float *backward_grad(const pi_model_t *m, size_t n, const float *x, const
     assert_true(bytes > 0);
     void *ws = malloc(bytes);
     float *grad = malloc(count * sizeof *grad);
-    assert_int_equal(pi_model_forward_train(m, n, x, t, out, ws, threads), PI_OK);
-    assert_int_equal(pi_model_backward(m, n, dout, grad, ws, threads), PI_OK);
+    pi_pool *pool = NULL; /* the trainer's pool, as in training */
+    if (threads > 1)
+        assert_int_equal(pi_pool_create(threads, &pool), PI_OK);
+    assert_int_equal(pi_model_forward_train(m, n, x, t, out, ws, threads, pool), PI_OK);
+    assert_int_equal(pi_model_backward(m, n, dout, grad, ws, threads, pool), PI_OK);
+    pi_pool_destroy(pool);
     free(ws);
     return grad;
 }
@@ -85,7 +90,7 @@ static void check_fd(pi_model_t *m, size_t n)
     /* The training forward gives the same bits as inference. */
     size_t eb = pi_model_workspace_bytes(m, n);
     void *ews = aligned_alloc(64, (eb + 63) / 64 * 64);
-    pi_eval_ctx ctx = {ews, eb, 1};
+    pi_eval_ctx ctx = {ews, eb, 1, NULL};
     assert_int_equal(m->type->eval(m, n, x, t, out2, &ctx), PI_OK);
     assert_memory_equal(out, out2, n * d * sizeof(float));
     free(ews);
@@ -272,16 +277,16 @@ static void test_bad_input(void **state)
     assert_int_equal(pi_model_train_workspace_bytes(m, 0), 0);
     assert_int_equal(pi_model_train_workspace_bytes(NULL, 4), 0);
     void *ws = malloc(bytes);
-    assert_int_equal(pi_model_forward_train(m, 0, x, t, out, ws, 1), PI_EINVAL);
-    assert_int_equal(pi_model_forward_train(m, 1, NULL, t, out, ws, 1), PI_EINVAL);
-    assert_int_equal(pi_model_forward_train(NULL, 1, x, t, out, ws, 1), PI_EINVAL);
+    assert_int_equal(pi_model_forward_train(m, 0, x, t, out, ws, 1, NULL), PI_EINVAL);
+    assert_int_equal(pi_model_forward_train(m, 1, NULL, t, out, ws, 1, NULL), PI_EINVAL);
+    assert_int_equal(pi_model_forward_train(NULL, 1, x, t, out, ws, 1, NULL), PI_EINVAL);
     t[0] = 0.0; /* σ = 0: no noise level to embed */
-    assert_int_equal(pi_model_forward_train(m, 1, x, t, out, ws, 1), PI_EINVAL);
+    assert_int_equal(pi_model_forward_train(m, 1, x, t, out, ws, 1, NULL), PI_EINVAL);
     t[0] = 0.5;
-    assert_int_equal(pi_model_forward_train(m, 1, x, t, out, ws, 1), PI_OK);
-    assert_int_equal(pi_model_backward(m, 1, NULL, grad, ws, 1), PI_EINVAL);
-    assert_int_equal(pi_model_backward(m, 1, out, NULL, ws, 1), PI_EINVAL);
-    assert_int_equal(pi_model_backward(m, 1, out, grad, ws, 1), PI_OK);
+    assert_int_equal(pi_model_forward_train(m, 1, x, t, out, ws, 1, NULL), PI_OK);
+    assert_int_equal(pi_model_backward(m, 1, NULL, grad, ws, 1, NULL), PI_EINVAL);
+    assert_int_equal(pi_model_backward(m, 1, out, NULL, ws, 1, NULL), PI_EINVAL);
+    assert_int_equal(pi_model_backward(m, 1, out, grad, ws, 1, NULL), PI_OK);
     free(ws);
     pi_model_destroy(m);
     pi_sde_destroy(sde);

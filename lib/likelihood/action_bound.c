@@ -23,8 +23,8 @@
 #define BOUND_STEP_BASE ((uint32_t)1 << 30) /* Philox steps distinct from pi_trainer_loss */
 
 pi_status pi_lik_action_bound(const pi_model_t *model, size_t n, const float *data,
-                                  size_t samples, uint64_t seed, int threads, double *bound,
-                                  double *stderr_out)
+                              size_t samples, uint64_t seed, int threads, pi_pool *pool,
+                              double *bound, double *stderr_out)
 {
     PI_CHECK_NULL(model);
     PI_CHECK_NULL(data);
@@ -32,18 +32,18 @@ pi_status pi_lik_action_bound(const pi_model_t *model, size_t n, const float *da
     const size_t d = model->dim;
     size_t total;
     if (n == 0 || !pi_size_mul(n, d, &total))
-        return pi_fail(PI_EINVAL, "pi_model_action_bound: n must be in [1, 2^40 / dim], got %zu",
+        return pi_fail(PI_EINVAL, "pi_likelihood_action_bound: n must be in [1, 2^40 / dim], got %zu",
                        n);
     if (samples == 0 || samples > MAX_SAMPLES)
         return pi_fail(PI_EINVAL,
-                       "pi_model_action_bound: samples must be in [1, 2^20], got %zu", samples);
+                       "pi_likelihood_action_bound: samples must be in [1, 2^20], got %zu", samples);
     if (n == 1 && samples == 1 && stderr_out != NULL)
         return pi_fail(PI_EINVAL,
-                       "pi_model_action_bound: a standard error needs n >= 2 or samples >= 2");
+                       "pi_likelihood_action_bound: a standard error needs n >= 2 or samples >= 2");
     size_t bad = pi_first_nonfinite_f(data, total);
     if (bad != total)
         return pi_fail(PI_EINVAL,
-                       "pi_model_action_bound: data must be finite; row %zu, column %zu is %g",
+                       "pi_likelihood_action_bound: data must be finite; row %zu, column %zu is %g",
                        bad / d, bad % d, (double)data[bad]);
     if (threads < 1)
         threads = 1;
@@ -78,8 +78,9 @@ pi_status pi_lik_action_bound(const pi_model_t *model, size_t n, const float *da
     double *scale = pi_alloc_array(BOUND_BLOCK, sizeof(double));
     if (ws_raw == NULL || z == NULL || xt == NULL || target == NULL || out == NULL || t == NULL ||
         scale == NULL)
-        st = pi_fail(PI_ENOMEM, "pi_model_action_bound: out of memory");
-    pi_eval_ctx ctx = {(void *)(((uintptr_t)ws_raw + 63u) & ~(uintptr_t)63u), ws_bytes, threads};
+        st = pi_fail(PI_ENOMEM, "pi_likelihood_action_bound: out of memory");
+    pi_eval_ctx ctx = {(void *)(((uintptr_t)ws_raw + 63u) & ~(uintptr_t)63u), ws_bytes, threads,
+                       pool};
 
     /* Pair p = i·samples + j is point i, draw j; its randomness is (seed, AUX, sample = i,
      * step = base + 2j (time) / base + 2j + 1 (noise)). Per-point sums in double give the
@@ -122,7 +123,7 @@ pi_status pi_lik_action_bound(const pi_model_t *model, size_t n, const float *da
             double term = 0.5 * z_total * scale[r] * sq; /* one draw of the sampled term */
             if (!isfinite(term)) {
                 st = pi_fail(PI_ENUMERIC,
-                             "pi_model_action_bound: non-finite model output at point %zu, t = %g",
+                             "pi_likelihood_action_bound: non-finite model output at point %zu, t = %g",
                              i, t[r]);
                 break;
             }

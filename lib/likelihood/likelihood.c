@@ -16,6 +16,8 @@ struct pi_likelihood {
     void *callback_data;
     atomic_int cancel;  /* set by pi_likelihood_cancel() while running */
     atomic_int running; /* a computation is in progress */
+    pi_pool *pool;      /* o.threads workers, made at the first computation with threads > 1,
+                         * remade after a thread-count change, freed by destroy */
 };
 
 pi_status pi_likelihood_create(const pi_model_t *model, pi_likelihood_t **out)
@@ -38,6 +40,8 @@ pi_status pi_likelihood_create(const pi_model_t *model, pi_likelihood_t **out)
 
 void pi_likelihood_destroy(pi_likelihood_t *lik)
 {
+    if (lik != NULL)
+        pi_pool_destroy(lik->pool);
     pi_free(lik);
 }
 
@@ -194,6 +198,23 @@ pi_status pi_likelihood_cancel(pi_likelihood_t *lik)
     return PI_OK;
 }
 
+/* The handle's pool for its thread count: made at the first computation with threads > 1,
+ * remade when the count changed; NULL runs on the caller. */
+static pi_status likelihood_pool(pi_likelihood_t *lik, pi_pool **pool)
+{
+    if (lik->pool != NULL && pi_pool_threads(lik->pool) != lik->o.threads) {
+        pi_pool_destroy(lik->pool); /* the thread count changed since it was made */
+        lik->pool = NULL;
+    }
+    if (lik->pool == NULL && lik->o.threads > 1) {
+        pi_status st = pi_pool_create(lik->o.threads, &lik->pool);
+        if (st != PI_OK)
+            return st;
+    }
+    *pool = lik->pool;
+    return PI_OK;
+}
+
 /* Marks point records the engine has not reached (failures before the points are processed). */
 #define NOT_PROCESSED 1
 
@@ -205,12 +226,16 @@ static pi_status run_engine(pi_likelihood_t *lik, size_t n, const float *x, doub
     pi_lik_options o = lik->o;
     for (size_t i = 0; i < n; i++)
         stats[i].status = NOT_PROCESSED;
+    *processed = 0;
+    pi_status st = likelihood_pool(lik, &o.pool);
+    if (st != PI_OK)
+        return st;
     o.cancel = &lik->cancel;
     o.progress = lik->callback;
     o.progress_data = lik->callback_data;
     atomic_store(&lik->cancel, 0);
     atomic_store(&lik->running, 1);
-    pi_status st = pi_likelihood_compute(lik->model, &o, n, x, nll_out, c1_out, stats);
+    st = pi_likelihood_compute(lik->model, &o, n, x, nll_out, c1_out, stats);
     atomic_store(&lik->running, 0);
     atomic_store(&lik->cancel, 0);
     *processed = stats[0].status != NOT_PROCESSED;
@@ -251,8 +276,12 @@ pi_status pi_likelihood_action_bound(pi_likelihood_t *lik, size_t samples, size_
                                      const float *data, double *bound, double *stderr_out)
 {
     PI_CHECK_NULL(lik);
-    return pi_lik_action_bound(lik->model, n, data, samples, lik->o.seed, lik->o.threads, bound,
-                               stderr_out);
+    pi_pool *pool;
+    pi_status st = likelihood_pool(lik, &pool);
+    if (st != PI_OK)
+        return st;
+    return pi_lik_action_bound(lik->model, n, data, samples, lik->o.seed, lik->o.threads, pool,
+                               bound, stderr_out);
 }
 
 pi_status pi_likelihood_nll_hbar(pi_likelihood_t *lik, double hbar, size_t n, const float *x,

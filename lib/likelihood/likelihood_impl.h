@@ -27,6 +27,7 @@ typedef struct pi_lik_options {
     pi_c1_mode c1_mode;
     double dequant_bin;     /* 0 = off; else x + u·bin, u ~ U[0,1)^d per point */
     int threads;            /* worker threads across points (>= 1) */
+    pi_pool *pool;          /* the owner's pool the points run on (NULL: the calling thread) */
     atomic_int *cancel;     /* nonzero asks to stop: points not yet started get
                              * PI_ECANCELED; NULL = not cancellable (then progress must be
                              * NULL too: a nonzero progress return sets *cancel) */
@@ -89,10 +90,11 @@ pi_status pi_wkb_reference_point(const pi_model_t *model, const pi_lik_options *
                                  pi_nll_point_stats *stats);
 
 /* The action bound on −log q¹ averaged over n data points (action_bound.c): `samples` (t, z)
- * draws per point keyed by seed, rows on `threads` workers; *stderr_out may be NULL. */
+ * draws per point keyed by seed, rows on `threads` workers of pool (NULL: the caller);
+ * *stderr_out may be NULL. */
 pi_status pi_lik_action_bound(const pi_model_t *model, size_t n, const float *data,
-                              size_t samples, uint64_t seed, int threads, double *bound,
-                              double *stderr_out);
+                              size_t samples, uint64_t seed, int threads, pi_pool *pool,
+                              double *bound, double *stderr_out);
 
 /* log π(y) of the SDE's prior N(0, std² I) and its gradient (grad may be NULL). */
 double pi_lik_prior_logpdf(const pi_sde_t *sde, size_t dim, const double *y, double *grad);

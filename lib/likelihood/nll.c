@@ -7,6 +7,7 @@
 #include "core/threads.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -31,6 +32,7 @@ void pi_lik_options_default(pi_lik_options *o)
     o->cancel = NULL;
     o->progress = NULL;
     o->progress_data = NULL;
+    o->pool = NULL;
     o->ref_inner_rtol = 1e-10;
     o->ref_inner_atol = 1e-10;
     o->ref_fd_step = 1e-2;
@@ -154,8 +156,9 @@ static void report_progress(driver_ctx *c)
     pthread_mutex_unlock(&c->progress_lock);
 }
 
-/* One point. Always returns PI_OK: the point's status goes to stats[i].status so that every
- * point is computed whatever happens to the others. */
+/* One point. Its status goes to stats[i].status, and is returned so that the pool hands the
+ * first failing point's message to the caller; the pool runs every point whatever happens
+ * to the others. */
 static pi_status point_task(size_t i, int worker, void *p)
 {
     driver_ctx *c = p;
@@ -206,7 +209,7 @@ static pi_status point_task(size_t i, int worker, void *p)
     if (c->c1_out != NULL)
         c->c1_out[i] = c1;
     report_progress(c);
-    return PI_OK;
+    return status;
 }
 
 pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o, size_t n,
@@ -236,6 +239,10 @@ pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o
     int nthreads = opt.threads;
     if ((size_t)nthreads > n)
         nthreads = (int)n;
+    /* A host callback is never called from two threads within one library call (pi_model_fn's
+     * promise): callback models run on one worker, as in the sampler and pi_model_eval. */
+    if (model->type->serial)
+        nthreads = 1;
     pi_nll_point_stats *stats = stats_out;
     if (stats == NULL && (stats = pi_alloc_array(n, sizeof *stats)) == NULL)
         return pi_fail(PI_ENOMEM, "%s: out of memory for %zu point records", __func__, n);
@@ -244,15 +251,18 @@ pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o
         st = pi_fail(PI_ENOMEM, "%s: out of memory", __func__);
     for (int w = 0; w < nthreads && st == PI_OK; w++)
         st = pi_lik_ws_create(d, &opt, &ws[w]);
+    char first_message[512] = "";
     if (st == PI_OK) {
         driver_ctx c = {.model = model, .o = &opt, .x = x, .nll_out = nll_out, .c1_out = c1_out,
                         .stats = stats, .ws = ws, .n = n, .done = 0};
         if (pthread_mutex_init(&c.progress_lock, NULL) != 0) {
             st = pi_fail(PI_ENOMEM, "%s: cannot create the progress lock", __func__);
         } else {
-            st = pi_parallel_for(nthreads, n, point_task, &c);
+            /* Failed points are reported below from stats; keep the first one's message. */
+            if (pi_pool_run(opt.pool, nthreads, n, point_task, &c) != PI_OK)
+                snprintf(first_message, sizeof first_message, "%s", pi_last_error());
             pthread_mutex_destroy(&c.progress_lock);
-            if (st == PI_OK && c.stopped)
+            if (c.stopped)
                 st = pi_fail(PI_ECANCELED, "%s: stopped by the progress callback after %zu of "
                              "%zu points (points not started are NaN with status PI_ECANCELED)",
                              __func__, c.done, n);
@@ -274,7 +284,8 @@ pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o
                             "status PI_ECANCELED; finished points keep their values)",
                         __func__, i);
             else
-                pi_fail(st, "%s: point %zu failed: %s", __func__, i, pi_status_string(st));
+                pi_fail(st, "%s: point %zu failed: %s", __func__, i,
+                        first_message[0] != '\0' ? first_message : pi_status_string(st));
             break;
         }
     }

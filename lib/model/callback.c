@@ -278,6 +278,7 @@ static void cb_destroy(pi_model_t *m)
 static const struct pi_model_type callback_type = {
     .name = "host-callback",
     .kind = PI_MODEL_KIND_CALLBACK,
+    .serial = 1, /* host code: pi_model_fn promises no concurrent calls within one library call */
     .workspace_bytes = NULL,
     .eval = cb_eval,
     .score_d = cb_score_d,

@@ -307,7 +307,7 @@ static pi_status emp_eval(const pi_model_t *m, size_t n, const float *x, const d
         }
         return PI_OK;
     }
-    return pi_parallel_for((int)workers, blocks, emp_task, &job);
+    return pi_pool_run(ctx->pool, (int)workers, blocks, emp_task, &job);
 }
 
 /* ---- one point, double -------------------------------------------------------------- */

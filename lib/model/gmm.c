@@ -517,7 +517,7 @@ static pi_status gmm_eval(const pi_model_t *m, size_t n, const float *x, const d
         }
         return PI_OK;
     }
-    return pi_parallel_for((int)workers, tasks, gmm_task, &job);
+    return pi_pool_run(ctx->pool, (int)workers, tasks, gmm_task, &job);
 }
 
 /* ---- construction, payload, destruction --------------------------------------------- */

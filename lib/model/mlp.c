@@ -35,7 +35,7 @@ static pi_status mlp_eval(const pi_model_t *m, size_t n, const float *x, const d
                        pi_mlp_eval_workspace_bytes(m->impl, n));
     pi_mlp_noise noise = noise_of(m);
     return pi_mlp_eval(m->impl, &noise, n, x, t, out, ctx->workspace, ctx->workspace_bytes,
-                       ctx->threads);
+                       ctx->threads, ctx->pool);
 }
 
 static pi_status mlp_score_d(const pi_model_t *m, const double *x, double t, double *s)
@@ -108,16 +108,17 @@ static size_t mlp_train_workspace_bytes(const pi_model_t *m, size_t batch)
 }
 
 static pi_status mlp_forward_train(const pi_model_t *m, size_t n, const float *x,
-                                   const double *t, float *out, void *ws, int threads)
+                                   const double *t, float *out, void *ws, int threads,
+                                   pi_pool *pool)
 {
     pi_mlp_noise noise = noise_of(m);
-    return pi_mlp_forward_train(m->impl, &noise, n, x, t, out, ws, threads);
+    return pi_mlp_forward_train(m->impl, &noise, n, x, t, out, ws, threads, pool);
 }
 
 static pi_status mlp_backward(const pi_model_t *m, size_t n, const float *dout, float *grad,
-                              void *ws, int threads)
+                              void *ws, int threads, pi_pool *pool)
 {
-    return pi_mlp_backward(m->impl, n, dout, grad, ws, threads);
+    return pi_mlp_backward(m->impl, n, dout, grad, ws, threads, pool);
 }
 
 static pi_status mlp_write_payload(const pi_model_t *m, pi_file *file);

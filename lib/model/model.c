@@ -53,6 +53,7 @@ void pi_model_destroy(pi_model_t *model)
 {
     if (model == NULL)
         return;
+    pi_lazy_pool_reset(&model->pool);
     if (model->type != NULL && model->type->destroy != NULL)
         model->type->destroy(model);
     pi_sde_release(&model->sde);
@@ -89,6 +90,8 @@ pi_status pi_model_set_threads(pi_model_t *model, int threads)
     pi_status st = pi_option_check_int(PI_OPTION_MODEL_THREADS, threads, __func__);
     if (st != PI_OK)
         return st;
+    if (threads != model->threads)
+        pi_lazy_pool_reset(&model->pool);
     model->threads = threads;
     return PI_OK;
 }
@@ -99,6 +102,12 @@ pi_status pi_model_get_threads(const pi_model_t *model, int *threads)
     PI_CHECK_NULL(threads);
     *threads = model->threads;
     return PI_OK;
+}
+
+pi_status pi_model_pool(const pi_model_t *m, pi_pool **out)
+{
+    /* Internal mutability: the pool is a cache of threads, not part of the model's value. */
+    return pi_lazy_pool_get(&((pi_model_t *)(uintptr_t)m)->pool, m->threads, out);
 }
 
 /* ---- batched float evaluation ------------------------------------------------------- */
@@ -215,8 +224,10 @@ pi_status pi_model_eval(const pi_model_t *model, pi_view view, size_t n, const f
     st = aligned_alloc_block(pi_model_workspace_bytes(model, n), &ws, "pi_model_eval");
     if (st != PI_OK)
         return st;
-    pi_eval_ctx ctx = {ws.ptr, pi_model_workspace_bytes(model, n), model->threads};
-    st = pi_model_eval_ctx(model, view, n, x, t, out, &ctx);
+    pi_eval_ctx ctx = {ws.ptr, pi_model_workspace_bytes(model, n), model->threads, NULL};
+    st = pi_model_pool(model, &ctx.pool);
+    if (st == PI_OK)
+        st = pi_model_eval_ctx(model, view, n, x, t, out, &ctx);
     pi_free(ws.raw);
     return st;
 }
@@ -308,7 +319,7 @@ static pi_status score_from_eval(const pi_model_t *m, const double *x, double t,
     }
     for (size_t j = 0; j < d; j++)
         buf[j] = (float)x[j];
-    pi_eval_ctx ctx = {ws.ptr, wsb, 1};
+    pi_eval_ctx ctx = {ws.ptr, wsb, 1, NULL};
     st = m->type->eval(m, 1, buf, &t, buf + d, &ctx);
     double alpha = 1.0, sigma = 0.0;
     if (st == PI_OK)
@@ -709,10 +720,16 @@ static pi_status run_rows(row_job *job, void *out, size_t out_bytes)
 {
     const pi_model_t *m = job->m;
     /* A host callback is never called concurrently from within one call. */
-    int threads = m->type->kind == PI_MODEL_KIND_CALLBACK ? 1 : m->threads;
+    int threads = m->type->serial ? 1 : m->threads;
     if ((size_t)threads > job->n)
         threads = (int)job->n;
     size_t d = m->dim;
+    pi_pool *pool = NULL;
+    if (threads > 1) {
+        pi_status st = pi_model_pool(m, &pool);
+        if (st != PI_OK)
+            return st;
+    }
     double *scratch = pi_alloc_array((size_t)threads * 3, d * sizeof(double));
     void *tmp = pi_malloc(out_bytes);
     if (scratch == NULL || tmp == NULL) {
@@ -729,7 +746,7 @@ static pi_status run_rows(row_job *job, void *out, size_t out_bytes)
     if (job->chunk == 0)
         job->chunk = 1;
     size_t tasks = (job->n + job->chunk - 1) / job->chunk;
-    pi_status st = pi_parallel_for(threads, tasks, row_task, job);
+    pi_status st = pi_pool_run(pool, threads, tasks, row_task, job);
     if (st == PI_OK)
         memcpy(out, tmp, out_bytes);
     pi_free(scratch);
@@ -830,7 +847,7 @@ static pi_status check_trainable(const char *fn, const pi_model_t *m)
 }
 
 pi_status pi_model_forward_train(const pi_model_t *m, size_t n, const float *x, const double *t,
-                                 float *out, void *ws, int threads)
+                                 float *out, void *ws, int threads, pi_pool *pool)
 {
     PI_CHECK_NULL(m);
     PI_CHECK_NULL(x);
@@ -841,11 +858,11 @@ pi_status pi_model_forward_train(const pi_model_t *m, size_t n, const float *x, 
     pi_status st = check_trainable(__func__, m);
     if (st != PI_OK)
         return st;
-    return m->type->forward_train(m, n, x, t, out, ws, threads);
+    return m->type->forward_train(m, n, x, t, out, ws, threads, pool);
 }
 
 pi_status pi_model_backward(const pi_model_t *m, size_t n, const float *dout, float *grad,
-                            void *ws, int threads)
+                            void *ws, int threads, pi_pool *pool)
 {
     PI_CHECK_NULL(m);
     PI_CHECK_NULL(dout);
@@ -855,7 +872,7 @@ pi_status pi_model_backward(const pi_model_t *m, size_t n, const float *dout, fl
     pi_status st = check_trainable(__func__, m);
     if (st != PI_OK)
         return st;
-    return m->type->backward(m, n, dout, grad, ws, threads);
+    return m->type->backward(m, n, dout, grad, ws, threads, pool);
 }
 
 pi_status pi_model_get_num_params(const pi_model_t *model, size_t *out)

@@ -5,6 +5,7 @@
 #define PI_MODEL_IMPL_H
 
 #include "core/core.h"
+#include "core/threads.h"
 #include "sde/sde_impl.h"
 
 /* Per-call evaluation context: caller-owned scratch and the BLIS thread count. A model is
@@ -13,11 +14,15 @@ typedef struct pi_eval_ctx {
     void *workspace;       /* >= pi_model_workspace_bytes(model, n) bytes, 64-byte aligned */
     size_t workspace_bytes;
     int threads;           /* BLIS threads for this call (>= 1) */
+    pi_pool *pool;         /* rows in parallel on this pool; NULL: on the calling thread */
 } pi_eval_ctx;
 
 struct pi_model_type {
     const char *name;
     pi_model_kind kind;
+    /* 1: host code that must not be entered from two threads within one library call
+     * (pi_model_fn's promise); parallel regions then run such a model on one worker. */
+    int serial;
     /* Scratch needed by eval for n rows (0 if none). */
     size_t (*workspace_bytes)(const pi_model_t *m, size_t n);
     /* Batched float evaluation in m->native_view. x, out: n × dim; t: n times. */
@@ -58,9 +63,9 @@ struct pi_model_type {
      * last forward on ws (same n). */
     size_t (*train_workspace_bytes)(const pi_model_t *m, size_t batch);
     pi_status (*forward_train)(const pi_model_t *m, size_t n, const float *x, const double *t,
-                               float *out, void *ws, int threads);
+                               float *out, void *ws, int threads, pi_pool *pool);
     pi_status (*backward)(const pi_model_t *m, size_t n, const float *dout, float *grad,
-                          void *ws, int threads);
+                          void *ws, int threads, pi_pool *pool);
 };
 
 struct pi_model {
@@ -70,6 +75,7 @@ struct pi_model {
     pi_view native_view; /* what type->eval returns */
     int threads;         /* default BLIS threads for the public eval functions */
     void *impl;          /* kind-specific state */
+    pi_lazy_pool pool;   /* `threads` workers for the public functions, made at first use */
 };
 
 /* Common construction (model.c): allocate a model of the given type bound to a copy of sde. */
@@ -79,6 +85,10 @@ pi_status pi_model_alloc(const struct pi_model_type *type, const pi_sde_t *sde, 
 /* ---- used by sample/, likelihood/, train/ ----------------------------------------------- */
 
 size_t pi_model_workspace_bytes(const pi_model_t *m, size_t n);
+
+/* The model's own pool of m->threads workers (created at first use; the model may be shared,
+ * see threads.h for the sharing rule); *out NULL for one thread. */
+pi_status pi_model_pool(const pi_model_t *m, pi_pool **out);
 
 /* Evaluate in any view with caller scratch (no allocation). */
 pi_status pi_model_eval_ctx(const pi_model_t *m, pi_view view, size_t n, const float *x,
@@ -120,9 +130,9 @@ size_t pi_model_train_workspace_bytes(const pi_model_t *m, size_t batch);
 /* PI_EINVAL for NULL arguments or n = 0, PI_EUNSUPPORTED for a kind that cannot be trained;
  * ws must hold pi_model_train_workspace_bytes(m, n) bytes. */
 pi_status pi_model_forward_train(const pi_model_t *m, size_t n, const float *x, const double *t,
-                                 float *out, void *ws, int threads);
+                                 float *out, void *ws, int threads, pi_pool *pool);
 pi_status pi_model_backward(const pi_model_t *m, size_t n, const float *dout, float *grad,
-                            void *ws, int threads);
+                            void *ws, int threads, pi_pool *pool);
 
 /* ---- model files (model_file.c frames header, SDE and checksum; kinds own payloads) ---- */
 /* Rebuild a model of each kind from the payload its write_payload produced. They validate

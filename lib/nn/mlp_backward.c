@@ -71,7 +71,7 @@ static void backward_task(void *ctx, size_t task)
 }
 
 pi_status pi_mlp_backward(const pi_mlp *net, size_t n, const float *dout, float *grad, void *ws,
-                          int threads)
+                          int threads, pi_pool *pool)
 {
     PI_CHECK_NULL(net);
     PI_CHECK_NULL(dout);
@@ -88,7 +88,7 @@ pi_status pi_mlp_backward(const pi_mlp *net, size_t n, const float *dout, float 
         backward_task(&job, 0);
         return PI_OK;
     }
-    pi_mlp_fork_join(backward_task, &job, workers);
+    pi_mlp_fork_join(pool, backward_task, &job, workers);
     for (size_t w = 1; w < workers; w++) {
         const float *part = lay.partial + (w - 1) * lay.partial_stride;
         for (size_t i = 0; i < net->num_params; i++)

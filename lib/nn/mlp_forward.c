@@ -9,8 +9,6 @@
 
 #include "core/gemm.h"
 
-#include <pthread.h>
-
 #include <string.h>
 
 #define ALIGN 64u
@@ -198,41 +196,31 @@ static void eval_task(void *ctx, size_t task)
     run_output(net, nr, h, job->x + r0 * d, rows, job->out + r0 * d, job->blis_threads);
 }
 
-typedef struct fork_worker {
+typedef struct fork_job {
     void (*fn)(void *job, size_t task);
     void *job;
-    size_t task;
-} fork_worker;
+} fork_job;
 
-static void *fork_worker_main(void *arg)
+static pi_status fork_task(size_t task, int worker, void *ctx)
 {
-    const fork_worker *w = arg;
-    w->fn(w->job, w->task);
-    return NULL;
+    (void)worker;
+    const fork_job *f = ctx;
+    f->fn(f->job, task);
+    return PI_OK;
 }
 
-void pi_mlp_fork_join(void (*fn)(void *job, size_t task), void *job, size_t workers)
+void pi_mlp_fork_join(pi_pool *pool, void (*fn)(void *job, size_t task), void *job,
+                      size_t workers)
 {
-    pthread_t tid[PI_MLP_MAX_WORKERS];
-    fork_worker args[PI_MLP_MAX_WORKERS];
-    int started[PI_MLP_MAX_WORKERS];
     if (workers > PI_MLP_MAX_WORKERS)
         workers = PI_MLP_MAX_WORKERS;
-    for (size_t w = 1; w < workers; w++) {
-        args[w] = (fork_worker){fn, job, w};
-        started[w] = pthread_create(&tid[w], NULL, fork_worker_main, &args[w]) == 0;
-    }
-    fn(job, 0);
-    for (size_t w = 1; w < workers; w++) {
-        if (started[w])
-            pthread_join(tid[w], NULL);
-        else
-            fn(job, w);
-    }
+    fork_job f = {fn, job};
+    (void)pi_pool_run(pool, (int)workers, workers, fork_task, &f); /* tasks cannot fail */
 }
 
 pi_status pi_mlp_eval(const pi_mlp *net, const pi_mlp_noise *noise, size_t n, const float *x,
-                      const double *t, float *out, void *ws, size_t ws_bytes, int threads)
+                      const double *t, float *out, void *ws, size_t ws_bytes, int threads,
+                      pi_pool *pool)
 {
     if (n == 0)
         return PI_OK;
@@ -273,7 +261,7 @@ pi_status pi_mlp_eval(const pi_mlp *net, const pi_mlp_noise *noise, size_t n, co
         if (workers <= 1)
             eval_task(&job, 0);
         else
-            pi_mlp_fork_join(eval_task, &job, workers);
+            pi_mlp_fork_join(pool, eval_task, &job, workers);
     }
     /* Weights can be finite yet large enough to overflow the activations: report it rather
      * than hand non-finite values to a sampler (fuzz finding 2). */
@@ -353,7 +341,7 @@ static void train_forward_task(void *ctx, size_t task)
 
 pi_status pi_mlp_forward_train(const pi_mlp *net, const pi_mlp_noise *noise, size_t n,
                                const float *x, const double *t, float *out, void *ws,
-                               int threads)
+                               int threads, pi_pool *pool)
 {
     PI_CHECK_NULL(net);
     PI_CHECK_NULL(noise);
@@ -380,6 +368,6 @@ pi_status pi_mlp_forward_train(const pi_mlp *net, const pi_mlp_noise *noise, siz
     if (workers <= 1)
         train_forward_task(&job, 0);
     else
-        pi_mlp_fork_join(train_forward_task, &job, workers);
+        pi_mlp_fork_join(pool, train_forward_task, &job, workers);
     return PI_OK;
 }

@@ -43,10 +43,12 @@ void pi_dense_column_sums(size_t rows, size_t cols, const float *delta, float *g
 float pi_dense_silu(float x);
 
 /* ---- threads (mlp_forward.c) --------------------------------------------------------------
- * Fork-join over `workers` tasks without heap allocation of our own: task 0 runs on the
- * calling thread; a task whose thread cannot start runs there too. At most PI_MLP_MAX_WORKERS. */
+ * Fork-join over `workers` tasks on the caller's pool (core/threads.h; NULL or a busy pool:
+ * the tasks run in order on the calling thread, same results). Allocates nothing. At most
+ * PI_MLP_MAX_WORKERS. */
 #define PI_MLP_MAX_WORKERS 64
-void pi_mlp_fork_join(void (*fn)(void *job, size_t task), void *job, size_t workers);
+void pi_mlp_fork_join(pi_pool *pool, void (*fn)(void *job, size_t task), void *job,
+                      size_t workers);
 
 /* ---- training workspace (mlp_forward.c / mlp_backward.c) -------------------------------
  * For n rows: rows | X (n × in) | per hidden layer l: pre-activation, activation (n × W) |

@@ -28,6 +28,7 @@
 #define PI_NN_H
 
 #include "core/core.h"
+#include "core/threads.h"
 
 /* Largest accepted shapes (also the bounds used when reading files). */
 #define PI_MLP_MAX_WIDTH ((size_t)1 << 16)
@@ -87,11 +88,13 @@ pi_view pi_mlp_native_view(const pi_mlp *net);
 /* ---- batched float forward (mlp_forward.c) ---------------------------------------------
  * out (n × dim) for rows x (n × dim) at times t (n), with caller scratch ws of at least
  * pi_mlp_eval_workspace_bytes(net, n) bytes. Rows may be split between up to
- * PI_MLP_MAX_WORKERS threads; out does not depend on `threads` (rows are independent).
+ * PI_MLP_MAX_WORKERS workers of `pool` (NULL: one after another on the calling thread); out
+ * does not depend on `threads` or the pool (rows are independent).
  * PI_ENUMERIC if the weights overflow float arithmetic; out untouched on a bad t. */
 size_t pi_mlp_eval_workspace_bytes(const pi_mlp *net, size_t n);
 pi_status pi_mlp_eval(const pi_mlp *net, const pi_mlp_noise *noise, size_t n, const float *x,
-                      const double *t, float *out, void *ws, size_t ws_bytes, int threads);
+                      const double *t, float *out, void *ws, size_t ws_bytes, int threads,
+                      pi_pool *pool);
 
 /* ---- training (mlp_forward.c, mlp_backward.c) ------------------------------------------ */
 /* Scratch for a training forward + backward on `batch` rows (activations kept); 0 if
@@ -99,16 +102,18 @@ pi_status pi_mlp_eval(const pi_mlp *net, const pi_mlp_noise *noise, size_t n, co
 size_t pi_mlp_train_workspace_bytes(const pi_mlp *net, size_t batch);
 /* Forward pass that keeps activations in ws for pi_mlp_backward. `threads` >= 1: with enough
  * rows (>= 256 per worker) the rows are split between up to 4 workers, each using
- * threads/workers BLIS threads; out does not depend on threads (rows are independent). */
+ * threads/workers BLIS threads; out does not depend on threads (rows are independent). The
+ * workers run on `pool` (the trainer's; NULL: one after another on the calling thread, same
+ * bits). */
 pi_status pi_mlp_forward_train(const pi_mlp *net, const pi_mlp_noise *noise, size_t n,
                                const float *x, const double *t, float *out, void *ws,
-                               int threads);
+                               int threads, pi_pool *pool);
 /* Backward pass: grad (num_params floats) = Σ_rows ∂(Σ dout · out)/∂θ for the last
  * pi_mlp_forward_train on ws (same n). grad is overwritten. No allocation. The row split
  * sums per-worker partial gradients in worker order: bitwise reproducible for a fixed
  * thread count, equal to rounding across thread counts. */
 pi_status pi_mlp_backward(const pi_mlp *net, size_t n, const float *dout, float *grad, void *ws,
-                          int threads);
+                          int threads, pi_pool *pool);
 
 /* ---- double derivatives of the score in x at one point (mlp_derivatives.c) ---------------
  * The score s = ∇log p_t that the network's output stands for at (x, t). */

@@ -1,4 +1,4 @@
-/* One sampling run: workspace, persistent worker threads with one barrier per step, the
+/* One sampling run: workspace, parallel regions on the sampler's pool, the
  * fixed-step loop, callbacks, trajectories and cancellation (MATH.md §3).
  *
  * Rows are independent for every fixed-step method: the noise of (row, step, element) comes
@@ -8,33 +8,9 @@
  * with its own workspace and one BLIS thread. Everything is allocated before the first step. */
 #include "sampler_impl.h"
 
-#include <pthread.h>
 #include <string.h>
 
-/* ---- persistent worker threads ------------------------------------------------------- */
-
-#define PI_MESSAGE_BYTES 512
-
-typedef struct helper_arg {
-    struct pi_pool *pool;
-    int worker;
-} helper_arg;
-
-struct pi_pool {
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    pthread_t *threads;
-    helper_arg *args;
-    int started;             /* helper threads running: workers 1..started */
-    unsigned long generation;
-    int pending;
-    int quit;
-    pi_run *run;
-    pi_rows_fn fn;
-    void *ctx;
-    pi_status *status;       /* one per worker */
-    char (*message)[PI_MESSAGE_BYTES]; /* the failing worker's message (thread-local there) */
-};
+/* ---- parallel regions on the sampler's pool ------------------------------------------- */
 
 /* Worker w's rows: [n·w/W, n·(w+1)/W), in chunks. */
 static pi_status work_rows(pi_run *run, int w, pi_rows_fn fn, void *ctx)
@@ -51,118 +27,39 @@ static pi_status work_rows(pi_run *run, int w, pi_rows_fn fn, void *ctx)
     return PI_OK;
 }
 
-static void pool_work(struct pi_pool *p, int w)
-{
-    p->status[w] = work_rows(p->run, w, p->fn, p->ctx);
-    if (p->status[w] != PI_OK) {
-        strncpy(p->message[w], pi_last_error(), PI_MESSAGE_BYTES - 1);
-        p->message[w][PI_MESSAGE_BYTES - 1] = '\0';
-    }
-}
+typedef struct rows_region {
+    pi_run *run;
+    pi_rows_fn fn;
+    void *ctx;
+} rows_region;
 
-static void *helper_main(void *arg)
+/* Task w = row range w with workspace w (whichever pool worker runs it). */
+static pi_status rows_task(size_t task, int worker, void *p)
 {
-    helper_arg *a = arg;
-    struct pi_pool *p = a->pool;
-    unsigned long seen = 0;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (p->generation == seen && !p->quit)
-            pthread_cond_wait(&p->go, &p->mu);
-        if (p->quit)
-            break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->mu);
-        pool_work(p, a->worker);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0)
-            pthread_cond_signal(&p->done);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
-}
-
-static void pool_destroy(struct pi_pool *p)
-{
-    if (p == NULL)
-        return;
-    pthread_mutex_lock(&p->mu);
-    p->quit = 1;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->started; i++)
-        pthread_join(p->threads[i], NULL);
-    pthread_cond_destroy(&p->go);
-    pthread_cond_destroy(&p->done);
-    pthread_mutex_destroy(&p->mu);
-    pi_free(p->threads);
-    pi_free(p->args);
-    pi_free(p->status);
-    pi_free(p->message);
-    pi_free(p);
-}
-
-static pi_status pool_create(pi_run *run, struct pi_pool **out)
-{
-    int W = run->nworkers;
-    struct pi_pool *p = pi_calloc(1, sizeof *p);
-    if (p == NULL)
-        return pi_fail(PI_ENOMEM, "sampler: out of memory for the worker pool");
-    p->threads = pi_alloc_array((size_t)W, sizeof *p->threads);
-    p->args = pi_alloc_array((size_t)W, sizeof *p->args);
-    p->status = pi_calloc((size_t)W, sizeof *p->status);
-    p->message = pi_calloc((size_t)W, sizeof *p->message);
-    if (p->threads == NULL || p->args == NULL || p->status == NULL || p->message == NULL ||
-        pthread_mutex_init(&p->mu, NULL) != 0) {
-        pi_free(p->threads);
-        pi_free(p->args);
-        pi_free(p->status);
-        pi_free(p->message);
-        pi_free(p);
-        return pi_fail(PI_ENOMEM, "sampler: out of memory for the worker pool");
-    }
-    pthread_cond_init(&p->go, NULL);
-    pthread_cond_init(&p->done, NULL);
-    p->run = run;
-    /* Helpers that fail to start leave their rows to the calling thread (same results). */
-    for (int w = 1; w < W; w++) {
-        p->args[p->started] = (helper_arg){p, w};
-        if (pthread_create(&p->threads[p->started], NULL, helper_main, &p->args[p->started]) != 0)
-            break;
-        p->started++;
-    }
-    *out = p;
-    return PI_OK;
+    (void)worker;
+    const rows_region *r = p;
+    return work_rows(r->run, (int)task, r->fn, r->ctx);
 }
 
 pi_status pi_run_parallel(pi_run *run, pi_rows_fn fn, void *ctx)
 {
-    struct pi_pool *p = run->pool;
-    if (p == NULL) {
-        for (int w = 0; w < run->nworkers; w++) {
-            pi_status st = work_rows(run, w, fn, ctx);
-            if (st != PI_OK)
-                return st;
-        }
-        return PI_OK;
+    rows_region region = {run, fn, ctx};
+    return pi_pool_run(run->pool, run->nworkers, (size_t)run->nworkers, rows_task, &region);
+}
+
+pi_status pi_sampler_pool(pi_sampler_t *s, pi_pool **out)
+{
+    *out = NULL;
+    if (s->pool != NULL && pi_pool_threads(s->pool) != s->threads) {
+        pi_pool_destroy(s->pool); /* the thread count changed since it was made */
+        s->pool = NULL;
     }
-    pthread_mutex_lock(&p->mu);
-    p->fn = fn;
-    p->ctx = ctx;
-    p->pending = p->started;
-    p->generation++;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-    pool_work(p, 0);
-    for (int w = p->started + 1; w < run->nworkers; w++)
-        pool_work(p, w);
-    pthread_mutex_lock(&p->mu);
-    while (p->pending > 0)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
-    for (int w = 0; w < run->nworkers; w++)
-        if (p->status[w] != PI_OK)
-            return pi_fail(p->status[w], "%s", p->message[w]);
+    if (s->pool == NULL && s->threads > 1) {
+        pi_status st = pi_pool_create(s->threads, &s->pool);
+        if (st != PI_OK)
+            return st;
+    }
+    *out = s->pool;
     return PI_OK;
 }
 
@@ -173,7 +70,7 @@ pi_status pi_run_eval(pi_run *run, pi_worker *w, pi_view view, size_t rows, cons
 {
     for (size_t i = 0; i < rows; i++)
         w->tvec[i] = t;
-    pi_eval_ctx ctx = {w->workspace, w->workspace_bytes, 1};
+    pi_eval_ctx ctx = {w->workspace, w->workspace_bytes, 1, NULL};
     return pi_model_eval_ctx(run->model, view, rows, in, w->tvec, w->fout, &ctx);
 }
 
@@ -558,7 +455,7 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
     run.nsteps = steps;
     run.nworkers = (size_t)s->threads < n ? s->threads : (int)n;
     /* A host callback is never called from two threads within one library call (pathint.h). */
-    if (s->model->type->kind == PI_MODEL_KIND_CALLBACK)
+    if (s->model->type->serial)
         run.nworkers = 1;
     size_t per = (n + (size_t)run.nworkers - 1) / (size_t)run.nworkers;
     size_t chunk = per < PI_SAMPLER_CHUNK ? per : PI_SAMPLER_CHUNK;
@@ -574,7 +471,7 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
         return st;
     run.workers = s->workers;
     if (run.nworkers > 1) {
-        st = pool_create(&run, &run.pool);
+        st = pi_sampler_pool(s, &run.pool);
         if (st != PI_OK)
             return st;
     }
@@ -614,6 +511,5 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
         if (st == PI_OK && s->denoise_final)
             memcpy(x_out, run.den, total * sizeof(float));
     }
-    pool_destroy(run.pool);
     return st;
 }

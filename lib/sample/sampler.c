@@ -45,6 +45,7 @@ void pi_sampler_destroy(pi_sampler_t *sampler)
     if (sampler == NULL)
         return;
     pi_sampler_release_workspace(sampler);
+    pi_pool_destroy(sampler->pool);
     pi_free(sampler->custom_times);
     pi_free(sampler);
 }

@@ -10,6 +10,7 @@
 
 #include "core/core.h"
 #include "core/philox.h"
+#include "core/threads.h"
 #include "model/model_impl.h"
 #include "sde/sde_impl.h"
 
@@ -39,8 +40,6 @@ typedef struct pi_worker {
     double *buf[PI_WORKER_BUFFERS]; /* chunk × dim each */
     void *block;     /* the single allocation backing all of the above */
 } pi_worker;
-
-struct pi_pool; /* persistent worker threads of a run (driver.c) */
 
 /* Per-step coefficients, computed once per step in double by the driver and integrators. */
 typedef struct pi_step_coeffs {
@@ -75,7 +74,7 @@ typedef struct pi_run {
     double h_prev_lambda;/* multistep: λ-width of the previous step */
     int nworkers;
     pi_worker *workers;
-    struct pi_pool *pool;
+    pi_pool *pool;       /* the sampler's pool (NULL: one worker) */
     size_t nfe;          /* model evaluations per row (main thread only) */
     int den_valid;       /* den holds D at the start of the step just taken */
     int record;          /* trajectory recording on */
@@ -151,6 +150,8 @@ struct pi_sampler {
     pi_worker *workers;
     int workers_count;
     size_t worker_chunk;
+    pi_pool *pool;           /* persistent workers, made at the first run with threads > 1;
+                              * remade when the thread count changed, freed by destroy */
 };
 
 /* ---- schedules (schedule.c): generators of strictly decreasing time arrays -------------- */
@@ -174,6 +175,10 @@ pi_status pi_sampler_build_times(const pi_sampler_t *s, double t_start, double *
 /* Run the sampler on x (n × dim floats, initial states already in x_out when from_states). */
 pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x_out,
                              int from_states);
+
+/* The sampler's pool of s->threads workers, created (or remade after a thread-count change)
+ * here, outside any parallel region; *out NULL for one thread. */
+pi_status pi_sampler_pool(pi_sampler_t *s, pi_pool **out);
 
 /* Free the workspace kept between runs (times, state, workers, owned trajectories). */
 void pi_sampler_release_workspace(pi_sampler_t *s);

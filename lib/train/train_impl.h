@@ -49,6 +49,7 @@ struct pi_trainer {
     double weight_decay, grad_clip, ema_decay;
     uint64_t seed;
     int threads;
+    pi_pool *pool;      /* `threads` workers, made at first use, remade after a thread change */
     pi_train_fn callback;
     void *user_data;
     atomic_int cancel;  /* set by pi_trainer_cancel() while fitting */

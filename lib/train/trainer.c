@@ -102,6 +102,7 @@ void pi_trainer_destroy(pi_trainer_t *trainer)
     if (trainer == NULL)
         return;
     free_workspace(trainer);
+    pi_pool_destroy(trainer->pool);
     pi_free(trainer->raw);
     pi_free(trainer->ema);
     pi_free(trainer->adam_m);
@@ -248,6 +249,23 @@ pi_status pi_trainer_set_threads(pi_trainer_t *trainer, int threads)
     if (st != PI_OK)
         return st;
     trainer->threads = threads;
+    return PI_OK;
+}
+
+/* The trainer's pool of `threads` workers (remade here, between steps, after a change). */
+static pi_status trainer_pool(pi_trainer_t *tr, pi_pool **out)
+{
+    *out = NULL;
+    if (tr->pool != NULL && pi_pool_threads(tr->pool) != tr->threads) {
+        pi_pool_destroy(tr->pool);
+        tr->pool = NULL;
+    }
+    if (tr->pool == NULL && tr->threads > 1) {
+        pi_status st = pi_pool_create(tr->threads, &tr->pool);
+        if (st != PI_OK)
+            return st;
+    }
+    *out = tr->pool;
     return PI_OK;
 }
 
@@ -466,9 +484,13 @@ static pi_status step_once(pi_trainer_t *tr, const pi_dsm_setup *setup, float *p
         memcpy(tr->ema, params, count * sizeof(float));
         tr->ema_valid = 1;
     }
-    pi_status st = draw_batch(tr, setup, n, data);
+    pi_pool *pool = NULL;
+    pi_status st = trainer_pool(tr, &pool);
     if (st == PI_OK)
-        st = pi_model_forward_train(tr->model, b, tr->xt, tr->t, tr->out, tr->ws, tr->threads);
+        st = draw_batch(tr, setup, n, data);
+    if (st == PI_OK)
+        st = pi_model_forward_train(tr->model, b, tr->xt, tr->t, tr->out, tr->ws, tr->threads,
+                                    pool);
     if (st != PI_OK)
         return st;
     double loss = pi_dsm_loss(b, d, tr->out, tr->target, tr->w, tr->dout);
@@ -477,7 +499,7 @@ static pi_status step_once(pi_trainer_t *tr, const pi_dsm_setup *setup, float *p
                        "training diverged at step %llu: the loss is %g (weights of the last good "
                        "step kept)",
                        (unsigned long long)tr->step, loss);
-    st = pi_model_backward(tr->model, b, tr->dout, tr->grad, tr->ws, tr->threads);
+    st = pi_model_backward(tr->model, b, tr->dout, tr->grad, tr->ws, tr->threads, pool);
     if (st != PI_OK)
         return st;
     double norm = pi_grad_norm(tr->grad, count);
@@ -609,6 +631,9 @@ pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t samples, size_t n, const
     pi_dsm_setup setup;
     st = pi_dsm_setup_init(&setup, trainer->model, trainer->weighting, trainer->sampling,
                            trainer->p_mean, trainer->p_std);
+    pi_pool *pool = NULL;
+    if (st == PI_OK)
+        st = trainer_pool(trainer, &pool);
     if (st != PI_OK)
         return st;
     const pi_model_t *m = trainer->model;
@@ -626,7 +651,7 @@ pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t samples, size_t n, const
         out == NULL || t == NULL || w == NULL)
         st = pi_fail(PI_ENOMEM, "pi_trainer_loss: out of memory");
     pi_eval_ctx ctx = {(void *)(((uintptr_t)ws_raw + 63u) & ~(uintptr_t)63u), ws_bytes,
-                       trainer->threads};
+                       trainer->threads, pool};
     /* Pair p = i·samples + j is point i, draw j: (seed, AUX, sample = i, step = 3j / 3j+1 /
      * 3j+2) for time, noise and the log-normal draw. */
     double total = 0.0;

@@ -1,12 +1,22 @@
 /* See warped_model.h. */
 #include "warped_model.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 typedef struct warped_model {
     pi_model_t *inner;
     double scale, warp;
+    double fail_above; /* x[0] beyond it: PI_ENUMERIC */
 } warped_model;
+
+static pi_status refuse(const warped_model *w, const double *x)
+{
+    if (x[0] > w->fail_above)
+        return pi_fail(PI_ENUMERIC, "warped test model: x[0] = %g is beyond %g", x[0],
+                       w->fail_above);
+    return PI_OK;
+}
 
 static double warp_time(const pi_model_t *m, double t)
 {
@@ -18,7 +28,10 @@ static double warp_time(const pi_model_t *m, double t)
     static pi_status name(const pi_model_t *m, const double *x, double t, double *out)         \
     {                                                                                          \
         const warped_model *w = m->impl;                                                       \
-        pi_status st = call(w->inner, x, warp_time(m, t), out);                                \
+        pi_status st = refuse(w, x);                                                           \
+        if (st != PI_OK)                                                                       \
+            return st;                                                                         \
+        st = call(w->inner, x, warp_time(m, t), out);                                          \
         for (size_t i = 0; i < (count); i++)                                                   \
             out[i] *= w->scale;                                                                \
         return st;                                                                             \
@@ -34,7 +47,10 @@ static pi_status warped_jvp(const pi_model_t *m, const double *x, double t, cons
                             double *out)
 {
     const warped_model *w = m->impl;
-    pi_status st = pi_model_jvp_d(w->inner, x, warp_time(m, t), v, out);
+    pi_status st = refuse(w, x);
+    if (st != PI_OK)
+        return st;
+    st = pi_model_jvp_d(w->inner, x, warp_time(m, t), v, out);
     for (size_t i = 0; i < m->dim; i++)
         out[i] *= w->scale;
     return st;
@@ -84,10 +100,15 @@ pi_model_t *warped_model_create(pi_model_t *inner, double scale, double warp)
         free(w);
         goto fail;
     }
-    *w = (warped_model){inner, scale, warp};
+    *w = (warped_model){inner, scale, warp, INFINITY};
     m->impl = w;
     return m;
 fail:
     pi_model_destroy(inner);
     return NULL;
+}
+
+void warped_model_fail_above(pi_model_t *m, double threshold)
+{
+    ((warped_model *)m->impl)->fail_above = threshold;
 }

@@ -12,4 +12,9 @@
  * NULL on failure. */
 pi_model_t *warped_model_create(pi_model_t *inner, double scale, double warp);
 
+/* Make every evaluation at a point with x[0] > threshold fail with PI_ENUMERIC and the message
+ * "warped test model: x[0] = <x> is beyond <threshold>" (set on the evaluating thread), so tests
+ * can fail one point inside a parallel region. +inf (the default) never fails. */
+void warped_model_fail_above(pi_model_t *m, double threshold);
+
 #endif
