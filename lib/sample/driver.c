@@ -372,11 +372,11 @@ static pi_status fixed_loop(pi_run *run, size_t steps)
             st = pi_run_parallel(run, fixed_step_rows, co);
         if (st != PI_OK)
             return st;
-        s->nfe += co->nfe + (co->pt.sigma > 0.0 ? s->corrector_steps : 0);
+        run->nfe += co->nfe + (co->pt.sigma > 0.0 ? s->corrector_steps : 0);
         st = pi_run_parallel(run, mirror_rows, NULL);
         if (st != PI_OK)
             return st;
-        s->accepted++;
+        run->accepted++;
         run->den_valid = 1;
         run->h_prev_lambda = co->pt.sigma_tilde > 0.0 ? log(co->ps.sigma_tilde / co->pt.sigma_tilde)
                                                       : 0.0;
@@ -476,7 +476,6 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
             return st;
     }
 
-    s->nfe = s->accepted = s->rejected = 0;
 
     /* Initial states: caller's (run_from) or the prior. x_out is written only from here on. */
     if (from_states) {
@@ -501,7 +500,7 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
     if (st == PI_OK && (s->denoise_final || (run.record && !adaptive))) {
         if (pend.sigma > 0.0) {
             st = pi_run_parallel(&run, final_denoise_rows, &t_end);
-            s->nfe += st == PI_OK;
+            run.nfe += st == PI_OK;
         } else {
             memcpy(run.den, x_out, total * sizeof(float));
         }
@@ -511,5 +510,9 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
         if (st == PI_OK && s->denoise_final)
             memcpy(x_out, run.den, total * sizeof(float));
     }
+    /* The run counts; the sampler shows the last run's counts (also after a failure). */
+    s->nfe = run.nfe;
+    s->accepted = run.accepted;
+    s->rejected = run.rejected;
     return st;
 }

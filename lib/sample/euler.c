@@ -42,7 +42,13 @@ static pi_status euler_step_rows(pi_run *run, const pi_step_coeffs *co, size_t r
 }
 
 static const struct pi_integrator_type euler_type = {
-    "euler", 1, 1, euler_prepare, euler_step_rows, NULL, 1,
+    .name = "euler",
+    .order = 1,
+    .stochastic = 1,
+    .prepare = euler_prepare,
+    .step_rows = euler_step_rows,
+    .integrate = NULL,
+    .nfe_per_step = 1,
 };
 
 const struct pi_integrator_type *const pi_integrator_euler = &euler_type;

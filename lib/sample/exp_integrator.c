@@ -47,7 +47,13 @@ static pi_status exp1_step_rows(pi_run *run, const pi_step_coeffs *co, size_t r0
 }
 
 static const struct pi_integrator_type exp1_type = {
-    "exp1", 1, 1, exp1_prepare, exp1_step_rows, NULL, 1,
+    .name = "exp1",
+    .order = 1,
+    .stochastic = 1,
+    .prepare = exp1_prepare,
+    .step_rows = exp1_step_rows,
+    .integrate = NULL,
+    .nfe_per_step = 1,
 };
 
 const struct pi_integrator_type *const pi_integrator_exp1 = &exp1_type;

@@ -65,7 +65,13 @@ static pi_status exp2m_step_rows(pi_run *run, const pi_step_coeffs *co, size_t r
 }
 
 static const struct pi_integrator_type exp2m_type = {
-    "exp2m", 2, 1, exp2m_prepare, exp2m_step_rows, NULL, 1,
+    .name = "exp2m",
+    .order = 2,
+    .stochastic = 1,
+    .prepare = exp2m_prepare,
+    .step_rows = exp2m_step_rows,
+    .integrate = NULL,
+    .nfe_per_step = 1,
 };
 
 const struct pi_integrator_type *const pi_integrator_exp2m = &exp2m_type;

@@ -77,7 +77,13 @@ static pi_status heun_step_rows(pi_run *run, const pi_step_coeffs *co, size_t r0
 }
 
 static const struct pi_integrator_type heun_type = {
-    "heun", 2, 1, heun_prepare, heun_step_rows, NULL, 2,
+    .name = "heun",
+    .order = 2,
+    .stochastic = 1,
+    .prepare = heun_prepare,
+    .step_rows = heun_step_rows,
+    .integrate = NULL,
+    .nfe_per_step = 2,
 };
 
 const struct pi_integrator_type *const pi_integrator_heun = &heun_type;

@@ -112,7 +112,7 @@ static pi_status rk45_integrate(pi_run *run, double t_start, double t_end)
         st = pi_run_parallel(run, first_stage_rows, &c);
     if (st != PI_OK)
         return st;
-    s->nfe += 1;
+    run->nfe += 1;
     while (ctl.t != t_end) {
         int final, accept;
         c.t = ctl.t;
@@ -123,13 +123,13 @@ static pi_status rk45_integrate(pi_run *run, double t_start, double t_end)
             st = pi_run_parallel(run, attempt_rows, &c);
         if (st != PI_OK)
             return st;
-        s->nfe += (size_t)(c.type->tableau->stages - 1);
+        run->nfe += (size_t)(c.type->tableau->stages - 1);
         double sum = 0.0;
         for (size_t r = 0; r < run->n; r++)
             sum += run->row_err[r];
         pi_ode_control_judge(&ctl, pi_ode_error_norm(sum, run->n * run->dim), c.t_next, &accept);
         if (!accept) {
-            s->rejected++;
+            run->rejected++;
             continue;
         }
         double *tmp = run->x;
@@ -138,11 +138,11 @@ static pi_status rk45_integrate(pi_run *run, double t_start, double t_end)
         tmp = run->k_first;
         run->k_first = run->k_last;
         run->k_last = tmp;
-        s->accepted++;
-        run->step = s->accepted - 1;
+        run->accepted++;
+        run->step = run->accepted - 1;
         st = pi_run_mirror(run);
         if (st == PI_OK)
-            st = pi_run_after_step(run, s->accepted, 0, ctl.t);
+            st = pi_run_after_step(run, run->accepted, 0, ctl.t);
         if (st != PI_OK)
             return st;
     }
@@ -150,7 +150,13 @@ static pi_status rk45_integrate(pi_run *run, double t_start, double t_end)
 }
 
 static const struct pi_integrator_type rk45_type = {
-    "rk45", 5, 0, NULL, NULL, rk45_integrate, 0,
+    .name = "rk45",
+    .order = 5,
+    .stochastic = 0,
+    .prepare = NULL,
+    .step_rows = NULL,
+    .integrate = rk45_integrate,
+    .nfe_per_step = 0,
 };
 
 const struct pi_integrator_type *const pi_integrator_rk45 = &rk45_type;

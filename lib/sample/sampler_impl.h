@@ -75,7 +75,9 @@ typedef struct pi_run {
     int nworkers;
     pi_worker *workers;
     pi_pool *pool;       /* the sampler's pool (NULL: one worker) */
-    size_t nfe;          /* model evaluations per row (main thread only) */
+    /* Counters of this run (main thread only), published to the sampler when it ends. */
+    size_t nfe;          /* model evaluations per row */
+    size_t accepted, rejected; /* steps */
     int den_valid;       /* den holds D at the start of the step just taken */
     int record;          /* trajectory recording on */
     float *traj_x, *traj_d; /* trajectory buffers of this run (traj_d may be NULL) */
