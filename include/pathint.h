@@ -492,14 +492,14 @@ PI_API pi_status pi_model_create_mlp(const pi_sde_t *sde, size_t dim, size_t hid
 PI_API pi_status pi_model_mlp_init(pi_model_t *model, uint64_t seed);
 /**
  * The view the MLP's last layer predicts: #PI_VIEW_SCORE, #PI_VIEW_EPS
- * (default) or #PI_VIEW_DENOISED. Ignored under #PI_PRECOND_EDM (the
+ * or #PI_VIEW_DENOISED (default and range: ::pi_option). Ignored under #PI_PRECOND_EDM (the
  * network then predicts EDM's F and the model gives the denoiser).
  * @return #PI_OK; #PI_EINVAL for another view; #PI_EUNSUPPORTED if not an MLP.
  */
 PI_API pi_status pi_model_mlp_set_output_view(pi_model_t *model, pi_view view);
 /**
- * Noise embedding: kind and number of sinusoidal features (even, in
- * [2, 4096]; default #PI_EMBEDDING_LOG_SIGMA with 16). Changing the number of
+ * Noise embedding: kind and number of sinusoidal features (an even number;
+ * defaults and ranges: ::pi_option). Changing the number of
  * features changes the first layer's shape: the weights are then
  * re-initialised from the last seed given to pi_model_mlp_init() (0 if none).
  * @return #PI_OK; #PI_EINVAL for a bad kind or count; #PI_EUNSUPPORTED if not an MLP.
@@ -507,8 +507,8 @@ PI_API pi_status pi_model_mlp_set_output_view(pi_model_t *model, pi_view view);
 PI_API pi_status pi_model_mlp_set_embedding(pi_model_t *model, pi_embedding kind,
                                             size_t features);
 /**
- * Input and output scaling (#pi_precond; default #PI_PRECOND_NONE, σ_data
- * 0.5). With q = σ̃² + σ_data²: #PI_PRECOND_EDM gives the denoiser
+ * Input and output scaling (::pi_precond; defaults and ranges: ::pi_option).
+ * With q = σ̃² + σ_data²: #PI_PRECOND_EDM gives the denoiser
  * D = c_skip x̃ + c_out F(c_in x̃), c_skip = σ_data²/q, c_out = σ̃ σ_data/√q,
  * c_in = 1/√q; #PI_PRECOND_INPUT feeds c_in x̃ and keeps the output view of
  * pi_model_mlp_set_output_view(); #PI_PRECOND_NONE feeds x̃ = x/α, which grows
@@ -521,7 +521,7 @@ PI_API pi_status pi_model_mlp_set_embedding(pi_model_t *model, pi_embedding kind
  * (0.5 there) trains. σ_data is validated even for #PI_PRECOND_NONE.
  * @param[in,out] model An MLP model.
  * @param[in] mode A ::pi_precond value.
- * @param[in] sigma_data σ_data, in (0, 1e30].
+ * @param[in] sigma_data σ_data > 0.
  * @return #PI_OK; #PI_EINVAL for a bad value; #PI_EUNSUPPORTED if not an MLP.
  */
 PI_API pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, pi_precond mode,
@@ -594,7 +594,7 @@ PI_API pi_status pi_model_get_sde(const pi_model_t *model, const pi_sde_t **out)
  * pi_model_jvp() and pi_model_logpdf() (BLIS threads through its per-call
  * runtime object, or rows in parallel). Results do not depend on it.
  * @param[in] model The model (a setter: not concurrently with other use).
- * @param[in] threads In [1, 256]; default 1 (::pi_option MODEL_THREADS).
+ * @param[in] threads Default and range: ::pi_option (MODEL_THREADS).
  * @return #PI_OK, #PI_EINVAL.
  */
 PI_API pi_status pi_model_set_threads(pi_model_t *model, int threads);
@@ -784,7 +784,7 @@ typedef enum pi_method {
 /** Step schedules (generators of time arrays). */
 typedef enum pi_schedule {
     PI_SCHEDULE_UNIFORM_T = 1,      /**< Uniform in t. */
-    PI_SCHEDULE_KARRAS = 2,         /**< Karras et al. in σ̃, parameter ρ (default 7). */
+    PI_SCHEDULE_KARRAS = 2,         /**< Karras et al. in σ̃, parameter ρ. */
     PI_SCHEDULE_UNIFORM_LAMBDA = 3, /**< Uniform in λ = −log σ̃. */
     PI_SCHEDULE_CUSTOM = 4          /**< The array given to pi_sampler_set_times(). */
 } pi_schedule;
@@ -817,7 +817,7 @@ PI_API void pi_sampler_destroy(pi_sampler_t *sampler);
 /** The model (borrowed). */
 PI_API pi_status pi_sampler_get_model(const pi_sampler_t *sampler, const pi_model_t **model);
 
-/** ħ in [0, 1e6]: 0 = probability-flow ODE, 1 = reverse SDE, > 1 more noise than the reverse SDE. */
+/** ħ >= 0: 0 = probability-flow ODE, 1 = reverse SDE, > 1 more noise than the reverse SDE. */
 PI_API pi_status pi_sampler_set_hbar(pi_sampler_t *sampler, double hbar);
 /** Read back ħ. */
 PI_API pi_status pi_sampler_get_hbar(const pi_sampler_t *sampler, double *hbar);
@@ -830,7 +830,7 @@ PI_API pi_status pi_sampler_set_steps(pi_sampler_t *sampler, size_t steps);
 /** Read back the number of steps. */
 PI_API pi_status pi_sampler_get_steps(const pi_sampler_t *sampler, size_t *steps);
 /**
- * The schedule, and Karras' ρ (in (0, 1000]; the default is 7). Other
+ * The schedule, and Karras' ρ (default and range: ::pi_option). Other
  * schedules ignore @p rho and keep the stored value, so pass
  * the option's default or the value read back.
  */
@@ -856,7 +856,8 @@ PI_API pi_status pi_sampler_set_times(pi_sampler_t *sampler, const double *times
  */
 PI_API pi_status pi_sampler_get_times(const pi_sampler_t *sampler, size_t capacity, double *times,
                                       size_t *count);
-/** Start and end times of pi_sampler_run() (defaults: the SDE's T and t_min). */
+/** Start and end times of pi_sampler_run(), within the SDE's range (defaults: its T and
+ *  t_min). */
 PI_API pi_status pi_sampler_set_time_range(pi_sampler_t *sampler, double t_start, double t_end);
 /** Read back the time range; either pointer may be NULL. */
 PI_API pi_status pi_sampler_get_time_range(const pi_sampler_t *sampler, double *t_start,
@@ -865,21 +866,21 @@ PI_API pi_status pi_sampler_get_time_range(const pi_sampler_t *sampler, double *
 PI_API pi_status pi_sampler_set_seed(pi_sampler_t *sampler, uint64_t seed);
 /** Read back the seed. */
 PI_API pi_status pi_sampler_get_seed(const pi_sampler_t *sampler, uint64_t *seed);
-/** Worker threads, in [1, 256]; results do not depend on it. */
+/** Worker threads; results do not depend on it. */
 PI_API pi_status pi_sampler_set_threads(pi_sampler_t *sampler, int threads);
 /** Read back the thread count. */
 PI_API pi_status pi_sampler_get_threads(const pi_sampler_t *sampler, int *threads);
-/** 1: the final step returns the denoiser output D instead of x; 0: x (default). */
+/** 1: the final step returns the denoiser output D instead of x; 0: x. */
 PI_API pi_status pi_sampler_set_denoise_final(pi_sampler_t *sampler, int enabled);
 /** Read back the denoise-final flag (0 or 1). */
 PI_API pi_status pi_sampler_get_denoise_final(const pi_sampler_t *sampler, int *enabled);
-/** Tolerances of the adaptive method (#PI_METHOD_RK45): rtol in (0, 1), atol > 0. */
+/** Tolerances of the adaptive method (#PI_METHOD_RK45). */
 PI_API pi_status pi_sampler_set_tolerances(pi_sampler_t *sampler, double rtol, double atol);
 /** Read back the tolerances; either pointer may be NULL. */
 PI_API pi_status pi_sampler_get_tolerances(const pi_sampler_t *sampler, double *rtol,
                                            double *atol);
-/** Langevin corrector: @p steps corrector steps after each predictor step (0 = none, the
- *  default), signal-to-noise ratio snr > 0. */
+/** Langevin corrector: @p steps corrector steps after each predictor step (0: none),
+ *  signal-to-noise ratio @p snr. */
 PI_API pi_status pi_sampler_set_corrector(pi_sampler_t *sampler, size_t steps, double snr);
 /** Read back the corrector; either pointer may be NULL. */
 PI_API pi_status pi_sampler_get_corrector(const pi_sampler_t *sampler, size_t *steps,
@@ -1032,7 +1033,7 @@ PI_API pi_status pi_likelihood_get_wkb_algorithm(const pi_likelihood_t *lik,
 /**
  * Uniform dequantisation for discrete data: before the solve each point gets
  * u · bin_width added, u ~ U[0,1)^d (Philox, keyed by the seed and the point index).
- * 0 disables it (the default).
+ * 0 disables it.
  */
 PI_API pi_status pi_likelihood_set_dequantization(pi_likelihood_t *lik, double bin_width);
 /** Read back the dequantisation bin width. */
@@ -1078,7 +1079,7 @@ PI_API pi_status pi_likelihood_nll(pi_likelihood_t *lik, size_t n, const float *
  * The density of the ħ sampler to first order: nll_out = NLL₀ − ħ c1 (c1 is not
  * computed at ħ = 0).
  * @param[in] lik The handle.
- * @param[in] hbar ħ, in the sampler's range (::pi_option, SAMPLER_HBAR).
+ * @param[in] hbar ħ, in the sampler's range (::pi_option SAMPLER_HBAR).
  * @param[in] n Points, >= 1.
  * @param[in] x n × dim points.
  * @param[out] nll_out n values of −log q^ħ(x) to first order in ħ, nats.
@@ -1201,7 +1202,7 @@ typedef int (*pi_train_fn)(uint64_t step, double loss, double ema_loss, double s
 PI_API pi_status pi_trainer_create(pi_model_t *model, pi_trainer_t **out);
 /** Destroy a trainer (the model is left as it is). NULL is ignored. */
 PI_API void pi_trainer_destroy(pi_trainer_t *trainer);
-/** Peak learning rate, in (0, 1000]. */
+/** Peak learning rate. */
 PI_API pi_status pi_trainer_set_learning_rate(pi_trainer_t *trainer, double lr);
 /** Read back the peak learning rate. */
 PI_API pi_status pi_trainer_get_learning_rate(const pi_trainer_t *trainer, double *lr);
@@ -1219,7 +1220,7 @@ PI_API pi_status pi_trainer_set_lr_schedule(pi_trainer_t *trainer, pi_lr_schedul
 /** Read back the schedule and its step counts; any pointer may be NULL. */
 PI_API pi_status pi_trainer_get_lr_schedule(const pi_trainer_t *trainer, pi_lr_schedule *schedule,
                                             uint64_t *warmup_steps, uint64_t *total_steps);
-/** Rows per step, in [1, 2^22] (drawn with replacement; may exceed n). */
+/** Rows per step (drawn with replacement; may exceed n). */
 PI_API pi_status pi_trainer_set_batch_size(pi_trainer_t *trainer, size_t batch);
 /** Read back the batch size. */
 PI_API pi_status pi_trainer_get_batch_size(const pi_trainer_t *trainer, size_t *batch);
@@ -1232,12 +1233,12 @@ PI_API pi_status pi_trainer_set_time_sampling(pi_trainer_t *trainer, pi_time_sam
 /** Read back the time sampling. */
 PI_API pi_status pi_trainer_get_time_sampling(const pi_trainer_t *trainer,
                                               pi_time_sampling *sampling);
-/** Log-normal σ̃ sampling: P_mean in [−100, 100], P_std in (0, 100] (EDM: −1.2, 1.2). */
+/** Log-normal σ̃ sampling: log σ̃ ~ N(P_mean, P_std²) (EDM's −1.2, 1.2 are the defaults). */
 PI_API pi_status pi_trainer_set_lognormal(pi_trainer_t *trainer, double p_mean, double p_std);
 /** Read back P_mean and P_std; either pointer may be NULL. */
 PI_API pi_status pi_trainer_get_lognormal(const pi_trainer_t *trainer, double *p_mean,
                                           double *p_std);
-/** Adam moments β1, β2 in [0, 1) and ε in (0, 1] (default 0.9, 0.999, 1e-8). */
+/** Adam moments β1, β2 and ε (defaults and ranges: ::pi_option). */
 PI_API pi_status pi_trainer_set_adam(pi_trainer_t *trainer, double beta1, double beta2,
                                      double eps);
 /** Read back β1, β2 and ε; any pointer may be NULL. */
@@ -1246,15 +1247,15 @@ PI_API pi_status pi_trainer_get_adam(const pi_trainer_t *trainer, double *beta1,
 /**
  * Decoupled weight decay (AdamW, as torch.optim.AdamW): each step multiplies
  * every parameter, biases included, by (1 − lr_k · decay) before the Adam
- * update. decay in [0, 1000]; 0 (default) is plain Adam.
+ * update; 0 is plain Adam (default and range: ::pi_option).
  */
 PI_API pi_status pi_trainer_set_weight_decay(pi_trainer_t *trainer, double decay);
 /** Read back the weight decay. */
 PI_API pi_status pi_trainer_get_weight_decay(const pi_trainer_t *trainer, double *decay);
 /**
  * Global-norm gradient clipping (as torch.nn.utils.clip_grad_norm_): when
- * ‖g‖ > max_norm the gradient is scaled by max_norm/(‖g‖ + 1e-6). max_norm
- * finite and >= 0; 0 (default) disables clipping.
+ * ‖g‖ > max_norm the gradient is scaled by max_norm/(‖g‖ + 1e-6); 0 disables
+ * clipping (default and range: ::pi_option).
  */
 PI_API pi_status pi_trainer_set_grad_clip(pi_trainer_t *trainer, double max_norm);
 /** Read back the clipping norm (0 = off). */
@@ -1262,7 +1263,7 @@ PI_API pi_status pi_trainer_get_grad_clip(const pi_trainer_t *trainer, double *m
 /**
  * EMA of weights: after step k (1, 2, ...) ema ← d·ema + (1 − d)·θ with the warmed-up
  * decay d = min(decay, (1 + k)/(10 + k)), so short runs are not dominated by the initial
- * weights. decay in [0, 1) (default 0.999).
+ * weights (default and range: ::pi_option).
  */
 PI_API pi_status pi_trainer_set_ema(pi_trainer_t *trainer, double decay);
 /** Read back the EMA decay. */
@@ -1271,7 +1272,7 @@ PI_API pi_status pi_trainer_get_ema(const pi_trainer_t *trainer, double *decay);
 PI_API pi_status pi_trainer_set_seed(pi_trainer_t *trainer, uint64_t seed);
 /** Read back the seed. */
 PI_API pi_status pi_trainer_get_seed(const pi_trainer_t *trainer, uint64_t *seed);
-/** Threads of the forward and backward passes, in [1, 256]; results do not depend on it. */
+/** Threads of the forward and backward passes; results do not depend on it. */
 PI_API pi_status pi_trainer_set_threads(pi_trainer_t *trainer, int threads);
 /** Read back the thread count. */
 PI_API pi_status pi_trainer_get_threads(const pi_trainer_t *trainer, int *threads);
@@ -1415,8 +1416,9 @@ PI_API pi_status pi_data_save(const char *path, size_t n, size_t dim, const floa
 /* ------------------------------------------------------------------------ */
 /** @defgroup options Defaults and bounds of every option
  * Each option of each handle has one key here. Its default and its valid range are stated
- * once, in this table, and the library validates every setter against the same table, so
- * what pi_option_info() reports is exactly what the setters accept. Every option can also be
+ * once, in this table (the setters' documentation does not repeat them), and the library
+ * validates every setter against the same table, so what pi_option_info() reports is
+ * exactly what the setters accept. Every option can also be
  * read back from its handle (`pi_X_get_Y` beside `pi_X_set_Y`). There is no "use the
  * default" sentinel: to restore a default, read it here and set it.
  *
