@@ -10,27 +10,30 @@ path; a library of another major version is refused.
     >>> model = pi.Model.gmm(sde, [0.5, 0.5], [[-1, 0], [1, 0]], [[0.05, 0.05]] * 2)
     >>> with pi.Sampler(model, hbar=0.5, steps=100, seed=1) as s:
     ...     x = s.sample(1000)            # (1000, 2) float32
-    ...     nll0, c1 = s.nll(x[:10])      # NLL(ħ) ≈ nll0 − ħ c1
+    >>> with pi.Likelihood(model, threads=2) as lik:
+    ...     nll0, c1 = lik.nll(x[:10])    # NLL(ħ) ≈ nll0 − ħ c1
 
 See docs/python.md.
 """
 
 from ._library import ABI_MAJOR, load_library
-from .core import (SDE, Dataset, Divergence, LRSchedule, Method, Model, ModelKind, Precond, Sampler, Schedule,
-                   SDEKind, SDEParam, TimeSampling, Trainer, View, Weighting, WKBAlgorithm, bits_per_dim,
-                   generate_data, load_data, save_data, version, version_number)
+from .core import (SDE, Dataset, Divergence, Embedding, Likelihood, LRSchedule, Method, Model, ModelKind,
+                   NLLDiagnostics, Option, OptionInfo, Precond, Sampler, Schedule, SDEKind, SDEParam, TimeSampling,
+                   Trainer, View, Weighting, WKBAlgorithm, bits_per_dim, generate_data, load_data, option_info,
+                   save_data, version, version_number)
 from .errors import (CallbackError, CanceledError, ConvergenceError, FormatError, InvalidArgumentError,
                      LibraryNotFoundError, MismatchError, NumericError, OutOfMemoryError, PathintError,
                      PathintIOError, UnsupportedError)
 
 __all__ = [
     "ABI_MAJOR", "load_library", "version", "version_number",
-    "SDE", "Model", "Sampler", "Trainer", "generate_data", "load_data", "save_data", "bits_per_dim",
-    "SDEKind", "SDEParam", "View", "ModelKind", "Precond", "Divergence", "Method", "Schedule", "WKBAlgorithm",
-    "Weighting", "TimeSampling", "LRSchedule", "Dataset",
+    "SDE", "Model", "Sampler", "Likelihood", "NLLDiagnostics", "Trainer", "generate_data", "load_data",
+    "save_data", "bits_per_dim", "option_info", "Option", "OptionInfo",
+    "SDEKind", "SDEParam", "View", "ModelKind", "Precond", "Embedding", "Divergence", "Method", "Schedule",
+    "WKBAlgorithm", "Weighting", "TimeSampling", "LRSchedule", "Dataset",
     "PathintError", "InvalidArgumentError", "OutOfMemoryError", "UnsupportedError", "PathintIOError",
     "FormatError", "CallbackError", "CanceledError", "NumericError", "ConvergenceError", "MismatchError",
     "LibraryNotFoundError",
 ]
 
-__version__ = "0.1.0"  # of this package; the library's is pathint.version()
+__version__ = "1.0.0"  # of this package; the library's is pathint.version()

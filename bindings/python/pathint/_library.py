@@ -3,12 +3,12 @@
 Search order: an explicit path given to :func:`load_library`, the environment
 variable ``PATHINT_LIBRARY``, a ``libpathint.so*`` next to this package, then the
 system's library search path. A library whose major version differs from the
-one this package was written for is refused.
+one this package was written for is refused, and so is a library that lacks any
+function of the table below (the package and the library must match exactly).
 
 Every C function is declared here with ``argtypes``/``restype``; functions that
 return a status get an ``errcheck`` raising the matching :class:`PathintError`
-with ``pi_last_error()``. Functions the loaded library lacks (an older build)
-raise :class:`UnsupportedError` when called.
+with ``pi_last_error()``.
 """
 
 import ctypes
@@ -19,9 +19,10 @@ import threading
 
 import numpy as np
 
-from .errors import InvalidArgumentError, LibraryNotFoundError, UnsupportedError, error_for_status
+from .errors import InvalidArgumentError, LibraryNotFoundError, error_for_status
 
-ABI_MAJOR = 0  #: the PI_VERSION_MAJOR this package speaks
+#: The PI_VERSION_MAJOR of include/pathint.h this package speaks (a test keeps them equal).
+ABI_MAJOR = 0
 
 # ---- opaque handles: one POINTER type per handle -------------------------------------------
 class _SDE(ctypes.Structure):
@@ -36,6 +37,10 @@ class _Sampler(ctypes.Structure):
     pass
 
 
+class _Likelihood(ctypes.Structure):
+    pass
+
+
 class _Trainer(ctypes.Structure):
     pass
 
@@ -43,6 +48,7 @@ class _Trainer(ctypes.Structure):
 SDEPtr = ctypes.POINTER(_SDE)
 ModelPtr = ctypes.POINTER(_Model)
 SamplerPtr = ctypes.POINTER(_Sampler)
+LikelihoodPtr = ctypes.POINTER(_Likelihood)
 TrainerPtr = ctypes.POINTER(_Trainer)
 
 # ---- callback types ------------------------------------------------------------------------
@@ -55,37 +61,38 @@ ModelFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, c_flo
                            ctypes.c_void_p)
 StepFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_double, ctypes.c_size_t,
                           ctypes.c_size_t, c_float_p, c_float_p, ctypes.c_void_p)
+LikelihoodFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p)
 TrainFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64, ctypes.c_double, ctypes.c_double, ctypes.c_double,
                            ctypes.c_void_p)
 
 # ---- argument types ------------------------------------------------------------------------
 F32 = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
 F64 = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
-I32 = np.ctypeslib.ndpointer(np.intc, flags="C_CONTIGUOUS")
-SIZE_ARR = np.ctypeslib.ndpointer(np.uintp, flags="C_CONTIGUOUS")
 NULLABLE = ctypes.c_void_p  # an optional array: pass array.ctypes.data or None
 c_int, c_uint, c_size, c_u64, c_double, c_char_p = (ctypes.c_int, ctypes.c_uint, ctypes.c_size_t,
                                                     ctypes.c_uint64, ctypes.c_double, ctypes.c_char_p)
+c_enum = ctypes.c_int  # every pathint enum is passed as an int
 P = ctypes.POINTER
 STATUS = "status"  # restype marker: c_int checked by errcheck
 
-# name: (restype, argtypes). pi_status functions are marked STATUS.
+# name: (restype, argtypes), in the order of include/pathint.h. pi_status functions are marked
+# STATUS. tests/python/test_header.py compares this table with the header's declarations.
 SIGNATURES = {
-    # core
+    # status, errors, version
     "pi_status_string": (c_char_p, [c_int]),
     "pi_last_error": (c_char_p, []),
     "pi_free": (None, [ctypes.c_void_p]),
     "pi_version_number": (c_uint, []),
     "pi_version_string": (c_char_p, []),
     # sde
-    "pi_sde_create": (STATUS, [c_int, P(SDEPtr)]),
+    "pi_sde_create": (STATUS, [c_enum, P(SDEPtr)]),
     "pi_sde_create_custom": (STATUS, [c_double, c_double, SDEMarginalFn, SDECoefficientFn, ctypes.c_void_p,
                                       P(SDEPtr)]),
     "pi_sde_destroy": (None, [SDEPtr]),
     "pi_sde_clone": (STATUS, [SDEPtr, P(SDEPtr)]),
-    "pi_sde_get_kind": (STATUS, [SDEPtr, P(c_int)]),
-    "pi_sde_set_param": (STATUS, [SDEPtr, c_int, c_double]),
-    "pi_sde_get_param": (STATUS, [SDEPtr, c_int, P(c_double)]),
+    "pi_sde_get_kind": (STATUS, [SDEPtr, P(c_enum)]),
+    "pi_sde_set_param": (STATUS, [SDEPtr, c_enum, c_double]),
+    "pi_sde_get_param": (STATUS, [SDEPtr, c_enum, P(c_double)]),
     "pi_sde_time_range": (STATUS, [SDEPtr, P(c_double), P(c_double)]),
     "pi_sde_marginal": (STATUS, [SDEPtr, c_double, P(c_double), P(c_double)]),
     "pi_sde_coefficients": (STATUS, [SDEPtr, c_double, P(c_double), P(c_double)]),
@@ -99,86 +106,135 @@ SIGNATURES = {
     "pi_model_create_empirical": (STATUS, [SDEPtr, c_size, c_size, F32, P(ModelPtr)]),
     "pi_model_create_mlp": (STATUS, [SDEPtr, c_size, c_size, c_size, P(ModelPtr)]),
     "pi_model_mlp_init": (STATUS, [ModelPtr, c_u64]),
-    "pi_model_mlp_set_output_view": (STATUS, [ModelPtr, c_int]),
-    "pi_model_mlp_set_embedding": (STATUS, [ModelPtr, c_int, c_size]),
-    "pi_model_mlp_set_preconditioning": (STATUS, [ModelPtr, c_int, c_double]),
-    "pi_model_create_callback": (STATUS, [SDEPtr, c_size, c_int, ModelFn, ctypes.c_void_p, P(ModelPtr)]),
+    "pi_model_mlp_set_output_view": (STATUS, [ModelPtr, c_enum]),
+    "pi_model_mlp_set_embedding": (STATUS, [ModelPtr, c_enum, c_size]),
+    "pi_model_mlp_set_preconditioning": (STATUS, [ModelPtr, c_enum, c_double]),
+    "pi_model_mlp_get_preconditioning": (STATUS, [ModelPtr, P(c_enum), P(c_double)]),
+    "pi_model_mlp_get_output_view": (STATUS, [ModelPtr, P(c_enum)]),
+    "pi_model_mlp_get_embedding": (STATUS, [ModelPtr, P(c_enum), P(c_size)]),
+    "pi_model_mlp_get_shape": (STATUS, [ModelPtr, P(c_size), P(c_size)]),
+    "pi_model_create_callback": (STATUS, [SDEPtr, c_size, c_enum, ModelFn, ctypes.c_void_p, P(ModelPtr)]),
     "pi_model_destroy": (None, [ModelPtr]),
-    "pi_model_get_kind": (STATUS, [ModelPtr, P(c_int)]),
+    "pi_model_get_kind": (STATUS, [ModelPtr, P(c_enum)]),
     "pi_model_get_dim": (STATUS, [ModelPtr, P(c_size)]),
     "pi_model_get_sde": (STATUS, [ModelPtr, P(SDEPtr)]),
     "pi_model_set_threads": (STATUS, [ModelPtr, c_int]),
-    "pi_model_eval": (STATUS, [ModelPtr, c_int, c_size, F32, F64, F32]),
-    "pi_model_eval_at": (STATUS, [ModelPtr, c_int, c_size, F32, c_double, F32]),
-    "pi_model_divergence": (STATUS, [ModelPtr, c_size, F32, F64, c_int, c_size, c_u64, F64]),
+    "pi_model_get_threads": (STATUS, [ModelPtr, P(c_int)]),
+    "pi_model_eval": (STATUS, [ModelPtr, c_enum, c_size, F32, F64, F32]),
+    "pi_model_eval_at": (STATUS, [ModelPtr, c_enum, c_size, F32, c_double, F32]),
+    "pi_model_divergence": (STATUS, [ModelPtr, c_enum, c_size, c_u64, c_size, F32, F64, F64]),
     "pi_model_jvp": (STATUS, [ModelPtr, c_size, F32, F64, F32, F32]),
     "pi_model_logpdf": (STATUS, [ModelPtr, c_size, F32, F64, F64]),
-    "pi_model_num_params": (STATUS, [ModelPtr, P(c_size)]),
-    "pi_model_get_params": (STATUS, [ModelPtr, F32, c_size]),
-    "pi_model_set_params": (STATUS, [ModelPtr, F32, c_size]),
+    "pi_model_get_num_params": (STATUS, [ModelPtr, P(c_size)]),
+    "pi_model_get_params": (STATUS, [ModelPtr, c_size, F32, P(c_size)]),
+    "pi_model_set_params": (STATUS, [ModelPtr, c_size, F32]),
     "pi_model_save": (STATUS, [ModelPtr, c_char_p]),
     "pi_model_load": (STATUS, [c_char_p, P(ModelPtr)]),
     "pi_model_save_safetensors": (STATUS, [ModelPtr, c_char_p]),
     "pi_model_load_safetensors": (STATUS, [SDEPtr, c_char_p, P(ModelPtr)]),
-    "pi_model_action_bound": (STATUS, [ModelPtr, c_size, F32, c_size, c_u64, P(c_double), P(c_double)]),
     # sampler
     "pi_sampler_create": (STATUS, [ModelPtr, P(SamplerPtr)]),
     "pi_sampler_destroy": (None, [SamplerPtr]),
+    "pi_sampler_get_model": (STATUS, [SamplerPtr, P(ModelPtr)]),
     "pi_sampler_set_hbar": (STATUS, [SamplerPtr, c_double]),
-    "pi_sampler_set_method": (STATUS, [SamplerPtr, c_int]),
+    "pi_sampler_get_hbar": (STATUS, [SamplerPtr, P(c_double)]),
+    "pi_sampler_set_method": (STATUS, [SamplerPtr, c_enum]),
+    "pi_sampler_get_method": (STATUS, [SamplerPtr, P(c_enum)]),
     "pi_sampler_set_steps": (STATUS, [SamplerPtr, c_size]),
-    "pi_sampler_set_schedule": (STATUS, [SamplerPtr, c_int, c_double]),
+    "pi_sampler_get_steps": (STATUS, [SamplerPtr, P(c_size)]),
+    "pi_sampler_set_schedule": (STATUS, [SamplerPtr, c_enum, c_double]),
+    "pi_sampler_get_schedule": (STATUS, [SamplerPtr, P(c_enum), P(c_double)]),
     "pi_sampler_set_times": (STATUS, [SamplerPtr, F64, c_size]),
-    "pi_sampler_get_times": (STATUS, [SamplerPtr, NULLABLE, c_size, P(c_size)]),
+    "pi_sampler_get_times": (STATUS, [SamplerPtr, c_size, NULLABLE, P(c_size)]),
     "pi_sampler_set_time_range": (STATUS, [SamplerPtr, c_double, c_double]),
+    "pi_sampler_get_time_range": (STATUS, [SamplerPtr, P(c_double), P(c_double)]),
     "pi_sampler_set_seed": (STATUS, [SamplerPtr, c_u64]),
+    "pi_sampler_get_seed": (STATUS, [SamplerPtr, P(c_u64)]),
     "pi_sampler_set_threads": (STATUS, [SamplerPtr, c_int]),
+    "pi_sampler_get_threads": (STATUS, [SamplerPtr, P(c_int)]),
     "pi_sampler_set_denoise_final": (STATUS, [SamplerPtr, c_int]),
+    "pi_sampler_get_denoise_final": (STATUS, [SamplerPtr, P(c_int)]),
     "pi_sampler_set_tolerances": (STATUS, [SamplerPtr, c_double, c_double]),
+    "pi_sampler_get_tolerances": (STATUS, [SamplerPtr, P(c_double), P(c_double)]),
     "pi_sampler_set_corrector": (STATUS, [SamplerPtr, c_size, c_double]),
+    "pi_sampler_get_corrector": (STATUS, [SamplerPtr, P(c_size), P(c_double)]),
     "pi_sampler_set_callback": (STATUS, [SamplerPtr, StepFn, ctypes.c_void_p]),
+    "pi_sampler_get_callback": (STATUS, [SamplerPtr, P(StepFn), P(ctypes.c_void_p)]),
     "pi_sampler_cancel": (STATUS, [SamplerPtr]),
-    "pi_sampler_record_trajectory": (STATUS, [SamplerPtr, c_int, NULLABLE, NULLABLE, c_size]),
+    "pi_sampler_set_trajectory": (STATUS, [SamplerPtr, c_int, c_size, NULLABLE, NULLABLE]),
+    "pi_sampler_get_trajectory_settings": (STATUS, [SamplerPtr, P(c_int), P(c_size)]),
     "pi_sampler_get_trajectory": (STATUS, [SamplerPtr, P(c_float_p), P(c_float_p), P(c_size)]),
     "pi_sampler_get_stats": (STATUS, [SamplerPtr, P(c_size), P(c_size), P(c_size)]),
     "pi_sampler_run": (STATUS, [SamplerPtr, c_size, F32]),
     "pi_sampler_run_from": (STATUS, [SamplerPtr, c_double, c_size, F32]),
     "pi_sampler_gits": (STATUS, [SamplerPtr, c_size, c_size, c_size, F64]),
-    "pi_sampler_set_divergence": (STATUS, [SamplerPtr, c_int, c_size]),
-    "pi_sampler_set_nll_tolerances": (STATUS, [SamplerPtr, c_double, c_double]),
-    "pi_sampler_set_wkb_algorithm": (STATUS, [SamplerPtr, c_int]),
-    "pi_sampler_set_dequantization": (STATUS, [SamplerPtr, c_double]),
-    "pi_sampler_nll": (STATUS, [SamplerPtr, c_size, F32, F64, NULLABLE]),
-    "pi_sampler_nll_hbar": (STATUS, [SamplerPtr, c_size, F32, F64]),
-    "pi_sampler_nll_ex": (STATUS, [SamplerPtr, c_size, F32, F64, NULLABLE, NULLABLE, NULLABLE]),
-    "pi_bits_per_dim": (c_double, [c_double, c_size, c_double]),
+    # likelihood
+    "pi_likelihood_create": (STATUS, [ModelPtr, P(LikelihoodPtr)]),
+    "pi_likelihood_destroy": (None, [LikelihoodPtr]),
+    "pi_likelihood_get_model": (STATUS, [LikelihoodPtr, P(ModelPtr)]),
+    "pi_likelihood_set_divergence": (STATUS, [LikelihoodPtr, c_enum, c_size]),
+    "pi_likelihood_get_divergence": (STATUS, [LikelihoodPtr, P(c_enum), P(c_size)]),
+    "pi_likelihood_set_tolerances": (STATUS, [LikelihoodPtr, c_double, c_double]),
+    "pi_likelihood_get_tolerances": (STATUS, [LikelihoodPtr, P(c_double), P(c_double)]),
+    "pi_likelihood_set_wkb_algorithm": (STATUS, [LikelihoodPtr, c_enum]),
+    "pi_likelihood_get_wkb_algorithm": (STATUS, [LikelihoodPtr, P(c_enum)]),
+    "pi_likelihood_set_dequantization": (STATUS, [LikelihoodPtr, c_double]),
+    "pi_likelihood_get_dequantization": (STATUS, [LikelihoodPtr, P(c_double)]),
+    "pi_likelihood_set_seed": (STATUS, [LikelihoodPtr, c_u64]),
+    "pi_likelihood_get_seed": (STATUS, [LikelihoodPtr, P(c_u64)]),
+    "pi_likelihood_set_threads": (STATUS, [LikelihoodPtr, c_int]),
+    "pi_likelihood_get_threads": (STATUS, [LikelihoodPtr, P(c_int)]),
+    "pi_likelihood_set_callback": (STATUS, [LikelihoodPtr, LikelihoodFn, ctypes.c_void_p]),
+    "pi_likelihood_get_callback": (STATUS, [LikelihoodPtr, P(LikelihoodFn), P(ctypes.c_void_p)]),
+    "pi_likelihood_cancel": (STATUS, [LikelihoodPtr]),
+    "pi_likelihood_nll": (STATUS, [LikelihoodPtr, c_size, F32, F64, NULLABLE]),
+    "pi_likelihood_nll_hbar": (STATUS, [LikelihoodPtr, c_double, c_size, F32, F64]),
+    "pi_likelihood_nll_ex": (STATUS, [LikelihoodPtr, c_size, F32, F64, NULLABLE, NULLABLE, NULLABLE]),
+    "pi_likelihood_action_bound": (STATUS, [LikelihoodPtr, c_size, c_size, F32, P(c_double), P(c_double)]),
+    "pi_bits_per_dim": (STATUS, [c_double, c_size, c_double, P(c_double)]),
     # trainer
     "pi_trainer_create": (STATUS, [ModelPtr, P(TrainerPtr)]),
     "pi_trainer_destroy": (None, [TrainerPtr]),
     "pi_trainer_set_learning_rate": (STATUS, [TrainerPtr, c_double]),
-    "pi_trainer_set_lr_schedule": (STATUS, [TrainerPtr, c_int, c_u64, c_u64]),
+    "pi_trainer_get_learning_rate": (STATUS, [TrainerPtr, P(c_double)]),
+    "pi_trainer_set_lr_schedule": (STATUS, [TrainerPtr, c_enum, c_u64, c_u64]),
+    "pi_trainer_get_lr_schedule": (STATUS, [TrainerPtr, P(c_enum), P(c_u64), P(c_u64)]),
     "pi_trainer_set_batch_size": (STATUS, [TrainerPtr, c_size]),
-    "pi_trainer_set_weighting": (STATUS, [TrainerPtr, c_int]),
-    "pi_trainer_set_time_sampling": (STATUS, [TrainerPtr, c_int]),
+    "pi_trainer_get_batch_size": (STATUS, [TrainerPtr, P(c_size)]),
+    "pi_trainer_set_weighting": (STATUS, [TrainerPtr, c_enum]),
+    "pi_trainer_get_weighting": (STATUS, [TrainerPtr, P(c_enum)]),
+    "pi_trainer_set_time_sampling": (STATUS, [TrainerPtr, c_enum]),
+    "pi_trainer_get_time_sampling": (STATUS, [TrainerPtr, P(c_enum)]),
     "pi_trainer_set_lognormal": (STATUS, [TrainerPtr, c_double, c_double]),
+    "pi_trainer_get_lognormal": (STATUS, [TrainerPtr, P(c_double), P(c_double)]),
     "pi_trainer_set_adam": (STATUS, [TrainerPtr, c_double, c_double, c_double]),
+    "pi_trainer_get_adam": (STATUS, [TrainerPtr, P(c_double), P(c_double), P(c_double)]),
     "pi_trainer_set_weight_decay": (STATUS, [TrainerPtr, c_double]),
+    "pi_trainer_get_weight_decay": (STATUS, [TrainerPtr, P(c_double)]),
     "pi_trainer_set_grad_clip": (STATUS, [TrainerPtr, c_double]),
+    "pi_trainer_get_grad_clip": (STATUS, [TrainerPtr, P(c_double)]),
     "pi_trainer_set_ema": (STATUS, [TrainerPtr, c_double]),
+    "pi_trainer_get_ema": (STATUS, [TrainerPtr, P(c_double)]),
     "pi_trainer_set_seed": (STATUS, [TrainerPtr, c_u64]),
+    "pi_trainer_get_seed": (STATUS, [TrainerPtr, P(c_u64)]),
     "pi_trainer_set_threads": (STATUS, [TrainerPtr, c_int]),
+    "pi_trainer_get_threads": (STATUS, [TrainerPtr, P(c_int)]),
     "pi_trainer_set_callback": (STATUS, [TrainerPtr, TrainFn, ctypes.c_void_p]),
+    "pi_trainer_get_callback": (STATUS, [TrainerPtr, P(TrainFn), P(ctypes.c_void_p)]),
+    "pi_trainer_cancel": (STATUS, [TrainerPtr]),
+    "pi_trainer_get_model": (STATUS, [TrainerPtr, P(ModelPtr)]),
     "pi_trainer_step": (STATUS, [TrainerPtr, c_size, F32, P(c_double)]),
     "pi_trainer_fit": (STATUS, [TrainerPtr, c_size, F32, c_u64]),
-    "pi_trainer_loss": (STATUS, [TrainerPtr, c_size, F32, c_size, P(c_double)]),
-    "pi_trainer_bound": (STATUS, [TrainerPtr, c_size, F32, c_size, P(c_double), P(c_double)]),
+    "pi_trainer_loss": (STATUS, [TrainerPtr, c_size, c_size, F32, P(c_double)]),
     "pi_trainer_get_step": (STATUS, [TrainerPtr, P(c_u64)]),
     "pi_trainer_save": (STATUS, [TrainerPtr, c_char_p]),
     "pi_trainer_resume": (STATUS, [c_char_p, P(ModelPtr), P(TrainerPtr)]),
     # data
-    "pi_data_generate": (STATUS, [c_int, c_size, c_u64, F32]),
+    "pi_data_generate": (STATUS, [c_enum, c_size, c_u64, F32]),
     "pi_data_load": (STATUS, [c_char_p, P(c_float_p), P(c_size), P(c_size)]),
     "pi_data_save": (STATUS, [c_char_p, c_size, c_size, F32]),
+    # options
+    "pi_option_info": (STATUS, [c_enum, P(c_char_p), P(c_double), P(c_double), P(c_double), P(c_uint)]),
 }
 
 
@@ -191,15 +247,15 @@ class Library:
             self.cdll = ctypes.CDLL(path)
         except OSError as exc:
             raise LibraryNotFoundError(f"cannot load the pathint library '{path}': {exc}") from None
-        self.missing = set()
+        missing = [name for name in SIGNATURES if not hasattr(self.cdll, name)]
+        for needed in ("pi_version_number", "pi_version_string", "pi_last_error", "pi_status_string"):
+            if needed in missing:
+                raise LibraryNotFoundError(f"'{path}' is not a pathint library (it lacks {needed})")
         self.raw = {}  # the declared ctypes function objects, by name
         for name, (restype, argtypes) in SIGNATURES.items():
-            try:
-                fn = getattr(self.cdll, name)
-            except AttributeError:
-                self.missing.add(name)
-                setattr(self, name, _missing_function(name, path))
+            if name in missing:
                 continue
+            fn = getattr(self.cdll, name)
             fn.argtypes = argtypes
             if restype == STATUS:
                 fn.restype = ctypes.c_int
@@ -208,9 +264,6 @@ class Library:
                 fn.restype = restype
             self.raw[name] = fn
             setattr(self, name, _argument_errors_as_invalid(fn, name))
-        for needed in ("pi_version_number", "pi_last_error", "pi_status_string"):
-            if needed in self.missing:
-                raise LibraryNotFoundError(f"'{path}' is not a pathint library (it lacks {needed})")
         self.version_number = self.pi_version_number()
         self.version = self.pi_version_string().decode()
         major = self.version_number // 10000
@@ -218,6 +271,10 @@ class Library:
             raise LibraryNotFoundError(
                 f"'{path}' is pathint {self.version} (major version {major}), but this Python package "
                 f"needs major version {ABI_MAJOR}; use the matching library or package")
+        if missing:
+            raise LibraryNotFoundError(
+                f"'{path}' (pathint {self.version}) lacks {len(missing)} function(s) this package needs: "
+                + ", ".join(missing) + "; build the library from the same source tree as the package")
 
     def _check(self, status, func, args):
         if status != 0:
@@ -231,10 +288,6 @@ class Library:
             raise error_for_status(status, message, function=func.__name__)
         return status
 
-    def has(self, name):
-        """True if the loaded library defines the C function ``name``."""
-        return name not in self.missing
-
 
 def _argument_errors_as_invalid(fn, name):
     """ctypes reports a bad argument (wrong dtype, a closed handle) as ArgumentError;
@@ -247,14 +300,6 @@ def _argument_errors_as_invalid(fn, name):
     call.__name__ = name
     call.__doc__ = f"{name}{tuple(getattr(t, '__name__', str(t)) for t in fn.argtypes)}"
     return call
-
-
-def _missing_function(name, path):
-    def missing(*args, **kwargs):
-        raise UnsupportedError(f"{name} is not available in the loaded library '{path}' (an older build?)",
-                               status=-3, function=name)
-    missing.__name__ = name
-    return missing
 
 
 _lock = threading.Lock()

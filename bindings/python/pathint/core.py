@@ -1,4 +1,4 @@
-"""Pythonic classes over the C API: SDE, Model, Sampler, Trainer, and data helpers.
+"""Pythonic classes over the C API: SDE, Model, Sampler, Likelihood, Trainer, and data helpers.
 
 Arrays: points are ``(n, dim)`` ``float32`` C-contiguous arrays and are passed to
 C without a copy. Any other array-like (float64, lists, Fortran order, ...) is
@@ -13,10 +13,14 @@ reference to it, so the borrowed object lives as long as needed.
 Callbacks: an exception raised inside a Python callback stops the C call
 (the callback returns nonzero) and is re-raised, unchanged, when the C call
 returns. ``KeyboardInterrupt`` (Ctrl-C) during ``Sampler.sample``,
-``Sampler.nll`` or ``Trainer.fit`` cancels the run cleanly and is raised when it has
+``Likelihood.nll`` or ``Trainer.fit`` cancels the run cleanly and is raised when it has
 returned (in the main thread, a SIGINT handler is installed for the duration of the call).
+
+Options are never shadowed in Python: every property reads the library's getter, and an
+option not given keeps the library's default (see :func:`option_info`).
 """
 
+import collections
 import contextlib
 import ctypes
 import enum
@@ -30,14 +34,14 @@ from . import _library as L
 from .errors import InvalidArgumentError, PathintError
 
 __all__ = [
-    "SDEKind", "SDEParam", "View", "ModelKind", "Divergence", "Method", "Schedule", "WKBAlgorithm",
-    "Weighting", "TimeSampling", "LRSchedule", "Dataset",
-    "SDE", "Model", "Sampler", "Trainer", "generate_data", "load_data", "save_data", "bits_per_dim",
-    "version", "version_number",
+    "SDEKind", "SDEParam", "View", "ModelKind", "Divergence", "Embedding", "Precond", "Method", "Schedule",
+    "WKBAlgorithm", "Weighting", "TimeSampling", "LRSchedule", "Dataset", "Option", "OptionInfo",
+    "SDE", "Model", "Sampler", "Likelihood", "NLLDiagnostics", "Trainer", "option_info",
+    "generate_data", "load_data", "save_data", "bits_per_dim", "version", "version_number",
 ]
 
 
-# ---- enums (values mirror include/pathint.h) ------------------------------------------------
+# ---- enums (values mirror include/pathint.h; every enum starts at 1) --------------------------
 class SDEKind(enum.IntEnum):
     VP_LINEAR = 1
     VP_COSINE = 2
@@ -58,16 +62,10 @@ class SDEParam(enum.IntEnum):
 
 
 class View(enum.IntEnum):
-    SCORE = 0
-    EPS = 1
-    DENOISED = 2
-    V = 3
-
-
-class Precond(enum.IntEnum):
-    NONE = 0
-    EDM = 1
-    INPUT = 2
+    SCORE = 1
+    EPS = 2
+    DENOISED = 3
+    V = 4
 
 
 class ModelKind(enum.IntEnum):
@@ -78,9 +76,20 @@ class ModelKind(enum.IntEnum):
 
 
 class Divergence(enum.IntEnum):
-    EXACT = 0
-    HUTCHINSON_RADEMACHER = 1
-    HUTCHINSON_GAUSSIAN = 2
+    EXACT = 1
+    HUTCHINSON_RADEMACHER = 2
+    HUTCHINSON_GAUSSIAN = 3
+
+
+class Embedding(enum.IntEnum):
+    LOG_SIGMA = 1
+    TIME = 2
+
+
+class Precond(enum.IntEnum):
+    NONE = 1
+    EDM = 2
+    INPUT = 3
 
 
 class Method(enum.IntEnum):
@@ -99,25 +108,25 @@ class Schedule(enum.IntEnum):
 
 
 class WKBAlgorithm(enum.IntEnum):
-    SWEEP = 0
-    REFERENCE = 1
+    SWEEP = 1
+    REFERENCE = 2
 
 
 class Weighting(enum.IntEnum):
-    LIKELIHOOD = 0
-    SIGMA2 = 1
-    EDM = 2
+    LIKELIHOOD = 1
+    SIGMA2 = 2
+    EDM = 3
 
 
 class TimeSampling(enum.IntEnum):
-    UNIFORM = 0
-    IMPORTANCE = 1
-    LOGNORMAL = 2
+    UNIFORM = 1
+    IMPORTANCE = 2
+    LOGNORMAL = 3
 
 
 class LRSchedule(enum.IntEnum):
-    CONSTANT = 0
-    COSINE = 1
+    CONSTANT = 1
+    COSINE = 2
 
 
 class Dataset(enum.IntEnum):
@@ -128,17 +137,123 @@ class Dataset(enum.IntEnum):
     CHECKERBOARD = 5
 
 
+class Option(enum.IntEnum):
+    """Keys of :func:`option_info` (``pi_option``)."""
+    SAMPLER_HBAR = 1
+    SAMPLER_METHOD = 2
+    SAMPLER_STEPS = 3
+    SAMPLER_SCHEDULE = 4
+    SAMPLER_KARRAS_RHO = 5
+    SAMPLER_SEED = 6
+    SAMPLER_THREADS = 7
+    SAMPLER_DENOISE_FINAL = 8
+    SAMPLER_RTOL = 9
+    SAMPLER_ATOL = 10
+    SAMPLER_CORRECTOR_STEPS = 11
+    SAMPLER_CORRECTOR_SNR = 12
+    LIKELIHOOD_DIVERGENCE = 13
+    LIKELIHOOD_PROBES = 14
+    LIKELIHOOD_RTOL = 15
+    LIKELIHOOD_ATOL = 16
+    LIKELIHOOD_WKB_ALGORITHM = 17
+    LIKELIHOOD_DEQUANTIZATION = 18
+    LIKELIHOOD_SEED = 19
+    LIKELIHOOD_THREADS = 20
+    MODEL_THREADS = 21
+    MLP_OUTPUT_VIEW = 22
+    MLP_EMBEDDING = 23
+    MLP_EMBEDDING_FEATURES = 24
+    MLP_PRECONDITIONING = 25
+    MLP_SIGMA_DATA = 26
+    TRAINER_LEARNING_RATE = 27
+    TRAINER_LR_SCHEDULE = 28
+    TRAINER_WARMUP_STEPS = 29
+    TRAINER_TOTAL_STEPS = 30
+    TRAINER_BATCH_SIZE = 31
+    TRAINER_WEIGHTING = 32
+    TRAINER_TIME_SAMPLING = 33
+    TRAINER_LOGNORMAL_MEAN = 34
+    TRAINER_LOGNORMAL_STD = 35
+    TRAINER_ADAM_BETA1 = 36
+    TRAINER_ADAM_BETA2 = 37
+    TRAINER_ADAM_EPS = 38
+    TRAINER_WEIGHT_DECAY = 39
+    TRAINER_GRAD_CLIP = 40
+    TRAINER_EMA = 41
+    TRAINER_SEED = 42
+    TRAINER_THREADS = 43
+
+
+#: Flags of :class:`OptionInfo` (``PI_OPTION_*``).
+OPTION_MIN_EXCLUSIVE, OPTION_MAX_EXCLUSIVE, OPTION_INTEGER, OPTION_EVEN = 1, 2, 4, 8
+
+
+class OptionInfo(collections.namedtuple("OptionInfo", "key name default min max flags")):
+    """One row of the library's option table: the setter's argument name, default, range, flags."""
+
+    __slots__ = ()
+
+    @property
+    def integer(self):
+        return bool(self.flags & OPTION_INTEGER)
+
+    def accepts(self, value):
+        """Whether the setters accept ``value`` (the range and flags of this row)."""
+        lo_ok = value > self.min if self.flags & OPTION_MIN_EXCLUSIVE else value >= self.min
+        hi_ok = value < self.max if self.flags & OPTION_MAX_EXCLUSIVE else value <= self.max
+        ok = lo_ok and hi_ok
+        if ok and self.flags & OPTION_INTEGER:
+            ok = float(value).is_integer()
+        if ok and self.flags & OPTION_EVEN:
+            ok = int(value) % 2 == 0
+        return ok
+
+
+def option_info(key=None):
+    """The library's table of option defaults and ranges (``pi_option_info``).
+
+    With a key (an :class:`Option`, its int or its name such as ``"sampler_hbar"``), that
+    key's :class:`OptionInfo`; without, a dict of every key's (keys from 1 until the library
+    reports an unknown key).
+    """
+    lib = L.lib()
+
+    def one(k):
+        name, default, lo, hi, flags = ctypes.c_char_p(), ctypes.c_double(), ctypes.c_double(), \
+            ctypes.c_double(), ctypes.c_uint()
+        lib.pi_option_info(int(k), ctypes.byref(name), ctypes.byref(default), ctypes.byref(lo),
+                           ctypes.byref(hi), ctypes.byref(flags))
+        try:
+            k = Option(int(k))
+        except ValueError:
+            pass  # a key newer than this package
+        return OptionInfo(k, name.value.decode(), default.value, lo.value, hi.value, flags.value)
+
+    if key is not None:
+        return one(_enum(Option, key) if isinstance(key, str) else int(key))
+    table = {}
+    k = 1
+    while True:
+        try:
+            info = one(k)
+        except InvalidArgumentError:
+            return table
+        table[info.key] = info
+        k += 1
+
+
 def _precond(value):
-    """(mode, sigma_data) from True/False (EDM with σ_data 0.5 / none), a float σ_data (EDM),
-    a mode ('edm', 'input', 'none', Precond) or a (mode, sigma_data) pair."""
+    """(mode, sigma_data) from True/False (EDM / none), a float σ_data (EDM), a mode ('edm',
+    'input', 'none', Precond) or a (mode, sigma_data) pair; sigma_data is None where not given
+    (the caller keeps the model's current value)."""
     if isinstance(value, bool):
-        return (Precond.EDM if value else Precond.NONE), 0.5
+        return (Precond.EDM if value else Precond.NONE), None
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise InvalidArgumentError("preconditioning pair must be (mode, sigma_data)", status=-1)
         return _enum(Precond, value[0]), float(value[1])
     if isinstance(value, (str, Precond)):
-        return _enum(Precond, value), 0.5
+        return _enum(Precond, value), None
     return Precond.EDM, float(value)
 
 
@@ -155,7 +270,11 @@ def _enum(cls, value):
             names = ", ".join(m.name.lower() for m in cls)
             raise InvalidArgumentError(f"unknown {cls.__name__} '{value}' (choose from {names})",
                                        status=-1) from None
-    return cls(int(value))
+    try:
+        return cls(int(value))
+    except ValueError:
+        names = ", ".join(f"{m.name.lower()} ({m.value})" for m in cls)
+        raise InvalidArgumentError(f"{value} is not a {cls.__name__} (choose from {names})", status=-1) from None
 
 
 # ---- arrays ---------------------------------------------------------------------------------
@@ -186,6 +305,13 @@ def _ptr(a):
 
 def _path(p):
     return os.fsencode(p)
+
+
+def _get(fn, handle, ctype):
+    """Call a one-value getter pi_X_get_Y(handle, &out) and return the value."""
+    v = ctype()
+    fn(handle, ctypes.byref(v))
+    return v.value
 
 
 # ---- callback plumbing ----------------------------------------------------------------------
@@ -497,7 +623,7 @@ class Model(_Handle):
             embedding_features=None, preconditioning=None):
         """A trainable MLP (``layers`` hidden layers of ``width``, SiLU).
 
-        ``preconditioning``: True (EDM, σ_data 0.5), a float σ_data (EDM), a mode
+        ``preconditioning``: True (EDM with the default σ_data), a float σ_data (EDM), a mode
         (``"edm"``, ``"input"``, ``"none"`` or :class:`Precond`) or a pair ``(mode, sigma_data)``.
         """
         lib = L.lib()
@@ -509,11 +635,9 @@ class Model(_Handle):
             if output_view is not None:
                 lib.pi_model_mlp_set_output_view(self, int(_enum(View, output_view)))
             if embedding is not None or embedding_features is not None:
-                kind = 0 if embedding in (None, "log_sigma") else 1 if embedding == "time" else int(embedding)
-                lib.pi_model_mlp_set_embedding(self, kind, embedding_features or 16)
+                self.set_embedding(embedding, embedding_features)
             if preconditioning is not None:
-                mode, sigma_data = _precond(preconditioning)
-                lib.pi_model_mlp_set_preconditioning(self, int(mode), sigma_data)
+                self.preconditioning = preconditioning
         except BaseException:
             self.close()
             raise
@@ -592,12 +716,70 @@ class Model(_Handle):
 
     @property
     def threads(self):
-        return getattr(self, "_threads", 1)
+        """Threads of eval, divergence, jvp and logpdf, in [1, 256]; results do not depend on it."""
+        return _get(self._lib.pi_model_get_threads, self, ctypes.c_int)
 
     @threads.setter
     def threads(self, k):
         self._lib.pi_model_set_threads(self, int(k))
-        self._threads = int(k)
+
+    # -- MLP options (UnsupportedError for other kinds) --
+    @property
+    def output_view(self):
+        """The view an MLP's last layer predicts (score, eps or denoised)."""
+        return View(_get(self._lib.pi_model_mlp_get_output_view, self, ctypes.c_int))
+
+    @output_view.setter
+    def output_view(self, view):
+        self._lib.pi_model_mlp_set_output_view(self, int(_enum(View, view)))
+
+    @property
+    def embedding(self):
+        """(kind, features) of an MLP's noise embedding."""
+        kind, features = ctypes.c_int(), ctypes.c_size_t()
+        self._lib.pi_model_mlp_get_embedding(self, ctypes.byref(kind), ctypes.byref(features))
+        return Embedding(kind.value), features.value
+
+    def set_embedding(self, kind=None, features=None):
+        """Set an MLP's embedding kind and/or feature count (the one not given is kept). A new
+        feature count re-initialises the weights (see pi_model_mlp_set_embedding)."""
+        cur_kind, cur_features = self.embedding
+        self._lib.pi_model_mlp_set_embedding(self, int(cur_kind if kind is None else _enum(Embedding, kind)),
+                                             int(cur_features if features is None else features))
+
+    @property
+    def preconditioning(self):
+        """(mode, sigma_data) of an MLP; assign a mode, a pair, True/False or a float σ_data."""
+        mode, sd = ctypes.c_int(), ctypes.c_double()
+        self._lib.pi_model_mlp_get_preconditioning(self, ctypes.byref(mode), ctypes.byref(sd))
+        return Precond(mode.value), sd.value
+
+    @preconditioning.setter
+    def preconditioning(self, value):
+        mode, sigma_data = _precond(value)
+        if sigma_data is None:
+            sigma_data = self.preconditioning[1]
+        self._lib.pi_model_mlp_set_preconditioning(self, int(mode), sigma_data)
+
+    @property
+    def shape(self):
+        """(hidden_width, hidden_layers) of an MLP."""
+        w, n = ctypes.c_size_t(), ctypes.c_size_t()
+        self._lib.pi_model_mlp_get_shape(self, ctypes.byref(w), ctypes.byref(n))
+        return w.value, n.value
+
+    @property
+    def options(self):
+        """Every option of this model as read back from the library, keyed by :class:`Option`
+        (MODEL_THREADS, and the MLP_* keys for an MLP)."""
+        out = {Option.MODEL_THREADS: self.threads}
+        if self.kind == ModelKind.MLP:
+            kind, features = self.embedding
+            mode, sigma_data = self.preconditioning
+            out.update({Option.MLP_OUTPUT_VIEW: self.output_view, Option.MLP_EMBEDDING: kind,
+                        Option.MLP_EMBEDDING_FEATURES: features, Option.MLP_PRECONDITIONING: mode,
+                        Option.MLP_SIGMA_DATA: sigma_data})
+        return out
 
     def eval(self, view, x, t):
         """The model in ``view`` (score, eps, denoised, v) at points x (n, dim) and times t."""
@@ -617,8 +799,8 @@ class Model(_Handle):
     def divergence(self, x, t, mode="exact", probes=1, seed=0):
         x = _points(x, self.dim)
         out = np.empty(x.shape[0], np.float64)
-        _call(self._lib.pi_model_divergence, self, x.shape[0], x, _times(t, x.shape[0]),
-              int(_enum(Divergence, mode)), probes, seed, out, pending=self._pendings())
+        _call(self._lib.pi_model_divergence, self, int(_enum(Divergence, mode)), int(probes), int(seed),
+              x.shape[0], x, _times(t, x.shape[0]), out, pending=self._pendings())
         return out
 
     def jvp(self, x, t, v):
@@ -639,28 +821,21 @@ class Model(_Handle):
     @property
     def num_params(self):
         n = ctypes.c_size_t()
-        self._lib.pi_model_num_params(self, ctypes.byref(n))
+        self._lib.pi_model_get_num_params(self, ctypes.byref(n))
         return n.value
 
     @property
     def params(self):
         """A copy of the trainable parameters (float32 vector); assign to replace them."""
         out = np.empty(self.num_params, np.float32)
-        self._lib.pi_model_get_params(self, out, out.size)
-        return out
+        count = ctypes.c_size_t()
+        self._lib.pi_model_get_params(self, out.size, out, ctypes.byref(count))
+        return out[:count.value]
 
     @params.setter
     def params(self, values):
         v = np.ascontiguousarray(values, dtype=np.float32).ravel()
-        self._lib.pi_model_set_params(self, v, v.size)
-
-    def action_bound(self, data, samples=16, seed=0):
-        """(bound, stderr): the action bound on −log q¹ per point (MATH.md §5)."""
-        x = _points(data, self.dim, name="data")
-        b, e = ctypes.c_double(), ctypes.c_double()
-        _call(self._lib.pi_model_action_bound, self, x.shape[0], x, samples, seed, ctypes.byref(b),
-              ctypes.byref(e), pending=self._pendings())
-        return b.value, e.value
+        self._lib.pi_model_set_params(self, v.size, v)
 
     def __repr__(self):
         if not self._ptr:
@@ -673,14 +848,17 @@ class Sampler(_Handle):
     """The ħ sampler over a model: dx = [f x − (1+ħ)/2 g² s] dt + √ħ g dw̄.
 
     Options are properties (``hbar``, ``method``, ``steps``, ``seed``, ``threads``,
-    ``schedule``) or keyword arguments of the constructor. A sampler is used by
-    one thread at a time; :meth:`cancel` may be called from any thread.
+    ``schedule``, ``rho``, ``denoise_final``, ``tolerances``, ``corrector``, ``time_range``,
+    ``record_trajectory``), read back from the library, or keyword arguments of the
+    constructor; an option not given keeps the library's default (:func:`option_info`).
+    A sampler is used by one thread at a time; :meth:`cancel` may be called from any thread.
     """
 
     _destroy_name = "pi_sampler_destroy"
 
     def __init__(self, model, hbar=None, method=None, steps=None, schedule=None, rho=None, seed=None,
-                 threads=None, denoise_final=None, record_trajectory=False):
+                 threads=None, denoise_final=None, record_trajectory=None, tolerances=None, corrector=None,
+                 time_range=None):
         lib = L.lib()
         out = L.SamplerPtr()
         lib.pi_sampler_create(model, ctypes.byref(out))
@@ -688,23 +866,23 @@ class Sampler(_Handle):
         self.model = model  # borrowed by C: keep it alive
         self._pending = _PendingError()
         self._user_step = None
-        self._opts = {"hbar": 0.0, "method": Method.EXP2M, "steps": 50, "schedule": Schedule.UNIFORM_LAMBDA,
-                      "rho": None, "seed": 0, "threads": 1}
         self._stepfn = L.StepFn(self._on_step)
         self._interrupt = None
-        self._record = False
         try:
             self._lib.pi_sampler_set_callback(self, self._stepfn, None)
             for key, value in (("hbar", hbar), ("method", method), ("steps", steps), ("seed", seed),
-                               ("threads", threads)):
+                               ("threads", threads), ("denoise_final", denoise_final),
+                               ("record_trajectory", record_trajectory)):
                 if value is not None:
                     setattr(self, key, value)
             if schedule is not None or rho is not None:
-                self.set_schedule(schedule if schedule is not None else Schedule.UNIFORM_LAMBDA, rho)
-            if denoise_final is not None:
-                self.denoise_final = denoise_final
-            if record_trajectory:
-                self.record_trajectory = True
+                self.set_schedule(schedule if schedule is not None else self.schedule, rho)
+            if tolerances is not None:
+                self.set_tolerances(*tolerances)
+            if corrector is not None:
+                self.set_corrector(*corrector)
+            if time_range is not None:
+                self.set_time_range(*time_range)
         except BaseException:
             self.close()
             raise
@@ -737,100 +915,167 @@ class Sampler(_Handle):
     def callback(self, fn):
         self._user_step = fn
 
-    def _set(self, key, fn, value, converted):
-        fn(self, converted)
-        self._opts[key] = value
+    @property
+    def hbar(self):
+        """ħ in [0, 1e6]: 0 = probability-flow ODE, 1 = reverse SDE."""
+        return _get(self._lib.pi_sampler_get_hbar, self, ctypes.c_double)
 
-    hbar = property(lambda self: self._opts["hbar"],
-                    lambda self, v: self._set("hbar", self._lib.pi_sampler_set_hbar, float(v), float(v)),
-                    doc="ħ >= 0: 0 = probability-flow ODE, 1 = reverse SDE.")
-    steps = property(lambda self: self._opts["steps"],
-                     lambda self, v: self._set("steps", self._lib.pi_sampler_set_steps, int(v), int(v)))
-    seed = property(lambda self: self._opts["seed"],
-                    lambda self, v: self._set("seed", self._lib.pi_sampler_set_seed, int(v), int(v)))
-    threads = property(lambda self: self._opts["threads"],
-                       lambda self, v: self._set("threads", self._lib.pi_sampler_set_threads, int(v), int(v)))
+    @hbar.setter
+    def hbar(self, value):
+        self._lib.pi_sampler_set_hbar(self, float(value))
 
     @property
     def method(self):
-        return self._opts["method"]
+        return Method(_get(self._lib.pi_sampler_get_method, self, ctypes.c_int))
 
     @method.setter
     def method(self, value):
-        m = _enum(Method, value)
-        self._set("method", self._lib.pi_sampler_set_method, m, int(m))
+        self._lib.pi_sampler_set_method(self, int(_enum(Method, value)))
+
+    @property
+    def steps(self):
+        return _get(self._lib.pi_sampler_get_steps, self, ctypes.c_size_t)
+
+    @steps.setter
+    def steps(self, value):
+        self._lib.pi_sampler_set_steps(self, int(value))
+
+    @property
+    def seed(self):
+        return _get(self._lib.pi_sampler_get_seed, self, ctypes.c_uint64)
+
+    @seed.setter
+    def seed(self, value):
+        self._lib.pi_sampler_set_seed(self, int(value))
+
+    @property
+    def threads(self):
+        return _get(self._lib.pi_sampler_get_threads, self, ctypes.c_int)
+
+    @threads.setter
+    def threads(self, value):
+        self._lib.pi_sampler_set_threads(self, int(value))
+
+    def _get_schedule(self):
+        sched, rho = ctypes.c_int(), ctypes.c_double()
+        self._lib.pi_sampler_get_schedule(self, ctypes.byref(sched), ctypes.byref(rho))
+        return Schedule(sched.value), rho.value
 
     @property
     def schedule(self):
-        return self._opts["schedule"]
+        """The schedule (assign a name, a :class:`Schedule` or an array of times)."""
+        return self._get_schedule()[0]
 
     @schedule.setter
     def schedule(self, value):
         self.set_schedule(value)
 
-    def set_schedule(self, schedule, param=None):
-        """A named schedule and its parameter (ρ for Karras), or a custom array of times."""
+    @property
+    def rho(self):
+        """Karras' ρ (set it with :meth:`set_schedule`)."""
+        return self._get_schedule()[1]
+
+    def set_schedule(self, schedule, rho=None):
+        """A named schedule and Karras' ρ (None keeps the sampler's ρ), or a custom array of times."""
         if not isinstance(schedule, (str, int, enum.Enum)):
             self.times = schedule
             return
         s = _enum(Schedule, schedule)
-        self._lib.pi_sampler_set_schedule(self, int(s), float("nan") if param is None else float(param))
-        self._opts["schedule"], self._opts["rho"] = s, param
+        self._lib.pi_sampler_set_schedule(self, int(s), self.rho if rho is None else float(rho))
 
     @property
     def times(self):
         """The schedule as an array of steps + 1 times (assign an array for a custom schedule)."""
         count = ctypes.c_size_t()
-        cap = self.steps + 1
-        out = np.empty(cap, np.float64)
-        self._lib.pi_sampler_get_times(self, out.ctypes.data, cap, ctypes.byref(count))
-        return out[:count.value].copy()
+        self._lib.pi_sampler_get_times(self, 0, None, ctypes.byref(count))
+        out = np.empty(count.value, np.float64)
+        self._lib.pi_sampler_get_times(self, out.size, out.ctypes.data, ctypes.byref(count))
+        return out[:count.value]
 
     @times.setter
     def times(self, values):
         t = np.ascontiguousarray(values, dtype=np.float64).ravel()
         self._lib.pi_sampler_set_times(self, t, t.size)
-        self._opts["schedule"], self._opts["steps"] = Schedule.CUSTOM, t.size - 1
+
+    @property
+    def time_range(self):
+        """(t_start, t_end) of :meth:`sample` (defaults: the SDE's T and t_min)."""
+        a, b = ctypes.c_double(), ctypes.c_double()
+        self._lib.pi_sampler_get_time_range(self, ctypes.byref(a), ctypes.byref(b))
+        return a.value, b.value
+
+    @time_range.setter
+    def time_range(self, value):
+        self.set_time_range(*value)
 
     def set_time_range(self, t_start, t_end):
         self._lib.pi_sampler_set_time_range(self, float(t_start), float(t_end))
 
     @property
     def denoise_final(self):
-        return self._opts.get("denoise_final", False)
+        return bool(_get(self._lib.pi_sampler_get_denoise_final, self, ctypes.c_int))
 
     @denoise_final.setter
     def denoise_final(self, enabled):
         self._lib.pi_sampler_set_denoise_final(self, 1 if enabled else 0)
-        self._opts["denoise_final"] = bool(enabled)
 
-    def set_tolerances(self, rtol, atol):
-        self._lib.pi_sampler_set_tolerances(self, float(rtol), float(atol))
+    @property
+    def tolerances(self):
+        """(rtol, atol) of the adaptive method (RK45)."""
+        r, a = ctypes.c_double(), ctypes.c_double()
+        self._lib.pi_sampler_get_tolerances(self, ctypes.byref(r), ctypes.byref(a))
+        return r.value, a.value
 
-    def set_corrector(self, steps, snr):
-        self._lib.pi_sampler_set_corrector(self, int(steps), float(snr))
+    @tolerances.setter
+    def tolerances(self, value):
+        self.set_tolerances(*value)
 
-    def set_likelihood_options(self, divergence=None, probes=1, rtol=None, atol=None, wkb=None,
-                               dequantization=None):
-        """Options of :meth:`nll`: divergence mode and probes, ODE tolerances, WKB algorithm, bin width."""
-        if divergence is not None:
-            self._lib.pi_sampler_set_divergence(self, int(_enum(Divergence, divergence)), int(probes))
-        if rtol is not None or atol is not None:
-            self._lib.pi_sampler_set_nll_tolerances(self, 1e-6 if rtol is None else rtol,
-                                                    1e-8 if atol is None else atol)
-        if wkb is not None:
-            self._lib.pi_sampler_set_wkb_algorithm(self, int(_enum(WKBAlgorithm, wkb)))
-        if dequantization is not None:
-            self._lib.pi_sampler_set_dequantization(self, float(dequantization))
+    def set_tolerances(self, rtol=None, atol=None):
+        """Tolerances of RK45; the one not given is kept."""
+        cur_r, cur_a = self.tolerances
+        self._lib.pi_sampler_set_tolerances(self, cur_r if rtol is None else float(rtol),
+                                            cur_a if atol is None else float(atol))
+
+    @property
+    def corrector(self):
+        """(steps, snr) of the Langevin corrector (0 steps = none)."""
+        n, snr = ctypes.c_size_t(), ctypes.c_double()
+        self._lib.pi_sampler_get_corrector(self, ctypes.byref(n), ctypes.byref(snr))
+        return n.value, snr.value
+
+    @corrector.setter
+    def corrector(self, value):
+        self.set_corrector(*value)
+
+    def set_corrector(self, steps=None, snr=None):
+        """Langevin corrector steps per step and signal-to-noise ratio; the one not given is kept."""
+        cur_n, cur_snr = self.corrector
+        self._lib.pi_sampler_set_corrector(self, cur_n if steps is None else int(steps),
+                                           cur_snr if snr is None else float(snr))
 
     @property
     def record_trajectory(self):
-        return self._record
+        """Whether runs record their trajectories (buffers owned by the sampler)."""
+        on, cap = ctypes.c_int(), ctypes.c_size_t()
+        self._lib.pi_sampler_get_trajectory_settings(self, ctypes.byref(on), ctypes.byref(cap))
+        return bool(on.value)
 
     @record_trajectory.setter
     def record_trajectory(self, enabled):
-        self._lib.pi_sampler_record_trajectory(self, 1 if enabled else 0, None, None, 0)
-        self._record = bool(enabled)
+        self._lib.pi_sampler_set_trajectory(self, 1 if enabled else 0, 0, None, None)
+
+    @property
+    def options(self):
+        """Every option as read back from the library, keyed by :class:`Option` (SAMPLER_*)."""
+        schedule, rho = self._get_schedule()
+        rtol, atol = self.tolerances
+        csteps, snr = self.corrector
+        return {Option.SAMPLER_HBAR: self.hbar, Option.SAMPLER_METHOD: self.method,
+                Option.SAMPLER_STEPS: self.steps, Option.SAMPLER_SCHEDULE: schedule,
+                Option.SAMPLER_KARRAS_RHO: rho, Option.SAMPLER_SEED: self.seed,
+                Option.SAMPLER_THREADS: self.threads, Option.SAMPLER_DENOISE_FINAL: int(self.denoise_final),
+                Option.SAMPLER_RTOL: rtol, Option.SAMPLER_ATOL: atol,
+                Option.SAMPLER_CORRECTOR_STEPS: csteps, Option.SAMPLER_CORRECTOR_SNR: snr}
 
     def cancel(self):
         """Ask a running sample() to stop at its next step (any thread)."""
@@ -840,7 +1085,7 @@ class Sampler(_Handle):
     def _run(self, fn, *args):
         """Run a sampler call; Ctrl-C cancels it at its next step and raises KeyboardInterrupt
         once it has returned."""
-        with _interruptible() as self._interrupt:
+        with _interruptible(self.cancel) as self._interrupt:
             try:
                 _call(fn, self, *args, pending=self._pendings())
             except PathintError:
@@ -895,31 +1140,6 @@ class Sampler(_Handle):
         self._run(self._lib.pi_sampler_gits, int(steps), int(fine_steps), int(n_samples), out)
         return out
 
-    def nll(self, x, c1=True, block=None):
-        """(nll0, c1): −log q⁰(x) per point in nats and the WKB coefficient c1 (None if c1=False).
-
-        NLL at this sampler's ħ is ``nll0 - hbar * c1``. Points are processed in blocks
-        so that Ctrl-C stops the computation between blocks.
-        """
-        a = _points(x, self.model.dim)
-        n = a.shape[0]
-        nll = np.empty(n, np.float64)
-        c = np.empty(n, np.float64) if c1 else None
-        block = block or max(16, 8 * self.threads)
-        with _interruptible() as interrupt:
-            for i in range(0, n, block):
-                if interrupt.hit:
-                    break
-                j = min(n, i + block)
-                _call(self._lib.pi_sampler_nll, self, j - i, a[i:j], nll[i:j],
-                      None if c is None else c[i:j].ctypes.data, pending=self._pendings())
-        return nll, c
-
-    def nll_hbar(self, x):
-        """−log q^ħ ≈ NLL₀ − ħ c1 at this sampler's ħ, per point."""
-        nll, c = self.nll(x, c1=True)
-        return nll - self.hbar * c
-
     def __repr__(self):
         if not self._ptr:
             return "<pathint.Sampler closed>"
@@ -939,6 +1159,234 @@ def _remember_rows(method):
 
 Sampler.sample = _remember_rows(Sampler.sample)
 Sampler.sample_from = _remember_rows(Sampler.sample_from)
+
+
+# ---- Likelihood -----------------------------------------------------------------------------
+#: Per-point diagnostics of :meth:`Likelihood.nll_ex`.
+NLLDiagnostics = collections.namedtuple("NLLDiagnostics", "nll0 c1 nfe status")
+
+
+class Likelihood(_Handle):
+    """NLL₀ = −log q⁰(x) of the probability-flow ODE and its WKB slope c1 over a model
+    (``pi_likelihood_t``): −log q^ħ(x) ≈ NLL₀ − ħ c1. It depends on the model only.
+
+    Options are properties read back from the library (``divergence``, ``probes``,
+    ``rtol``, ``atol``, ``wkb_algorithm``, ``dequantization``, ``seed``, ``threads``) or
+    keyword arguments; ``callback(done, n) -> bool`` reports finished points (a true result
+    stops the computation). :meth:`cancel` may be called from any thread; Ctrl-C cancels.
+    A handle is used by one thread at a time; it borrows its model.
+    """
+
+    _destroy_name = "pi_likelihood_destroy"
+
+    def __init__(self, model, divergence=None, probes=None, rtol=None, atol=None, wkb_algorithm=None,
+                 dequantization=None, seed=None, threads=None, callback=None):
+        lib = L.lib()
+        out = L.LikelihoodPtr()
+        lib.pi_likelihood_create(model, ctypes.byref(out))
+        super().__init__(out)
+        self.model = model  # borrowed by C: keep it alive
+        self._pending = _PendingError()
+        self._user_progress = callback
+        self._interrupt = None
+        self._progressfn = L.LikelihoodFn(self._on_progress)
+        try:
+            self._lib.pi_likelihood_set_callback(self, self._progressfn, None)
+            if divergence is not None or probes is not None:
+                self.set_divergence(divergence, probes)
+            if rtol is not None or atol is not None:
+                self.set_tolerances(rtol, atol)
+            for key, value in (("wkb_algorithm", wkb_algorithm), ("dequantization", dequantization),
+                               ("seed", seed), ("threads", threads)):
+                if value is not None:
+                    setattr(self, key, value)
+        except BaseException:
+            self.close()
+            raise
+
+    # The progress callback always goes through Python so that Ctrl-C reaches the computation
+    # (worker 0 runs on the calling thread and reports its points there). It may run on any
+    # worker thread, never two at once.
+    def _on_progress(self, done, n, _user):
+        try:
+            if self._interrupt is not None and self._interrupt.hit:
+                return 1
+            if self._user_progress is not None:
+                return 1 if self._user_progress(done, n) else 0
+            return 0
+        except BaseException as exc:
+            self._pending.store(exc)
+            return 1
+
+    def _pendings(self):
+        return (self._pending,) + self.model._pendings()
+
+    @property
+    def callback(self):
+        """``fn(done, n) -> bool``: called once per finished point (from a worker thread,
+        never concurrently); a true result stops the computation (:class:`CanceledError`)."""
+        return self._user_progress
+
+    @callback.setter
+    def callback(self, fn):
+        self._user_progress = fn
+
+    # -- options --
+    def _get_divergence(self):
+        mode, probes = ctypes.c_int(), ctypes.c_size_t()
+        self._lib.pi_likelihood_get_divergence(self, ctypes.byref(mode), ctypes.byref(probes))
+        return Divergence(mode.value), probes.value
+
+    def set_divergence(self, mode=None, probes=None):
+        """Divergence mode of the order-0 solve and Hutchinson probes; the one not given is kept
+        (the library stores probes = 1 for the exact mode)."""
+        cur_mode, cur_probes = self._get_divergence()
+        self._lib.pi_likelihood_set_divergence(self, int(cur_mode if mode is None else _enum(Divergence, mode)),
+                                               int(cur_probes if probes is None else probes))
+
+    @property
+    def divergence(self):
+        return self._get_divergence()[0]
+
+    @divergence.setter
+    def divergence(self, mode):
+        self.set_divergence(mode)
+
+    @property
+    def probes(self):
+        return self._get_divergence()[1]
+
+    @probes.setter
+    def probes(self, value):
+        self.set_divergence(None, value)
+
+    @property
+    def tolerances(self):
+        """(rtol, atol) of the ODE solves."""
+        r, a = ctypes.c_double(), ctypes.c_double()
+        self._lib.pi_likelihood_get_tolerances(self, ctypes.byref(r), ctypes.byref(a))
+        return r.value, a.value
+
+    @tolerances.setter
+    def tolerances(self, value):
+        self.set_tolerances(*value)
+
+    def set_tolerances(self, rtol=None, atol=None):
+        """Tolerances of the ODE solves; the one not given is kept."""
+        cur_r, cur_a = self.tolerances
+        self._lib.pi_likelihood_set_tolerances(self, cur_r if rtol is None else float(rtol),
+                                               cur_a if atol is None else float(atol))
+
+    rtol = property(lambda self: self.tolerances[0], lambda self, v: self.set_tolerances(rtol=v))
+    atol = property(lambda self: self.tolerances[1], lambda self, v: self.set_tolerances(atol=v))
+
+    @property
+    def wkb_algorithm(self):
+        return WKBAlgorithm(_get(self._lib.pi_likelihood_get_wkb_algorithm, self, ctypes.c_int))
+
+    @wkb_algorithm.setter
+    def wkb_algorithm(self, value):
+        self._lib.pi_likelihood_set_wkb_algorithm(self, int(_enum(WKBAlgorithm, value)))
+
+    @property
+    def dequantization(self):
+        """Uniform dequantisation bin width (0 = off)."""
+        return _get(self._lib.pi_likelihood_get_dequantization, self, ctypes.c_double)
+
+    @dequantization.setter
+    def dequantization(self, value):
+        self._lib.pi_likelihood_set_dequantization(self, float(value))
+
+    @property
+    def seed(self):
+        return _get(self._lib.pi_likelihood_get_seed, self, ctypes.c_uint64)
+
+    @seed.setter
+    def seed(self, value):
+        self._lib.pi_likelihood_set_seed(self, int(value))
+
+    @property
+    def threads(self):
+        return _get(self._lib.pi_likelihood_get_threads, self, ctypes.c_int)
+
+    @threads.setter
+    def threads(self, value):
+        self._lib.pi_likelihood_set_threads(self, int(value))
+
+    @property
+    def options(self):
+        """Every option as read back from the library, keyed by :class:`Option` (LIKELIHOOD_*)."""
+        mode, probes = self._get_divergence()
+        rtol, atol = self.tolerances
+        return {Option.LIKELIHOOD_DIVERGENCE: mode, Option.LIKELIHOOD_PROBES: probes,
+                Option.LIKELIHOOD_RTOL: rtol, Option.LIKELIHOOD_ATOL: atol,
+                Option.LIKELIHOOD_WKB_ALGORITHM: self.wkb_algorithm,
+                Option.LIKELIHOOD_DEQUANTIZATION: self.dequantization,
+                Option.LIKELIHOOD_SEED: self.seed, Option.LIKELIHOOD_THREADS: self.threads}
+
+    def cancel(self):
+        """Stop a running computation (any thread): points not started get NaN and the call
+        raises :class:`CanceledError`. A cancel while idle does nothing."""
+        self._lib.pi_likelihood_cancel(self)
+
+    # -- computations --
+    def _run(self, fn, *args, tolerate=None):
+        """Call fn(self, *args); Ctrl-C cancels it and raises KeyboardInterrupt once it has
+        returned. ``tolerate(err)`` may accept a library error (return True) instead of raising."""
+        with _interruptible(self.cancel) as self._interrupt:
+            try:
+                _call(fn, self, *args, pending=self._pendings())
+            except PathintError as err:
+                if not self._interrupt.hit and not (tolerate is not None and tolerate(err)):
+                    raise
+            finally:
+                self._interrupt = None
+
+    def nll(self, x, c1=True):
+        """(nll0, c1): −log q⁰(x) per point in nats and the WKB coefficient c1 (None with
+        ``c1=False``); −log q^ħ ≈ nll0 − ħ c1. A failed point raises (the others are computed)."""
+        a = _points(x, self.model.dim)
+        nll = np.empty(a.shape[0], np.float64)
+        c = np.empty(a.shape[0], np.float64) if c1 else None
+        self._run(self._lib.pi_likelihood_nll, a.shape[0], a, nll, _ptr(c))
+        return nll, c
+
+    def nll_hbar(self, x, hbar):
+        """−log q^ħ(x) ≈ NLL₀ − ħ c1 per point, at the given ħ (c1 is not computed at ħ = 0)."""
+        a = _points(x, self.model.dim)
+        out = np.empty(a.shape[0], np.float64)
+        self._run(self._lib.pi_likelihood_nll_hbar, float(hbar), a.shape[0], a, out)
+        return out
+
+    def nll_ex(self, x, c1=True):
+        """:meth:`nll` with per-point diagnostics: an :class:`NLLDiagnostics` (nll0, c1, nfe,
+        status), where ``status`` holds each point's status code (0 = ok; failed or canceled
+        points are NaN). Per-point failures and cancellation do not raise here; errors before
+        any point is processed (bad arguments, memory) and callback exceptions do."""
+        a = _points(x, self.model.dim)
+        n = a.shape[0]
+        nll = np.empty(n, np.float64)
+        c = np.empty(n, np.float64) if c1 else None
+        nfe = np.zeros(n, np.uintp)
+        status = np.full(n, 1, np.intc)  # 1 is no status: marks "not reached"
+        self._run(self._lib.pi_likelihood_nll_ex, n, a, nll, _ptr(c), nfe.ctypes.data, status.ctypes.data,
+                  tolerate=lambda err: status[0] != 1)
+        return NLLDiagnostics(nll, c, nfe, status)
+
+    def action_bound(self, data, samples=16):
+        """(bound, stderr): the action bound on −log q¹ (ħ = 1) in nats per point, with
+        ``samples`` (t, z) draws per point; deterministic in :attr:`seed`, uses :attr:`threads`."""
+        x = _points(data, self.model.dim, name="data")
+        b, e = ctypes.c_double(), ctypes.c_double()
+        _call(self._lib.pi_likelihood_action_bound, self, int(samples), x.shape[0], x, ctypes.byref(b),
+              ctypes.byref(e), pending=self._pendings())
+        return b.value, e.value
+
+    def __repr__(self):
+        if not self._ptr:
+            return "<pathint.Likelihood closed>"
+        return (f"<pathint.Likelihood divergence={self.divergence.name.lower()} rtol={self.rtol} "
+                f"threads={self.threads}>")
 
 
 # ---- Trainer --------------------------------------------------------------------------------
@@ -972,15 +1420,19 @@ class Trainer(_Handle):
             self.close()
             raise
 
-    def configure(self, lr=None, lr_schedule=None, warmup=0, total_steps=0, batch=None, weighting=None,
+    def configure(self, lr=None, lr_schedule=None, warmup=None, total_steps=None, batch=None, weighting=None,
                   time_sampling=None, lognormal=None, adam=None, weight_decay=None, grad_clip=None, ema=None,
                   seed=None, threads=None):
+        """Set options; those not given keep their values (the library's defaults on a new trainer).
+        ``lr_schedule``, ``warmup`` and ``total_steps`` are one setting: the parts not given are kept."""
         lib = self._lib
         if lr is not None:
             lib.pi_trainer_set_learning_rate(self, float(lr))
-        if lr_schedule is not None:
-            lib.pi_trainer_set_lr_schedule(self, int(_enum(LRSchedule, lr_schedule)), int(warmup),
-                                           int(total_steps))
+        if lr_schedule is not None or warmup is not None or total_steps is not None:
+            cur = self.lr_schedule
+            lib.pi_trainer_set_lr_schedule(self, int(cur[0] if lr_schedule is None else _enum(LRSchedule, lr_schedule)),
+                                           int(cur[1] if warmup is None else warmup),
+                                           int(cur[2] if total_steps is None else total_steps))
         if batch is not None:
             lib.pi_trainer_set_batch_size(self, int(batch))
         if weighting is not None:
@@ -1001,6 +1453,78 @@ class Trainer(_Handle):
             lib.pi_trainer_set_seed(self, int(seed))
         if threads is not None:
             lib.pi_trainer_set_threads(self, int(threads))
+        return self
+
+    # -- options, read back from the library --
+    lr = property(lambda self: _get(self._lib.pi_trainer_get_learning_rate, self, ctypes.c_double),
+                  lambda self, v: self.configure(lr=v), doc="Peak learning rate.")
+    batch = property(lambda self: _get(self._lib.pi_trainer_get_batch_size, self, ctypes.c_size_t),
+                     lambda self, v: self.configure(batch=v), doc="Rows per step.")
+    weighting = property(lambda self: Weighting(_get(self._lib.pi_trainer_get_weighting, self, ctypes.c_int)),
+                         lambda self, v: self.configure(weighting=v), doc="Loss weighting λ(t).")
+    time_sampling = property(
+        lambda self: TimeSampling(_get(self._lib.pi_trainer_get_time_sampling, self, ctypes.c_int)),
+        lambda self, v: self.configure(time_sampling=v), doc="How training times are drawn.")
+    weight_decay = property(lambda self: _get(self._lib.pi_trainer_get_weight_decay, self, ctypes.c_double),
+                            lambda self, v: self.configure(weight_decay=v), doc="AdamW decoupled weight decay.")
+    grad_clip = property(lambda self: _get(self._lib.pi_trainer_get_grad_clip, self, ctypes.c_double),
+                         lambda self, v: self.configure(grad_clip=v), doc="Global-norm clipping (0 = off).")
+    ema = property(lambda self: _get(self._lib.pi_trainer_get_ema, self, ctypes.c_double),
+                   lambda self, v: self.configure(ema=v), doc="EMA decay of the weights.")
+    seed = property(lambda self: _get(self._lib.pi_trainer_get_seed, self, ctypes.c_uint64),
+                    lambda self, v: self.configure(seed=v), doc="Seed of every training draw.")
+    threads = property(lambda self: _get(self._lib.pi_trainer_get_threads, self, ctypes.c_int),
+                       lambda self, v: self.configure(threads=v), doc="Threads of the passes.")
+
+    @property
+    def lr_schedule(self):
+        """(schedule, warmup_steps, total_steps)."""
+        sched, warm, total = ctypes.c_int(), ctypes.c_uint64(), ctypes.c_uint64()
+        self._lib.pi_trainer_get_lr_schedule(self, ctypes.byref(sched), ctypes.byref(warm), ctypes.byref(total))
+        return LRSchedule(sched.value), warm.value, total.value
+
+    @property
+    def lognormal(self):
+        """(P_mean, P_std) of log-normal time sampling."""
+        m, sd = ctypes.c_double(), ctypes.c_double()
+        self._lib.pi_trainer_get_lognormal(self, ctypes.byref(m), ctypes.byref(sd))
+        return m.value, sd.value
+
+    @lognormal.setter
+    def lognormal(self, value):
+        self.configure(lognormal=value)
+
+    @property
+    def adam(self):
+        """(β1, β2, ε) of Adam."""
+        b1, b2, eps = ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
+        self._lib.pi_trainer_get_adam(self, ctypes.byref(b1), ctypes.byref(b2), ctypes.byref(eps))
+        return b1.value, b2.value, eps.value
+
+    @adam.setter
+    def adam(self, value):
+        self.configure(adam=value)
+
+    @property
+    def options(self):
+        """Every option as read back from the library, keyed by :class:`Option` (TRAINER_*)."""
+        sched, warm, total = self.lr_schedule
+        p_mean, p_std = self.lognormal
+        b1, b2, eps = self.adam
+        return {Option.TRAINER_LEARNING_RATE: self.lr, Option.TRAINER_LR_SCHEDULE: sched,
+                Option.TRAINER_WARMUP_STEPS: warm, Option.TRAINER_TOTAL_STEPS: total,
+                Option.TRAINER_BATCH_SIZE: self.batch, Option.TRAINER_WEIGHTING: self.weighting,
+                Option.TRAINER_TIME_SAMPLING: self.time_sampling, Option.TRAINER_LOGNORMAL_MEAN: p_mean,
+                Option.TRAINER_LOGNORMAL_STD: p_std, Option.TRAINER_ADAM_BETA1: b1,
+                Option.TRAINER_ADAM_BETA2: b2, Option.TRAINER_ADAM_EPS: eps,
+                Option.TRAINER_WEIGHT_DECAY: self.weight_decay, Option.TRAINER_GRAD_CLIP: self.grad_clip,
+                Option.TRAINER_EMA: self.ema, Option.TRAINER_SEED: self.seed,
+                Option.TRAINER_THREADS: self.threads}
+
+    def cancel(self):
+        """Ask a running :meth:`fit` to stop after its current step (any thread); it then raises
+        :class:`CanceledError` with the EMA weights in the model. A cancel while idle does nothing."""
+        self._lib.pi_trainer_cancel(self)
 
     def _on_step(self, step, loss, ema_loss, rate, _user):
         try:
@@ -1022,7 +1546,7 @@ class Trainer(_Handle):
         x = _points(data, self.model.dim, name="data")
         self._user_cb = callback
         try:
-            with _interruptible() as self._interrupt:
+            with _interruptible(self.cancel) as self._interrupt:
                 try:
                     _call(self._lib.pi_trainer_fit, self, x.shape[0], x, int(steps),
                           pending=(self._pending,) + self.model._pendings())
@@ -1042,17 +1566,12 @@ class Trainer(_Handle):
         return loss.value
 
     def loss(self, data, samples=1):
+        """The trainer's loss of the model's current weights over all of ``data``, with ``samples``
+        (t, z) draws per point; deterministic in the trainer's seed."""
         x = _points(data, self.model.dim, name="data")
         loss = ctypes.c_double()
-        self._lib.pi_trainer_loss(self, x.shape[0], x, int(samples), ctypes.byref(loss))
+        self._lib.pi_trainer_loss(self, int(samples), x.shape[0], x, ctypes.byref(loss))
         return loss.value
-
-    def bound(self, data, samples=16):
-        """(bound, stderr): the action bound on NLL at ħ = 1 (nats per point)."""
-        x = _points(data, self.model.dim, name="data")
-        b, e = ctypes.c_double(), ctypes.c_double()
-        self._lib.pi_trainer_bound(self, x.shape[0], x, int(samples), ctypes.byref(b), ctypes.byref(e))
-        return b.value, e.value
 
     @property
     def step_count(self):
@@ -1103,8 +1622,12 @@ def save_data(path, x):
     L.lib().pi_data_save(_path(path), a.shape[0], a.shape[1], a)
 
 
-def bits_per_dim(nll, dim, scale):
-    return L.lib().pi_bits_per_dim(float(nll), int(dim), float(scale))
+def bits_per_dim(nll, dim, scale=1.0):
+    """(nll + dim · log(scale)) / (dim · ln 2) for an NLL in nats; ``scale`` is the data's
+    quantisation scale (256 for 8-bit pixels mapped to [0, 1]). Raises for bad arguments."""
+    out = ctypes.c_double()
+    L.lib().pi_bits_per_dim(float(nll), int(dim), float(scale), ctypes.byref(out))
+    return out.value
 
 
 def version():
