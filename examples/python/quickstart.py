@@ -32,7 +32,7 @@ def main():
     sde = pi.SDE("vp", beta_min=0.0, t_min=0.01)
     model = pi.Model.mlp(sde, dim=2, width=128, layers=3, seed=0)
 
-    # Denoising score matching with likelihood weighting (MATH.md §5).
+    # Denoising score matching with likelihood weighting (docs/training.md).
     trainer = pi.Trainer(model, lr=3e-3, batch=128, weighting="likelihood", time_sampling="importance",
                          ema=0.995, lr_schedule="cosine", warmup=steps // 50, total_steps=steps,
                          seed=0, threads=args.threads)
@@ -54,8 +54,9 @@ def main():
         for hbar in (0.0, 0.5, 1.0):
             sampler.hbar = hbar
             samples[hbar] = sampler.sample(n_samples)
-        sampler.set_likelihood_options(rtol=1e-4, atol=1e-6)
-        nll0, c1 = sampler.nll(held_out)
+    # The likelihood depends on the model only: its own handle, with its own tolerances.
+    with pi.Likelihood(model, rtol=1e-4, atol=1e-6, threads=args.threads) as lik:
+        nll0, c1 = lik.nll(held_out)
     print(f"NLL0 = {nll0.mean():.3f} nats/point, c1 = {c1.mean():.3f}")
     for hbar in (0.0, 0.5, 1.0):
         print(f"  NLL({hbar}) ≈ NLL0 − ħ c1 = {np.mean(nll0 - hbar * c1):.3f}")
