@@ -16,6 +16,9 @@
  *   callback never crosses the C library: it is caught, the C call is stopped, and the
  *   exception is rethrown, unchanged, when the C call returns.
  * - Arrays are row-major n × dim float, as in C; helpers return std::vector.
+ * - **Options**: a setter is a method taking the value and returning *this (for chaining);
+ *   the method of the same name without arguments reads the value back from the library
+ *   (sampler.hbar(0.5); double h = sampler.hbar();). Defaults and ranges: option_info().
  */
 #ifndef PATHINT_HPP
 #define PATHINT_HPP
@@ -104,6 +107,41 @@ struct free_deleter {
 
 /** The library's version string (may differ from the header's PI_VERSION_STRING). */
 inline std::string version() { return pi_version_string(); }
+
+/** One row of the library's option table (pi_option_info()). */
+struct option_description {
+    std::string name;      /**< the setter's argument as messages spell it */
+    double default_value;  /**< what a new handle reads back */
+    double min, max;       /**< the range (see flags for exclusive ends) */
+    unsigned flags;        /**< PI_OPTION_MIN_EXCLUSIVE | PI_OPTION_MAX_EXCLUSIVE | PI_OPTION_INTEGER | PI_OPTION_EVEN */
+};
+/** The default and range of an option; throws for an unknown key. */
+inline option_description option_info(pi_option key)
+{
+    const char *name = nullptr;
+    option_description d{};
+    detail::check(pi_option_info(key, &name, &d.default_value, &d.min, &d.max, &d.flags));
+    d.name = name;
+    return d;
+}
+/** Bits per dimension of an NLL in nats (pi_bits_per_dim()). */
+inline double bits_per_dim(double nll, std::size_t dim, double scale = 1.0)
+{
+    double out = 0;
+    detail::check(pi_bits_per_dim(nll, dim, scale, &out));
+    return out;
+}
+
+namespace detail {
+/** Read one value through a getter pi_X_get_Y(handle, &value). */
+template <class T, class H, class F>
+T get(F fn, H *handle)
+{
+    T value{};
+    check(fn(handle, &value));
+    return value;
+}
+} // namespace detail
 
 /* ------------------------------------------------------------------------------------- */
 /** A forward SDE (pi_sde_t). */
@@ -262,6 +300,47 @@ public:
         detail::check(pi_model_set_threads(p_.get(), k));
         return *this;
     }
+    int threads() const { return detail::get<int>(pi_model_get_threads, p_.get()); }
+    /** MLP options (pathint::error with PI_EUNSUPPORTED for other kinds). */
+    model &output_view(pi_view view)
+    {
+        detail::check(pi_model_mlp_set_output_view(p_.get(), view));
+        return *this;
+    }
+    pi_view output_view() const { return detail::get<pi_view>(pi_model_mlp_get_output_view, p_.get()); }
+    model &embedding(pi_embedding kind, std::size_t features)
+    {
+        detail::check(pi_model_mlp_set_embedding(p_.get(), kind, features));
+        return *this;
+    }
+    /** {kind, features}. */
+    std::pair<pi_embedding, std::size_t> embedding() const
+    {
+        pi_embedding k{};
+        std::size_t f = 0;
+        detail::check(pi_model_mlp_get_embedding(p_.get(), &k, &f));
+        return {k, f};
+    }
+    model &preconditioning(pi_precond mode, double sigma_data)
+    {
+        detail::check(pi_model_mlp_set_preconditioning(p_.get(), mode, sigma_data));
+        return *this;
+    }
+    /** {mode, sigma_data}. */
+    std::pair<pi_precond, double> preconditioning() const
+    {
+        pi_precond m{};
+        double sd = 0;
+        detail::check(pi_model_mlp_get_preconditioning(p_.get(), &m, &sd));
+        return {m, sd};
+    }
+    /** {hidden_width, hidden_layers}. */
+    std::pair<std::size_t, std::size_t> shape() const
+    {
+        std::size_t w = 0, l = 0;
+        detail::check(pi_model_mlp_get_shape(p_.get(), &w, &l));
+        return {w, l};
+    }
     /** Evaluate n points at one time t into out (n × dim). */
     void eval(pi_view view, std::size_t n, const float *x, double t, float *out) const
     {
@@ -278,6 +357,20 @@ public:
         std::size_t n = 0;
         detail::check(pi_model_get_num_params(p_.get(), &n));
         return n;
+    }
+    /** A copy of the trainable parameters. */
+    std::vector<float> params() const
+    {
+        std::vector<float> out(num_params());
+        std::size_t count = 0;
+        detail::check(pi_model_get_params(p_.get(), out.size(), out.data(), &count));
+        out.resize(count);
+        return out;
+    }
+    model &params(const std::vector<float> &values)
+    {
+        detail::check(pi_model_set_params(p_.get(), values.size(), values.data()));
+        return *this;
     }
 
     pi_model_t *get() const noexcept { return p_.get(); }
@@ -328,40 +421,104 @@ public:
         detail::check(pi_sampler_set_hbar(p_.get(), h));
         return *this;
     }
+    double hbar() const { return detail::get<double>(pi_sampler_get_hbar, p_.get()); }
     sampler &method(pi_method m)
     {
         detail::check(pi_sampler_set_method(p_.get(), m));
         return *this;
     }
+    pi_method method() const { return detail::get<pi_method>(pi_sampler_get_method, p_.get()); }
     sampler &steps(std::size_t n)
     {
         detail::check(pi_sampler_set_steps(p_.get(), n));
         return *this;
     }
+    std::size_t steps() const { return detail::get<std::size_t>(pi_sampler_get_steps, p_.get()); }
+    /** The schedule and Karras' ρ (7 by default, the library's default; other schedules keep it). */
     sampler &schedule(pi_schedule s, double rho = 7.0)
     {
         detail::check(pi_sampler_set_schedule(p_.get(), s, rho));
         return *this;
+    }
+    /** {schedule, ρ}. */
+    std::pair<pi_schedule, double> schedule() const
+    {
+        pi_schedule s{};
+        double rho = 0;
+        detail::check(pi_sampler_get_schedule(p_.get(), &s, &rho));
+        return {s, rho};
     }
     sampler &times(const std::vector<double> &t)
     {
         detail::check(pi_sampler_set_times(p_.get(), t.data(), t.size()));
         return *this;
     }
+    /** The current schedule as steps + 1 times. */
+    std::vector<double> times() const
+    {
+        std::size_t count = 0;
+        detail::check(pi_sampler_get_times(p_.get(), 0, nullptr, &count));
+        std::vector<double> out(count);
+        detail::check(pi_sampler_get_times(p_.get(), out.size(), out.data(), &count));
+        out.resize(count);
+        return out;
+    }
+    sampler &time_range(double t_start, double t_end)
+    {
+        detail::check(pi_sampler_set_time_range(p_.get(), t_start, t_end));
+        return *this;
+    }
+    /** {t_start, t_end}. */
+    std::pair<double, double> time_range() const
+    {
+        double a = 0, b = 0;
+        detail::check(pi_sampler_get_time_range(p_.get(), &a, &b));
+        return {a, b};
+    }
     sampler &seed(std::uint64_t s)
     {
         detail::check(pi_sampler_set_seed(p_.get(), s));
         return *this;
     }
+    std::uint64_t seed() const { return detail::get<std::uint64_t>(pi_sampler_get_seed, p_.get()); }
     sampler &threads(int k)
     {
         detail::check(pi_sampler_set_threads(p_.get(), k));
         return *this;
     }
+    int threads() const { return detail::get<int>(pi_sampler_get_threads, p_.get()); }
     sampler &denoise_final(bool on)
     {
         detail::check(pi_sampler_set_denoise_final(p_.get(), on ? 1 : 0));
         return *this;
+    }
+    bool denoise_final() const { return detail::get<int>(pi_sampler_get_denoise_final, p_.get()) != 0; }
+    /** Tolerances of #PI_METHOD_RK45. */
+    sampler &tolerances(double rtol, double atol)
+    {
+        detail::check(pi_sampler_set_tolerances(p_.get(), rtol, atol));
+        return *this;
+    }
+    /** {rtol, atol}. */
+    std::pair<double, double> tolerances() const
+    {
+        double r = 0, a = 0;
+        detail::check(pi_sampler_get_tolerances(p_.get(), &r, &a));
+        return {r, a};
+    }
+    /** Langevin corrector steps per step (0 = none) and signal-to-noise ratio. */
+    sampler &corrector(std::size_t steps, double snr)
+    {
+        detail::check(pi_sampler_set_corrector(p_.get(), steps, snr));
+        return *this;
+    }
+    /** {steps, snr}. */
+    std::pair<std::size_t, double> corrector() const
+    {
+        std::size_t n = 0;
+        double snr = 0;
+        detail::check(pi_sampler_get_corrector(p_.get(), &n, &snr));
+        return {n, snr};
     }
     /** A per-step function (an empty function removes it). */
     sampler &on_step(step_function fn)
@@ -445,31 +602,53 @@ public:
         detail::check(pi_likelihood_set_divergence(p_.get(), mode, probes));
         return *this;
     }
+    /** {mode, probes}. */
+    std::pair<pi_divergence, std::size_t> divergence() const
+    {
+        pi_divergence m{};
+        std::size_t probes = 0;
+        detail::check(pi_likelihood_get_divergence(p_.get(), &m, &probes));
+        return {m, probes};
+    }
     likelihood &tolerances(double rtol, double atol)
     {
         detail::check(pi_likelihood_set_tolerances(p_.get(), rtol, atol));
         return *this;
+    }
+    /** {rtol, atol}. */
+    std::pair<double, double> tolerances() const
+    {
+        double r = 0, a = 0;
+        detail::check(pi_likelihood_get_tolerances(p_.get(), &r, &a));
+        return {r, a};
     }
     likelihood &wkb_algorithm(pi_wkb_algorithm a)
     {
         detail::check(pi_likelihood_set_wkb_algorithm(p_.get(), a));
         return *this;
     }
+    pi_wkb_algorithm wkb_algorithm() const
+    {
+        return detail::get<pi_wkb_algorithm>(pi_likelihood_get_wkb_algorithm, p_.get());
+    }
     likelihood &dequantization(double bin_width)
     {
         detail::check(pi_likelihood_set_dequantization(p_.get(), bin_width));
         return *this;
     }
+    double dequantization() const { return detail::get<double>(pi_likelihood_get_dequantization, p_.get()); }
     likelihood &seed(std::uint64_t s)
     {
         detail::check(pi_likelihood_set_seed(p_.get(), s));
         return *this;
     }
+    std::uint64_t seed() const { return detail::get<std::uint64_t>(pi_likelihood_get_seed, p_.get()); }
     likelihood &threads(int k)
     {
         detail::check(pi_likelihood_set_threads(p_.get(), k));
         return *this;
     }
+    int threads() const { return detail::get<int>(pi_likelihood_get_threads, p_.get()); }
     /** Progress callback (an empty function removes it); exceptions it throws are rethrown. */
     likelihood &on_progress(progress_function fn)
     {
@@ -504,6 +683,43 @@ public:
         std::vector<double> out(n);
         detail::call(pi_likelihood_nll_hbar(p_.get(), hbar, n, x, out.data()), &state_->errors, model_pending_);
         return out;
+    }
+
+    struct diagnostics : result {
+        std::vector<std::size_t> nfe; /**< network evaluations per point */
+        std::vector<pi_status> status; /**< each point's status (failed or canceled points are NaN) */
+    };
+    /**
+     * nll() with per-point diagnostics. Per-point failures and cancellation do not throw
+     * (status says which points ran); failures before any point ran, and exceptions of the
+     * progress or model callback, do.
+     */
+    diagnostics nll_ex(std::size_t n, const float *x, bool with_c1 = true)
+    {
+        diagnostics d;
+        d.nll0.resize(n);
+        if (with_c1)
+            d.c1.resize(n);
+        d.nfe.assign(n, 0);
+        const pi_status not_reached = 1; // no pi_status is positive
+        d.status.assign(n, not_reached);
+        pi_status st = pi_likelihood_nll_ex(p_.get(), n, x, d.nll0.data(), with_c1 ? d.c1.data() : nullptr,
+                                            d.nfe.data(), d.status.data());
+        if (st != PI_OK && (n == 0 || d.status[0] == not_reached))
+            detail::call(st, &state_->errors, model_pending_);
+        state_->errors.rethrow_if_any();
+        if (model_pending_)
+            model_pending_->rethrow_if_any();
+        return d;
+    }
+
+    /** {bound, stderr}: the action bound on −log q¹ (ħ = 1) of n points, nats per point,
+     *  with @p samples (t, z) draws each; deterministic in seed(), uses threads(). */
+    std::pair<double, double> action_bound(std::size_t n, const float *data, std::size_t samples = 16)
+    {
+        double b = 0, se = 0;
+        detail::call(pi_likelihood_action_bound(p_.get(), samples, n, data, &b, &se), model_pending_);
+        return {b, se};
     }
 
     pi_likelihood_t *get() const noexcept { return p_.get(); }
@@ -547,41 +763,95 @@ public:
         detail::check(pi_trainer_set_learning_rate(p_.get(), lr));
         return *this;
     }
+    double learning_rate() const { return detail::get<double>(pi_trainer_get_learning_rate, p_.get()); }
     trainer &lr_schedule(pi_lr_schedule s, std::uint64_t warmup, std::uint64_t total)
     {
         detail::check(pi_trainer_set_lr_schedule(p_.get(), s, warmup, total));
         return *this;
+    }
+    /** {schedule, warmup_steps, total_steps}. */
+    std::tuple<pi_lr_schedule, std::uint64_t, std::uint64_t> lr_schedule() const
+    {
+        pi_lr_schedule s{};
+        std::uint64_t w = 0, t = 0;
+        detail::check(pi_trainer_get_lr_schedule(p_.get(), &s, &w, &t));
+        return {s, w, t};
     }
     trainer &batch_size(std::size_t b)
     {
         detail::check(pi_trainer_set_batch_size(p_.get(), b));
         return *this;
     }
+    std::size_t batch_size() const { return detail::get<std::size_t>(pi_trainer_get_batch_size, p_.get()); }
     trainer &weighting(pi_weighting w)
     {
         detail::check(pi_trainer_set_weighting(p_.get(), w));
         return *this;
     }
+    pi_weighting weighting() const { return detail::get<pi_weighting>(pi_trainer_get_weighting, p_.get()); }
     trainer &time_sampling(pi_time_sampling s)
     {
         detail::check(pi_trainer_set_time_sampling(p_.get(), s));
         return *this;
     }
+    pi_time_sampling time_sampling() const
+    {
+        return detail::get<pi_time_sampling>(pi_trainer_get_time_sampling, p_.get());
+    }
+    trainer &lognormal(double p_mean, double p_std)
+    {
+        detail::check(pi_trainer_set_lognormal(p_.get(), p_mean, p_std));
+        return *this;
+    }
+    /** {P_mean, P_std}. */
+    std::pair<double, double> lognormal() const
+    {
+        double m = 0, s = 0;
+        detail::check(pi_trainer_get_lognormal(p_.get(), &m, &s));
+        return {m, s};
+    }
+    trainer &adam(double beta1, double beta2, double eps)
+    {
+        detail::check(pi_trainer_set_adam(p_.get(), beta1, beta2, eps));
+        return *this;
+    }
+    /** {β1, β2, ε}. */
+    std::tuple<double, double, double> adam() const
+    {
+        double b1 = 0, b2 = 0, eps = 0;
+        detail::check(pi_trainer_get_adam(p_.get(), &b1, &b2, &eps));
+        return {b1, b2, eps};
+    }
+    trainer &weight_decay(double decay)
+    {
+        detail::check(pi_trainer_set_weight_decay(p_.get(), decay));
+        return *this;
+    }
+    double weight_decay() const { return detail::get<double>(pi_trainer_get_weight_decay, p_.get()); }
+    trainer &grad_clip(double max_norm)
+    {
+        detail::check(pi_trainer_set_grad_clip(p_.get(), max_norm));
+        return *this;
+    }
+    double grad_clip() const { return detail::get<double>(pi_trainer_get_grad_clip, p_.get()); }
     trainer &ema(double decay)
     {
         detail::check(pi_trainer_set_ema(p_.get(), decay));
         return *this;
     }
+    double ema() const { return detail::get<double>(pi_trainer_get_ema, p_.get()); }
     trainer &seed(std::uint64_t s)
     {
         detail::check(pi_trainer_set_seed(p_.get(), s));
         return *this;
     }
+    std::uint64_t seed() const { return detail::get<std::uint64_t>(pi_trainer_get_seed, p_.get()); }
     trainer &threads(int k)
     {
         detail::check(pi_trainer_set_threads(p_.get(), k));
         return *this;
     }
+    int threads() const { return detail::get<int>(pi_trainer_get_threads, p_.get()); }
     trainer &on_progress(progress_function fn)
     {
         state_->fn = std::move(fn);
@@ -591,11 +861,15 @@ public:
             detail::check(pi_trainer_set_callback(p_.get(), nullptr, nullptr));
         return *this;
     }
+    /** Stop a running fit() after its current step (it then throws PI_ECANCELED); safe from any
+     *  thread. A cancel while idle does nothing. */
+    void cancel() noexcept { pi_trainer_cancel(p_.get()); }
     /** @p steps Adam steps on n points (n × dim); afterwards the model holds the EMA weights. */
     void fit(std::size_t n, const float *data, std::uint64_t steps)
     {
         detail::call(pi_trainer_fit(p_.get(), n, data, steps), &state_->errors);
     }
+    /** The trainer's loss over n points with @p samples (t, z) draws each (deterministic in seed()). */
     double loss(std::size_t n, const float *data, std::size_t samples = 1)
     {
         double l = 0;

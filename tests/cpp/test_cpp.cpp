@@ -2,10 +2,15 @@
 // -std=c++17 -Wall -Wextra -Werror. A plain program: exit 0 on success, 1 with a message.
 #include "pathint.hpp"
 
+#include <chrono>
 #include <cmath>
+#include <cstring>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <type_traits>
 
 static int failures = 0;
@@ -22,6 +27,8 @@ static_assert(!std::is_copy_constructible<pathint::sde>::value, "sde is move-onl
 static_assert(!std::is_copy_constructible<pathint::model>::value, "model is move-only");
 static_assert(!std::is_copy_constructible<pathint::sampler>::value, "sampler is move-only");
 static_assert(!std::is_copy_constructible<pathint::trainer>::value, "trainer is move-only");
+static_assert(!std::is_copy_constructible<pathint::likelihood>::value, "likelihood is move-only");
+static_assert(std::is_nothrow_move_constructible<pathint::likelihood>::value, "likelihood moves without throwing");
 static_assert(std::is_nothrow_move_constructible<pathint::sde>::value, "sde moves without throwing");
 static_assert(std::is_nothrow_move_constructible<pathint::model>::value, "model moves without throwing");
 static_assert(std::is_nothrow_move_constructible<pathint::sampler>::value, "sampler moves without throwing");
@@ -179,6 +186,260 @@ static void test_trainer_and_data()
     }
 }
 
+/* A one-shot latch: the callback waits until another thread has called cancel(). */
+struct latch {
+    std::mutex m;
+    std::condition_variable cv;
+    bool flag = false;
+    void set()
+    {
+        std::lock_guard<std::mutex> lock(m);
+        flag = true;
+        cv.notify_all();
+    }
+    bool wait()
+    {
+        std::unique_lock<std::mutex> lock(m);
+        return cv.wait_for(lock, std::chrono::seconds(10), [&] { return flag; });
+    }
+};
+
+static bool same_bits(const std::vector<double> &a, const double *b)
+{
+    for (std::size_t i = 0; i < a.size(); i++)
+        if (std::memcmp(&a[i], &b[i], sizeof(double)) != 0)
+            return false;
+    return true;
+}
+
+static void test_likelihood()
+{
+    pathint::sde vp;
+    vp.set(PI_SDE_PARAM_BETA_MAX, 80.0); // p_T is the prior: NLL0 = −log p_{t_min} exactly
+    pathint::model m = pathint::model::gmm(vp, 1, {0.3, 0.7}, {-1.0, 1.5}, {0.04, 0.25});
+    const float x[] = {-1.2f, -0.9f, 0.2f, 1.4f, 2.5f};
+    const std::size_t n = 5;
+
+    pathint::likelihood lik(m);
+    // a fresh handle reads back the table's defaults
+    CHECK(lik.tolerances().first == pathint::option_info(PI_OPTION_LIKELIHOOD_RTOL).default_value);
+    CHECK(lik.tolerances().second == pathint::option_info(PI_OPTION_LIKELIHOOD_ATOL).default_value);
+    CHECK(lik.divergence().first == PI_DIVERGENCE_EXACT && lik.divergence().second == 1);
+    CHECK(lik.wkb_algorithm() == PI_WKB_ALGORITHM_SWEEP && lik.dequantization() == 0.0);
+    CHECK(lik.seed() == 0 && lik.threads() == 1);
+
+    lik.tolerances(1e-8, 1e-10).threads(2);
+    CHECK(lik.tolerances().first == 1e-8 && lik.threads() == 2);
+    pathint::likelihood::result r = lik.nll(n, x);
+
+    // the same numbers, bit for bit, straight through the C API
+    pi_likelihood_t *c = nullptr;
+    double nll0[5], c1[5];
+    CHECK(pi_likelihood_create(m.get(), &c) == PI_OK);
+    CHECK(pi_likelihood_set_tolerances(c, 1e-8, 1e-10) == PI_OK);
+    CHECK(pi_likelihood_set_threads(c, 2) == PI_OK);
+    CHECK(pi_likelihood_nll(c, n, x, nll0, c1) == PI_OK);
+    CHECK(same_bits(r.nll0, nll0) && same_bits(r.c1, c1));
+    double bound_c = 0, se_c = 0;
+    CHECK(pi_likelihood_action_bound(c, 8, n, x, &bound_c, &se_c) == PI_OK);
+    pi_likelihood_destroy(c);
+
+    // exact score: NLL0 = −log p_{t_min}(x) and c1 = 0
+    const double t_min = vp.time_range().first;
+    double alpha = 0, sigma = 0;
+    CHECK(pi_sde_marginal(vp.get(), t_min, &alpha, &sigma) == PI_OK);
+    for (std::size_t i = 0; i < n; i++) {
+        const double w[2] = {0.3, 0.7}, mu[2] = {-1.0, 1.5}, v[2] = {0.04, 0.25};
+        double p = 0;
+        for (int k = 0; k < 2; k++) {
+            double var = alpha * alpha * v[k] + sigma * sigma, d = x[i] - alpha * mu[k];
+            p += w[k] * std::exp(-0.5 * d * d / var) / std::sqrt(2 * 3.14159265358979323846 * var);
+        }
+        CHECK(std::fabs(r.nll0[i] + std::log(p)) < 1e-4);
+        CHECK(std::fabs(r.c1[i]) < 1e-3);
+    }
+    std::vector<double> h = lik.nll_hbar(0.5, n, x);
+    for (std::size_t i = 0; i < n; i++)
+        CHECK(std::fabs(h[i] - (r.nll0[i] - 0.5 * r.c1[i])) < 1e-9 * std::fabs(h[i]) + 1e-12);
+    pathint::likelihood::result only0 = lik.nll(n, x, false);
+    CHECK(only0.c1.empty() && std::fabs(only0.nll0[0] - r.nll0[0]) < 1e-9);
+
+    std::pair<double, double> b = lik.seed(0).action_bound(n, x, 8);
+    CHECK(b.first == bound_c && b.second == se_c);
+
+    // progress: once per point, 1..n in order
+    std::vector<std::size_t> done;
+    lik.on_progress([&](std::size_t d, std::size_t total) {
+        CHECK(total == n);
+        done.push_back(d);
+        return false;
+    });
+    lik.nll(n, x);
+    CHECK(done.size() == n && done.front() == 1 && done.back() == n);
+    for (std::size_t i = 0; i < done.size(); i++)
+        CHECK(done[i] == i + 1);
+
+    // an exception in the progress function comes back unchanged
+    lik.on_progress([](std::size_t d, std::size_t) -> bool {
+        if (d == 2)
+            throw std::domain_error("from the progress function");
+        return false;
+    });
+    try {
+        lik.nll(n, x);
+        CHECK(!"no exception");
+    } catch (const std::domain_error &e) {
+        CHECK(std::string(e.what()) == "from the progress function");
+    }
+    try {
+        lik.nll_ex(n, x);
+        CHECK(!"no exception");
+    } catch (const std::domain_error &) {
+    }
+    // a true result stops; nll_ex reports which points ran
+    lik.threads(1).on_progress([](std::size_t d, std::size_t) { return d == 2; });
+    try {
+        lik.nll(n, x);
+        CHECK(!"no exception");
+    } catch (const pathint::error &e) {
+        CHECK(e.status() == PI_ECANCELED);
+    }
+    pathint::likelihood::diagnostics diag = lik.nll_ex(n, x);
+    CHECK(diag.status[0] == PI_OK && diag.status[1] == PI_OK && diag.nfe[0] > 0);
+    for (std::size_t i = 2; i < n; i++)
+        CHECK(diag.status[i] == PI_ECANCELED && std::isnan(diag.nll0[i]));
+
+    // cancel from another thread: the progress function of point 1 waits for it
+    latch first, canceled;
+    lik.on_progress([&](std::size_t d, std::size_t) {
+        if (d == 1) {
+            first.set();
+            CHECK(canceled.wait());
+        }
+        return false;
+    });
+    std::thread canceller([&] {
+        CHECK(first.wait());
+        lik.cancel();
+        canceled.set();
+    });
+    try {
+        lik.nll(n, x);
+        CHECK(!"no exception");
+    } catch (const pathint::error &e) {
+        CHECK(e.status() == PI_ECANCELED);
+    }
+    canceller.join();
+    lik.cancel(); // idle: does nothing
+    lik.on_progress(nullptr);
+    CHECK(lik.nll(n, x).nll0.size() == n);
+
+    pathint::likelihood moved = std::move(lik);
+    CHECK(moved.nll(1, x, false).nll0.size() == 1);
+    try {
+        moved.threads(0);
+        CHECK(!"no exception");
+    } catch (const pathint::error &e) {
+        CHECK(e.status() == PI_EINVAL && std::string(e.what()).find("threads") != std::string::npos);
+    }
+}
+
+static void test_options_read_back()
+{
+    pathint::sde vp;
+    pathint::model m = two_bumps(vp);
+    pathint::sampler s(m);
+    CHECK(s.hbar() == pathint::option_info(PI_OPTION_SAMPLER_HBAR).default_value);
+    CHECK(s.steps() == pathint::option_info(PI_OPTION_SAMPLER_STEPS).default_value);
+    CHECK(s.method() == pathint::option_info(PI_OPTION_SAMPLER_METHOD).default_value);
+    CHECK(s.schedule().first == pathint::option_info(PI_OPTION_SAMPLER_SCHEDULE).default_value);
+    CHECK(s.schedule().second == pathint::option_info(PI_OPTION_SAMPLER_KARRAS_RHO).default_value);
+    CHECK(s.threads() == 1 && s.seed() == 0 && !s.denoise_final());
+    CHECK(s.corrector().first == 0);
+    s.hbar(0.25).steps(12).schedule(PI_SCHEDULE_KARRAS).seed(3).threads(2).denoise_final(true);
+    CHECK(s.hbar() == 0.25 && s.steps() == 12 && s.seed() == 3 && s.threads() == 2 && s.denoise_final());
+    CHECK(s.schedule().first == PI_SCHEDULE_KARRAS && s.schedule().second == 7.0); // rho defaults to 7
+    s.schedule(PI_SCHEDULE_KARRAS, 3.0);
+    CHECK(s.schedule().second == 3.0);
+    std::vector<double> t = s.times();
+    CHECK(t.size() == 13 && t.front() > t.back());
+    s.tolerances(1e-4, 1e-6).corrector(1, 0.2).time_range(0.9, 0.01);
+    CHECK(s.tolerances().first == 1e-4 && s.corrector().first == 1 && s.time_range().first == 0.9);
+    try {
+        s.steps(0);
+        CHECK(!"no exception");
+    } catch (const pathint::error &e) {
+        CHECK(e.status() == PI_EINVAL);
+    }
+    CHECK(s.steps() == 12);
+
+    pathint::model mlp = pathint::model::mlp(vp, 2, 8, 1);
+    CHECK(mlp.threads() == 1 && mlp.output_view() == PI_VIEW_EPS);
+    CHECK(mlp.embedding().first == PI_EMBEDDING_LOG_SIGMA && mlp.embedding().second == 16);
+    CHECK(mlp.preconditioning().first == PI_PRECOND_NONE && mlp.preconditioning().second == 0.5);
+    CHECK(mlp.shape().first == 8 && mlp.shape().second == 1);
+    mlp.preconditioning(PI_PRECOND_INPUT, 1.0).output_view(PI_VIEW_SCORE);
+    CHECK(mlp.preconditioning().first == PI_PRECOND_INPUT && mlp.output_view() == PI_VIEW_SCORE);
+    std::vector<float> p = mlp.params();
+    CHECK(p.size() == mlp.num_params() && !p.empty());
+    for (float &v : p)
+        v *= 0.5f;
+    CHECK(mlp.params(p).params() == p);
+
+    pathint::trainer tr(mlp);
+    CHECK(tr.learning_rate() == pathint::option_info(PI_OPTION_TRAINER_LEARNING_RATE).default_value);
+    CHECK(tr.batch_size() == pathint::option_info(PI_OPTION_TRAINER_BATCH_SIZE).default_value);
+    CHECK(tr.weighting() == PI_WEIGHTING_LIKELIHOOD && tr.time_sampling() == PI_TIME_SAMPLING_UNIFORM);
+    CHECK(std::get<0>(tr.lr_schedule()) == PI_LR_SCHEDULE_CONSTANT);
+    CHECK(std::get<0>(tr.adam()) == 0.9 && std::get<1>(tr.adam()) == 0.999 && std::get<2>(tr.adam()) == 1e-8);
+    CHECK(tr.lognormal().first == -1.2 && tr.lognormal().second == 1.2);
+    CHECK(tr.weight_decay() == 0 && tr.grad_clip() == 0 && tr.ema() == 0.999 && tr.seed() == 0 && tr.threads() == 1);
+    tr.lr_schedule(PI_LR_SCHEDULE_COSINE, 5, 50).adam(0.8, 0.99, 1e-7).grad_clip(1.0).weight_decay(0.01);
+    CHECK(std::get<2>(tr.lr_schedule()) == 50 && std::get<0>(tr.adam()) == 0.8 && tr.grad_clip() == 1.0);
+
+    CHECK(std::fabs(pathint::bits_per_dim(3 * std::log(2.0), 3) - 1.0) < 1e-15);
+    try {
+        pathint::option_info(static_cast<pi_option>(9999));
+        CHECK(!"no exception");
+    } catch (const pathint::error &e) {
+        CHECK(e.status() == PI_EINVAL);
+    }
+}
+
+static void test_trainer_cancel()
+{
+    pathint::sde vp;
+    std::vector<float> data = pathint::generate(PI_DATASET_MOONS, 500, 1);
+    pathint::model m = pathint::model::mlp(vp, 2, 16, 1);
+    pathint::trainer tr(m);
+    tr.batch_size(32);
+    latch stepped, canceled;
+    tr.on_progress([&](std::uint64_t step, double, double, double) {
+        if (step == 3) {
+            stepped.set();
+            CHECK(canceled.wait());
+        }
+        return false;
+    });
+    std::thread canceller([&] {
+        CHECK(stepped.wait());
+        tr.cancel();
+        canceled.set();
+    });
+    try {
+        tr.fit(500, data.data(), 1000);
+        CHECK(!"no exception");
+    } catch (const pathint::error &e) {
+        CHECK(e.status() == PI_ECANCELED);
+    }
+    canceller.join();
+    CHECK(tr.step() >= 3 && tr.step() <= 4);
+    tr.cancel(); // idle: the next fit runs
+    std::uint64_t before = tr.step();
+    tr.fit(500, data.data(), 2);
+    CHECK(tr.step() == before + 2);
+}
+
 int main()
 {
     std::printf("pathint %s (C++ wrapper)\n", pathint::version().c_str());
@@ -187,6 +448,9 @@ int main()
     test_model_and_sampler();
     test_callback_model();
     test_trainer_and_data();
+    test_likelihood();
+    test_options_read_back();
+    test_trainer_cancel();
     if (failures) {
         std::fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
