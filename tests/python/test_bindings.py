@@ -644,7 +644,9 @@ def test_likelihood_cancel_from_another_thread():
     assert np.all(np.isfinite(lik.nll(x)[0]))
 
 
-def test_keyboard_interrupt_cancels_the_likelihood():
+@pytest.mark.parametrize("threads", [1, 2])
+def test_keyboard_interrupt_cancels_the_likelihood(threads):
+    # worker 0 of the library's pool is the calling thread, so the handler runs between its points
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signals reach the main thread only")
     _, model = mixture_1d()
@@ -657,7 +659,7 @@ def test_keyboard_interrupt_cancels_the_likelihood():
             os.kill(os.getpid(), signal.SIGINT)
         return False
 
-    lik = pi.Likelihood(model, callback=progress)
+    lik = pi.Likelihood(model, callback=progress, threads=threads)
     with pytest.raises(KeyboardInterrupt):
         lik.nll(x)
     assert len(seen) < 50
