@@ -22,7 +22,7 @@ import numpy as np
 from .errors import InvalidArgumentError, LibraryNotFoundError, error_for_status
 
 #: The PI_VERSION_MAJOR of include/pathint.h this package speaks (a test keeps them equal).
-ABI_MAJOR = 0
+ABI_MAJOR = 1
 
 # ---- opaque handles: one POINTER type per handle -------------------------------------------
 class _SDE(ctypes.Structure):
