@@ -96,18 +96,7 @@ int main(int argc, char **argv)
 
     /* The paper's SDEs. */
     pi_sde_t *sde = NULL;
-    if (cosine) {
-        CHECK(pi_sde_create(PI_SDE_KIND_VP_COSINE, &sde));
-        CHECK(pi_sde_set_param(sde, PI_SDE_PARAM_COSINE_S, 0.0));
-        CHECK(pi_sde_set_param(sde, PI_SDE_PARAM_T_MAX, 1.0 - 1e-3));
-        CHECK(pi_sde_set_param(sde, PI_SDE_PARAM_T_MIN, 0.01));
-    } else {
-        CHECK(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde));
-        CHECK(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MIN, 0.0));
-        CHECK(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MAX, 20.0));
-        CHECK(pi_sde_set_param(sde, PI_SDE_PARAM_T_MAX, 1.0));
-        CHECK(pi_sde_set_param(sde, PI_SDE_PARAM_T_MIN, 0.01));
-    }
+    CHECK(pi_sde_create_preset(cosine ? PI_SDE_PRESET_COSINE : PI_SDE_PRESET_SIMPLE, &sde));
 
     float *train = malloc(n_train * 2 * sizeof *train), *test = malloc(n_test * 2 * sizeof *test);
     double *nll = malloc(n_test * sizeof *nll), *c1 = malloc(n_test * sizeof *c1);

@@ -200,9 +200,7 @@ int main(int argc, char **argv)
     pi_sampler_t *s = NULL;
     /* VP with β from 0 to 20 on [0.01, 1] (Hirono et al.'s SIMPLE), likelihood weighting with
      * importance-sampled times: the recipe of `pathint demo`. */
-    pi_status st = pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde);
-    if (!st) st = pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MIN, 0.0);
-    if (!st) st = pi_sde_set_param(sde, PI_SDE_PARAM_T_MIN, 0.01);
+    pi_status st = pi_sde_create_preset(PI_SDE_PRESET_SIMPLE, &sde);
     if (!st) st = pi_model_create_mlp(sde, 2, 128, 3, &model);
     if (!st) st = pi_model_mlp_init(model, seed);
     if (!st) st = pi_trainer_create(model, &tr);

@@ -272,6 +272,23 @@ PI_API pi_status pi_sde_create_custom(double t_min, double t_max, pi_sde_margina
                                       pi_sde_coefficient_fn coefficients, void *user_data,
                                       pi_sde_t **out);
 
+/** Named parameter sets of the built-in SDEs (pi_sde_create_preset()). */
+typedef enum pi_sde_preset {
+    PI_SDE_PRESET_SIMPLE = 1, /**< Hirono et al.'s SIMPLE: VP linear, β 0 → 20, t ∈ [0.01, 1]. */
+    PI_SDE_PRESET_COSINE = 2  /**< Hirono et al.'s COSINE: VP cosine, s = 0, t ∈ [0.01, 1 − 1e-3]. */
+} pi_sde_preset;
+/** Create the SDE of a preset; @p out untouched on failure. @return #PI_OK, #PI_EINVAL, #PI_ENOMEM. */
+PI_API pi_status pi_sde_create_preset(pi_sde_preset preset, pi_sde_t **out);
+/** Create an SDE by name, exact and case-sensitive: a built-in kind with its defaults ("vp",
+ *  "vp-cosine", "subvp", "ve", "edm") or a preset ("simple", "cosine"); @p out untouched on
+ *  failure. @return #PI_OK, #PI_EINVAL (the message lists the names), #PI_ENOMEM. */
+PI_API pi_status pi_sde_create_named(const char *name, pi_sde_t **out);
+/** The names pi_sde_create_named() accepts, for listings: index 0 to 6 gives "vp", "vp-cosine",
+ *  "subvp", "ve", "edm", "simple", "cosine" (kinds, then presets, in enum order). @p name and
+ *  @p description (may be NULL) receive static strings. @return #PI_OK, #PI_EINVAL past the
+ *  end or for a NULL @p name. */
+PI_API pi_status pi_sde_name_at(size_t index, const char **name, const char **description);
+
 /** Destroy an SDE. NULL is ignored. Models keep their own copy. */
 PI_API void pi_sde_destroy(pi_sde_t *sde);
 

@@ -383,6 +383,124 @@ static void test_bad_input(void **state)
     pi_sde_destroy(sde);
 }
 
+/* The presets by hand, as the command-line program and the reproduction examples built them
+ * before the library had presets: the same values, so the reproduction numbers cannot move. */
+static pi_sde_t *hand_built(pi_sde_preset preset)
+{
+    pi_sde_t *sde = NULL;
+    if (preset == PI_SDE_PRESET_SIMPLE) {
+        assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
+        assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MIN, 0.0), PI_OK);
+        assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MAX, 20.0), PI_OK);
+        assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_T_MAX, 1.0), PI_OK);
+        assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_T_MIN, 0.01), PI_OK);
+    } else {
+        assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_COSINE, &sde), PI_OK);
+        assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_COSINE_S, 0.0), PI_OK);
+        assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_T_MAX, 1.0 - 1e-3), PI_OK);
+        assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_T_MIN, 0.01), PI_OK);
+    }
+    return sde;
+}
+
+static void test_presets(void **state)
+{
+    (void)state;
+    const pi_sde_preset presets[] = {PI_SDE_PRESET_SIMPLE, PI_SDE_PRESET_COSINE};
+    const pi_sde_kind kinds[] = {PI_SDE_KIND_VP_LINEAR, PI_SDE_KIND_VP_COSINE};
+    const double t_max[] = {1.0, 1.0 - 1e-3};
+    for (size_t k = 0; k < 2; k++) {
+        pi_sde_t *sde = NULL, *ref = hand_built(presets[k]);
+        assert_int_equal(pi_sde_create_preset(presets[k], &sde), PI_OK);
+        assert_true(pi_sde_equal(sde, ref));
+        pi_sde_kind kind = 0;
+        assert_int_equal(pi_sde_get_kind(sde, &kind), PI_OK);
+        assert_int_equal(kind, kinds[k]);
+        double t0, t1, v;
+        assert_int_equal(pi_sde_time_range(sde, &t0, &t1), PI_OK);
+        assert_true(t0 == 0.01 && t1 == t_max[k]);
+        if (kind == PI_SDE_KIND_VP_LINEAR) {
+            assert_int_equal(pi_sde_get_param(sde, PI_SDE_PARAM_BETA_MIN, &v), PI_OK);
+            assert_true(v == 0.0);
+            assert_int_equal(pi_sde_get_param(sde, PI_SDE_PARAM_BETA_MAX, &v), PI_OK);
+            assert_true(v == 20.0);
+        } else {
+            assert_int_equal(pi_sde_get_param(sde, PI_SDE_PARAM_COSINE_S, &v), PI_OK);
+            assert_true(v == 0.0);
+        }
+        /* α and σ bit for bit, at the ends and inside the range. */
+        for (int i = 0; i <= 20; i++) {
+            double t = i == 20 ? t1 : t0 + (t1 - t0) * i / 20.0, a, s, ar, sr;
+            assert_int_equal(pi_sde_marginal(sde, t, &a, &s), PI_OK);
+            assert_int_equal(pi_sde_marginal(ref, t, &ar, &sr), PI_OK);
+            assert_true(a == ar && s == sr);
+        }
+        check_identities(sde);
+        pi_sde_destroy(ref);
+        pi_sde_destroy(sde);
+    }
+    /* α at t = 1 for SIMPLE: exp(−½ ∫0^1 20 t dt) = exp(−5). */
+    pi_sde_t *sde = NULL;
+    double a;
+    assert_int_equal(pi_sde_create_preset(PI_SDE_PRESET_SIMPLE, &sde), PI_OK);
+    assert_int_equal(pi_sde_marginal(sde, 1.0, &a, NULL), PI_OK);
+    assert_true(fabs(a - exp(-5.0)) < 1e-15);
+    pi_sde_destroy(sde);
+
+    sde = NULL;
+    assert_int_equal(pi_sde_create_preset((pi_sde_preset)0, &sde), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "PI_SDE_PRESET_SIMPLE"));
+    assert_int_equal(pi_sde_create_preset((pi_sde_preset)3, &sde), PI_EINVAL);
+    assert_null(sde);
+    assert_int_equal(pi_sde_create_preset(PI_SDE_PRESET_COSINE, NULL), PI_EINVAL);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    const char *expected[] = {"vp", "vp-cosine", "subvp", "ve", "edm", "simple", "cosine"};
+    const size_t count = sizeof expected / sizeof expected[0];
+    for (size_t i = 0; i < count; i++) {
+        const char *name = NULL, *description = NULL;
+        assert_int_equal(pi_sde_name_at(i, &name, &description), PI_OK);
+        assert_string_equal(name, expected[i]);
+        assert_non_null(description);
+        assert_true(strlen(description) > 10);
+        assert_int_equal(pi_sde_name_at(i, &name, NULL), PI_OK); /* description is optional */
+        /* The name creates what it names: a kind with its defaults, or the preset. */
+        pi_sde_t *sde = NULL, *ref = NULL;
+        assert_int_equal(pi_sde_create_named(name, &sde), PI_OK);
+        if (i < 5)
+            assert_int_equal(pi_sde_create(builtin[i], &ref), PI_OK);
+        else
+            assert_int_equal(pi_sde_create_preset(i == 5 ? PI_SDE_PRESET_SIMPLE : PI_SDE_PRESET_COSINE, &ref),
+                             PI_OK);
+        assert_true(pi_sde_equal(sde, ref));
+        pi_sde_destroy(ref);
+        pi_sde_destroy(sde);
+    }
+    const char *name = "untouched", *description = "untouched";
+    assert_int_equal(pi_sde_name_at(count, &name, &description), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "past the end"));
+    assert_int_equal(pi_sde_name_at(SIZE_MAX, &name, &description), PI_EINVAL);
+    assert_string_equal(name, "untouched");
+    assert_string_equal(description, "untouched");
+    assert_int_equal(pi_sde_name_at(0, NULL, &description), PI_EINVAL);
+
+    pi_sde_t *sde = NULL;
+    assert_int_equal(pi_sde_create_named("nope", &sde), PI_EINVAL);
+    assert_null(sde);
+    const char *message = pi_last_error();
+    assert_non_null(strstr(message, "'nope'"));
+    for (size_t i = 0; i < count; i++)
+        assert_non_null(strstr(message, expected[i]));
+    assert_int_equal(pi_sde_create_named("SIMPLE", &sde), PI_EINVAL); /* names are case-sensitive */
+    assert_int_equal(pi_sde_create_named("", &sde), PI_EINVAL);
+    assert_int_equal(pi_sde_create_named(NULL, &sde), PI_EINVAL);
+    assert_int_equal(pi_sde_create_named("simple", NULL), PI_EINVAL);
+    assert_null(sde);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_inverse),     cmocka_unit_test(test_simulated_marginals),
         cmocka_unit_test(test_custom),      cmocka_unit_test(test_prior),
         cmocka_unit_test(test_params),      cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_presets),     cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

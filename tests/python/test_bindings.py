@@ -91,6 +91,12 @@ def test_sde_params_and_presets():
     assert f == pytest.approx(-5.0)
     clone = sde.clone()
     assert clone.get_param("beta_min") == 0.0
+    simple = pi.SDE.preset("simple")
+    assert simple.get_param("beta_min") == 0.0 and simple.time_range == sde.time_range
+    assert pi.SDE.preset("cosine").kind == pi.SDEKind.VP_COSINE
+    assert pi.SDE.preset(pi.SDEPreset.COSINE).time_range == pi.SDE.preset("cosine").time_range
+    with pytest.raises(pi.InvalidArgumentError, match="known: vp"):
+        pi.SDE.preset("nope")
     sde.close()
     sde.close()  # idempotent
     with pytest.raises(pi.InvalidArgumentError, match="closed"):

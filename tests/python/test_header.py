@@ -41,7 +41,7 @@ def _declarations():
     return out
 
 
-ENUM_TYPES = {"pi_sde_kind", "pi_sde_param", "pi_view", "pi_model_kind", "pi_divergence", "pi_embedding",
+ENUM_TYPES = {"pi_sde_kind", "pi_sde_param", "pi_sde_preset", "pi_view", "pi_model_kind", "pi_divergence", "pi_embedding",
               "pi_precond", "pi_method", "pi_schedule", "pi_wkb_algorithm", "pi_weighting",
               "pi_time_sampling", "pi_lr_schedule", "pi_dataset", "pi_option"}
 SCALARS = {"double": ctypes.c_double, "float": ctypes.c_float, "size_t": ctypes.c_size_t,
@@ -147,6 +147,7 @@ def _header_enums():
 
 
 PY_ENUMS = {"pi_sde_kind": (pi.SDEKind, "PI_SDE_KIND_"), "pi_sde_param": (pi.SDEParam, "PI_SDE_PARAM_"),
+            "pi_sde_preset": (pi.SDEPreset, "PI_SDE_PRESET_"),
             "pi_view": (pi.View, "PI_VIEW_"), "pi_model_kind": (pi.ModelKind, "PI_MODEL_KIND_"),
             "pi_divergence": (pi.Divergence, "PI_DIVERGENCE_"), "pi_embedding": (pi.Embedding, "PI_EMBEDDING_"),
             "pi_precond": (pi.Precond, "PI_PRECOND_"), "pi_method": (pi.Method, "PI_METHOD_"),

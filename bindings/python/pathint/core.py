@@ -51,6 +51,11 @@ class SDEKind(enum.IntEnum):
     CUSTOM = 6
 
 
+class SDEPreset(enum.IntEnum):
+    SIMPLE = 1
+    COSINE = 2
+
+
 class SDEParam(enum.IntEnum):
     BETA_MIN = 1
     BETA_MAX = 2
@@ -426,8 +431,8 @@ class SDE(_Handle):
     """A forward SDE dx = f(t) x dt + g(t) dw with marginal N(α x0, σ² I).
 
     ``SDE('vp', beta_min=0.0, t_min=0.01)`` creates a built-in kind and sets
-    parameters (names of :class:`SDEParam`, lower case). ``SDE.custom(...)``
-    wraps Python functions.
+    parameters (names of :class:`SDEParam`, lower case). ``SDE.preset('simple')``
+    creates a named parameter set; ``SDE.custom(...)`` wraps Python functions.
     """
 
     _destroy_name = "pi_sde_destroy"
@@ -452,6 +457,18 @@ class SDE(_Handle):
         _Handle.__init__(self, ptr, owner)
         self._callbacks = None
         return self
+
+    @classmethod
+    def preset(cls, name):
+        """An SDE by its library name: a preset ('simple', 'cosine': Hirono et al.'s
+        SIMPLE and COSINE, or an :class:`SDEPreset`) or a built-in kind with its
+        defaults ('vp', 'vp-cosine', 'subvp', 've', 'edm')."""
+        out = L.SDEPtr()
+        if isinstance(name, str):
+            L.lib().pi_sde_create_named(name.encode(), ctypes.byref(out))
+        else:
+            L.lib().pi_sde_create_preset(int(_enum(SDEPreset, name)), ctypes.byref(out))
+        return cls._wrap(out)
 
     @classmethod
     def custom(cls, t_min, t_max, marginal=None, coefficients=None):
