@@ -15,7 +15,8 @@ int plot_canvas_init(plot_canvas *canvas, int width, int height, uint32_t backgr
 {
     if (width <= 0 || height <= 0 || width > 16384 || height > 16384)
         return -1;
-    canvas->rgb = malloc((size_t)width * (size_t)height * 3);
+    /* Zeroed: the background fill blends into the pixels, so they must be defined first. */
+    canvas->rgb = calloc((size_t)width * (size_t)height, 3);
     if (!canvas->rgb)
         return -1;
     canvas->width = width;
