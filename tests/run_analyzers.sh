@@ -107,11 +107,11 @@ part_valgrind() {
 
 # ---- (c) warnings -------------------------------------------------------------------------
 # Documented exceptions ("path:substring of the warning line"):
-#   tools/pathint.c:SA_RESETHAND  glibc defines SA_RESETHAND as 0x80000000 (unsigned) while
+#   tools/messages.c:SA_RESETHAND  glibc defines SA_RESETHAND as 0x80000000 (unsigned) while
 #                                 sa_flags is int: -Wsign-conversion fires on the system macro.
 # The test suites are not part of this build (time budget; test code mixes float/double/size_t
 # on purpose when it computes references): warnings under tests/ would be listed, not failed.
-warning_exceptions="tools/pathint.c:SA_RESETHAND"
+warning_exceptions="tools/messages.c:SA_RESETHAND"
 part_warnings() {
     t0=$(date +%s)
     dir=$prefix/build-warn

@@ -2,6 +2,7 @@
 #include "stats.h"
 
 #include "core/philox.h"
+#include "statistics.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -31,53 +32,22 @@ static int cmp_double(const void *pa, const void *pb)
 double stats_sliced_w2(const float *a, const float *b, size_t n, size_t dim, size_t projections,
                        uint64_t seed, double *stderr_out)
 {
-    double *pa = malloc(n * sizeof *pa), *pb = malloc(n * sizeof *pb);
-    double *dir = malloc(dim * sizeof *dir), *w2 = malloc(projections * sizeof *w2);
-    if (pa == NULL || pb == NULL || dir == NULL || w2 == NULL) {
-        free(pa);
-        free(pb);
-        free(dir);
-        free(w2);
+    /* Random unit directions; the distance itself is the command's (tools/statistics.c). */
+    double *dir = malloc(projections * dim * sizeof *dir);
+    if (dir == NULL)
         return NAN;
-    }
-    double mean = 0.0;
     for (size_t p = 0; p < projections; p++) {
-        pi_rng_normal_d(seed, PI_STREAM_AUX, p, 0x5157u, dim, dir);
+        double *d = dir + p * dim;
+        pi_rng_normal_d(seed, PI_STREAM_AUX, p, 0x5157u, dim, d);
         double norm = 0.0;
         for (size_t j = 0; j < dim; j++)
-            norm += dir[j] * dir[j];
+            norm += d[j] * d[j];
         norm = sqrt(norm);
         for (size_t j = 0; j < dim; j++)
-            dir[j] /= norm;
-        for (size_t i = 0; i < n; i++) {
-            double sa = 0.0, sb = 0.0;
-            for (size_t j = 0; j < dim; j++) {
-                sa += dir[j] * a[i * dim + j];
-                sb += dir[j] * b[i * dim + j];
-            }
-            pa[i] = sa;
-            pb[i] = sb;
-        }
-        qsort(pa, n, sizeof *pa, cmp_double);
-        qsort(pb, n, sizeof *pb, cmp_double);
-        double s = 0.0;
-        for (size_t i = 0; i < n; i++)
-            s += (pa[i] - pb[i]) * (pa[i] - pb[i]);
-        w2[p] = s / (double)n;
-        mean += w2[p];
+            d[j] /= norm;
     }
-    mean /= (double)projections;
-    double var = 0.0;
-    for (size_t p = 0; p < projections; p++)
-        var += (w2[p] - mean) * (w2[p] - mean);
-    var = projections > 1 ? var / (double)(projections - 1) : 0.0;
-    double result = sqrt(mean);
-    if (stderr_out != NULL) /* d sqrt(m) = dm / (2 sqrt(m)) */
-        *stderr_out = result > 0.0 ? sqrt(var / (double)projections) / (2.0 * result) : 0.0;
-    free(pa);
-    free(pb);
+    double result = stats_sliced_w2_directions(a, b, n, dim, projections, dir, stderr_out);
     free(dir);
-    free(w2);
     return result;
 }
 

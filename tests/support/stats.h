@@ -14,7 +14,8 @@ void stats_mean_var(const float *x, size_t n, size_t dim, size_t col, double *me
 /* Sliced Wasserstein-2 distance between two equally sized samples a and b (n × dim each):
  * sqrt of the mean over `projections` random unit directions (seed) of the 1-D squared W2
  * between the sorted projections. *stderr_out (may be NULL) is the standard error of that
- * estimate over the directions (delta method). Returns NaN on allocation failure. */
+ * estimate over the directions (delta method). Returns NaN on allocation failure. The
+ * distance is stats_sliced_w2_directions() of tools/statistics.c, which the command uses. */
 double stats_sliced_w2(const float *a, const float *b, size_t n, size_t dim, size_t projections,
                        uint64_t seed, double *stderr_out);
 

@@ -1,0 +1,88 @@
+/* pathint sample: draw samples with the ħ sampler. */
+#include "commands.h"
+#include "messages.h"
+#include "progress.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const option_spec sample_options[] = {
+    {"model", 'm', "FILE", "model file (required)"},
+    {"n", 'n', "N", "number of samples (default 1000)"},
+    {"out", 'o', "FILE", "output: .csv, .npy, .f32, .png (scatter) or - for CSV on stdout (default -)"},
+    {"denoise-final", 0, NULL, "return the denoiser output at the last step"},
+    SAMPLER_OPTIONS,
+    {NULL, 0, NULL, NULL}};
+
+static int cmd_sample(args *a)
+{
+    const char *model_path = opt_str(a, "model", a->npositional ? a->positional[0] : NULL);
+    if (!model_path)
+        return fail_usage("missing --model FILE");
+    size_t n = (size_t)opt_u64(a, "n", 1000, 1, 100000000);
+    const char *out = opt_str(a, "out", "-");
+    if (a->bad || check_sampler_options(a))
+        return EXIT_USAGE;
+    pi_model_t *model = NULL;
+    pi_sampler_t *s = NULL;
+    float *x = NULL;
+    int rc = load_model(model_path, &model);
+    if (rc)
+        return rc;
+    size_t dim = 0;
+    pi_model_get_dim(model, &dim);
+    pi_status st = pi_sampler_create(model, &s);
+    if (st) {
+        rc = fail_status(st, "cannot create a sampler");
+        goto done;
+    }
+    st = configure_sampler(a, s);
+    if (a->bad) {
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    if (!st && has_opt(a, "denoise-final"))
+        st = pi_sampler_set_denoise_final(s, 1);
+    if (st) {
+        rc = fail_status(st, "invalid sampler option");
+        goto done;
+    }
+    run_progress rp = {0};
+    progress_begin(&rp.bar, "sample", 1);
+    pi_sampler_set_callback(s, on_sampler_step, &rp);
+    x = malloc(n * dim * sizeof *x);
+    if (!x) {
+        rc = fail_runtime("out of memory for %zu samples of dimension %zu", n, dim);
+        goto done;
+    }
+    st = pi_sampler_run(s, n, x);
+    if (st) {
+        rc = fail_status(st, "sampling failed");
+        goto done;
+    }
+    progress_update(&rp.bar, rp.bar.total, NULL, 1);
+    if (is_png(out)) {
+        char title[96];
+        snprintf(title, sizeof title, "%zu samples, ħ = %g", n, opt_double(a, "hbar", 0.0));
+        rc = write_scatter_png(out, n, dim, x, title);
+    } else {
+        rc = save_data(out, n, dim, x);
+    }
+    if (!rc && strcmp(out, "-") != 0)
+        note("wrote %zu samples of dimension %zu to %s\n", n, dim, out);
+done:
+    free(x);
+    pi_sampler_destroy(s);
+    pi_model_destroy(model);
+    return rc;
+}
+
+const command sample_command = {
+    .name = "sample",
+    .usage = "pathint sample --model MODEL [-n N] [--out FILE] [options]",
+    .description = "Draw samples with the ħ sampler: dx = [f x - (1+ħ)/2 g² s] dt + √ħ g dw̄.",
+    .options = sample_options,
+    .max_positional = 1, /* the model file, as an alternative to --model */
+    .run = cmd_sample,
+};
