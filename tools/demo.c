@@ -196,7 +196,7 @@ static int cmd_demo(args *a)
         st = pi_model_create_mlp(sde, 2, 128, 3, &model);
     if (!st)
         st = pi_model_mlp_init(model, seed);
-    if (!st) /* EDM, σ_data = 0.5 by default: see cmd_train */
+    if (!st) /* EDM, σ_data = 0.5 by default: see cmd_train in train.c */
         st = pi_model_mlp_set_preconditioning(model, (pi_precond)precond, sigma_data);
     if (!st)
         st = pi_trainer_create(model, &tr);
