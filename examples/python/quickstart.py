@@ -28,8 +28,8 @@ def main():
     data = pi.generate_data("swiss_roll", 20000, seed=0)
     held_out = pi.generate_data("swiss_roll", n_eval, seed=1)
 
-    # Hirono et al.'s "SIMPLE" SDE: VP with β from 0 to 20 on t ∈ [0.01, 1].
-    sde = pi.SDE("vp", beta_min=0.0, t_min=0.01)
+    # Hirono et al.'s "SIMPLE" SDE (VP with β from 0 to 20 on t ∈ [0.01, 1]), a library preset.
+    sde = pi.SDE.preset("simple")
     model = pi.Model.mlp(sde, dim=2, width=128, layers=3, seed=0)
 
     # Denoising score matching with likelihood weighting (docs/training.md).
