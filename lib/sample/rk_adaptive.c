@@ -98,11 +98,7 @@ static pi_status stage_coefficients(pi_run *run, rk_ctx *c)
 static pi_status rk45_integrate(pi_run *run, double t_start, double t_end)
 {
     pi_sampler_t *s = run->s;
-    rk_ctx c;
-    c.type = pi_ode_dopri5;
-    c.rtol = s->rtol;
-    c.atol = s->atol;
-    c.t = t_start;
+    rk_ctx c = {.type = pi_ode_dopri5, .rtol = s->rtol, .atol = s->atol, .t = t_start};
     pi_ode_control ctl;
     pi_status st = pi_ode_control_init(&ctl, c.type, s->rtol, s->atol, PI_RK_MAX_ATTEMPTS, t_start,
                                        t_end, fabs(t_start - t_end) / (double)s->steps);
