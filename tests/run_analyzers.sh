@@ -6,7 +6,8 @@
 # BUILD_DIR is an ordinary (non-sanitized) build folder with the tests enabled, used for the
 # valgrind part. PARTs (default: all, in this order):
 #   tsan      TSan build (build-tsan, clang) running the threading suites (test_stress_threads,
-#             test_sampler_threads): no reports
+#             test_sampler_threads, test_pool, and the likelihood and trainer suites, which cancel
+#             from other threads): no reports
 #   valgrind  memcheck over the C suites of BUILD_DIR (meson test --setup valgrind): zero
 #             errors, no definite/indirect leaks; plus test_alloc_failure with the interposed
 #             malloc active under valgrind (--soname-synonyms=somalloc=nouserintercepts)
@@ -52,7 +53,7 @@ part_tsan() {
             -Dbindings=disabled >"$dir.log" 2>&1 || { fail "tsan: meson setup failed (see $dir.log)"; return; }
     fi
     suites=""
-    for s in test_stress_threads test_sampler_threads; do
+    for s in test_stress_threads test_sampler_threads test_pool test_nll test_trainer; do
         [ -f "tests/$s.c" ] && suites="$suites $s"
     done
     targets=""
