@@ -504,9 +504,33 @@ static void test_shared_model_concurrent_eval(void **state)
     pi_model_destroy(gmm);
 }
 
+/* pi_pool_fit, the handles' pool slot: none for 1 thread, made once, kept while the count
+ * holds, remade when it changes, stopped (NULL) for 1 thread. */
+static void test_pool_fit(void **state)
+{
+    (void)state;
+    pi_pool *slot = NULL, *p = (pi_pool *)&slot;
+    assert_int_equal(pi_pool_fit(&slot, 1, &p), PI_OK);
+    assert_null(p);
+    assert_null(slot);
+    assert_int_equal(pi_pool_fit(&slot, 3, &p), PI_OK);
+    assert_non_null(p);
+    assert_ptr_equal(p, slot);
+    assert_int_equal(pi_pool_threads(p), 3);
+    pi_pool *again = NULL;
+    assert_int_equal(pi_pool_fit(&slot, 3, &again), PI_OK);
+    assert_ptr_equal(again, p); /* persistent: no new threads for the same count */
+    assert_int_equal(pi_pool_fit(&slot, 2, &p), PI_OK);
+    assert_int_equal(pi_pool_threads(p), 2);
+    assert_int_equal(pi_pool_fit(&slot, 1, &p), PI_OK);
+    assert_null(p);
+    assert_null(slot); /* 1 thread runs on the caller: the workers are stopped */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pool_fit),
         cmocka_unit_test(test_every_task_once_static),
         cmocka_unit_test(test_workers_persist),
         cmocka_unit_test(test_first_failure_forwarded),

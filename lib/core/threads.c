@@ -186,6 +186,22 @@ void pi_pool_destroy(pi_pool *p)
     pi_free(p);
 }
 
+pi_status pi_pool_fit(pi_pool **slot, int threads, pi_pool **out)
+{
+    *out = NULL;
+    if (*slot != NULL && pi_pool_threads(*slot) != threads) {
+        pi_pool_destroy(*slot); /* the thread count changed since it was made */
+        *slot = NULL;
+    }
+    if (*slot == NULL && threads > 1) {
+        pi_status st = pi_pool_create(threads, slot);
+        if (st != PI_OK)
+            return st;
+    }
+    *out = *slot;
+    return PI_OK;
+}
+
 int pi_pool_threads(const pi_pool *pool) { return pool == NULL ? 1 : pool->threads; }
 
 /* The region on the calling thread alone, tasks in order, worker = task mod W (the same

@@ -40,6 +40,11 @@ pi_status pi_pool_create(int threads, pi_pool **out);
 void pi_pool_destroy(pi_pool *pool);
 /* The number of workers the pool was created with (1 for NULL). */
 int pi_pool_threads(const pi_pool *pool);
+/* The pool a handle keeps in *slot for `threads` workers: made at the first use with
+ * threads > 1, remade when the count changed, NULL (run on the caller) for threads <= 1.
+ * *out = *slot. On failure the slot is empty and a later call tries again. Not while a
+ * region runs on the old pool. */
+pi_status pi_pool_fit(pi_pool **slot, int threads, pi_pool **out);
 
 /* Run tasks [0, ntasks) on W = min(workers, pi_pool_threads(pool), ntasks) workers (workers:
  * how many per-worker scratch slots the caller has; pool NULL runs everything on the caller

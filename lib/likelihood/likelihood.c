@@ -202,17 +202,7 @@ pi_status pi_likelihood_cancel(pi_likelihood_t *lik)
  * remade when the count changed; NULL runs on the caller. */
 static pi_status likelihood_pool(pi_likelihood_t *lik, pi_pool **pool)
 {
-    if (lik->pool != NULL && pi_pool_threads(lik->pool) != lik->o.threads) {
-        pi_pool_destroy(lik->pool); /* the thread count changed since it was made */
-        lik->pool = NULL;
-    }
-    if (lik->pool == NULL && lik->o.threads > 1) {
-        pi_status st = pi_pool_create(lik->o.threads, &lik->pool);
-        if (st != PI_OK)
-            return st;
-    }
-    *pool = lik->pool;
-    return PI_OK;
+    return pi_pool_fit(&lik->pool, lik->o.threads, pool);
 }
 
 /* Marks point records the engine has not reached (failures before the points are processed). */

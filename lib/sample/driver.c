@@ -49,18 +49,7 @@ pi_status pi_run_parallel(pi_run *run, pi_rows_fn fn, void *ctx)
 
 pi_status pi_sampler_pool(pi_sampler_t *s, pi_pool **out)
 {
-    *out = NULL;
-    if (s->pool != NULL && pi_pool_threads(s->pool) != s->threads) {
-        pi_pool_destroy(s->pool); /* the thread count changed since it was made */
-        s->pool = NULL;
-    }
-    if (s->pool == NULL && s->threads > 1) {
-        pi_status st = pi_pool_create(s->threads, &s->pool);
-        if (st != PI_OK)
-            return st;
-    }
-    *out = s->pool;
-    return PI_OK;
+    return pi_pool_fit(&s->pool, s->threads, out);
 }
 
 /* ---- helpers for integrators ----------------------------------------------------------- */

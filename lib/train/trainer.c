@@ -255,18 +255,7 @@ pi_status pi_trainer_set_threads(pi_trainer_t *trainer, int threads)
 /* The trainer's pool of `threads` workers (remade here, between steps, after a change). */
 static pi_status trainer_pool(pi_trainer_t *tr, pi_pool **out)
 {
-    *out = NULL;
-    if (tr->pool != NULL && pi_pool_threads(tr->pool) != tr->threads) {
-        pi_pool_destroy(tr->pool);
-        tr->pool = NULL;
-    }
-    if (tr->pool == NULL && tr->threads > 1) {
-        pi_status st = pi_pool_create(tr->threads, &tr->pool);
-        if (st != PI_OK)
-            return st;
-    }
-    *out = tr->pool;
-    return PI_OK;
+    return pi_pool_fit(&tr->pool, tr->threads, out);
 }
 
 pi_status pi_trainer_set_callback(pi_trainer_t *trainer, pi_train_fn fn, void *user_data)
