@@ -24,6 +24,17 @@ pi_status pi_fail(pi_status code, const char *fmt, ...) PI_PRINTF(2, 3);
             return pi_fail(PI_EINVAL, "%s: %s must not be NULL", __func__, #ptr);             \
     } while (0)
 
+/* A getter of one option: pi_status name(const handle_type *handle, type *out), reading expr
+ * (written in terms of `handle`). */
+#define PI_DEFINE_GETTER(name, handle_type, handle, type, expr)                                \
+    pi_status name(const handle_type *handle, type *out)                                       \
+    {                                                                                          \
+        PI_CHECK_NULL(handle);                                                                 \
+        PI_CHECK_NULL(out);                                                                    \
+        *out = (expr);                                                                         \
+        return PI_OK;                                                                          \
+    }
+
 #define PI_CHECK_FINITE(value)                                                                 \
     do {                                                                                       \
         if (!isfinite(value))                                                                  \

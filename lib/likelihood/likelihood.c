@@ -10,8 +10,7 @@
 
 struct pi_likelihood {
     const pi_model_t *model; /* borrowed */
-    pi_lik_options o;        /* engine options; wkb mirrors o.c1_mode */
-    pi_wkb_algorithm wkb;
+    pi_lik_options o;        /* engine options (the WKB algorithm is o.c1_mode) */
     pi_likelihood_fn callback;
     void *callback_data;
     atomic_int cancel;  /* set by pi_likelihood_cancel() while running */
@@ -31,7 +30,6 @@ pi_status pi_likelihood_create(const pi_model_t *model, pi_likelihood_t **out)
         return pi_fail(PI_ENOMEM, "pi_likelihood_create: out of memory");
     lik->model = model;
     pi_lik_options_default(&lik->o);
-    lik->wkb = (pi_wkb_algorithm)pi_option_default(PI_OPTION_LIKELIHOOD_WKB_ALGORITHM);
     atomic_init(&lik->cancel, 0);
     atomic_init(&lik->running, 0);
     *out = lik;
@@ -98,18 +96,13 @@ pi_status pi_likelihood_set_wkb_algorithm(pi_likelihood_t *lik, pi_wkb_algorithm
     pi_status st = pi_option_check_int(PI_OPTION_LIKELIHOOD_WKB_ALGORITHM, (int)algorithm, __func__);
     if (st != PI_OK)
         return st;
-    lik->wkb = algorithm;
     lik->o.c1_mode = algorithm == PI_WKB_ALGORITHM_REFERENCE ? PI_C1_REFERENCE : PI_C1_SWEEP;
     return PI_OK;
 }
 
-pi_status pi_likelihood_get_wkb_algorithm(const pi_likelihood_t *lik, pi_wkb_algorithm *algorithm)
-{
-    PI_CHECK_NULL(lik);
-    PI_CHECK_NULL(algorithm);
-    *algorithm = lik->wkb;
-    return PI_OK;
-}
+PI_DEFINE_GETTER(pi_likelihood_get_wkb_algorithm, pi_likelihood_t, lik, pi_wkb_algorithm,
+                 lik->o.c1_mode == PI_C1_REFERENCE ? PI_WKB_ALGORITHM_REFERENCE
+                                                   : PI_WKB_ALGORITHM_SWEEP)
 
 pi_status pi_likelihood_set_dequantization(pi_likelihood_t *lik, double bin_width)
 {
@@ -121,13 +114,7 @@ pi_status pi_likelihood_set_dequantization(pi_likelihood_t *lik, double bin_widt
     return PI_OK;
 }
 
-pi_status pi_likelihood_get_dequantization(const pi_likelihood_t *lik, double *bin_width)
-{
-    PI_CHECK_NULL(lik);
-    PI_CHECK_NULL(bin_width);
-    *bin_width = lik->o.dequant_bin;
-    return PI_OK;
-}
+PI_DEFINE_GETTER(pi_likelihood_get_dequantization, pi_likelihood_t, lik, double, lik->o.dequant_bin)
 
 pi_status pi_likelihood_set_seed(pi_likelihood_t *lik, uint64_t seed)
 {
@@ -136,13 +123,7 @@ pi_status pi_likelihood_set_seed(pi_likelihood_t *lik, uint64_t seed)
     return PI_OK;
 }
 
-pi_status pi_likelihood_get_seed(const pi_likelihood_t *lik, uint64_t *seed)
-{
-    PI_CHECK_NULL(lik);
-    PI_CHECK_NULL(seed);
-    *seed = lik->o.seed;
-    return PI_OK;
-}
+PI_DEFINE_GETTER(pi_likelihood_get_seed, pi_likelihood_t, lik, uint64_t, lik->o.seed)
 
 pi_status pi_likelihood_set_threads(pi_likelihood_t *lik, int threads)
 {
@@ -154,13 +135,7 @@ pi_status pi_likelihood_set_threads(pi_likelihood_t *lik, int threads)
     return PI_OK;
 }
 
-pi_status pi_likelihood_get_threads(const pi_likelihood_t *lik, int *threads)
-{
-    PI_CHECK_NULL(lik);
-    PI_CHECK_NULL(threads);
-    *threads = lik->o.threads;
-    return PI_OK;
-}
+PI_DEFINE_GETTER(pi_likelihood_get_threads, pi_likelihood_t, lik, int, lik->o.threads)
 
 pi_status pi_likelihood_set_callback(pi_likelihood_t *lik, pi_likelihood_fn fn, void *user_data)
 {
@@ -181,13 +156,7 @@ pi_status pi_likelihood_get_callback(const pi_likelihood_t *lik, pi_likelihood_f
     return PI_OK;
 }
 
-pi_status pi_likelihood_get_model(const pi_likelihood_t *lik, const pi_model_t **model)
-{
-    PI_CHECK_NULL(lik);
-    PI_CHECK_NULL(model);
-    *model = lik->model;
-    return PI_OK;
-}
+PI_DEFINE_GETTER(pi_likelihood_get_model, pi_likelihood_t, lik, const pi_model_t *, lik->model)
 
 pi_status pi_likelihood_cancel(pi_likelihood_t *lik)
 {

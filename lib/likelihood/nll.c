@@ -26,7 +26,9 @@ void pi_lik_options_default(pi_lik_options *o)
     o->rtol = pi_option_default(PI_OPTION_LIKELIHOOD_RTOL);
     o->atol = pi_option_default(PI_OPTION_LIKELIHOOD_ATOL);
     o->max_steps = 100000;
-    o->c1_mode = PI_C1_SWEEP;
+    o->c1_mode = pi_option_default(PI_OPTION_LIKELIHOOD_WKB_ALGORITHM) == PI_WKB_ALGORITHM_REFERENCE
+                     ? PI_C1_REFERENCE
+                     : PI_C1_SWEEP;
     o->dequant_bin = pi_option_default(PI_OPTION_LIKELIHOOD_DEQUANTIZATION);
     o->threads = (int)pi_option_default(PI_OPTION_LIKELIHOOD_THREADS);
     o->cancel = NULL;

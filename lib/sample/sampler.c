@@ -50,23 +50,13 @@ void pi_sampler_destroy(pi_sampler_t *sampler)
     pi_free(sampler);
 }
 
-/* Getters of one value: NULL checks, then the field. */
-#define GETTER(name, type, expr)                                                                   \
-    pi_status name(const pi_sampler_t *sampler, type *out)                                         \
-    {                                                                                              \
-        PI_CHECK_NULL(sampler);                                                                    \
-        PI_CHECK_NULL(out);                                                                        \
-        *out = (expr);                                                                             \
-        return PI_OK;                                                                              \
-    }
-
-GETTER(pi_sampler_get_model, const pi_model_t *, sampler->model)
-GETTER(pi_sampler_get_hbar, double, sampler->hbar)
-GETTER(pi_sampler_get_method, pi_method, sampler->method)
-GETTER(pi_sampler_get_steps, size_t, sampler->steps)
-GETTER(pi_sampler_get_seed, uint64_t, sampler->seed)
-GETTER(pi_sampler_get_threads, int, sampler->threads)
-GETTER(pi_sampler_get_denoise_final, int, sampler->denoise_final)
+PI_DEFINE_GETTER(pi_sampler_get_model, pi_sampler_t, sampler, const pi_model_t *, sampler->model)
+PI_DEFINE_GETTER(pi_sampler_get_hbar, pi_sampler_t, sampler, double, sampler->hbar)
+PI_DEFINE_GETTER(pi_sampler_get_method, pi_sampler_t, sampler, pi_method, sampler->method)
+PI_DEFINE_GETTER(pi_sampler_get_steps, pi_sampler_t, sampler, size_t, sampler->steps)
+PI_DEFINE_GETTER(pi_sampler_get_seed, pi_sampler_t, sampler, uint64_t, sampler->seed)
+PI_DEFINE_GETTER(pi_sampler_get_threads, pi_sampler_t, sampler, int, sampler->threads)
+PI_DEFINE_GETTER(pi_sampler_get_denoise_final, pi_sampler_t, sampler, int, sampler->denoise_final)
 
 pi_status pi_sampler_get_schedule(const pi_sampler_t *sampler, pi_schedule *schedule, double *rho)
 {

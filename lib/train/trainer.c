@@ -277,25 +277,16 @@ pi_status pi_trainer_cancel(pi_trainer_t *trainer)
 
 /* ---- getters --------------------------------------------------------------------------- */
 
-#define GETTER(name, type, expr)                                                                   \
-    pi_status name(const pi_trainer_t *trainer, type *out)                                         \
-    {                                                                                              \
-        PI_CHECK_NULL(trainer);                                                                    \
-        PI_CHECK_NULL(out);                                                                        \
-        *out = (expr);                                                                             \
-        return PI_OK;                                                                              \
-    }
-
-GETTER(pi_trainer_get_model, pi_model_t *, trainer->model)
-GETTER(pi_trainer_get_learning_rate, double, trainer->lr)
-GETTER(pi_trainer_get_batch_size, size_t, trainer->batch)
-GETTER(pi_trainer_get_weighting, pi_weighting, trainer->weighting)
-GETTER(pi_trainer_get_time_sampling, pi_time_sampling, trainer->sampling)
-GETTER(pi_trainer_get_weight_decay, double, trainer->weight_decay)
-GETTER(pi_trainer_get_grad_clip, double, trainer->grad_clip)
-GETTER(pi_trainer_get_ema, double, trainer->ema_decay)
-GETTER(pi_trainer_get_seed, uint64_t, trainer->seed)
-GETTER(pi_trainer_get_threads, int, trainer->threads)
+PI_DEFINE_GETTER(pi_trainer_get_model, pi_trainer_t, trainer, pi_model_t *, trainer->model)
+PI_DEFINE_GETTER(pi_trainer_get_learning_rate, pi_trainer_t, trainer, double, trainer->lr)
+PI_DEFINE_GETTER(pi_trainer_get_batch_size, pi_trainer_t, trainer, size_t, trainer->batch)
+PI_DEFINE_GETTER(pi_trainer_get_weighting, pi_trainer_t, trainer, pi_weighting, trainer->weighting)
+PI_DEFINE_GETTER(pi_trainer_get_time_sampling, pi_trainer_t, trainer, pi_time_sampling, trainer->sampling)
+PI_DEFINE_GETTER(pi_trainer_get_weight_decay, pi_trainer_t, trainer, double, trainer->weight_decay)
+PI_DEFINE_GETTER(pi_trainer_get_grad_clip, pi_trainer_t, trainer, double, trainer->grad_clip)
+PI_DEFINE_GETTER(pi_trainer_get_ema, pi_trainer_t, trainer, double, trainer->ema_decay)
+PI_DEFINE_GETTER(pi_trainer_get_seed, pi_trainer_t, trainer, uint64_t, trainer->seed)
+PI_DEFINE_GETTER(pi_trainer_get_threads, pi_trainer_t, trainer, int, trainer->threads)
 
 pi_status pi_trainer_get_lr_schedule(const pi_trainer_t *trainer, pi_lr_schedule *schedule,
                                      uint64_t *warmup_steps, uint64_t *total_steps)
