@@ -51,6 +51,25 @@ typedef struct fx {
     size_t o_size;
     double o_d;
     float *o_fp;
+    /* getter outputs (the NULL-handle cases must leave them alone too) */
+    int o_i;
+    uint64_t o_u;
+    const pi_model_t *o_cmodel;
+    pi_model_t *o_model2;
+    void *o_vp;
+    pi_method o_method;
+    pi_schedule o_sched;
+    pi_divergence o_div;
+    pi_wkb_algorithm o_wkb;
+    pi_view o_view;
+    pi_embedding o_emb;
+    pi_precond o_pre;
+    pi_lr_schedule o_lrs;
+    pi_weighting o_weighting;
+    pi_time_sampling o_ts;
+    pi_step_fn o_stepfn;
+    pi_likelihood_fn o_likfn;
+    pi_train_fn o_trfn;
 } fx;
 
 #define SENT_PTR ((void *)0x5e5e5e5e)
@@ -448,9 +467,89 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(tr_resume_garbage, PI_EFORMAT, 1, "pi_bad_input_",                                         \
       pi_trainer_resume(bad_ext_path, &f->o_model, &f->o_trainer))
 
+#define CASES_GETTERS(X)                                                                         \
+    X(sget_hbar_null, PI_EINVAL, 1, "sampler", pi_sampler_get_hbar(NULL, &f->o_d)) \
+    X(sget_hbar_null_out, PI_EINVAL, 1, "out", pi_sampler_get_hbar(f->s, NULL)) \
+    X(sget_method_null, PI_EINVAL, 1, "sampler", pi_sampler_get_method(NULL, &f->o_method)) \
+    X(sget_method_null_out, PI_EINVAL, 1, "out", pi_sampler_get_method(f->s, NULL)) \
+    X(sget_steps_null, PI_EINVAL, 1, "sampler", pi_sampler_get_steps(NULL, &f->o_size)) \
+    X(sget_steps_null_out, PI_EINVAL, 1, "out", pi_sampler_get_steps(f->s, NULL)) \
+    X(sget_seed_null, PI_EINVAL, 1, "sampler", pi_sampler_get_seed(NULL, &f->o_u)) \
+    X(sget_seed_null_out, PI_EINVAL, 1, "out", pi_sampler_get_seed(f->s, NULL)) \
+    X(sget_threads_null, PI_EINVAL, 1, "sampler", pi_sampler_get_threads(NULL, &f->o_i)) \
+    X(sget_threads_null_out, PI_EINVAL, 1, "out", pi_sampler_get_threads(f->s, NULL)) \
+    X(sget_denoise_final_null, PI_EINVAL, 1, "sampler", pi_sampler_get_denoise_final(NULL, &f->o_i)) \
+    X(sget_denoise_final_null_out, PI_EINVAL, 1, "out", pi_sampler_get_denoise_final(f->s, NULL)) \
+    X(sget_model_null, PI_EINVAL, 1, "sampler", pi_sampler_get_model(NULL, &f->o_cmodel)) \
+    X(sget_model_null_out, PI_EINVAL, 1, "out", pi_sampler_get_model(f->s, NULL)) \
+    X(sget_schedule_null, PI_EINVAL, 1, "sampler", pi_sampler_get_schedule(NULL, &f->o_sched, &f->o_d)) \
+    X(sget_time_range_null, PI_EINVAL, 1, "sampler", pi_sampler_get_time_range(NULL, &f->o_d, &f->o_d)) \
+    X(sget_tolerances_null, PI_EINVAL, 1, "sampler", pi_sampler_get_tolerances(NULL, &f->o_d, &f->o_d)) \
+    X(sget_corrector_null, PI_EINVAL, 1, "sampler", pi_sampler_get_corrector(NULL, &f->o_size, &f->o_d)) \
+    X(sget_callback_null, PI_EINVAL, 1, "sampler", pi_sampler_get_callback(NULL, &f->o_stepfn, &f->o_vp)) \
+    X(sget_trajectory_settings_null, PI_EINVAL, 1, "sampler", pi_sampler_get_trajectory_settings(NULL, &f->o_i, &f->o_size)) \
+    X(traj_flag_two, PI_EINVAL, 1, "enabled", pi_sampler_set_trajectory(f->s, 2, 0, NULL, NULL)) \
+    X(traj_null, PI_EINVAL, 1, "sampler", pi_sampler_set_trajectory(NULL, 0, 0, NULL, NULL)) \
+    X(lget_wkb_algorithm_null, PI_EINVAL, 1, "lik", pi_likelihood_get_wkb_algorithm(NULL, &f->o_wkb)) \
+    X(lget_wkb_algorithm_null_out, PI_EINVAL, 1, "out", pi_likelihood_get_wkb_algorithm(f->lik, NULL)) \
+    X(lget_dequantization_null, PI_EINVAL, 1, "lik", pi_likelihood_get_dequantization(NULL, &f->o_d)) \
+    X(lget_dequantization_null_out, PI_EINVAL, 1, "out", pi_likelihood_get_dequantization(f->lik, NULL)) \
+    X(lget_seed_null, PI_EINVAL, 1, "lik", pi_likelihood_get_seed(NULL, &f->o_u)) \
+    X(lget_seed_null_out, PI_EINVAL, 1, "out", pi_likelihood_get_seed(f->lik, NULL)) \
+    X(lget_threads_null, PI_EINVAL, 1, "lik", pi_likelihood_get_threads(NULL, &f->o_i)) \
+    X(lget_threads_null_out, PI_EINVAL, 1, "out", pi_likelihood_get_threads(f->lik, NULL)) \
+    X(lget_model_null, PI_EINVAL, 1, "lik", pi_likelihood_get_model(NULL, &f->o_cmodel)) \
+    X(lget_model_null_out, PI_EINVAL, 1, "out", pi_likelihood_get_model(f->lik, NULL)) \
+    X(lget_divergence_null, PI_EINVAL, 1, "lik", pi_likelihood_get_divergence(NULL, &f->o_div, &f->o_size)) \
+    X(lget_tolerances_null, PI_EINVAL, 1, "lik", pi_likelihood_get_tolerances(NULL, &f->o_d, &f->o_d)) \
+    X(lget_callback_null, PI_EINVAL, 1, "lik", pi_likelihood_get_callback(NULL, &f->o_likfn, &f->o_vp)) \
+    X(lset_tolerances_null, PI_EINVAL, 1, "lik", pi_likelihood_set_tolerances(NULL, 1e-6, 1e-8)) \
+    X(lset_wkb_algorithm_null, PI_EINVAL, 1, "lik", pi_likelihood_set_wkb_algorithm(NULL, PI_WKB_ALGORITHM_SWEEP)) \
+    X(lset_dequantization_null, PI_EINVAL, 1, "lik", pi_likelihood_set_dequantization(NULL, 0.0)) \
+    X(lset_threads_null, PI_EINVAL, 1, "lik", pi_likelihood_set_threads(NULL, 1)) \
+    X(lset_seed_null, PI_EINVAL, 1, "lik", pi_likelihood_set_seed(NULL, 1)) \
+    X(lset_divergence_null, PI_EINVAL, 1, "lik", pi_likelihood_set_divergence(NULL, PI_DIVERGENCE_EXACT, 1)) \
+    X(lset_threads_zero, PI_EINVAL, 1, "threads", pi_likelihood_set_threads(f->lik, 0)) \
+    X(mget_threads_null, PI_EINVAL, 1, "model", pi_model_get_threads(NULL, &f->o_i)) \
+    X(mget_threads_null_out, PI_EINVAL, 1, "threads", pi_model_get_threads(f->mlp, NULL)) \
+    X(mlp_get_view_null, PI_EINVAL, 1, "model", pi_model_mlp_get_output_view(NULL, &f->o_view)) \
+    X(mlp_get_view_null_out, PI_EINVAL, 1, "view", pi_model_mlp_get_output_view(f->mlp, NULL)) \
+    X(mlp_get_view_gmm, PI_EUNSUPPORTED, 1, "MLP", pi_model_mlp_get_output_view(f->gmm, &f->o_view)) \
+    X(mlp_get_emb_null, PI_EINVAL, 1, "model", pi_model_mlp_get_embedding(NULL, &f->o_emb, &f->o_size)) \
+    X(mlp_get_emb_gmm, PI_EUNSUPPORTED, 1, "MLP", pi_model_mlp_get_embedding(f->gmm, &f->o_emb, &f->o_size)) \
+    X(mlp_get_pre_null, PI_EINVAL, 1, "model", pi_model_mlp_get_preconditioning(NULL, &f->o_pre, &f->o_d)) \
+    X(mlp_get_pre_emp, PI_EUNSUPPORTED, 1, "MLP", pi_model_mlp_get_preconditioning(f->emp, &f->o_pre, &f->o_d)) \
+    X(mlp_get_shape_null, PI_EINVAL, 1, "model", pi_model_mlp_get_shape(NULL, &f->o_size, &f->o_size)) \
+    X(mlp_get_shape_cb, PI_EUNSUPPORTED, 1, "MLP", pi_model_mlp_get_shape(f->cb, &f->o_size, &f->o_size)) \
+    X(tget_learning_rate_null, PI_EINVAL, 1, "trainer", pi_trainer_get_learning_rate(NULL, &f->o_d)) \
+    X(tget_learning_rate_null_out, PI_EINVAL, 1, "out", pi_trainer_get_learning_rate(f->tr, NULL)) \
+    X(tget_batch_size_null, PI_EINVAL, 1, "trainer", pi_trainer_get_batch_size(NULL, &f->o_size)) \
+    X(tget_batch_size_null_out, PI_EINVAL, 1, "out", pi_trainer_get_batch_size(f->tr, NULL)) \
+    X(tget_weighting_null, PI_EINVAL, 1, "trainer", pi_trainer_get_weighting(NULL, &f->o_weighting)) \
+    X(tget_weighting_null_out, PI_EINVAL, 1, "out", pi_trainer_get_weighting(f->tr, NULL)) \
+    X(tget_time_sampling_null, PI_EINVAL, 1, "trainer", pi_trainer_get_time_sampling(NULL, &f->o_ts)) \
+    X(tget_time_sampling_null_out, PI_EINVAL, 1, "out", pi_trainer_get_time_sampling(f->tr, NULL)) \
+    X(tget_weight_decay_null, PI_EINVAL, 1, "trainer", pi_trainer_get_weight_decay(NULL, &f->o_d)) \
+    X(tget_weight_decay_null_out, PI_EINVAL, 1, "out", pi_trainer_get_weight_decay(f->tr, NULL)) \
+    X(tget_grad_clip_null, PI_EINVAL, 1, "trainer", pi_trainer_get_grad_clip(NULL, &f->o_d)) \
+    X(tget_grad_clip_null_out, PI_EINVAL, 1, "out", pi_trainer_get_grad_clip(f->tr, NULL)) \
+    X(tget_ema_null, PI_EINVAL, 1, "trainer", pi_trainer_get_ema(NULL, &f->o_d)) \
+    X(tget_ema_null_out, PI_EINVAL, 1, "out", pi_trainer_get_ema(f->tr, NULL)) \
+    X(tget_seed_null, PI_EINVAL, 1, "trainer", pi_trainer_get_seed(NULL, &f->o_u)) \
+    X(tget_seed_null_out, PI_EINVAL, 1, "out", pi_trainer_get_seed(f->tr, NULL)) \
+    X(tget_threads_null, PI_EINVAL, 1, "trainer", pi_trainer_get_threads(NULL, &f->o_i)) \
+    X(tget_threads_null_out, PI_EINVAL, 1, "out", pi_trainer_get_threads(f->tr, NULL)) \
+    X(tget_model_null, PI_EINVAL, 1, "trainer", pi_trainer_get_model(NULL, &f->o_model2)) \
+    X(tget_model_null_out, PI_EINVAL, 1, "out", pi_trainer_get_model(f->tr, NULL)) \
+    X(tget_lr_schedule_null, PI_EINVAL, 1, "trainer", pi_trainer_get_lr_schedule(NULL, &f->o_lrs, &f->o_u, &f->o_u)) \
+    X(tget_lognormal_null, PI_EINVAL, 1, "trainer", pi_trainer_get_lognormal(NULL, &f->o_d, &f->o_d)) \
+    X(tget_adam_null, PI_EINVAL, 1, "trainer", pi_trainer_get_adam(NULL, &f->o_d, &f->o_d, &f->o_d)) \
+    X(tget_callback_null, PI_EINVAL, 1, "trainer", pi_trainer_get_callback(NULL, &f->o_trfn, &f->o_vp)) \
+    X(option_info_zero, PI_EINVAL, 1, "option", pi_option_info((pi_option)0, NULL, NULL, NULL, NULL, NULL))
+
 #define ALL_CASES(X)                                                                             \
     CASES_SDE(X) CASES_MODEL(X) CASES_SAMPLER(X) CASES_DATA(X) CASES_FILES(X)                    \
-    CASES_LIKELIHOOD(X) CASES_TRAINER(X)
+    CASES_LIKELIHOOD(X) CASES_TRAINER(X) CASES_GETTERS(X)
 
 #define DEFINE_CASE(label, e1, e2, arg, call)                                                    \
     static pi_status case_##label(fx *f)                                                         \
@@ -525,6 +624,14 @@ static void fixture_init(fx *f)
     f->o_size = 777;
     f->o_d = 777.0;
     f->o_fp = SENT_PTR;
+    f->o_i = 777;
+    f->o_u = 777;
+    f->o_cmodel = SENT_PTR;
+    f->o_model2 = SENT_PTR;
+    f->o_vp = SENT_PTR;
+    f->o_method = (pi_method)77;
+    f->o_view = (pi_view)77;
+    f->o_weighting = (pi_weighting)77;
 }
 
 static void fixture_free(fx *f)
@@ -563,7 +670,10 @@ static void test_table(void **state)
         int ok_msg = names_argument(msg, c->arg);
         int ok_out = f.o_sde == SENT_PTR && f.o_model == SENT_PTR && f.o_sampler == SENT_PTR &&
                      f.o_trainer == SENT_PTR &&
-                     f.o_size == 777 && f.o_d == 777.0 && f.o_fp == SENT_PTR;
+                     f.o_size == 777 && f.o_d == 777.0 && f.o_fp == SENT_PTR && f.o_i == 777 &&
+                     f.o_u == 777 && f.o_cmodel == SENT_PTR && f.o_model2 == SENT_PTR &&
+                     f.o_vp == SENT_PTR && (int)f.o_method == 77 && (int)f.o_view == 77 &&
+                     (int)f.o_weighting == 77;
         int ok_buf = 1;
         for (int k = 0; k < 8; k++)
             ok_buf &= f.out[k] == 123.0f;

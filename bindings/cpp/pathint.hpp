@@ -435,11 +435,13 @@ public:
     }
     std::size_t steps() const { return detail::get<std::size_t>(pi_sampler_get_steps, p_.get()); }
     /** The schedule and Karras' ρ (7 by default, the library's default; other schedules keep it). */
-    sampler &schedule(pi_schedule s, double rho = 7.0)
+    sampler &schedule(pi_schedule s, double rho)
     {
         detail::check(pi_sampler_set_schedule(p_.get(), s, rho));
         return *this;
     }
+    /** The schedule, keeping the sampler's ρ. */
+    sampler &schedule(pi_schedule s) { return schedule(s, schedule().second); }
     /** {schedule, ρ}. */
     std::pair<pi_schedule, double> schedule() const
     {
@@ -597,11 +599,13 @@ public:
         p_.reset(p);
     }
 
-    likelihood &divergence(pi_divergence mode, std::size_t probes = 1)
+    likelihood &divergence(pi_divergence mode, std::size_t probes)
     {
         detail::check(pi_likelihood_set_divergence(p_.get(), mode, probes));
         return *this;
     }
+    /** The divergence mode, keeping the probe count. */
+    likelihood &divergence(pi_divergence mode) { return divergence(mode, divergence().second); }
     /** {mode, probes}. */
     std::pair<pi_divergence, std::size_t> divergence() const
     {

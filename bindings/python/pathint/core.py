@@ -640,7 +640,7 @@ class Model(_Handle):
             embedding_features=None, preconditioning=None):
         """A trainable MLP (``layers`` hidden layers of ``width``, SiLU).
 
-        ``preconditioning``: True (EDM with the default σ_data), a float σ_data (EDM), a mode
+        ``preconditioning``: True (EDM with the model's current σ_data), a float σ_data (EDM), a mode
         (``"edm"``, ``"input"``, ``"none"`` or :class:`Precond`) or a pair ``(mode, sigma_data)``.
         """
         lib = L.lib()
