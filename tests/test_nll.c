@@ -334,6 +334,8 @@ static void test_public_api(void **state)
     /* A NaN point: per-point status, the others computed; NULL diagnostics are fine. */
     x[0] = NAN;
     assert_int_equal(pi_likelihood_nll_ex(s, N, x, nll, NULL, nfe, status), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "point 0"));
+    assert_non_null(strstr(pi_last_error(), "coordinate 0 is nan (not finite)"));
     assert_int_equal(status[0], PI_EINVAL);
     assert_int_equal(status[1], PI_OK);
     assert_true(isnan(nll[0]) && isfinite(nll[1]));

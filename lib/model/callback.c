@@ -308,7 +308,7 @@ pi_status pi_model_create_callback(const pi_sde_t *sde, size_t dim, pi_view view
     if ((int)view < (int)PI_VIEW_SCORE || (int)view > (int)PI_VIEW_V)
         return pi_fail(PI_EINVAL,
                        "pi_model_create_callback: view must be PI_VIEW_SCORE, _EPS, _DENOISED or "
-                       "_V (0..3), got %d",
+                       "_V (1..4), got %d",
                        (int)view);
     pi_model_t *m;
     pi_status st = pi_model_alloc(&callback_type, sde, dim, view, &m);

@@ -199,7 +199,7 @@ static pi_status check_model_points(const char *fn, const pi_model_t *m, size_t 
 static pi_status check_view(const char *fn, pi_view view)
 {
     if ((int)view < (int)PI_VIEW_SCORE || (int)view > (int)PI_VIEW_V)
-        return pi_fail(PI_EINVAL, "%s: view must be PI_VIEW_SCORE, _EPS, _DENOISED or _V (0..3), got %d",
+        return pi_fail(PI_EINVAL, "%s: view must be PI_VIEW_SCORE, _EPS, _DENOISED or _V (1..4), got %d",
                        fn, (int)view);
     return PI_OK;
 }
@@ -225,7 +225,9 @@ pi_status pi_model_eval(const pi_model_t *model, pi_view view, size_t n, const f
     if (st != PI_OK)
         return st;
     pi_eval_ctx ctx = {ws.ptr, pi_model_workspace_bytes(model, n), model->threads, NULL};
-    st = pi_model_pool(model, &ctx.pool);
+    /* A serial model (host callback) runs on the caller: it needs no workers. */
+    if (!model->type->serial)
+        st = pi_model_pool(model, &ctx.pool);
     if (st == PI_OK)
         st = pi_model_eval_ctx(model, view, n, x, t, out, &ctx);
     pi_free(ws.raw);

@@ -384,6 +384,7 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
                              int from_states)
 {
     PI_CHECK_NULL(x_out);
+    s->nfe = s->accepted = s->rejected = 0; /* a run that fails early counts nothing */
     size_t dim = s->dim, total;
     if (n == 0 || !pi_size_mul(n, dim, &total))
         return pi_fail(PI_EINVAL, "sampler: n must be >= 1 with n * dim <= 2^40, got n = %zu (dim %zu)",
