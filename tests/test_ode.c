@@ -396,8 +396,20 @@ static void test_bad_arguments(void **state)
     assert_int_equal(pi_ode_evolve_solve(ev, &sys, &o, 0.0, 1.0, y), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "embedded"));
     assert_int_equal(pi_ode_evolve_fixed(ev, &sys, 0.0, 1.0, 0, y), PI_EINVAL);
+    double yerr[1] = {42.0};
+    assert_int_equal(pi_ode_step_apply(ev, &sys, 0.0, 0.1, y, yerr, NULL, NULL), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "error estimate"));
+    assert_true(yerr[0] == 42.0 && y[0] == 1.0);
     pi_ode_evolve_free(ev);
     pi_ode_evolve_free(NULL);
+    /* An empty interval still checks its arguments. */
+    assert_int_equal(pi_ode_evolve_alloc(pi_ode_dopri5, 1, &ev), PI_OK);
+    pi_ode_options bad_o = {0.0, 1e-8, 100, 0.0};
+    assert_int_equal(pi_ode_evolve_solve(ev, &sys, &bad_o, 0.5, 0.5, y), PI_EINVAL);
+    assert_int_equal(pi_ode_evolve_solve(ev, &sys, NULL, 0.5, 0.5, y), PI_EINVAL);
+    assert_int_equal(pi_ode_evolve_solve(ev, &sys, &o, 0.5, 0.5, y), PI_OK);
+    assert_true(y[0] == 1.0);
+    pi_ode_evolve_free(ev);
     /* t0 == t1: nothing to do, nothing called */
     assert_int_equal(pi_ode_evolve_alloc(pi_ode_dopri5, 1, &ev), PI_OK);
     assert_int_equal(pi_ode_evolve_solve(ev, &sys, &o, 1.0, 1.0, y), PI_OK);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "pathint.h"
+#include "core/options.h"
 
 #include <math.h>
 #include <string.h>
@@ -400,6 +401,9 @@ static void test_bounds_beyond_doubles(void **state)
     assert_non_null(strstr(pi_last_error(), "total_steps"));
     assert_int_equal(pi_sampler_set_steps(h.sampler, (size_t)-1), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "steps"));
+    /* The internal check admits all of uint64_t where the row says so (seeds), no more. */
+    assert_int_equal(pi_option_check_u64(PI_OPTION_SAMPLER_SEED, UINT64_MAX, "t"), PI_OK);
+    assert_int_equal(pi_option_check_u64(PI_OPTION_TRAINER_TOTAL_STEPS, big + 1, "t"), PI_EINVAL);
     close_handles(&h);
 }
 

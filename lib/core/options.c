@@ -161,8 +161,8 @@ pi_status pi_option_check_u64(pi_option option, uint64_t value, const char *func
     if (r == NULL)
         return pi_fail(PI_EINVAL, "%s: unknown option %d", func, (int)option);
     /* Compare before converting: above 2^53 a double rounds, and 2^53 + 1 would pass a max
-     * of 2^53. */
-    if (value <= ((uint64_t)1 << 53) && in_range(r, (double)value))
+     * of 2^53. Only the rows whose range is all of uint64_t (seeds) admit larger values. */
+    if (value <= ((uint64_t)1 << 53) ? in_range(r, (double)value) : r->max >= SEED_MAX)
         return PI_OK;
     char got[40];
     snprintf(got, sizeof got, "%llu", (unsigned long long)value);

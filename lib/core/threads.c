@@ -143,9 +143,16 @@ pi_status pi_pool_create(int threads, pi_pool **out)
         pi_free(p);
         return pi_fail(PI_ENOMEM, "out of memory for a pool of %d threads", threads);
     }
-    if (pthread_mutex_init(&p->mu, NULL) != 0 || pthread_cond_init(&p->go, NULL) != 0 ||
-        pthread_cond_init(&p->done, NULL) != 0) {
+    int inited = 0; /* how many of mu, go, done are initialised */
+    if (pthread_mutex_init(&p->mu, NULL) == 0 && ++inited && pthread_cond_init(&p->go, NULL) == 0 &&
+        ++inited && pthread_cond_init(&p->done, NULL) == 0)
+        ++inited;
+    if (inited < 3) {
         /* glibc's initialisers cannot fail; other systems: no pool rather than a broken one. */
+        if (inited >= 2)
+            pthread_cond_destroy(&p->go);
+        if (inited >= 1)
+            pthread_mutex_destroy(&p->mu);
         pi_free(p->failures);
         pi_free(p->tids);
         pi_free(p->helpers);

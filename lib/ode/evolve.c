@@ -214,9 +214,13 @@ static pi_status start_adaptive(pi_ode_evolve *ev, const pi_ode_system *sys,
 pi_status pi_ode_evolve_solve(pi_ode_evolve *ev, const pi_ode_system *sys,
                               const pi_ode_options *o, double t0, double t1, double *y)
 {
-    if (t0 == t1) {
+    if (t0 == t1) { /* nothing to integrate, but the arguments are still checked */
         pi_status st = check_system(ev, sys, __func__);
-        return st != PI_OK ? st : PI_OK;
+        if (st == PI_OK && (o == NULL || y == NULL))
+            st = pi_fail(PI_EINVAL, "%s: options and y must not be NULL", __func__);
+        if (st == PI_OK)
+            st = pi_ode_check_tolerances(o->rtol, o->atol, __func__);
+        return st;
     }
     pi_ode_control ctl;
     pi_status st = start_adaptive(ev, sys, o, t0, t1, y, &ctl, __func__);
@@ -317,6 +321,9 @@ pi_status pi_ode_step_apply(pi_ode_evolve *ev, const pi_ode_system *sys, double 
     pi_status st = check_system(ev, sys, __func__);
     if (st != PI_OK)
         return st;
+    if (yerr != NULL && !ev->type->embedded)
+        return pi_fail(PI_EINVAL, "%s: %s has no error estimate; pass yerr = NULL", __func__,
+                       ev->type->name);
     size_t n = sys->dim;
     if (dydt_in != NULL)
         memcpy(ev->k[0], dydt_in, n * sizeof *dydt_in);

@@ -186,7 +186,8 @@ pi_status pi_ode_evolve_solve(pi_ode_evolve *ev, const pi_ode_system *sys,
  * from t0), landing exactly on each and writing y there into ys (ntimes × dim, may alias
  * nothing else); y ends at times[ntimes − 1]. Step size and the FSAL stage carry over from one
  * output to the next (the outputs do not restart the controller). max_steps is for the whole
- * solve. */
+ * solve. If the segment to times[j] fails, rows 0..j−1 of ys are written and the others are
+ * untouched; y holds the last accepted state. */
 pi_status pi_ode_evolve_outputs(pi_ode_evolve *ev, const pi_ode_system *sys,
                                 const pi_ode_options *options, double t0, size_t ntimes,
                                 const double *times, double *y, double *ys);
