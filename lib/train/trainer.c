@@ -620,14 +620,13 @@ pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t samples, size_t n, const
     const size_t d = m->dim;
     size_t ws_bytes = pi_model_workspace_bytes(m, EVAL_BLOCK);
     void *ws_raw = pi_malloc(ws_bytes + 64);
-    float *x0 = pi_alloc_array(EVAL_BLOCK * d, sizeof(float));
     float *z = pi_alloc_array(EVAL_BLOCK * d + 1, sizeof(float));
     float *xt = pi_alloc_array(EVAL_BLOCK * d, sizeof(float));
     float *target = pi_alloc_array(EVAL_BLOCK * d, sizeof(float));
     float *out = pi_alloc_array(EVAL_BLOCK * d, sizeof(float));
     double *t = pi_alloc_array(EVAL_BLOCK, sizeof(double));
     double *w = pi_alloc_array(EVAL_BLOCK, sizeof(double));
-    if (ws_raw == NULL || x0 == NULL || z == NULL || xt == NULL || target == NULL ||
+    if (ws_raw == NULL || z == NULL || xt == NULL || target == NULL ||
         out == NULL || t == NULL || w == NULL)
         st = pi_fail(PI_ENOMEM, "pi_trainer_loss: out of memory");
     pi_eval_ctx ctx = {(void *)(((uintptr_t)ws_raw + 63u) & ~(uintptr_t)63u), ws_bytes,
@@ -644,7 +643,6 @@ pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t samples, size_t n, const
             double u = pi_rng_uniform1(trainer->seed, PI_STREAM_AUX, i, base, 0);
             double normal = pi_rng_normal1(trainer->seed, PI_STREAM_AUX, i, base + 2, 0);
             pi_rng_normal_f(trainer->seed, PI_STREAM_AUX, i, base + 1, d, z + r * d);
-            memcpy(x0 + r * d, data + i * d, d * sizeof(float));
             double ti, ratio;
             pi_dsm_row row;
             st = pi_dsm_sample_time(&setup, u, normal, &ti, &ratio);
@@ -654,7 +652,7 @@ pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t samples, size_t n, const
                 break;
             t[r] = ti;
             w[r] = row.weight;
-            pi_dsm_target(m->native_view, d, x0 + r * d, z + r * d, row.alpha, row.sigma,
+            pi_dsm_target(m->native_view, d, data + i * d, z + r * d, row.alpha, row.sigma,
                           xt + r * d, target + r * d);
         }
         if (st == PI_OK)
@@ -663,7 +661,6 @@ pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t samples, size_t n, const
             total += pi_dsm_loss(rows, d, out, target, w, NULL) * (double)rows;
     }
     pi_free(ws_raw);
-    pi_free(x0);
     pi_free(z);
     pi_free(xt);
     pi_free(target);
