@@ -1,0 +1,55 @@
+#!/bin/sh
+# The Python package installed the way a user installs it, with no PYTHONPATH and no
+# PATHINT_LIBRARY:
+#   1. `pip install --no-build-isolation .` into a virtual environment (meson-python builds the
+#      library and puts its own libpathint.so inside the package), then `import pathint` from
+#      another directory, and the binding tests (tests/python) against the installed package;
+#   2. `python3 -m build --wheel --no-isolation`, the wheel installed into a fresh virtual
+#      environment, imported.
+# The environments see the system's site-packages for numpy/pytest (offline).
+# Usage: python_install_test.sh SOURCE_DIR PYTHON. Exit 77 (skip) without meson-python/build/venv.
+set -eu
+src=$1
+py=${2:-python3}
+for m in mesonpy build venv pytest numpy; do
+    "$py" -c "import $m" 2>/dev/null || { echo "skip: $py lacks the module $m"; exit 77; }
+done
+command -v patchelf >/dev/null 2>&1 || { echo "skip: meson-python needs patchelf"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+unset PYTHONPATH PATHINT_LIBRARY PATHINT_TOOL
+
+# A copy of the source tree without build directories (pip builds in the tree it is given).
+mkdir "$tmp/src"
+tar -C "$src" --exclude='./build*' --exclude='./.git' --exclude='./obj-*' --exclude='./debian' \
+    --exclude='__pycache__' -cf - . | tar -C "$tmp/src" -xf -
+
+check_import() { # venv: import from another directory; the library must be the package's own
+    (cd "$tmp" && "$1/bin/python" -c '
+import os, sys, pathint
+lib = pathint.load_library().path
+pkg = os.path.dirname(pathint.__file__)
+print("pathint", pathint.version(), "from", pkg, "library", lib)
+assert pkg.startswith(sys.prefix), "the package was not imported from the environment"
+assert os.path.dirname(lib) == pkg, "the library is not the one inside the package"
+assert pathint.version() == pathint.__version__, (pathint.version(), pathint.__version__)
+')
+}
+
+echo "== pip install --no-build-isolation"
+"$py" -m venv --system-site-packages "$tmp/venv"
+"$tmp/venv/bin/python" -m pip install -q --no-build-isolation --no-index --no-cache-dir "$tmp/src" \
+    >"$tmp/pip.log" 2>&1 || { cat "$tmp/pip.log"; echo "pip install failed"; exit 1; }
+check_import "$tmp/venv"
+echo "== binding tests against the installed package"
+(cd "$tmp" && "$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider "$src/tests/python")
+
+echo "== python3 -m build --wheel --no-isolation, installed into a fresh environment"
+(cd "$tmp/src" && "$py" -m build --wheel --no-isolation --outdir "$tmp/dist" . >"$tmp/build.log" 2>&1) ||
+    { cat "$tmp/build.log"; echo "wheel build failed"; exit 1; }
+wheel=$(ls "$tmp"/dist/pathint-*.whl)
+echo "wheel: $(basename "$wheel")"
+"$py" -m venv --system-site-packages "$tmp/fresh"
+"$tmp/fresh/bin/python" -m pip install -q --no-index --no-cache-dir "$wheel"
+check_import "$tmp/fresh"
+echo "python install OK"
