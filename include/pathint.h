@@ -883,6 +883,20 @@ PI_API pi_status pi_sampler_get_time_range(const pi_sampler_t *sampler, double *
 PI_API pi_status pi_sampler_set_seed(pi_sampler_t *sampler, uint64_t seed);
 /** Read back the seed. */
 PI_API pi_status pi_sampler_get_seed(const pi_sampler_t *sampler, uint64_t *seed);
+/**
+ * Row index of the first row of the next runs (default 0; sticky like the seed).
+ *
+ * Row i of a run of n rows draws all its noise (prior and steps) as row first_row + i, so
+ * a run of b − a rows with first_row = a gives, bit for bit, rows a … b − 1 of one run of
+ * b rows: a large draw can be split into partitions [a, b) across processes or machines
+ * and put back together exactly. That holds for the fixed-step methods (every method but
+ * #PI_METHOD_RK45, whose step sizes follow the error of all rows of a run: its partitions
+ * agree with the whole run only to its tolerances). pi_sampler_run() and
+ * pi_sampler_run_from() fail with #PI_EINVAL if first_row + n − 1 exceeds 2^64 − 1.
+ */
+PI_API pi_status pi_sampler_set_first_row(pi_sampler_t *sampler, uint64_t first_row);
+/** Read back the first row index. */
+PI_API pi_status pi_sampler_get_first_row(const pi_sampler_t *sampler, uint64_t *first_row);
 /** Worker threads; results do not depend on it. */
 PI_API pi_status pi_sampler_set_threads(pi_sampler_t *sampler, int threads);
 /** Read back the thread count. */
@@ -1059,6 +1073,19 @@ PI_API pi_status pi_likelihood_get_dequantization(const pi_likelihood_t *lik, do
 PI_API pi_status pi_likelihood_set_seed(pi_likelihood_t *lik, uint64_t seed);
 /** Read back the seed. */
 PI_API pi_status pi_likelihood_get_seed(const pi_likelihood_t *lik, uint64_t *seed);
+/**
+ * Row index of the first point of the next computations (default 0; sticky like the seed).
+ *
+ * Point i of pi_likelihood_nll(), pi_likelihood_nll_ex() and pi_likelihood_nll_hbar()
+ * draws its Hutchinson probes and its dequantisation noise as point first_row + i, so
+ * points [a, b) computed with first_row = a give, bit for bit, the results of those points
+ * in one computation over all of them (NLL₀ and c1 of the other modes use no noise). They
+ * fail with #PI_EINVAL if first_row + n − 1 exceeds 2^64 − 1. pi_likelihood_action_bound()
+ * ignores it (its result is a mean over the points).
+ */
+PI_API pi_status pi_likelihood_set_first_row(pi_likelihood_t *lik, uint64_t first_row);
+/** Read back the first row index. */
+PI_API pi_status pi_likelihood_get_first_row(const pi_likelihood_t *lik, uint64_t *first_row);
 /** Worker threads across points; results do not depend on it. */
 PI_API pi_status pi_likelihood_set_threads(pi_likelihood_t *lik, int threads);
 /** Read back the thread count. */
@@ -1478,6 +1505,7 @@ PI_API pi_status pi_data_save(const char *path, size_t n, size_t dim, const floa
  * | TRAINER_EMA | 0.999 | [0, 1) |
  * | TRAINER_SEED | 0 | any uint64_t |
  * | TRAINER_THREADS | 1 | [1, 256] |
+ * | SAMPLER_FIRST_ROW, LIKELIHOOD_FIRST_ROW | 0 | any uint64_t |
  *
  * The sampler's time range defaults to the SDE's [t_min, T] and is bounded by it, so it is
  * not in the table (pi_sampler_get_time_range() reads it).
@@ -1527,7 +1555,9 @@ typedef enum pi_option {
     PI_OPTION_TRAINER_GRAD_CLIP = 40,
     PI_OPTION_TRAINER_EMA = 41,
     PI_OPTION_TRAINER_SEED = 42,
-    PI_OPTION_TRAINER_THREADS = 43
+    PI_OPTION_TRAINER_THREADS = 43,
+    PI_OPTION_SAMPLER_FIRST_ROW = 44,
+    PI_OPTION_LIKELIHOOD_FIRST_ROW = 45
 } pi_option;
 
 /** Flags of pi_option_info(). */

@@ -545,7 +545,20 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(tget_lognormal_null, PI_EINVAL, 1, "trainer", pi_trainer_get_lognormal(NULL, &f->o_d, &f->o_d)) \
     X(tget_adam_null, PI_EINVAL, 1, "trainer", pi_trainer_get_adam(NULL, &f->o_d, &f->o_d, &f->o_d)) \
     X(tget_callback_null, PI_EINVAL, 1, "trainer", pi_trainer_get_callback(NULL, &f->o_trfn, &f->o_vp)) \
-    X(option_info_zero, PI_EINVAL, 1, "option", pi_option_info((pi_option)0, NULL, NULL, NULL, NULL, NULL))
+    X(option_info_zero, PI_EINVAL, 1, "option", pi_option_info((pi_option)0, NULL, NULL, NULL, NULL, NULL)) \
+    /* issue 19: first row index of a run (sampler) and of a computation (likelihood) */ \
+    X(set_first_row_null, PI_EINVAL, 1, "sampler", pi_sampler_set_first_row(NULL, 1)) \
+    X(sget_first_row_null, PI_EINVAL, 1, "sampler", pi_sampler_get_first_row(NULL, &f->o_u)) \
+    X(sget_first_row_null_out, PI_EINVAL, 1, "out", pi_sampler_get_first_row(f->s, NULL)) \
+    X(lset_first_row_null, PI_EINVAL, 1, "lik", pi_likelihood_set_first_row(NULL, 1)) \
+    X(lget_first_row_null, PI_EINVAL, 1, "lik", pi_likelihood_get_first_row(NULL, &f->o_u)) \
+    X(lget_first_row_null_out, PI_EINVAL, 1, "out", pi_likelihood_get_first_row(f->lik, NULL)) \
+    X(run_first_row_overflow, PI_EINVAL, 1, "first_row", \
+      (pi_sampler_set_first_row(f->s, UINT64_MAX - 2), pi_sampler_run(f->s, 4, f->out))) \
+    X(run_from_first_row_overflow, PI_EINVAL, 1, "first_row", \
+      (pi_sampler_set_first_row(f->s, UINT64_MAX), pi_sampler_run_from(f->s, 0.5, 2, f->out))) \
+    X(nll_first_row_overflow, PI_EINVAL, 1, "first_row", \
+      (pi_likelihood_set_first_row(f->lik, UINT64_MAX - 2), pi_likelihood_nll(f->lik, 4, f->x, f->dout, NULL)))
 
 #define ALL_CASES(X)                                                                             \
     CASES_SDE(X) CASES_MODEL(X) CASES_SAMPLER(X) CASES_DATA(X) CASES_FILES(X)                    \

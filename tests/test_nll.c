@@ -705,6 +705,66 @@ static void test_progress_callback(void **state)
     pi_sde_destroy(sde);
 }
 
+/* Issue 19: points [a, b) computed with first_row = a give, bit for bit, those points of one
+ * computation over all (Hutchinson probes and dequantisation keyed by the global row), for
+ * any split; with the exact divergence and c1 too; first_row + n − 1 may reach 2^64 − 1. */
+static void test_first_row_partitions(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp();
+    gmm_fixture f;
+    assert_int_equal(gmm_fixture_random(&f, 2, 3, 11, 1.0, 0.05, 0.3), 0);
+    pi_model_t *m = gmm_fixture_model(&f, sde);
+    enum { N = 9 };
+    float x[2 * N];
+    gmm_fixture_sample(&f, N, 4, x);
+    x[2] = x[0]; /* points 0 and 1 equal: only their row index tells their probes apart */
+    x[3] = x[1];
+    const pi_divergence modes[] = {PI_DIVERGENCE_HUTCHINSON_GAUSSIAN, PI_DIVERGENCE_HUTCHINSON_RADEMACHER,
+                                   PI_DIVERGENCE_EXACT};
+    for (size_t md = 0; md < 3; md++) {
+        pi_likelihood_t *lik = NULL;
+        assert_int_equal(pi_likelihood_create(m, &lik), PI_OK);
+        assert_int_equal(pi_likelihood_set_divergence(lik, modes[md], 2), PI_OK);
+        assert_int_equal(pi_likelihood_set_seed(lik, 5), PI_OK);
+        assert_int_equal(pi_likelihood_set_dequantization(lik, md == 0 ? 0.01 : 0.0), PI_OK);
+        assert_int_equal(pi_likelihood_set_threads(lik, 2), PI_OK);
+        double whole[N], whole_c1[N], part[N], part_c1[N];
+        assert_int_equal(pi_likelihood_nll(lik, N, x, whole, whole_c1), PI_OK);
+        if (modes[md] == PI_DIVERGENCE_HUTCHINSON_GAUSSIAN) /* (±1 probes in 2-D may tie) */
+            assert_true(whole[0] != whole[1]); /* different probes for equal points */
+        for (size_t a = 1; a < N; a += 3) {
+            assert_int_equal(pi_likelihood_set_first_row(lik, 0), PI_OK);
+            assert_int_equal(pi_likelihood_nll(lik, a, x, part, part_c1), PI_OK);
+            assert_int_equal(pi_likelihood_set_first_row(lik, a), PI_OK);
+            assert_int_equal(pi_likelihood_nll(lik, N - a, x + 2 * a, part + a, part_c1 + a), PI_OK);
+            assert_memory_equal(whole, part, sizeof whole);
+            assert_memory_equal(whole_c1, part_c1, sizeof whole_c1);
+        }
+        /* nll_ex and nll_hbar follow the same rows. */
+        double ex[N], hb[N], hb_whole[N];
+        assert_int_equal(pi_likelihood_set_first_row(lik, 0), PI_OK);
+        assert_int_equal(pi_likelihood_nll_hbar(lik, 0.5, N, x, hb_whole), PI_OK);
+        assert_int_equal(pi_likelihood_set_first_row(lik, 1), PI_OK);
+        assert_int_equal(pi_likelihood_nll_ex(lik, N - 1, x + 2, ex + 1, NULL, NULL, NULL), PI_OK);
+        assert_memory_equal(whole + 1, ex + 1, (N - 1) * sizeof *ex);
+        assert_int_equal(pi_likelihood_nll_hbar(lik, 0.5, N - 1, x + 2, hb + 1), PI_OK);
+        assert_memory_equal(hb_whole + 1, hb + 1, (N - 1) * sizeof *hb);
+        /* The top of the row range, and one past it. */
+        assert_int_equal(pi_likelihood_set_first_row(lik, UINT64_MAX - 1), PI_OK);
+        assert_int_equal(pi_likelihood_nll(lik, 2, x, part, NULL), PI_OK);
+        assert_true(isfinite(part[0]) && isfinite(part[1]));
+        part[2] = 42.0;
+        assert_int_equal(pi_likelihood_nll(lik, 3, x, part, NULL), PI_EINVAL);
+        assert_non_null(strstr(pi_last_error(), "first_row"));
+        assert_true(part[2] == 42.0);
+        pi_likelihood_destroy(lik);
+    }
+    pi_model_destroy(m);
+    gmm_fixture_free(&f);
+    pi_sde_destroy(sde);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -723,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_order0_cost),
         cmocka_unit_test(test_cancel_flag),
         cmocka_unit_test(test_cancel_from_thread),
+        cmocka_unit_test(test_first_row_partitions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,6 +148,9 @@ static pi_status set_option(handles *h, pi_option key, double v)
     case PI_OPTION_TRAINER_EMA: return pi_trainer_set_ema(h->trainer, v);
     case PI_OPTION_TRAINER_SEED: return pi_trainer_set_seed(h->trainer, (uint64_t)v);
     case PI_OPTION_TRAINER_THREADS: return pi_trainer_set_threads(h->trainer, (int)v);
+    /* issue 19 */
+    case PI_OPTION_SAMPLER_FIRST_ROW: return pi_sampler_set_first_row(h->sampler, (uint64_t)v);
+    case PI_OPTION_LIKELIHOOD_FIRST_ROW: return pi_likelihood_set_first_row(h->lik, (uint64_t)v);
     }
     (void)div;
     (void)sched;
@@ -265,6 +268,13 @@ static double get_option(handles *h, pi_option key)
     case PI_OPTION_TRAINER_EMA: assert_int_equal(pi_trainer_get_ema(h->trainer, &a), PI_OK); return a;
     case PI_OPTION_TRAINER_SEED: assert_int_equal(pi_trainer_get_seed(h->trainer, &u), PI_OK); return (double)u;
     case PI_OPTION_TRAINER_THREADS: assert_int_equal(pi_trainer_get_threads(h->trainer, &i), PI_OK); return i;
+    /* issue 19 */
+    case PI_OPTION_SAMPLER_FIRST_ROW:
+        assert_int_equal(pi_sampler_get_first_row(h->sampler, &u), PI_OK);
+        return (double)u;
+    case PI_OPTION_LIKELIHOOD_FIRST_ROW:
+        assert_int_equal(pi_likelihood_get_first_row(h->lik, &u), PI_OK);
+        return (double)u;
     }
     fail_msg("option %d has no getter in this test", (int)key);
     return NAN;
@@ -283,7 +293,7 @@ static void test_table(void **state)
 {
     (void)state;
     int n = option_count();
-    assert_int_equal(n, PI_OPTION_TRAINER_THREADS);
+    assert_int_equal(n, PI_OPTION_LIKELIHOOD_FIRST_ROW);
     const char *name = "x";
     double def = 1, lo = 2, hi = 3;
     unsigned flags = 99;
@@ -334,7 +344,8 @@ static void test_bounds(void **state)
         unsigned flags;
         assert_int_equal(pi_option_info((pi_option)key, &name, &def, &lo, &hi, &flags), PI_OK);
         if (key == PI_OPTION_SAMPLER_SEED || key == PI_OPTION_LIKELIHOOD_SEED ||
-            key == PI_OPTION_TRAINER_SEED)
+            key == PI_OPTION_TRAINER_SEED || key == PI_OPTION_SAMPLER_FIRST_ROW ||
+            key == PI_OPTION_LIKELIHOOD_FIRST_ROW)
             continue;
         int integer = (flags & PI_OPTION_INTEGER) != 0;
         double step_lo = integer ? ((flags & PI_OPTION_EVEN) ? 2.0 : 1.0) : fmax(fabs(lo) * 1e-9, 1e-300);
@@ -404,6 +415,14 @@ static void test_bounds_beyond_doubles(void **state)
     /* The internal check admits all of uint64_t where the row says so (seeds), no more. */
     assert_int_equal(pi_option_check_u64(PI_OPTION_SAMPLER_SEED, UINT64_MAX, "t"), PI_OK);
     assert_int_equal(pi_option_check_u64(PI_OPTION_TRAINER_TOTAL_STEPS, big + 1, "t"), PI_EINVAL);
+    /* First rows (issue 19): any uint64_t, read back exactly. */
+    uint64_t row = 0;
+    assert_int_equal(pi_sampler_set_first_row(h.sampler, UINT64_MAX), PI_OK);
+    assert_int_equal(pi_sampler_get_first_row(h.sampler, &row), PI_OK);
+    assert_true(row == UINT64_MAX);
+    assert_int_equal(pi_likelihood_set_first_row(h.lik, UINT64_MAX - 1), PI_OK);
+    assert_int_equal(pi_likelihood_get_first_row(h.lik, &row), PI_OK);
+    assert_true(row == UINT64_MAX - 1);
     close_handles(&h);
 }
 

@@ -503,6 +503,75 @@ static void test_all_sdes(void **state)
     free(x);
 }
 
+/* Issue 19: a run of rows [a, b) with first_row = a reproduces, bit for bit, rows a … b − 1
+ * of one whole run, for any split, every fixed-step method (with and without the corrector),
+ * threads, pi_sampler_run_from; first_row + n − 1 = 2^64 − 1 is allowed, one more is not. */
+static void test_first_row_partitions(void **state)
+{
+    fixture *f = *state;
+    enum { N = 23, D = 2 };
+    const struct {
+        pi_method method;
+        double hbar;
+        size_t corrector;
+        int threads;
+    } cfg[] = {{PI_METHOD_EULER, 1.0, 0, 1}, {PI_METHOD_EXP1, 0.5, 0, 2}, {PI_METHOD_EXP2M, 0.7, 1, 3},
+               {PI_METHOD_HEUN, 0.3, 0, 2}};
+    const size_t splits[] = {1, 7, 11, 22};
+    float whole[N * D], part[N * D], start[N * D];
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        pi_sampler_t *s = make(f);
+        assert_int_equal(pi_sampler_set_method(s, cfg[c].method), PI_OK);
+        assert_int_equal(pi_sampler_set_hbar(s, cfg[c].hbar), PI_OK);
+        assert_int_equal(pi_sampler_set_steps(s, 12), PI_OK);
+        assert_int_equal(pi_sampler_set_seed(s, 77), PI_OK);
+        assert_int_equal(pi_sampler_set_threads(s, cfg[c].threads), PI_OK);
+        if (cfg[c].corrector > 0)
+            assert_int_equal(pi_sampler_set_corrector(s, cfg[c].corrector, 0.1), PI_OK);
+        assert_int_equal(pi_sampler_run(s, N, whole), PI_OK);
+        for (size_t k = 0; k < sizeof splits / sizeof splits[0]; k++) {
+            size_t a = splits[k];
+            memset(part, 0, sizeof part);
+            assert_int_equal(pi_sampler_set_first_row(s, 0), PI_OK);
+            assert_int_equal(pi_sampler_run(s, a, part), PI_OK);
+            assert_int_equal(pi_sampler_set_first_row(s, a), PI_OK);
+            assert_int_equal(pi_sampler_run(s, N - a, part + a * D), PI_OK);
+            if (memcmp(whole, part, sizeof whole) != 0)
+                fail_msg("method %d: rows [0, %zu) + [%zu, %d) differ from one run", (int)cfg[c].method,
+                         a, a, N);
+        }
+        /* A middle partition alone, and the first row really moves the noise. */
+        assert_int_equal(pi_sampler_set_first_row(s, 5), PI_OK);
+        assert_int_equal(pi_sampler_run(s, 3, part), PI_OK);
+        assert_memory_equal(part, whole + 5 * D, 3 * D * sizeof *part);
+        assert_int_equal(pi_sampler_set_first_row(s, 6), PI_OK); /* row 6's prior differs */
+        assert_int_equal(pi_sampler_run(s, 1, part), PI_OK);
+        assert_true(memcmp(part, whole + 5 * D, D * sizeof *part) != 0);
+        /* SDEdit from given states: the same split property. */
+        for (size_t i = 0; i < N * D; i++)
+            start[i] = (float)(0.3 * sin((double)i));
+        memcpy(whole, start, sizeof start);
+        assert_int_equal(pi_sampler_set_first_row(s, 0), PI_OK);
+        assert_int_equal(pi_sampler_run_from(s, 0.5, N, whole), PI_OK);
+        memcpy(part, start, sizeof start);
+        assert_int_equal(pi_sampler_run_from(s, 0.5, 9, part), PI_OK);
+        assert_int_equal(pi_sampler_set_first_row(s, 9), PI_OK);
+        assert_int_equal(pi_sampler_run_from(s, 0.5, N - 9, part + 9 * D), PI_OK);
+        assert_memory_equal(whole, part, sizeof whole);
+        /* The last representable rows: first_row + n − 1 = 2^64 − 1 runs, one more fails. */
+        uint64_t back = 0;
+        assert_int_equal(pi_sampler_set_first_row(s, UINT64_MAX - 2), PI_OK);
+        assert_int_equal(pi_sampler_get_first_row(s, &back), PI_OK);
+        assert_true(back == UINT64_MAX - 2);
+        assert_int_equal(pi_sampler_run(s, 3, part), PI_OK);
+        assert_true(all_finite(part, 3 * D));
+        memcpy(start, part, 3 * D * sizeof *part);
+        expect_error(pi_sampler_run(s, 4, part), PI_EINVAL, "first_row");
+        assert_memory_equal(start, part, 3 * D * sizeof *part); /* untouched on failure */
+        pi_sampler_destroy(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_run_from),
         cmocka_unit_test(test_corrector),
         cmocka_unit_test(test_all_sdes),
+        cmocka_unit_test(test_first_row_partitions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

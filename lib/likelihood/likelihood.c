@@ -125,6 +125,15 @@ pi_status pi_likelihood_set_seed(pi_likelihood_t *lik, uint64_t seed)
 
 PI_DEFINE_GETTER(pi_likelihood_get_seed, pi_likelihood_t, lik, uint64_t, lik->o.seed)
 
+pi_status pi_likelihood_set_first_row(pi_likelihood_t *lik, uint64_t first_row)
+{
+    PI_CHECK_NULL(lik);
+    lik->o.first_row = first_row; /* any value; a computation checks first_row + n */
+    return PI_OK;
+}
+
+PI_DEFINE_GETTER(pi_likelihood_get_first_row, pi_likelihood_t, lik, uint64_t, lik->o.first_row)
+
 pi_status pi_likelihood_set_threads(pi_likelihood_t *lik, int threads)
 {
     PI_CHECK_NULL(lik);

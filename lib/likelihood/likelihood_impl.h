@@ -22,6 +22,7 @@ typedef struct pi_lik_options {
     pi_divergence div_mode; /* divergence of the order-0 solve */
     size_t probes;          /* Hutchinson probes (>= 1) */
     uint64_t seed;          /* probes (PI_STREAM_PROBE) and dequantisation (PI_STREAM_DEQUANT) */
+    uint64_t first_row;     /* point i draws its noise as point first_row + i */
     double rtol, atol;      /* order-0 solve and sweep (and the reference's outer solve) */
     size_t max_steps;       /* per solve */
     pi_c1_mode c1_mode;

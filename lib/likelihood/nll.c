@@ -22,6 +22,7 @@ void pi_lik_options_default(pi_lik_options *o)
     o->div_mode = (pi_divergence)pi_option_default(PI_OPTION_LIKELIHOOD_DIVERGENCE);
     o->probes = (size_t)pi_option_default(PI_OPTION_LIKELIHOOD_PROBES);
     o->seed = (uint64_t)pi_option_default(PI_OPTION_LIKELIHOOD_SEED);
+    o->first_row = (uint64_t)pi_option_default(PI_OPTION_LIKELIHOOD_FIRST_ROW);
     o->rtol = pi_option_default(PI_OPTION_LIKELIHOOD_RTOL);
     o->atol = pi_option_default(PI_OPTION_LIKELIHOOD_ATOL);
     o->max_steps = 100000;
@@ -184,11 +185,11 @@ static pi_status point_task(size_t i, int worker, void *p)
     }
     if (status == PI_OK && o->dequant_bin > 0.0) {
         for (size_t j = 0; j < d; j++)
-            x0[j] += o->dequant_bin * pi_rng_uniform1(o->seed, PI_STREAM_DEQUANT, i, 0, j);
+            x0[j] += o->dequant_bin * pi_rng_uniform1(o->seed, PI_STREAM_DEQUANT, o->first_row + i, 0, j);
     }
     if (status == PI_OK) {
         double t0 = now_seconds(), logq = NAN;
-        status = pi_order0_point(m, o, ws, i, x0, &logq, xT, st);
+        status = pi_order0_point(m, o, ws, o->first_row + i, x0, &logq, xT, st);
         st->seconds_order0 = now_seconds() - t0;
         if (status == PI_OK)
             nll = -logq;
@@ -226,6 +227,9 @@ pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o
     pi_status st = pi_lik_options_check(o, __func__);
     if (st != PI_OK)
         return st;
+    if ((uint64_t)(n - 1) > UINT64_MAX - o->first_row)
+        return pi_fail(PI_EINVAL, "%s: first_row + n - 1 must be at most 2^64 - 1, got first_row = %llu "
+                       "with n = %zu", __func__, (unsigned long long)o->first_row, n);
     if (c1_out != NULL && o->c1_mode == PI_C1_SWEEP && d > PI_SWEEP_MAX_DIM)
         return pi_fail(PI_EUNSUPPORTED, "%s: the c1 sweep integrates a dim × dim matrix and "
                        "supports dim <= %d, got %zu", __func__, PI_SWEEP_MAX_DIM, d);

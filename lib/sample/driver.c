@@ -65,7 +65,7 @@ pi_status pi_run_eval(pi_run *run, pi_worker *w, pi_view view, size_t rows, cons
 
 void pi_run_noise(const pi_run *run, uint32_t stream, size_t row, uint32_t step_key, double *out)
 {
-    pi_rng_normal_d(run->seed, stream, (uint64_t)row, step_key, run->dim, out);
+    pi_rng_normal_d(run->seed, stream, run->first_row + (uint64_t)row, step_key, run->dim, out);
 }
 
 /* ---- workspace --------------------------------------------------------------------------- */
@@ -239,7 +239,7 @@ static pi_status prior_rows(pi_run *run, size_t r0, size_t r1, pi_worker *w, voi
     size_t d = run->dim;
     for (size_t r = r0; r < r1; r++) {
         double *xr = run->x + r * d;
-        pi_rng_normal_d(run->seed, PI_STREAM_PRIOR, (uint64_t)r, 0, d, xr);
+        pi_rng_normal_d(run->seed, PI_STREAM_PRIOR, run->first_row + (uint64_t)r, 0, d, xr);
         for (size_t j = 0; j < d; j++)
             xr[j] *= std;
     }
@@ -389,6 +389,11 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
     if (n == 0 || !pi_size_mul(n, dim, &total))
         return pi_fail(PI_EINVAL, "sampler: n must be >= 1 with n * dim <= 2^40, got n = %zu (dim %zu)",
                        n, dim);
+    if ((uint64_t)(n - 1) > UINT64_MAX - s->first_row)
+        return pi_fail(PI_EINVAL,
+                       "sampler: first_row + n - 1 must be at most 2^64 - 1, got first_row = %llu "
+                       "with n = %zu",
+                       (unsigned long long)s->first_row, n);
     const struct pi_integrator_type *it = s->integrator;
     int adaptive = it->integrate != NULL;
     if (!it->stochastic && s->hbar > 0.0)
@@ -440,6 +445,7 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
     run.dim = dim;
     run.hbar = s->hbar;
     run.seed = s->seed;
+    run.first_row = s->first_row;
     run.x_out = x_out;
     run.times = s->times;
     run.nsteps = steps;

@@ -28,6 +28,7 @@ pi_status pi_sampler_create(const pi_model_t *model, pi_sampler_t **out)
     s->t_start = s->sde->t_max;
     s->t_end = s->sde->t_min;
     s->seed = (uint64_t)pi_option_default(PI_OPTION_SAMPLER_SEED);
+    s->first_row = (uint64_t)pi_option_default(PI_OPTION_SAMPLER_FIRST_ROW);
     s->threads = (int)pi_option_default(PI_OPTION_SAMPLER_THREADS);
     s->denoise_final = (int)pi_option_default(PI_OPTION_SAMPLER_DENOISE_FINAL);
     s->rtol = pi_option_default(PI_OPTION_SAMPLER_RTOL);
@@ -55,6 +56,7 @@ PI_DEFINE_GETTER(pi_sampler_get_hbar, pi_sampler_t, sampler, double, sampler->hb
 PI_DEFINE_GETTER(pi_sampler_get_method, pi_sampler_t, sampler, pi_method, sampler->method)
 PI_DEFINE_GETTER(pi_sampler_get_steps, pi_sampler_t, sampler, size_t, sampler->steps)
 PI_DEFINE_GETTER(pi_sampler_get_seed, pi_sampler_t, sampler, uint64_t, sampler->seed)
+PI_DEFINE_GETTER(pi_sampler_get_first_row, pi_sampler_t, sampler, uint64_t, sampler->first_row)
 PI_DEFINE_GETTER(pi_sampler_get_threads, pi_sampler_t, sampler, int, sampler->threads)
 PI_DEFINE_GETTER(pi_sampler_get_denoise_final, pi_sampler_t, sampler, int, sampler->denoise_final)
 
@@ -256,6 +258,13 @@ pi_status pi_sampler_set_seed(pi_sampler_t *sampler, uint64_t seed)
 {
     PI_CHECK_NULL(sampler);
     sampler->seed = seed;
+    return PI_OK;
+}
+
+pi_status pi_sampler_set_first_row(pi_sampler_t *sampler, uint64_t first_row)
+{
+    PI_CHECK_NULL(sampler);
+    sampler->first_row = first_row; /* any value; a run checks first_row + n */
     return PI_OK;
 }
 

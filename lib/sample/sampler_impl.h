@@ -59,6 +59,7 @@ typedef struct pi_run {
     size_t n, dim;
     double hbar;
     uint64_t seed;
+    uint64_t first_row;  /* row r of the run draws its noise as row first_row + r */
     float *x_out;        /* caller buffer: float mirror of x after every step */
     double *x;           /* n × dim solver state (double) */
     float *den;          /* n × dim D(x_k, t_k) at the current step's start */
@@ -122,6 +123,7 @@ struct pi_sampler {
     size_t custom_count;
     double t_start, t_end;   /* run range, default [t_max, t_min] of the SDE */
     uint64_t seed;
+    uint64_t first_row;      /* row index of the run's first row (noise keys) */
     int threads;
     int denoise_final;
     double rtol, atol;       /* adaptive sampling */
@@ -190,7 +192,7 @@ void pi_sampler_release_workspace(pi_sampler_t *s);
 pi_status pi_run_eval(pi_run *run, pi_worker *w, pi_view view, size_t rows, const float *in,
                       double t);
 
-/* Standard normals for row `row`, step key `step_key`, stream, into out (dim doubles). */
+/* Standard normals for row `row` of the run (noise row first_row + row), step key `step_key`, stream, into out (dim doubles). */
 void pi_run_noise(const pi_run *run, uint32_t stream, size_t row, uint32_t step_key, double *out);
 
 /* Run fn(run, r0, r1, worker) over all rows in chunks on the run's workers; returns the first

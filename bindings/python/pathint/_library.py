@@ -238,6 +238,11 @@ SIGNATURES = {
     "pi_data_save": (STATUS, [c_char_p, c_size, c_size, F32]),
     # options
     "pi_option_info": (STATUS, [c_enum, P(c_char_p), P(c_double), P(c_double), P(c_double), P(c_uint)]),
+    # issue 19: first row index
+    "pi_sampler_set_first_row": (STATUS, [SamplerPtr, c_u64]),
+    "pi_sampler_get_first_row": (STATUS, [SamplerPtr, P(c_u64)]),
+    "pi_likelihood_set_first_row": (STATUS, [LikelihoodPtr, c_u64]),
+    "pi_likelihood_get_first_row": (STATUS, [LikelihoodPtr, P(c_u64)]),
 }
 
 

@@ -187,6 +187,8 @@ class Option(enum.IntEnum):
     TRAINER_EMA = 41
     TRAINER_SEED = 42
     TRAINER_THREADS = 43
+    SAMPLER_FIRST_ROW = 44
+    LIKELIHOOD_FIRST_ROW = 45
 
 
 #: Flags of :class:`OptionInfo` (``PI_OPTION_*``).
@@ -389,6 +391,29 @@ def _interruptible(on_hit=None):
         signal.signal(signal.SIGINT, previous)
     if state.hit:
         raise KeyboardInterrupt
+
+
+def _row_index(value):
+    """A first-row index: an integer in [0, 2^64 − 1] (ctypes would wrap a negative one)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise InvalidArgumentError(f"first_row must be an integer, got {value!r}", status=-1)
+    if not 0 <= int(value) <= 0xFFFFFFFFFFFFFFFF:
+        raise InvalidArgumentError(f"first_row must be in [0, 2^64 - 1], got {value}", status=-1)
+    return int(value)
+
+
+@contextlib.contextmanager
+def _first_row(handle, first_row):
+    """Within the block, the handle's first row is ``first_row`` (None: leave it)."""
+    if first_row is None:
+        yield
+        return
+    previous = handle.first_row
+    handle.first_row = first_row
+    try:
+        yield
+    finally:
+        handle.first_row = previous
 
 
 class _Handle:
@@ -966,6 +991,17 @@ class Sampler(_Handle):
         self._lib.pi_sampler_set_seed(self, int(value))
 
     @property
+    def first_row(self):
+        """Row index of the first row of the next runs (default 0): row i of a run draws its noise
+        as row first_row + i, so runs over partitions [a, b) with first_row = a give exactly the
+        rows of one whole run (fixed-step methods). ``sample(n, first_row=a)`` sets it for one run."""
+        return _get(self._lib.pi_sampler_get_first_row, self, ctypes.c_uint64)
+
+    @first_row.setter
+    def first_row(self, value):
+        self._lib.pi_sampler_set_first_row(self, _row_index(value))
+
+    @property
     def threads(self):
         return _get(self._lib.pi_sampler_get_threads, self, ctypes.c_int)
 
@@ -1092,7 +1128,8 @@ class Sampler(_Handle):
                 Option.SAMPLER_KARRAS_RHO: rho, Option.SAMPLER_SEED: self.seed,
                 Option.SAMPLER_THREADS: self.threads, Option.SAMPLER_DENOISE_FINAL: int(self.denoise_final),
                 Option.SAMPLER_RTOL: rtol, Option.SAMPLER_ATOL: atol,
-                Option.SAMPLER_CORRECTOR_STEPS: csteps, Option.SAMPLER_CORRECTOR_SNR: snr}
+                Option.SAMPLER_CORRECTOR_STEPS: csteps, Option.SAMPLER_CORRECTOR_SNR: snr,
+                Option.SAMPLER_FIRST_ROW: self.first_row}
 
     def cancel(self):
         """Ask a running sample() to stop at its next step (any thread)."""
@@ -1111,21 +1148,27 @@ class Sampler(_Handle):
             finally:
                 self._interrupt = None
 
-    def sample(self, n):
-        """n samples from the prior at T down to t_min: an (n, dim) float32 array."""
+    def sample(self, n, first_row=None):
+        """n samples from the prior at T down to t_min: an (n, dim) float32 array.
+
+        ``first_row=a`` numbers the rows a … a + n − 1 for this run (see :attr:`first_row`), so
+        that partitions of a large draw, on any processes, put together equal one run."""
         out = np.empty((int(n), self.model.dim), np.float32)
-        self._run(self._lib.pi_sampler_run, out.shape[0], out)
+        with _first_row(self, first_row):
+            self._run(self._lib.pi_sampler_run, out.shape[0], out)
         return out
 
-    def sample_from(self, t_start, x, copy=True):
+    def sample_from(self, t_start, x, copy=True, first_row=None):
         """Integrate states x given at t_start down to t_min (SDEdit / img2img).
 
         With ``copy=False`` and x a float32 C-contiguous array, x is updated in place.
+        ``first_row`` as in :meth:`sample`.
         """
         a = _points(x, self.model.dim)
         if copy and a is x:
             a = a.copy()
-        self._run(self._lib.pi_sampler_run_from, float(t_start), a.shape[0], a)
+        with _first_row(self, first_row):
+            self._run(self._lib.pi_sampler_run_from, float(t_start), a.shape[0], a)
         return a
 
     @property
@@ -1323,6 +1366,18 @@ class Likelihood(_Handle):
         self._lib.pi_likelihood_set_seed(self, int(value))
 
     @property
+    def first_row(self):
+        """Row index of the first point of the next computations (default 0): point i draws its
+        Hutchinson probes and dequantisation noise as point first_row + i, so partitions [a, b)
+        computed with first_row = a equal one computation over all points.
+        ``nll(x, first_row=a)`` sets it for one call."""
+        return _get(self._lib.pi_likelihood_get_first_row, self, ctypes.c_uint64)
+
+    @first_row.setter
+    def first_row(self, value):
+        self._lib.pi_likelihood_set_first_row(self, _row_index(value))
+
+    @property
     def threads(self):
         return _get(self._lib.pi_likelihood_get_threads, self, ctypes.c_int)
 
@@ -1339,7 +1394,8 @@ class Likelihood(_Handle):
                 Option.LIKELIHOOD_RTOL: rtol, Option.LIKELIHOOD_ATOL: atol,
                 Option.LIKELIHOOD_WKB_ALGORITHM: self.wkb_algorithm,
                 Option.LIKELIHOOD_DEQUANTIZATION: self.dequantization,
-                Option.LIKELIHOOD_SEED: self.seed, Option.LIKELIHOOD_THREADS: self.threads}
+                Option.LIKELIHOOD_SEED: self.seed, Option.LIKELIHOOD_THREADS: self.threads,
+                Option.LIKELIHOOD_FIRST_ROW: self.first_row}
 
     def cancel(self):
         """Stop a running computation (any thread): points not started get NaN and the call
@@ -1359,20 +1415,23 @@ class Likelihood(_Handle):
             finally:
                 self._interrupt = None
 
-    def nll(self, x, c1=True):
+    def nll(self, x, c1=True, first_row=None):
         """(nll0, c1): −log q⁰(x) per point in nats and the WKB coefficient c1 (None with
-        ``c1=False``); −log q^ħ ≈ nll0 − ħ c1. A failed point raises (the others are computed)."""
+        ``c1=False``); −log q^ħ ≈ nll0 − ħ c1. A failed point raises (the others are computed).
+        ``first_row=a``: these are points a … a + n − 1 of a larger set (see :attr:`first_row`)."""
         a = _points(x, self.model.dim)
         nll = np.empty(a.shape[0], np.float64)
         c = np.empty(a.shape[0], np.float64) if c1 else None
-        self._run(self._lib.pi_likelihood_nll, a.shape[0], a, nll, _ptr(c))
+        with _first_row(self, first_row):
+            self._run(self._lib.pi_likelihood_nll, a.shape[0], a, nll, _ptr(c))
         return nll, c
 
-    def nll_hbar(self, x, hbar):
+    def nll_hbar(self, x, hbar, first_row=None):
         """−log q^ħ(x) ≈ NLL₀ − ħ c1 per point, at the given ħ (c1 is not computed at ħ = 0)."""
         a = _points(x, self.model.dim)
         out = np.empty(a.shape[0], np.float64)
-        self._run(self._lib.pi_likelihood_nll_hbar, float(hbar), a.shape[0], a, out)
+        with _first_row(self, first_row):
+            self._run(self._lib.pi_likelihood_nll_hbar, float(hbar), a.shape[0], a, out)
         return out
 
     def nll_ex(self, x, c1=True):
