@@ -15,7 +15,7 @@ demo_packages="meson ninja-build pkg-config gcc libc6-dev libblis-dev libblis-pt
 test_packages="$demo_packages libcmocka-dev doxygen abigail-tools python3 python3-numpy python3-pytest
   python3-torch python3-matplotlib valgrind g++ cppcheck clang libclang-rt-14-dev binutils
   python3-mesonpy python3-build python3-venv patchelf scdoc
-  debhelper dh-python dpkg-dev lintian"
+  debhelper dh-python dpkg-dev lintian python3-dask python3-distributed"
 
 install_missing() {
     missing=""
