@@ -1,0 +1,320 @@
+"""Training pathint models with PyTorch: the C trainer's loss and pathint's MLP as torch modules.
+
+``MLP`` is pathint's MLP score network (docs/safetensors.md, MATH.md §2) as an ``nn.Module``:
+its ``state_dict`` uses the tensor names of pathint's .safetensors files, so a module trained
+here (on many GPUs with ``DistributedDataParallel``) is saved with :meth:`MLP.save_safetensors`
+and loaded by ``pathint.Model.load_safetensors`` (or the C ``pi_model_load_safetensors``) for
+sampling and likelihood, and a pathint model's weights load into it.
+
+``DSMLoss`` is the denoising score matching loss of ``pi_trainer_step`` (MATH.md §5,
+lib/model/dsm.c): every weighting (likelihood g², σ², EDM), every time sampling (uniform,
+importance ∝ g²/σ², log-normal σ̃) with its density ratio, in the model's native view (ε, score,
+denoiser; D with EDM preconditioning). The time-dependent scalars (α, σ, g², σ̃ and the σ̃ → t
+inverse) come from pathint's own SDE in double precision, so every SDE pathint has (presets,
+custom) trains the same way in both; only the network runs in torch.
+
+    sde = pathint.SDE.preset("simple")
+    net = MLP(dim=2, width=128, layers=3)
+    loss_fn = DSMLoss(sde, weighting="likelihood", time_sampling="importance")
+    loss = loss_fn(net, x0_batch)          # draws t and z with torch's generator
+    loss.backward(); optimiser.step()
+    net.save_safetensors("model.safetensors")
+    model = pathint.Model.load_safetensors(sde, "model.safetensors")
+"""
+
+import json
+import math
+import struct
+
+import numpy as np
+import torch
+
+from ..core import SDE, Embedding, Model, Precond, TimeSampling, View, Weighting, _enum
+
+__all__ = ["MLP", "DSMLoss", "sde_terms", "save_safetensors", "load_safetensors"]
+
+_VIEW_NAMES = {View.SCORE: "score", View.EPS: "eps", View.DENOISED: "denoised"}
+_EMBEDDING_NAMES = {Embedding.LOG_SIGMA: "log_sigma", Embedding.TIME: "time"}
+
+
+def sde_terms(sde, t):
+    """Per-row SDE scalars at times t (float64 numpy arrays): alpha, sigma, g2, sigma_tilde."""
+    t = np.asarray(t, np.float64).reshape(-1)
+    alpha, sigma, g2, st = (np.empty_like(t) for _ in range(4))
+    for i, ti in enumerate(t):
+        alpha[i], sigma[i] = sde.marginal(ti)
+        g = sde.coefficients(ti)[1]
+        g2[i] = g * g
+        st[i] = sde.sigma_tilde(ti)[0]
+    return {"alpha": alpha, "sigma": sigma, "g2": g2, "sigma_tilde": st}
+
+
+class MLP(torch.nn.Module):
+    """pathint's MLP: input z = x/α (or c_in x/α), sinusoidal embedding of ln(σ̃)/4 (or t),
+    ``layers`` hidden Linear+SiLU layers of ``width``, output F in ``output_view`` or, with EDM
+    preconditioning, D = c_skip x/α + c_out F. The same options as ``pathint.Model.mlp``."""
+
+    def __init__(self, dim, width=128, layers=3, features=16, embedding="log_sigma", output_view="eps",
+                 preconditioning="none", sigma_data=0.5):
+        super().__init__()
+        if features < 2 or features % 2:
+            raise ValueError(f"features must be even and >= 2, got {features}")
+        self.dim, self.width, self.layers, self.features = int(dim), int(width), int(layers), int(features)
+        self.embedding = Embedding(_enum(Embedding, embedding))
+        self.output_view = View(_enum(View, output_view))
+        if self.output_view not in _VIEW_NAMES:
+            raise ValueError("an MLP predicts score, eps or denoised")
+        self.preconditioning = Precond(_enum(Precond, preconditioning))
+        self.sigma_data = float(sigma_data)
+        mods, width_in = [], self.dim + self.features
+        for _ in range(self.layers):
+            mods += [torch.nn.Linear(width_in, self.width), torch.nn.SiLU()]
+            width_in = self.width
+        mods.append(torch.nn.Linear(width_in, self.dim))
+        self.net = torch.nn.Sequential(*mods)
+        h = self.features // 2
+        omega = [64.0 ** (k / (h - 1)) for k in range(h)] if h > 1 else [1.0]
+        self.register_buffer("omega", torch.tensor(omega, dtype=torch.float64), persistent=False)
+
+    @property
+    def native_view(self):
+        """The view the module's output is in (the denoiser with EDM preconditioning)."""
+        return View.DENOISED if self.preconditioning == Precond.EDM else self.output_view
+
+    def forward(self, x, t, alpha, sigma):
+        """Output in :attr:`native_view` at x (n, dim) and per-row t, α(t), σ(t) (tensors (n,))."""
+        dtype = x.dtype
+        alpha, sigma, t = alpha.to(dtype), sigma.to(dtype), t.to(dtype)
+        st = sigma / alpha
+        xt = x / alpha[:, None]
+        sd = self.sigma_data
+        if self.preconditioning != Precond.NONE:
+            z = xt / torch.sqrt(st * st + sd * sd)[:, None]
+        else:
+            z = xt
+        u = t if self.embedding == Embedding.TIME else torch.log(st) / 4.0
+        arg = u[:, None] * self.omega.to(dtype)[None, :]
+        f = self.net(torch.cat([z, torch.sin(arg), torch.cos(arg)], dim=1))
+        if self.preconditioning == Precond.EDM:
+            q = st * st + sd * sd
+            return (sd * sd / q)[:, None] * xt + (st * sd / torch.sqrt(q))[:, None] * f
+        return f
+
+    def metadata(self):
+        return {"format": "pathint-mlp", "dim": str(self.dim), "hidden_width": str(self.width),
+                "hidden_layers": str(self.layers), "features": str(self.features),
+                "embedding": _EMBEDDING_NAMES[self.embedding], "output_view": _VIEW_NAMES[self.output_view],
+                "preconditioning": str(int(self.preconditioning) - 1), "sigma_data": repr(self.sigma_data)}
+
+    def save_safetensors(self, path):
+        """Write the weights and options as a pathint .safetensors file."""
+        save_safetensors(path, self.state_dict(), self.metadata())
+
+    @classmethod
+    def from_safetensors(cls, path):
+        """A module with the options and weights of a pathint .safetensors file."""
+        tensors, meta = load_safetensors(path)
+        linears = sorted({int(k.split(".")[1]) for k in tensors if k.startswith("net.")})
+        dim = tensors[f"net.{linears[-1]}.weight"].shape[0]
+        width = tensors["net.0.weight"].shape[0]
+        features = tensors["net.0.weight"].shape[1] - dim
+        module = cls(dim, width, len(linears) - 1, features, meta.get("embedding", "log_sigma"),
+                     meta.get("output_view", "eps"), Precond(int(meta.get("preconditioning", "0")) + 1),
+                     float(meta.get("sigma_data", "0.5")))
+        module.load_state_dict(tensors, strict=True)
+        return module
+
+    @classmethod
+    def from_model(cls, model):
+        """A module with a pathint MLP model's options and weights (copied)."""
+        width, layers = model.shape
+        kind, features = model.embedding
+        mode, sd = model.preconditioning
+        module = cls(model.dim, width, layers, features, kind, model.output_view, mode, sd)
+        module.set_flat(model.params)
+        return module
+
+    def to_model(self, sde):
+        """A pathint MLP model (on ``sde``) with this module's options and weights."""
+        model = Model.mlp(sde, self.dim, self.width, self.layers, output_view=self.output_view,
+                          embedding=self.embedding, embedding_features=self.features,
+                          preconditioning=(self.preconditioning, self.sigma_data))
+        model.params = self.flat().astype(np.float32)
+        return model
+
+    def linears(self):
+        return [m for m in self.net if isinstance(m, torch.nn.Linear)]
+
+    def flat(self):
+        """pathint's flat parameter vector: per layer W (out × in, row-major) then b."""
+        parts = []
+        for lin in self.linears():
+            parts += [lin.weight.detach().reshape(-1), lin.bias.detach().reshape(-1)]
+        return torch.cat(parts).double().cpu().numpy()
+
+    def flat_grad(self):
+        """The gradient in the order of :meth:`flat` (zeros where none)."""
+        parts = []
+        for lin in self.linears():
+            for p in (lin.weight, lin.bias):
+                g = p.grad if p.grad is not None else torch.zeros_like(p)
+                parts.append(g.detach().reshape(-1))
+        return torch.cat(parts).double().cpu().numpy()
+
+    def set_flat(self, values):
+        values = np.asarray(values, np.float64).reshape(-1)
+        off = 0
+        with torch.no_grad():
+            for lin in self.linears():
+                for p in (lin.weight, lin.bias):
+                    n = p.numel()
+                    p.copy_(torch.from_numpy(values[off:off + n].copy()).reshape(p.shape))
+                    off += n
+        if off != values.size:
+            raise ValueError(f"expected {off} parameters, got {values.size}")
+
+
+class DSMLoss:
+    """The loss of ``pi_trainer_step``: (1/n) Σ_i w_i ‖out_i − target_i‖², with x_t = α x0 + σ z,
+    the native-view target (ε: z; score: −z/σ; denoiser: x0) and w = ratio · λ / a², λ the
+    weighting, a the view's score scale (ε: −σ; score: 1; denoiser: σ²/α) and ratio the
+    importance-sampling density ratio (1 for uniform and log-normal sampling)."""
+
+    def __init__(self, sde, weighting="likelihood", time_sampling="uniform", lognormal=(-1.2, 1.2),
+                 sigma_data=None):
+        self.sde = sde
+        self.weighting = Weighting(_enum(Weighting, weighting))
+        self.time_sampling = TimeSampling(_enum(TimeSampling, time_sampling))
+        self.p_mean, self.p_std = (float(v) for v in lognormal)
+        self.sigma_data = sigma_data  # None: the module's σ_data (pathint: the MLP's, else 0.5)
+        self.t_min, self.t_max = sde.time_range
+        lo, hi = sde.sigma_tilde(self.t_min)[0], sde.sigma_tilde(self.t_max)[0]
+        if not (0 < lo < hi < math.inf):
+            raise ValueError(f"denoising score matching needs 0 < sigma_tilde(t_min) < sigma_tilde(T), got {lo}, {hi}")
+        self.log_st_min, self.log_st_max = math.log(lo), math.log(hi)
+
+    def _time_of_log_sigma_tilde(self, log_st):
+        if log_st <= self.log_st_min:
+            return self.t_min
+        if log_st >= self.log_st_max:
+            return self.t_max
+        t = self.sde.time_from_sigma_tilde(math.exp(log_st))
+        return min(max(t, self.t_min), self.t_max)
+
+    def times(self, u, normal=None):
+        """(t, ratio) from uniforms u ∈ (0, 1] (uniform, importance) or standard normals
+        (log-normal), as pi_dsm_sample_time: float64 arrays."""
+        u = np.asarray(u, np.float64).reshape(-1)
+        normal = np.zeros_like(u) if normal is None else np.asarray(normal, np.float64).reshape(-1)
+        t, ratio = np.empty_like(u), np.ones_like(u)
+        span = self.log_st_max - self.log_st_min
+        for i in range(u.size):
+            if self.time_sampling == TimeSampling.UNIFORM:
+                t[i] = self.t_min + (self.t_max - self.t_min) * (1.0 - u[i])
+            elif self.time_sampling == TimeSampling.IMPORTANCE:
+                t[i] = self._time_of_log_sigma_tilde(self.log_st_min + span * (1.0 - u[i]))
+                alpha, sigma = self.sde.marginal(t[i])
+                g = self.sde.coefficients(t[i])[1]
+                density = g * g / (sigma * sigma) / (2.0 * span)
+                ratio[i] = 1.0 / ((self.t_max - self.t_min) * density)
+            else:
+                t[i] = self._time_of_log_sigma_tilde(self.p_mean + self.p_std * normal[i])
+        return t, ratio
+
+    def draw(self, n, generator=None):
+        """(t, ratio) for n rows drawn with torch's generator."""
+        u = 1.0 - torch.rand(n, generator=generator, dtype=torch.float64)  # (0, 1]
+        normal = torch.randn(n, generator=generator, dtype=torch.float64)
+        return self.times(u.numpy(), normal.numpy())
+
+    def weights(self, t, ratio, module):
+        """(w, alpha, sigma) per row: float64 numpy arrays."""
+        terms = sde_terms(self.sde, t)
+        alpha, sigma, g2, st = terms["alpha"], terms["sigma"], terms["g2"], terms["sigma_tilde"]
+        if self.weighting == Weighting.LIKELIHOOD:
+            lam = g2
+        elif self.weighting == Weighting.SIGMA2:
+            lam = sigma * sigma
+        else:
+            sd = self.sigma_data if self.sigma_data is not None else getattr(_unwrap(module), "sigma_data", 0.5)
+            lam = sigma * sigma * (st * st + sd * sd) / (sd * sd)
+        view = _native_view(module)
+        a = {View.SCORE: np.ones_like(sigma), View.EPS: -sigma, View.DENOISED: sigma * sigma / alpha,
+             View.V: -sigma * (alpha * alpha + sigma * sigma) / alpha}[view]
+        return np.asarray(ratio, np.float64) * lam / (a * a), alpha, sigma
+
+    def __call__(self, module, x0, z=None, t=None, ratio=None, generator=None):
+        """The loss of module on the batch x0 (n, dim): z (standard normals, like x0) and t,
+        ratio (from :meth:`times` or :meth:`draw`) are drawn with ``generator`` when not given."""
+        n = x0.shape[0]
+        if t is None:
+            t, ratio = self.draw(n, generator)
+        elif ratio is None:
+            ratio = np.ones(n)
+        if z is None:
+            z = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+        w, alpha, sigma = self.weights(t, ratio, module)
+        dt, dev = x0.dtype, x0.device
+        alpha_t = torch.as_tensor(alpha, dtype=dt, device=dev)
+        sigma_t = torch.as_tensor(sigma, dtype=dt, device=dev)
+        t_t = torch.as_tensor(np.asarray(t, np.float64), dtype=dt, device=dev)
+        w_t = torch.as_tensor(w, dtype=dt, device=dev)
+        xt = alpha_t[:, None] * x0 + sigma_t[:, None] * z
+        view = _native_view(module)
+        if view == View.EPS:
+            target = z
+        elif view == View.SCORE:
+            target = -z / sigma_t[:, None]
+        elif view == View.DENOISED:
+            target = x0
+        else:
+            target = alpha_t[:, None] * z - sigma_t[:, None] * x0
+        out = module(xt, t_t, alpha_t, sigma_t)  # through the wrapper, if any (DDP's hooks)
+        return (w_t * ((out - target) ** 2).sum(dim=1)).mean()
+
+
+def _unwrap(module):
+    """The module inside a DistributedDataParallel (or DataParallel) wrapper."""
+    return getattr(module, "module", module)
+
+
+def _native_view(module):
+    return getattr(_unwrap(module), "native_view", View.EPS)
+
+
+def save_safetensors(path, tensors, metadata):
+    """A .safetensors file (F32, little-endian, header padded to 8 bytes), written to a
+    temporary name and renamed."""
+    import os
+    header, blobs, off = {"__metadata__": dict(metadata)}, [], 0
+    for name, t in tensors.items():
+        raw = t.detach().cpu().contiguous().to(torch.float32).numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for raw in blobs:
+            f.write(raw)
+    os.replace(tmp, path)
+
+
+def load_safetensors(path):
+    """(tensors, metadata) of a .safetensors file with F32 tensors."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n].decode())
+    meta = header.pop("__metadata__", {})
+    data = raw[8 + n:]
+    tensors = {}
+    for name, info in header.items():
+        if info["dtype"] != "F32":
+            raise ValueError(f"{path}: tensor {name} is {info['dtype']}, not F32")
+        a, b = info["data_offsets"]
+        tensors[name] = torch.from_numpy(np.frombuffer(data[a:b], dtype="<f4").reshape(info["shape"]).copy())
+    return tensors, meta
