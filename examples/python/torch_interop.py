@@ -1,8 +1,8 @@
 """torch_interop.py: train in PyTorch, export .safetensors, sample in pathint.
 
-The network is pathint's MLP written in PyTorch (docs/safetensors.md): input x/α and a
-sinusoidal embedding of ln(σ̃)/4, hidden Linear+SiLU layers, ε output. It is trained with
-the ε-MSE denoising loss on the Swiss roll, saved as .safetensors with the tensor names
+The network is pathint's MLP as a PyTorch module (pathint.torch.MLP, docs/safetensors.md):
+input x/α and a sinusoidal embedding of ln(σ̃)/4, hidden Linear+SiLU layers, ε output. It is
+trained with pathint's DSM loss (pathint.torch.DSMLoss; here the ε-MSE) on the Swiss roll, saved as .safetensors with the tensor names
 pathint reads (`net.<2l>.weight`, `net.<2l>.bias`), loaded by pathint, checked against
 PyTorch on 1000 points, and sampled at ħ = 0 and 1. This is how a model trained at scale
 with PyTorch runs inside a game through pathint.
@@ -11,10 +11,8 @@ with PyTorch runs inside a game through pathint.
         python3 examples/python/torch_interop.py [--quick] [--out torch_interop.png]
 """
 import argparse
-import json
 import math
 import os
-import struct
 import tempfile
 import time
 
@@ -22,52 +20,7 @@ import numpy as np
 import torch
 
 import pathint as pi
-
-BETA_MIN, BETA_MAX, T_MIN = 0.0, 20.0, 0.01  # the pathint SDE below, written out for PyTorch
-
-
-def alpha_sigma(t):
-    integral = BETA_MIN * t + 0.5 * (BETA_MAX - BETA_MIN) * t * t
-    alpha = torch.exp(-0.5 * integral)
-    return alpha, torch.sqrt(1 - alpha * alpha)
-
-
-class PathintMLP(torch.nn.Module):
-    """pathint's MLP (default options: log-σ̃ embedding with 16 features, ε output)."""
-
-    def __init__(self, dim=2, width=128, layers=3, features=16):
-        super().__init__()
-        mods = [torch.nn.Linear(dim + features, width), torch.nn.SiLU()]
-        for _ in range(layers - 1):
-            mods += [torch.nn.Linear(width, width), torch.nn.SiLU()]
-        mods.append(torch.nn.Linear(width, dim))
-        self.net = torch.nn.Sequential(*mods)
-        h = features // 2
-        self.register_buffer("omega", torch.tensor([64.0 ** (k / (h - 1)) for k in range(h)]), persistent=False)
-
-    def forward(self, x, t):
-        alpha, sigma = alpha_sigma(t)
-        u = torch.log(sigma / alpha)[:, None] / 4
-        emb = torch.cat([torch.sin(self.omega * u), torch.cos(self.omega * u)], dim=1)
-        return self.net(torch.cat([x / alpha[:, None], emb], dim=1))
-
-
-def save_safetensors(module, path, metadata):
-    """A minimal safetensors writer (F32, little-endian, header padded to 8 bytes)."""
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
-    for name, tensor in module.state_dict().items():
-        raw = tensor.detach().float().contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensor.shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for raw in blobs:
-            f.write(raw)
-
+from pathint.torch import MLP, DSMLoss, sde_terms
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -79,17 +32,17 @@ def main():
     torch.set_num_threads(2)
 
     data = torch.from_numpy(pi.generate_data("swiss_roll", 20000, seed=0))
-    net = PathintMLP()
+    sde = pi.SDE.preset("simple")  # VP with β from 0 to 20 on t ∈ [0.01, 1]
+    net = MLP(dim=2, width=128, layers=3)  # pathint's defaults: log-σ̃ embedding, 16 features, ε output
+    # σ² weighting with uniform t in the ε view is the ε-MSE loss ‖ε̂ − z‖² (docs/training.md).
+    loss_fn = DSMLoss(sde, weighting="sigma2", time_sampling="uniform")
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     t0 = time.time()
     for step in range(steps):
         for group in opt.param_groups:  # cosine decay
             group["lr"] = 3e-3 * 0.5 * (1 + math.cos(math.pi * step / steps))
         x0 = data[torch.randint(0, len(data), (256,))]
-        t = T_MIN + (1 - T_MIN) * torch.rand(len(x0))
-        alpha, sigma = alpha_sigma(t)
-        z = torch.randn_like(x0)
-        loss = ((net(alpha[:, None] * x0 + sigma[:, None] * z, t) - z) ** 2).sum(1).mean()
+        loss = loss_fn(net, x0)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -97,15 +50,16 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "swiss_roll.safetensors")
-        save_safetensors(net, path, {"format": "pathint-mlp", "output_view": "eps", "embedding": "log_sigma"})
-        sde = pi.SDE("vp", beta_min=BETA_MIN, t_min=T_MIN)
+        net.save_safetensors(path)  # tensor names and metadata pathint reads
         model = pi.Model.load_safetensors(sde, path)
 
     # Same weights, same outputs: compare ε on 1000 random (x, t).
     x = np.random.default_rng(0).normal(size=(1000, 2)).astype(np.float32)
-    t = np.random.default_rng(1).uniform(T_MIN, 1.0, size=1000)
+    t = np.random.default_rng(1).uniform(0.01, 1.0, size=1000)
+    terms = sde_terms(sde, t)
     with torch.no_grad():
-        ref = net(torch.from_numpy(x), torch.from_numpy(t).float()).numpy()
+        ref = net(torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(terms["alpha"]),
+                  torch.from_numpy(terms["sigma"])).numpy()
     got = model.eval("eps", x, t)
     err = np.max(np.abs(got - ref)) / np.max(np.abs(ref))
     print(f"pathint vs PyTorch on 1000 points: max difference {err:.2e} relative to max |ε|")

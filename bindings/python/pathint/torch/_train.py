@@ -22,6 +22,7 @@ custom) trains the same way in both; only the network runs in torch.
     model = pathint.Model.load_safetensors(sde, "model.safetensors")
 """
 
+import ctypes
 import json
 import math
 import struct
@@ -38,15 +39,24 @@ _EMBEDDING_NAMES = {Embedding.LOG_SIGMA: "log_sigma", Embedding.TIME: "time"}
 
 
 def sde_terms(sde, t):
-    """Per-row SDE scalars at times t (float64 numpy arrays): alpha, sigma, g2, sigma_tilde."""
+    """Per-row SDE scalars at times t (float64 numpy arrays): alpha, sigma, g2 = g², and
+    sigma_tilde = σ/α, from pathint's SDE (pi_sde_marginal, pi_sde_coefficients)."""
     t = np.asarray(t, np.float64).reshape(-1)
-    alpha, sigma, g2, st = (np.empty_like(t) for _ in range(4))
-    for i, ti in enumerate(t):
-        alpha[i], sigma[i] = sde.marginal(ti)
-        g = sde.coefficients(ti)[1]
-        g2[i] = g * g
-        st[i] = sde.sigma_tilde(ti)[0]
-    return {"alpha": alpha, "sigma": sigma, "g2": g2, "sigma_tilde": st}
+    alpha, sigma, g = np.empty_like(t), np.empty_like(t), np.empty_like(t)
+    lib = sde._lib
+    marginal, coefficients = lib.raw["pi_sde_marginal"], lib.raw["pi_sde_coefficients"]
+    a, s, f, gg = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
+    pa, ps, pf, pg = ctypes.byref(a), ctypes.byref(s), ctypes.byref(f), ctypes.byref(gg)
+    if getattr(sde, "_callbacks", None):  # a custom SDE: Python callbacks, errors through the wrapper
+        for i, ti in enumerate(t):
+            alpha[i], sigma[i] = sde.marginal(ti)
+            g[i] = sde.coefficients(ti)[1]
+    else:
+        for i, ti in enumerate(t):  # the raw calls: a training step needs thousands
+            marginal(sde, float(ti), pa, ps)
+            coefficients(sde, float(ti), pf, pg)
+            alpha[i], sigma[i], g[i] = a.value, s.value, gg.value
+    return {"alpha": alpha, "sigma": sigma, "g2": g * g, "sigma_tilde": sigma / alpha}
 
 
 class MLP(torch.nn.Module):
@@ -213,12 +223,14 @@ class DSMLoss:
                 t[i] = self.t_min + (self.t_max - self.t_min) * (1.0 - u[i])
             elif self.time_sampling == TimeSampling.IMPORTANCE:
                 t[i] = self._time_of_log_sigma_tilde(self.log_st_min + span * (1.0 - u[i]))
-                alpha, sigma = self.sde.marginal(t[i])
-                g = self.sde.coefficients(t[i])[1]
-                density = g * g / (sigma * sigma) / (2.0 * span)
-                ratio[i] = 1.0 / ((self.t_max - self.t_min) * density)
             else:
                 t[i] = self._time_of_log_sigma_tilde(self.p_mean + self.p_std * normal[i])
+        if self.time_sampling == TimeSampling.IMPORTANCE:
+            terms = sde_terms(self.sde, t)
+            density = terms["g2"] / (terms["sigma"] * terms["sigma"]) / (2.0 * span)
+            if not np.all((density > 0) & np.isfinite(density)):
+                raise ValueError("importance density g^2/sigma^2 is not positive and finite")
+            ratio = 1.0 / ((self.t_max - self.t_min) * density)
         return t, ratio
 
     def draw(self, n, generator=None):
