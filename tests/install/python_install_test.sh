@@ -54,4 +54,19 @@ echo "wheel: $(basename "$wheel")"
 "$py" -m venv --system-site-packages "$tmp/fresh"
 "$tmp/fresh/bin/python" -m pip install -q --no-index --no-cache-dir "$wheel"
 check_import "$tmp/fresh"
+
+echo "== a package whose library does not match fails with LibraryNotFoundError"
+lib=$("$tmp/fresh/bin/python" -c 'import pathint, os; print(pathint.load_library().path)')
+echo "not a library" >"$lib"
+out=$(cd "$tmp" && "$tmp/fresh/bin/python" -c '
+import pathint
+try:
+    pathint.version()
+except pathint.LibraryNotFoundError as exc:
+    print("LibraryNotFoundError:", exc)
+else:
+    raise SystemExit("a broken bundled library was accepted")
+') || { echo "$out"; exit 1; }
+echo "$out"
+case "$out" in *"cannot load the pathint library"*) ;; *) echo "unexpected message"; exit 1;; esac
 echo "python install OK"
