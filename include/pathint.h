@@ -927,8 +927,10 @@ PI_API pi_status pi_sampler_set_trajectory(pi_sampler_t *sampler, int enabled, s
 PI_API pi_status pi_sampler_get_trajectory_settings(const pi_sampler_t *sampler, int *enabled,
                                                     size_t *capacity);
 /**
- * The last run's trajectories: @p npoints time points (steps + 1), each n × dim.
- * Pointers are valid until the next run or destroy. Any pointer may be NULL.
+ * The last run's trajectories: @p npoints time points (steps + 1), each n × dim with that
+ * run's n. After a canceled or failed run, the points it completed (0 when it failed before
+ * its first step, whatever earlier runs recorded). Pointers are valid until the next run or
+ * destroy. Any pointer may be NULL.
  */
 PI_API pi_status pi_sampler_get_trajectory(const pi_sampler_t *sampler, const float **x,
                                            const float **denoised, size_t *npoints);
