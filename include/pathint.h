@@ -119,7 +119,8 @@ extern "C" {
     X(PI_ECANCELED, -7, "the operation was canceled")                          \
     X(PI_ENUMERIC, -8, "numerical failure (non-finite value or divergence)")   \
     X(PI_ENOCONVERGE, -9, "solver did not converge (step size underflow or step limit)") \
-    X(PI_EMISMATCH, -10, "objects do not match (dimension, SDE or shape)")
+    X(PI_EMISMATCH, -10, "objects do not match (dimension, SDE or shape)")   \
+    X(PI_EBUSY, -11, "the handle is busy with another call")
 
 #if defined(PI_DOXYGEN)
 /** Status codes (generated from #PI_STATUS_LIST; listed here for the documentation). */
@@ -134,7 +135,10 @@ enum pi_status_code {
     PI_ECANCELED = -7,     /**< the operation was canceled */
     PI_ENUMERIC = -8,      /**< numerical failure (non-finite value or divergence) */
     PI_ENOCONVERGE = -9,   /**< solver did not converge (step size underflow or step limit) */
-    PI_EMISMATCH = -10     /**< objects do not match (dimension, SDE or shape) */
+    PI_EMISMATCH = -10,    /**< objects do not match (dimension, SDE or shape) */
+    PI_EBUSY = -11         /**< the handle is busy with another call: a second sampler run,
+                                likelihood computation or training call on one handle while
+                                the first is in progress (another thread, or a callback) */
 };
 #else
 enum pi_status_code {
@@ -785,8 +789,10 @@ PI_API pi_status pi_model_load_safetensors(const pi_sde_t *sde, const char *path
  * pi_sampler_destroy(sampler);
  * @endcode
  * @threadsafety A sampler is used by one thread at a time, except
- * pi_sampler_cancel(), which any thread may call. It borrows its model, which
- * must outlive it; many samplers may share one model.
+ * pi_sampler_cancel(), which any thread may call. A second pi_sampler_run() or
+ * pi_sampler_run_from() on a sampler whose run is in progress (from another thread or
+ * from its step callback) fails with #PI_EBUSY and leaves the running run alone. It
+ * borrows its model, which must outlive it; many samplers may share one model.
  *  @{ */
 
 /** Integrators. */
@@ -1000,7 +1006,9 @@ PI_API pi_status pi_sampler_gits(pi_sampler_t *sampler, size_t steps, size_t fin
  * pi_likelihood_destroy(lik);
  * @endcode
  * @threadsafety A likelihood handle is used by one thread at a time;
- * pi_likelihood_cancel() may be called from any thread. Its model is borrowed and
+ * pi_likelihood_cancel() may be called from any thread. A second computation
+ * (pi_likelihood_nll(), _nll_ex(), _nll_hbar(), _action_bound()) on a handle whose
+ * computation is in progress fails with #PI_EBUSY. Its model is borrowed and
  * must outlive it; several handles may share one model.
  *  @{ */
 
@@ -1172,7 +1180,9 @@ PI_API pi_status pi_bits_per_dim(double nll, size_t dim, double scale, double *o
  * is allowed), and with a fixed seed and thread count training is bitwise
  * reproducible, also across pi_trainer_save() / pi_trainer_resume().
  *
- * @threadsafety One thread at a time. The trainer borrows and mutates its
+ * @threadsafety One thread at a time: pi_trainer_fit(), pi_trainer_step() or
+ * pi_trainer_loss() on a trainer that is running one of them (another thread, or its
+ * callback) fails with #PI_EBUSY. The trainer borrows and mutates its
  * model (an MLP), which must outlive it; do not evaluate the model from other
  * threads while a step or fit runs.
  *  @{ */

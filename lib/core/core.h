@@ -5,6 +5,7 @@
 #include "pathint.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,11 @@ pi_status pi_fail(pi_status code, const char *fmt, ...) PI_PRINTF(2, 3);
             return pi_fail(PI_EINVAL, "%s: %s must be finite, got %g", __func__, #value,        \
                            (double)(value));                                                   \
     } while (0)
+
+/* One long call at a time on a handle: marks *running (0 -> 1) and returns PI_OK, or fails
+ * with PI_EBUSY naming func when another call (another thread, or a callback of the running
+ * call) holds the handle. The caller clears *running when it is done. */
+pi_status pi_enter_busy(atomic_int *running, const char *func, const char *handle);
 
 /* Sizes above this are rejected as absurd (guards against overflow and forged sizes). */
 #define PI_MAX_ELEMENTS ((size_t)1 << 40)

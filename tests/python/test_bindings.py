@@ -890,3 +890,20 @@ def test_integers_that_do_not_fit_the_c_type_are_refused():
         model.score(np.array([[1 + 1j, 0]]), 0.5)
     with pytest.raises(pi.InvalidArgumentError, match="complex"):
         pi.Likelihood(model).nll(np.array([[0.5j, 0]]))
+
+
+def test_a_second_run_on_a_busy_sampler_raises_busy_error():  # issue 20, point 3
+    _, model, _ = mixture()
+    s = pi.Sampler(model, steps=4, seed=0)
+    inner = []
+
+    def reenter(step, nsteps, t, x, d):
+        if not inner:
+            with pytest.raises(pi.BusyError, match="another call is running on this sampler") as info:
+                s.sample(3)
+            inner.append(info.value.status)
+        return False
+    s.callback = reenter
+    assert s.sample(5).shape == (5, 2)
+    assert inner == [-11]
+    assert pi.errors.error_for_status(-11, "x").__class__ is pi.BusyError
