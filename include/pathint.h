@@ -1418,8 +1418,10 @@ PI_API pi_status pi_data_generate(pi_dataset dataset, size_t n, uint64_t seed, f
 /**
  * Load an n × dim float array from a file: `.npy` (versions 1.0–3.0, '<f4' or
  * '<f8', C order, 1-D → dim 1 or 2-D), `.csv` (comma-separated decimal
- * numbers, optional header line, blank lines skipped, the same column count
- * on every row; locale independent) or pathint's raw float32 (`.f32`: magic
+ * numbers, an optional header line of column names (each starting with a letter
+ * or '_', optionally quoted; a first line that is neither numbers nor names is an
+ * error naming its column), a UTF-8 byte-order mark skipped, blank lines skipped,
+ * the same column count on every row; locale independent) or pathint's raw float32 (`.f32`: magic
  * "PIF32\0\0\0", u64 n, u64 dim, n·dim float32, all little-endian). The
  * content's magic number decides for .npy and .f32; otherwise a `.csv`
  * extension. Every value must be finite in float32. Sizes are checked
