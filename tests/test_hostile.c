@@ -8,6 +8,7 @@
 
 #include "pathint.h"
 
+#include <locale.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -225,6 +226,98 @@ static void test_callback_never_concurrent(void **state)
     pi_sde_destroy(sde);
 }
 
+/* ---- point 5: numbers in files do not depend on the host's locale --------------------------- */
+static char dir[] = "/tmp/pi_hostile_XXXXXX";
+
+static void path_of(char *buf, size_t cap, const char *name)
+{
+    snprintf(buf, cap, "%s/%s", dir, name);
+}
+
+static char *read_all(const char *path, size_t *size)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    char *buf = malloc(1 << 20);
+    assert_non_null(buf);
+    *size = fread(buf, 1, (1 << 20) - 1, fp);
+    buf[*size] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+/* A comma-decimal locale (CI installs locales-all: tools/bootstrap.sh). */
+static int enter_comma_locale(void)
+{
+    static const char *const names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8",
+                                        "nl_NL.UTF-8", "ru_RU.UTF-8"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (setlocale(LC_ALL, names[i]) != NULL && strcmp(localeconv()->decimal_point, ",") == 0)
+            return 1;
+    setlocale(LC_ALL, "C");
+    return 0;
+}
+
+static void test_safetensors_locale_independent(void **state)
+{
+    (void)state;
+    if (!enter_comma_locale())
+        skip(); /* no comma-decimal locale installed (apt-get install locales-all) */
+    char probe[32];
+    snprintf(probe, sizeof probe, "%g", 0.5);
+    assert_string_equal(probe, "0,5"); /* the host's printf now writes commas */
+    pi_sde_t *sde = NULL;
+    pi_model_t *m = NULL, *back = NULL;
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_model_create_mlp(sde, 2, 8, 1, &m), PI_OK);
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.3), PI_OK);
+    char path[160];
+    path_of(path, sizeof path, "locale.safetensors");
+    assert_int_equal(pi_model_save_safetensors(m, path), PI_OK);
+    size_t size;
+    char *text = read_all(path, &size);
+    /* The header is JSON text: the number must be written with '.', as every reader expects. */
+    if (size < 8 || strstr(text + 8, "\"sigma_data\":\"0.29999999999999999\"") == NULL)
+        fail_msg("sigma_data is not written in the C locale: %.300s", text + 8);
+    free(text);
+    assert_int_equal(pi_model_load_safetensors(sde, path, &back), PI_OK);
+    pi_precond mode;
+    double sd = 0;
+    assert_int_equal(pi_model_mlp_get_preconditioning(back, &mode, &sd), PI_OK);
+    assert_true(mode == PI_PRECOND_EDM && sd == 0.3); /* bitwise */
+    /* CSV data written and read under the same locale. */
+    path_of(path, sizeof path, "locale.csv");
+    const float x[4] = {0.25f, -1.5f, 3.0e-8f, 2.5f};
+    assert_int_equal(pi_data_save(path, 2, 2, x), PI_OK);
+    text = read_all(path, &size);
+    assert_null(strchr(text, ';'));
+    assert_non_null(strstr(text, "0.25,-1.5\n"));
+    free(text);
+    float *y = NULL;
+    size_t n, d;
+    assert_int_equal(pi_data_load(path, &y, &n, &d), PI_OK);
+    assert_memory_equal(x, y, sizeof x);
+    pi_free(y);
+    setlocale(LC_ALL, "C");
+    pi_model_destroy(back);
+    pi_model_destroy(m);
+    pi_sde_destroy(sde);
+}
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int teardown_dir(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_likelihood_busy),
         cmocka_unit_test(test_trainer_busy),
         cmocka_unit_test(test_callback_never_concurrent),
+        cmocka_unit_test(test_safetensors_locale_independent),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -88,6 +88,14 @@ pi_status pi_render_to_memory(pi_status (*writer)(pi_file *file, const void *ctx
 /* Read a whole file (bounded by max_bytes); *data freed with pi_free. */
 pi_status pi_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *size);
 
+/* Decimal text of a double in files, independent of the host's locale (a host that called
+ * setlocale(LC_ALL, "") with a comma-decimal locale must still write and read "0.5"):
+ * pi_format_double writes "%.17g" in the C locale (round-trips) and returns its length, or -1
+ * if it does not fit or no C locale object can be made; pi_parse_double reads the whole
+ * string s in the C locale and returns 1 with *out, or 0 if s is not exactly one number. */
+int pi_format_double(char *out, size_t cap, double v);
+int pi_parse_double(const char *s, double *out);
+
 /* FNV-1a-style 64-bit checksum (used by file formats). */
 uint64_t pi_checksum64(const void *data, size_t bytes, uint64_t seed);
 

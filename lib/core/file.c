@@ -3,6 +3,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,55 @@ pi_status pi_render_to_memory(pi_status (*writer)(pi_file *file, const void *ctx
     *data = (unsigned char *)buf;
     *size = len;
     return PI_OK;
+}
+
+/* The C locale for one thread's formatting or parsing (uselocale is per thread, so other
+ * threads of the host keep theirs). */
+static locale_t c_locale_enter(locale_t *previous)
+{
+    locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    if (c != (locale_t)0)
+        *previous = uselocale(c);
+    return c;
+}
+
+static void c_locale_leave(locale_t c, locale_t previous)
+{
+    uselocale(previous);
+    freelocale(c);
+}
+
+int pi_format_double(char *out, size_t cap, double v)
+{
+    locale_t previous, c = c_locale_enter(&previous);
+    if (c == (locale_t)0)
+        return -1;
+    int len = snprintf(out, cap, "%.17g", v);
+    c_locale_leave(c, previous);
+    return len < 0 || (size_t)len >= cap ? -1 : len;
+}
+
+int pi_parse_double(const char *s, double *out)
+{
+    /* Decimal only: strtod would also take leading spaces, hex, inf and nan. */
+    const char *p = s;
+    if (*p == '+' || *p == '-')
+        p++;
+    if (!((*p >= '0' && *p <= '9') || (*p == '.' && p[1] >= '0' && p[1] <= '9')))
+        return 0;
+    if (*p == '0' && (p[1] == 'x' || p[1] == 'X'))
+        return 0;
+    locale_t previous, c = c_locale_enter(&previous);
+    if (c == (locale_t)0)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    c_locale_leave(c, previous);
+    if (end == s || *end != '\0')
+        return 0;
+    *out = v;
+    return 1;
 }
 
 pi_status pi_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *size)
