@@ -61,6 +61,8 @@
  *   callback and can be canceled from another thread (pi_X_cancel()).
  * - Destroy functions accept NULL.
  * - The library copies what it keeps; what it borrows is stated per function.
+ * - Loaders (models, safetensors, checkpoints, data) read regular files only: a device,
+ *   FIFO or directory is refused with #PI_EIO before anything is read.
  * - No global mutable state: everything lives in handles, except the per-thread
  *   message returned by pi_last_error().
  */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static const double W[2] = {0.4, 0.6};
@@ -318,6 +319,41 @@ static int teardown_dir(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* ---- point 9: loaders refuse special files before reading them ------------------------------ */
+static void expect_not_regular(pi_status st, const char *what)
+{
+    assert_int_equal(st, PI_EIO);
+    if (strstr(pi_last_error(), what) == NULL || strstr(pi_last_error(), "not a regular file") == NULL)
+        fail_msg("message '%s' lacks '%s'", pi_last_error(), what);
+}
+
+static void test_loaders_refuse_special_files(void **state)
+{
+    (void)state;
+    char fifo[160], sub[160];
+    path_of(fifo, sizeof fifo, "fifo.csv");
+    path_of(sub, sizeof sub, "dir.npy");
+    assert_int_equal(mkfifo(fifo, 0600), 0); /* nobody writes: an open for reading would block */
+    assert_int_equal(mkdir(sub, 0700), 0);
+    const char *const paths[] = {"/dev/zero", fifo, sub};
+    const char *const kinds[] = {"a device", "a FIFO", "a directory"};
+    pi_sde_t *sde = NULL;
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
+    for (int i = 0; i < 3; i++) {
+        pi_model_t *m = (pi_model_t *)0x1;
+        pi_trainer_t *tr = (pi_trainer_t *)0x1;
+        float *x = (float *)0x1;
+        size_t n = 7, d = 7;
+        expect_not_regular(pi_model_load(paths[i], &m), kinds[i]);
+        expect_not_regular(pi_model_load_safetensors(sde, paths[i], &m), kinds[i]);
+        expect_not_regular(pi_trainer_resume(paths[i], &m, &tr), kinds[i]);
+        expect_not_regular(pi_data_load(paths[i], &x, &n, &d), kinds[i]);
+        assert_true(m == (pi_model_t *)0x1 && tr == (pi_trainer_t *)0x1 && x == (float *)0x1);
+        assert_true(n == 7 && d == 7);
+    }
+    pi_sde_destroy(sde);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_trainer_busy),
         cmocka_unit_test(test_callback_never_concurrent),
         cmocka_unit_test(test_safetensors_locale_independent),
+        cmocka_unit_test(test_loaders_refuse_special_files),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -3,10 +3,12 @@
 #include "core.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct pi_file {
@@ -139,10 +141,37 @@ pi_status pi_read_file(const char *path, size_t max_bytes, unsigned char **data,
 {
     if (path == NULL)
         return pi_fail(PI_EINVAL, "path must not be NULL");
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
+    /* Regular files only, checked before reading (issue 20): a device such as /dev/zero would
+     * be read up to max_bytes (GiB) and a FIFO would block. O_NONBLOCK keeps the open itself
+     * from waiting on a FIFO; it does not affect reading a regular file. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return pi_fail(PI_EIO, "cannot open %s: %s", path, strerror(errno));
-    size_t cap = 4096, len = 0;
+    struct stat info;
+    if (fstat(fd, &info) != 0) {
+        pi_status st = pi_fail(PI_EIO, "cannot stat %s: %s", path, strerror(errno));
+        close(fd);
+        return st;
+    }
+    if (!S_ISREG(info.st_mode)) {
+        close(fd);
+        return pi_fail(PI_EIO, "%s is not a regular file (%s); pathint reads files only", path,
+                       S_ISDIR(info.st_mode) ? "a directory" : S_ISFIFO(info.st_mode) ? "a FIFO"
+                       : S_ISCHR(info.st_mode) || S_ISBLK(info.st_mode) ? "a device" : "a special file");
+    }
+    if ((uint64_t)info.st_size > (uint64_t)max_bytes) {
+        close(fd);
+        return pi_fail(PI_EFORMAT, "%s is larger than the limit of %zu bytes", path, max_bytes);
+    }
+    FILE *fp = fdopen(fd, "rb");
+    if (fp == NULL) {
+        pi_status st = pi_fail(PI_EIO, "cannot open %s: %s", path, strerror(errno));
+        close(fd);
+        return st;
+    }
+    /* Sized from the file (+1 to see the end at once); a file that grows while read still
+     * stops at max_bytes. */
+    size_t cap = (size_t)info.st_size + 1, len = 0;
     unsigned char *buf = pi_malloc(cap);
     pi_status st = buf ? PI_OK : pi_fail(PI_ENOMEM, "out of memory reading %s", path);
     while (st == PI_OK) {
