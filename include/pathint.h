@@ -63,6 +63,14 @@
  * - The library copies what it keeps; what it borrows is stated per function.
  * - Loaders (models, safetensors, checkpoints, data) read regular files only: a device,
  *   FIFO or directory is refused with #PI_EIO before anything is read.
+ * - Saves (models, safetensors, checkpoints, data) are atomic: they write
+ *   `.<name>.pathint.tmp.XXXXXX` next to the final target (symbolic links are followed),
+ *   fsync it and rename it over the target, so a failed or killed save leaves the old
+ *   file intact. The new file keeps the old file's permission bits, or gets
+ *   0666 & ~umask like fopen() when new; a target that is not a regular file is refused
+ *   with #PI_EIO. The temporary of a killed save is removed by the next save of the same
+ *   target (a live save holds a flock() on its own). A name too long for a temporary
+ *   name within NAME_MAX uses a prefix of it and a hash of the whole name.
  * - No global mutable state: everything lives in handles, except the per-thread
  *   message returned by pi_last_error().
  */

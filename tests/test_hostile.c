@@ -14,8 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const double W[2] = {0.4, 0.6};
 static const double MU[4] = {-1.0, 0.5, 1.0, -0.5};
@@ -354,6 +359,129 @@ static void test_loaders_refuse_special_files(void **state)
     pi_sde_destroy(sde);
 }
 
+/* ---- point 6: saves without side effects -------------------------------------------------- */
+static int count_matching(const char *d, const char *needle)
+{
+    DIR *dp = opendir(d);
+    assert_non_null(dp);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL)
+        n += strstr(e->d_name, needle) != NULL;
+    closedir(dp);
+    return n;
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat info;
+    assert_int_equal(stat(path, &info), 0);
+    return info.st_mode & 07777;
+}
+
+static void make_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    fputs(text, fp);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static void expect_rows(const char *path, size_t rows)
+{
+    float *y = NULL;
+    size_t n = 0, d = 0;
+    assert_int_equal(pi_data_load(path, &y, &n, &d), PI_OK);
+    assert_int_equal(n, rows);
+    pi_free(y);
+}
+
+static void test_saves_without_side_effects(void **state)
+{
+    (void)state;
+    const float x[6] = {1, 2, 3, 4, 5, 6};
+    char target[200], link[200], fifo[200], other[200];
+    mode_t saved_umask = umask(022);
+    /* A new file gets what fopen gives: 0666 & ~umask. */
+    path_of(target, sizeof target, "modes.csv");
+    assert_int_equal(pi_data_save(target, 3, 2, x), PI_OK);
+    assert_int_equal(mode_of(target), 0644);
+    umask(077);
+    path_of(other, sizeof other, "modes2.csv");
+    assert_int_equal(pi_data_save(other, 3, 2, x), PI_OK);
+    assert_int_equal(mode_of(other), 0600);
+    /* An existing file keeps its mode (a 0644 model stayed 0600 after re-saving). */
+    assert_int_equal(chmod(target, 0640), 0);
+    assert_int_equal(pi_data_save(target, 2, 2, x), PI_OK);
+    assert_int_equal(mode_of(target), 0640);
+    expect_rows(target, 2);
+    umask(saved_umask);
+
+    /* A symlink is followed: the file it points to is replaced, the link stays a link. */
+    path_of(link, sizeof link, "link.csv");
+    assert_int_equal(symlink("modes.csv", link), 0); /* relative to the link's directory */
+    assert_int_equal(pi_data_save(link, 1, 2, x), PI_OK);
+    struct stat info;
+    assert_int_equal(lstat(link, &info), 0);
+    assert_true(S_ISLNK(info.st_mode));
+    expect_rows(target, 1);
+    /* ... also a dangling one, through two hops: the save creates the final target. */
+    char hop[200], dangling[200];
+    path_of(hop, sizeof hop, "hop.csv");
+    path_of(dangling, sizeof dangling, "made-by-save.csv");
+    assert_int_equal(symlink(dangling, hop), 0);
+    path_of(link, sizeof link, "link2.csv");
+    assert_int_equal(symlink("hop.csv", link), 0);
+    assert_int_equal(pi_data_save(link, 3, 2, x), PI_OK);
+    assert_int_equal(lstat(hop, &info), 0);
+    assert_true(S_ISLNK(info.st_mode));
+    expect_rows(dangling, 3);
+
+    /* A non-regular target is refused and left as it was (as root it was replaced). */
+    path_of(fifo, sizeof fifo, "fifo-target.csv");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(pi_data_save(fifo, 3, 2, x), PI_EIO);
+    assert_non_null(strstr(pi_last_error(), "not a regular file"));
+    assert_int_equal(stat(fifo, &info), 0);
+    assert_true(S_ISFIFO(info.st_mode));
+    path_of(link, sizeof link, "link-to-fifo.csv");
+    assert_int_equal(symlink(fifo, link), 0);
+    assert_int_equal(pi_data_save(link, 3, 2, x), PI_EIO);
+
+    /* Temporaries of killed saves of this target are removed by its next save; a live save's
+     * (locked) and other targets' are kept. */
+    char dead[200], live[200], foreign[200];
+    path_of(dead, sizeof dead, ".modes.csv.pathint.tmp.dead01");
+    path_of(live, sizeof live, ".modes.csv.pathint.tmp.live01");
+    path_of(foreign, sizeof foreign, ".modes2.csv.pathint.tmp.dead02");
+    make_file(dead, "partial", 0600);
+    make_file(live, "partial", 0600);
+    make_file(foreign, "partial", 0600);
+    int held = open(live, O_RDONLY);
+    assert_true(held >= 0);
+    assert_int_equal(flock(held, LOCK_EX), 0);
+    assert_int_equal(pi_data_save(target, 3, 2, x), PI_OK);
+    assert_int_equal(access(dead, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    assert_int_equal(access(foreign, F_OK), 0);
+    close(held);
+    assert_int_equal(pi_data_save(target, 3, 2, x), PI_OK); /* now unlocked: removed */
+    assert_int_equal(access(live, F_OK), -1);
+    assert_int_equal(count_matching(dir, ".modes.csv.pathint.tmp."), 0);
+
+    /* A target name of NAME_MAX bytes: its temporary name must fit too. */
+    char name[NAME_MAX + 1], longpath[sizeof dir + NAME_MAX + 2];
+    memset(name, 'n', NAME_MAX);
+    memcpy(name + NAME_MAX - 4, ".csv", 5);
+    snprintf(longpath, sizeof longpath, "%s/%s", dir, name);
+    assert_int_equal(pi_data_save(longpath, 3, 2, x), PI_OK);
+    expect_rows(longpath, 3);
+    assert_int_equal(pi_data_save(longpath, 2, 2, x), PI_OK);
+    expect_rows(longpath, 2);
+    assert_int_equal(count_matching(dir, ".pathint.tmp."), 1); /* only the foreign one */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_callback_never_concurrent),
         cmocka_unit_test(test_safetensors_locale_independent),
         cmocka_unit_test(test_loaders_refuse_special_files),
+        cmocka_unit_test(test_saves_without_side_effects),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
