@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/core.h"
 #include "pathint.h"
 
 #include <locale.h>
@@ -482,6 +483,67 @@ static void test_saves_without_side_effects(void **state)
     assert_int_equal(count_matching(dir, ".pathint.tmp."), 1); /* only the foreign one */
 }
 
+/* ---- point 7: a checkpoint's sigma_data has the model file's and the setter's bound -------- */
+static void put_u64le(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_u64le(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void test_checkpoint_sigma_data_bound(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = NULL;
+    pi_model_t *m = NULL, *m2 = (pi_model_t *)0x1;
+    pi_trainer_t *tr = NULL, *t2 = (pi_trainer_t *)0x1;
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_model_create_mlp(sde, 2, 8, 1, &m), PI_OK);
+    const double marker = 0.123456789012345;
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, marker), PI_OK);
+    assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 2e30), PI_EINVAL);
+    assert_int_equal(pi_trainer_create(m, &tr), PI_OK);
+    char ckpt[160];
+    path_of(ckpt, sizeof ckpt, "sigma.ckpt");
+    assert_int_equal(pi_trainer_save(tr, ckpt), PI_OK);
+    size_t size;
+    unsigned char *c = (unsigned char *)read_all(ckpt, &size);
+    size_t model_size = (size_t)get_u64le(c + 24), hits = 0;
+    /* sigma_data inside the embedded model file, set to 2e30 under valid checksums. */
+    for (size_t off = 32; off + 8 <= 32 + model_size; off++) {
+        double v;
+        memcpy(&v, c + off, 8);
+        if (v == marker) {
+            double big = 2e30;
+            memcpy(c + off, &big, 8);
+            hits++;
+        }
+    }
+    assert_int_equal(hits, 1);
+    /* pi_checksum64 of the model file, then of the checkpoint (each over what precedes it). */
+    put_u64le(c + 32 + model_size - 8, pi_checksum64(c + 32, model_size - 8, 0));
+    put_u64le(c + size - 8, pi_checksum64(c, size - 8, 0));
+    FILE *fp = fopen(ckpt, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(c, 1, size, fp), size);
+    assert_int_equal(fclose(fp), 0);
+    free(c);
+    assert_int_equal(pi_trainer_resume(ckpt, &m2, &t2), PI_EFORMAT);
+    if (strstr(pi_last_error(), "sigma_data") == NULL)
+        fail_msg("message '%s' lacks sigma_data", pi_last_error());
+    assert_true(m2 == (pi_model_t *)0x1 && t2 == (pi_trainer_t *)0x1);
+    pi_trainer_destroy(tr);
+    pi_model_destroy(m);
+    pi_sde_destroy(sde);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_safetensors_locale_independent),
         cmocka_unit_test(test_loaders_refuse_special_files),
         cmocka_unit_test(test_saves_without_side_effects),
+        cmocka_unit_test(test_checkpoint_sigma_data_bound),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

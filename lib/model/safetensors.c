@@ -26,6 +26,7 @@
  * arrays of non-negative integers. Anything else, any size that disagrees with the file, and
  * any header over 100 MiB is PI_EFORMAT; nothing is allocated from a size read in the file
  * beyond the file's own length. */
+#include "core/options.h"
 #include "model/mlp_model.h"
 
 #include "core/codec.h"
@@ -591,8 +592,8 @@ static pi_status build_model(const char *path, const pi_sde_t *sde, st_tensor *t
     double sigma_data = 0.5;
     if (meta->sigma_data[0] != '\0') {
         /* In the C locale whatever the host's (issue 20): files use '.'. */
-        if (!pi_parse_double(meta->sigma_data, &sigma_data) || !isfinite(sigma_data) ||
-            sigma_data <= 0.0 || sigma_data > 1e30)
+        if (!pi_parse_double(meta->sigma_data, &sigma_data) ||
+            pi_option_check(PI_OPTION_MLP_SIGMA_DATA, sigma_data, "safetensors") != PI_OK)
             return BAD("%s: metadata sigma_data must be a number in (0, 1e30]", path);
     }
     /* Values: converted to float, all finite. */
