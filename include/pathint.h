@@ -811,7 +811,9 @@ typedef enum pi_method {
     PI_METHOD_EXP1 = 2,        /**< First-order exponential integrator (ħ = 0: DDIM). */
     PI_METHOD_EXP2M = 3,       /**< Second-order multistep exponential (ħ = 0: DPM-Solver++(2M)). */
     PI_METHOD_HEUN = 4,        /**< Heun (stochastic Heun for ħ > 0). */
-    PI_METHOD_RK45 = 5         /**< Adaptive embedded Runge–Kutta (ħ = 0 only). */
+    PI_METHOD_RK45 = 5         /**< Adaptive embedded Runge–Kutta (ħ = 0 only). Its step sizes
+                                    follow one error norm over the whole batch, so its rows
+                                    depend on the batch (not on the thread count). */
 } pi_method;
 
 /** Step schedules (generators of time arrays). */
@@ -956,9 +958,13 @@ PI_API pi_status pi_sampler_get_stats(const pi_sampler_t *sampler, size_t *nfe,
                                       size_t *accepted, size_t *rejected);
 
 /**
- * Draw n samples from the prior at t_start down to t_end. Row i depends only
- * on (seed, i): the result is bitwise identical for any n, thread count and
- * partition (docs/samplers.md).
+ * Draw n samples from the prior at t_start down to t_end. With the fixed-step
+ * methods row i depends only on (seed, i): the result is bitwise identical for
+ * any n, thread count and partition (docs/samplers.md). #PI_METHOD_RK45 is the
+ * exception in n: one adaptive step sequence serves the whole batch, chosen from
+ * an error norm over all rows, so row i also depends on the other rows (its
+ * prior draw does not); for a given batch it is bitwise identical for any
+ * thread count and partition.
  * @param[in] sampler The sampler (its options are read, counters and
  *            trajectory written).
  * @param[in] n Rows, >= 1 (n · dim <= 2^40).

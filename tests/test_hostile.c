@@ -544,6 +544,47 @@ static void test_checkpoint_sigma_data_bound(void **state)
     pi_sde_destroy(sde);
 }
 
+/* ---- point 8: what pi_sampler_run promises for n, per method ------------------------------ */
+static void run_rows(pi_model_t *m, pi_method method, int threads, size_t n, float *x)
+{
+    pi_sampler_t *s = NULL;
+    assert_int_equal(pi_sampler_create(m, &s), PI_OK);
+    assert_int_equal(pi_sampler_set_method(s, method), PI_OK);
+    assert_int_equal(pi_sampler_set_steps(s, 12), PI_OK);
+    assert_int_equal(pi_sampler_set_seed(s, 5), PI_OK);
+    assert_int_equal(pi_sampler_set_threads(s, threads), PI_OK);
+    if (method == PI_METHOD_RK45)
+        assert_int_equal(pi_sampler_set_tolerances(s, 1e-3, 1e-5), PI_OK);
+    assert_int_equal(pi_sampler_run(s, n, x), PI_OK);
+    pi_sampler_destroy(s);
+}
+
+static void test_batch_promise_per_method(void **state)
+{
+    (void)state;
+    pi_sde_t *sde;
+    pi_model_t *m = make_gmm(&sde);
+    enum { N = 9 };
+    float all[2 * N], one[2], threads4[2 * N];
+    /* Fixed-step methods: row i of a batch of 9 is row i alone (any n), bitwise. */
+    const pi_method fixed[] = {PI_METHOD_EULER, PI_METHOD_EXP1, PI_METHOD_EXP2M, PI_METHOD_HEUN};
+    for (size_t k = 0; k < 4; k++) {
+        run_rows(m, fixed[k], 1, N, all);
+        run_rows(m, fixed[k], 3, 1, one);
+        assert_memory_equal(one, all, sizeof one);
+    }
+    /* RK45 (the header's exception in n): bitwise for any thread count at a fixed batch ... */
+    run_rows(m, PI_METHOD_RK45, 1, N, all);
+    run_rows(m, PI_METHOD_RK45, 4, N, threads4);
+    assert_memory_equal(all, threads4, sizeof all);
+    /* ... but row 0 depends on the batch (one step sequence for all rows). If this starts to
+     * hold, RK45 has become per-row: make the header promise "any n" for it too. */
+    run_rows(m, PI_METHOD_RK45, 1, 1, one);
+    assert_memory_not_equal(one, all, sizeof one);
+    pi_model_destroy(m);
+    pi_sde_destroy(sde);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_loaders_refuse_special_files),
         cmocka_unit_test(test_saves_without_side_effects),
         cmocka_unit_test(test_checkpoint_sigma_data_bound),
+        cmocka_unit_test(test_batch_promise_per_method),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
