@@ -61,6 +61,16 @@
  *   callback and can be canceled from another thread (pi_X_cancel()).
  * - Destroy functions accept NULL.
  * - The library copies what it keeps; what it borrows is stated per function.
+ * - Loaders (models, safetensors, checkpoints, data) read regular files only: a device,
+ *   FIFO or directory is refused with #PI_EIO before anything is read.
+ * - Saves (models, safetensors, checkpoints, data) are atomic: they write
+ *   `.<name>.pathint.tmp.XXXXXX` next to the final target (symbolic links are followed),
+ *   fsync it and rename it over the target, so a failed or killed save leaves the old
+ *   file intact. The new file keeps the old file's permission bits, or gets
+ *   0666 & ~umask like fopen() when new; a target that is not a regular file is refused
+ *   with #PI_EIO. The temporary of a killed save is removed by the next save of the same
+ *   target (a live save holds a flock() on its own). A name too long for a temporary
+ *   name within NAME_MAX uses a prefix of it and a hash of the whole name.
  * - No global mutable state: everything lives in handles, except the per-thread
  *   message returned by pi_last_error().
  */
@@ -119,7 +129,8 @@ extern "C" {
     X(PI_ECANCELED, -7, "the operation was canceled")                          \
     X(PI_ENUMERIC, -8, "numerical failure (non-finite value or divergence)")   \
     X(PI_ENOCONVERGE, -9, "solver did not converge (step size underflow or step limit)") \
-    X(PI_EMISMATCH, -10, "objects do not match (dimension, SDE or shape)")
+    X(PI_EMISMATCH, -10, "objects do not match (dimension, SDE or shape)")   \
+    X(PI_EBUSY, -11, "the handle is busy with another call")
 
 #if defined(PI_DOXYGEN)
 /** Status codes (generated from #PI_STATUS_LIST; listed here for the documentation). */
@@ -134,7 +145,10 @@ enum pi_status_code {
     PI_ECANCELED = -7,     /**< the operation was canceled */
     PI_ENUMERIC = -8,      /**< numerical failure (non-finite value or divergence) */
     PI_ENOCONVERGE = -9,   /**< solver did not converge (step size underflow or step limit) */
-    PI_EMISMATCH = -10     /**< objects do not match (dimension, SDE or shape) */
+    PI_EMISMATCH = -10,    /**< objects do not match (dimension, SDE or shape) */
+    PI_EBUSY = -11         /**< the handle is busy with another call: a second sampler run,
+                                likelihood computation or training call on one handle while
+                                the first is in progress (another thread, or a callback) */
 };
 #else
 enum pi_status_code {
@@ -785,8 +799,10 @@ PI_API pi_status pi_model_load_safetensors(const pi_sde_t *sde, const char *path
  * pi_sampler_destroy(sampler);
  * @endcode
  * @threadsafety A sampler is used by one thread at a time, except
- * pi_sampler_cancel(), which any thread may call. It borrows its model, which
- * must outlive it; many samplers may share one model.
+ * pi_sampler_cancel(), which any thread may call. A second pi_sampler_run() or
+ * pi_sampler_run_from() on a sampler whose run is in progress (from another thread or
+ * from its step callback) fails with #PI_EBUSY and leaves the running run alone. It
+ * borrows its model, which must outlive it; many samplers may share one model.
  *  @{ */
 
 /** Integrators. */
@@ -795,7 +811,9 @@ typedef enum pi_method {
     PI_METHOD_EXP1 = 2,        /**< First-order exponential integrator (ħ = 0: DDIM). */
     PI_METHOD_EXP2M = 3,       /**< Second-order multistep exponential (ħ = 0: DPM-Solver++(2M)). */
     PI_METHOD_HEUN = 4,        /**< Heun (stochastic Heun for ħ > 0). */
-    PI_METHOD_RK45 = 5         /**< Adaptive embedded Runge–Kutta (ħ = 0 only). */
+    PI_METHOD_RK45 = 5         /**< Adaptive embedded Runge–Kutta (ħ = 0 only). Its step sizes
+                                    follow one error norm over the whole batch, so its rows
+                                    depend on the batch (not on the thread count). */
 } pi_method;
 
 /** Step schedules (generators of time arrays). */
@@ -941,8 +959,10 @@ PI_API pi_status pi_sampler_set_trajectory(pi_sampler_t *sampler, int enabled, s
 PI_API pi_status pi_sampler_get_trajectory_settings(const pi_sampler_t *sampler, int *enabled,
                                                     size_t *capacity);
 /**
- * The last run's trajectories: @p npoints time points (steps + 1), each n × dim.
- * Pointers are valid until the next run or destroy. Any pointer may be NULL.
+ * The last run's trajectories: @p npoints time points (steps + 1), each n × dim with that
+ * run's n. After a canceled or failed run, the points it completed (0 when it failed before
+ * its first step, whatever earlier runs recorded). Pointers are valid until the next run or
+ * destroy. Any pointer may be NULL.
  */
 PI_API pi_status pi_sampler_get_trajectory(const pi_sampler_t *sampler, const float **x,
                                            const float **denoised, size_t *npoints);
@@ -952,9 +972,13 @@ PI_API pi_status pi_sampler_get_stats(const pi_sampler_t *sampler, size_t *nfe,
                                       size_t *accepted, size_t *rejected);
 
 /**
- * Draw n samples from the prior at t_start down to t_end. Row i depends only
- * on (seed, i): the result is bitwise identical for any n, thread count and
- * partition (docs/samplers.md).
+ * Draw n samples from the prior at t_start down to t_end. With the fixed-step
+ * methods row i depends only on (seed, i): the result is bitwise identical for
+ * any n, thread count and partition (docs/samplers.md). #PI_METHOD_RK45 is the
+ * exception in n: one adaptive step sequence serves the whole batch, chosen from
+ * an error norm over all rows, so row i also depends on the other rows (its
+ * prior draw does not); for a given batch it is bitwise identical for any
+ * thread count and partition.
  * @param[in] sampler The sampler (its options are read, counters and
  *            trajectory written).
  * @param[in] n Rows, >= 1 (n · dim <= 2^40).
@@ -1012,7 +1036,9 @@ PI_API pi_status pi_sampler_gits(pi_sampler_t *sampler, size_t steps, size_t fin
  * pi_likelihood_destroy(lik);
  * @endcode
  * @threadsafety A likelihood handle is used by one thread at a time;
- * pi_likelihood_cancel() may be called from any thread. Its model is borrowed and
+ * pi_likelihood_cancel() may be called from any thread. A second computation
+ * (pi_likelihood_nll(), _nll_ex(), _nll_hbar(), _action_bound()) on a handle whose
+ * computation is in progress fails with #PI_EBUSY. Its model is borrowed and
  * must outlive it; several handles may share one model.
  *  @{ */
 
@@ -1197,7 +1223,9 @@ PI_API pi_status pi_bits_per_dim(double nll, size_t dim, double scale, double *o
  * is allowed), and with a fixed seed and thread count training is bitwise
  * reproducible, also across pi_trainer_save() / pi_trainer_resume().
  *
- * @threadsafety One thread at a time. The trainer borrows and mutates its
+ * @threadsafety One thread at a time: pi_trainer_fit(), pi_trainer_step() or
+ * pi_trainer_loss() on a trainer that is running one of them (another thread, or its
+ * callback) fails with #PI_EBUSY. The trainer borrows and mutates its
  * model (an MLP), which must outlive it; do not evaluate the model from other
  * threads while a step or fit runs.
  *  @{ */
@@ -1433,8 +1461,10 @@ PI_API pi_status pi_data_generate(pi_dataset dataset, size_t n, uint64_t seed, f
 /**
  * Load an n × dim float array from a file: `.npy` (versions 1.0–3.0, '<f4' or
  * '<f8', C order, 1-D → dim 1 or 2-D), `.csv` (comma-separated decimal
- * numbers, optional header line, blank lines skipped, the same column count
- * on every row; locale independent) or pathint's raw float32 (`.f32`: magic
+ * numbers, an optional header line of column names (each starting with a letter
+ * or '_', optionally quoted; a first line that is neither numbers nor names is an
+ * error naming its column), a UTF-8 byte-order mark skipped, blank lines skipped,
+ * the same column count on every row; locale independent) or pathint's raw float32 (`.f32`: magic
  * "PIF32\0\0\0", u64 n, u64 dim, n·dim float32, all little-endian). The
  * content's magic number decides for .npy and .f32; otherwise a `.csv`
  * extension. Every value must be finite in float32. Sizes are checked

@@ -6,8 +6,9 @@
 # BUILD_DIR is an ordinary (non-sanitized) build folder with the tests enabled, used for the
 # valgrind part. PARTs (default: all, in this order):
 #   tsan      TSan build (build-tsan, clang) running the threading suites (test_stress_threads,
-#             test_sampler_threads, test_pool, and the likelihood and trainer suites, which cancel
-#             from other threads): no reports
+#             test_sampler_threads, test_pool, the likelihood and trainer suites, which cancel
+#             from other threads, and test_hostile: handles refused with PI_EBUSY, a host
+#             callback under 4-thread runs): no reports
 #   valgrind  memcheck over the C suites of BUILD_DIR (meson test --setup valgrind): zero
 #             errors, no definite/indirect leaks; plus test_alloc_failure with the interposed
 #             malloc active under valgrind (--soname-synonyms=somalloc=nouserintercepts)

@@ -44,6 +44,7 @@ static void test_status_strings(void **state)
     assert_int_equal(PI_ENUMERIC, -8);
     assert_int_equal(PI_ENOCONVERGE, -9);
     assert_int_equal(PI_EMISMATCH, -10);
+    assert_int_equal(PI_EBUSY, -11);
     /* Every listed code has a distinct non-empty message and a distinct non-positive value. */
     int values[] = {
 #define V_(name, value, message) value,

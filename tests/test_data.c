@@ -397,6 +397,69 @@ static void test_csv_parsing(void **state)
     assert_int_equal(pi_data_load(path, &x, &n, &dim), PI_EFORMAT);
 }
 
+/* Issue 20, point 4: a first line that fails to parse was dropped as a header with PI_OK,
+ * losing a data row; a header is a line of names, a BOM is skipped, '<f4\0' is not '<f4'. */
+static void test_first_line_is_never_dropped(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path(path, sizeof path, "first.csv");
+    float *x = NULL;
+    size_t n = 0, dim = 0;
+    /* A UTF-8 byte-order mark before numbers: all three rows are kept. */
+    write_text(path, "\xEF\xBB\xBF" "1.5,2\n3,4\n5,6\n");
+    assert_int_equal(pi_data_load(path, &x, &n, &dim), PI_OK);
+    assert_int_equal(n, 3);
+    assert_true(x[0] == 1.5f && x[5] == 6.0f);
+    pi_free(x);
+    /* ... and before a header of (quoted, non-ASCII, underscore) names. */
+    write_text(path, "\xEF\xBB\xBF\"x\", _y2 ,gr\xC3\xB6\xC3\x9F" "e\n1,2,3\n");
+    assert_int_equal(pi_data_load(path, &x, &n, &dim), PI_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(dim, 3);
+    pi_free(x);
+    float *keep = (float *)0x1;
+    struct {
+        const char *text, *message;
+    } bad[] = {
+        {"nan,1\n3,4\n", "line 1, column 0 is neither a number nor a column name"},
+        {"1,-inf\n3,4\n", "line 1, column 1 is neither"},
+        {"1,Infinity\n3,4\n", "line 1, column 1 is neither"},
+        {"\"1.5\",2\n3,4\n", "line 1, column 0 is neither"},
+        {"1,,2\n3,4,5\n", "line 1, column 1 is neither"},
+        {"0x10,2\n3,4\n", "line 1, column 0 is neither"},
+        {"\xEF\xBC\x91,2\n3,4\n", "line 1, column 0 is neither"}, /* full-width 1 */
+        {"\n\nx,\n3,4\n", "line 3, column 1 is neither"},
+        {"\xEF\xBB\xBF\xEF\xBB\xBF" "1,2\n", "line 1, column 0 is neither"}, /* two BOMs */
+        {"x,1\n3,4\n", "line 1 mixes numbers and column names (column 1 is a number)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_text(path, bad[i].text);
+        x = keep;
+        n = dim = 7;
+        assert_int_equal(pi_data_load(path, &x, &n, &dim), PI_EFORMAT);
+        if (strstr(pi_last_error(), bad[i].message) == NULL)
+            fail_msg("case %zu: message '%s' lacks '%s'", i, pi_last_error(), bad[i].message);
+        assert_true(x == keep && n == 7 && dim == 7);
+    }
+    /* .npy: a descr with an embedded NUL is not '<f4'. */
+    tmp_path(path, sizeof path, "nul.npy");
+    unsigned char buf[256];
+    const float one[2] = {1.0f, 2.0f};
+    static const char dict[] = "{'descr': '<f4\0', 'fortran_order': False, 'shape': (2,), }";
+    size_t len = sizeof dict - 1;
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (unsigned char)len;
+    buf[9] = 0;
+    memcpy(buf + 10, dict, len);
+    memcpy(buf + 10 + len, one, sizeof one);
+    write_bytes(path, buf, 10 + len + sizeof one);
+    x = keep;
+    assert_int_equal(pi_data_load(path, &x, &n, &dim), PI_EFORMAT);
+    assert_non_null(strstr(pi_last_error(), "descr"));
+    assert_true(x == keep);
+}
+
 static void test_f32_rejections(void **state)
 {
     (void)state;
@@ -477,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_load_numpy_written_file),
         cmocka_unit_test(test_npy_variants_and_rejections),
         cmocka_unit_test(test_csv_parsing),
+        cmocka_unit_test(test_first_line_is_never_dropped),
         cmocka_unit_test(test_f32_rejections),
         cmocka_unit_test(test_load_save_bad_arguments),
     };

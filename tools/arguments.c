@@ -3,6 +3,8 @@
 
 #include "messages.h"
 
+#include "pathint.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -58,6 +60,8 @@ int parse_args(int argc, char **argv, const option_spec *specs, args *a)
                     return fail_usage("option '--%s' needs a value (%s)", specs[k].name, specs[k].metavar);
                 inline_value = argv[++i];
             }
+            if (a->given[k]) /* a second --model would silently replace the first */
+                return fail_usage("option '--%s' given more than once", specs[k].name);
             a->value[k] = inline_value;
         } else if (inline_value) {
             return fail_usage("option '--%s' takes no value", specs[k].name);
@@ -105,6 +109,37 @@ double opt_double(args *a, const char *name, double def)
         return def;
     }
     return v;
+}
+
+void opt_library_range(args *a, const char *name, int key)
+{
+    if (!opt_given(a, name))
+        return;
+    const char *text = opt_str(a, name, NULL);
+    int was_bad = a->bad;
+    a->bad = 0;
+    double v = opt_double(a, name, 0.0);
+    if (a->bad) {
+        a->bad = 1;
+        return;
+    }
+    a->bad = was_bad;
+    double lo, hi;
+    unsigned flags;
+    if (pi_option_info((pi_option)key, NULL, NULL, &lo, &hi, &flags) != PI_OK)
+        return;
+    int ok = (flags & PI_OPTION_MIN_EXCLUSIVE ? v > lo : v >= lo) &&
+             (flags & PI_OPTION_MAX_EXCLUSIVE ? v < hi : v <= hi);
+    if (ok && (flags & (PI_OPTION_INTEGER | PI_OPTION_EVEN)))
+        ok = v == floor(v) && (!(flags & PI_OPTION_EVEN) || fmod(v, 2.0) == 0.0);
+    if (!ok) {
+        fail_usage("--%s must be %s in %c%g, %g%c, got '%s'", name,
+                   flags & PI_OPTION_EVEN ? "an even integer" : flags & PI_OPTION_INTEGER ? "an integer"
+                                                                                          : "a number",
+                   flags & PI_OPTION_MIN_EXCLUSIVE ? '(' : '[', lo, hi,
+                   flags & PI_OPTION_MAX_EXCLUSIVE ? ')' : ']', text);
+        a->bad = 1;
+    }
 }
 
 uint64_t opt_u64(args *a, const char *name, uint64_t def, uint64_t min, uint64_t max)

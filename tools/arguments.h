@@ -35,6 +35,9 @@ int opt_given(const args *a, const char *name);
 const char *opt_str(const args *a, const char *name, const char *def);
 /* Typed values: on a malformed one, print a usage message, set a->bad and return def. */
 double opt_double(args *a, const char *name, double def);
+/* If --name was given: its value must be in the library's range of option key (pi_option_info),
+ * else a usage error (a->bad set), before anything is read or written. */
+void opt_library_range(args *a, const char *name, int key);
 uint64_t opt_u64(args *a, const char *name, uint64_t def, uint64_t min, uint64_t max);
 
 /* A name for a library value on the command line; tables end with a NULL name. */

@@ -40,7 +40,8 @@ expect 1 "model file that does not exist" "$tool" sample --model "$tmp/none.pim"
 printf 'not a model' >"$tmp/junk.pim"
 expect 1 "corrupt model file" "$tool" sample --model "$tmp/junk.pim"
 grep -q "error" "$tmp/err" || { echo "FAIL: runtime errors say 'error'"; failures=$((failures + 1)); }
-expect 1 "invalid hbar reported by the library" "$tool" train --dataset moons --n 200 --steps 2 --out "$tmp/m0.pim" --lr -1
+expect 2 "an option value outside the library's range is a usage error" "$tool" train --dataset moons --n 200 \
+    --steps 2 --out "$tmp/m0.pim" --lr -1
 
 # A tiny model through every subcommand.
 expect 0 "train" "$tool" train --dataset moons --n 2000 --steps 60 --batch 64 --width 16 --layers 2 \
@@ -62,6 +63,53 @@ grep -q "c1" "$tmp/out" || { echo "FAIL: wkb prints c1"; failures=$((failures + 
 expect 2 "nll rejects --algorithm" "$tool" nll --model "$tmp/m.pim" --data "$tmp/few.csv" --algorithm sweep
 printf '1,2,3\n4,5,6\n' >"$tmp/d3.csv"
 expect 1 "data of the wrong dimension" "$tool" nll --model "$tmp/m.pim" --data "$tmp/d3.csv"
+
+# Issue 20, point 7: hostile arguments and lost output.
+say_fail() { echo "FAIL: $1"; failures=$((failures + 1)); }
+# Values the library refuses are usage errors (2), found before the model is read (the model
+# file does not exist: reading it first would exit 1).
+expect 2 "--hbar -1" "$tool" sample --model "$tmp/none.pim" --hbar -1
+grep -q -- "--hbar must be a number in \[0, " "$tmp/err" || say_fail "the message gives the range of --hbar"
+expect 2 "--rho 0" "$tool" sample --model "$tmp/none.pim" --schedule karras --rho 0
+expect 2 "--rtol 0" "$tool" nll --model "$tmp/none.pim" --data "$tmp/few.csv" --rtol 0
+expect 2 "--steps 0 on nll" "$tool" nll --model "$tmp/none.pim" --data "$tmp/few.csv" --steps 0
+expect 2 "--sigma-data 2e30" "$tool" train --dataset moons --n 200 --steps 2 --out "$tmp/m0.pim" --sigma-data 2e30
+# An option given twice, and a model given both ways, are refused instead of one being dropped.
+expect 2 "--model twice" "$tool" sample --model "$tmp/m.pim" --model "$tmp/none.pim" -n 5
+grep -q "given more than once" "$tmp/err" || say_fail "the message says the option was repeated"
+expect 2 "--model and a positional model" "$tool" sample --model "$tmp/m.pim" "$tmp/none.pim" -n 5
+expect 2 "an extra positional argument" "$tool" nll --model "$tmp/m.pim" --data "$tmp/few.csv" extra
+# Output that never arrives is a failure: stdout on a full device.
+if [ -w /dev/full ]; then
+    "$tool" sample --model "$tmp/m.pim" -n 2000 --steps 2 --quiet >/dev/full 2>"$tmp/err"
+    got=$?
+    if [ "$got" -eq 1 ] && grep -q "stdout\|standard output" "$tmp/err"; then
+        echo "ok:   sample to a full stdout (exit 1)"
+    else
+        say_fail "sample to a full stdout: exit $got, expected 1"
+    fi
+    "$tool" nll --model "$tmp/m.pim" --data "$tmp/few.csv" --quiet >/dev/full 2>"$tmp/err"
+    [ $? -eq 1 ] || say_fail "nll's summary to a full stdout must exit 1"
+fi
+# An unwritable --out is found before the computation, not after it.
+expect 1 "--out in a missing directory (sample)" "$tool" sample --model "$tmp/m.pim" -n 5 --out "$tmp/no/dir/s.csv"
+grep -q "before the computation" "$tmp/err" || say_fail "the --out check runs first"
+# (100 million steps: without the early check this trains for hours; timeout ends it as a failure)
+limit=""
+command -v timeout >/dev/null 2>&1 && limit="timeout 60"
+expect 1 "--out in a missing directory (train)" $limit "$tool" train --dataset moons --n 200 --steps 100000000 \
+    --out "$tmp/no/dir/m.pim" --quiet
+grep -q "before the computation" "$tmp/err" || say_fail "train checks --out before training"
+mkfifo "$tmp/fifo.csv" 2>/dev/null && {
+    expect 1 "--out is a FIFO" "$tool" nll --model "$tmp/m.pim" --data "$tmp/few.csv" --out "$tmp/fifo.csv"
+    grep -q "not a regular file" "$tmp/err" || say_fail "a FIFO --out is refused"
+}
+# A CSV whose first line is not a header is an error, never a dropped row.
+printf '\357\273\2770.1,0.2\n0.3,0.4\n' >"$tmp/bom.csv"
+expect 0 "nll on a CSV with a byte-order mark" "$tool" nll --model "$tmp/m.pim" --data "$tmp/bom.csv" --rtol 1e-4 --quiet
+grep -q "points      2 " "$tmp/out" || say_fail "both rows of the BOM CSV are used"
+printf 'nan,0.2\n0.3,0.4\n' >"$tmp/nan.csv"
+expect 1 "nll on a CSV starting with nan" "$tool" nll --model "$tmp/m.pim" --data "$tmp/nan.csv"
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed"

@@ -27,6 +27,10 @@ int load_data(const char *path, float **data, size_t *n, size_t *dim);
 /* Save n × dim floats: .npy/.csv/.f32 through the library, "-" as CSV on stdout. */
 int save_data(const char *path, size_t n, size_t dim, const float *data);
 int load_model(const char *path, pi_model_t **model);
+/* Before any work: whether an output path can be written (NULL and "-" can): its directory
+ * exists and is writable, and an existing target is a regular file (or a link to one).
+ * 0 or EXIT_RUNTIME with a message. */
+int check_output(const char *path);
 /* A square window around the first two coordinates of the points. */
 void data_bounds(size_t n, size_t dim, const float *x, double *lo, double *hi);
 int write_scatter_png(const char *path, size_t n, size_t dim, const float *x, const char *title);

@@ -149,8 +149,12 @@ static int cmd_demo(args *a)
     int threads = (int)opt_u64(a, "threads", 2, 1, 256);
     int precond = opt_choice(a, "precond", precond_names, PI_PRECOND_EDM);
     double sigma_data = opt_double(a, "sigma-data", 0.5);
+    opt_library_range(a, "sigma-data", PI_OPTION_MLP_SIGMA_DATA);
     if (a->bad)
         return EXIT_USAGE;
+    int out_rc = check_output(out); /* before minutes of training, not after */
+    if (out_rc)
+        return out_rc;
     size_t ntrain = 20000, nheld = nsamples > neval ? nsamples : neval;
 
     demo_result r;

@@ -6,7 +6,10 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int is_png(const char *path)
 {
@@ -33,6 +36,33 @@ int save_data(const char *path, size_t n, size_t dim, const float *data)
     pi_status st = pi_data_save(path, n, dim, data);
     if (st)
         return fail_status(st, "cannot write '%s'", path);
+    return 0;
+}
+
+int check_output(const char *path)
+{
+    if (path == NULL || strcmp(path, "-") == 0)
+        return 0;
+    struct stat info;
+    if (stat(path, &info) == 0 && !S_ISREG(info.st_mode))
+        return fail_runtime("cannot write '%s': not a regular file", path);
+    /* The save writes a temporary next to the target and renames it: the directory must let
+     * us create files. */
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? malloc((size_t)(slash - path) + 2) : NULL;
+    if (slash && !dir)
+        return fail_runtime("out of memory");
+    if (dir) {
+        size_t len = slash == path ? 1 : (size_t)(slash - path);
+        memcpy(dir, path, len);
+        dir[len] = '\0';
+    }
+    int ok = access(dir ? dir : ".", W_OK | X_OK) == 0;
+    int err = errno;
+    free(dir);
+    if (!ok)
+        return fail_runtime("cannot write '%s': %s (checked before the computation)", path,
+                            strerror(err));
     return 0;
 }
 

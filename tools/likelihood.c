@@ -87,15 +87,23 @@ static int likelihood_command(args *a, int with_c1)
     double rtol = opt_double(a, "rtol", 1e-6), atol = opt_double(a, "atol", 1e-8);
     double deq = opt_double(a, "dequantize", 0.0), bpd_scale = opt_double(a, "bpd-scale", 0.0);
     int algorithm = opt_choice(a, "algorithm", wkb_names, PI_WKB_ALGORITHM_SWEEP);
+    opt_library_range(a, "rtol", PI_OPTION_LIKELIHOOD_RTOL);
+    opt_library_range(a, "atol", PI_OPTION_LIKELIHOOD_ATOL);
+    opt_library_range(a, "probes", PI_OPTION_LIKELIHOOD_PROBES);
+    opt_library_range(a, "dequantize", PI_OPTION_LIKELIHOOD_DEQUANTIZATION);
     if (a->bad || check_sampler_options(a))
         return EXIT_USAGE;
+    const char *out = opt_str(a, "out", NULL);
+    int rc = check_output(out);
+    if (rc)
+        return rc;
     pi_model_t *model = NULL;
     pi_sampler_t *s = NULL;
     pi_likelihood_t *lik = NULL;
     float *x = NULL, *table = NULL;
     double *nll = NULL, *c1 = NULL;
     size_t n = 0, dim = 0, mdim = 0;
-    int rc = load_model(model_path, &model);
+    rc = load_model(model_path, &model);
     if (!rc)
         rc = load_data(data_path, &x, &n, &dim);
     if (rc)
@@ -129,7 +137,7 @@ static int likelihood_command(args *a, int with_c1)
     if (!st && with_c1)
         st = pi_likelihood_set_wkb_algorithm(lik, (pi_wkb_algorithm)algorithm);
     if (st) {
-        rc = fail_status(st, "invalid option");
+        rc = fail_option(st, "invalid option");
         goto done;
     }
     nll = malloc(n * sizeof *nll);
@@ -166,7 +174,6 @@ static int likelihood_command(args *a, int with_c1)
     } else if (has_opt(a, "hbar") && opt_double(a, "hbar", 0) != 0) {
         printf("(for NLL at ħ = %g use 'pathint wkb', which adds the first-order term)\n", opt_double(a, "hbar", 0));
     }
-    const char *out = opt_str(a, "out", NULL);
     if (out) {
         size_t cols = with_c1 ? 2 : 1;
         table = malloc(n * cols * sizeof *table);

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "messages.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,7 +71,14 @@ int main(int argc, char **argv)
         if (a.npositional > c->max_positional)
             return fail_usage("unexpected argument '%s'", a.positional[a.npositional - 1]);
         install_sigint();
-        return c->run(&a);
+        rc = c->run(&a);
+        /* Results that never reached stdout (a full device, a closed pipe) are a failure. */
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            int err = errno;
+            if (rc == EXIT_OK)
+                rc = fail_runtime("cannot write the results to standard output: %s", strerror(err));
+        }
+        return rc;
     }
     fprintf(stderr, "pathint: unknown command '%s'\n\n", name);
     print_usage(stderr);

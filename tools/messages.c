@@ -53,6 +53,13 @@ int fail_runtime(const char *fmt, ...)
     return EXIT_RUNTIME;
 }
 
+int fail_option(pi_status status, const char *what)
+{
+    if (status != PI_EINVAL)
+        return fail_status(status, "%s", what);
+    return fail_usage("%s: %s", what, pi_last_error());
+}
+
 int fail_usage(const char *fmt, ...)
 {
     va_list ap;

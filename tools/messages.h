@@ -30,6 +30,9 @@ void install_sigint(void);
 int fail_status(pi_status status, const char *fmt, ...) TOOL_PRINTF(2, 3);
 /* A runtime failure outside the library (a file, memory). Returns EXIT_RUNTIME. */
 int fail_runtime(const char *fmt, ...) TOOL_PRINTF(1, 2);
+/* A failed setter of a user's option value: PI_EINVAL is a usage error (EXIT_USAGE, with the
+ * library's message); other statuses go to fail_status. */
+int fail_option(pi_status status, const char *what);
 /* A usage error, with a pointer to --help. Returns EXIT_USAGE. */
 int fail_usage(const char *fmt, ...) TOOL_PRINTF(1, 2);
 /* A note on stderr, unless --quiet. */

@@ -22,12 +22,17 @@ static int cmd_sample(args *a)
         return fail_usage("missing --model FILE");
     size_t n = (size_t)opt_u64(a, "n", 1000, 1, 100000000);
     const char *out = opt_str(a, "out", "-");
+    if (a->npositional && has_opt(a, "model"))
+        return fail_usage("give the model once: as --model FILE or as an argument, not both");
     if (a->bad || check_sampler_options(a))
         return EXIT_USAGE;
+    int rc = check_output(out);
+    if (rc)
+        return rc;
     pi_model_t *model = NULL;
     pi_sampler_t *s = NULL;
     float *x = NULL;
-    int rc = load_model(model_path, &model);
+    rc = load_model(model_path, &model);
     if (rc)
         return rc;
     size_t dim = 0;
@@ -45,7 +50,7 @@ static int cmd_sample(args *a)
     if (!st && has_opt(a, "denoise-final"))
         st = pi_sampler_set_denoise_final(s, 1);
     if (st) {
-        rc = fail_status(st, "invalid sampler option");
+        rc = fail_option(st, "invalid sampler option");
         goto done;
     }
     run_progress rp = {0};

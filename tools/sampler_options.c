@@ -22,6 +22,11 @@ int check_sampler_options(args *a)
     (void)opt_double(a, "rho", NAN);
     (void)opt_u64(a, "seed", 0, 0, UINT64_MAX);
     (void)opt_u64(a, "threads", 1, 1, 256);
+    /* The library's ranges, checked before any file is read (invalid values are usage errors). */
+    opt_library_range(a, "hbar", PI_OPTION_SAMPLER_HBAR);
+    opt_library_range(a, "steps", PI_OPTION_SAMPLER_STEPS);
+    opt_library_range(a, "rho", PI_OPTION_SAMPLER_KARRAS_RHO);
+    opt_library_range(a, "threads", PI_OPTION_SAMPLER_THREADS);
     return a->bad ? EXIT_USAGE : 0;
 }
 

@@ -76,6 +76,11 @@ static int cmd_train(args *a)
     double sigma_data = opt_double(a, "sigma-data", 0.5);
     uint64_t seed = opt_u64(a, "seed", 0, 0, UINT64_MAX);
     int threads = (int)opt_u64(a, "threads", 1, 1, 256);
+    opt_library_range(a, "lr", PI_OPTION_TRAINER_LEARNING_RATE);
+    opt_library_range(a, "ema", PI_OPTION_TRAINER_EMA);
+    opt_library_range(a, "sigma-data", PI_OPTION_MLP_SIGMA_DATA);
+    opt_library_range(a, "batch", PI_OPTION_TRAINER_BATCH_SIZE);
+    opt_library_range(a, "threads", PI_OPTION_TRAINER_THREADS);
     if (a->bad)
         return EXIT_USAGE;
     if (resume && (has_opt(a, "precond") || has_opt(a, "sigma-data")))
@@ -86,6 +91,14 @@ static int cmd_train(args *a)
         return fail_usage("missing --out FILE (or --checkpoint FILE)");
     if (resume && (has_opt(a, "sde") || has_opt(a, "width") || has_opt(a, "layers")))
         return fail_usage("--resume takes the model from the checkpoint; drop --sde/--width/--layers");
+    /* Unwritable outputs are found before the training, not after it. */
+    int out_rc = check_output(out);
+    if (!out_rc)
+        out_rc = check_output(ckpt);
+    if (!out_rc)
+        out_rc = check_output(opt_str(a, "safetensors", NULL));
+    if (out_rc)
+        return out_rc;
 
     float *x = NULL;
     size_t n = 0, dim = 0;
@@ -146,12 +159,12 @@ static int cmd_train(args *a)
         if (!st)
             st = pi_trainer_set_seed(tr, seed);
         if (st) {
-            rc = fail_status(st, "cannot set up training");
+            rc = fail_option(st, "cannot set up training");
             goto done;
         }
     }
     if ((st = pi_trainer_set_threads(tr, threads))) {
-        rc = fail_status(st, "invalid --threads");
+        rc = fail_option(st, "invalid --threads");
         goto done;
     }
     size_t nparams = 0;

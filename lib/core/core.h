@@ -5,6 +5,7 @@
 #include "pathint.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,11 @@ pi_status pi_fail(pi_status code, const char *fmt, ...) PI_PRINTF(2, 3);
             return pi_fail(PI_EINVAL, "%s: %s must be finite, got %g", __func__, #value,        \
                            (double)(value));                                                   \
     } while (0)
+
+/* One long call at a time on a handle: marks *running (0 -> 1) and returns PI_OK, or fails
+ * with PI_EBUSY naming func when another call (another thread, or a callback of the running
+ * call) holds the handle. The caller clears *running when it is done. */
+pi_status pi_enter_busy(atomic_int *running, const char *func, const char *handle);
 
 /* Sizes above this are rejected as absurd (guards against overflow and forged sizes). */
 #define PI_MAX_ELEMENTS ((size_t)1 << 40)
@@ -81,6 +87,14 @@ pi_status pi_render_to_memory(pi_status (*writer)(pi_file *file, const void *ctx
                               const char *what, unsigned char **data, size_t *size);
 /* Read a whole file (bounded by max_bytes); *data freed with pi_free. */
 pi_status pi_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *size);
+
+/* Decimal text of a double in files, independent of the host's locale (a host that called
+ * setlocale(LC_ALL, "") with a comma-decimal locale must still write and read "0.5"):
+ * pi_format_double writes "%.17g" in the C locale (round-trips) and returns its length, or -1
+ * if it does not fit or no C locale object can be made; pi_parse_double reads the whole
+ * string s in the C locale and returns 1 with *out, or 0 if s is not exactly one number. */
+int pi_format_double(char *out, size_t cap, double v);
+int pi_parse_double(const char *s, double *out);
 
 /* FNV-1a-style 64-bit checksum (used by file formats). */
 uint64_t pi_checksum64(const void *data, size_t bytes, uint64_t seed);

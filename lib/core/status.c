@@ -32,6 +32,15 @@ pi_status pi_fail(pi_status code, const char *fmt, ...)
     return code;
 }
 
+pi_status pi_enter_busy(atomic_int *running, const char *func, const char *handle)
+{
+    int idle = 0;
+    if (atomic_compare_exchange_strong(running, &idle, 1))
+        return PI_OK;
+    return pi_fail(PI_EBUSY, "%s: another call is running on this %s (one call at a time per "
+                   "handle; use one handle per thread)", func, handle);
+}
+
 unsigned pi_version_number(void) { return PI_VERSION_NUMBER; }
 
 const char *pi_version_string(void) { return PI_VERSION_STRING; }

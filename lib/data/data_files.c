@@ -113,7 +113,7 @@ static int parse_string(npy_cursor *c, char *out, size_t cap)
     char quote = *c->p++;
     size_t len = 0;
     while (c->p < c->end && *c->p != quote) {
-        if (len + 1 >= cap)
+        if (len + 1 >= cap || *c->p == '\0') /* '<f4\0' is not '<f4' */
             return 0;
         out[len++] = *c->p++;
     }
@@ -329,6 +329,41 @@ static int parse_number(const char *p, const char *end, double *out)
     return 1;
 }
 
+/* Whether the field [p, end) is a column name: optionally quoted, starting with a letter or
+ * '_' (ASCII, or a non-ASCII UTF-8 character other than U+FEFF and the full-width forms,
+ * whose digits U+FF10.. are numbers to a reader), and not nan/inf/infinity, which are values. */
+static int field_is_name(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if (end - p >= 2 && (*p == '"' || *p == '\'') && end[-1] == *p) {
+        p++;
+        end--;
+    }
+    if (p >= end)
+        return 0;
+    const unsigned char *u = (const unsigned char *)p;
+    int letter = (u[0] >= 'a' && u[0] <= 'z') || (u[0] >= 'A' && u[0] <= 'Z') || u[0] == '_';
+    int other = u[0] >= 0xC2 && !(u[0] == 0xEF && end - p >= 2 && u[1] >= 0xBC) &&
+                !(end - p >= 3 && memcmp(u, "\xEF\xBB\xBF", 3) == 0); /* U+FEFF, a BOM */
+    if (!letter && !other)
+        return 0;
+    static const char *const values[] = {"nan", "inf", "infinity"};
+    for (size_t k = 0; k < sizeof values / sizeof values[0]; k++) {
+        size_t len = strlen(values[k]);
+        if ((size_t)(end - p) != len)
+            continue;
+        size_t i = 0;
+        while (i < len && (p[i] | 0x20) == values[k][i])
+            i++;
+        if (i == len)
+            return 0;
+    }
+    return 1;
+}
+
 /* Columns of one line [p, end), or 0 if some field is not a number (fields counted). */
 static size_t count_fields(const char *p, const char *end)
 {
@@ -378,6 +413,9 @@ static pi_status load_csv(const char *path, const unsigned char *ubuf, size_t si
                           size_t *n, size_t *dim)
 {
     const char *buf = (const char *)ubuf, *end = buf + size;
+    /* A UTF-8 byte-order mark (what spreadsheet programs write) is skipped. */
+    if (size >= 3 && ubuf[0] == 0xEF && ubuf[1] == 0xBB && ubuf[2] == 0xBF)
+        buf += 3;
     /* First pass: count data lines and columns, find the header. */
     size_t cols = 0, rows = 0, line_no = 0;
     const char *first_data = NULL;
@@ -406,7 +444,33 @@ static pi_status load_csv(const char *path, const unsigned char *ubuf, size_t si
                 if (st != PI_OK)
                     break;
                 cols = fields;
-                if (parse_line(p, line_end, fields, scratch) != fields) {
+                size_t bad = parse_line(p, line_end, fields, scratch);
+                if (bad != fields) {
+                    /* A header is a line of names; anything else that is not numbers is an
+                     * error (dropping it as a header silently lost a data row). */
+                    const char *q = p;
+                    size_t number_at = fields;
+                    for (size_t j = 0; j < fields; j++) {
+                        const char *f = q;
+                        while (q < line_end && *q != ',')
+                            q++;
+                        double v;
+                        if (parse_number(f, q, &v)) {
+                            if (number_at == fields)
+                                number_at = j;
+                        } else if (!field_is_name(f, q)) {
+                            st = pi_fail(PI_EFORMAT, "%s: line %zu, column %zu is neither a number "
+                                         "nor a column name (a header line holds names only)",
+                                         path, line_no, j);
+                            break;
+                        }
+                        q++;
+                    }
+                    if (st == PI_OK && number_at != fields)
+                        st = pi_fail(PI_EFORMAT, "%s: line %zu mixes numbers and column names "
+                                     "(column %zu is a number)", path, line_no, number_at);
+                    if (st != PI_OK)
+                        break;
                     p = next; /* a header line: names, not numbers */
                     continue;
                 }

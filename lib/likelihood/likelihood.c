@@ -188,25 +188,28 @@ static pi_status likelihood_pool(pi_likelihood_t *lik, pi_pool **pool)
 
 /* The engine with per-point records; *processed says whether the points were reached (then
  * the outputs are defined, NaN for failed points). */
-static pi_status run_engine(pi_likelihood_t *lik, size_t n, const float *x, double *nll_out,
+static pi_status run_engine(const char *func, pi_likelihood_t *lik, size_t n, const float *x, double *nll_out,
                             double *c1_out, pi_nll_point_stats *stats, int *processed)
 {
     pi_lik_options o = lik->o;
     for (size_t i = 0; i < n; i++)
         stats[i].status = NOT_PROCESSED;
     *processed = 0;
-    pi_status st = likelihood_pool(lik, &o.pool);
+    /* The pool and the engine's state belong to one computation at a time. */
+    pi_status st = pi_enter_busy(&lik->running, func, "likelihood");
     if (st != PI_OK)
         return st;
-    o.cancel = &lik->cancel;
-    o.progress = lik->callback;
-    o.progress_data = lik->callback_data;
-    atomic_store(&lik->cancel, 0);
-    atomic_store(&lik->running, 1);
-    st = pi_likelihood_compute(lik->model, &o, n, x, nll_out, c1_out, stats);
+    st = likelihood_pool(lik, &o.pool);
+    if (st == PI_OK) {
+        o.cancel = &lik->cancel;
+        o.progress = lik->callback;
+        o.progress_data = lik->callback_data;
+        atomic_store(&lik->cancel, 0);
+        st = pi_likelihood_compute(lik->model, &o, n, x, nll_out, c1_out, stats);
+        *processed = stats[0].status != NOT_PROCESSED;
+    }
     atomic_store(&lik->running, 0);
     atomic_store(&lik->cancel, 0);
-    *processed = stats[0].status != NOT_PROCESSED;
     return st;
 }
 
@@ -221,7 +224,7 @@ pi_status pi_likelihood_nll_ex(pi_likelihood_t *lik, size_t n, const float *x, d
     if (stats == NULL)
         return pi_fail(PI_ENOMEM, "pi_likelihood_nll_ex: out of memory for %zu point records", n);
     int processed = 0;
-    pi_status st = run_engine(lik, n, x, nll_out, c1_out, stats, &processed);
+    pi_status st = run_engine(__func__, lik, n, x, nll_out, c1_out, stats, &processed);
     if (processed) {
         for (size_t i = 0; i < n; i++) {
             if (nfe_out != NULL)
@@ -245,11 +248,16 @@ pi_status pi_likelihood_action_bound(pi_likelihood_t *lik, size_t samples, size_
 {
     PI_CHECK_NULL(lik);
     pi_pool *pool;
-    pi_status st = likelihood_pool(lik, &pool);
+    pi_status st = pi_enter_busy(&lik->running, __func__, "likelihood");
     if (st != PI_OK)
         return st;
-    return pi_lik_action_bound(lik->model, n, data, samples, lik->o.seed, lik->o.threads, pool,
-                               bound, stderr_out);
+    st = likelihood_pool(lik, &pool);
+    if (st == PI_OK)
+        st = pi_lik_action_bound(lik->model, n, data, samples, lik->o.seed, lik->o.threads, pool,
+                                 bound, stderr_out);
+    atomic_store(&lik->running, 0);
+    atomic_store(&lik->cancel, 0);
+    return st;
 }
 
 pi_status pi_likelihood_nll_hbar(pi_likelihood_t *lik, double hbar, size_t n, const float *x,
@@ -270,7 +278,7 @@ pi_status pi_likelihood_nll_hbar(pi_likelihood_t *lik, double hbar, size_t n, co
         return pi_fail(PI_ENOMEM, "pi_likelihood_nll_hbar: out of memory for %zu points", n);
     }
     int processed = 0;
-    st = run_engine(lik, n, x, buf, hbar == 0.0 ? NULL : buf + n, stats, &processed);
+    st = run_engine(__func__, lik, n, x, buf, hbar == 0.0 ? NULL : buf + n, stats, &processed);
     /* −log q^ħ ≈ −log q⁰ − ħ c1 (MATH.md §4); failed points stay NaN. */
     if (processed)
         for (size_t i = 0; i < n; i++)

@@ -375,8 +375,11 @@ pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned ch
     if (precond > 2)
         return pi_fail(PI_EFORMAT, "MLP payload: preconditioning mode %u is not 0, 1 or 2",
                        precond);
-    if (!isfinite(sigma_data) || sigma_data <= 0.0 || sigma_data > 1e30)
-        return pi_fail(PI_EFORMAT, "MLP payload: sigma_data %g is not in (0, 1e30]", sigma_data);
+    /* The setter's bound (the option table), for model files and the checkpoints that embed
+     * them alike: a model that loads can always be saved and loaded again. */
+    if (pi_option_check(PI_OPTION_MLP_SIGMA_DATA, sigma_data, "MLP payload") != PI_OK)
+        return pi_fail(PI_EFORMAT, "MLP payload: sigma_data %g is not in (0, 1e30] (the range of "
+                       "pi_model_mlp_set_preconditioning)", sigma_data);
     if (dim == 0 || dim > PI_MAX_DIM || width == 0 || width > PI_MLP_MAX_WIDTH || layers == 0 ||
         layers > PI_MLP_MAX_LAYERS || features < 2 || features > PI_MLP_MAX_FEATURES ||
         features % 2 != 0)

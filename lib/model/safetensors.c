@@ -26,6 +26,7 @@
  * arrays of non-negative integers. Anything else, any size that disagrees with the file, and
  * any header over 100 MiB is PI_EFORMAT; nothing is allocated from a size read in the file
  * beyond the file's own length. */
+#include "core/options.h"
 #include "model/mlp_model.h"
 
 #include "core/codec.h"
@@ -590,9 +591,9 @@ static pi_status build_model(const char *path, const pi_sde_t *sde, st_tensor *t
         return BAD("%s: metadata preconditioning must be \"0\", \"1\" or \"2\"", path);
     double sigma_data = 0.5;
     if (meta->sigma_data[0] != '\0') {
-        char *end = NULL;
-        sigma_data = strtod(meta->sigma_data, &end);
-        if (*end != '\0' || !isfinite(sigma_data) || sigma_data <= 0.0 || sigma_data > 1e30)
+        /* In the C locale whatever the host's (issue 20): files use '.'. */
+        if (!pi_parse_double(meta->sigma_data, &sigma_data) ||
+            pi_option_check(PI_OPTION_MLP_SIGMA_DATA, sigma_data, "safetensors") != PI_OK)
             return BAD("%s: metadata sigma_data must be a number in (0, 1e30]", path);
     }
     /* Values: converted to float, all finite. */
@@ -701,6 +702,10 @@ pi_status pi_model_save_safetensors(const pi_model_t *model, const char *path)
                        model->type->name);
     static const char *const views[] = {"score", "eps", "denoised"};
     size_t cap = 160 * 2 * (net->layers + 1) + 1024, len = 0;
+    char sigma_text[40];
+    if (pi_format_double(sigma_text, sizeof sigma_text, net->sigma_data) < 0)
+        return pi_fail(PI_ENOMEM, "pi_model_save_safetensors: cannot format sigma_data in the C "
+                       "locale");
     char *header = pi_malloc(cap);
     if (header == NULL)
         return pi_fail(PI_ENOMEM, "pi_model_save_safetensors: out of memory");
@@ -708,10 +713,10 @@ pi_status pi_model_save_safetensors(const pi_model_t *model, const char *path)
                             "{\"__metadata__\":{\"format\":\"pathint-mlp\",\"dim\":\"%zu\","
                             "\"hidden_width\":\"%zu\",\"hidden_layers\":\"%zu\","
                             "\"features\":\"%zu\",\"embedding\":\"%s\",\"output_view\":\"%s\","
-                            "\"preconditioning\":\"%d\",\"sigma_data\":\"%.17g\"}",
+                            "\"preconditioning\":\"%d\",\"sigma_data\":\"%s\"}",
                             net->dim, net->width, net->layers, net->features,
                             net->embedding == PI_EMBEDDING_TIME ? "time" : "log_sigma",
-                            views[net->output_view - 1], (int)net->precond - 1, net->sigma_data);
+                            views[net->output_view - 1], (int)net->precond - 1, sigma_text);
     size_t off = 0;
     for (size_t l = 0; l <= net->layers; l++) {
         size_t o = pi_mlp_layer_out(net, l), i = pi_mlp_layer_in(net, l);

@@ -385,6 +385,8 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
 {
     PI_CHECK_NULL(x_out);
     s->nfe = s->accepted = s->rejected = 0; /* a run that fails early counts nothing */
+    s->traj_x = s->traj_d = NULL; /* ... and records nothing: no earlier run's rows are shown */
+    s->traj_points = 0;
     size_t dim = s->dim, total;
     if (n == 0 || !pi_size_mul(n, dim, &total))
         return pi_fail(PI_EINVAL, "sampler: n must be >= 1 with n * dim <= 2^40, got n = %zu (dim %zu)",

@@ -379,9 +379,11 @@ pi_status pi_sampler_run(pi_sampler_t *sampler, size_t n, float *x_out)
     PI_CHECK_NULL(sampler);
     double t0 = sampler->schedule == PI_SCHEDULE_CUSTOM ? sampler->custom_times[0]
                                                          : sampler->t_start;
+    pi_status st = pi_enter_busy(&sampler->running, __func__, "sampler");
+    if (st != PI_OK)
+        return st;
     atomic_store(&sampler->cancel, 0);
-    atomic_store(&sampler->running, 1);
-    pi_status st = pi_sampler_execute(sampler, t0, n, x_out, 0);
+    st = pi_sampler_execute(sampler, t0, n, x_out, 0);
     atomic_store(&sampler->running, 0);
     atomic_store(&sampler->cancel, 0);
     return st;
@@ -399,9 +401,11 @@ pi_status pi_sampler_run_from(pi_sampler_t *sampler, double t_start, size_t n, f
         return pi_fail(PI_EINVAL,
                        "pi_sampler_run_from: t_start must be in (t_end = %g, t_max = %g], got %g",
                        t_end, sde->t_max, t_start);
+    pi_status st = pi_enter_busy(&sampler->running, __func__, "sampler");
+    if (st != PI_OK)
+        return st;
     atomic_store(&sampler->cancel, 0);
-    atomic_store(&sampler->running, 1);
-    pi_status st = pi_sampler_execute(sampler, t_start, n, x_inout, 1);
+    st = pi_sampler_execute(sampler, t_start, n, x_inout, 1);
     atomic_store(&sampler->running, 0);
     atomic_store(&sampler->cancel, 0);
     return st;

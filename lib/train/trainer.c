@@ -525,13 +525,11 @@ static pi_status prepare(pi_trainer_t *tr, size_t n, const float *data, const ch
     return st;
 }
 
-pi_status pi_trainer_step(pi_trainer_t *trainer, size_t n, const float *data, double *loss_out)
+static pi_status trainer_step(pi_trainer_t *trainer, size_t n, const float *data, double *loss_out)
 {
-    PI_CHECK_NULL(trainer);
-    PI_CHECK_NULL(data);
     pi_dsm_setup setup;
     float *params;
-    pi_status st = prepare(trainer, n, data, __func__, &setup, &params);
+    pi_status st = prepare(trainer, n, data, "pi_trainer_step", &setup, &params);
     if (st != PI_OK)
         return st;
     pi_trainer_use_raw(trainer, params);
@@ -549,21 +547,18 @@ static double seconds_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-pi_status pi_trainer_fit(pi_trainer_t *trainer, size_t n, const float *data, uint64_t steps)
+static pi_status trainer_fit(pi_trainer_t *trainer, size_t n, const float *data, uint64_t steps)
 {
-    PI_CHECK_NULL(trainer);
-    PI_CHECK_NULL(data);
     if (steps == 0 || steps > ((uint64_t)1 << 53))
         return pi_fail(PI_EINVAL, "pi_trainer_fit: steps must be in [1, 2^53], got %llu",
                        (unsigned long long)steps);
     pi_dsm_setup setup;
     float *params;
-    pi_status st = prepare(trainer, n, data, __func__, &setup, &params);
+    pi_status st = prepare(trainer, n, data, "pi_trainer_fit", &setup, &params);
     if (st != PI_OK)
         return st;
     pi_trainer_use_raw(trainer, params);
     atomic_store(&trainer->cancel, 0);
-    atomic_store(&trainer->running, 1);
     double start = seconds_now();
     for (uint64_t k = 0; k < steps; k++) {
         double loss;
@@ -586,9 +581,36 @@ pi_status pi_trainer_fit(pi_trainer_t *trainer, size_t n, const float *data, uin
             }
         }
     }
-    atomic_store(&trainer->running, 0);
     atomic_store(&trainer->cancel, 0);
     use_ema(trainer, params);
+    return st;
+}
+
+/* The public training calls hold the trainer (its workspace, weights and counters) for one call
+ * at a time: a second concurrent call fails with PI_EBUSY instead of sharing them. */
+pi_status pi_trainer_step(pi_trainer_t *trainer, size_t n, const float *data, double *loss_out)
+{
+    PI_CHECK_NULL(trainer);
+    PI_CHECK_NULL(data);
+    pi_status st = pi_enter_busy(&trainer->running, __func__, "trainer");
+    if (st != PI_OK)
+        return st;
+    st = trainer_step(trainer, n, data, loss_out);
+    atomic_store(&trainer->running, 0);
+    atomic_store(&trainer->cancel, 0);
+    return st;
+}
+
+pi_status pi_trainer_fit(pi_trainer_t *trainer, size_t n, const float *data, uint64_t steps)
+{
+    PI_CHECK_NULL(trainer);
+    PI_CHECK_NULL(data);
+    pi_status st = pi_enter_busy(&trainer->running, __func__, "trainer");
+    if (st != PI_OK)
+        return st;
+    st = trainer_fit(trainer, n, data, steps);
+    atomic_store(&trainer->running, 0);
+    atomic_store(&trainer->cancel, 0);
     return st;
 }
 
@@ -596,16 +618,31 @@ pi_status pi_trainer_fit(pi_trainer_t *trainer, size_t n, const float *data, uin
 
 #define EVAL_BLOCK ((size_t)1024)
 
+static pi_status trainer_loss(pi_trainer_t *trainer, size_t samples, size_t n, const float *data,
+                              double *loss_out);
+
 pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t samples, size_t n, const float *data,
                           double *loss_out)
 {
     PI_CHECK_NULL(trainer);
     PI_CHECK_NULL(data);
     PI_CHECK_NULL(loss_out);
+    pi_status st = pi_enter_busy(&trainer->running, __func__, "trainer");
+    if (st != PI_OK)
+        return st;
+    st = trainer_loss(trainer, samples, n, data, loss_out);
+    atomic_store(&trainer->running, 0);
+    atomic_store(&trainer->cancel, 0);
+    return st;
+}
+
+static pi_status trainer_loss(pi_trainer_t *trainer, size_t samples, size_t n, const float *data,
+                              double *loss_out)
+{
     if (samples == 0 || samples > ((size_t)1 << 20))
         return pi_fail(PI_EINVAL, "pi_trainer_loss: samples must be in [1, 2^20], got %zu",
                        samples);
-    pi_status st = check_data(trainer, n, data, __func__);
+    pi_status st = check_data(trainer, n, data, "pi_trainer_loss");
     if (st != PI_OK)
         return st;
     pi_dsm_setup setup;

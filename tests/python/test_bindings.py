@@ -794,3 +794,116 @@ def test_python_and_cli_give_the_same_bits(tmp_path):
     subprocess.run([tool, "sample", "--model", str(path), "-n", "200", "--hbar", "0.7", "--steps", "30",
                     "--seed", "5", "--quiet", "--out", str(out)], check=True)
     np.testing.assert_array_equal(np.load(out), ref)
+
+
+# ---- issue 20, point 1: hostile use of the binding (each case was a heap error under ASan) --
+def test_gmm_refuses_lengths_that_do_not_match_the_means():
+    sde = pi.SDE("vp")
+    means = [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]
+    with pytest.raises(pi.InvalidArgumentError, match=r"means must have shape \(1, dim\)"):
+        pi.Model.gmm(sde, [1.0], means, 1.0)  # 1 weight for 3 means: read past weights[0]
+    with pytest.raises(pi.InvalidArgumentError, match="variances must be"):
+        pi.Model.gmm(sde, [0.2, 0.3, 0.5], means, [[1.0, 1.0]] * 2)
+    with pytest.raises(pi.InvalidArgumentError, match="weights must be"):
+        pi.Model.gmm(sde, [[0.5, 0.5]], means[:2], 1.0)
+    # The accepted forms: a scalar, one (dim,) row, or (k, dim).
+    for var in (0.5, [0.5, 0.5], [[0.5, 0.5]] * 3):
+        m = pi.Model.gmm(sde, [0.2, 0.3, 0.5], means, var)
+        assert m.dim == 2
+
+
+def test_trajectory_after_a_canceled_run_has_that_runs_rows():
+    _, model, _ = mixture()
+    s = pi.Sampler(model, steps=8, seed=0, record_trajectory=True)
+    s.sample(50)
+    assert s.trajectory[0].shape == (9, 50, 2)
+    s.callback = lambda step, nsteps, t, x, d: step >= 3  # cancel after the third step
+    with pytest.raises(pi.CanceledError):
+        s.sample(5)
+    traj, _ = s.trajectory
+    assert traj.shape[1:] == (5, 2) and 1 <= traj.shape[0] < 9
+    # A run that fails before its first step records nothing (not the previous run's rows).
+    s.callback = None
+    s.sample(50)
+    with pytest.raises(pi.InvalidArgumentError):
+        s.sample(0)
+    assert s.trajectory == (None, None)
+
+
+def test_closing_a_borrowed_model_defers_the_free():
+    sde = pi.SDE("vp", beta_max=15.0)
+    model = pi.Model.gmm(sde, [1.0], [[0.0, 0.0]], [[1.0, 1.0]])
+    view = model.sde
+    s = pi.Sampler(model, steps=4, seed=0)
+    lik = pi.Likelihood(model)
+    times = s.times
+    model.close()
+    with pytest.raises(pi.InvalidArgumentError, match="closed"):
+        s.sample(3)  # the sampler refuses a closed model...
+    # ... but what borrows the model's memory still reads it (it was not freed under them).
+    assert view.get_param("beta_max") == 15.0
+    np.testing.assert_array_equal(s.times, times)
+    assert model._deferred and model._borrowers == 3
+    s.close()
+    lik.close()
+    assert model._deferred and model._borrowers == 1
+    del view
+    gc.collect()
+    assert model._deferred is None and model._borrowers == 0  # freed with its last borrower
+
+
+def test_sample_from_copy_never_writes_the_callers_array(tmp_path):
+    _, model, _ = mixture()
+    s = pi.Sampler(model, steps=4, seed=0)
+    flat = np.zeros(6, np.float32)  # 1-D: reshaped to (3, 2), a view of the caller's array
+    out = s.sample_from(0.5, flat)
+    assert np.all(flat == 0) and out.shape == (3, 2) and not np.all(out == 0)
+    path = tmp_path / "x.f32"
+    mm = np.memmap(path, dtype=np.float32, mode="w+", shape=(3, 2))
+    mm[:] = 0
+    mm.flush()
+    out = s.sample_from(0.5, mm)
+    assert np.all(mm == 0) and np.all(np.fromfile(path, np.float32) == 0)
+    assert type(out) is np.ndarray
+
+    class Sub(np.ndarray):
+        pass
+    sub = np.zeros((3, 2), np.float32).view(Sub)
+    s.sample_from(0.5, sub)
+    assert np.all(sub == 0)
+
+
+def test_integers_that_do_not_fit_the_c_type_are_refused():
+    _, model, _ = mixture()
+    s = pi.Sampler(model)
+    for key, value in (("threads", 2 ** 32 + 1), ("steps", 2 ** 64 + 10), ("steps", -1), ("seed", -1),
+                       ("seed", 2 ** 64)):
+        before = getattr(s, key)
+        with pytest.raises(pi.InvalidArgumentError, match="outside the range"):
+            setattr(s, key, value)
+        assert getattr(s, key) == before
+    with pytest.raises(pi.InvalidArgumentError, match="outside the range"):
+        pi.bits_per_dim(1.0, -1, 256)
+    with pytest.raises(pi.InvalidArgumentError, match="complex"):
+        s.hbar = np.complex128(0.5 + 1j)
+    with pytest.raises(pi.InvalidArgumentError, match="complex"):
+        model.score(np.array([[1 + 1j, 0]]), 0.5)
+    with pytest.raises(pi.InvalidArgumentError, match="complex"):
+        pi.Likelihood(model).nll(np.array([[0.5j, 0]]))
+
+
+def test_a_second_run_on_a_busy_sampler_raises_busy_error():  # issue 20, point 3
+    _, model, _ = mixture()
+    s = pi.Sampler(model, steps=4, seed=0)
+    inner = []
+
+    def reenter(step, nsteps, t, x, d):
+        if not inner:
+            with pytest.raises(pi.BusyError, match="another call is running on this sampler") as info:
+                s.sample(3)
+            inner.append(info.value.status)
+        return False
+    s.callback = reenter
+    assert s.sample(5).shape == (5, 2)
+    assert inner == [-11]
+    assert pi.errors.error_for_status(-11, "x").__class__ is pi.BusyError

@@ -23,7 +23,7 @@ from .core import (SDE, Dataset, Divergence, Embedding, Likelihood, LRSchedule, 
                    Trainer, View, Weighting, WKBAlgorithm, bits_per_dim, generate_data, load_data, option_info,
                    save_data, version, version_number)
 from .errors import (CallbackError, CanceledError, ConvergenceError, FormatError, InvalidArgumentError,
-                     LibraryNotFoundError, MismatchError, NumericError, OutOfMemoryError, PathintError,
+                     LibraryNotFoundError, MismatchError, BusyError, NumericError, OutOfMemoryError, PathintError,
                      PathintIOError, UnsupportedError)
 
 __all__ = [
@@ -33,7 +33,7 @@ __all__ = [
     "SDEKind", "SDEParam", "SDEPreset", "View", "ModelKind", "Precond", "Embedding", "Divergence", "Method", "Schedule",
     "WKBAlgorithm", "Weighting", "TimeSampling", "LRSchedule", "Dataset",
     "PathintError", "InvalidArgumentError", "OutOfMemoryError", "UnsupportedError", "PathintIOError",
-    "FormatError", "CallbackError", "CanceledError", "NumericError", "ConvergenceError", "MismatchError",
+    "FormatError", "CallbackError", "CanceledError", "NumericError", "ConvergenceError", "MismatchError", "BusyError",
     "LibraryNotFoundError",
 ]
 

@@ -297,10 +297,42 @@ class Library:
         return status
 
 
+def _integer_range(ctype):
+    """[lo, hi] of a ctypes integer type, or None for other types."""
+    code = getattr(ctype, "_type_", None)
+    if not isinstance(code, str) or len(code) != 1 or code not in "bBhHiIlLqQ":
+        return None
+    bits = 8 * ctypes.sizeof(ctype)
+    if code.isupper():
+        return 0, (1 << bits) - 1
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def _check_arguments(name, argtypes, args):
+    """ctypes truncates integers to the C type without a word (2**32 + 1 becomes 1 in an int,
+    -1 becomes 2**64 - 1 in a size_t) and numpy casts complex values to real ones with only a
+    warning: refuse both before the call."""
+    for i, (ctype, value) in enumerate(zip(argtypes, args)):
+        if isinstance(value, (complex, np.complexfloating)) or \
+                (isinstance(value, np.ndarray) and np.iscomplexobj(value)):
+            raise InvalidArgumentError(f"{name}: argument {i + 1} must be real, got a complex value",
+                                       status=-1, function=name)
+        bounds = _integer_range(ctype)
+        if bounds is not None and isinstance(value, (int, np.integer)):
+            if not bounds[0] <= int(value) <= bounds[1]:
+                raise InvalidArgumentError(
+                    f"{name}: argument {i + 1} ({value}) is outside the range of its C type "
+                    f"{ctype.__name__} [{bounds[0]}, {bounds[1]}]", status=-1, function=name)
+
+
 def _argument_errors_as_invalid(fn, name):
     """ctypes reports a bad argument (wrong dtype, a closed handle) as ArgumentError;
-    report it as InvalidArgumentError, like the library's own argument checks."""
+    report it as InvalidArgumentError, like the library's own argument checks. Integers that
+    do not fit their C type and complex values are refused the same way (_check_arguments)."""
+    argtypes = tuple(fn.argtypes or ())
+
     def call(*args):
+        _check_arguments(name, argtypes, args)
         try:
             return fn(*args)
         except ctypes.ArgumentError as exc:

@@ -210,7 +210,7 @@ class OptionInfo(collections.namedtuple("OptionInfo", "key name default min max 
         hi_ok = value < self.max if self.flags & OPTION_MAX_EXCLUSIVE else value <= self.max
         ok = lo_ok and hi_ok
         if ok and self.flags & OPTION_INTEGER:
-            ok = float(value).is_integer()
+            ok = _real(value).is_integer()
         if ok and self.flags & OPTION_EVEN:
             ok = int(value) % 2 == 0
         return ok
@@ -258,10 +258,10 @@ def _precond(value):
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise InvalidArgumentError("preconditioning pair must be (mode, sigma_data)", status=-1)
-        return _enum(Precond, value[0]), float(value[1])
+        return _enum(Precond, value[0]), _real(value[1])
     if isinstance(value, (str, Precond)):
         return _enum(Precond, value), None
-    return Precond.EDM, float(value)
+    return Precond.EDM, _real(value)
 
 
 def _enum(cls, value):
@@ -287,7 +287,7 @@ def _enum(cls, value):
 # ---- arrays ---------------------------------------------------------------------------------
 def _points(x, dim=None, name="x"):
     """(n, dim) float32 C-contiguous: no copy when x already is one."""
-    a = np.ascontiguousarray(x, dtype=np.float32)
+    a = _real_array(x, np.float32, name)
     if a.ndim == 1 and dim is not None:
         a = a.reshape(-1, dim) if dim > 1 else a.reshape(-1, 1)
     if a.ndim != 2:
@@ -299,11 +299,26 @@ def _points(x, dim=None, name="x"):
 
 def _times(t, n):
     if np.ndim(t) == 0:  # (ascontiguousarray would turn a scalar into shape (1,))
-        return np.full(n, float(t))
-    a = np.ascontiguousarray(t, dtype=np.float64)
+        return np.full(n, _real(t))
+    a = _real_array(t, np.float64, "t")
     if a.shape != (n,):
         raise InvalidArgumentError(f"t must be a scalar or have shape ({n},), got {a.shape}", status=-1)
     return a
+
+
+def _real(value):
+    """float(value), refusing complex values (numpy would drop the imaginary part with a warning)."""
+    if isinstance(value, (complex, np.complexfloating)) or \
+            (isinstance(value, np.ndarray) and np.iscomplexobj(value)):
+        raise InvalidArgumentError(f"expected a real number, got the complex value {value!r}", status=-1)
+    return float(value)
+
+
+def _real_array(x, dtype, name):
+    """np.ascontiguousarray(x, dtype), refusing complex input instead of dropping its imaginary part."""
+    if np.iscomplexobj(x):
+        raise InvalidArgumentError(f"{name} must be real, got a complex array", status=-1)
+    return np.ascontiguousarray(x, dtype=dtype)
 
 
 def _ptr(a):
@@ -417,7 +432,13 @@ def _first_row(handle, first_row):
 
 
 class _Handle:
-    """Base of the handle-owning classes: context manager, close(), idempotent destroy."""
+    """Base of the handle-owning classes: context manager, close(), idempotent destroy.
+
+    Borrowing: a handle whose C object points into another's (a sampler, likelihood or trainer
+    its model, a model's SDE view its model) registers with it (:meth:`_borrow`). Closing a
+    handle that live borrowers still use closes it for Python (its methods refuse) but defers
+    freeing the C object until the last borrower is closed or collected, so C never reads
+    freed memory."""
 
     _destroy_name = None
 
@@ -425,6 +446,28 @@ class _Handle:
         self._lib = L.lib()
         self._ptr = ptr
         self._owner = owner  # an object this one borrows from (kept alive), or None if we own it
+        self._borrowers = 0  # live handles that borrow this one's C object
+        self._deferred = None  # the C pointer of a close() deferred until _borrowers is 0
+        self._lender = None  # the handle this one borrows, released on close
+        if owner is not None:
+            self._borrow(owner)
+
+    def _borrow(self, lender):
+        """Record that this handle's C object uses ``lender``'s until this one is closed."""
+        if isinstance(lender, _Handle) and self._lender is None:
+            lender._borrowers += 1
+            self._lender = lender
+
+    def _release(self):
+        self._borrowers -= 1
+        ptr = self._deferred
+        if self._borrowers <= 0 and ptr:
+            self._deferred = None
+            self._free(ptr)
+
+    def _free(self, ptr):
+        if self._owner is None and self._destroy_name:
+            getattr(self._lib, self._destroy_name)(ptr)
 
     @property
     def _as_parameter_(self):
@@ -433,10 +476,17 @@ class _Handle:
         return self._ptr
 
     def close(self):
-        """Free the C object now (idempotent). Borrowed handles are not freed."""
+        """Free the C object now (idempotent), or, while other live objects borrow it (a sampler
+        its model), as soon as the last of them is closed. Borrowed handles are not freed."""
         ptr, self._ptr = getattr(self, "_ptr", None), None
-        if ptr and self._owner is None and self._destroy_name:
-            getattr(self._lib, self._destroy_name)(ptr)
+        if ptr:
+            if getattr(self, "_borrowers", 0) > 0:
+                self._deferred = ptr
+            else:
+                self._free(ptr)
+        lender, self._lender = getattr(self, "_lender", None), None
+        if lender is not None:
+            lender._release()
 
     def __enter__(self):
         return self
@@ -509,7 +559,7 @@ class SDE(_Handle):
         if marginal is not None:
             def marginal_tramp(t, a, s, da, ds, _user):
                 try:
-                    a[0], s[0], da[0], ds[0] = (float(v) for v in marginal(t))
+                    a[0], s[0], da[0], ds[0] = (_real(v) for v in marginal(t))
                     return 0
                 except BaseException as exc:  # noqa: B902 - re-raised after the call
                     pending.store(exc)
@@ -518,14 +568,14 @@ class SDE(_Handle):
         if coefficients is not None:
             def coefficient_tramp(t, f, g, _user):
                 try:
-                    f[0], g[0] = (float(v) for v in coefficients(t))
+                    f[0], g[0] = (_real(v) for v in coefficients(t))
                     return 0
                 except BaseException as exc:
                     pending.store(exc)
                     return 1
             cfn = L.SDECoefficientFn(coefficient_tramp)
         out = L.SDEPtr()
-        _call(lib.pi_sde_create_custom, float(t_min), float(t_max),
+        _call(lib.pi_sde_create_custom, _real(t_min), _real(t_max),
               mfn if mfn is not None else ctypes.cast(None, L.SDEMarginalFn),
               cfn if cfn is not None else ctypes.cast(None, L.SDECoefficientFn), None, ctypes.byref(out),
               pending=(pending,))
@@ -554,7 +604,7 @@ class SDE(_Handle):
         return SDEKind(k.value)
 
     def set_param(self, param, value):
-        self._lib.pi_sde_set_param(self, int(_enum(SDEParam, param)), float(value))
+        self._lib.pi_sde_set_param(self, int(_enum(SDEParam, param)), _real(value))
 
     def get_param(self, param):
         v = ctypes.c_double()
@@ -571,27 +621,27 @@ class SDE(_Handle):
     def marginal(self, t):
         """(α(t), σ(t))."""
         a, s = ctypes.c_double(), ctypes.c_double()
-        _call(self._lib.pi_sde_marginal, self, float(t), ctypes.byref(a), ctypes.byref(s),
+        _call(self._lib.pi_sde_marginal, self, _real(t), ctypes.byref(a), ctypes.byref(s),
               pending=self._pendings())
         return a.value, s.value
 
     def coefficients(self, t):
         """(f(t), g(t))."""
         f, g = ctypes.c_double(), ctypes.c_double()
-        _call(self._lib.pi_sde_coefficients, self, float(t), ctypes.byref(f), ctypes.byref(g),
+        _call(self._lib.pi_sde_coefficients, self, _real(t), ctypes.byref(f), ctypes.byref(g),
               pending=self._pendings())
         return f.value, g.value
 
     def sigma_tilde(self, t):
         """(σ̃ = σ/α, λ = −log σ̃) at t."""
         s, lam = ctypes.c_double(), ctypes.c_double()
-        _call(self._lib.pi_sde_sigma_tilde, self, float(t), ctypes.byref(s), ctypes.byref(lam),
+        _call(self._lib.pi_sde_sigma_tilde, self, _real(t), ctypes.byref(s), ctypes.byref(lam),
               pending=self._pendings())
         return s.value, lam.value
 
     def time_from_sigma_tilde(self, sigma_tilde):
         t = ctypes.c_double()
-        _call(self._lib.pi_sde_time_from_sigma_tilde, self, float(sigma_tilde), ctypes.byref(t),
+        _call(self._lib.pi_sde_time_from_sigma_tilde, self, _real(sigma_tilde), ctypes.byref(t),
               pending=self._pendings())
         return t.value
 
@@ -642,12 +692,26 @@ class Model(_Handle):
     @classmethod
     def gmm(cls, sde, weights, means, variances):
         """Exact Gaussian mixture Σ w_k N(μ_k, diag(v_k)); means and variances are (k, dim)."""
-        w = np.ascontiguousarray(weights, dtype=np.float64).ravel()
-        m = np.ascontiguousarray(means, dtype=np.float64)
-        if m.ndim == 1:
-            m = m.reshape(len(w), -1)
-        v = np.ascontiguousarray(np.broadcast_to(np.asarray(variances, dtype=np.float64), m.shape))
-        k, dim = m.shape
+        w = _real_array(weights, np.float64, "weights")
+        m = _real_array(means, np.float64, "means")
+        if w.ndim != 1 or w.size == 0:
+            raise InvalidArgumentError(f"weights must be a non-empty 1-D array, got shape {w.shape}",
+                                       status=-1)
+        k = w.size
+        if m.ndim == 1 and m.size % k == 0 and m.size > 0:
+            m = m.reshape(k, -1)
+        if m.ndim != 2 or m.shape[0] != k or m.shape[1] == 0:
+            raise InvalidArgumentError(f"means must have shape ({k}, dim) for {k} weights, got "
+                                       f"shape {np.shape(means)}", status=-1)
+        dim = m.shape[1]
+        v = np.asarray(_real_array(variances, np.float64, "variances")).reshape(np.shape(variances))
+        # A scalar, one row (dim,) shared by all components, or (k, dim); no other broadcast.
+        if v.ndim == 0 or v.shape == (dim,) or v.shape == (k, dim) or (v.ndim == 1 and v.size == k * dim):
+            v = np.ascontiguousarray(np.broadcast_to(v.reshape(-1, dim) if v.ndim == 1 else v, (k, dim)))
+        else:
+            raise InvalidArgumentError(f"variances must be a scalar or have shape ({dim},) or ({k}, {dim}) "
+                                       f"for {k} components of dimension {dim}, got shape {v.shape}",
+                                       status=-1)
         lib = L.lib()
         out = cls._create(lib.pi_model_create_gmm, sde, dim, k, w, m, v)
         return cls._wrap(out, keep=(sde._callbacks,), sde=sde)
@@ -828,7 +892,7 @@ class Model(_Handle):
         x = _points(x, self.dim)
         out = np.empty_like(x)
         if np.ndim(t) == 0:
-            _call(self._lib.pi_model_eval_at, self, int(_enum(View, view)), x.shape[0], x, float(t), out,
+            _call(self._lib.pi_model_eval_at, self, int(_enum(View, view)), x.shape[0], x, _real(t), out,
                   pending=self._pendings())
         else:
             _call(self._lib.pi_model_eval, self, int(_enum(View, view)), x.shape[0], x,
@@ -906,6 +970,7 @@ class Sampler(_Handle):
         lib.pi_sampler_create(model, ctypes.byref(out))
         super().__init__(out)
         self.model = model  # borrowed by C: keep it alive
+        self._borrow(model)
         self._pending = _PendingError()
         self._user_step = None
         self._stepfn = L.StepFn(self._on_step)
@@ -964,7 +1029,7 @@ class Sampler(_Handle):
 
     @hbar.setter
     def hbar(self, value):
-        self._lib.pi_sampler_set_hbar(self, float(value))
+        self._lib.pi_sampler_set_hbar(self, _real(value))
 
     @property
     def method(self):
@@ -1034,7 +1099,7 @@ class Sampler(_Handle):
             self.times = schedule
             return
         s = _enum(Schedule, schedule)
-        self._lib.pi_sampler_set_schedule(self, int(s), self.rho if rho is None else float(rho))
+        self._lib.pi_sampler_set_schedule(self, int(s), self.rho if rho is None else _real(rho))
 
     @property
     def times(self):
@@ -1062,7 +1127,7 @@ class Sampler(_Handle):
         self.set_time_range(*value)
 
     def set_time_range(self, t_start, t_end):
-        self._lib.pi_sampler_set_time_range(self, float(t_start), float(t_end))
+        self._lib.pi_sampler_set_time_range(self, _real(t_start), _real(t_end))
 
     @property
     def denoise_final(self):
@@ -1086,8 +1151,8 @@ class Sampler(_Handle):
     def set_tolerances(self, rtol=None, atol=None):
         """Tolerances of RK45; the one not given is kept."""
         cur_r, cur_a = self.tolerances
-        self._lib.pi_sampler_set_tolerances(self, cur_r if rtol is None else float(rtol),
-                                            cur_a if atol is None else float(atol))
+        self._lib.pi_sampler_set_tolerances(self, cur_r if rtol is None else _real(rtol),
+                                            cur_a if atol is None else _real(atol))
 
     @property
     def corrector(self):
@@ -1104,7 +1169,7 @@ class Sampler(_Handle):
         """Langevin corrector steps per step and signal-to-noise ratio; the one not given is kept."""
         cur_n, cur_snr = self.corrector
         self._lib.pi_sampler_set_corrector(self, cur_n if steps is None else int(steps),
-                                           cur_snr if snr is None else float(snr))
+                                           cur_snr if snr is None else _real(snr))
 
     @property
     def record_trajectory(self):
@@ -1154,6 +1219,8 @@ class Sampler(_Handle):
         ``first_row=a`` numbers the rows a … a + n − 1 for this run (see :attr:`first_row`), so
         that partitions of a large draw, on any processes, put together equal one run."""
         out = np.empty((int(n), self.model.dim), np.float32)
+        # The trajectory's rows are this run's, also when it fails or is canceled part way.
+        self._last_rows = out.shape[0]
         with _first_row(self, first_row):
             self._run(self._lib.pi_sampler_run, out.shape[0], out)
         return out
@@ -1164,11 +1231,14 @@ class Sampler(_Handle):
         With ``copy=False`` and x a float32 C-contiguous array, x is updated in place.
         ``first_row`` as in :meth:`sample`.
         """
+        if copy:
+            # A fresh array whatever x is (1-D views, memmaps and subclasses would otherwise share
+            # x's memory through ascontiguousarray and be written in place).
+            x = np.array(_real_array(x, np.float32, "x"), dtype=np.float32, order="C", copy=True)
         a = _points(x, self.model.dim)
-        if copy and a is x:
-            a = a.copy()
+        self._last_rows = a.shape[0]
         with _first_row(self, first_row):
-            self._run(self._lib.pi_sampler_run_from, float(t_start), a.shape[0], a)
+            self._run(self._lib.pi_sampler_run_from, _real(t_start), a.shape[0], a)
         return a
 
     @property
@@ -1207,19 +1277,6 @@ class Sampler(_Handle):
                 f"seed={self.seed}>")
 
 
-def _remember_rows(method):
-    def wrapper(self, *args, **kwargs):
-        result = method(self, *args, **kwargs)
-        self._last_rows = result.shape[0]
-        return result
-    wrapper.__doc__ = method.__doc__
-    wrapper.__name__ = method.__name__
-    return wrapper
-
-
-Sampler.sample = _remember_rows(Sampler.sample)
-Sampler.sample_from = _remember_rows(Sampler.sample_from)
-
 
 # ---- Likelihood -----------------------------------------------------------------------------
 #: Per-point diagnostics of :meth:`Likelihood.nll_ex`.
@@ -1246,6 +1303,7 @@ class Likelihood(_Handle):
         lib.pi_likelihood_create(model, ctypes.byref(out))
         super().__init__(out)
         self.model = model  # borrowed by C: keep it alive
+        self._borrow(model)
         self._pending = _PendingError()
         self._user_progress = callback
         self._interrupt = None
@@ -1334,8 +1392,8 @@ class Likelihood(_Handle):
     def set_tolerances(self, rtol=None, atol=None):
         """Tolerances of the ODE solves; the one not given is kept."""
         cur_r, cur_a = self.tolerances
-        self._lib.pi_likelihood_set_tolerances(self, cur_r if rtol is None else float(rtol),
-                                               cur_a if atol is None else float(atol))
+        self._lib.pi_likelihood_set_tolerances(self, cur_r if rtol is None else _real(rtol),
+                                               cur_a if atol is None else _real(atol))
 
     rtol = property(lambda self: self.tolerances[0], lambda self, v: self.set_tolerances(rtol=v))
     atol = property(lambda self: self.tolerances[1], lambda self, v: self.set_tolerances(atol=v))
@@ -1355,7 +1413,7 @@ class Likelihood(_Handle):
 
     @dequantization.setter
     def dequantization(self, value):
-        self._lib.pi_likelihood_set_dequantization(self, float(value))
+        self._lib.pi_likelihood_set_dequantization(self, _real(value))
 
     @property
     def seed(self):
@@ -1431,7 +1489,7 @@ class Likelihood(_Handle):
         a = _points(x, self.model.dim)
         out = np.empty(a.shape[0], np.float64)
         with _first_row(self, first_row):
-            self._run(self._lib.pi_likelihood_nll_hbar, float(hbar), a.shape[0], a, out)
+            self._run(self._lib.pi_likelihood_nll_hbar, _real(hbar), a.shape[0], a, out)
         return out
 
     def nll_ex(self, x, c1=True):
@@ -1484,7 +1542,8 @@ class Trainer(_Handle):
         self._init(model, options)
 
     def _init(self, model, options):
-        self.model = model
+        self.model = model  # borrowed by C: keep it alive
+        self._borrow(model)
         self._pending = _PendingError()
         self._user_cb = None
         self._interrupt = None
@@ -1503,7 +1562,7 @@ class Trainer(_Handle):
         ``lr_schedule``, ``warmup`` and ``total_steps`` are one setting: the parts not given are kept."""
         lib = self._lib
         if lr is not None:
-            lib.pi_trainer_set_learning_rate(self, float(lr))
+            lib.pi_trainer_set_learning_rate(self, _real(lr))
         if lr_schedule is not None or warmup is not None or total_steps is not None:
             cur = self.lr_schedule
             lib.pi_trainer_set_lr_schedule(self, int(cur[0] if lr_schedule is None else _enum(LRSchedule, lr_schedule)),
@@ -1516,15 +1575,15 @@ class Trainer(_Handle):
         if time_sampling is not None:
             lib.pi_trainer_set_time_sampling(self, int(_enum(TimeSampling, time_sampling)))
         if lognormal is not None:
-            lib.pi_trainer_set_lognormal(self, float(lognormal[0]), float(lognormal[1]))
+            lib.pi_trainer_set_lognormal(self, _real(lognormal[0]), _real(lognormal[1]))
         if adam is not None:
-            lib.pi_trainer_set_adam(self, *(float(v) for v in adam))
+            lib.pi_trainer_set_adam(self, *(_real(v) for v in adam))
         if weight_decay is not None:
-            lib.pi_trainer_set_weight_decay(self, float(weight_decay))
+            lib.pi_trainer_set_weight_decay(self, _real(weight_decay))
         if grad_clip is not None:
-            lib.pi_trainer_set_grad_clip(self, float(grad_clip))
+            lib.pi_trainer_set_grad_clip(self, _real(grad_clip))
         if ema is not None:
-            lib.pi_trainer_set_ema(self, float(ema))
+            lib.pi_trainer_set_ema(self, _real(ema))
         if seed is not None:
             lib.pi_trainer_set_seed(self, int(seed))
         if threads is not None:
@@ -1702,7 +1761,7 @@ def bits_per_dim(nll, dim, scale=1.0):
     """(nll + dim · log(scale)) / (dim · ln 2) for an NLL in nats; ``scale`` is the data's
     quantisation scale (256 for 8-bit pixels mapped to [0, 1]). Raises for bad arguments."""
     out = ctypes.c_double()
-    L.lib().pi_bits_per_dim(float(nll), int(dim), float(scale), ctypes.byref(out))
+    L.lib().pi_bits_per_dim(_real(nll), int(dim), _real(scale), ctypes.byref(out))
     return out.value
 
 

@@ -3,7 +3,7 @@
 __all__ = [
     "PathintError", "InvalidArgumentError", "OutOfMemoryError", "UnsupportedError",
     "PathintIOError", "FormatError", "CallbackError", "CanceledError", "NumericError",
-    "ConvergenceError", "MismatchError", "LibraryNotFoundError", "error_for_status",
+    "ConvergenceError", "MismatchError", "BusyError", "LibraryNotFoundError", "error_for_status",
 ]
 
 
@@ -65,13 +65,18 @@ class MismatchError(PathintError, ValueError):
     status = -10
 
 
+class BusyError(PathintError):
+    """A second call on a handle (sampler, likelihood, trainer) while its first one runs."""
+    status = -11
+
+
 class LibraryNotFoundError(PathintError, ImportError):
     """The shared library could not be found or is an incompatible version."""
 
 
 _BY_STATUS = {cls.status: cls for cls in (
     InvalidArgumentError, OutOfMemoryError, UnsupportedError, PathintIOError, FormatError,
-    CallbackError, CanceledError, NumericError, ConvergenceError, MismatchError)}
+    CallbackError, CanceledError, NumericError, ConvergenceError, MismatchError, BusyError)}
 
 
 def error_for_status(status, message, function=None):
