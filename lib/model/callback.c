@@ -60,14 +60,14 @@ static pi_status batch_scores(const pi_model_t *m, size_t rows, const float *x, 
     pi_status st = PI_OK;
     if (out == NULL || times == NULL || xd == NULL)
         st = pi_fail(PI_ENOMEM, "model callback: out of memory for %zu stencil points", rows);
-    double alpha = 1.0, sigma = 0.0;
+    pi_sde_point p = {1.0, 0.0, 0.0, 0.0, 0.0};
     if (st == PI_OK)
-        st = pi_sde_eval_marginal(&m->sde, t, &alpha, &sigma);
-    if (st == PI_OK && m->native_view != PI_VIEW_SCORE && !(sigma > 0.0))
+        st = pi_sde_eval(&m->sde, t, &p);
+    if (st == PI_OK && m->native_view != PI_VIEW_SCORE && !(p.sigma > 0.0 && p.g2 > 0.0))
         st = pi_fail(PI_EINVAL,
-                     "model callback: t = %g gives sigma(t) = %g; a callback in a view other than "
-                     "the score needs sigma(t) > 0",
-                     t, sigma);
+                     "model callback: t = %g gives sigma(t) = %g, g(t)^2 = %g; a callback in a view "
+                     "other than the score needs both > 0",
+                     t, p.sigma, p.g2);
     if (st == PI_OK) {
         for (size_t r = 0; r < rows; r++)
             times[r] = t;
@@ -78,8 +78,7 @@ static pi_status batch_scores(const pi_model_t *m, size_t rows, const float *x, 
             xd[j] = x[r * d + j];
             s[r * d + j] = out[r * d + j];
         }
-        pi_view_convert_d(m->native_view, PI_VIEW_SCORE, d, xd, alpha, sigma, s + r * d,
-                          s + r * d);
+        pi_view_convert_at_d(m->native_view, PI_VIEW_SCORE, d, xd, &p, s + r * d, s + r * d);
     }
     pi_free(out);
     pi_free(times);
@@ -305,10 +304,10 @@ pi_status pi_model_create_callback(const pi_sde_t *sde, size_t dim, pi_view view
     if (dim == 0 || dim > PI_MAX_DIM)
         return pi_fail(PI_EINVAL, "pi_model_create_callback: dim must be in [1, 2^20], got %zu",
                        dim);
-    if ((int)view < (int)PI_VIEW_SCORE || (int)view > (int)PI_VIEW_V)
+    if ((int)view < (int)PI_VIEW_SCORE || (int)view > (int)PI_VIEW_FLOW)
         return pi_fail(PI_EINVAL,
-                       "pi_model_create_callback: view must be PI_VIEW_SCORE, _EPS, _DENOISED or "
-                       "_V (1..4), got %d",
+                       "pi_model_create_callback: view must be PI_VIEW_SCORE, _EPS, _DENOISED, "
+                       "_V or _FLOW (1..5), got %d",
                        (int)view);
     pi_model_t *m;
     pi_status st = pi_model_alloc(&callback_type, sde, dim, view, &m);

@@ -97,6 +97,7 @@ double pi_dsm_view_scale(pi_view view, double alpha, double sigma)
     case PI_VIEW_EPS: return -sigma;
     case PI_VIEW_DENOISED: return sigma * sigma / alpha;
     case PI_VIEW_V: return -sigma * (alpha * alpha + sigma * sigma) / alpha;
+    default: break; /* PI_VIEW_FLOW is never a trainable model's native view */
     }
     return 1.0;
 }

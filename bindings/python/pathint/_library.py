@@ -238,6 +238,15 @@ SIGNATURES = {
     "pi_data_save": (STATUS, [c_char_p, c_size, c_size, F32]),
     # options
     "pi_option_info": (STATUS, [c_enum, P(c_char_p), P(c_double), P(c_double), P(c_double), P(c_uint)]),
+    # issue 14: discrete ᾱ tables, host timesteps, flow-matching shifts
+    "pi_sde_create_discrete": (STATUS, [F64, c_size, P(SDEPtr)]),
+    "pi_sde_create_beta_schedule": (STATUS, [c_enum, c_size, c_double, c_double, c_uint, P(SDEPtr)]),
+    "pi_sde_get_alphas_cumprod": (STATUS, [SDEPtr, c_size, NULLABLE, P(c_size)]),
+    "pi_sde_timestep_from_time": (STATUS, [SDEPtr, c_double, P(c_double)]),
+    "pi_sde_time_from_timestep": (STATUS, [SDEPtr, c_double, P(c_double)]),
+    "pi_sde_discrete_times": (STATUS, [SDEPtr, c_enum, c_size, c_size, c_size, F64, P(c_size)]),
+    "pi_sde_shift_times": (STATUS, [SDEPtr, c_double, c_size, F64]),
+    "pi_shift_from_sequence_length": (STATUS, [c_double, c_double, c_double, c_double, c_double, P(c_double)]),
 }
 
 
