@@ -1310,7 +1310,9 @@ PI_API pi_status pi_bits_per_dim(double nll, size_t dim, double scale, double *o
 typedef enum pi_weighting {
     PI_WEIGHTING_LIKELIHOOD = 1, /**< λ = g² (bounds the NLL). */
     PI_WEIGHTING_SIGMA2 = 2,     /**< λ = σ² (ε-MSE, DDPM). */
-    PI_WEIGHTING_EDM = 3         /**< EDM: (σ̃² + σ_d²)/(σ̃ σ_d)² on ‖D − x0‖², σ_d the MLP's σ_data. */
+    PI_WEIGHTING_EDM = 3,        /**< EDM: (σ̃² + σ_d²)/(σ̃ σ_d)² on ‖D − x0‖², σ_d the MLP's σ_data. */
+    PI_WEIGHTING_FLOW = 4        /**< Flow matching: λ = g⁴/4, i.e. ‖u_θ − (α' x0 + σ' z)‖² on the flow
+                                  *   view u (on rectified flow: ‖u_θ − (z − x0)‖², docs/training.md). */
 } pi_weighting;
 
 /** Training-time sampling. */

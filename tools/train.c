@@ -18,6 +18,7 @@ const named_value precond_names[] = {{"edm", PI_PRECOND_EDM},
 static const named_value weighting_names[] = {{"likelihood", PI_WEIGHTING_LIKELIHOOD},
                                               {"sigma2", PI_WEIGHTING_SIGMA2},
                                               {"edm", PI_WEIGHTING_EDM},
+                                              {"flow", PI_WEIGHTING_FLOW},
                                               {NULL, 0}};
 
 /* The trainer's EMA starts from the initial weights, without warm-up: a long memory would

@@ -137,6 +137,7 @@ class Weighting(enum.IntEnum):
     LIKELIHOOD = 1
     SIGMA2 = 2
     EDM = 3
+    FLOW = 4
 
 
 class TimeSampling(enum.IntEnum):
