@@ -35,18 +35,18 @@ typedef struct host_net {
     double max_timestep;
 } host_net;
 
-static int host_callback(size_t n, size_t dim, const float *x, const double *t, float *out,
+/* Created with pi_model_create_callback_timestep: the host receives its own training timestep
+ * (1000 t on rectified flow, the table index on a discrete SDE), as its network expects. */
+static int host_callback(size_t n, size_t dim, const float *x, const double *timestep, float *out,
                          void *user)
 {
     host_net *h = user;
     (void)dim;
     for (size_t i = 0; i < n; i++) {
-        double timestep, t_net; /* what the network was trained on, and back */
-        if (pi_sde_timestep_from_time(h->sde, t[i], &timestep) != PI_OK)
-            return 1;
-        if (timestep > h->max_timestep)
-            h->max_timestep = timestep;
-        if (pi_sde_time_from_timestep(h->sde, timestep, &t_net) != PI_OK)
+        double t_net; /* the exact mixture stands in for the network: back to pathint's t */
+        if (timestep[i] > h->max_timestep)
+            h->max_timestep = timestep[i];
+        if (pi_sde_time_from_timestep(h->sde, timestep[i], &t_net) != PI_OK)
             return 1;
         if (pi_model_eval(h->exact, h->predicts, 1, x + i * DIM, &t_net, out + i * DIM) != PI_OK)
             return 1;
@@ -122,7 +122,7 @@ static pi_status run_host(const char *label, pi_sde_t *sde, pi_view predicts, co
     pi_sampler_t *sampler = NULL;
     pi_status st = pi_model_create_gmm(sde, DIM, K, W, MU, VAR, &net.exact);
     if (st == PI_OK)
-        st = pi_model_create_callback(sde, DIM, predicts, host_callback, &net, &model);
+        st = pi_model_create_callback_timestep(sde, DIM, predicts, host_callback, &net, &model);
     if (st == PI_OK)
         st = pi_sampler_create(model, &sampler);
     if (st == PI_OK)

@@ -699,7 +699,7 @@ PI_API pi_status pi_model_mlp_get_shape(const pi_model_t *model, size_t *hidden_
  * cannot be saved to a file.
  * @param[in] sde Copied.
  * @param[in] dim Dimension, in [1, 2^20].
- * @param[in] view The view @p fn returns (0..3).
+ * @param[in] view The view @p fn returns (#PI_VIEW_SCORE .. #PI_VIEW_FLOW).
  * @param[in] fn The host function; nonzero returns abort the calling
  *            operation with #PI_ECALLBACK.
  * @param[in] user_data Borrowed (may be NULL); must outlive the model.
@@ -708,6 +708,19 @@ PI_API pi_status pi_model_mlp_get_shape(const pi_model_t *model, size_t *hidden_
  */
 PI_API pi_status pi_model_create_callback(const pi_sde_t *sde, size_t dim, pi_view view,
                                           pi_model_fn fn, void *user_data, pi_model_t **out);
+
+/**
+ * Like pi_model_create_callback(), for a host network trained on its own timestep: @p fn
+ * receives, in place of pathint's t, the training timestep τ of pi_sde_timestep_from_time()
+ * (discrete SDE: τ = tN − 1, the table index, fractional between entries; rectified flow:
+ * τ = 1000 t), as DDPM/LDM and SD3/Flux networks expect. @p view declares the prediction
+ * type (ε, v, x₀ = #PI_VIEW_DENOISED, #PI_VIEW_FLOW or the score).
+ * @param[in] sde Copied; discrete or rectified flow.
+ * @return #PI_OK, #PI_EINVAL (also for another SDE kind), #PI_ENOMEM.
+ */
+PI_API pi_status pi_model_create_callback_timestep(const pi_sde_t *sde, size_t dim, pi_view view,
+                                                   pi_model_fn fn, void *user_data,
+                                                   pi_model_t **out);
 
 /**
  * Destroy a model and everything it owns.

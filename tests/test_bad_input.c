@@ -143,7 +143,17 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(shift_seq_nan_shift, PI_EINVAL, 1, "shift",                                                \
       pi_shift_from_sequence_length(512, 256, 4096, NAN, 1.15, &f->o_d))                         \
     X(shift_seq_null, PI_EINVAL, 1, "shift",                                                     \
-      pi_shift_from_sequence_length(512, 256, 4096, 0.5, 1.15, NULL))
+      pi_shift_from_sequence_length(512, 256, 4096, 0.5, 1.15, NULL))                            \
+    X(cb_timestep_vp, PI_EINVAL, 1, "sde",                                                       \
+      pi_model_create_callback_timestep(f->sde, 2, PI_VIEW_EPS, model_fn, NULL, &f->o_model))    \
+    X(cb_timestep_null_sde, PI_EINVAL, 1, "sde",                                                 \
+      pi_model_create_callback_timestep(NULL, 2, PI_VIEW_EPS, model_fn, NULL, &f->o_model))      \
+    X(cb_timestep_null_fn, PI_EINVAL, 1, "fn",                                                   \
+      pi_model_create_callback_timestep(f->sde, 2, PI_VIEW_EPS, NULL, NULL, &f->o_model))        \
+    X(cb_timestep_view6, PI_EINVAL, 1, "view",                                                   \
+      pi_model_create_callback_timestep(f->sde, 2, (pi_view)6, model_fn, NULL, &f->o_model))     \
+    X(cb_timestep_null_out, PI_EINVAL, 1, "out",                                                 \
+      pi_model_create_callback_timestep(f->sde, 2, PI_VIEW_EPS, model_fn, NULL, NULL))
 
 /* X(label, expected status, second accepted status (or 1 = none), argument name(s), call) */
 #define CASES_SDE(X)                                                                             \

@@ -529,6 +529,19 @@ static int ddim_eps_fn(size_t n, size_t dim, const float *x, const double *t, fl
     return 0;
 }
 
+/* The same network, called with the host timestep τ directly. */
+static int ddim_eps_tau_fn(size_t n, size_t dim, const float *x, const double *tau, float *out,
+                           void *u)
+{
+    ddim_host *h = u;
+    for (size_t i = 0; i < n; i++) {
+        h->max_frac = fmax(h->max_frac, fabs(tau[i] - nearbyint(tau[i])));
+        for (size_t j = 0; j < dim; j++)
+            out[i * dim + j] = (float)eps_net(x[i * dim + j], tau[i]);
+    }
+    return 0;
+}
+
 typedef struct ddim_check {
     const double *abar; /* the table */
     const double *taus; /* the timesteps of the run, then 0 */
@@ -598,6 +611,44 @@ static void test_ddim_on_discrete_table(void **state)
         assert_true(host.max_frac < 1e-9);
         pi_sampler_destroy(s);
         pi_model_destroy(m);
+    }
+    /* The host-timestep convention: the callback receives τ itself, and the run is the same. */
+    {
+        ddim_host host = {sde, 0.0, 0};
+        pi_model_t *m_t = NULL, *m_tau = NULL;
+        assert_int_equal(pi_model_create_callback(sde, 2, PI_VIEW_EPS, ddim_eps_fn, &host, &m_t), PI_OK);
+        assert_int_equal(pi_model_create_callback_timestep(sde, 2, PI_VIEW_EPS, ddim_eps_tau_fn, &host,
+                                                           &m_tau),
+                         PI_OK);
+        double times[32];
+        size_t nt = 0;
+        assert_int_equal(pi_sde_discrete_times(sde, PI_TIMESTEP_SPACING_TRAILING, 20, 0, 32, times, &nt),
+                         PI_OK);
+        float a[8] = {1.2f, -0.4f, 0.3f, 2.0f, -1.5f, 0.05f, 0.7f, -0.9f}, b[8];
+        memcpy(b, a, sizeof a);
+        pi_model_t *models[2] = {m_t, m_tau};
+        float *xs[2] = {a, b};
+        for (int k = 0; k < 2; k++) {
+            pi_sampler_t *s = NULL;
+            assert_int_equal(pi_sampler_create(models[k], &s), PI_OK);
+            assert_int_equal(pi_sampler_set_method(s, PI_METHOD_EXP1), PI_OK);
+            assert_int_equal(pi_sampler_set_hbar(s, 0.0), PI_OK);
+            assert_int_equal(pi_sampler_set_times(s, times, nt), PI_OK);
+            assert_int_equal(pi_sampler_run_from(s, times[0], 4, xs[k]), PI_OK);
+            pi_sampler_destroy(s);
+        }
+        assert_memory_equal(a, b, sizeof a);
+        assert_true(host.max_frac < 1e-9); /* τ received were the integer timesteps */
+        pi_model_t *bad = (pi_model_t *)0x1;
+        pi_sde_t *vp = NULL;
+        assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &vp), PI_OK);
+        assert_int_equal(pi_model_create_callback_timestep(vp, 2, PI_VIEW_EPS, ddim_eps_tau_fn, &host, &bad),
+                         PI_EINVAL);
+        assert_non_null(strstr(pi_last_error(), "sde must be discrete or rectified flow"));
+        assert_true(bad == (pi_model_t *)0x1);
+        pi_sde_destroy(vp);
+        pi_model_destroy(m_t);
+        pi_model_destroy(m_tau);
     }
     pi_sde_destroy(sde);
 }

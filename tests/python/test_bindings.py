@@ -842,3 +842,18 @@ def test_shifts():
     np.testing.assert_allclose(rf.shift_times(t, 3.0), 3 * t / (1 + 2 * t), rtol=1e-14)
     with pytest.raises(pi.InvalidArgumentError, match="shift"):
         rf.shift_times(t, 0.0)
+
+
+def test_timestep_callback():
+    sd = pi.SDE.discrete(beta_schedule="linear", num_train_timesteps=100)
+    seen = []
+
+    def net(x, tau):
+        seen.extend(tau.tolist())
+        return np.zeros_like(x)
+
+    m = pi.Model.callback(sd, 1, net, view="eps", timestep=True)
+    m.eval("eps", np.zeros((2, 1), np.float32), sd.time_from_timestep(42))
+    assert seen and all(abs(v - 42) < 1e-9 for v in seen)
+    with pytest.raises(pi.InvalidArgumentError, match="discrete or rectified flow"):
+        pi.Model.callback(pi.SDE("vp"), 1, net, view="eps", timestep=True)

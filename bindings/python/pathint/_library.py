@@ -247,6 +247,7 @@ SIGNATURES = {
     "pi_sde_discrete_times": (STATUS, [SDEPtr, c_enum, c_size, c_size, c_size, F64, P(c_size)]),
     "pi_sde_shift_times": (STATUS, [SDEPtr, c_double, c_size, F64]),
     "pi_shift_from_sequence_length": (STATUS, [c_double, c_double, c_double, c_double, c_double, P(c_double)]),
+    "pi_model_create_callback_timestep": (STATUS, [SDEPtr, c_size, c_enum, ModelFn, ctypes.c_void_p, P(ModelPtr)]),
 }
 
 

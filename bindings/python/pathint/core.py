@@ -752,8 +752,10 @@ class Model(_Handle):
         return self
 
     @classmethod
-    def callback(cls, sde, dim, fn, view="score"):
-        """A model backed by ``fn(x, t) -> array (n, dim)`` in ``view`` (score, eps or denoised).
+    def callback(cls, sde, dim, fn, view="score", timestep=False):
+        """A model backed by ``fn(x, t) -> array (n, dim)`` in ``view`` (score, eps, denoised,
+        v or flow). With ``timestep=True`` (discrete or rectified-flow SDEs) ``fn`` receives the
+        host's training timestep (:meth:`SDE.timestep`) in place of t.
 
         ``x`` is a read-only (n, dim) float32 view and ``t`` an (n,) float64 view, valid
         only during the call. An exception in ``fn`` aborts the calling C function and
@@ -775,7 +777,8 @@ class Model(_Handle):
                 return 1
 
         cfn = L.ModelFn(tramp)
-        out = cls._create(lib.pi_model_create_callback, sde, dim, int(_enum(View, view)), cfn, None)
+        create = lib.pi_model_create_callback_timestep if timestep else lib.pi_model_create_callback
+        out = cls._create(create, sde, dim, int(_enum(View, view)), cfn, None)
         self = cls._wrap(out, keep=(cfn, fn, sde._callbacks), sde=sde)
         self._pending = pending
         return self
