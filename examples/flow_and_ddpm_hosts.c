@@ -183,6 +183,26 @@ int main(int argc, char **argv)
         st = run_host("rectified flow, flow velocity, shift 3", rf, PI_VIEW_FLOW, times, count, n,
                       x, ref, other, pa, pb);
 
+    /* The same model on pathint's default kind of schedule (uniform in λ = log(α/σ)): the big
+     * final step of the shifted uniform-σ grid (σ from 0.059 to 0.001) is what costs ħ = 1 above. */
+    if (st == PI_OK) {
+        double t0, t1, s0, s1;
+        st = pi_sde_time_range(rf, &t0, &t1);
+        if (st == PI_OK)
+            st = pi_sde_sigma_tilde(rf, t1, &s1, NULL);
+        if (st == PI_OK)
+            st = pi_sde_sigma_tilde(rf, t0, &s0, NULL);
+        count = 51;
+        for (size_t i = 0; i < count && st == PI_OK; i++)
+            st = pi_sde_time_from_sigma_tilde(rf, s1 * pow(s0 / s1, (double)i / (double)(count - 1)),
+                                              &times[i]);
+        times[0] = t1;
+        times[count - 1] = t0;
+    }
+    if (st == PI_OK)
+        st = run_host("rectified flow, flow velocity, uniform lambda", rf, PI_VIEW_FLOW, times,
+                      count, n, x, ref, other, pa, pb);
+
     /* 2. DDPM/LDM: SD's table, zero terminal SNR, 50 trailing timesteps, ε-prediction. */
     if (st == PI_OK)
         st = pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_SCALED_LINEAR, 1000, 0.00085, 0.012,
