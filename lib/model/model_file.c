@@ -169,8 +169,13 @@ static pi_status load_sde(uint32_t kind, const double params[SDE_PARAMS], const 
     pi_sde_t *sde;
     pi_status st = table ? pi_sde_create_discrete(table, table_n, &sde)
                          : pi_sde_create((pi_sde_kind)kind, &sde);
+    if (st != PI_OK && table != NULL) {
+        char why[256]; /* pi_last_error() is the buffer pi_fail writes: copy it first */
+        snprintf(why, sizeof why, "%s", pi_last_error());
+        return pi_fail(PI_EFORMAT, "model file: invalid SDE table: %s", why);
+    }
     if (st != PI_OK)
-        return table ? pi_fail(PI_EFORMAT, "model file: invalid SDE table: %s", pi_last_error()) : st;
+        return st;
     /* Two passes so a range may move past its old other end (set_param checks each step). */
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < 7; i++) {
