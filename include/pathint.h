@@ -716,6 +716,11 @@ PI_API pi_status pi_model_create_callback(const pi_sde_t *sde, size_t dim, pi_vi
  * τ = 1000 t), as DDPM/LDM and SD3/Flux networks expect. @p view declares the prediction
  * type (ε, v, x₀ = #PI_VIEW_DENOISED, #PI_VIEW_FLOW or the score).
  * @param[in] sde Copied; discrete or rectified flow.
+ * @param[in] dim Dimension, in [1, 2^20].
+ * @param[in] view The view @p fn returns (#PI_VIEW_SCORE .. #PI_VIEW_FLOW).
+ * @param[in] fn The host function; it receives timesteps in its `t` argument.
+ * @param[in] user_data Borrowed (may be NULL); must outlive the model.
+ * @param[out] out The new model; untouched on failure.
  * @return #PI_OK, #PI_EINVAL (also for another SDE kind), #PI_ENOMEM.
  */
 PI_API pi_status pi_model_create_callback_timestep(const pi_sde_t *sde, size_t dim, pi_view view,
