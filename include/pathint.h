@@ -227,7 +227,12 @@ typedef enum pi_sde_kind {
     PI_SDE_KIND_SUBVP = 3,     /**< sub-VP (Song et al. 2021), same β as VP linear. */
     PI_SDE_KIND_VE = 4,        /**< Variance exploding, σ from σ_min = 0.01 to σ_max = 50, t ∈ [1e-5, 1]. */
     PI_SDE_KIND_EDM = 5,       /**< EDM (Karras et al. 2022): α = 1, σ = t ∈ [0.002, 80]. */
-    PI_SDE_KIND_CUSTOM = 6     /**< Host callbacks (pi_sde_create_custom()). */
+    PI_SDE_KIND_CUSTOM = 6,    /**< Host callbacks (pi_sde_create_custom()). */
+    PI_SDE_KIND_RECTIFIED_FLOW = 7, /**< Rectified flow / flow matching (SD3, Flux): α = 1 − t,
+                                     *   σ = t, prior N(0, I); t ∈ [1e-3, 1 − 1e-3] (t_max < 1
+                                     *   keeps λ = log(α/σ) finite; docs/samplers.md). */
+    PI_SDE_KIND_DISCRETE = 8   /**< Discrete-time VP from a table of ᾱ (DDPM/LDM):
+                                *   pi_sde_create_discrete() or pi_sde_create_beta_schedule(). */
 } pi_sde_kind;
 
 /** Parameters of the built-in SDEs (pi_sde_set_param()). */
@@ -286,6 +291,129 @@ PI_API pi_status pi_sde_create_custom(double t_min, double t_max, pi_sde_margina
                                       pi_sde_coefficient_fn coefficients, void *user_data,
                                       pi_sde_t **out);
 
+/**
+ * Create a discrete-time SDE (DDPM/LDM: SD 1.x/2.x, SDXL) from the table of ᾱ
+ * (diffusers' `alphas_cumprod`) over N training steps. Training step τ = i has
+ * α = √ᾱ_i, σ = √(1 − ᾱ_i) at t = (i + 1)/N, so t ∈ [1/N, 1] covers the table
+ * (the default range). Between the nodes log σ̃² = −log SNR is a monotone cubic
+ * (Fritsch–Carlson) in t; below 1/N σ̃ falls linearly to 0 at t = 0
+ * (docs/samplers.md). The SDE is VP (α² + σ² = 1), prior N(0, I).
+ * @param[in] alphas_cumprod N values in (0, 1), strictly decreasing; the last may be 0
+ *            (zero terminal SNR: read as 2^-24, as diffusers does). Copied.
+ * @param[in] n N >= 2, at most 2^20.
+ * @param[out] out The new SDE; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL (NULL, n < 2, NaN, out of range or not decreasing), #PI_ENOMEM.
+ */
+PI_API pi_status pi_sde_create_discrete(const double *alphas_cumprod, size_t n, pi_sde_t **out);
+
+/** The β schedules of DDPM-style training (pi_sde_create_beta_schedule()), as diffusers names them. */
+typedef enum pi_beta_schedule {
+    PI_BETA_SCHEDULE_LINEAR = 1,        /**< β linear from beta_start to beta_end (DDPM: 1e-4, 0.02). */
+    PI_BETA_SCHEDULE_SCALED_LINEAR = 2, /**< √β linear (Stable Diffusion: 0.00085, 0.012 over 1000). */
+    PI_BETA_SCHEDULE_SQUAREDCOS_CAP_V2 = 3 /**< Nichol & Dhariwal's cosine ᾱ, β capped at 0.999
+                                             *   (beta_start, beta_end ignored). */
+} pi_beta_schedule;
+
+/** Flag of pi_sde_create_beta_schedule(): rescale to zero terminal SNR (Lin et al. 2024,
+ *  diffusers' rescale_zero_terminal_snr): √ᾱ shifted and scaled so that √ᾱ_0 is kept and
+ *  ᾱ_{N−1} = 0. */
+#define PI_BETA_FLAG_ZERO_TERMINAL_SNR 1u
+
+/**
+ * Create a discrete SDE from a named β schedule: ᾱ_i = Π_{k<=i} (1 − β_k), then as
+ * pi_sde_create_discrete().
+ * @param[in] schedule A ::pi_beta_schedule.
+ * @param[in] n Training steps N, 2 to 2^20 (hosts: 1000).
+ * @param[in] beta_start β_0, in (0, 1) (ignored by #PI_BETA_SCHEDULE_SQUAREDCOS_CAP_V2).
+ * @param[in] beta_end β_{N−1}, in [beta_start, 1) (ignored likewise).
+ * @param[in] flags 0 or #PI_BETA_FLAG_ZERO_TERMINAL_SNR.
+ * @param[out] out The new SDE; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_ENOMEM.
+ */
+PI_API pi_status pi_sde_create_beta_schedule(pi_beta_schedule schedule, size_t n,
+                                             double beta_start, double beta_end, unsigned flags,
+                                             pi_sde_t **out);
+
+/**
+ * The ᾱ table of a discrete SDE, as given (a zero terminal entry stays 0).
+ * @param[in] sde A #PI_SDE_KIND_DISCRETE SDE.
+ * @param[in] capacity Doubles @p alphas_cumprod holds (0 with NULL to query the count).
+ * @param[out] alphas_cumprod The table, or NULL.
+ * @param[out] count N.
+ * @return #PI_OK, #PI_EINVAL (not discrete, or capacity < N with a non-NULL buffer).
+ */
+PI_API pi_status pi_sde_get_alphas_cumprod(const pi_sde_t *sde, size_t capacity,
+                                           double *alphas_cumprod, size_t *count);
+
+/**
+ * The host's training timestep at pathint's time t: τ = tN − 1 on a discrete SDE (τ = i at
+ * table entry i, fractional between), τ = 1000 t on rectified flow (SD3/Flux pipelines pass
+ * 1000 σ). A callback model receives t; this gives what the host network was trained on.
+ * @return #PI_OK, #PI_EINVAL (other kinds, t outside [0, t_max]).
+ */
+PI_API pi_status pi_sde_timestep_from_time(const pi_sde_t *sde, double t, double *timestep);
+/** Inverse of pi_sde_timestep_from_time(). @return #PI_OK, #PI_EINVAL (other kinds, or a
+ *  timestep whose t falls outside [0, t_max]). */
+PI_API pi_status pi_sde_time_from_timestep(const pi_sde_t *sde, double timestep, double *t);
+
+/** How hosts pick S of the N training timesteps (diffusers' `timestep_spacing`). */
+typedef enum pi_timestep_spacing {
+    PI_TIMESTEP_SPACING_LEADING = 1,  /**< τ_k = k·⌊N/S⌋ + offset, k = S−1 .. 0 (SD 1.x: offset 1). */
+    PI_TIMESTEP_SPACING_TRAILING = 2, /**< τ_k = round(N − k·N/S) − 1, k = 0 .. S−1 (zero-SNR models). */
+    PI_TIMESTEP_SPACING_LINSPACE = 3  /**< τ = round(linspace(N − 1, 0, S)). */
+} pi_timestep_spacing;
+
+/**
+ * The sampler times of a discrete SDE for S steps in a host's spacing: t = (τ + 1)/N for
+ * each selected training timestep, from the largest down, then t = 1/N (τ = 0, the final
+ * ᾱ_0 of DDIM with set_alpha_to_one = false) unless the last τ is already 0. Give the array
+ * to pi_sampler_set_times() (with pi_sampler_set_denoise_final() for the x₀ prediction).
+ * @param[in] sde A discrete SDE whose range holds the times.
+ * @param[in] spacing A ::pi_timestep_spacing.
+ * @param[in] steps S, 1 to N.
+ * @param[in] steps_offset Added to every τ by #PI_TIMESTEP_SPACING_LEADING (diffusers'
+ *            `steps_offset`); must be 0 for the others.
+ * @param[in] capacity Doubles @p times holds (>= S + 1).
+ * @param[out] times Strictly decreasing times.
+ * @param[out] count The number written (S + 1, or S when the last τ is 0).
+ * @return #PI_OK, #PI_EINVAL (not discrete; S out of range; a τ outside [0, N − 1] or times
+ *         outside the SDE's range or not decreasing; capacity too small), nothing written.
+ */
+PI_API pi_status pi_sde_discrete_times(const pi_sde_t *sde, pi_timestep_spacing spacing,
+                                       size_t steps, size_t steps_offset, size_t capacity,
+                                       double *times, size_t *count);
+
+/**
+ * Shift a time array as flow-matching hosts do, on any SDE: in the rectified-flow time
+ * σ_rf = σ̃/(1 + σ̃) of the same SNR, σ_rf ↦ s σ_rf/(1 + (s − 1) σ_rf), which is σ̃ ↦ s σ̃.
+ * Times whose shifted σ̃ passes σ̃(t_max) become t_max; t = 0 stays 0.
+ * @param[in] sde The SDE.
+ * @param[in] shift s > 0, finite (1: no change; SD3: 3).
+ * @param[in] count Entries of @p times, >= 1.
+ * @param[in,out] times Strictly decreasing times in [0, t_max]; shifted in place.
+ * @return #PI_OK, #PI_EINVAL (bad shift, times, or a result that is not strictly decreasing
+ *         after the clamp: @p times unchanged), #PI_ECALLBACK (custom SDE).
+ */
+PI_API pi_status pi_sde_shift_times(const pi_sde_t *sde, double shift, size_t count,
+                                    double *times);
+
+/**
+ * The resolution-dependent shift of SD3/Flux hosts: μ linear in the sequence length L
+ * (image tokens) through (base_seq_len, base_shift) and (max_seq_len, max_shift), and
+ * s = e^μ, so that pi_sde_shift_times() with s is σ ↦ e^μ/(e^μ + (1/σ − 1)) (diffusers'
+ * use_dynamic_shifting; defaults there: 256, 4096, 0.5, 1.15).
+ * @param[in] seq_len L > 0.
+ * @param[in] base_seq_len Must differ from @p max_seq_len; both > 0.
+ * @param[in] max_seq_len
+ * @param[in] base_shift μ at base_seq_len (finite).
+ * @param[in] max_shift μ at max_seq_len (finite).
+ * @param[out] shift s = e^μ.
+ * @return #PI_OK, #PI_EINVAL (non-finite or non-positive lengths, equal lengths, s not finite).
+ */
+PI_API pi_status pi_shift_from_sequence_length(double seq_len, double base_seq_len,
+                                               double max_seq_len, double base_shift,
+                                               double max_shift, double *shift);
+
 /** Named parameter sets of the built-in SDEs (pi_sde_create_preset()). */
 typedef enum pi_sde_preset {
     PI_SDE_PRESET_SIMPLE = 1, /**< Hirono et al.'s SIMPLE: VP linear, β 0 → 20, t ∈ [0.01, 1]. */
@@ -294,11 +422,12 @@ typedef enum pi_sde_preset {
 /** Create the SDE of a preset; @p out untouched on failure. @return #PI_OK, #PI_EINVAL, #PI_ENOMEM. */
 PI_API pi_status pi_sde_create_preset(pi_sde_preset preset, pi_sde_t **out);
 /** Create an SDE by name, exact and case-sensitive: a built-in kind with its defaults ("vp",
- *  "vp-cosine", "subvp", "ve", "edm") or a preset ("simple", "cosine"); @p out untouched on
+ *  "vp-cosine", "subvp", "ve", "edm", "rectified_flow") or a preset ("simple", "cosine"); @p out untouched on
  *  failure. @return #PI_OK, #PI_EINVAL (the message lists the names), #PI_ENOMEM. */
 PI_API pi_status pi_sde_create_named(const char *name, pi_sde_t **out);
-/** The names pi_sde_create_named() accepts, for listings: index 0 to 6 gives "vp", "vp-cosine",
- *  "subvp", "ve", "edm", "simple", "cosine" (kinds, then presets, in enum order). @p name and
+/** The names pi_sde_create_named() accepts, for listings: index 0 to 7 gives "vp", "vp-cosine",
+ *  "subvp", "ve", "edm", "simple", "cosine" (kinds, then presets, in enum order), then
+ *  "rectified_flow" (added in 1.1, after the presets so old indices keep their names). @p name and
  *  @p description (may be NULL) receive static strings. @return #PI_OK, #PI_EINVAL past the
  *  end or for a NULL @p name. */
 PI_API pi_status pi_sde_name_at(size_t index, const char **name, const char **description);
@@ -402,7 +531,9 @@ typedef enum pi_view {
     PI_VIEW_SCORE = 1,    /**< s = ∇log p_t(x). */
     PI_VIEW_EPS = 2,      /**< ε = −σ s. */
     PI_VIEW_DENOISED = 3, /**< D = (x + σ² s)/α. */
-    PI_VIEW_V = 4         /**< v = α ε − σ D. */
+    PI_VIEW_V = 4,        /**< v = α ε − σ D. */
+    PI_VIEW_FLOW = 5      /**< Flow velocity u = α' D + σ' ε = f x − ½ g² s, the dx/dt of the
+                           *   conditional interpolant (flow matching; ε − x₀ on rectified flow). */
 } pi_view;
 
 /** Model kinds. */
@@ -582,7 +713,7 @@ PI_API pi_status pi_model_mlp_get_shape(const pi_model_t *model, size_t *hidden_
  * cannot be saved to a file.
  * @param[in] sde Copied.
  * @param[in] dim Dimension, in [1, 2^20].
- * @param[in] view The view @p fn returns (0..3).
+ * @param[in] view The view @p fn returns (#PI_VIEW_SCORE .. #PI_VIEW_FLOW).
  * @param[in] fn The host function; nonzero returns abort the calling
  *            operation with #PI_ECALLBACK.
  * @param[in] user_data Borrowed (may be NULL); must outlive the model.
@@ -591,6 +722,24 @@ PI_API pi_status pi_model_mlp_get_shape(const pi_model_t *model, size_t *hidden_
  */
 PI_API pi_status pi_model_create_callback(const pi_sde_t *sde, size_t dim, pi_view view,
                                           pi_model_fn fn, void *user_data, pi_model_t **out);
+
+/**
+ * Like pi_model_create_callback(), for a host network trained on its own timestep: @p fn
+ * receives, in place of pathint's t, the training timestep τ of pi_sde_timestep_from_time()
+ * (discrete SDE: τ = tN − 1, the table index, fractional between entries; rectified flow:
+ * τ = 1000 t), as DDPM/LDM and SD3/Flux networks expect. @p view declares the prediction
+ * type (ε, v, x₀ = #PI_VIEW_DENOISED, #PI_VIEW_FLOW or the score).
+ * @param[in] sde Copied; discrete or rectified flow.
+ * @param[in] dim Dimension, in [1, 2^20].
+ * @param[in] view The view @p fn returns (#PI_VIEW_SCORE .. #PI_VIEW_FLOW).
+ * @param[in] fn The host function; it receives timesteps in its `t` argument.
+ * @param[in] user_data Borrowed (may be NULL); must outlive the model.
+ * @param[out] out The new model; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL (also for another SDE kind), #PI_ENOMEM.
+ */
+PI_API pi_status pi_model_create_callback_timestep(const pi_sde_t *sde, size_t dim, pi_view view,
+                                                   pi_model_fn fn, void *user_data,
+                                                   pi_model_t **out);
 
 /**
  * Destroy a model and everything it owns.
@@ -1234,7 +1383,9 @@ PI_API pi_status pi_bits_per_dim(double nll, size_t dim, double scale, double *o
 typedef enum pi_weighting {
     PI_WEIGHTING_LIKELIHOOD = 1, /**< λ = g² (bounds the NLL). */
     PI_WEIGHTING_SIGMA2 = 2,     /**< λ = σ² (ε-MSE, DDPM). */
-    PI_WEIGHTING_EDM = 3         /**< EDM: (σ̃² + σ_d²)/(σ̃ σ_d)² on ‖D − x0‖², σ_d the MLP's σ_data. */
+    PI_WEIGHTING_EDM = 3,        /**< EDM: (σ̃² + σ_d²)/(σ̃ σ_d)² on ‖D − x0‖², σ_d the MLP's σ_data. */
+    PI_WEIGHTING_FLOW = 4        /**< Flow matching: λ = g⁴/4, i.e. ‖u_θ − (α' x0 + σ' z)‖² on the flow
+                                  *   view u (on rectified flow: ‖u_θ − (z − x0)‖², docs/training.md). */
 } pi_weighting;
 
 /** Training-time sampling. */

@@ -96,6 +96,65 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     return 0;
 }
 
+/* Issue 14: discrete ᾱ tables, host timesteps, shifts (f->sde is VP linear, not discrete). */
+#define CASES_ISSUE14(X)                                                                         \
+    X(sde_discrete_null, PI_EINVAL, 1, "alphas_cumprod", pi_sde_create_discrete(NULL, 3, &f->o_sde)) \
+    X(sde_discrete_n1, PI_EINVAL, 1, "n", pi_sde_create_discrete(f->w, 1, &f->o_sde))              \
+    X(sde_discrete_nan, PI_EINVAL, 1, "alphas_cumprod", pi_sde_create_discrete(f->w_nan, 2, &f->o_sde)) \
+    X(sde_discrete_rising, PI_EINVAL, 1, "alphas_cumprod",                                       \
+      pi_sde_create_discrete(f->w, 2, &f->o_sde))                                                \
+    X(sde_discrete_null_out, PI_EINVAL, 1, "out", pi_sde_create_discrete(f->w, 2, NULL))         \
+    X(sde_beta_kind0, PI_EINVAL, 1, "schedule",                                                  \
+      pi_sde_create_beta_schedule((pi_beta_schedule)0, 1000, 1e-4, 0.02, 0, &f->o_sde))          \
+    X(sde_beta_n1, PI_EINVAL, 1, "n",                                                            \
+      pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_LINEAR, 1, 1e-4, 0.02, 0, &f->o_sde))         \
+    X(sde_beta_start_nan, PI_EINVAL, 1, "beta_start",                                            \
+      pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_LINEAR, 1000, NAN, 0.02, 0, &f->o_sde))       \
+    X(sde_beta_end_one, PI_EINVAL, 1, "beta_end",                                                \
+      pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_SCALED_LINEAR, 1000, 1e-4, 1.0, 0, &f->o_sde)) \
+    X(sde_beta_flags, PI_EINVAL, 1, "flags",                                                     \
+      pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_LINEAR, 1000, 1e-4, 0.02, 8u, &f->o_sde))     \
+    X(sde_beta_null_out, PI_EINVAL, 1, "out",                                                    \
+      pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_LINEAR, 1000, 1e-4, 0.02, 0, NULL))           \
+    X(sde_abar_not_discrete, PI_EINVAL, 1, "sde", pi_sde_get_alphas_cumprod(f->sde, 0, NULL, &f->o_size)) \
+    X(sde_abar_null, PI_EINVAL, 1, "sde", pi_sde_get_alphas_cumprod(NULL, 0, NULL, &f->o_size))  \
+    X(sde_abar_null_count, PI_EINVAL, 1, "count", pi_sde_get_alphas_cumprod(f->sde, 0, NULL, NULL)) \
+    X(sde_timestep_vp, PI_EINVAL, 1, "sde", pi_sde_timestep_from_time(f->sde, 0.5, &f->o_d))     \
+    X(sde_timestep_null_out, PI_EINVAL, 1, "timestep", pi_sde_timestep_from_time(f->sde, 0.5, NULL)) \
+    X(sde_from_timestep_vp, PI_EINVAL, 1, "sde", pi_sde_time_from_timestep(f->sde, 10.0, &f->o_d)) \
+    X(sde_from_timestep_null, PI_EINVAL, 1, "sde", pi_sde_time_from_timestep(NULL, 10.0, &f->o_d)) \
+    X(sde_spacing_vp, PI_EINVAL, 1, "sde",                                                       \
+      pi_sde_discrete_times(f->sde, PI_TIMESTEP_SPACING_LEADING, 2, 0, 3, f->dout, &f->o_size))  \
+    X(sde_spacing_null_times, PI_EINVAL, 1, "times",                                             \
+      pi_sde_discrete_times(f->sde, PI_TIMESTEP_SPACING_LEADING, 2, 0, 3, NULL, &f->o_size))     \
+    X(sde_spacing_null_count, PI_EINVAL, 1, "count",                                             \
+      pi_sde_discrete_times(f->sde, PI_TIMESTEP_SPACING_LEADING, 2, 0, 3, f->dout, NULL))        \
+    X(sde_shift_zero, PI_EINVAL, 1, "shift", pi_sde_shift_times(f->sde, 0.0, 3, f->dout))        \
+    X(sde_shift_neg, PI_EINVAL, 1, "shift", pi_sde_shift_times(f->sde, -2.0, 3, f->dout))        \
+    X(sde_shift_nan, PI_EINVAL, 1, "shift", pi_sde_shift_times(f->sde, NAN, 3, f->dout))         \
+    X(sde_shift_count0, PI_EINVAL, 1, "count", pi_sde_shift_times(f->sde, 2.0, 0, f->dout))      \
+    X(sde_shift_times_nan, PI_EINVAL, 1, "times", pi_sde_shift_times(f->sde, 2.0, 3, f->times_nan)) \
+    X(sde_shift_times_up, PI_EINVAL, 1, "times", pi_sde_shift_times(f->sde, 2.0, 3, f->times_up)) \
+    X(sde_shift_null, PI_EINVAL, 1, "times", pi_sde_shift_times(f->sde, 2.0, 3, NULL))           \
+    X(shift_seq_zero, PI_EINVAL, 1, "seq_len",                                                   \
+      pi_shift_from_sequence_length(0, 256, 4096, 0.5, 1.15, &f->o_d))                           \
+    X(shift_seq_equal, PI_EINVAL, 1, "max_seq_len",                                              \
+      pi_shift_from_sequence_length(512, 256, 256, 0.5, 1.15, &f->o_d))                          \
+    X(shift_seq_nan_shift, PI_EINVAL, 1, "shift",                                                \
+      pi_shift_from_sequence_length(512, 256, 4096, NAN, 1.15, &f->o_d))                         \
+    X(shift_seq_null, PI_EINVAL, 1, "shift",                                                     \
+      pi_shift_from_sequence_length(512, 256, 4096, 0.5, 1.15, NULL))                            \
+    X(cb_timestep_vp, PI_EINVAL, 1, "sde",                                                       \
+      pi_model_create_callback_timestep(f->sde, 2, PI_VIEW_EPS, model_fn, NULL, &f->o_model))    \
+    X(cb_timestep_null_sde, PI_EINVAL, 1, "sde",                                                 \
+      pi_model_create_callback_timestep(NULL, 2, PI_VIEW_EPS, model_fn, NULL, &f->o_model))      \
+    X(cb_timestep_null_fn, PI_EINVAL, 1, "fn",                                                   \
+      pi_model_create_callback_timestep(f->sde, 2, PI_VIEW_EPS, NULL, NULL, &f->o_model))        \
+    X(cb_timestep_view6, PI_EINVAL, 1, "view",                                                   \
+      pi_model_create_callback_timestep(f->sde, 2, (pi_view)6, model_fn, NULL, &f->o_model))     \
+    X(cb_timestep_null_out, PI_EINVAL, 1, "out",                                                 \
+      pi_model_create_callback_timestep(f->sde, 2, PI_VIEW_EPS, model_fn, NULL, NULL))
+
 /* X(label, expected status, second accepted status (or 1 = none), argument name(s), call) */
 #define CASES_SDE(X)                                                                             \
     X(sde_create_kind0, PI_EINVAL, 1, "kind", pi_sde_create((pi_sde_kind)0, &f->o_sde))          \
@@ -562,7 +621,7 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
 
 #define ALL_CASES(X)                                                                             \
     CASES_SDE(X) CASES_MODEL(X) CASES_SAMPLER(X) CASES_DATA(X) CASES_FILES(X)                    \
-    CASES_LIKELIHOOD(X) CASES_TRAINER(X) CASES_GETTERS(X)
+    CASES_LIKELIHOOD(X) CASES_TRAINER(X) CASES_GETTERS(X) CASES_ISSUE14(X)
 
 #define DEFINE_CASE(label, e1, e2, arg, call)                                                    \
     static pi_status case_##label(fx *f)                                                         \

@@ -203,7 +203,7 @@ static void test_bad_input(void **state)
     EXPECT_FAIL(pi_model_create_callback(sde, 2, PI_VIEW_SCORE, NULL, &h, &m), PI_EINVAL, "fn");
     EXPECT_FAIL(pi_model_create_callback(sde, 2, PI_VIEW_SCORE, host_fn, &h, NULL), PI_EINVAL, "out");
     EXPECT_FAIL(pi_model_create_callback(sde, 0, PI_VIEW_SCORE, host_fn, &h, &m), PI_EINVAL, "dim");
-    EXPECT_FAIL(pi_model_create_callback(sde, 2, (pi_view)5, host_fn, &h, &m), PI_EINVAL, "view");
+    EXPECT_FAIL(pi_model_create_callback(sde, 2, (pi_view)6, host_fn, &h, &m), PI_EINVAL, "view");
     EXPECT_FAIL(pi_model_create_callback(sde, 2, (pi_view)0, host_fn, &h, &m), PI_EINVAL, "view");
     assert_true(m == (pi_model_t *)0x1);
     /* user_data may be NULL */

@@ -93,7 +93,12 @@ static void spit(const char *path, const unsigned char *data, size_t size)
 static pi_sde_t *make_sde(pi_sde_kind kind)
 {
     pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(kind, &sde), PI_OK);
+    if (kind == PI_SDE_KIND_DISCRETE) /* Stable Diffusion's table, zero terminal SNR */
+        assert_int_equal(pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_SCALED_LINEAR, 1000, 0.00085,
+                                                     0.012, PI_BETA_FLAG_ZERO_TERMINAL_SNR, &sde),
+                         PI_OK);
+    else
+        assert_int_equal(pi_sde_create(kind, &sde), PI_OK);
     return sde;
 }
 
@@ -141,7 +146,7 @@ static void check_round_trip(pi_model_t *m, const char *name)
         x[i] = (float)sin(0.7 * (double)i);
     for (size_t i = 0; i < n; i++)
         t[i] = t_min + (t_max - t_min) * (0.05 + 0.9 * (double)i / (double)n);
-    for (int view = PI_VIEW_SCORE; view <= PI_VIEW_V; view++) {
+    for (int view = PI_VIEW_SCORE; view <= PI_VIEW_FLOW; view++) {
         assert_int_equal(pi_model_eval(m, (pi_view)view, n, x, t, a), PI_OK);
         assert_int_equal(pi_model_eval(back, (pi_view)view, n, x, t, b), PI_OK);
         assert_memory_equal(a, b, n * d1 * sizeof *a);
@@ -160,8 +165,9 @@ static void check_round_trip(pi_model_t *m, const char *name)
 static void test_round_trip_gmm(void **state)
 {
     (void)state;
-    const pi_sde_kind kinds[5] = {PI_SDE_KIND_VP_LINEAR, PI_SDE_KIND_VP_COSINE, PI_SDE_KIND_SUBVP, PI_SDE_KIND_VE, PI_SDE_KIND_EDM};
-    for (int k = 0; k < 5; k++) {
+    const pi_sde_kind kinds[7] = {PI_SDE_KIND_VP_LINEAR, PI_SDE_KIND_VP_COSINE, PI_SDE_KIND_SUBVP, PI_SDE_KIND_VE, PI_SDE_KIND_EDM,
+                                  PI_SDE_KIND_RECTIFIED_FLOW, PI_SDE_KIND_DISCRETE};
+    for (int k = 0; k < 7; k++) {
         gmm_fixture f;
         assert_int_equal(gmm_fixture_random(&f, 2 + (size_t)k, 3, 40 + (uint64_t)k, 1.0, 0.0, 0.2), 0);
         pi_sde_t *sde = make_sde(kinds[k]);
@@ -173,6 +179,8 @@ static void test_round_trip_gmm(void **state)
             assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_SIGMA_MAX, 120.0), PI_OK);
             assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_SIGMA_MIN, 100.0), PI_OK);
             break;
+        case PI_SDE_KIND_RECTIFIED_FLOW: assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_T_MAX, 0.9999), PI_OK); break;
+        case PI_SDE_KIND_DISCRETE: assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_T_MIN, 0.02), PI_OK); break;
         default: break;
         }
         pi_model_t *m = gmm_fixture_model(&f, sde);
@@ -328,7 +336,7 @@ static void test_forged_fields(void **state)
     unsigned char *good = small_file(&size);
     const unsigned char huge8[8] = {0, 0, 0, 0, 0, 0, 0, 0x10}; /* 2^60 */
     const unsigned char big_dim[8] = {0, 0, 0, 0, 1, 0, 0, 0};  /* 2^32 */
-    const unsigned char v2[4] = {2, 0, 0, 0}, kind9[4] = {9, 0, 0, 0}, kind4[4] = {4, 0, 0, 0};
+    const unsigned char v2[4] = {3, 0, 0, 0}, kind9[4] = {9, 0, 0, 0}, kind4[4] = {4, 0, 0, 0};
     const unsigned char sde6[4] = {6, 0, 0, 0}, one4[4] = {1, 0, 0, 0};
     const unsigned char k_huge[8] = {0, 0, 0, 0, 0, 1, 0, 0};   /* 2^40 components */
     double nan = NAN, neg = -1.0, inf = INFINITY;
@@ -464,6 +472,45 @@ static void test_bad_input(void **state)
     pi_sde_destroy(sde);
 }
 
+/* Issue 14: a discrete SDE's table travels in a version-2 frame; forged tables are refused. */
+static void test_discrete_table_frame(void **state)
+{
+    (void)state;
+    const double abar[4] = {0.99, 0.7, 0.2, 0.01}, w[1] = {1.0}, mu[1] = {0.5}, var[1] = {0.2};
+    pi_sde_t *sde = NULL;
+    assert_int_equal(pi_sde_create_discrete(abar, 4, &sde), PI_OK);
+    pi_model_t *m;
+    assert_int_equal(pi_model_create_gmm(sde, 1, 1, w, mu, var, &m), PI_OK);
+    char p[512];
+    path_of(p, sizeof p, "discrete.pim");
+    assert_int_equal(pi_model_save(m, p), PI_OK);
+    maybe_write_corpus("gmm_discrete.pim", p);
+    size_t size;
+    unsigned char *good = slurp(p, &size);
+    assert_int_equal(good[8], 2); /* format version 2 */
+    assert_int_equal(size, 104 + 8 + 4 * 8 + (8 + 8 * 3) + 8);
+    double got;
+    memcpy(&got, good + 104 + 8 + 8, 8); /* little-endian hosts: ᾱ_1 as stored */
+    assert_true(got == 0.7);
+    const double up = 0.995, nan = NAN;
+    const unsigned char v1[4] = {1, 0, 0, 0}, n_huge[8] = {0, 0, 0, 0, 1, 0, 0, 0};
+    const unsigned char vp_kind[4] = {1, 0, 0, 0};
+    expect_forged(good, size, 104 + 8 + 8, &up, 8, "SDE table");   /* not decreasing */
+    expect_forged(good, size, 104 + 8 + 16, &nan, 8, "SDE table"); /* NaN */
+    expect_forged(good, size, 104, n_huge, 8, "table length");
+    expect_forged(good, size, 8, v1, 4, "payload length");          /* table read as payload */
+    expect_forged(good, size, 24, vp_kind, 4, "not discrete");
+    free(good);
+    /* A version-1 file (any other SDE) that claims the discrete kind has no table. */
+    good = small_file(&size);
+    const unsigned char kind8[4] = {8, 0, 0, 0};
+    expect_forged(good, size, 24, kind8, 4, "table");
+    free(good);
+    pi_model_destroy(m);
+    pi_sde_destroy(sde);
+    remove(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -472,7 +519,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_mlp),
         cmocka_unit_test(test_every_corrupted_byte),
         cmocka_unit_test(test_every_truncation),
-        cmocka_unit_test(test_forged_fields),
+        cmocka_unit_test(test_forged_fields), cmocka_unit_test(test_discrete_table_frame),
         cmocka_unit_test(test_failed_save_keeps_previous),
         cmocka_unit_test(test_bad_input),
     };

@@ -600,7 +600,7 @@ static void test_bad_input_eval(void **state)
     EXPECT_FAIL(pi_model_eval(m, PI_VIEW_SCORE, 2, NULL, t, out), PI_EINVAL, "x");
     EXPECT_FAIL(pi_model_eval(m, PI_VIEW_SCORE, 2, x, NULL, out), PI_EINVAL, "t");
     EXPECT_FAIL(pi_model_eval(m, PI_VIEW_SCORE, 2, x, t, NULL), PI_EINVAL, "out");
-    EXPECT_FAIL(pi_model_eval(m, (pi_view)5, 2, x, t, out), PI_EINVAL, "view");
+    EXPECT_FAIL(pi_model_eval(m, (pi_view)6, 2, x, t, out), PI_EINVAL, "view");
     EXPECT_FAIL(pi_model_eval(m, (pi_view)0, 2, x, t, out), PI_EINVAL, "view");
     EXPECT_FAIL(pi_model_eval(m, (pi_view)-1, 2, x, t, out), PI_EINVAL, "view");
     EXPECT_FAIL(pi_model_eval(m, PI_VIEW_SCORE, 0, x, t, out), PI_EINVAL, "n must");

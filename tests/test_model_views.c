@@ -231,6 +231,134 @@ static void test_eval_ctx_matches_public(void **state)
     gmm_fixture_free(&f);
 }
 
+/* ---- issue 14: the flow view on every SDE kind ------------------------------------------ */
+
+static pi_sde_t *make_any_sde(int k)
+{
+    pi_sde_t *sde = NULL;
+    if (k == 0)
+        assert_int_equal(pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_SCALED_LINEAR, 1000, 0.00085,
+                                                     0.012, 0, &sde),
+                         PI_OK);
+    else
+        sde = make_sde((pi_sde_kind)(k == 6 ? PI_SDE_KIND_RECTIFIED_FLOW : k));
+    return sde;
+}
+
+/* A single Gaussian N(μ, v) per dimension: E[x0 | x] and E[ε | x] in closed form, so the flow
+ * u = α' E[x0|x] + σ' E[ε|x] is known; α', σ' by central differences of the marginal. */
+static void test_flow_view_closed_form(void **state)
+{
+    (void)state;
+    const double w[1] = {1.0}, mu[2] = {0.4, -1.2}, var[2] = {0.3, 0.05};
+    const float x[6] = {-1.0f, 0.5f, 0.2f, -2.0f, 1.5f, 0.0f};
+    for (int k = 0; k <= 6; k++) { /* 0 discrete, 1..5 VP .. EDM, 6 rectified flow */
+        pi_sde_t *sde = make_any_sde(k);
+        pi_model_t *m = NULL;
+        assert_int_equal(pi_model_create_gmm(sde, 2, 1, w, mu, var, &m), PI_OK);
+        double t0, t1;
+        pi_sde_time_range(sde, &t0, &t1);
+        for (int j = 1; j <= 4; j++) {
+            double t = t0 + (t1 - t0) * j / 5.0, h = 1e-6 * fmax(1.0, t);
+            double a, sg, ap, sp, am, sm;
+            pi_sde_marginal(sde, t, &a, &sg);
+            pi_sde_marginal(sde, t + h, &ap, &sp);
+            pi_sde_marginal(sde, t - h, &am, &sm);
+            double da = (ap - am) / (2 * h), ds = (sp - sm) / (2 * h);
+            double tt[3] = {t, t, t};
+            float u[6], sc[6], back[6];
+            assert_int_equal(pi_model_eval(m, PI_VIEW_FLOW, 3, x, tt, u), PI_OK);
+            assert_int_equal(pi_model_eval(m, PI_VIEW_SCORE, 3, x, tt, sc), PI_OK);
+            for (int r = 0; r < 3; r++)
+                for (int c = 0; c < 2; c++) {
+                    double q = a * a * var[c] + sg * sg, dx = x[r * 2 + c] - a * mu[c];
+                    double ex0 = mu[c] + a * var[c] / q * dx, eeps = sg / q * dx;
+                    double expect = da * ex0 + ds * eeps;
+                    double scale = fabs(da) * fabs(ex0) + fabs(ds) * fabs(eeps) + 1e-3;
+                    if (fabs(u[r * 2 + c] - expect) > 2e-5 * scale)
+                        fail_msg("SDE %d, t = %g: flow %g, closed form %g", k, t, u[r * 2 + c], expect);
+                }
+            /* flow → every view → flow, and flow → score against the score view. */
+            pi_sde_point p;
+            assert_int_equal(pi_sde_eval(sde, t, &p), PI_OK);
+            float s2[6];
+            pi_view_convert_at(PI_VIEW_FLOW, PI_VIEW_SCORE, 3, 2, x, &p, u, s2);
+            for (int e = 0; e < 6; e++)
+                assert_true(fabs(s2[e] - sc[e]) <= 2e-4 * (fabs(sc[e]) + 1.0));
+            for (int v = PI_VIEW_SCORE; v <= PI_VIEW_FLOW; v++) {
+                float mid[6];
+                pi_view_convert_at(PI_VIEW_FLOW, (pi_view)v, 3, 2, x, &p, u, mid);
+                pi_view_convert_at((pi_view)v, PI_VIEW_FLOW, 3, 2, x, &p, mid, back);
+                for (int e = 0; e < 6; e++)
+                    if (fabs(back[e] - u[e]) > 1e-4 * (fabs(u[e]) + 1.0))
+                        fail_msg("SDE %d view %d t = %g: round trip %g -> %g", k, v, t, u[e], back[e]);
+            }
+        }
+        pi_model_destroy(m);
+        pi_sde_destroy(sde);
+    }
+}
+
+/* Rectified flow: u = ε − x0 exactly, so the flow view of the conditional is the FM target. */
+static void test_flow_view_rectified_flow_identity(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_sde(PI_SDE_KIND_RECTIFIED_FLOW);
+    pi_sde_point p;
+    const double t = 0.3;
+    assert_int_equal(pi_sde_eval(sde, t, &p), PI_OK);
+    const double x0[2] = {0.7, -1.1}, eps[2] = {0.2, 0.9};
+    double x[2], eps_view[2], u[2];
+    for (int j = 0; j < 2; j++)
+        x[j] = (1 - t) * x0[j] + t * eps[j];
+    memcpy(eps_view, eps, sizeof eps);
+    pi_view_convert_at_d(PI_VIEW_EPS, PI_VIEW_FLOW, 2, x, &p, eps_view, u);
+    for (int j = 0; j < 2; j++)
+        assert_true(fabs(u[j] - (eps[j] - x0[j])) < 1e-14);
+    pi_sde_destroy(sde);
+}
+
+typedef struct flow_host {
+    pi_model_t *truth;
+} flow_host;
+
+static int flow_callback(size_t n, size_t dim, const float *x, const double *t, float *out, void *u)
+{
+    (void)dim;
+    const flow_host *h = u;
+    return pi_model_eval(h->truth, PI_VIEW_FLOW, n, x, t, out) != PI_OK;
+}
+
+/* A host network declared as predicting the flow velocity: pathint converts to the score. */
+static void test_flow_callback(void **state)
+{
+    (void)state;
+    const double w[2] = {0.3, 0.7}, mu[4] = {-1.0, 0.5, 1.0, -0.5}, var[4] = {0.1, 0.2, 0.05, 0.1};
+    for (int k = 0; k <= 6; k += 6) {
+        pi_sde_t *sde = make_any_sde(k);
+        pi_model_t *truth = NULL, *cb = NULL;
+        assert_int_equal(pi_model_create_gmm(sde, 2, 2, w, mu, var, &truth), PI_OK);
+        flow_host h = {truth};
+        assert_int_equal(pi_model_create_callback(sde, 2, PI_VIEW_FLOW, flow_callback, &h, &cb), PI_OK);
+        const float x[4] = {0.3f, -0.2f, -1.0f, 0.8f};
+        for (int j = 1; j <= 3; j++) {
+            double t = 0.25 * j, tt[2] = {t, t};
+            float s_cb[4], s_true[4];
+            assert_int_equal(pi_model_eval(cb, PI_VIEW_SCORE, 2, x, tt, s_cb), PI_OK);
+            assert_int_equal(pi_model_eval(truth, PI_VIEW_SCORE, 2, x, tt, s_true), PI_OK);
+            for (int e = 0; e < 4; e++)
+                assert_true(fabs(s_cb[e] - s_true[e]) <= 1e-4 * (fabs(s_true[e]) + 1.0));
+            /* the double-precision score path (likelihood, WKB) converts too */
+            double xd[2] = {x[0], x[1]}, sd[2];
+            assert_int_equal(pi_model_score_d(cb, xd, t, sd), PI_OK);
+            assert_true(fabs(sd[0] - s_true[0]) <= 1e-4 * (fabs(s_true[0]) + 1.0));
+        }
+        pi_model_destroy(cb);
+        pi_model_destroy(truth);
+        pi_sde_destroy(sde);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +366,9 @@ int main(void)
         cmocka_unit_test(test_round_trips_every_pair),
         cmocka_unit_test(test_fallbacks),
         cmocka_unit_test(test_eval_ctx_matches_public),
+        cmocka_unit_test(test_flow_view_closed_form),
+        cmocka_unit_test(test_flow_view_rectified_flow_identity),
+        cmocka_unit_test(test_flow_callback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

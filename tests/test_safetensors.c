@@ -473,12 +473,60 @@ static void test_truncations_and_flips(void **state)
     pi_sde_destroy(sde);
 }
 
+/* Issue 14: the metadata names the SDE kind (and a table's length); a load onto another kind or
+ * another table length is PI_EMISMATCH, onto the same one bit-identical. */
+static void test_sde_metadata(void **state)
+{
+    (void)state;
+    pi_sde_t *rf = NULL, *vp = NULL, *table = NULL, *short_table = NULL;
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_RECTIFIED_FLOW, &rf), PI_OK);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &vp), PI_OK);
+    assert_int_equal(pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_SCALED_LINEAR, 1000, 0.00085, 0.012,
+                                                 0, &table),
+                     PI_OK);
+    assert_int_equal(pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_SCALED_LINEAR, 500, 0.00085, 0.012,
+                                                 0, &short_table),
+                     PI_OK);
+    char path[256];
+    path_of(path, sizeof path, "sde_meta.safetensors");
+    pi_sde_t *kinds[2] = {rf, table};
+    for (int k = 0; k < 2; k++) {
+        pi_model_t *m = NULL, *m2 = (pi_model_t *)0x1;
+        assert_int_equal(pi_model_create_mlp(kinds[k], 2, 16, 2, &m), PI_OK);
+        assert_int_equal(pi_model_mlp_init(m, 7), PI_OK);
+        assert_int_equal(pi_model_save_safetensors(m, path), PI_OK);
+        assert_int_equal(pi_model_load_safetensors(vp, path, &m2), PI_EMISMATCH);
+        assert_non_null(strstr(pi_last_error(), k ? "\"discrete\"" : "\"rectified_flow\""));
+        assert_true(m2 == (pi_model_t *)0x1);
+        if (k == 1) {
+            assert_int_equal(pi_model_load_safetensors(short_table, path, &m2), PI_EMISMATCH);
+            assert_non_null(strstr(pi_last_error(), "sde_steps"));
+        }
+        m2 = NULL;
+        assert_int_equal(pi_model_load_safetensors(kinds[k], path, &m2), PI_OK);
+        float x[20], o1[20], o2[20];
+        double t[10];
+        points(10, 2, x, t);
+        eval_native(m, 10, x, t, o1);
+        eval_native(m2, 10, x, t, o2);
+        assert_memory_equal(o1, o2, sizeof o1);
+        pi_model_destroy(m2);
+        pi_model_destroy(m);
+    }
+    remove(path);
+    pi_sde_destroy(rf);
+    pi_sde_destroy(vp);
+    pi_sde_destroy(table);
+    pi_sde_destroy(short_table);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_torch_to_pathint),
         cmocka_unit_test(test_pathint_to_torch), cmocka_unit_test(test_hand_made_valid),
         cmocka_unit_test(test_malformed),        cmocka_unit_test(test_truncations_and_flips),
+        cmocka_unit_test(test_sde_metadata),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -572,6 +572,156 @@ static void test_first_row_partitions(void **state)
     }
 }
 
+/* ---- issue 14: DDIM on a discrete ᾱ table, against the DDIM paper's update ---------------- */
+
+typedef struct ddim_host {
+    const pi_sde_t *sde;
+    double max_frac; /* largest distance of a received timestep from an integer */
+    size_t calls;
+} ddim_host;
+
+/* A known ε "network" of the training timestep τ. */
+static double eps_net(double x, double tau) { return 0.5 * tanh(x) * (1.0 + tau / 1000.0) + 0.1 * x; }
+
+static int ddim_eps_fn(size_t n, size_t dim, const float *x, const double *t, float *out, void *u)
+{
+    ddim_host *h = u;
+    for (size_t i = 0; i < n; i++) {
+        double tau;
+        if (pi_sde_timestep_from_time(h->sde, t[i], &tau) != PI_OK)
+            return 1;
+        h->max_frac = fmax(h->max_frac, fabs(tau - nearbyint(tau)));
+        for (size_t j = 0; j < dim; j++)
+            out[i * dim + j] = (float)eps_net(x[i * dim + j], tau);
+    }
+    h->calls++;
+    return 0;
+}
+
+/* The same network, called with the host timestep τ directly. */
+static int ddim_eps_tau_fn(size_t n, size_t dim, const float *x, const double *tau, float *out,
+                           void *u)
+{
+    ddim_host *h = u;
+    for (size_t i = 0; i < n; i++) {
+        h->max_frac = fmax(h->max_frac, fabs(tau[i] - nearbyint(tau[i])));
+        for (size_t j = 0; j < dim; j++)
+            out[i * dim + j] = (float)eps_net(x[i * dim + j], tau[i]);
+    }
+    return 0;
+}
+
+typedef struct ddim_check {
+    const double *abar; /* the table */
+    const double *taus; /* the timesteps of the run, then 0 */
+    float prev[8];      /* x before the step */
+    double max_err;
+    size_t steps_seen;
+} ddim_check;
+
+/* DDIM (Song et al. 2021, eq. 12 with σ_t = 0), from the state before the step:
+ * x_prev = √ᾱ_prev (x − √(1 − ᾱ_t) ε)/√ᾱ_t + √(1 − ᾱ_prev) ε. */
+static int ddim_step_check(size_t step, size_t nsteps, double t, size_t n, size_t dim,
+                           const float *x, const float *denoised, void *u)
+{
+    (void)nsteps, (void)t, (void)denoised;
+    ddim_check *c = u;
+    double tau = c->taus[step - 1], tau_prev = c->taus[step];
+    double at = c->abar[(size_t)tau], ap = c->abar[(size_t)tau_prev];
+    for (size_t i = 0; i < n * dim; i++) {
+        double xs = c->prev[i], e = (double)(float)eps_net(xs, tau);
+        double x0 = (xs - sqrt(1.0 - at) * e) / sqrt(at);
+        double ref = sqrt(ap) * x0 + sqrt(1.0 - ap) * e;
+        c->max_err = fmax(c->max_err, fabs((double)x[i] - ref) / fmax(1.0, fabs(ref)));
+        c->prev[i] = x[i];
+    }
+    c->steps_seen++;
+    return 0;
+}
+
+static void test_ddim_on_discrete_table(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = NULL;
+    assert_int_equal(pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_SCALED_LINEAR, 1000, 0.00085, 0.012,
+                                                 0, &sde),
+                     PI_OK);
+    static double abar[1000];
+    size_t count;
+    assert_int_equal(pi_sde_get_alphas_cumprod(sde, 1000, abar, &count), PI_OK);
+    const pi_timestep_spacing spacings[3] = {PI_TIMESTEP_SPACING_LEADING, PI_TIMESTEP_SPACING_TRAILING,
+                                             PI_TIMESTEP_SPACING_LINSPACE};
+    for (int sp = 0; sp < 3; sp++) {
+        ddim_host host = {sde, 0.0, 0};
+        pi_model_t *m = NULL;
+        assert_int_equal(pi_model_create_callback(sde, 2, PI_VIEW_EPS, ddim_eps_fn, &host, &m), PI_OK);
+        double times[32], taus[32];
+        size_t nt = 0;
+        assert_int_equal(pi_sde_discrete_times(sde, spacings[sp], 20, sp == 0 ? 1 : 0, 32, times, &nt),
+                         PI_OK);
+        for (size_t k = 0; k < nt; k++)
+            assert_int_equal(pi_sde_timestep_from_time(sde, times[k], &taus[k]), PI_OK);
+        for (size_t k = 0; k < nt; k++)
+            taus[k] = nearbyint(taus[k]);
+        pi_sampler_t *s = NULL;
+        assert_int_equal(pi_sampler_create(m, &s), PI_OK);
+        assert_int_equal(pi_sampler_set_method(s, PI_METHOD_EXP1), PI_OK);
+        assert_int_equal(pi_sampler_set_hbar(s, 0.0), PI_OK);
+        assert_int_equal(pi_sampler_set_times(s, times, nt), PI_OK);
+        ddim_check check = {abar, taus, {0}, 0.0, 0};
+        float x[8] = {1.2f, -0.4f, 0.3f, 2.0f, -1.5f, 0.05f, 0.7f, -0.9f};
+        memcpy(check.prev, x, sizeof x);
+        assert_int_equal(pi_sampler_set_callback(s, ddim_step_check, &check), PI_OK);
+        assert_int_equal(pi_sampler_run_from(s, times[0], 4, x), PI_OK);
+        printf("  DDIM spacing %d: %zu steps, max relative deviation %.2e, timestep off-integer %.1e\n",
+               sp + 1, check.steps_seen, check.max_err, host.max_frac);
+        assert_int_equal(check.steps_seen, nt - 1);
+        assert_true(check.max_err < 1e-6);
+        assert_true(host.max_frac < 1e-9);
+        pi_sampler_destroy(s);
+        pi_model_destroy(m);
+    }
+    /* The host-timestep convention: the callback receives τ itself, and the run is the same. */
+    {
+        ddim_host host = {sde, 0.0, 0};
+        pi_model_t *m_t = NULL, *m_tau = NULL;
+        assert_int_equal(pi_model_create_callback(sde, 2, PI_VIEW_EPS, ddim_eps_fn, &host, &m_t), PI_OK);
+        assert_int_equal(pi_model_create_callback_timestep(sde, 2, PI_VIEW_EPS, ddim_eps_tau_fn, &host,
+                                                           &m_tau),
+                         PI_OK);
+        double times[32];
+        size_t nt = 0;
+        assert_int_equal(pi_sde_discrete_times(sde, PI_TIMESTEP_SPACING_TRAILING, 20, 0, 32, times, &nt),
+                         PI_OK);
+        float a[8] = {1.2f, -0.4f, 0.3f, 2.0f, -1.5f, 0.05f, 0.7f, -0.9f}, b[8];
+        memcpy(b, a, sizeof a);
+        pi_model_t *models[2] = {m_t, m_tau};
+        float *xs[2] = {a, b};
+        for (int k = 0; k < 2; k++) {
+            pi_sampler_t *s = NULL;
+            assert_int_equal(pi_sampler_create(models[k], &s), PI_OK);
+            assert_int_equal(pi_sampler_set_method(s, PI_METHOD_EXP1), PI_OK);
+            assert_int_equal(pi_sampler_set_hbar(s, 0.0), PI_OK);
+            assert_int_equal(pi_sampler_set_times(s, times, nt), PI_OK);
+            assert_int_equal(pi_sampler_run_from(s, times[0], 4, xs[k]), PI_OK);
+            pi_sampler_destroy(s);
+        }
+        assert_memory_equal(a, b, sizeof a);
+        assert_true(host.max_frac < 1e-9); /* τ received were the integer timesteps */
+        pi_model_t *bad = (pi_model_t *)0x1;
+        pi_sde_t *vp = NULL;
+        assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &vp), PI_OK);
+        assert_int_equal(pi_model_create_callback_timestep(vp, 2, PI_VIEW_EPS, ddim_eps_tau_fn, &host, &bad),
+                         PI_EINVAL);
+        assert_non_null(strstr(pi_last_error(), "sde must be discrete or rectified flow"));
+        assert_true(bad == (pi_model_t *)0x1);
+        pi_sde_destroy(vp);
+        pi_model_destroy(m_t);
+        pi_model_destroy(m_tau);
+    }
+    pi_sde_destroy(sde);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -586,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_corrector),
         cmocka_unit_test(test_all_sdes),
         cmocka_unit_test(test_first_row_partitions),
+        cmocka_unit_test(test_ddim_on_discrete_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -217,12 +217,137 @@ static void test_empirical_memorises(void **state)
     pi_sde_destroy(sde);
 }
 
+/* ---- issue 14: rectified flow and a discrete ᾱ table ------------------------------------ */
+
+static pi_sde_t *issue14_sde(int which)
+{
+    pi_sde_t *sde = NULL;
+    if (which == 0)
+        assert_int_equal(pi_sde_create(PI_SDE_KIND_RECTIFIED_FLOW, &sde), PI_OK);
+    else /* Stable Diffusion's β, rescaled to zero terminal SNR so that the prior N(0, I) fits */
+        assert_int_equal(pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_SCALED_LINEAR, 1000, 0.00085,
+                                                     0.012, PI_BETA_FLAG_ZERO_TERMINAL_SNR, &sde),
+                         PI_OK);
+    return sde;
+}
+
+static float *run_sampler_steps(pi_model_t *model, pi_method m, double hbar, size_t steps,
+                                size_t n, uint64_t seed)
+{
+    if (m != PI_METHOD_RK45)
+        return run_sampler(model, m, hbar, steps, n, seed);
+    pi_sampler_t *s = NULL;
+    assert_int_equal(pi_sampler_create(model, &s), PI_OK);
+    assert_int_equal(pi_sampler_set_method(s, m), PI_OK);
+    assert_int_equal(pi_sampler_set_seed(s, seed), PI_OK);
+    assert_int_equal(pi_sampler_set_threads(s, 2), PI_OK);
+    float *x = malloc(n * 2 * sizeof *x);
+    assert_int_equal(pi_sampler_run(s, n, x), PI_OK);
+    pi_sampler_destroy(s);
+    return x;
+}
+
+/* Every integrator at ħ ∈ {0, 0.5, 1} (RK45: ħ = 0) at 200 steps: sliced W2 to exact mixture
+ * samples within 2 standard deviations of the exact-vs-exact baseline. */
+static void test_distribution_new_sdes(void **state)
+{
+    (void)state;
+    const size_t n = quick() ? 2000 : 20000;
+    const char *names[2] = {"rectified flow", "discrete (scaled_linear, zero SNR)"};
+    const pi_method methods[5] = {PI_METHOD_EULER, PI_METHOD_EXP1, PI_METHOD_EXP2M, PI_METHOD_HEUN,
+                                  PI_METHOD_RK45};
+    const char *mnames[5] = {"euler", "exp1", "exp2m", "heun", "rk45"};
+    for (int which = 0; which < 2; which++) {
+        pi_sde_t *sde = issue14_sde(which);
+        pi_model_t *model;
+        assert_int_equal(pi_model_create_gmm(sde, 2, 4, W, MU, VAR, &model), PI_OK);
+        double a, sg, t_min;
+        pi_sde_time_range(sde, &t_min, NULL);
+        pi_sde_marginal(sde, t_min, &a, &sg);
+        double mu_t[8], var_t[8];
+        for (int i = 0; i < 8; i++) {
+            mu_t[i] = a * MU[i];
+            var_t[i] = a * a * VAR[i] + sg * sg;
+        }
+        float *ref = malloc(n * 2 * sizeof *ref), *other = malloc(n * 2 * sizeof *other);
+        stats_sample_gmm(2, 4, W, mu_t, var_t, n, 1000, ref);
+        double bmean = 0.0, bsd = 0.0, base[BASE_PAIRS];
+        for (int k = 0; k < BASE_PAIRS; k++) {
+            stats_sample_gmm(2, 4, W, mu_t, var_t, n, 2000 + (uint64_t)k, other);
+            base[k] = stats_sliced_w2(ref, other, n, 2, PROJ, 5, NULL);
+            bmean += base[k] / BASE_PAIRS;
+        }
+        for (int k = 0; k < BASE_PAIRS; k++)
+            bsd += (base[k] - bmean) * (base[k] - bmean) / (BASE_PAIRS - 1);
+        bsd = sqrt(bsd);
+        printf("  %s: exact vs exact (n = %zu): SW2 = %.4f +- %.4f\n", names[which], n, bmean, bsd);
+        const double hbars[3] = {0.0, 0.5, 1.0};
+        for (int mi = 0; mi < 5; mi++)
+            for (int h = 0; h < 3; h++) {
+                if (methods[mi] == PI_METHOD_RK45 && hbars[h] != 0.0)
+                    continue;
+                float *x = run_sampler_steps(model, methods[mi], hbars[h], 200, n, 42);
+                double se, sw = stats_sliced_w2(ref, x, n, 2, PROJ, 5, &se);
+                free(x);
+                printf("  %s %-5s hbar %.1f: SW2 at 200 steps %.4f\n", names[which], mnames[mi],
+                       hbars[h], sw);
+                if (!(sw <= bmean + 2.0 * bsd))
+                    fail_msg("%s %s hbar %g: SW2 %.4f > %.4f + 2 x %.4f", names[which], mnames[mi],
+                             hbars[h], sw, bmean, bsd);
+            }
+        free(ref);
+        free(other);
+        pi_model_destroy(model);
+        pi_sde_destroy(sde);
+    }
+}
+
+/* Convergence order of the ODE (ħ = 0) integrators on the new SDEs: the same prior draws are
+ * integrated with N = 20 .. 160 uniform-λ steps and compared with exp2m at 5120 steps; the
+ * order is the log2 slope of the mean error from N = 40 to 160. Listed in docs/samplers.md. */
+static void test_ode_orders_new_sdes(void **state)
+{
+    (void)state;
+    const size_t n = 400;
+    const pi_method methods[4] = {PI_METHOD_EULER, PI_METHOD_EXP1, PI_METHOD_EXP2M, PI_METHOD_HEUN};
+    const char *mnames[4] = {"euler", "exp1", "exp2m", "heun"};
+    const int theory[4] = {1, 1, 2, 2};
+    for (int which = 0; which < 2; which++) {
+        pi_sde_t *sde = issue14_sde(which);
+        pi_model_t *model;
+        assert_int_equal(pi_model_create_gmm(sde, 2, 4, W, MU, VAR, &model), PI_OK);
+        float *truth = run_sampler(model, PI_METHOD_EXP2M, 0.0, 5120, n, 9);
+        for (int mi = 0; mi < 4; mi++) {
+            double err[4];
+            for (int k = 0; k < 4; k++) {
+                float *x = run_sampler(model, methods[mi], 0.0, (size_t)20 << k, n, 9);
+                double e = 0.0;
+                for (size_t i = 0; i < n; i++)
+                    e += hypot(x[2 * i] - truth[2 * i], x[2 * i + 1] - truth[2 * i + 1]);
+                err[k] = e / (double)n;
+                free(x);
+            }
+            double order = log2(err[1] / err[3]) / 2.0;
+            printf("  %s %-5s: mean error at 20/40/80/160 steps %.2e %.2e %.2e %.2e, order %.2f\n",
+                   which ? "discrete" : "rectified flow", mnames[mi], err[0], err[1], err[2], err[3],
+                   order);
+            if (!(order > theory[mi] - 0.3))
+                fail_msg("%s: order %.2f below %d", mnames[mi], order, theory[mi]);
+        }
+        free(truth);
+        pi_model_destroy(model);
+        pi_sde_destroy(sde);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_distribution),
         cmocka_unit_test(test_weak_order),
         cmocka_unit_test(test_empirical_memorises),
+        cmocka_unit_test(test_distribution_new_sdes),
+        cmocka_unit_test(test_ode_orders_new_sdes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

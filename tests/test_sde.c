@@ -14,7 +14,8 @@
 #include "sde/sde_impl.h"
 
 static const pi_sde_kind builtin[] = {PI_SDE_KIND_VP_LINEAR, PI_SDE_KIND_VP_COSINE, PI_SDE_KIND_SUBVP,
-                                      PI_SDE_KIND_VE, PI_SDE_KIND_EDM};
+                                      PI_SDE_KIND_VE, PI_SDE_KIND_EDM, PI_SDE_KIND_RECTIFIED_FLOW,
+                                      PI_SDE_KIND_DISCRETE};
 
 /* Custom SDEs reproducing VP linear with β from 0.1 to 20: by marginal and by (f, g). */
 static int vp_marginal(double t, double *alpha, double *sigma, double *dalpha, double *dsigma,
@@ -49,6 +50,10 @@ static pi_sde_t *make(pi_sde_kind kind)
     pi_sde_t *sde = NULL;
     if (kind == PI_SDE_KIND_CUSTOM)
         assert_int_equal(pi_sde_create_custom(1e-3, 1.0, vp_marginal, NULL, NULL, &sde), PI_OK);
+    else if (kind == PI_SDE_KIND_DISCRETE) /* Stable Diffusion's table */
+        assert_int_equal(pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_SCALED_LINEAR, 1000, 0.00085,
+                                                     0.012, 0, &sde),
+                         PI_OK);
     else
         assert_int_equal(pi_sde_create(kind, &sde), PI_OK);
     return sde;
@@ -142,7 +147,7 @@ static void test_inverse(void **state)
 {
     (void)state;
     pi_sde_kind kinds[] = {PI_SDE_KIND_VP_LINEAR, PI_SDE_KIND_VP_COSINE, PI_SDE_KIND_SUBVP, PI_SDE_KIND_VE, PI_SDE_KIND_EDM,
-                           PI_SDE_KIND_CUSTOM};
+                           PI_SDE_KIND_CUSTOM, PI_SDE_KIND_RECTIFIED_FLOW, PI_SDE_KIND_DISCRETE};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         pi_sde_t *sde = make(kinds[k]);
         double t0, t1;
@@ -183,7 +188,7 @@ static void test_simulated_marginals(void **state)
         double t_end;
         pi_sde_time_range(sde, NULL, &t_end);
         /* VP cosine is stiff near T (f ~ −1/(T' − t)): explicit Euler–Maruyama stops at 0.9 T. */
-        if (builtin[k] == PI_SDE_KIND_VP_COSINE)
+        if (builtin[k] == PI_SDE_KIND_VP_COSINE || builtin[k] == PI_SDE_KIND_RECTIFIED_FLOW)
             t_end *= 0.9;
         double t_start = 0.0;
         double h = (t_end - t_start) / steps;
@@ -458,7 +463,8 @@ static void test_presets(void **state)
 static void test_names(void **state)
 {
     (void)state;
-    const char *expected[] = {"vp", "vp-cosine", "subvp", "ve", "edm", "simple", "cosine"};
+    const char *expected[] = {"vp", "vp-cosine", "subvp", "ve", "edm", "simple", "cosine",
+                              "rectified_flow"};
     const size_t count = sizeof expected / sizeof expected[0];
     for (size_t i = 0; i < count; i++) {
         const char *name = NULL, *description = NULL;
@@ -472,6 +478,8 @@ static void test_names(void **state)
         assert_int_equal(pi_sde_create_named(name, &sde), PI_OK);
         if (i < 5)
             assert_int_equal(pi_sde_create(builtin[i], &ref), PI_OK);
+        else if (i == 7)
+            assert_int_equal(pi_sde_create(PI_SDE_KIND_RECTIFIED_FLOW, &ref), PI_OK);
         else
             assert_int_equal(pi_sde_create_preset(i == 5 ? PI_SDE_PRESET_SIMPLE : PI_SDE_PRESET_COSINE, &ref),
                              PI_OK);
@@ -501,6 +509,295 @@ static void test_names(void **state)
     assert_null(sde);
 }
 
+/* ---- issue 14: rectified flow, discrete ᾱ tables, host timesteps, shifts ---------------- */
+
+static void test_rectified_flow(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make(PI_SDE_KIND_RECTIFIED_FLOW);
+    double t0, t1;
+    assert_int_equal(pi_sde_time_range(sde, &t0, &t1), PI_OK);
+    assert_true(t0 == 1e-3 && t1 == 1.0 - 1e-3);
+    for (int i = 1; i < 20; i++) {
+        double t = i / 20.0, a, s, f, g, st;
+        assert_int_equal(pi_sde_marginal(sde, t, &a, &s), PI_OK);
+        assert_true(a == 1.0 - t && s == t);
+        assert_int_equal(pi_sde_coefficients(sde, t, &f, &g), PI_OK);
+        assert_true(fabs(f + 1.0 / (1.0 - t)) < 1e-14 * fabs(f));
+        assert_true(fabs(g * g - 2.0 * t / (1.0 - t)) < 1e-14 * g * g);
+        assert_int_equal(pi_sde_sigma_tilde(sde, t, &st, NULL), PI_OK);
+        assert_true(fabs(st - t / (1.0 - t)) < 1e-15 * st);
+    }
+    double std;
+    assert_int_equal(pi_sde_prior_std(sde, &std), PI_OK);
+    assert_true(std == 1.0);
+    /* α(1) = 0 makes λ infinite: t_max stays below 1. */
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_T_MAX, 1.0), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "t_max < 1"));
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_T_MAX, 1.0 - 1e-6), PI_OK);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_BETA_MIN, 0.1), PI_EINVAL);
+    /* The host timestep of SD3/Flux pipelines: 1000 t. */
+    double tau, back;
+    assert_int_equal(pi_sde_timestep_from_time(sde, 0.25, &tau), PI_OK);
+    assert_true(tau == 250.0);
+    assert_int_equal(pi_sde_time_from_timestep(sde, 750.0, &back), PI_OK);
+    assert_true(back == 0.75);
+    assert_int_equal(pi_sde_time_from_timestep(sde, 1000.0, &back), PI_EINVAL);
+    pi_sde_destroy(sde);
+}
+
+/* diffusers' alphas_cumprod, written out from the definitions in double. */
+static void reference_table(pi_beta_schedule schedule, size_t n, double b0, double b1, double *abar)
+{
+    double prod = 1.0;
+    for (size_t i = 0; i < n; i++) {
+        double beta, u = (double)i / (double)(n - 1);
+        if (schedule == PI_BETA_SCHEDULE_LINEAR)
+            beta = b0 + u * (b1 - b0);
+        else if (schedule == PI_BETA_SCHEDULE_SCALED_LINEAR)
+            beta = pow(sqrt(b0) + u * (sqrt(b1) - sqrt(b0)), 2);
+        else {
+            double c1 = cos(((double)i / n + 0.008) / 1.008 * M_PI / 2);
+            double c2 = cos(((double)(i + 1) / n + 0.008) / 1.008 * M_PI / 2);
+            beta = fmin(1.0 - c2 * c2 / (c1 * c1), 0.999);
+        }
+        prod *= 1.0 - beta;
+        abar[i] = prod;
+    }
+}
+
+static void test_discrete_nodes(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    static double ref[N], got[N];
+    const pi_beta_schedule schedules[3] = {PI_BETA_SCHEDULE_LINEAR, PI_BETA_SCHEDULE_SCALED_LINEAR,
+                                           PI_BETA_SCHEDULE_SQUAREDCOS_CAP_V2};
+    const double b0[3] = {1e-4, 0.00085, 0}, b1[3] = {0.02, 0.012, 0};
+    for (int k = 0; k < 3; k++) {
+        reference_table(schedules[k], N, b0[k], b1[k], ref);
+        pi_sde_t *sde = NULL, *direct = NULL;
+        assert_int_equal(pi_sde_create_beta_schedule(schedules[k], N, b0[k], b1[k], 0, &sde), PI_OK);
+        assert_int_equal(pi_sde_create_discrete(ref, N, &direct), PI_OK);
+        size_t count = 0;
+        assert_int_equal(pi_sde_get_alphas_cumprod(sde, N, got, &count), PI_OK);
+        assert_int_equal(count, N);
+        pi_sde_kind kind;
+        assert_int_equal(pi_sde_get_kind(sde, &kind), PI_OK);
+        assert_int_equal(kind, PI_SDE_KIND_DISCRETE);
+        double t0, t1;
+        assert_int_equal(pi_sde_time_range(sde, &t0, &t1), PI_OK);
+        assert_true(t0 == 1.0 / N && t1 == 1.0);
+        for (size_t i = 0; i < N; i++) {
+            assert_true(fabs(got[i] - ref[i]) <= 1e-12 * ref[i]);
+            /* α at table index i (t = (i + 1)/N) is √ᾱ_i to 1e-12, on both SDEs. */
+            double t = (double)(i + 1) / N, a, s, a2, tau;
+            assert_int_equal(pi_sde_marginal(sde, t, &a, &s), PI_OK);
+            assert_int_equal(pi_sde_marginal(direct, t, &a2, NULL), PI_OK);
+            assert_true(fabs(a - sqrt(ref[i])) <= 1e-12);
+            assert_true(fabs(a2 - sqrt(ref[i])) <= 1e-12);
+            assert_true(fabs(s - sqrt(1.0 - ref[i])) <= 1e-12);
+            assert_int_equal(pi_sde_timestep_from_time(sde, t, &tau), PI_OK);
+            assert_true(fabs(tau - (double)i) < 1e-9);
+        }
+        /* Between the nodes log σ̃² is monotone: σ̃ increases on a fine grid. */
+        double prev = 0.0;
+        for (int j = 0; j <= 20000; j++) {
+            double t = j / 20000.0, st;
+            assert_int_equal(pi_sde_sigma_tilde(sde, t, &st, NULL), PI_OK);
+            assert_true(j == 0 ? st == 0.0 : st > prev);
+            prev = st;
+        }
+        pi_sde_destroy(sde);
+        pi_sde_destroy(direct);
+    }
+}
+
+static void test_discrete_zero_snr(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    static double ref[N], got[N];
+    reference_table(PI_BETA_SCHEDULE_SCALED_LINEAR, N, 0.00085, 0.012, ref);
+    /* diffusers' rescale_zero_terminal_snr, in √ᾱ. */
+    double s0 = sqrt(ref[0]), sT = sqrt(ref[N - 1]);
+    pi_sde_t *sde = NULL;
+    assert_int_equal(pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_SCALED_LINEAR, N, 0.00085, 0.012,
+                                                 PI_BETA_FLAG_ZERO_TERMINAL_SNR, &sde),
+                     PI_OK);
+    size_t count;
+    assert_int_equal(pi_sde_get_alphas_cumprod(sde, N, got, &count), PI_OK);
+    assert_true(got[N - 1] == 0.0);
+    assert_true(fabs(got[0] - ref[0]) < 1e-15);
+    for (size_t i = 0; i + 1 < N; i++) {
+        double r = (sqrt(ref[i]) - sT) * s0 / (s0 - sT);
+        assert_true(fabs(got[i] - r * r) <= 1e-12 * r * r + 1e-300);
+    }
+    /* The last node is read as ᾱ = 2^-24: finite λ, sampling works from t = 1. */
+    double a, s;
+    assert_int_equal(pi_sde_marginal(sde, 1.0, &a, &s), PI_OK);
+    assert_true(fabs(a * a - ldexp(1.0, -24)) < 1e-12 * ldexp(1.0, -24));
+    pi_sde_destroy(sde);
+}
+
+static void test_discrete_spacing(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make(PI_SDE_KIND_DISCRETE);
+    double times[16];
+    size_t count = 0;
+    /* diffusers, N = 1000, 10 steps: leading (steps_offset 1) 901, 801, ..., 1; trailing 999,
+     * 899, ..., 99; linspace round(linspace(0, 999, 10)) reversed = 999, 888, ..., 111, 0. */
+    assert_int_equal(pi_sde_discrete_times(sde, PI_TIMESTEP_SPACING_LEADING, 10, 1, 16, times, &count),
+                     PI_OK);
+    assert_int_equal(count, 11);
+    for (int k = 0; k < 10; k++)
+        assert_true(fabs(times[k] - (901.0 - 100.0 * k + 1.0) / 1000.0) < 1e-15);
+    assert_true(times[10] == 1e-3);
+    assert_int_equal(pi_sde_discrete_times(sde, PI_TIMESTEP_SPACING_TRAILING, 10, 0, 16, times, &count),
+                     PI_OK);
+    assert_int_equal(count, 11);
+    for (int k = 0; k < 10; k++)
+        assert_true(fabs(times[k] - (999.0 - 100.0 * k + 1.0) / 1000.0) < 1e-15);
+    assert_int_equal(pi_sde_discrete_times(sde, PI_TIMESTEP_SPACING_LINSPACE, 10, 0, 16, times, &count),
+                     PI_OK);
+    assert_int_equal(count, 10); /* the last timestep is already 0 */
+    for (int k = 0; k < 10; k++)
+        assert_true(fabs(times[k] - (999.0 - 111.0 * k + 1.0) / 1000.0) < 1e-15);
+    /* Conventions that do not fit: nothing written. */
+    times[0] = -7;
+    assert_int_equal(pi_sde_discrete_times(sde, PI_TIMESTEP_SPACING_LEADING, 10, 200, 16, times, &count),
+                     PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "does not fit"));
+    assert_int_equal(pi_sde_discrete_times(sde, PI_TIMESTEP_SPACING_TRAILING, 10, 1, 16, times, &count),
+                     PI_EINVAL);
+    assert_int_equal(pi_sde_discrete_times(sde, PI_TIMESTEP_SPACING_TRAILING, 1001, 0, 2000, times, &count),
+                     PI_EINVAL);
+    assert_int_equal(pi_sde_discrete_times(sde, PI_TIMESTEP_SPACING_TRAILING, 10, 0, 10, times, &count),
+                     PI_EINVAL);
+    assert_int_equal(pi_sde_discrete_times(sde, (pi_timestep_spacing)4, 10, 0, 16, times, &count),
+                     PI_EINVAL);
+    assert_true(times[0] == -7);
+    pi_sde_t *rf = make(PI_SDE_KIND_RECTIFIED_FLOW);
+    assert_int_equal(pi_sde_discrete_times(rf, PI_TIMESTEP_SPACING_TRAILING, 10, 0, 16, times, &count),
+                     PI_EINVAL);
+    double tau;
+    assert_int_equal(pi_sde_time_from_timestep(sde, 999.5, &tau), PI_EINVAL);
+    assert_int_equal(pi_sde_time_from_timestep(sde, 499.5, &tau), PI_OK);
+    assert_true(fabs(tau - 0.5005) < 1e-15);
+    pi_sde_t *vp = make(PI_SDE_KIND_VP_LINEAR);
+    assert_int_equal(pi_sde_timestep_from_time(vp, 0.5, &tau), PI_EINVAL);
+    pi_sde_destroy(vp);
+    pi_sde_destroy(rf);
+    pi_sde_destroy(sde);
+}
+
+static void test_discrete_bad_tables(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = (pi_sde_t *)0x1;
+    const double up[3] = {0.9, 0.95, 0.5}, one[3] = {1.0, 0.9, 0.5}, neg[3] = {0.9, 0.5, -0.1};
+    const double nan3[3] = {0.9, NAN, 0.5}, zero_mid[3] = {0.9, 0.0, 0.0}, ok[2] = {0.9, 0.0};
+    assert_int_equal(pi_sde_create_discrete(up, 3, &sde), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "decreasing"));
+    assert_int_equal(pi_sde_create_discrete(one, 3, &sde), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "(0, 1)"));
+    assert_int_equal(pi_sde_create_discrete(neg, 3, &sde), PI_EINVAL);
+    assert_int_equal(pi_sde_create_discrete(nan3, 3, &sde), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "finite"));
+    assert_int_equal(pi_sde_create_discrete(zero_mid, 3, &sde), PI_EINVAL);
+    assert_int_equal(pi_sde_create_discrete(up, 1, &sde), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "n <="));
+    assert_int_equal(pi_sde_create_discrete(NULL, 3, &sde), PI_EINVAL);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_DISCRETE, &sde), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "pi_sde_create_discrete"));
+    assert_int_equal(pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_LINEAR, 1000, 0.02, 0.01, 0, &sde), PI_EINVAL);
+    assert_int_equal(pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_LINEAR, 1000, 0.0, 0.01, 0, &sde), PI_EINVAL);
+    assert_int_equal(pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_LINEAR, 1000, 1e-4, 1.0, 0, &sde), PI_EINVAL);
+    assert_int_equal(pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_LINEAR, 1, 1e-4, 0.02, 0, &sde), PI_EINVAL);
+    assert_int_equal(pi_sde_create_beta_schedule((pi_beta_schedule)4, 1000, 1e-4, 0.02, 0, &sde), PI_EINVAL);
+    assert_int_equal(pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_LINEAR, 1000, 1e-4, 0.02, 2u, &sde), PI_EINVAL);
+    assert_true(sde == (pi_sde_t *)0x1);
+    sde = NULL;
+    assert_int_equal(pi_sde_create_discrete(ok, 2, &sde), PI_OK); /* zero terminal SNR, N = 2 */
+    double a;
+    assert_int_equal(pi_sde_marginal(sde, 0.75, &a, NULL), PI_OK);
+    assert_true(a > 0.0 && a < sqrt(0.9));
+    size_t count = 0;
+    double small[1];
+    assert_int_equal(pi_sde_get_alphas_cumprod(sde, 1, small, &count), PI_EINVAL);
+    assert_int_equal(pi_sde_get_alphas_cumprod(sde, 0, NULL, &count), PI_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_T_MAX, 1.5), PI_EINVAL);
+    pi_sde_t *clone = NULL;
+    assert_int_equal(pi_sde_clone(sde, &clone), PI_OK);
+    assert_true(pi_sde_equal(sde, clone));
+    pi_sde_destroy(clone);
+    pi_sde_destroy(sde);
+}
+
+static void test_shift(void **state)
+{
+    (void)state;
+    pi_sde_t *rf = make(PI_SDE_KIND_RECTIFIED_FLOW);
+    /* Static shift s = 3 (SD3): σ ↦ 3σ/(1 + 2σ); t_max clamps, 0 stays. */
+    double t[5] = {0.999, 0.5, 0.25, 0.001, 0.0};
+    assert_int_equal(pi_sde_shift_times(rf, 3.0, 5, t), PI_OK);
+    const double in[5] = {0.999, 0.5, 0.25, 0.001, 0.0};
+    assert_true(t[0] == 0.999);
+    for (int i = 1; i < 5; i++) {
+        double expect = 3.0 * in[i] / (1.0 + 2.0 * in[i]);
+        assert_true(fabs(t[i] - expect) <= 1e-14 * fmax(expect, 1e-300));
+    }
+    /* Resolution-dependent shift (Flux): μ linear in L through (256, 0.5), (4096, 1.15). */
+    double s;
+    assert_int_equal(pi_shift_from_sequence_length(256, 256, 4096, 0.5, 1.15, &s), PI_OK);
+    assert_true(fabs(s - exp(0.5)) < 1e-15 * s);
+    assert_int_equal(pi_shift_from_sequence_length(4096, 256, 4096, 0.5, 1.15, &s), PI_OK);
+    assert_true(fabs(s - exp(1.15)) < 1e-14 * s);
+    assert_int_equal(pi_shift_from_sequence_length(1024, 256, 4096, 0.5, 1.15, &s), PI_OK);
+    double mu = 0.5 + 0.65 * 768.0 / 3840.0;
+    assert_true(fabs(s - exp(mu)) < 1e-14 * s);
+    double u[3] = {0.9, 0.4, 0.05};
+    assert_int_equal(pi_sde_shift_times(rf, s, 3, u), PI_OK);
+    const double uin[3] = {0.9, 0.4, 0.05};
+    for (int i = 0; i < 3; i++) {
+        double expect = exp(mu) / (exp(mu) + (1.0 / uin[i] - 1.0));
+        assert_true(fabs(u[i] - expect) < 1e-14);
+    }
+    /* On any schedule: σ̃ ↦ s σ̃ (here VP linear and a discrete table). */
+    pi_sde_kind kinds[2] = {PI_SDE_KIND_VP_LINEAR, PI_SDE_KIND_DISCRETE};
+    for (int k = 0; k < 2; k++) {
+        pi_sde_t *sde = make(kinds[k]);
+        double v[4] = {0.8, 0.5, 0.2, 0.05}, before[4];
+        memcpy(before, v, sizeof v);
+        assert_int_equal(pi_sde_shift_times(sde, 2.5, 4, v), PI_OK);
+        for (int i = 0; i < 4; i++) {
+            double s0, s1;
+            pi_sde_sigma_tilde(sde, before[i], &s0, NULL);
+            pi_sde_sigma_tilde(sde, v[i], &s1, NULL);
+            assert_true(fabs(s1 - 2.5 * s0) < 1e-10 * s1);
+        }
+        pi_sde_destroy(sde);
+    }
+    /* Bad input: nothing changed. */
+    double w[3] = {0.99, 0.98, 0.5};
+    assert_int_equal(pi_sde_shift_times(rf, 50.0, 3, w), PI_EINVAL); /* two times reach t_max */
+    assert_non_null(strstr(pi_last_error(), "t_max"));
+    assert_true(w[0] == 0.99 && w[1] == 0.98 && w[2] == 0.5);
+    assert_int_equal(pi_sde_shift_times(rf, 0.0, 3, w), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "shift"));
+    assert_int_equal(pi_sde_shift_times(rf, -1.0, 3, w), PI_EINVAL);
+    assert_int_equal(pi_sde_shift_times(rf, NAN, 3, w), PI_EINVAL);
+    double unordered[2] = {0.2, 0.5};
+    assert_int_equal(pi_sde_shift_times(rf, 2.0, 2, unordered), PI_EINVAL);
+    assert_int_equal(pi_shift_from_sequence_length(0, 256, 4096, 0.5, 1.15, &s), PI_EINVAL);
+    assert_int_equal(pi_shift_from_sequence_length(100, 256, 256, 0.5, 1.15, &s), PI_EINVAL);
+    assert_int_equal(pi_shift_from_sequence_length(100, 256, 4096, NAN, 1.15, &s), PI_EINVAL);
+    assert_int_equal(pi_shift_from_sequence_length(1e9, 256, 4096, 0.5, 1.15, &s), PI_EINVAL);
+    pi_sde_destroy(rf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +806,9 @@ int main(void)
         cmocka_unit_test(test_custom),      cmocka_unit_test(test_prior),
         cmocka_unit_test(test_params),      cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_presets),     cmocka_unit_test(test_names),
+        cmocka_unit_test(test_rectified_flow), cmocka_unit_test(test_discrete_nodes),
+        cmocka_unit_test(test_discrete_zero_snr), cmocka_unit_test(test_discrete_spacing),
+        cmocka_unit_test(test_discrete_bad_tables), cmocka_unit_test(test_shift),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

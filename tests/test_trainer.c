@@ -158,10 +158,11 @@ static void test_dsm_terms_every_view(void **state)
     (void)state;
     pi_model_t *m = small_mlp(8, 1, 1);
     const pi_view views[] = {PI_VIEW_SCORE, PI_VIEW_EPS, PI_VIEW_DENOISED, PI_VIEW_V};
-    const pi_weighting weights[] = {PI_WEIGHTING_LIKELIHOOD, PI_WEIGHTING_SIGMA2, PI_WEIGHTING_EDM};
+    const pi_weighting weights[] = {PI_WEIGHTING_LIKELIHOOD, PI_WEIGHTING_SIGMA2, PI_WEIGHTING_EDM,
+                                    PI_WEIGHTING_FLOW};
     const float x0[2] = {0.7f, -1.2f}, z[2] = {0.3f, 1.1f}, s[2] = {-2.0f, 0.5f};
     const double times[] = {0.01, 0.3, 0.9};
-    for (size_t w = 0; w < 3; w++)
+    for (size_t w = 0; w < 4; w++)
         for (size_t k = 0; k < 3; k++) {
             pi_dsm_setup setup;
             assert_int_equal(pi_dsm_setup_init(&setup, m, weights[w], PI_TIME_SAMPLING_UNIFORM, -1.2, 1.2),
@@ -172,6 +173,8 @@ static void test_dsm_terms_every_view(void **state)
             double lambda = weights[w] == PI_WEIGHTING_LIKELIHOOD ? g * g
                             : weights[w] == PI_WEIGHTING_SIGMA2
                                 ? sigma * sigma
+                            : weights[w] == PI_WEIGHTING_FLOW
+                                ? 0.25 * g * g * g * g
                                 : sigma * sigma * (sigma * sigma / (alpha * alpha) + 0.25) / 0.25;
             double expect = 0.0;
             for (int j = 0; j < 2; j++) {
@@ -708,7 +711,7 @@ static void test_bad_input(void **state)
     assert_int_equal(pi_trainer_set_lr_schedule(tr, PI_LR_SCHEDULE_COSINE, 10, 10), PI_EINVAL);
     assert_non_null(strstr(pi_last_error(), "total_steps"));
     assert_int_equal(pi_trainer_set_batch_size(tr, 0), PI_EINVAL);
-    assert_int_equal(pi_trainer_set_weighting(tr, (pi_weighting)4), PI_EINVAL);
+    assert_int_equal(pi_trainer_set_weighting(tr, (pi_weighting)5), PI_EINVAL);
     assert_int_equal(pi_trainer_set_weighting(tr, (pi_weighting)0), PI_EINVAL);
     assert_int_equal(pi_trainer_set_time_sampling(tr, (pi_time_sampling)-1), PI_EINVAL);
     assert_int_equal(pi_trainer_set_lognormal(tr, 0.0, 0.0), PI_EINVAL);

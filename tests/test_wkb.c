@@ -264,6 +264,56 @@ static void test_exact_mixture_c1_zero(void **state)
     pi_sde_destroy(sde);
 }
 
+/* Issue 14: on rectified flow with t_max = 1 − 1e-8 and on a table SDE ending at α(T) ≈ 1e-8,
+ * p_T is the prior, so for the exact mixture NLL₀ = −log p_{t_min} (the exact density) and
+ * c1 = 0. As for VP, the prior mismatch alone gives c1 ≠ 0: on rectified flow 6.6e-3 at the
+ * default t_max = 1 − 1e-3, 8.7e-4 at 1 − 1e-4 (measured, point 0); on Stable Diffusion's
+ * zero-SNR table (α(T)² = 2^-24) 3e-3. */
+static void test_exact_mixture_new_sdes(void **state)
+{
+    (void)state;
+    for (int which = 0; which < 2; which++) {
+        pi_sde_t *sde = NULL;
+        if (which == 0) {
+            assert_int_equal(pi_sde_create(PI_SDE_KIND_RECTIFIED_FLOW, &sde), PI_OK);
+            assert_int_equal(pi_sde_set_param(sde, PI_SDE_PARAM_T_MAX, 1.0 - 1e-8), PI_OK);
+        } else {
+            /* linear β to 0.074: ᾱ_{N−1} ≈ e^−37, α(T) ≈ 1e-8 */
+            assert_int_equal(pi_sde_create_beta_schedule(PI_BETA_SCHEDULE_LINEAR, 1000, 1e-4, 0.074, 0,
+                                                         &sde),
+                             PI_OK);
+        }
+        gmm_fixture f;
+        assert_int_equal(gmm_fixture_random(&f, 2, 3, 7, 1.0, 0.05, 0.2), 0);
+        pi_model_t *m = gmm_fixture_model(&f, sde);
+        assert_non_null(m);
+        size_t n = quick() ? 3 : 8;
+        float *x = malloc(n * 2 * sizeof *x);
+        gmm_fixture_sample(&f, n, 11, x);
+        double *nll = malloc(n * sizeof *nll), *c1 = malloc(n * sizeof *c1);
+        pi_lik_options o;
+        pi_lik_options_default(&o);
+        o.rtol = 1e-9;
+        o.atol = 1e-10;
+        o.threads = 2;
+        assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, c1, NULL), PI_OK);
+        for (size_t i = 0; i < n; i++) {
+            double x0[2] = {x[2 * i], x[2 * i + 1]}, lp0;
+            assert_int_equal(pi_model_logpdf_d(m, x0, sde->t_min, &lp0), PI_OK);
+            print_message("%s, point %zu: NLL0 %.6f, exact %.6f, c1 %.3e\n",
+                          which ? "discrete (linear beta to 0.074)" : "rectified flow", i, nll[i], -lp0, c1[i]);
+            assert_true(fabs(nll[i] + lp0) < 1e-5);
+            assert_true(fabs(c1[i]) < 1e-5);
+        }
+        free(x);
+        free(nll);
+        free(c1);
+        pi_model_destroy(m);
+        gmm_fixture_free(&f);
+        pi_sde_destroy(sde);
+    }
+}
+
 /* A perturbed 2-D mixture score (tests/support/warped_model.h). */
 static pi_model_t *make_warped(const pi_sde_t *sde, const gmm_fixture *f, double scale,
                                double warp)
@@ -357,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_exact_1d),
         cmocka_unit_test(test_exact_1d_true_score),
         cmocka_unit_test(test_exact_mixture_c1_zero),
+        cmocka_unit_test(test_exact_mixture_new_sdes),
         cmocka_unit_test(test_sweep_matches_reference_2d),
         cmocka_unit_test(test_sweep_16d),
     };

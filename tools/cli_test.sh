@@ -48,6 +48,18 @@ expect 0 "train" "$tool" train --dataset moons --n 2000 --steps 60 --batch 64 --
     --out "$tmp/m.pim" --checkpoint "$tmp/ck.bin" --quiet
 expect 0 "train --resume" "$tool" train --dataset moons --n 2000 --steps 20 --resume "$tmp/ck.bin" \
     --out "$tmp/m2.pim" --quiet
+# Issue 14: flow matching and a discrete table through train → info → sample.
+expect 0 "train rectified flow, flow-matching loss" "$tool" train --dataset moons --n 500 --steps 5 \
+    --width 8 --layers 1 --sde rectified_flow --weighting flow --out "$tmp/rf.pim" --quiet
+expect 0 "info rectified flow" "$tool" info "$tmp/rf.pim"
+grep -q "rectified flow" "$tmp/out" || { echo "FAIL: info names rectified flow"; failures=$((failures + 1)); }
+expect 0 "sample rectified flow" "$tool" sample --model "$tmp/rf.pim" -n 5 --hbar 1 --steps 5 --quiet
+expect 0 "train discrete table" "$tool" train --dataset moons --n 500 --steps 5 --width 8 --layers 1 \
+    --beta-schedule scaled_linear+zsnr --out "$tmp/dt.pim" --quiet
+expect 0 "info discrete table" "$tool" info "$tmp/dt.pim"
+grep -q "discrete" "$tmp/out" || { echo "FAIL: info names the discrete SDE"; failures=$((failures + 1)); }
+expect 2 "--sde with --beta-schedule" "$tool" train --dataset moons --n 50 --steps 1 --sde vp \
+    --beta-schedule linear --out "$tmp/x.pim"
 expect 0 "info MODEL" "$tool" info "$tmp/m.pim"
 grep -q "dimension   2" "$tmp/out" || { echo "FAIL: info shows the dimension"; failures=$((failures + 1)); }
 expect 0 "sample to CSV on stdout" "$tool" sample --model "$tmp/m.pim" -n 50 --hbar 0.5 --steps 10 --quiet

@@ -14,6 +14,7 @@ static const named_value model_kind_names[] = {{"gaussian mixture", PI_MODEL_KIN
 static const named_value sde_kind_names[] = {{"vp (linear beta)", PI_SDE_KIND_VP_LINEAR}, {"vp cosine", PI_SDE_KIND_VP_COSINE},
                                              {"sub-vp", PI_SDE_KIND_SUBVP},           {"ve", PI_SDE_KIND_VE},
                                              {"edm", PI_SDE_KIND_EDM},                {"custom", PI_SDE_KIND_CUSTOM},
+                                             {"rectified flow", PI_SDE_KIND_RECTIFIED_FLOW}, {"discrete (alpha-bar table)", PI_SDE_KIND_DISCRETE},
                                              {NULL, 0}};
 
 static int cmd_info(args *a)

@@ -18,24 +18,36 @@ const named_value precond_names[] = {{"edm", PI_PRECOND_EDM},
 static const named_value weighting_names[] = {{"likelihood", PI_WEIGHTING_LIKELIHOOD},
                                               {"sigma2", PI_WEIGHTING_SIGMA2},
                                               {"edm", PI_WEIGHTING_EDM},
+                                              {"flow", PI_WEIGHTING_FLOW},
                                               {NULL, 0}};
 
 /* The trainer's EMA starts from the initial weights, without warm-up: a long memory would
  * keep a visible share of them after a short run, so the decay follows the run length. */
 double default_ema(uint64_t steps) { return steps < 5000 ? 0.99 : steps < 50000 ? 0.998 : 0.999; }
 
+/* Discrete ᾱ tables by diffusers' names (value: schedule, + 8 for zero terminal SNR). */
+static const named_value beta_schedule_names[] = {
+    {"linear", PI_BETA_SCHEDULE_LINEAR},
+    {"scaled_linear", PI_BETA_SCHEDULE_SCALED_LINEAR},
+    {"squaredcos_cap_v2", PI_BETA_SCHEDULE_SQUAREDCOS_CAP_V2},
+    {"linear+zsnr", PI_BETA_SCHEDULE_LINEAR + 8},
+    {"scaled_linear+zsnr", PI_BETA_SCHEDULE_SCALED_LINEAR + 8},
+    {"squaredcos_cap_v2+zsnr", PI_BETA_SCHEDULE_SQUAREDCOS_CAP_V2 + 8},
+    {NULL, 0}};
+
 static const option_spec train_options[] = {
     {"data", 'd', "FILE", "training points: .csv, .npy or .f32"},
     {"dataset", 0, "NAME", "or a built-in 2-D set: swiss-roll, 25-gaussians, 8-gaussians, moons, checkerboard"},
     {"n", 'n', "N", "points to generate for --dataset (default 20000)"},
     {"out", 'o', "FILE", "model file to write (required unless --checkpoint)"},
-    {"sde", 0, "NAME", "vp, vp-cosine, subvp, ve, edm, simple (default), cosine"},
+    {"sde", 0, "NAME", "vp, vp-cosine, subvp, ve, edm, simple (default), cosine, rectified_flow"},
+    {"beta-schedule", 0, "NAME", "instead of --sde, a discrete 1000-step table: linear (1e-4 to 0.02), scaled_linear (0.00085 to 0.012), squaredcos_cap_v2, each +zsnr for zero terminal SNR"},
     {"width", 0, "W", "hidden width (default 128)"},
     {"layers", 0, "L", "hidden layers (default 3)"},
     {"steps", 0, "N", "Adam steps (default 16000)"},
     {"batch", 0, "B", "batch size (default 128)"},
     {"lr", 0, "LR", "learning rate (default 4e-3, cosine decay)"},
-    {"weighting", 0, "NAME", "likelihood (default), sigma2, edm"},
+    {"weighting", 0, "NAME", "likelihood (default), sigma2, edm, flow (flow matching)"},
     {"precond", 0, "NAME", "input/output scaling: edm (default), input (unit-scale input, eps output), none (x/alpha)"},
     {"sigma-data", 0, "S", "sigma_data of the scaling (default 0.5)"},
     {"ema", 0, "D", "EMA decay of the weights (default 0.99 below 5000 steps, 0.998 below 50000, else 0.999)"},
@@ -72,6 +84,7 @@ static int cmd_train(args *a)
     double lr = opt_double(a, "lr", 4e-3);
     double ema = opt_double(a, "ema", default_ema(steps));
     int weighting = opt_choice(a, "weighting", weighting_names, PI_WEIGHTING_LIKELIHOOD);
+    int beta_schedule = opt_choice(a, "beta-schedule", beta_schedule_names, 0);
     int precond = opt_choice(a, "precond", precond_names, PI_PRECOND_EDM);
     double sigma_data = opt_double(a, "sigma-data", 0.5);
     uint64_t seed = opt_u64(a, "seed", 0, 0, UINT64_MAX);
@@ -89,8 +102,11 @@ static int cmd_train(args *a)
         return fail_usage("give exactly one of --data FILE and --dataset NAME");
     if (!out && !ckpt)
         return fail_usage("missing --out FILE (or --checkpoint FILE)");
-    if (resume && (has_opt(a, "sde") || has_opt(a, "width") || has_opt(a, "layers")))
-        return fail_usage("--resume takes the model from the checkpoint; drop --sde/--width/--layers");
+    if (resume && (has_opt(a, "sde") || has_opt(a, "beta-schedule") || has_opt(a, "width") ||
+                   has_opt(a, "layers")))
+        return fail_usage("--resume takes the model from the checkpoint; drop --sde/--beta-schedule/--width/--layers");
+    if (has_opt(a, "sde") && has_opt(a, "beta-schedule"))
+        return fail_usage("give at most one of --sde and --beta-schedule");
     /* Unwritable outputs are found before the training, not after it. */
     int out_rc = check_output(out);
     if (!out_rc)
@@ -130,7 +146,16 @@ static int cmd_train(args *a)
         pi_trainer_get_step(tr, &offset);
         note("resumed from %s at step %llu\n", resume, (unsigned long long)offset);
     } else {
-        st = pi_sde_create_named(sde_name, &sde);
+        if (beta_schedule > 0) {
+            int kind = beta_schedule & 7; /* the hosts' default β range for each schedule */
+            double b0 = kind == PI_BETA_SCHEDULE_LINEAR ? 1e-4 : 0.00085;
+            double b1 = kind == PI_BETA_SCHEDULE_LINEAR ? 0.02 : 0.012;
+            st = pi_sde_create_beta_schedule((pi_beta_schedule)kind, 1000, b0, b1,
+                                             beta_schedule & 8 ? PI_BETA_FLAG_ZERO_TERMINAL_SNR : 0,
+                                             &sde);
+        } else {
+            st = pi_sde_create_named(sde_name, &sde);
+        }
         if (!st)
             st = pi_model_create_mlp(sde, dim, width, layers, &model);
         if (!st)

@@ -219,6 +219,61 @@ public:
         return out;
     }
 
+    /** A discrete-time SDE from a table of ᾱ (pi_sde_create_discrete()). */
+    static sde discrete(const std::vector<double> &alphas_cumprod)
+    {
+        pi_sde_t *p = nullptr;
+        detail::check(pi_sde_create_discrete(alphas_cumprod.data(), alphas_cumprod.size(), &p));
+        return adopt(p);
+    }
+    /** A discrete-time SDE from a named β schedule (pi_sde_create_beta_schedule()). */
+    static sde beta_schedule(pi_beta_schedule schedule, std::size_t n = 1000,
+                             double beta_start = 0.00085, double beta_end = 0.012,
+                             unsigned flags = 0)
+    {
+        pi_sde_t *p = nullptr;
+        detail::check(pi_sde_create_beta_schedule(schedule, n, beta_start, beta_end, flags, &p));
+        return adopt(p);
+    }
+    /** The ᾱ table of a discrete SDE. */
+    std::vector<double> alphas_cumprod() const
+    {
+        std::size_t n = 0;
+        detail::check(pi_sde_get_alphas_cumprod(p_.get(), 0, nullptr, &n));
+        std::vector<double> out(n);
+        detail::check(pi_sde_get_alphas_cumprod(p_.get(), out.size(), out.data(), &n));
+        return out;
+    }
+    /** The host network's timestep at t (discrete: tN − 1; rectified flow: 1000 t). */
+    double timestep(double t) const
+    {
+        double v = 0;
+        detail::check(pi_sde_timestep_from_time(p_.get(), t, &v));
+        return v;
+    }
+    double time_from_timestep(double timestep) const
+    {
+        double v = 0;
+        detail::check(pi_sde_time_from_timestep(p_.get(), timestep, &v));
+        return v;
+    }
+    /** Sampler times for @p steps host timesteps in diffusers' spacing. */
+    std::vector<double> discrete_times(pi_timestep_spacing spacing, std::size_t steps,
+                                       std::size_t steps_offset = 0) const
+    {
+        std::vector<double> out(steps + 1);
+        std::size_t count = 0;
+        detail::check(pi_sde_discrete_times(p_.get(), spacing, steps, steps_offset, out.size(),
+                                            out.data(), &count));
+        out.resize(count);
+        return out;
+    }
+    /** Shift times in place: σ̃ ↦ shift · σ̃ (pi_sde_shift_times()). */
+    void shift_times(std::vector<double> &times, double shift) const
+    {
+        detail::check(pi_sde_shift_times(p_.get(), shift, times.size(), times.data()));
+    }
+
     pi_sde_t *get() const noexcept { return p_.get(); }
 
 private:

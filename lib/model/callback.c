@@ -1,5 +1,6 @@
-/* A model backed by a host function in a declared view (score, ε, denoiser or v; views.c
- * converts). A nonzero return aborts the call with PI_ECALLBACK; non-finite outputs give
+/* A model backed by a host function in a declared view (score, ε, denoiser, v or flow;
+ * views.c converts), given pathint's t or (pi_model_create_callback_timestep) the host's
+ * training timestep. A nonzero return aborts the call with PI_ECALLBACK; non-finite outputs give
  * PI_ENUMERIC.
  *
  * Derivatives for the likelihood come from central finite differences of the callback,
@@ -22,14 +23,30 @@
 typedef struct callback {
     pi_model_fn fn;
     void *user_data;
+    int timestep;               /* the host takes τ = scale · t + offset, not t */
+    double tau_scale, tau_offset;
 } callback;
+
+/* Rows per host call when times are converted to timesteps (stack buffer, no allocation). */
+#define PI_CALLBACK_TIMESTEP_ROWS 256
 
 /* Call the host on n rows; out in the declared view. */
 static pi_status call_host(const pi_model_t *m, size_t n, const float *x, const double *t,
                            float *out)
 {
     const callback *cb = m->impl;
-    int rc = cb->fn(n, m->dim, x, t, out, cb->user_data);
+    int rc = 0;
+    if (!cb->timestep) {
+        rc = cb->fn(n, m->dim, x, t, out, cb->user_data);
+    } else {
+        double tau[PI_CALLBACK_TIMESTEP_ROWS];
+        for (size_t r0 = 0; r0 < n && rc == 0; r0 += PI_CALLBACK_TIMESTEP_ROWS) {
+            size_t rows = n - r0 < PI_CALLBACK_TIMESTEP_ROWS ? n - r0 : PI_CALLBACK_TIMESTEP_ROWS;
+            for (size_t i = 0; i < rows; i++)
+                tau[i] = cb->tau_scale * t[r0 + i] + cb->tau_offset;
+            rc = cb->fn(rows, m->dim, x + r0 * m->dim, tau, out + r0 * m->dim, cb->user_data);
+        }
+    }
     if (rc != 0)
         return pi_fail(PI_ECALLBACK, "model callback failed: it returned %d on a batch of %zu rows",
                        rc, n);
@@ -60,14 +77,14 @@ static pi_status batch_scores(const pi_model_t *m, size_t rows, const float *x, 
     pi_status st = PI_OK;
     if (out == NULL || times == NULL || xd == NULL)
         st = pi_fail(PI_ENOMEM, "model callback: out of memory for %zu stencil points", rows);
-    double alpha = 1.0, sigma = 0.0;
+    pi_sde_point p = {1.0, 0.0, 0.0, 0.0, 0.0};
     if (st == PI_OK)
-        st = pi_sde_eval_marginal(&m->sde, t, &alpha, &sigma);
-    if (st == PI_OK && m->native_view != PI_VIEW_SCORE && !(sigma > 0.0))
+        st = pi_sde_eval(&m->sde, t, &p);
+    if (st == PI_OK && m->native_view != PI_VIEW_SCORE && !(p.sigma > 0.0 && p.g2 > 0.0))
         st = pi_fail(PI_EINVAL,
-                     "model callback: t = %g gives sigma(t) = %g; a callback in a view other than "
-                     "the score needs sigma(t) > 0",
-                     t, sigma);
+                     "model callback: t = %g gives sigma(t) = %g, g(t)^2 = %g; a callback in a view "
+                     "other than the score needs both > 0",
+                     t, p.sigma, p.g2);
     if (st == PI_OK) {
         for (size_t r = 0; r < rows; r++)
             times[r] = t;
@@ -78,8 +95,7 @@ static pi_status batch_scores(const pi_model_t *m, size_t rows, const float *x, 
             xd[j] = x[r * d + j];
             s[r * d + j] = out[r * d + j];
         }
-        pi_view_convert_d(m->native_view, PI_VIEW_SCORE, d, xd, alpha, sigma, s + r * d,
-                          s + r * d);
+        pi_view_convert_at_d(m->native_view, PI_VIEW_SCORE, d, xd, &p, s + r * d, s + r * d);
     }
     pi_free(out);
     pi_free(times);
@@ -296,20 +312,28 @@ static const struct pi_model_type callback_type = {
      * .backward stay NULL */
 };
 
-pi_status pi_model_create_callback(const pi_sde_t *sde, size_t dim, pi_view view, pi_model_fn fn,
-                                   void *user_data, pi_model_t **out)
+static pi_status create_callback(const char *fn_name, const pi_sde_t *sde, size_t dim, pi_view view,
+                                 pi_model_fn fn, void *user_data, int timestep, pi_model_t **out)
 {
-    PI_CHECK_NULL(sde);
-    PI_CHECK_NULL(fn);
-    PI_CHECK_NULL(out);
     if (dim == 0 || dim > PI_MAX_DIM)
-        return pi_fail(PI_EINVAL, "pi_model_create_callback: dim must be in [1, 2^20], got %zu",
-                       dim);
-    if ((int)view < (int)PI_VIEW_SCORE || (int)view > (int)PI_VIEW_V)
+        return pi_fail(PI_EINVAL, "%s: dim must be in [1, 2^20], got %zu", fn_name, dim);
+    if ((int)view < (int)PI_VIEW_SCORE || (int)view > (int)PI_VIEW_FLOW)
         return pi_fail(PI_EINVAL,
-                       "pi_model_create_callback: view must be PI_VIEW_SCORE, _EPS, _DENOISED or "
-                       "_V (1..4), got %d",
-                       (int)view);
+                       "%s: view must be PI_VIEW_SCORE, _EPS, _DENOISED, _V or _FLOW (1..5), got %d",
+                       fn_name, (int)view);
+    double scale = 1.0, offset = 0.0;
+    if (timestep) {
+        if (sde->kind == PI_SDE_KIND_DISCRETE) {
+            scale = (double)sde->discrete_n;
+            offset = -1.0;
+        } else if (sde->kind == PI_SDE_KIND_RECTIFIED_FLOW) {
+            scale = 1000.0;
+        } else {
+            return pi_fail(PI_EINVAL, "%s: sde must be discrete or rectified flow (the kinds with "
+                                      "a host timestep), got kind %d",
+                           fn_name, (int)sde->kind);
+        }
+    }
     pi_model_t *m;
     pi_status st = pi_model_alloc(&callback_type, sde, dim, view, &m);
     if (st != PI_OK)
@@ -317,11 +341,32 @@ pi_status pi_model_create_callback(const pi_sde_t *sde, size_t dim, pi_view view
     callback *cb = pi_calloc(1, sizeof *cb);
     if (cb == NULL) {
         pi_model_destroy(m);
-        return pi_fail(PI_ENOMEM, "pi_model_create_callback: out of memory");
+        return pi_fail(PI_ENOMEM, "%s: out of memory", fn_name);
     }
     cb->fn = fn;
     cb->user_data = user_data;
+    cb->timestep = timestep;
+    cb->tau_scale = scale;
+    cb->tau_offset = offset;
     m->impl = cb;
     *out = m;
     return PI_OK;
+}
+
+pi_status pi_model_create_callback(const pi_sde_t *sde, size_t dim, pi_view view, pi_model_fn fn,
+                                   void *user_data, pi_model_t **out)
+{
+    PI_CHECK_NULL(sde);
+    PI_CHECK_NULL(fn);
+    PI_CHECK_NULL(out);
+    return create_callback(__func__, sde, dim, view, fn, user_data, 0, out);
+}
+
+pi_status pi_model_create_callback_timestep(const pi_sde_t *sde, size_t dim, pi_view view,
+                                            pi_model_fn fn, void *user_data, pi_model_t **out)
+{
+    PI_CHECK_NULL(sde);
+    PI_CHECK_NULL(fn);
+    PI_CHECK_NULL(out);
+    return create_callback(__func__, sde, dim, view, fn, user_data, 1, out);
 }

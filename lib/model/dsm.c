@@ -97,6 +97,7 @@ double pi_dsm_view_scale(pi_view view, double alpha, double sigma)
     case PI_VIEW_EPS: return -sigma;
     case PI_VIEW_DENOISED: return sigma * sigma / alpha;
     case PI_VIEW_V: return -sigma * (alpha * alpha + sigma * sigma) / alpha;
+    default: break; /* PI_VIEW_FLOW is never a trainable model's native view */
     }
     return 1.0;
 }
@@ -114,6 +115,10 @@ pi_status pi_dsm_row_at(const pi_dsm_setup *s, double t, double ratio, pi_dsm_ro
         break;
     case PI_WEIGHTING_SIGMA2:
         lambda = p.sigma * p.sigma;
+        break;
+    case PI_WEIGHTING_FLOW:
+        /* ‖u − u*‖² = (g²/2)² ‖s − s*‖²: the flow view's slope in the score (views.c). */
+        lambda = 0.25 * p.g2 * p.g2;
         break;
     case PI_WEIGHTING_EDM: {
         /* EDM: (σ̃² + σ_d²)/(σ̃ σ_d)² on ‖D − x0‖², and ‖D − x0‖² = σ̃² σ² ‖s + z/σ‖². */

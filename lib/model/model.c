@@ -125,17 +125,20 @@ pi_status pi_model_eval_ctx(const pi_model_t *m, pi_view view, size_t n, const f
     pi_status st = m->type->eval(m, n, x, t, out, ctx);
     if (st != PI_OK || view == m->native_view)
         return st;
-    double alpha = 1.0, sigma = 0.0, last_t = NAN;
+    /* (f, g²) only for the flow view: pi_sde_eval may call a custom SDE's coefficients. */
+    int flow = view == PI_VIEW_FLOW || m->native_view == PI_VIEW_FLOW;
+    pi_sde_point p = {1.0, 0.0, 0.0, 0.0, 0.0};
+    double last_t = NAN;
     for (size_t i = 0; i < n; i++) {
         if (!(t[i] == last_t)) {
-            st = pi_sde_eval_marginal(&m->sde, t[i], &alpha, &sigma);
+            st = flow ? pi_sde_eval(&m->sde, t[i], &p)
+                      : pi_sde_eval_marginal(&m->sde, t[i], &p.alpha, &p.sigma);
             if (st != PI_OK)
                 return st;
             last_t = t[i];
         }
         float *row = out + i * m->dim;
-        pi_view_convert(m->native_view, view, 1, m->dim, x + i * m->dim, &alpha, &sigma, row,
-                        row);
+        pi_view_convert_at(m->native_view, view, 1, m->dim, x + i * m->dim, &p, row, row);
     }
     return PI_OK;
 }
@@ -198,8 +201,9 @@ static pi_status check_model_points(const char *fn, const pi_model_t *m, size_t 
 
 static pi_status check_view(const char *fn, pi_view view)
 {
-    if ((int)view < (int)PI_VIEW_SCORE || (int)view > (int)PI_VIEW_V)
-        return pi_fail(PI_EINVAL, "%s: view must be PI_VIEW_SCORE, _EPS, _DENOISED or _V (1..4), got %d",
+    if ((int)view < (int)PI_VIEW_SCORE || (int)view > (int)PI_VIEW_FLOW)
+        return pi_fail(PI_EINVAL, "%s: view must be PI_VIEW_SCORE, _EPS, _DENOISED, _V or _FLOW "
+                                  "(1..5), got %d",
                        fn, (int)view);
     return PI_OK;
 }
@@ -323,13 +327,13 @@ static pi_status score_from_eval(const pi_model_t *m, const double *x, double t,
         buf[j] = (float)x[j];
     pi_eval_ctx ctx = {ws.ptr, wsb, 1, NULL};
     st = m->type->eval(m, 1, buf, &t, buf + d, &ctx);
-    double alpha = 1.0, sigma = 0.0;
+    pi_sde_point p;
     if (st == PI_OK)
-        st = pi_sde_eval_marginal(&m->sde, t, &alpha, &sigma);
+        st = pi_sde_eval(&m->sde, t, &p);
     if (st == PI_OK) {
         for (size_t j = 0; j < d; j++)
             s[j] = buf[d + j];
-        pi_view_convert_d(m->native_view, PI_VIEW_SCORE, d, x, alpha, sigma, s, s);
+        pi_view_convert_at_d(m->native_view, PI_VIEW_SCORE, d, x, &p, s, s);
     }
     pi_free(buf);
     pi_free(ws.raw);

@@ -12,6 +12,7 @@
 
 #define FILE_MAGIC "PATHINT\0"
 #define FILE_VERSION 1u
+#define FILE_VERSION_TABLE 2u /* version 1 plus the SDE's ᾱ table after the header (discrete SDEs) */
 #define HEADER_BYTES 104u  /* up to and including the payload length */
 #define TRAILER_BYTES 8u   /* checksum */
 #define MAX_FILE_BYTES ((size_t)1 << 34) /* 16 GiB: anything larger is rejected unread */
@@ -66,7 +67,10 @@ static pi_status render_image(const char *fn, const pi_model_t *model, unsigned 
         pi_render_to_memory(write_payload_of, model, "the model payload", &payload, &payload_bytes);
     if (st != PI_OK)
         return st;
-    size_t total = HEADER_BYTES + payload_bytes + TRAILER_BYTES;
+    /* A discrete SDE's table follows the header (format version 2): u64 N, then N f64 ᾱ.
+     * Every other file stays version 1, readable by 1.0. */
+    size_t table_bytes = model->sde.discrete != NULL ? 8 + 8 * model->sde.discrete_n : 0;
+    size_t total = HEADER_BYTES + table_bytes + payload_bytes + TRAILER_BYTES;
     unsigned char *image = total > payload_bytes ? pi_malloc(total) : NULL;
     if (image == NULL) {
         pi_free(payload);
@@ -74,7 +78,7 @@ static pi_status render_image(const char *fn, const pi_model_t *model, unsigned 
     }
     unsigned char *header = image;
     memcpy(header, FILE_MAGIC, 8);
-    pi_put_u32(header + 8, FILE_VERSION);
+    pi_put_u32(header + 8, table_bytes ? FILE_VERSION_TABLE : FILE_VERSION);
     pi_put_u32(header + 12, (uint32_t)model->type->kind);
     pi_put_u64(header + 16, (uint64_t)model->dim);
     pi_put_u32(header + 24, (uint32_t)model->sde.kind);
@@ -84,11 +88,16 @@ static pi_status render_image(const char *fn, const pi_model_t *model, unsigned 
     for (int i = 0; i < SDE_PARAMS; i++)
         pi_put_f64(header + 32 + 8 * i, params[i]);
     pi_put_u64(header + 96, (uint64_t)payload_bytes);
+    if (table_bytes) {
+        pi_put_u64(image + HEADER_BYTES, (uint64_t)model->sde.discrete_n);
+        for (size_t i = 0; i < model->sde.discrete_n; i++)
+            pi_put_f64(image + HEADER_BYTES + 8 + 8 * i, model->sde.discrete[i]);
+    }
     if (payload_bytes > 0)
-        memcpy(image + HEADER_BYTES, payload, payload_bytes);
+        memcpy(image + HEADER_BYTES + table_bytes, payload, payload_bytes);
     pi_free(payload);
-    pi_put_u64(image + HEADER_BYTES + payload_bytes,
-               pi_checksum64(image, HEADER_BYTES + payload_bytes, 0));
+    size_t body = HEADER_BYTES + table_bytes + payload_bytes;
+    pi_put_u64(image + body, pi_checksum64(image, body, 0));
     *out = image;
     *size = total;
     return PI_OK;
@@ -140,10 +149,17 @@ pi_status pi_model_save(const pi_model_t *model, const char *path)
 
 /* Rebuild the SDE from the file's kind and parameters, validating them as
  * pi_sde_set_param() would. Parameters a kind does not have must hold their defaults. */
-static pi_status load_sde(uint32_t kind, const double params[SDE_PARAMS], pi_sde_t *out)
+static pi_status load_sde(uint32_t kind, const double params[SDE_PARAMS], const double *table,
+                         size_t table_n, pi_sde_t *out)
 {
-    if (kind < (uint32_t)PI_SDE_KIND_VP_LINEAR || kind > (uint32_t)PI_SDE_KIND_EDM)
-        return pi_fail(PI_EFORMAT, "model file: SDE kind %u is not a built-in SDE (1..5)", kind);
+    if (kind < (uint32_t)PI_SDE_KIND_VP_LINEAR || kind > (uint32_t)PI_SDE_KIND_DISCRETE
+        || kind == (uint32_t)PI_SDE_KIND_CUSTOM)
+        return pi_fail(PI_EFORMAT, "model file: SDE kind %u is not a built-in SDE (1..5, 7, 8)",
+                       kind);
+    if ((kind == (uint32_t)PI_SDE_KIND_DISCRETE) != (table != NULL))
+        return pi_fail(PI_EFORMAT, "model file: %s",
+                       table ? "an SDE table is present but the SDE kind is not discrete"
+                             : "a discrete SDE needs its table (format version 2)");
     for (int i = 0; i < SDE_PARAMS; i++)
         if (!isfinite(params[i]))
             return pi_fail(PI_EFORMAT, "model file: SDE parameter %s is not finite (%g)",
@@ -151,7 +167,13 @@ static pi_status load_sde(uint32_t kind, const double params[SDE_PARAMS], pi_sde
     if (params[7] != 0.0)
         return pi_fail(PI_EFORMAT, "model file: reserved SDE parameter is %g, not 0", params[7]);
     pi_sde_t *sde;
-    pi_status st = pi_sde_create((pi_sde_kind)kind, &sde);
+    pi_status st = table ? pi_sde_create_discrete(table, table_n, &sde)
+                         : pi_sde_create((pi_sde_kind)kind, &sde);
+    if (st != PI_OK && table != NULL) {
+        char why[256]; /* pi_last_error() is the buffer pi_fail writes: copy it first */
+        snprintf(why, sizeof why, "%s", pi_last_error());
+        return pi_fail(PI_EFORMAT, "model file: invalid SDE table: %s", why);
+    }
     if (st != PI_OK)
         return st;
     /* Two passes so a range may move past its old other end (set_param checks each step). */
@@ -182,7 +204,7 @@ static pi_status load_sde(uint32_t kind, const double params[SDE_PARAMS], pi_sde
             return code;
         }
     *out = *sde;
-    pi_free(sde); /* built-in SDEs own no table */
+    pi_free(sde); /* the struct moves to *out with the table it owns */
     return PI_OK;
 }
 
@@ -198,13 +220,25 @@ pi_status pi_model_read_image(const unsigned char *data, size_t size, pi_model_t
     if (memcmp(data, FILE_MAGIC, 8) != 0)
         return pi_fail(PI_EFORMAT, "model file: wrong magic (not a pathint model file)");
     uint32_t version = pi_get_u32(data + 8);
-    if (version != FILE_VERSION)
+    if (version != FILE_VERSION && version != FILE_VERSION_TABLE)
         return pi_fail(PI_EFORMAT, "model file: format version %u is not supported (this library "
-                                   "reads version %u)",
-                       version, FILE_VERSION);
+                                   "reads versions %u and %u)",
+                       version, FILE_VERSION, FILE_VERSION_TABLE);
     uint64_t payload_bytes = pi_get_u64(data + 96);
+    size_t table_bytes = 0, table_n = 0;
+    if (version == FILE_VERSION_TABLE) {
+        if (size < HEADER_BYTES + 8 + TRAILER_BYTES)
+            return pi_fail(PI_EFORMAT, "model file: truncated before the SDE table");
+        uint64_t n = pi_get_u64(data + HEADER_BYTES);
+        if (n < 2 || n > ((uint64_t)1 << 20) || 8 + 8 * n > size - HEADER_BYTES - TRAILER_BYTES)
+            return pi_fail(PI_EFORMAT, "model file: SDE table length %llu is out of range or "
+                                       "past the end of the file",
+                           (unsigned long long)n);
+        table_n = (size_t)n;
+        table_bytes = 8 + 8 * table_n;
+    }
     /* The declared size must match the bytes present: nothing is allocated from it. */
-    if (payload_bytes != (uint64_t)(size - HEADER_BYTES - TRAILER_BYTES))
+    if (payload_bytes != (uint64_t)(size - HEADER_BYTES - table_bytes - TRAILER_BYTES))
         return pi_fail(PI_EFORMAT,
                        "model file: payload length %llu does not match the file size %zu "
                        "(truncated or corrupt)",
@@ -226,11 +260,20 @@ pi_status pi_model_read_image(const unsigned char *data, size_t size, pi_model_t
     double params[SDE_PARAMS];
     for (int i = 0; i < SDE_PARAMS; i++)
         params[i] = pi_get_f64(data + 32 + 8 * i);
+    double *table = NULL;
+    if (table_n > 0) {
+        table = pi_alloc_array(table_n, sizeof *table);
+        if (table == NULL)
+            return pi_fail(PI_ENOMEM, "model file: out of memory for the SDE table");
+        for (size_t i = 0; i < table_n; i++)
+            table[i] = pi_get_f64(data + HEADER_BYTES + 8 + 8 * i);
+    }
     pi_sde_t sde;
-    pi_status st = load_sde(sde_kind, params, &sde);
+    pi_status st = load_sde(sde_kind, params, table, table_n, &sde);
+    pi_free(table);
     if (st != PI_OK)
         return st;
-    const unsigned char *payload = data + HEADER_BYTES;
+    const unsigned char *payload = data + HEADER_BYTES + table_bytes;
     size_t bytes = (size_t)payload_bytes;
     switch (kind) {
     case PI_MODEL_KIND_GMM: st = pi_gmm_from_payload(&sde, (size_t)dim, payload, bytes, out); break;

@@ -99,6 +99,12 @@ void pi_view_convert(pi_view from, pi_view to, size_t n, size_t dim, const float
                      const double *alpha, const double *sigma, const float *in, float *out);
 void pi_view_convert_d(pi_view from, pi_view to, size_t dim, const double *x, double alpha,
                        double sigma, const double *in, double *out);
+/* The same at one SDE point (α, σ, f, g²) for all n rows, for every view including
+ * PI_VIEW_FLOW (the two above cannot convert the flow view: they lack f and g²). */
+void pi_view_convert_at(pi_view from, pi_view to, size_t n, size_t dim, const float *x,
+                        const pi_sde_point *p, const float *in, float *out);
+void pi_view_convert_at_d(pi_view from, pi_view to, size_t dim, const double *x,
+                          const pi_sde_point *p, const double *in, double *out);
 
 /* Double-precision score and derivatives at one point (dispatch + finite-difference
  * fallbacks). Thread-safe; they allocate nothing for d <= 64 and otherwise take scratch

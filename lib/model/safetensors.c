@@ -57,7 +57,25 @@ typedef struct st_meta {
     char format[ST_MAX_STRING], embedding[ST_MAX_STRING], output_view[ST_MAX_STRING];
     char precond[ST_MAX_STRING], sigma_data[ST_MAX_STRING];
     char dim[ST_MAX_STRING], width[ST_MAX_STRING], layers[ST_MAX_STRING], features[ST_MAX_STRING];
+    char sde[ST_MAX_STRING], sde_steps[ST_MAX_STRING]; /* issue 14: the SDE kind it was trained on */
 } st_meta;
+
+/* The SDE kinds by the metadata name written on save ("sde"); checked against the caller's
+ * SDE on load when present (older files and PyTorch's do not have it). */
+static const char *sde_meta_name(pi_sde_kind kind)
+{
+    switch (kind) {
+    case PI_SDE_KIND_VP_LINEAR: return "vp";
+    case PI_SDE_KIND_VP_COSINE: return "vp-cosine";
+    case PI_SDE_KIND_SUBVP: return "subvp";
+    case PI_SDE_KIND_VE: return "ve";
+    case PI_SDE_KIND_EDM: return "edm";
+    case PI_SDE_KIND_CUSTOM: return "custom";
+    case PI_SDE_KIND_RECTIFIED_FLOW: return "rectified_flow";
+    case PI_SDE_KIND_DISCRETE: return "discrete";
+    }
+    return "unknown";
+}
 
 typedef struct st_parser {
     const char *path;
@@ -336,7 +354,8 @@ static pi_status parse_metadata(st_parser *ps, st_meta *meta)
                  {"output_view", meta->output_view}, {"preconditioning", meta->precond},
                  {"sigma_data", meta->sigma_data},   {"dim", meta->dim},
                  {"hidden_width", meta->width},      {"hidden_layers", meta->layers},
-                 {"features", meta->features}};
+                 {"features", meta->features},       {"sde", meta->sde},
+                 {"sde_steps", meta->sde_steps}};
     for (;;) {
         st = parse_string(ps, key);
         if (st == PI_OK)
@@ -596,6 +615,19 @@ static pi_status build_model(const char *path, const pi_sde_t *sde, st_tensor *t
             pi_option_check(PI_OPTION_MLP_SIGMA_DATA, sigma_data, "safetensors") != PI_OK)
             return BAD("%s: metadata sigma_data must be a number in (0, 1e30]", path);
     }
+    /* The SDE the weights were trained on, when the file says (a network trained on rectified
+     * flow is wrong on a VP SDE, and a table network on a table of another length). */
+    if (meta->sde[0] != '\0' && strcmp(meta->sde, sde_meta_name(sde->kind)) != 0)
+        return pi_fail(PI_EMISMATCH, "pi_model_load_safetensors: %s: the weights were trained on a "
+                                     "\"%s\" SDE (metadata sde), the sde given is \"%s\"",
+                       path, meta->sde, sde_meta_name(sde->kind));
+    if (meta->sde_steps[0] != '\0' && sde->kind == PI_SDE_KIND_DISCRETE) {
+        size_t steps = 0;
+        if (!meta_size(meta->sde_steps, &steps) || steps != sde->discrete_n)
+            return pi_fail(PI_EMISMATCH, "pi_model_load_safetensors: %s: metadata sde_steps \"%s\" "
+                                         "differs from the sde's table of %zu entries",
+                           path, meta->sde_steps, sde->discrete_n);
+    }
     /* Values: converted to float, all finite. */
     pi_model_t *m = NULL;
     pi_status st = pi_mlp_create_shaped(sde, (size_t)dim, (size_t)width, layers, features,
@@ -713,10 +745,13 @@ pi_status pi_model_save_safetensors(const pi_model_t *model, const char *path)
                             "{\"__metadata__\":{\"format\":\"pathint-mlp\",\"dim\":\"%zu\","
                             "\"hidden_width\":\"%zu\",\"hidden_layers\":\"%zu\","
                             "\"features\":\"%zu\",\"embedding\":\"%s\",\"output_view\":\"%s\","
-                            "\"preconditioning\":\"%d\",\"sigma_data\":\"%s\"}",
+                            "\"preconditioning\":\"%d\",\"sigma_data\":\"%s\","
+                            "\"sde\":\"%s\",\"sde_steps\":\"%zu\"}",
                             net->dim, net->width, net->layers, net->features,
                             net->embedding == PI_EMBEDDING_TIME ? "time" : "log_sigma",
-                            views[net->output_view - 1], (int)net->precond - 1, sigma_text);
+                            views[net->output_view - 1], (int)net->precond - 1, sigma_text,
+                            sde_meta_name(model->sde.kind),
+                            model->sde.kind == PI_SDE_KIND_DISCRETE ? model->sde.discrete_n : (size_t)0);
     size_t off = 0;
     for (size_t l = 0; l <= net->layers; l++) {
         size_t o = pi_mlp_layer_out(net, l), i = pi_mlp_layer_in(net, l);

@@ -10,7 +10,8 @@ typedef struct sde_name {
     pi_sde_preset preset; /* or a preset, 0 otherwise */
 } sde_name;
 
-/* Kinds, then presets, each in enum order: the order pi_sde_name_at() documents. */
+/* Kinds, then presets, each in enum order, then names added later: the order pi_sde_name_at()
+ * documents. */
 static const sde_name sde_names[] = {
     {"vp", "VP, linear beta (defaults: beta 0.1 -> 20, t in [1e-3, 1])", PI_SDE_KIND_VP_LINEAR, 0},
     {"vp-cosine", "VP, cosine schedule (defaults: s = 0.008, t in [1e-3, 1 - 1e-3])", PI_SDE_KIND_VP_COSINE, 0},
@@ -19,6 +20,9 @@ static const sde_name sde_names[] = {
     {"edm", "EDM, t = sigma (defaults: sigma in [0.002, 80])", PI_SDE_KIND_EDM, 0},
     {"simple", "Hirono et al.'s SIMPLE: VP linear, beta 0 -> 20, t in [0.01, 1]", 0, PI_SDE_PRESET_SIMPLE},
     {"cosine", "Hirono et al.'s COSINE: VP cosine, s = 0, t in [0.01, 1 - 1e-3]", 0, PI_SDE_PRESET_COSINE},
+    /* 1.1: appended so the indices above keep their names */
+    {"rectified_flow", "rectified flow / flow matching: alpha = 1 - t, sigma = t (defaults: t in [1e-3, 1 - 1e-3])",
+     PI_SDE_KIND_RECTIFIED_FLOW, 0},
 };
 enum { SDE_NAME_COUNT = sizeof sde_names / sizeof sde_names[0] };
 
@@ -74,7 +78,7 @@ pi_status pi_sde_create_named(const char *name, pi_sde_t **out)
             return pi_sde_create_preset(sde_names[i].preset, out);
         return pi_sde_create(sde_names[i].kind, out);
     }
-    char known[128] = "";
+    char known[192] = "";
     for (size_t i = 0; i < SDE_NAME_COUNT; i++) {
         strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
         strncat(known, sde_names[i].name, sizeof known - strlen(known) - 1);

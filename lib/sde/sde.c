@@ -1,4 +1,5 @@
-/* Forward SDEs: VP linear, VP cosine, sub-VP, VE, EDM and host callbacks (MATH.md §1). */
+/* Forward SDEs: VP linear, VP cosine, sub-VP, VE, EDM, rectified flow, discrete ᾱ tables and
+ * host callbacks (MATH.md §1). */
 #include "sde_impl.h"
 
 #include "core/philox.h"
@@ -18,6 +19,8 @@ static const char *kind_name(pi_sde_kind kind)
     case PI_SDE_KIND_VE: return "VE";
     case PI_SDE_KIND_EDM: return "EDM";
     case PI_SDE_KIND_CUSTOM: return "custom";
+    case PI_SDE_KIND_RECTIFIED_FLOW: return "rectified flow";
+    case PI_SDE_KIND_DISCRETE: return "discrete";
     }
     return "unknown";
 }
@@ -58,6 +61,120 @@ static void cosine_parts(const pi_sde_t *s, double t, double *alpha, double *one
     *alpha = cos(theta) / c0;
     *one_minus_a2 = sin(delta) * sin(delta + 2.0 * theta0) / (c0 * c0);
     *f = -scale * tan(theta);
+}
+
+/* ---- discrete: ℓ(t) = log σ̃² by monotone cubic Hermite in τ = tN − 1 (docs/samplers.md) ---- */
+/* Below the first node (t < 1/N) σ̃ = σ̃_0 · tN, so σ̃(0) = 0 as for the other VP kinds. The
+ * SDE is VP: α² = 1/(1 + σ̃²), σ² = σ̃²/(1 + σ̃²), f = −½ ℓ' σ², g² = ℓ' σ². */
+
+static void discrete_ell(const pi_sde_t *s, double t, double *ell, double *dell_dt)
+{
+    const size_t n = s->discrete_n;
+    const double *l = s->discrete + n, *m = s->discrete + 2 * n;
+    double big_n = (double)n;
+    double u = t * big_n - 1.0;
+    if (u < 0.0) {
+        if (!(t > 0.0)) {
+            *ell = -INFINITY;
+            *dell_dt = 0.0;
+            return;
+        }
+        *ell = l[0] + 2.0 * log(t * big_n);
+        *dell_dt = 2.0 / t;
+        return;
+    }
+    size_t i = (size_t)u;
+    if (i > n - 2)
+        i = n - 2;
+    double x = u - (double)i;
+    double h00 = (1 + 2 * x) * (1 - x) * (1 - x), h10 = x * (1 - x) * (1 - x);
+    double h01 = x * x * (3 - 2 * x), h11 = x * x * (x - 1);
+    *ell = h00 * l[i] + h10 * m[i] + h01 * l[i + 1] + h11 * m[i + 1];
+    double d00 = 6 * x * x - 6 * x, d10 = 3 * x * x - 4 * x + 1, d01 = -d00, d11 = 3 * x * x - 2 * x;
+    *dell_dt = big_n * (d00 * l[i] + d10 * m[i] + d01 * l[i + 1] + d11 * m[i + 1]);
+}
+
+static void discrete_point(const pi_sde_t *s, double t, pi_sde_point *p)
+{
+    double ell, dell;
+    discrete_ell(s, t, &ell, &dell);
+    if (ell == -INFINITY) {
+        p->alpha = 1.0;
+        p->sigma = p->sigma_tilde = p->f = p->g2 = 0.0;
+        return;
+    }
+    double e = exp(ell);
+    double s2 = e / (1.0 + e);
+    p->sigma_tilde = exp(0.5 * ell);
+    p->alpha = 1.0 / sqrt(1.0 + e);
+    p->sigma = sqrt(s2);
+    p->f = -0.5 * dell * s2;
+    p->g2 = dell > 0.0 ? dell * s2 : 0.0;
+}
+
+/* Zero terminal SNR (ᾱ = 0) would make ℓ infinite: that entry is read as 2^-24, as
+ * diffusers' DPMSolverMultistepScheduler does. */
+#define PI_DISCRETE_ZERO_SNR_ALPHA_BAR 5.9604644775390625e-08
+
+/* Fill ℓ and the Fritsch–Carlson (PCHIP) slopes from the ᾱ in s->discrete[0 .. n). */
+void pi_sde_discrete_build(pi_sde_t *s)
+{
+    const size_t n = s->discrete_n;
+    double *a = s->discrete, *l = a + n, *m = a + 2 * n;
+    for (size_t i = 0; i < n; i++) {
+        double ab = a[i] > 0.0 ? a[i] : PI_DISCRETE_ZERO_SNR_ALPHA_BAR;
+        l[i] = log1p(-ab) - log(ab);
+    }
+    if (n == 2) {
+        m[0] = m[1] = l[1] - l[0];
+        return;
+    }
+    for (size_t i = 1; i + 1 < n; i++) {
+        double d0 = l[i] - l[i - 1], d1 = l[i + 1] - l[i];
+        m[i] = (d0 > 0.0 && d1 > 0.0) ? 2.0 / (1.0 / d0 + 1.0 / d1) : 0.0;
+    }
+    /* One-sided three-point ends, shape-preserving as in scipy's pchip. */
+    for (int end = 0; end < 2; end++) {
+        size_t k = end ? n - 1 : 0;
+        double d0 = end ? l[n - 1] - l[n - 2] : l[1] - l[0];
+        double d1 = end ? l[n - 2] - l[n - 3] : l[2] - l[1];
+        double v = 0.5 * (3.0 * d0 - d1);
+        if (!(v > 0.0))
+            v = 0.0;
+        else if (v > 3.0 * d0)
+            v = 3.0 * d0;
+        m[k] = v;
+    }
+}
+
+/* t of σ̃ on a discrete SDE: the node bracket by bisection, then Newton/bisection inside. */
+static pi_status invert_numerically(const pi_sde_t *s, double target, double lo, double hi,
+                                    double guess, double *t_out);
+
+static pi_status discrete_invert(const pi_sde_t *s, double sigma_tilde, double *t_out)
+{
+    const size_t n = s->discrete_n;
+    const double *l = s->discrete + n;
+    double target = 2.0 * log(sigma_tilde), big_n = (double)n;
+    if (target <= l[0]) {
+        *t_out = exp(0.5 * (target - l[0])) / big_n;
+        return PI_OK;
+    }
+    size_t lo = 0, hi = n - 1;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l[mid] < target)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    double t_lo = (double)(lo + 1) / big_n, t_hi = (double)(hi + 1) / big_n;
+    if (target >= l[hi]) {
+        *t_out = t_hi;
+        return PI_OK;
+    }
+    double guess = t_lo + (t_hi - t_lo) * (target - l[lo]) / (l[hi] - l[lo]);
+    return invert_numerically(s, sigma_tilde, t_lo, t_hi, guess, t_out);
 }
 
 /* ---- custom by (f, g): table of y1 = log α, y2 = σ²/α² with y1' = f, y2' = g² e^{−2 y1} --- */
@@ -216,6 +333,17 @@ pi_status pi_sde_eval(const pi_sde_t *s, double t, pi_sde_point *p)
         sigma_tilde = t;
         g2 = 2.0 * t;
         break;
+    case PI_SDE_KIND_RECTIFIED_FLOW:
+        /* α = 1 − t, σ = t: f = −1/(1 − t), g² = (σ²)' − 2fσ² = 2t/(1 − t) (t_max < 1). */
+        alpha = 1.0 - t;
+        sigma = t;
+        sigma_tilde = t / alpha;
+        f = -1.0 / alpha;
+        g2 = 2.0 * t / alpha;
+        break;
+    case PI_SDE_KIND_DISCRETE:
+        discrete_point(s, t, p);
+        return PI_OK;
     case PI_SDE_KIND_CUSTOM:
         if (s->marginal_fn != NULL) {
             double da, ds;
@@ -272,6 +400,7 @@ pi_status pi_sde_eval_sigma_tilde(const pi_sde_t *s, double t, double *sigma_til
     case PI_SDE_KIND_SUBVP: *sigma_tilde = 2.0 * sinh(0.5 * vp_integral(s, t)); return PI_OK;
     case PI_SDE_KIND_VE: *sigma_tilde = s->sigma_min * exp(t * log(s->sigma_max / s->sigma_min)); return PI_OK;
     case PI_SDE_KIND_EDM: *sigma_tilde = t; return PI_OK;
+    case PI_SDE_KIND_RECTIFIED_FLOW: *sigma_tilde = t / (1.0 - t); return PI_OK;
     default: break;
     }
     pi_status st = pi_sde_eval_marginal(s, t, &a, &sg);
@@ -339,6 +468,11 @@ pi_status pi_sde_invert_sigma_tilde(const pi_sde_t *s, double sigma_tilde, doubl
     case PI_SDE_KIND_EDM:
         *t_out = sigma_tilde;
         return PI_OK;
+    case PI_SDE_KIND_RECTIFIED_FLOW:
+        *t_out = sigma_tilde / (1.0 + sigma_tilde);
+        return PI_OK;
+    case PI_SDE_KIND_DISCRETE:
+        return discrete_invert(s, sigma_tilde, t_out);
     case PI_SDE_KIND_VP_COSINE: {
         /* Closed form θ = acos(cos θ0 / sqrt(1 + σ̃²)), polished by Newton for precision. */
         double scale = PI_HALF_PI / (1.0 + s->cosine_s);
@@ -359,6 +493,8 @@ double pi_sde_prior_std_of(const pi_sde_t *s)
     case PI_SDE_KIND_VP_LINEAR:
     case PI_SDE_KIND_VP_COSINE:
     case PI_SDE_KIND_SUBVP:
+    case PI_SDE_KIND_RECTIFIED_FLOW:
+    case PI_SDE_KIND_DISCRETE:
         return 1.0;
     case PI_SDE_KIND_VE:
         return s->sigma_max;
@@ -378,11 +514,21 @@ pi_status pi_sde_copy_into(const pi_sde_t *src, pi_sde_t *dst)
 {
     *dst = *src;
     dst->table = NULL;
+    dst->discrete = NULL;
+    if (src->discrete != NULL) {
+        dst->discrete = pi_alloc_array(3 * src->discrete_n, sizeof(double));
+        if (dst->discrete == NULL)
+            return pi_fail(PI_ENOMEM, "out of memory copying an SDE");
+        memcpy(dst->discrete, src->discrete, 3 * src->discrete_n * sizeof(double));
+    }
     if (src->table != NULL) {
         size_t count = 4 * (PI_SDE_TABLE_SIZE + 1);
         dst->table = pi_alloc_array(count, sizeof(double));
-        if (dst->table == NULL)
+        if (dst->table == NULL) {
+            pi_free(dst->discrete);
+            dst->discrete = NULL;
             return pi_fail(PI_ENOMEM, "out of memory copying an SDE");
+        }
         memcpy(dst->table, src->table, count * sizeof(double));
     }
     return PI_OK;
@@ -393,6 +539,8 @@ void pi_sde_release(pi_sde_t *sde)
     if (sde != NULL) {
         pi_free(sde->table);
         sde->table = NULL;
+        pi_free(sde->discrete);
+        sde->discrete = NULL;
     }
 }
 
@@ -402,12 +550,15 @@ int pi_sde_equal(const pi_sde_t *a, const pi_sde_t *b)
         && a->cosine_s == b->cosine_s && a->sigma_min == b->sigma_min
         && a->sigma_max == b->sigma_max && a->t_min == b->t_min && a->t_max == b->t_max
         && a->marginal_fn == b->marginal_fn && a->coefficient_fn == b->coefficient_fn
-        && a->user_data == b->user_data;
+        && a->user_data == b->user_data && a->discrete_n == b->discrete_n
+        && (a->discrete == NULL) == (b->discrete == NULL)
+        && (a->discrete == NULL
+            || memcmp(a->discrete, b->discrete, a->discrete_n * sizeof(double)) == 0);
 }
 
 /* ---- public API -------------------------------------------------------------------- */
 
-static void set_defaults(pi_sde_t *s, pi_sde_kind kind)
+void pi_sde_init_defaults(pi_sde_t *s, pi_sde_kind kind)
 {
     memset(s, 0, sizeof *s);
     s->kind = kind;
@@ -419,7 +570,8 @@ static void set_defaults(pi_sde_t *s, pi_sde_kind kind)
     s->t_min = 1e-3;
     s->t_max = 1.0;
     switch (kind) {
-    case PI_SDE_KIND_VP_COSINE: s->t_max = 1.0 - 1e-3; break;
+    case PI_SDE_KIND_VP_COSINE:
+    case PI_SDE_KIND_RECTIFIED_FLOW: s->t_max = 1.0 - 1e-3; break;
     case PI_SDE_KIND_VE: s->t_min = 1e-5; break;
     case PI_SDE_KIND_EDM:
         s->sigma_min = 0.002;
@@ -434,14 +586,18 @@ static void set_defaults(pi_sde_t *s, pi_sde_kind kind)
 pi_status pi_sde_create(pi_sde_kind kind, pi_sde_t **out)
 {
     PI_CHECK_NULL(out);
-    if (kind < PI_SDE_KIND_VP_LINEAR || kind > PI_SDE_KIND_EDM)
+    if (kind < PI_SDE_KIND_VP_LINEAR || kind > PI_SDE_KIND_RECTIFIED_FLOW
+        || kind == PI_SDE_KIND_CUSTOM)
         return pi_fail(PI_EINVAL,
-                       "pi_sde_create: kind must be a built-in SDE kind (1..5), got %d%s", (int)kind,
-                       kind == PI_SDE_KIND_CUSTOM ? " (use pi_sde_create_custom)" : "");
+                       "pi_sde_create: kind must be a built-in SDE kind (1..5 or 7), got %d%s",
+                       (int)kind,
+                       kind == PI_SDE_KIND_CUSTOM    ? " (use pi_sde_create_custom)"
+                       : kind == PI_SDE_KIND_DISCRETE ? " (use pi_sde_create_discrete)"
+                                                      : "");
     pi_sde_t *s = pi_calloc(1, sizeof *s);
     if (s == NULL)
         return pi_fail(PI_ENOMEM, "out of memory creating an SDE");
-    set_defaults(s, kind);
+    pi_sde_init_defaults(s, kind);
     *out = s;
     return PI_OK;
 }
@@ -462,7 +618,7 @@ pi_status pi_sde_create_custom(double t_min, double t_max, pi_sde_marginal_fn ma
     pi_sde_t *s = pi_calloc(1, sizeof *s);
     if (s == NULL)
         return pi_fail(PI_ENOMEM, "out of memory creating an SDE");
-    set_defaults(s, PI_SDE_KIND_CUSTOM);
+    pi_sde_init_defaults(s, PI_SDE_KIND_CUSTOM);
     s->t_min = t_min;
     s->t_max = t_max;
     s->marginal_fn = marginal;
@@ -573,6 +729,16 @@ static pi_status validate(const pi_sde_t *c, pi_sde_param changed, double value)
             return pi_fail(PI_EINVAL, "pi_sde_set_param: cosine_s must be in [0, 1], got %g", c->cosine_s);
         if (!(c->t_max < 1.0))
             return pi_fail(PI_EINVAL, "pi_sde_set_param: VP cosine needs t_max < 1 (alpha(1) = 0), got %g", c->t_max);
+        break;
+    case PI_SDE_KIND_RECTIFIED_FLOW:
+        if (!(c->t_max < 1.0))
+            return pi_fail(PI_EINVAL, "pi_sde_set_param: rectified flow needs t_max < 1 (alpha(1) = 0, "
+                                      "lambda = -inf), got %g", c->t_max);
+        break;
+    case PI_SDE_KIND_DISCRETE:
+        if (c->t_max > 1.0)
+            return pi_fail(PI_EINVAL, "pi_sde_set_param: a discrete SDE's t_max must be <= 1 (the "
+                                      "last table entry), got %g", c->t_max);
         break;
     case PI_SDE_KIND_VE:
     case PI_SDE_KIND_EDM:

@@ -20,6 +20,11 @@ struct pi_sde {
     /* custom by (f, g): log α and σ²/α² at uniform nodes on [0, t_max], with derivatives,
      * for cubic Hermite interpolation. NULL otherwise. */
     double *table; /* 4 × (PI_SDE_TABLE_SIZE + 1): y1, y1', y2, y2' */
+    /* discrete (ᾱ table): 3 × discrete_n doubles: ᾱ as given, ℓ = log σ̃² = log((1 − ᾱ)/ᾱ)
+     * at the nodes t_i = (i + 1)/N, and dℓ/dτ there (monotone cubic Hermite slopes, τ = tN − 1).
+     * NULL otherwise. */
+    double *discrete;
+    size_t discrete_n;
 };
 
 /* Everything a solver needs at one time. */
@@ -46,6 +51,12 @@ double pi_sde_prior_std_of(const pi_sde_t *sde);
 /* Copy into caller storage (custom tables are duplicated). Free with pi_sde_release. */
 pi_status pi_sde_copy_into(const pi_sde_t *src, pi_sde_t *dst);
 void pi_sde_release(pi_sde_t *sde);
+
+/* Zero *s and set the defaults of a kind (the parameters all kinds carry). */
+void pi_sde_init_defaults(pi_sde_t *s, pi_sde_kind kind);
+
+/* Discrete SDEs: fill ℓ and its slopes from the ᾱ already in sde->discrete[0 .. discrete_n). */
+void pi_sde_discrete_build(pi_sde_t *sde);
 
 /* 1 if the two SDEs are the same kind with the same parameters. */
 int pi_sde_equal(const pi_sde_t *a, const pi_sde_t *b);

@@ -47,6 +47,32 @@ static void test_sde()
     CHECK(moved.get() != nullptr && vp.get() == nullptr);
     CHECK(moved.clone().kind() == PI_SDE_KIND_VP_LINEAR);
     // every built-in kind at t = 0.5 (α > 0, σ > 0)
+    /* issue 14: rectified flow, discrete tables, host timesteps, shifts */
+    {
+        pathint::sde rf(PI_SDE_KIND_RECTIFIED_FLOW);
+        auto [a, s] = rf.marginal(0.25);
+        if (std::fabs(a - 0.75) > 1e-15 || std::fabs(s - 0.25) > 1e-15 || rf.timestep(0.25) != 250.0)
+            throw std::runtime_error("rectified flow marginal");
+        std::vector<double> t = {0.5, 0.25};
+        rf.shift_times(t, 3.0);
+        if (std::fabs(t[0] - 0.75) > 1e-14 || std::fabs(t[1] - 0.5) > 1e-14)
+            throw std::runtime_error("shift");
+        pathint::sde sd = pathint::sde::beta_schedule(PI_BETA_SCHEDULE_SCALED_LINEAR);
+        std::vector<double> abar = sd.alphas_cumprod();
+        pathint::sde again = pathint::sde::discrete(abar);
+        if (abar.size() != 1000 || std::fabs(again.marginal(again.time_from_timestep(500)).first - std::sqrt(abar[500])) > 1e-12)
+            throw std::runtime_error("discrete table");
+        if (sd.discrete_times(PI_TIMESTEP_SPACING_TRAILING, 10).size() != 11)
+            throw std::runtime_error("spacing");
+        bool threw = false;
+        try {
+            pathint::sde::discrete({0.5, 0.9});
+        } catch (const pathint::error &) {
+            threw = true;
+        }
+        if (!threw)
+            throw std::runtime_error("a rising table must throw");
+    }
     for (pi_sde_kind k : {PI_SDE_KIND_VP_LINEAR, PI_SDE_KIND_VP_COSINE, PI_SDE_KIND_SUBVP, PI_SDE_KIND_VE, PI_SDE_KIND_EDM}) {
         auto [a, s] = pathint::sde(k).marginal(0.5);
         CHECK(a > 0 && s > 0);

@@ -907,3 +907,64 @@ def test_a_second_run_on_a_busy_sampler_raises_busy_error():  # issue 20, point 
     assert s.sample(5).shape == (5, 2)
     assert inner == [-11]
     assert pi.errors.error_for_status(-11, "x").__class__ is pi.BusyError
+# ---- issue 14: rectified flow, discrete ᾱ tables, the flow view, shifts ---------------------
+def test_rectified_flow_sde_and_flow_view():
+    sde = pi.SDE("rectified_flow")
+    assert sde.kind == pi.SDEKind.RECTIFIED_FLOW
+    assert sde.time_range == (1e-3, 1 - 1e-3)
+    a, s = sde.marginal(0.3)
+    assert a == pytest.approx(0.7, abs=1e-15) and s == pytest.approx(0.3, abs=1e-15)
+    # A single Gaussian N(μ, v): the exact flow velocity u = E[ε − x0 | x_t] in closed form.
+    mu, v, t = 0.4, 0.3, 0.6
+    model = pi.Model.gmm(sde, [1.0], [[mu]], [[v]])
+    x = np.array([[-1.0], [0.2], [1.5]], np.float32)
+    u = model.eval("flow", x, t)
+    var_t = (1 - t) ** 2 * v + t ** 2
+    x0_mean = mu + (1 - t) * v / var_t * (x - (1 - t) * mu)
+    eps_mean = (x - (1 - t) * x0_mean) / t
+    np.testing.assert_allclose(u, eps_mean - x0_mean, rtol=1e-5, atol=1e-5)
+    assert sde.timestep(0.25) == pytest.approx(250.0)
+
+
+def test_discrete_sde_from_table_and_schedule():
+    sd = pi.SDE.discrete(beta_schedule="scaled_linear")
+    abar = sd.alphas_cumprod
+    betas = np.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000) ** 2
+    np.testing.assert_allclose(abar, np.cumprod(1 - betas), rtol=1e-12)
+    again = pi.SDE.discrete(alphas_cumprod=abar)
+    for i in (0, 10, 500, 999):
+        t = again.time_from_timestep(i)
+        assert again.marginal(t)[0] == pytest.approx(np.sqrt(abar[i]), abs=1e-12)
+        assert again.timestep(t) == pytest.approx(i)
+    np.testing.assert_allclose(sd.discrete_times(4, "trailing"), [1.0, 0.75, 0.5, 0.25, 0.001])
+    zsnr = pi.SDE.discrete(beta_schedule="scaled_linear", rescale_betas_zero_snr=True)
+    assert zsnr.alphas_cumprod[-1] == 0.0
+    with pytest.raises(pi.InvalidArgumentError, match="decreasing"):
+        pi.SDE.discrete(alphas_cumprod=[0.5, 0.9])
+    with pytest.raises(pi.InvalidArgumentError):
+        pi.SDE.discrete(alphas_cumprod=[0.9, 0.5], beta_schedule="linear")
+
+
+def test_shifts():
+    assert pi.shift_from_sequence_length(4096) == pytest.approx(np.exp(1.15))
+    assert pi.shift_from_sequence_length(256) == pytest.approx(np.exp(0.5))
+    rf = pi.SDE("rectified_flow")
+    t = np.array([0.9, 0.5, 0.1])
+    np.testing.assert_allclose(rf.shift_times(t, 3.0), 3 * t / (1 + 2 * t), rtol=1e-14)
+    with pytest.raises(pi.InvalidArgumentError, match="shift"):
+        rf.shift_times(t, 0.0)
+
+
+def test_timestep_callback():
+    sd = pi.SDE.discrete(beta_schedule="linear", num_train_timesteps=100)
+    seen = []
+
+    def net(x, tau):
+        seen.extend(tau.tolist())
+        return np.zeros_like(x)
+
+    m = pi.Model.callback(sd, 1, net, view="eps", timestep=True)
+    m.eval("eps", np.zeros((2, 1), np.float32), sd.time_from_timestep(42))
+    assert seen and all(abs(v - 42) < 1e-9 for v in seen)
+    with pytest.raises(pi.InvalidArgumentError, match="discrete or rectified flow"):
+        pi.Model.callback(pi.SDE("vp"), 1, net, view="eps", timestep=True)

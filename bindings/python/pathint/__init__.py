@@ -17,9 +17,9 @@ See docs/python.md.
 """
 
 from ._library import ABI_MAJOR, load_library
-from .core import (SDE, Dataset, Divergence, Embedding, Likelihood, LRSchedule, Method, Model, ModelKind,
+from .core import (SDE, BetaSchedule, Dataset, Divergence, Embedding, Likelihood, LRSchedule, Method, Model, ModelKind,
                    NLLDiagnostics, Option, OptionInfo, Precond, Sampler, Schedule, SDEKind, SDEParam,
-                   SDEPreset, TimeSampling,
+                   SDEPreset, TimeSampling, TimestepSpacing, shift_from_sequence_length,
                    Trainer, View, Weighting, WKBAlgorithm, bits_per_dim, generate_data, load_data, option_info,
                    save_data, version, version_number)
 from .errors import (CallbackError, CanceledError, ConvergenceError, FormatError, InvalidArgumentError,
@@ -32,6 +32,7 @@ __all__ = [
     "save_data", "bits_per_dim", "option_info", "Option", "OptionInfo",
     "SDEKind", "SDEParam", "SDEPreset", "View", "ModelKind", "Precond", "Embedding", "Divergence", "Method", "Schedule",
     "WKBAlgorithm", "Weighting", "TimeSampling", "LRSchedule", "Dataset",
+    "BetaSchedule", "TimestepSpacing", "shift_from_sequence_length",
     "PathintError", "InvalidArgumentError", "OutOfMemoryError", "UnsupportedError", "PathintIOError",
     "FormatError", "CallbackError", "CanceledError", "NumericError", "ConvergenceError", "MismatchError", "BusyError",
     "LibraryNotFoundError",

@@ -243,6 +243,16 @@ SIGNATURES = {
     "pi_sampler_get_first_row": (STATUS, [SamplerPtr, P(c_u64)]),
     "pi_likelihood_set_first_row": (STATUS, [LikelihoodPtr, c_u64]),
     "pi_likelihood_get_first_row": (STATUS, [LikelihoodPtr, P(c_u64)]),
+    # issue 14: discrete ᾱ tables, host timesteps, flow-matching shifts
+    "pi_sde_create_discrete": (STATUS, [F64, c_size, P(SDEPtr)]),
+    "pi_sde_create_beta_schedule": (STATUS, [c_enum, c_size, c_double, c_double, c_uint, P(SDEPtr)]),
+    "pi_sde_get_alphas_cumprod": (STATUS, [SDEPtr, c_size, NULLABLE, P(c_size)]),
+    "pi_sde_timestep_from_time": (STATUS, [SDEPtr, c_double, P(c_double)]),
+    "pi_sde_time_from_timestep": (STATUS, [SDEPtr, c_double, P(c_double)]),
+    "pi_sde_discrete_times": (STATUS, [SDEPtr, c_enum, c_size, c_size, c_size, F64, P(c_size)]),
+    "pi_sde_shift_times": (STATUS, [SDEPtr, c_double, c_size, F64]),
+    "pi_shift_from_sequence_length": (STATUS, [c_double, c_double, c_double, c_double, c_double, P(c_double)]),
+    "pi_model_create_callback_timestep": (STATUS, [SDEPtr, c_size, c_enum, ModelFn, ctypes.c_void_p, P(ModelPtr)]),
 }
 
 

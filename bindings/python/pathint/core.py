@@ -34,9 +34,10 @@ from . import _library as L
 from .errors import InvalidArgumentError, PathintError
 
 __all__ = [
-    "SDEKind", "SDEParam", "View", "ModelKind", "Divergence", "Embedding", "Precond", "Method", "Schedule",
+    "SDEKind", "SDEParam", "BetaSchedule", "TimestepSpacing", "View", "ModelKind", "Divergence", "Embedding", "Precond", "Method", "Schedule",
     "WKBAlgorithm", "Weighting", "TimeSampling", "LRSchedule", "Dataset", "Option", "OptionInfo",
     "SDE", "Model", "Sampler", "Likelihood", "NLLDiagnostics", "Trainer", "option_info",
+    "shift_from_sequence_length",
     "generate_data", "load_data", "save_data", "bits_per_dim", "version", "version_number",
 ]
 
@@ -49,6 +50,20 @@ class SDEKind(enum.IntEnum):
     VE = 4
     EDM = 5
     CUSTOM = 6
+    RECTIFIED_FLOW = 7
+    DISCRETE = 8
+
+
+class BetaSchedule(enum.IntEnum):
+    LINEAR = 1
+    SCALED_LINEAR = 2
+    SQUAREDCOS_CAP_V2 = 3
+
+
+class TimestepSpacing(enum.IntEnum):
+    LEADING = 1
+    TRAILING = 2
+    LINSPACE = 3
 
 
 class SDEPreset(enum.IntEnum):
@@ -71,6 +86,7 @@ class View(enum.IntEnum):
     EPS = 2
     DENOISED = 3
     V = 4
+    FLOW = 5
 
 
 class ModelKind(enum.IntEnum):
@@ -121,6 +137,7 @@ class Weighting(enum.IntEnum):
     LIKELIHOOD = 1
     SIGMA2 = 2
     EDM = 3
+    FLOW = 4
 
 
 class TimeSampling(enum.IntEnum):
@@ -264,12 +281,23 @@ def _precond(value):
     return Precond.EDM, _real(value)
 
 
+def shift_from_sequence_length(seq_len, base_seq_len=256, max_seq_len=4096, base_shift=0.5,
+                               max_shift=1.15):
+    """The SD3/Flux resolution-dependent shift e^μ, μ linear in the sequence length (diffusers'
+    calculate_shift with its defaults)."""
+    v = ctypes.c_double()
+    L.lib().pi_shift_from_sequence_length(float(seq_len), float(base_seq_len), float(max_seq_len),
+                                          float(base_shift), float(max_shift), ctypes.byref(v))
+    return v.value
+
+
 def _enum(cls, value):
     """Accept an enum member, its int value, or its name in any case ('exp2m', 'swiss_roll')."""
     if isinstance(value, str):
         key = value.upper().replace("-", "_")
         aliases = {"VP": "VP_LINEAR", "DDIM": "EXP1", "DPM2M": "EXP2M", "25_GAUSSIANS": "GAUSSIANS_25",
-                   "8_GAUSSIANS": "RING_8", "EPSILON": "EPS", "X0": "DENOISED"}
+                   "8_GAUSSIANS": "RING_8", "EPSILON": "EPS", "X0": "DENOISED",
+                   "RF": "RECTIFIED_FLOW", "VELOCITY": "FLOW", "V_PREDICTION": "V", "SAMPLE": "DENOISED"}
         key = aliases.get(key, key)
         try:
             return cls[key]
@@ -534,6 +562,69 @@ class SDE(_Handle):
         return self
 
     @classmethod
+    def discrete(cls, alphas_cumprod=None, beta_schedule=None, num_train_timesteps=1000,
+                 beta_start=None, beta_end=None, rescale_betas_zero_snr=False):
+        """A discrete-time (DDPM/LDM) SDE from a table of ᾱ (``alphas_cumprod``, e.g. a
+        diffusers scheduler's) or from a named β schedule (``'linear'``, ``'scaled_linear'``,
+        ``'squaredcos_cap_v2'``; diffusers' defaults: linear 1e-4 → 0.02, scaled_linear
+        0.00085 → 0.012), optionally rescaled to zero terminal SNR. Table entry i sits at
+        t = (i + 1)/N; see :meth:`timestep`."""
+        lib = L.lib()
+        out = L.SDEPtr()
+        if (alphas_cumprod is None) == (beta_schedule is None):
+            raise InvalidArgumentError("give exactly one of alphas_cumprod and beta_schedule", status=-1)
+        if alphas_cumprod is not None:
+            a = np.ascontiguousarray(alphas_cumprod, dtype=np.float64).ravel()
+            lib.pi_sde_create_discrete(a, a.size, ctypes.byref(out))
+        else:
+            kind = _enum(BetaSchedule, beta_schedule)
+            defaults = {BetaSchedule.LINEAR: (1e-4, 0.02), BetaSchedule.SCALED_LINEAR: (0.00085, 0.012),
+                        BetaSchedule.SQUAREDCOS_CAP_V2: (0.0, 0.0)}[kind]
+            b0 = defaults[0] if beta_start is None else float(beta_start)
+            b1 = defaults[1] if beta_end is None else float(beta_end)
+            lib.pi_sde_create_beta_schedule(int(kind), int(num_train_timesteps), b0, b1,
+                                            1 if rescale_betas_zero_snr else 0, ctypes.byref(out))
+        self = cls._wrap(out)
+        return self
+
+    @property
+    def alphas_cumprod(self):
+        """The ᾱ table of a discrete SDE (a copy)."""
+        count = ctypes.c_size_t()
+        self._lib.pi_sde_get_alphas_cumprod(self, 0, None, ctypes.byref(count))
+        out = np.empty(count.value, np.float64)
+        self._lib.pi_sde_get_alphas_cumprod(self, out.size, out.ctypes.data, ctypes.byref(count))
+        return out
+
+    def timestep(self, t):
+        """The host's training timestep at time t: tN − 1 (discrete), 1000 t (rectified flow)."""
+        v = ctypes.c_double()
+        self._lib.pi_sde_timestep_from_time(self, float(t), ctypes.byref(v))
+        return v.value
+
+    def time_from_timestep(self, timestep):
+        """Inverse of :meth:`timestep`."""
+        v = ctypes.c_double()
+        self._lib.pi_sde_time_from_timestep(self, float(timestep), ctypes.byref(v))
+        return v.value
+
+    def discrete_times(self, steps, spacing="leading", steps_offset=0):
+        """Sampler times of a discrete SDE for ``steps`` steps in diffusers' ``timestep_spacing``
+        ('leading', 'trailing', 'linspace'); assign to ``Sampler.times``."""
+        out = np.empty(int(steps) + 1, np.float64)
+        count = ctypes.c_size_t()
+        self._lib.pi_sde_discrete_times(self, int(_enum(TimestepSpacing, spacing)), int(steps),
+                                        int(steps_offset), out.size, out, ctypes.byref(count))
+        return out[:count.value].copy()
+
+    def shift_times(self, times, shift):
+        """A copy of ``times`` shifted as flow-matching hosts do: σ̃ ↦ shift · σ̃ (in rectified-flow
+        time σ ↦ sσ/(1 + (s − 1)σ)); see :func:`shift_from_sequence_length`."""
+        t = np.array(times, dtype=np.float64).ravel()
+        self._lib.pi_sde_shift_times(self, float(shift), t.size, t)
+        return t
+
+    @classmethod
     def preset(cls, name):
         """An SDE by its library name: a preset ('simple', 'cosine': Hirono et al.'s
         SIMPLE and COSINE, or an :class:`SDEPreset`) or a built-in kind with its
@@ -750,8 +841,10 @@ class Model(_Handle):
         return self
 
     @classmethod
-    def callback(cls, sde, dim, fn, view="score"):
-        """A model backed by ``fn(x, t) -> array (n, dim)`` in ``view`` (score, eps or denoised).
+    def callback(cls, sde, dim, fn, view="score", timestep=False):
+        """A model backed by ``fn(x, t) -> array (n, dim)`` in ``view`` (score, eps, denoised,
+        v or flow). With ``timestep=True`` (discrete or rectified-flow SDEs) ``fn`` receives the
+        host's training timestep (:meth:`SDE.timestep`) in place of t.
 
         ``x`` is a read-only (n, dim) float32 view and ``t`` an (n,) float64 view, valid
         only during the call. An exception in ``fn`` aborts the calling C function and
@@ -773,7 +866,8 @@ class Model(_Handle):
                 return 1
 
         cfn = L.ModelFn(tramp)
-        out = cls._create(lib.pi_model_create_callback, sde, dim, int(_enum(View, view)), cfn, None)
+        create = lib.pi_model_create_callback_timestep if timestep else lib.pi_model_create_callback
+        out = cls._create(create, sde, dim, int(_enum(View, view)), cfn, None)
         self = cls._wrap(out, keep=(cfn, fn, sde._callbacks), sde=sde)
         self._pending = pending
         return self
@@ -888,7 +982,7 @@ class Model(_Handle):
         return out
 
     def eval(self, view, x, t):
-        """The model in ``view`` (score, eps, denoised, v) at points x (n, dim) and times t."""
+        """The model in ``view`` (score, eps, denoised, v, flow) at points x (n, dim) and times t."""
         x = _points(x, self.dim)
         out = np.empty_like(x)
         if np.ndim(t) == 0:
