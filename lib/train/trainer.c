@@ -630,7 +630,7 @@ pi_status pi_trainer_loss(pi_trainer_t *trainer, size_t samples, size_t n, const
         out == NULL || t == NULL || w == NULL)
         st = pi_fail(PI_ENOMEM, "pi_trainer_loss: out of memory");
     pi_eval_ctx ctx = {(void *)(((uintptr_t)ws_raw + 63u) & ~(uintptr_t)63u), ws_bytes,
-                       trainer->threads, pool};
+                       trainer->threads, pool, NULL};
     /* Pair p = i·samples + j is point i, draw j: (seed, AUX, sample = i, step = 3j / 3j+1 /
      * 3j+2) for time, noise and the log-normal draw. */
     double total = 0.0;

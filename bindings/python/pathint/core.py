@@ -187,6 +187,11 @@ class Option(enum.IntEnum):
     TRAINER_EMA = 41
     TRAINER_SEED = 42
     TRAINER_THREADS = 43
+    SAMPLER_GUIDANCE = 44
+    SAMPLER_GUIDANCE_RESCALE = 45
+    SAMPLER_GUIDANCE_SIGMA_MIN = 46
+    SAMPLER_GUIDANCE_SIGMA_MAX = 47
+    SAMPLER_CFGPP = 48
 
 
 #: Flags of :class:`OptionInfo` (``PI_OPTION_*``).
@@ -875,7 +880,7 @@ class Sampler(_Handle):
 
     def __init__(self, model, hbar=None, method=None, steps=None, schedule=None, rho=None, seed=None,
                  threads=None, denoise_final=None, record_trajectory=None, tolerances=None, corrector=None,
-                 time_range=None):
+                 time_range=None, guidance=None):
         lib = L.lib()
         out = L.SamplerPtr()
         lib.pi_sampler_create(model, ctypes.byref(out))
@@ -889,7 +894,7 @@ class Sampler(_Handle):
             self._lib.pi_sampler_set_callback(self, self._stepfn, None)
             for key, value in (("hbar", hbar), ("method", method), ("steps", steps), ("seed", seed),
                                ("threads", threads), ("denoise_final", denoise_final),
-                               ("record_trajectory", record_trajectory)):
+                               ("record_trajectory", record_trajectory), ("guidance", guidance)):
                 if value is not None:
                     setattr(self, key, value)
             if schedule is not None or rho is not None:
@@ -1092,7 +1097,78 @@ class Sampler(_Handle):
                 Option.SAMPLER_KARRAS_RHO: rho, Option.SAMPLER_SEED: self.seed,
                 Option.SAMPLER_THREADS: self.threads, Option.SAMPLER_DENOISE_FINAL: int(self.denoise_final),
                 Option.SAMPLER_RTOL: rtol, Option.SAMPLER_ATOL: atol,
-                Option.SAMPLER_CORRECTOR_STEPS: csteps, Option.SAMPLER_CORRECTOR_SNR: snr}
+                Option.SAMPLER_CORRECTOR_STEPS: csteps, Option.SAMPLER_CORRECTOR_SNR: snr,
+                Option.SAMPLER_GUIDANCE: self.guidance,
+                Option.SAMPLER_GUIDANCE_RESCALE: self.guidance_rescale,
+                Option.SAMPLER_GUIDANCE_SIGMA_MIN: self.guidance_interval[0],
+                Option.SAMPLER_GUIDANCE_SIGMA_MAX: self.guidance_interval[1],
+                Option.SAMPLER_CFGPP: int(self.cfgpp)}
+
+    # -- conditions, guidance, inpainting (issue 15) --
+    @property
+    def guidance(self):
+        """Classifier-free guidance scale w (1: none, 0: unconditional; docs/samplers.md)."""
+        return _get(self._lib.pi_sampler_get_guidance, self, ctypes.c_double)
+
+    @guidance.setter
+    def guidance(self, value):
+        self._lib.pi_sampler_set_guidance(self, float(value))
+
+    @property
+    def guidance_rescale(self):
+        """Guidance rescale φ in [0, 1] (Lin et al.)."""
+        return _get(self._lib.pi_sampler_get_guidance_rescale, self, ctypes.c_double)
+
+    @guidance_rescale.setter
+    def guidance_rescale(self, value):
+        self._lib.pi_sampler_set_guidance_rescale(self, float(value))
+
+    @property
+    def guidance_interval(self):
+        """(sigma_min, sigma_max): guidance only where σ̃(t) lies in this interval."""
+        lo, hi = ctypes.c_double(), ctypes.c_double()
+        self._lib.pi_sampler_get_guidance_interval(self, ctypes.byref(lo), ctypes.byref(hi))
+        return lo.value, hi.value
+
+    @guidance_interval.setter
+    def guidance_interval(self, value):
+        lo, hi = value
+        self._lib.pi_sampler_set_guidance_interval(self, float(lo), float(hi))
+
+    @property
+    def cfgpp(self):
+        """CFG++ for the EXP1 method."""
+        return bool(_get(self._lib.pi_sampler_get_cfgpp, self, ctypes.c_int))
+
+    @cfgpp.setter
+    def cfgpp(self, enabled):
+        self._lib.pi_sampler_set_cfgpp(self, int(bool(enabled)))
+
+    def set_conditions(self, labels=None, cond=None):
+        """Per-row conditions of the following runs (None and None: clear). labels: n ints
+        (-1: the null condition); cond: (n, cond_dim) floats. Copied by the library."""
+        if labels is None and cond is None:
+            self._lib.pi_sampler_set_conditions(self, 0, None, 0, None, None)
+            self._cond_keep = None
+            return
+        lab = None if labels is None else np.ascontiguousarray(labels, np.int32).ravel()
+        vec = None if cond is None else np.ascontiguousarray(cond, np.float32)
+        if vec is not None and vec.ndim == 1:
+            vec = vec.reshape(-1, 1) if lab is None else vec.reshape(lab.size, -1)
+        n = lab.size if lab is not None else vec.shape[0]
+        cdim = 0 if vec is None else vec.shape[1]
+        self._lib.pi_sampler_set_conditions(self, n, None if lab is None else lab.ctypes.data, cdim,
+                                            None if vec is None else vec.ctypes.data, None)
+
+    def set_inpainting(self, known=None, mask=None):
+        """Inpainting data (known x0 and a mask in [0, 1], both (n, dim)) of the following runs;
+        no arguments clear it."""
+        if known is None and mask is None:
+            self._lib.pi_sampler_set_inpainting(self, 0, None, None)
+            return
+        k = _points(known, self.model.dim)
+        m = np.ascontiguousarray(mask, np.float32).reshape(k.shape)
+        self._lib.pi_sampler_set_inpainting(self, k.shape[0], k.ctypes.data, m.ctypes.data)
 
     def cancel(self):
         """Ask a running sample() to stop at its next step (any thread)."""
@@ -1111,10 +1187,19 @@ class Sampler(_Handle):
             finally:
                 self._interrupt = None
 
-    def sample(self, n):
-        """n samples from the prior at T down to t_min: an (n, dim) float32 array."""
+    def sample(self, n, labels=None, cond=None):
+        """n samples from the prior at T down to t_min: an (n, dim) float32 array. With labels
+        (n ints) and/or cond ((n, cond_dim)), a conditional model samples row i under condition i
+        (set for this run only and cleared afterwards)."""
         out = np.empty((int(n), self.model.dim), np.float32)
-        self._run(self._lib.pi_sampler_run, out.shape[0], out)
+        if labels is None and cond is None:
+            self._run(self._lib.pi_sampler_run, out.shape[0], out)
+            return out
+        self.set_conditions(labels, cond)
+        try:
+            self._run(self._lib.pi_sampler_run, out.shape[0], out)
+        finally:
+            self.set_conditions(None, None)
         return out
 
     def sample_from(self, t_start, x, copy=True):
