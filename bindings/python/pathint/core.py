@@ -695,6 +695,38 @@ class Model(_Handle):
         return self
 
     @classmethod
+    def callback_cond(cls, sde, dim, fn, view="score", classes=0, cond_dim=0, unconditional=True):
+        """A conditional model backed by ``fn(x, t, labels, cond) -> array (n, dim)`` (issue 15).
+
+        ``labels`` is an (n,) int32 view (-1: the null condition), ``cond`` an (n, cond_dim)
+        float32 view or None. For guidance the sampler passes the conditional rows and the null
+        rows in one call.
+        """
+        lib = L.lib()
+        pending = _PendingError()
+
+        def tramp(n, d, x, t, labels, c, cond, _rows, out, _user):
+            try:
+                xa = np.ctypeslib.as_array(x, shape=(n, d))
+                xa.flags.writeable = False
+                ta = np.ctypeslib.as_array(t, shape=(n,))
+                la = np.ctypeslib.as_array(labels, shape=(n,))
+                ca = np.ctypeslib.as_array(cond, shape=(n, c)) if c > 0 else None
+                result = np.asarray(fn(xa, ta, la, ca), dtype=np.float32)
+                np.ctypeslib.as_array(out, shape=(n, d))[...] = result.reshape(n, d)
+                return 0
+            except BaseException as exc:
+                pending.store(exc)
+                return 1
+
+        cfn = L.CondModelFn(tramp)
+        out = cls._create(lib.pi_model_create_callback_cond, sde, dim, int(_enum(View, view)), int(classes),
+                          int(cond_dim), int(bool(unconditional)), cfn, None)
+        self = cls._wrap(out, keep=(cfn, fn, sde._callbacks), sde=sde)
+        self._pending = pending
+        return self
+
+    @classmethod
     def load(cls, path):
         """Load a pathint model file."""
         lib = L.lib()
