@@ -625,6 +625,27 @@ typedef int (*pi_model_cond_fn)(size_t n, size_t dim, const float *x, const doub
  * @param[out] out The new model; untouched on failure.
  * @return #PI_OK, #PI_EINVAL, #PI_ENOMEM.
  */
+/**
+ * An MLP that takes a condition (issue 15): k classes (a learned class
+ * embedding) and/or a condition vector of length c, added to the time
+ * embedding's projection in the first layer, and a null condition for
+ * classifier-free guidance (docs/training.md, "Conditional networks"): the
+ * first Linear layer has (k ? k + 1 : 0) + (c ? c + 1 : 0) more inputs,
+ * one-hot(label, k + 1 with the null class last), then [c, 1] (or [0, 0] for
+ * the null condition). Otherwise as pi_model_create_mlp(); the options of
+ * pi_model_mlp_set_*() apply. Saved as model-file MLP payload version 2.
+ * @param[in] sde Copied.
+ * @param[in] dim Dimension.
+ * @param[in] hidden_width,hidden_layers As pi_model_create_mlp().
+ * @param[in] classes k in [0, 65536].
+ * @param[in] cond_dim c in [0, 65536]; classes and cond_dim are not both 0.
+ * @param[out] out The new model; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_ENOMEM.
+ */
+PI_API pi_status pi_model_create_mlp_cond(const pi_sde_t *sde, size_t dim, size_t hidden_width,
+                                          size_t hidden_layers, size_t classes, size_t cond_dim,
+                                          pi_model_t **out);
+
 PI_API pi_status pi_model_create_callback_cond(const pi_sde_t *sde, size_t dim, pi_view view,
                                                size_t classes, size_t cond_dim, int unconditional,
                                                pi_model_cond_fn fn, void *user_data,
@@ -1500,6 +1521,33 @@ PI_API pi_status pi_trainer_step(pi_trainer_t *trainer, size_t n, const float *d
 PI_API pi_status pi_trainer_fit(pi_trainer_t *trainer, size_t n, const float *data,
                                 uint64_t steps);
 /**
+ * Probability that a training row of a conditional model takes the null
+ * condition instead of its own (classifier-free guidance training: one
+ * network learns the conditional and the unconditional prediction). Drawn
+ * per row and step from the trainer's seed.
+ */
+PI_API pi_status pi_trainer_set_cond_dropout(pi_trainer_t *trainer, double p);
+/** The condition dropout probability. */
+PI_API pi_status pi_trainer_get_cond_dropout(const pi_trainer_t *trainer, double *p);
+/**
+ * pi_trainer_fit() of a conditional model with a condition per data row
+ * (issue 15); each drawn row trains under its condition, or under the null
+ * condition with the trainer's condition dropout probability.
+ * @param[in] trainer The trainer.
+ * @param[in] n Rows of data.
+ * @param[in] data n × dim, finite.
+ * @param[in] labels n classes in [0, k) (or #PI_COND_NULL), or NULL for a
+ *            model without classes. Read during the call only.
+ * @param[in] cond_dim The model's condition-vector length (0: none).
+ * @param[in] cond n × cond_dim finite vectors, or NULL when cond_dim is 0.
+ * @param[in] steps Steps, >= 1.
+ * @return As pi_trainer_fit(); #PI_EINVAL for a label >= k, a wrong
+ *         cond_dim, NaN in cond or an unconditional model (nothing changed).
+ */
+PI_API pi_status pi_trainer_fit_cond(pi_trainer_t *trainer, size_t n, const float *data,
+                                     const int32_t *labels, size_t cond_dim, const float *cond,
+                                     uint64_t steps);
+/**
  * The trainer's loss (its weighting and time sampling) of the weights the
  * model holds now, averaged over all n points with @p samples (t, z) draws
  * each (in [1, 2^20]). Deterministic in the trainer's seed, so two calls on
@@ -1646,6 +1694,7 @@ PI_API pi_status pi_data_save(const char *path, size_t n, size_t dim, const floa
  * | SAMPLER_GUIDANCE_RESCALE | 0 (off) | [0, 1] |
  * | SAMPLER_GUIDANCE_SIGMA_MIN, _MAX | 0, 1e30 | [0, 1e30], min <= max |
  * | SAMPLER_CFGPP | 0 | 0 or 1 |
+ * | TRAINER_COND_DROPOUT | 0.1 | [0, 1) |
  *
  * The sampler's time range defaults to the SDE's [t_min, T] and is bounded by it, so it is
  * not in the table (pi_sampler_get_time_range() reads it).
@@ -1700,7 +1749,8 @@ typedef enum pi_option {
     PI_OPTION_SAMPLER_GUIDANCE_RESCALE = 45,
     PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MIN = 46,
     PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MAX = 47,
-    PI_OPTION_SAMPLER_CFGPP = 48
+    PI_OPTION_SAMPLER_CFGPP = 48,
+    PI_OPTION_TRAINER_COND_DROPOUT = 49
 } pi_option;
 
 /** Flags of pi_option_info(). */

@@ -604,7 +604,19 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
       pi_sampler_set_inpainting(f->s, 4, f->x_nan, f->mask))                                     \
     X(inpaint_mask_range, PI_EINVAL, 1, "mask", pi_sampler_set_inpainting(f->s, 4, f->x, f->data)) \
     X(inpaint_null, PI_EINVAL, 1, "sampler", pi_sampler_set_inpainting(NULL, 4, f->x, f->mask))  \
-    X(get_inpaint_null, PI_EINVAL, 1, "sampler", pi_sampler_get_inpainting(NULL, &f->o_size))
+    X(get_inpaint_null, PI_EINVAL, 1, "sampler", pi_sampler_get_inpainting(NULL, &f->o_size))                 \
+    X(mlp_cond_none, PI_EINVAL, 1, "classes|cond_dim",                                           \
+      pi_model_create_mlp_cond(f->sde, 2, 8, 1, 0, 0, &f->o_model))                              \
+    X(mlp_cond_huge_classes, PI_EINVAL, 1, "classes",                                            \
+      pi_model_create_mlp_cond(f->sde, 2, 8, 1, HUGE_N, 0, &f->o_model))                         \
+    X(mlp_cond_null_out, PI_EINVAL, 1, "out", pi_model_create_mlp_cond(f->sde, 2, 8, 1, 3, 0, NULL)) \
+    X(cond_dropout_one, PI_EINVAL, 1, "p", pi_trainer_set_cond_dropout(f->tr, 1.0))              \
+    X(cond_dropout_nan, PI_EINVAL, 1, "p", pi_trainer_set_cond_dropout(f->tr, NAN))              \
+    X(cond_dropout_null, PI_EINVAL, 1, "trainer", pi_trainer_set_cond_dropout(NULL, 0.1))       \
+    X(get_cond_dropout_null, PI_EINVAL, 1, "trainer", pi_trainer_get_cond_dropout(NULL, &f->o_d)) \
+    X(fit_cond_unconditional, PI_EINVAL, 1, "condition",                                         \
+      pi_trainer_fit_cond(f->tr, 4, f->data, f->labels, 0, NULL, 1))                             \
+    X(fit_cond_null_data, PI_EINVAL, 1, "data", pi_trainer_fit_cond(f->tr, 4, NULL, f->labels, 0, NULL, 1))
 
 #define ALL_CASES(X)                                                                             \
     CASES_SDE(X) CASES_MODEL(X) CASES_SAMPLER(X) CASES_DATA(X) CASES_FILES(X)                    \

@@ -11,8 +11,10 @@
 #include <cmocka.h>
 
 #include "pathint.h"
+#include "model/model_impl.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -648,6 +650,153 @@ static void test_bad_conditions(void **state)
     pi_sde_destroy(h.sde);
 }
 
+
+/* ---- the conditional MLP (slice 3) --------------------------------------------------------- */
+
+/* The null condition is the unconditional branch: an eval without conditions, rows labelled
+ * -1 and the double derivatives agree; a row's output does not depend on the other rows'
+ * labels; files (model format v2 and safetensors) keep it bit for bit. */
+static void test_mlp_conditions(void **state)
+{
+    (void)state;
+    pi_sde_t *sde;
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
+    pi_model_t *m;
+    assert_int_equal(pi_model_create_mlp_cond(sde, 3, 16, 2, 4, 2, &m), PI_OK);
+    assert_int_equal(pi_model_mlp_init(m, 5), PI_OK);
+    size_t k, c;
+    int unc;
+    assert_int_equal(pi_model_get_conditions(m, &k, &c, &unc), PI_OK);
+    assert_true(k == 4 && c == 2 && unc == 1);
+    size_t np;
+    assert_int_equal(pi_model_get_num_params(m, &np), PI_OK);
+    assert_int_equal(np, 16 * (3 + 16 + 5 + 3 + 1) + 16 * 17 + 3 * 17);
+    enum { N = 5 };
+    float x[N * 3], out0[N * 3], out1[N * 3], out2[N * 3];
+    double t[N];
+    for (int i = 0; i < N * 3; i++)
+        x[i] = 0.3f * (float)(i % 7) - 0.8f;
+    for (int i = 0; i < N; i++)
+        t[i] = 0.2 + 0.15 * i;
+    int32_t nulls[N] = {-1, -1, -1, -1, -1};
+    float vec[N * 2] = {0.5f, -1.0f, 0.2f, 0.1f, 0.0f, 0.0f, 1.0f, 1.0f, -0.3f, 0.7f};
+    assert_int_equal(pi_model_eval(m, PI_VIEW_EPS, N, x, t, out0), PI_OK);
+    assert_int_equal(pi_model_eval_cond(m, PI_VIEW_EPS, N, x, t, nulls, 2, vec, NULL, out1), PI_OK);
+    assert_memory_equal(out0, out1, sizeof out0);
+    int32_t l1[N] = {0, 3, -1, 2, 1}, l2[N] = {1, 3, -1, 0, 1};
+    assert_int_equal(pi_model_eval_cond(m, PI_VIEW_EPS, N, x, t, l1, 2, vec, NULL, out1), PI_OK);
+    assert_int_equal(pi_model_eval_cond(m, PI_VIEW_EPS, N, x, t, l2, 2, vec, NULL, out2), PI_OK);
+    assert_memory_equal(out1 + 3, out2 + 3, 3 * sizeof(float)); /* row 1: same label */
+    assert_memory_equal(out1 + 12, out2 + 12, 3 * sizeof(float)); /* row 4 */
+    assert_memory_equal(out1 + 6, out0 + 6, 3 * sizeof(float));   /* row 2: null */
+    assert_true(memcmp(out1, out2, 3 * sizeof(float)) != 0);       /* row 0: another class */
+    /* derivatives (likelihood) are the null branch's */
+    double xd[3] = {x[0], x[1], x[2]}, sd[3];
+    float sf[3];
+    assert_int_equal(pi_model_eval(m, PI_VIEW_SCORE, 1, x, t, sf), PI_OK);
+    assert_int_equal(pi_model_score_d(m, xd, t[0], sd), PI_OK);
+    for (int j = 0; j < 3; j++)
+        assert_true(fabs(sd[j] - sf[j]) <= 1e-4 * (1.0 + fabs(sd[j])));
+    /* files */
+    const char *paths[2] = {"/tmp/pi_test_guidance_cond.pim", "/tmp/pi_test_guidance_cond.safetensors"};
+    for (int f = 0; f < 2; f++) {
+        pi_model_t *back;
+        if (f == 0) {
+            assert_int_equal(pi_model_save(m, paths[f]), PI_OK);
+            assert_int_equal(pi_model_load(paths[f], &back), PI_OK);
+        } else {
+            assert_int_equal(pi_model_save_safetensors(m, paths[f]), PI_OK);
+            assert_int_equal(pi_model_load_safetensors(sde, paths[f], &back), PI_OK);
+        }
+        assert_int_equal(pi_model_get_conditions(back, &k, &c, &unc), PI_OK);
+        assert_true(k == 4 && c == 2 && unc == 1);
+        assert_int_equal(pi_model_eval_cond(back, PI_VIEW_EPS, N, x, t, l2, 2, vec, NULL, out1), PI_OK);
+        assert_memory_equal(out1, out2, sizeof out1);
+        pi_model_destroy(back);
+        remove(paths[f]);
+    }
+    /* bad input */
+    int32_t bad[N] = {0, 4, 0, 0, 0};
+    assert_int_equal(pi_model_eval_cond(m, PI_VIEW_EPS, N, x, t, bad, 2, vec, NULL, out1), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "labels[1]"));
+    assert_int_equal(pi_model_eval_cond(m, PI_VIEW_EPS, N, x, t, l1, 1, vec, NULL, out1), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "cond_dim"));
+    assert_int_equal(pi_model_create_mlp_cond(sde, 3, 16, 2, 0, 0, &m), PI_EINVAL);
+    pi_model_destroy(m);
+    pi_sde_destroy(sde);
+}
+
+/* Train a class-conditional MLP on two classes (Gaussians at (±1.5, 0), std 0.2) with the
+ * C trainer and condition dropout, then sample each class: guidance w = 1 and w = 3 put the
+ * samples on their class's side; the null condition gives both sides. */
+static void test_mlp_train_and_guide(void **state)
+{
+    (void)state;
+    pi_sde_t *sde;
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
+    pi_model_t *m;
+    assert_int_equal(pi_model_create_mlp_cond(sde, 2, 64, 2, 2, 0, &m), PI_OK);
+    enum { N = 2000 };
+    float *data = malloc(N * 2 * sizeof(float));
+    int32_t *labels = malloc(N * sizeof(int32_t));
+    float z[N * 2];
+    assert_int_equal(pi_sde_prior_sample(sde, N, 2, 99, z), PI_OK);
+    double pstd;
+    assert_int_equal(pi_sde_prior_std(sde, &pstd), PI_OK);
+    for (int i = 0; i < N; i++) {
+        labels[i] = i % 2;
+        data[2 * i] = (labels[i] ? 1.5f : -1.5f) + 0.2f * (float)(z[2 * i] / pstd);
+        data[2 * i + 1] = 0.2f * (float)(z[2 * i + 1] / pstd);
+    }
+    pi_trainer_t *tr;
+    assert_int_equal(pi_trainer_create(m, &tr), PI_OK);
+    double p;
+    assert_int_equal(pi_trainer_get_cond_dropout(tr, &p), PI_OK);
+    assert_true(p == 0.1);
+    assert_int_equal(pi_trainer_set_learning_rate(tr, 3e-3), PI_OK);
+    assert_int_equal(pi_trainer_fit_cond(tr, N, data, labels, 0, NULL, 1500), PI_OK);
+    int32_t bad[N];
+    memcpy(bad, labels, sizeof bad);
+    bad[7] = 2;
+    assert_int_equal(pi_trainer_fit_cond(tr, N, data, bad, 0, NULL, 10), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "labels[7]"));
+    uint64_t steps;
+    assert_int_equal(pi_trainer_get_step(tr, &steps), PI_OK);
+    assert_int_equal(steps, 1500); /* the bad call did nothing */
+    pi_sampler_t *s;
+    assert_int_equal(pi_sampler_create(m, &s), PI_OK);
+    assert_int_equal(pi_sampler_set_steps(s, 25), PI_OK);
+    enum { M = 200 };
+    int32_t want[M];
+    for (int i = 0; i < M; i++)
+        want[i] = i % 2;
+    float xs[M * 2];
+    const double ws[2] = {1.0, 3.0};
+    for (int wi = 0; wi < 2; wi++) {
+        assert_int_equal(pi_sampler_set_conditions(s, M, want, 0, NULL, NULL), PI_OK);
+        assert_int_equal(pi_sampler_set_guidance(s, ws[wi]), PI_OK);
+        assert_int_equal(pi_sampler_run(s, M, xs), PI_OK);
+        int right = 0;
+        for (int i = 0; i < M; i++)
+            right += (xs[2 * i] > 0.0f) == (want[i] == 1);
+        if (right < M * 95 / 100)
+            fail_msg("w = %g: %d of %d samples on their class's side", ws[wi], right, M);
+    }
+    assert_int_equal(pi_sampler_set_conditions(s, 0, NULL, 0, NULL, NULL), PI_OK);
+    assert_int_equal(pi_sampler_set_guidance(s, 1.0), PI_OK);
+    assert_int_equal(pi_sampler_run(s, M, xs), PI_OK);
+    int pos = 0;
+    for (int i = 0; i < M; i++)
+        pos += xs[2 * i] > 0.0f;
+    assert_true(pos > M / 4 && pos < 3 * M / 4); /* the null branch learned both classes */
+    pi_sampler_destroy(s);
+    pi_trainer_destroy(tr);
+    pi_model_destroy(m);
+    pi_sde_destroy(sde);
+    free(data);
+    free(labels);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -660,6 +809,8 @@ int main(void)
         cmocka_unit_test(test_cfgpp_closed_form),
         cmocka_unit_test(test_inpainting),
         cmocka_unit_test(test_bad_conditions),
+        cmocka_unit_test(test_mlp_conditions),
+        cmocka_unit_test(test_mlp_train_and_guide),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -175,6 +175,7 @@ static pi_status set_option(handles *h, pi_option key, double v)
         pi_sampler_get_guidance_interval(h->cond_sampler, &a, NULL);
         return pi_sampler_set_guidance_interval(h->cond_sampler, a, v);
     case PI_OPTION_SAMPLER_CFGPP: return pi_sampler_set_cfgpp(h->cond_sampler, (int)v);
+    case PI_OPTION_TRAINER_COND_DROPOUT: return pi_trainer_set_cond_dropout(h->trainer, v);
     }
     (void)div;
     (void)sched;
@@ -303,6 +304,7 @@ static double get_option(handles *h, pi_option key)
         assert_int_equal(pi_sampler_get_guidance_interval(h->cond_sampler, NULL, &a), PI_OK);
         return a;
     case PI_OPTION_SAMPLER_CFGPP: assert_int_equal(pi_sampler_get_cfgpp(h->cond_sampler, &i), PI_OK); return i;
+    case PI_OPTION_TRAINER_COND_DROPOUT: assert_int_equal(pi_trainer_get_cond_dropout(h->trainer, &a), PI_OK); return a;
     }
     fail_msg("option %d has no getter in this test", (int)key);
     return NAN;
@@ -321,7 +323,7 @@ static void test_table(void **state)
 {
     (void)state;
     int n = option_count();
-    assert_int_equal(n, PI_OPTION_SAMPLER_CFGPP);
+    assert_int_equal(n, PI_OPTION_TRAINER_COND_DROPOUT);
     const char *name = "x";
     double def = 1, lo = 2, hi = 3;
     unsigned flags = 99;

@@ -86,6 +86,7 @@ static const option_row option_table[] = {
     [PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MIN - 1] = {"sigma_min", 0.0, 0.0, 1e30, 0},
     [PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MAX - 1] = {"sigma_max", 1e30, 0.0, 1e30, 0},
     [PI_OPTION_SAMPLER_CFGPP - 1] = {"enabled", 0, 0, 1, INT},
+    [PI_OPTION_TRAINER_COND_DROPOUT - 1] = {"p", 0.1, 0.0, 1.0, EXCL_MAX},
 };
 
 #define OPTION_COUNT (sizeof option_table / sizeof option_table[0])

@@ -260,6 +260,10 @@ SIGNATURES = {
     "pi_sampler_get_cfgpp": (STATUS, [SamplerPtr, P(c_int)]),
     "pi_sampler_set_inpainting": (STATUS, [SamplerPtr, c_size, NULLABLE, NULLABLE]),
     "pi_sampler_get_inpainting": (STATUS, [SamplerPtr, P(c_size)]),
+    "pi_model_create_mlp_cond": (STATUS, [SDEPtr, c_size, c_size, c_size, c_size, c_size, P(ModelPtr)]),
+    "pi_trainer_set_cond_dropout": (STATUS, [TrainerPtr, c_double]),
+    "pi_trainer_get_cond_dropout": (STATUS, [TrainerPtr, P(c_double)]),
+    "pi_trainer_fit_cond": (STATUS, [TrainerPtr, c_size, F32, NULLABLE, c_size, NULLABLE, c_u64]),
 }
 
 

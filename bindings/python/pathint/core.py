@@ -192,6 +192,7 @@ class Option(enum.IntEnum):
     SAMPLER_GUIDANCE_SIGMA_MIN = 46
     SAMPLER_GUIDANCE_SIGMA_MAX = 47
     SAMPLER_CFGPP = 48
+    TRAINER_COND_DROPOUT = 49
 
 
 #: Flags of :class:`OptionInfo` (``PI_OPTION_*``).
@@ -642,14 +643,21 @@ class Model(_Handle):
 
     @classmethod
     def mlp(cls, sde, dim, width=128, layers=3, seed=None, output_view=None, embedding=None,
-            embedding_features=None, preconditioning=None):
+            embedding_features=None, preconditioning=None, classes=0, cond_dim=0):
         """A trainable MLP (``layers`` hidden layers of ``width``, SiLU).
+
+        ``classes`` k and/or ``cond_dim`` c make it conditional (a learned class embedding and a
+        projection of the condition vector added to the time embedding's, plus a null condition
+        for guidance; docs/training.md).
 
         ``preconditioning``: True (EDM with the model's current σ_data), a float σ_data (EDM), a mode
         (``"edm"``, ``"input"``, ``"none"`` or :class:`Precond`) or a pair ``(mode, sigma_data)``.
         """
         lib = L.lib()
-        out = cls._create(lib.pi_model_create_mlp, sde, dim, width, layers)
+        if classes or cond_dim:
+            out = cls._create(lib.pi_model_create_mlp_cond, sde, dim, width, layers, int(classes), int(cond_dim))
+        else:
+            out = cls._create(lib.pi_model_create_mlp, sde, dim, width, layers)
         self = cls._wrap(out, keep=(sde._callbacks,), sde=sde)
         try:
             if seed is not None:
@@ -693,6 +701,13 @@ class Model(_Handle):
         self = cls._wrap(out, keep=(cfn, fn, sde._callbacks), sde=sde)
         self._pending = pending
         return self
+
+    @property
+    def conditions(self):
+        """(classes, cond_dim, unconditional) of the model: (0, 0, True) if it takes no condition."""
+        k, c, u = ctypes.c_size_t(), ctypes.c_size_t(), ctypes.c_int()
+        self._lib.pi_model_get_conditions(self, ctypes.byref(k), ctypes.byref(c), ctypes.byref(u))
+        return k.value, c.value, bool(u.value)
 
     @classmethod
     def callback_cond(cls, sde, dim, fn, view="score", classes=0, cond_dim=0, unconditional=True):
@@ -1556,7 +1571,7 @@ class Trainer(_Handle):
 
     def configure(self, lr=None, lr_schedule=None, warmup=None, total_steps=None, batch=None, weighting=None,
                   time_sampling=None, lognormal=None, adam=None, weight_decay=None, grad_clip=None, ema=None,
-                  seed=None, threads=None):
+                  seed=None, threads=None, cond_dropout=None):
         """Set options; those not given keep their values (the library's defaults on a new trainer).
         ``lr_schedule``, ``warmup`` and ``total_steps`` are one setting: the parts not given are kept."""
         lib = self._lib
@@ -1587,7 +1602,13 @@ class Trainer(_Handle):
             lib.pi_trainer_set_seed(self, int(seed))
         if threads is not None:
             lib.pi_trainer_set_threads(self, int(threads))
+        if cond_dropout is not None:
+            lib.pi_trainer_set_cond_dropout(self, float(cond_dropout))
         return self
+
+    cond_dropout = property(lambda self: _get(self._lib.pi_trainer_get_cond_dropout, self, ctypes.c_double),
+                            lambda self, v: self.configure(cond_dropout=v),
+                            doc="Probability that a row of a conditional model trains the null condition.")
 
     # -- options, read back from the library --
     lr = property(lambda self: _get(self._lib.pi_trainer_get_learning_rate, self, ctypes.c_double),
@@ -1653,7 +1674,7 @@ class Trainer(_Handle):
                 Option.TRAINER_ADAM_BETA2: b2, Option.TRAINER_ADAM_EPS: eps,
                 Option.TRAINER_WEIGHT_DECAY: self.weight_decay, Option.TRAINER_GRAD_CLIP: self.grad_clip,
                 Option.TRAINER_EMA: self.ema, Option.TRAINER_SEED: self.seed,
-                Option.TRAINER_THREADS: self.threads}
+                Option.TRAINER_THREADS: self.threads, Option.TRAINER_COND_DROPOUT: self.cond_dropout}
 
     def cancel(self):
         """Ask a running :meth:`fit` to stop after its current step (any thread); it then raises
@@ -1671,8 +1692,12 @@ class Trainer(_Handle):
             self._pending.store(exc)
             return 1
 
-    def fit(self, data, steps, callback=None):
+    def fit(self, data, steps, callback=None, labels=None, cond=None):
         """Take ``steps`` Adam steps on ``data`` (n, dim); afterwards the model holds the EMA weights.
+
+        A conditional model takes ``labels`` (n ints) and/or ``cond`` ((n, cond_dim) floats), one
+        per data row; each drawn row trains under its condition or, with probability
+        ``cond_dropout``, the null one.
 
         ``callback(step, loss, ema_loss, steps_per_second)`` is called as training
         progresses; a true result cancels (:class:`CanceledError`). Returns self.
@@ -1682,8 +1707,18 @@ class Trainer(_Handle):
         try:
             with _interruptible(self.cancel) as self._interrupt:
                 try:
-                    _call(self._lib.pi_trainer_fit, self, x.shape[0], x, int(steps),
-                          pending=(self._pending,) + self.model._pendings())
+                    if labels is None and cond is None:
+                        _call(self._lib.pi_trainer_fit, self, x.shape[0], x, int(steps),
+                              pending=(self._pending,) + self.model._pendings())
+                    else:
+                        lab = None if labels is None else np.ascontiguousarray(labels, np.int32).ravel()
+                        vec = None if cond is None else np.ascontiguousarray(cond, np.float32).reshape(x.shape[0], -1)
+                        if lab is not None and lab.size != x.shape[0]:
+                            raise InvalidArgumentError(f"labels: {lab.size} values for {x.shape[0]} data rows")
+                        _call(self._lib.pi_trainer_fit_cond, self, x.shape[0], x,
+                              None if lab is None else lab.ctypes.data, 0 if vec is None else vec.shape[1],
+                              None if vec is None else vec.ctypes.data, int(steps),
+                              pending=(self._pending,) + self.model._pendings())
                 except PathintError:
                     if not self._interrupt.hit:
                         raise
