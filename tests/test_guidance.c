@@ -12,6 +12,7 @@
 
 #include "pathint.h"
 #include "model/model_impl.h"
+#include "mlp_reference.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -797,6 +798,102 @@ static void test_mlp_train_and_guide(void **state)
     free(labels);
 }
 
+/* The conditional MLP against its PyTorch twin (tests/torch_mlp.py, float64): outputs and
+ * every parameter gradient with per-row labels (the null class included) and condition
+ * vectors, and .safetensors files in both directions. */
+static void test_mlp_cond_torch(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/pi_guidance_torch_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char case_path[256], res[256], file[256], args[900];
+    snprintf(case_path, sizeof case_path, "%s/case.txt", dir);
+    snprintf(res, sizeof res, "%s/out.txt", dir);
+    snprintf(file, sizeof file, "%s/m.safetensors", dir);
+    pi_sde_t *sde;
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
+    pi_model_t *m;
+    assert_int_equal(pi_model_create_mlp_cond(sde, 2, 16, 2, 3, 2, &m), PI_OK);
+    assert_int_equal(pi_model_mlp_init(m, 3), PI_OK);
+    enum { N = 64 };
+    float x[N * 2], cond[N * 2], dout[N * 2], out[N * 2];
+    double t[N], ref[N * 2 + 4096];
+    int32_t labels[N];
+    for (int i = 0; i < N; i++) {
+        x[2 * i] = sinf(0.37f * (float)i);
+        x[2 * i + 1] = cosf(0.23f * (float)i) * 1.5f;
+        t[i] = 0.05 + 0.9 * (double)i / N;
+        labels[i] = i % 4 == 3 ? PI_COND_NULL : i % 4;
+        cond[2 * i] = 0.1f * (float)(i % 5) - 0.2f;
+        cond[2 * i + 1] = 0.05f * (float)(i % 3);
+        dout[2 * i] = 0.3f - 0.01f * (float)i;
+        dout[2 * i + 1] = 0.02f * (float)(i % 9);
+    }
+    size_t count;
+    float *params = pi_model_param_vector(m, &count);
+    (void)params;
+    assert_true(N * 2 + count <= sizeof ref / sizeof ref[0]);
+    /* gradients */
+    assert_int_equal(ref_write_case(case_path, m, 1, N, x, t, dout), 0);
+    assert_int_equal(ref_append_conditions(case_path, N, labels, 2, cond), 0);
+    snprintf(args, sizeof args, "grad %s %s", case_path, res);
+    int rc = ref_run_torch(args);
+    if (rc == 77) {
+        print_message("torch_mlp.py: torch is not available; skipping\n");
+        pi_model_destroy(m);
+        pi_sde_destroy(sde);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(ref_read_numbers(res, ref, N * 2 + count), N * 2 + count);
+    size_t bytes = pi_model_train_workspace_bytes(m, N);
+    void *raw = malloc(bytes + 64);
+    void *ws = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    float *grad = malloc(count * sizeof *grad);
+    pi_cond_rows rows = {labels, cond, NULL};
+    assert_int_equal(pi_model_forward_train_cond(m, N, x, t, &rows, out, ws, 1, NULL), PI_OK);
+    assert_int_equal(pi_model_backward(m, N, dout, grad, ws, 1, NULL), PI_OK);
+    double e = 0.0, r = 0.0;
+    for (int i = 0; i < N * 2; i++) {
+        e = fmax(e, fabs(out[i] - ref[i]));
+        r = fmax(r, fabs(ref[i]));
+    }
+    assert_true(e <= 1e-5 * r);
+    e = r = 0.0;
+    for (size_t i = 0; i < count; i++) {
+        e += (grad[i] - ref[N * 2 + i]) * (grad[i] - ref[N * 2 + i]);
+        r += ref[N * 2 + i] * ref[N * 2 + i];
+    }
+    assert_true(sqrt(e) <= 1e-5 * sqrt(r));
+    /* pathint -> torch */
+    assert_int_equal(pi_model_save_safetensors(m, file), PI_OK);
+    snprintf(args, sizeof args, "import %s %s %s", file, case_path, res);
+    assert_int_equal(ref_run_torch(args), 0);
+    assert_int_equal(ref_read_numbers(res, ref, N * 2), N * 2);
+    assert_int_equal(pi_model_eval_cond(m, m->native_view, N, x, t, labels, 2, cond, NULL, out), PI_OK);
+    for (int i = 0; i < N * 2; i++)
+        assert_true(fabs(out[i] - ref[i]) <= 1e-5 * (1.0 + fabs(ref[i])));
+    /* torch -> pathint */
+    snprintf(args, sizeof args, "export %s %s %s", case_path, file, res);
+    assert_int_equal(ref_run_torch(args), 0);
+    assert_int_equal(ref_read_numbers(res, ref, N * 2), N * 2);
+    pi_model_t *back;
+    assert_int_equal(pi_model_load_safetensors(sde, file, &back), PI_OK);
+    assert_int_equal(pi_model_eval_cond(back, back->native_view, N, x, t, labels, 2, cond, NULL, out),
+                     PI_OK);
+    for (int i = 0; i < N * 2; i++)
+        assert_true(fabs(out[i] - ref[i]) <= 1e-5 * (1.0 + fabs(ref[i])));
+    pi_model_destroy(back);
+    unlink(case_path);
+    unlink(res);
+    unlink(file);
+    rmdir(dir);
+    free(raw);
+    free(grad);
+    pi_model_destroy(m);
+    pi_sde_destroy(sde);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -811,6 +908,7 @@ int main(void)
         cmocka_unit_test(test_bad_conditions),
         cmocka_unit_test(test_mlp_conditions),
         cmocka_unit_test(test_mlp_train_and_guide),
+        cmocka_unit_test(test_mlp_cond_torch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
