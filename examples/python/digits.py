@@ -131,7 +131,7 @@ def main():
     ap.add_argument("--width", type=int, default=256)
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--nll-points", type=int, default=300)
+    ap.add_argument("--nll-points", type=int, default=50)
     ap.add_argument("--out-dir", default=".")
     ap.add_argument("--quick", action="store_true", help="small sizes (a minute), for a smoke run")
     args = ap.parse_args()
