@@ -617,6 +617,8 @@ static void test_bad_conditions(void **state)
     int unc;
     assert_int_equal(pi_model_get_conditions(vm, &k, &c, &unc), PI_OK);
     assert_true(k == 0 && c == 3 && unc == 0);
+    assert_int_equal(pi_model_eval(vm, PI_VIEW_SCORE, 4, &X0[0][0], t, out), PI_EINVAL);
+    assert_non_null(strstr(pi_last_error(), "pi_model_eval_cond"));
     assert_int_equal(pi_sampler_create(vm, &s), PI_OK);
     float v3[4 * 3] = {0};
     v3[7] = NAN;
@@ -790,6 +792,23 @@ static void test_mlp_train_and_guide(void **state)
     for (int i = 0; i < M; i++)
         pos += xs[2 * i] > 0.0f;
     assert_true(pos > M / 4 && pos < 3 * M / 4); /* the null branch learned both classes */
+    /* Guided runs on worker threads: the same bits as one thread, and as a run of other rows
+     * (row i depends on (seed, i, label i) only). */
+    float one[M * 2], three[M * 2];
+    assert_int_equal(pi_sampler_set_conditions(s, M, want, 0, NULL, NULL), PI_OK);
+    assert_int_equal(pi_sampler_set_guidance(s, 2.0), PI_OK);
+    assert_int_equal(pi_sampler_set_hbar(s, 1.0), PI_OK);
+    assert_int_equal(pi_sampler_run(s, M, one), PI_OK);
+    assert_int_equal(pi_sampler_set_threads(s, 3), PI_OK);
+    assert_int_equal(pi_sampler_run(s, M, three), PI_OK);
+    assert_memory_equal(one, three, sizeof one);
+    int32_t flipped[M];
+    for (int i = 0; i < M; i++)
+        flipped[i] = i < M / 2 ? 1 - want[i] : want[i];
+    assert_int_equal(pi_sampler_set_conditions(s, M, flipped, 0, NULL, NULL), PI_OK);
+    assert_int_equal(pi_sampler_run(s, M, three), PI_OK);
+    assert_memory_equal(one + M, three + M, M * sizeof(float)); /* rows M/2 .. M−1 */
+    assert_true(memcmp(one, three, M * sizeof(float)) != 0);
     pi_sampler_destroy(s);
     pi_trainer_destroy(tr);
     pi_model_destroy(m);

@@ -216,6 +216,9 @@ pi_status pi_model_eval(const pi_model_t *model, pi_view view, size_t n, const f
         st = check_model_points(__func__, model, n, x, t);
     if (st != PI_OK)
         return st;
+    if (pi_model_is_conditional(model) && !model->unconditional)
+        return pi_fail(PI_EINVAL, "%s: the model has no unconditional branch; evaluate it with "
+                                  "pi_model_eval_cond", __func__);
     /* The view conversion reads x after the kind has written out. */
     uintptr_t xb = (uintptr_t)x, ob = (uintptr_t)out, bytes = n * model->dim * sizeof(float);
     if (xb < ob + bytes && ob < xb + bytes)
