@@ -609,23 +609,6 @@ typedef int (*pi_model_cond_fn)(size_t n, size_t dim, const float *x, const doub
                                 void *const *row_data, float *out, void *user_data);
 
 /**
- * A conditional model backed by a host function (as
- * pi_model_create_callback(), whose rules it shares). Derivatives for the
- * likelihood and every evaluation without conditions use the null condition.
- * @param[in] sde Copied.
- * @param[in] dim Dimension, in [1, 2^20].
- * @param[in] view The view @p fn returns.
- * @param[in] classes Number of classes k (labels in [0, k)), in [0, 65536].
- * @param[in] cond_dim Condition-vector length, in [0, 65536]; classes and
- *            cond_dim are not both 0.
- * @param[in] unconditional 1 if @p fn accepts the null condition (needed
- *            for guidance), else 0.
- * @param[in] fn The host function.
- * @param[in] user_data Borrowed (may be NULL); must outlive the model.
- * @param[out] out The new model; untouched on failure.
- * @return #PI_OK, #PI_EINVAL, #PI_ENOMEM.
- */
-/**
  * An MLP that takes a condition (issue 15): k classes (a learned class
  * embedding) and/or a condition vector of length c, added to the time
  * embedding's projection in the first layer, and a null condition for
@@ -645,6 +628,24 @@ typedef int (*pi_model_cond_fn)(size_t n, size_t dim, const float *x, const doub
 PI_API pi_status pi_model_create_mlp_cond(const pi_sde_t *sde, size_t dim, size_t hidden_width,
                                           size_t hidden_layers, size_t classes, size_t cond_dim,
                                           pi_model_t **out);
+
+/**
+ * A conditional model backed by a host function (as
+ * pi_model_create_callback(), whose rules it shares). Derivatives for the
+ * likelihood and every evaluation without conditions use the null condition.
+ * @param[in] sde Copied.
+ * @param[in] dim Dimension, in [1, 2^20].
+ * @param[in] view The view @p fn returns.
+ * @param[in] classes Number of classes k (labels in [0, k)), in [0, 65536].
+ * @param[in] cond_dim Condition-vector length, in [0, 65536]; classes and
+ *            cond_dim are not both 0.
+ * @param[in] unconditional 1 if @p fn accepts the null condition (needed
+ *            for guidance), else 0.
+ * @param[in] fn The host function.
+ * @param[in] user_data Borrowed (may be NULL); must outlive the model.
+ * @param[out] out The new model; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_ENOMEM.
+ */
 
 PI_API pi_status pi_model_create_callback_cond(const pi_sde_t *sde, size_t dim, pi_view view,
                                                size_t classes, size_t cond_dim, int unconditional,
