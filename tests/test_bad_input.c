@@ -568,6 +568,8 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
       pi_model_create_callback_cond(f->sde, 2, PI_VIEW_SCORE, 3, 0, 2, cond_fn, NULL, &f->o_model)) \
     X(cond_cb_dim0, PI_EINVAL, 1, "dim",                                                         \
       pi_model_create_callback_cond(f->sde, 0, PI_VIEW_SCORE, 3, 0, 1, cond_fn, NULL, &f->o_model)) \
+    X(cond_cb_view0, PI_EINVAL, 1, "view",                                                       \
+      pi_model_create_callback_cond(f->sde, 2, (pi_view)0, 3, 0, 1, cond_fn, NULL, &f->o_model)) \
     X(cond_cb_null_out, PI_EINVAL, 1, "out",                                                     \
       pi_model_create_callback_cond(f->sde, 2, PI_VIEW_SCORE, 3, 0, 1, cond_fn, NULL, NULL))     \
     X(get_conditions_null, PI_EINVAL, 1, "model",                                                \

@@ -374,6 +374,14 @@ pi_status pi_model_create_callback_cond(const pi_sde_t *sde, size_t dim, pi_view
     PI_CHECK_NULL(sde);
     PI_CHECK_NULL(fn);
     PI_CHECK_NULL(out);
+    if (dim == 0 || dim > PI_MAX_DIM)
+        return pi_fail(PI_EINVAL, "pi_model_create_callback_cond: dim must be in [1, 2^20], got %zu",
+                       dim);
+    if ((int)view < (int)PI_VIEW_SCORE || (int)view > (int)PI_VIEW_V)
+        return pi_fail(PI_EINVAL,
+                       "pi_model_create_callback_cond: view must be PI_VIEW_SCORE, _EPS, _DENOISED "
+                       "or _V (1..4), got %d",
+                       (int)view);
     if (classes == 0 && cond_dim == 0)
         return pi_fail(PI_EINVAL, "pi_model_create_callback_cond: classes or cond_dim must be >= 1 "
                                   "(use pi_model_create_callback for an unconditional model)");
@@ -386,7 +394,8 @@ pi_status pi_model_create_callback_cond(const pi_sde_t *sde, size_t dim, pi_view
         return pi_fail(PI_EINVAL, "pi_model_create_callback_cond: unconditional must be 0 or 1, got %d",
                        unconditional);
     pi_model_t *m = NULL;
-    /* The unconditional constructor validates dim and view; its fn is replaced below. */
+    /* Arguments are valid: the unconditional constructor builds the model, its fn is replaced
+     * below. */
     pi_status st = pi_model_create_callback(sde, dim, view, (pi_model_fn)(void (*)(void))fn,
                                             user_data, &m);
     if (st != PI_OK)
