@@ -233,7 +233,7 @@ static void bench_mlp_forward(int threads)
     fill_times(t, n, 2);
     size_t wsb = pi_model_workspace_bytes(m, n);
     void *ws = bench_alloc(wsb);
-    pi_eval_ctx ctx = {ws, wsb, threads, NULL};
+    pi_eval_ctx ctx = {ws, wsb, threads, NULL, NULL};
     if (threads > 1 && pi_pool_create(threads, &ctx.pool) != PI_OK) /* made once, as a model does */
         ctx.pool = NULL;
     gemm_chain c;
@@ -303,7 +303,7 @@ static void bench_empirical(int threads)
         t[i] = 0.3;
     size_t wsb = pi_model_workspace_bytes(m, q);
     void *ws = bench_alloc(wsb);
-    pi_eval_ctx ctx = {ws, wsb, threads, NULL};
+    pi_eval_ctx ctx = {ws, wsb, threads, NULL, NULL};
     if (threads > 1 && pi_pool_create(threads, &ctx.pool) != PI_OK)
         ctx.pool = NULL;
     float *dist = bench_alloc(q * N * sizeof(float));

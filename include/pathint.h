@@ -723,6 +723,80 @@ PI_API pi_status pi_model_mlp_get_shape(const pi_model_t *model, size_t *hidden_
 PI_API pi_status pi_model_create_callback(const pi_sde_t *sde, size_t dim, pi_view view,
                                           pi_model_fn fn, void *user_data, pi_model_t **out);
 
+/** The null condition: a row with this label asks a conditional model for its
+ * unconditional prediction (docs/samplers.md, "Guidance"). */
+#define PI_COND_NULL (-1)
+
+/**
+ * Host score function of a conditional model, batched (issue 15). It sees the
+ * condition of every row; for guidance the sampler hands it ONE batch holding
+ * the conditional rows and, after them, the same points with the null
+ * condition (label #PI_COND_NULL, vector zero), never two calls.
+ * @param[in] n Rows.
+ * @param[in] dim Dimension.
+ * @param[in] x n × dim points.
+ * @param[in] t n times.
+ * @param[in] labels n entries, never NULL: a class in [0, classes) (0 when the
+ *            model has no classes), or #PI_COND_NULL for the null condition.
+ * @param[in] cond_dim Condition-vector length (0: none).
+ * @param[in] cond n × cond_dim condition vectors (NULL when cond_dim is 0);
+ *            zero on rows the library made null.
+ * @param[in] row_data n per-row pointers as given to
+ *            pi_sampler_set_conditions() (a null row carries its conditional
+ *            row's pointer), or NULL when none were given.
+ * @param[out] out n × dim values in the declared view, finite.
+ * @param[in] user_data As given at creation.
+ * @return 0 on success; nonzero aborts the calling run with #PI_ECALLBACK.
+ * @threadsafety As ::pi_model_fn.
+ */
+typedef int (*pi_model_cond_fn)(size_t n, size_t dim, const float *x, const double *t,
+                                const int32_t *labels, size_t cond_dim, const float *cond,
+                                void *const *row_data, float *out, void *user_data);
+
+/**
+ * An MLP that takes a condition (issue 15): k classes (a learned class
+ * embedding) and/or a condition vector of length c, added to the time
+ * embedding's projection in the first layer, and a null condition for
+ * classifier-free guidance (docs/training.md, "Conditional networks"): the
+ * first Linear layer has (k ? k + 1 : 0) + (c ? c + 1 : 0) more inputs,
+ * one-hot(label, k + 1 with the null class last), then [c, 1] (or [0, 0] for
+ * the null condition). Otherwise as pi_model_create_mlp(); the options of
+ * pi_model_mlp_set_*() apply. Saved as model-file MLP payload version 2.
+ * @param[in] sde Copied.
+ * @param[in] dim Dimension.
+ * @param[in] hidden_width,hidden_layers As pi_model_create_mlp().
+ * @param[in] classes k in [0, 65536].
+ * @param[in] cond_dim c in [0, 65536]; classes and cond_dim are not both 0.
+ * @param[out] out The new model; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_ENOMEM.
+ */
+PI_API pi_status pi_model_create_mlp_cond(const pi_sde_t *sde, size_t dim, size_t hidden_width,
+                                          size_t hidden_layers, size_t classes, size_t cond_dim,
+                                          pi_model_t **out);
+
+/**
+ * A conditional model backed by a host function (as
+ * pi_model_create_callback(), whose rules it shares). Derivatives for the
+ * likelihood and every evaluation without conditions use the null condition.
+ * @param[in] sde Copied.
+ * @param[in] dim Dimension, in [1, 2^20].
+ * @param[in] view The view @p fn returns.
+ * @param[in] classes Number of classes k (labels in [0, k)), in [0, 65536].
+ * @param[in] cond_dim Condition-vector length, in [0, 65536]; classes and
+ *            cond_dim are not both 0.
+ * @param[in] unconditional 1 if @p fn accepts the null condition (needed
+ *            for guidance), else 0.
+ * @param[in] fn The host function.
+ * @param[in] user_data Borrowed (may be NULL); must outlive the model.
+ * @param[out] out The new model; untouched on failure.
+ * @return #PI_OK, #PI_EINVAL, #PI_ENOMEM.
+ */
+
+PI_API pi_status pi_model_create_callback_cond(const pi_sde_t *sde, size_t dim, pi_view view,
+                                               size_t classes, size_t cond_dim, int unconditional,
+                                               pi_model_cond_fn fn, void *user_data,
+                                               pi_model_t **out);
+
 /**
  * Like pi_model_create_callback(), for a host network trained on its own timestep: @p fn
  * receives, in place of pathint's t, the training timestep τ of pi_sde_timestep_from_time()
@@ -806,6 +880,39 @@ PI_API pi_status pi_model_eval(const pi_model_t *model, pi_view view, size_t n, 
  */
 PI_API pi_status pi_model_eval_at(const pi_model_t *model, pi_view view, size_t n,
                                   const float *x, double t, float *out);
+
+/**
+ * The conditions a model takes: classes k, condition-vector length, and
+ * whether it has an unconditional branch (the null condition). An
+ * unconditional model reports 0, 0, 1.
+ * @param[in] model The model.
+ * @param[out] classes,cond_dim,unconditional Any may be NULL.
+ */
+PI_API pi_status pi_model_get_conditions(const pi_model_t *model, size_t *classes,
+                                         size_t *cond_dim, int *unconditional);
+
+/**
+ * pi_model_eval() with a condition per row.
+ * @param[in] model The model.
+ * @param[in] view One of ::pi_view.
+ * @param[in] n Rows, >= 1.
+ * @param[in] x n × dim, finite.
+ * @param[in] t n times.
+ * @param[in] labels n classes in [0, k) or #PI_COND_NULL (if the model has
+ *            a null branch), or NULL: with @p cond NULL too every row takes
+ *            the null condition; a model without classes needs NULL.
+ * @param[in] cond_dim The model's condition-vector length (0 if it has none).
+ * @param[in] cond n × cond_dim finite vectors, or NULL when cond_dim is 0.
+ * @param[in] row_data n pointers handed to a callback model, or NULL.
+ * @param[out] out n × dim.
+ * @return #PI_OK, #PI_EINVAL (a label out of range, a wrong cond_dim, a
+ *         non-finite vector, conditions on an unconditional model), and the
+ *         codes of pi_model_eval().
+ */
+PI_API pi_status pi_model_eval_cond(const pi_model_t *model, pi_view view, size_t n,
+                                    const float *x, const double *t, const int32_t *labels,
+                                    size_t cond_dim, const float *cond, void *const *row_data,
+                                    float *out);
 
 /**
  * Divergence ∇·s of the score at n points, in double precision.
@@ -1151,6 +1258,85 @@ PI_API pi_status pi_sampler_run(pi_sampler_t *sampler, size_t n, float *x_out);
  */
 PI_API pi_status pi_sampler_run_from(pi_sampler_t *sampler, double t_start, size_t n,
                                      float *x_inout);
+
+/**
+ * Per-row conditions for the following runs of a conditional model (sticky
+ * until replaced or cleared; issue 15). A run must then have exactly @p n
+ * rows; row i of every run takes condition i. Without conditions a run of a
+ * conditional model is unconditional (the null condition).
+ * @param[in] sampler The sampler.
+ * @param[in] n Rows, >= 1; 0 with every array NULL clears the conditions.
+ * @param[in] labels n classes in [0, k), or NULL (a model with classes then
+ *            gets the null condition unless @p cond is given: not allowed).
+ *            #PI_COND_NULL asks for the unconditional prediction of that row.
+ *            Copied.
+ * @param[in] cond_dim The model's condition-vector length (0: none).
+ * @param[in] cond n × cond_dim finite vectors, or NULL. Copied.
+ * @param[in] row_data n pointers handed to a conditional callback with each
+ *            row, or NULL. The array is copied; the pointees are borrowed.
+ * @return #PI_OK, #PI_EINVAL (label >= k, wrong cond_dim, NaN in cond, an
+ *         unconditional model; nothing changed), #PI_ENOMEM.
+ */
+PI_API pi_status pi_sampler_set_conditions(pi_sampler_t *sampler, size_t n, const int32_t *labels,
+                                           size_t cond_dim, const float *cond,
+                                           void *const *row_data);
+/** Rows of the conditions set (0: none). */
+PI_API pi_status pi_sampler_get_conditions(const pi_sampler_t *sampler, size_t *n);
+/**
+ * Classifier-free guidance scale w: the sampler uses
+ * D_w = D(x, ∅) + w (D(x, c) − D(x, ∅)) for every integrator and ħ (w = 1:
+ * the conditional model, no extra evaluation; w = 0: unconditional). Other
+ * values need a model with a null branch (checked here and at the run).
+ * Each guided evaluation is one model call on 2 × rows (docs/samplers.md).
+ * @return #PI_OK, #PI_EINVAL (range, NaN, a model without null branch).
+ */
+PI_API pi_status pi_sampler_set_guidance(pi_sampler_t *sampler, double w);
+/** The guidance scale. */
+PI_API pi_status pi_sampler_get_guidance(const pi_sampler_t *sampler, double *w);
+/**
+ * Guidance rescale φ (Lin et al. 2024): D ← φ (std(D_c)/std(D_w)) D_w +
+ * (1 − φ) D_w, the standard deviations over each row's elements.
+ */
+PI_API pi_status pi_sampler_set_guidance_rescale(pi_sampler_t *sampler, double phi);
+/** The guidance rescale φ. */
+PI_API pi_status pi_sampler_get_guidance_rescale(const pi_sampler_t *sampler, double *phi);
+/**
+ * Guidance interval (Kynkäänniemi et al. 2024): guide only evaluations with
+ * σ̃(t) in [sigma_min, sigma_max]; elsewhere the model is evaluated with its
+ * condition alone (w = 1). sigma_min <= sigma_max.
+ */
+PI_API pi_status pi_sampler_set_guidance_interval(pi_sampler_t *sampler, double sigma_min,
+                                                  double sigma_max);
+/** The guidance interval. */
+PI_API pi_status pi_sampler_get_guidance_interval(const pi_sampler_t *sampler, double *sigma_min,
+                                                  double *sigma_max);
+/**
+ * CFG++ (Chung et al. 2024) for #PI_METHOD_EXP1: the guided denoiser D_w
+ * gives the step's target, the unconditional D(x, ∅) its re-noising
+ * direction (docs/samplers.md). A run with another method fails with
+ * #PI_EINVAL. The CFG++ paper's λ is w here, typically in [0, 1].
+ */
+PI_API pi_status pi_sampler_set_cfgpp(pi_sampler_t *sampler, int enabled);
+/** Whether CFG++ is on. */
+PI_API pi_status pi_sampler_get_cfgpp(const pi_sampler_t *sampler, int *enabled);
+/**
+ * Inpainting (issue 15): after the initial state and after every step to t,
+ * the known part is replaced by a sample of its forward marginal,
+ * x ← m ⊙ (α(t) x0 + σ(t) z) + (1 − m) ⊙ x (z from the seed's own stream), so
+ * the known elements follow the noised data while the model fills the rest.
+ * Fixed-step methods only. Sticky until replaced or cleared; a run must then
+ * have exactly @p n rows.
+ * @param[in] sampler The sampler.
+ * @param[in] n Rows, >= 1; 0 with NULL arrays clears.
+ * @param[in] known n × dim finite known data x0 (values under m = 0 are not
+ *            read but must be finite). Copied.
+ * @param[in] mask n × dim weights in [0, 1] (1: known). Copied.
+ * @return #PI_OK, #PI_EINVAL (nothing changed), #PI_ENOMEM.
+ */
+PI_API pi_status pi_sampler_set_inpainting(pi_sampler_t *sampler, size_t n, const float *known,
+                                           const float *mask);
+/** Rows of the inpainting data set (0: none). */
+PI_API pi_status pi_sampler_get_inpainting(const pi_sampler_t *sampler, size_t *n);
 
 /**
  * GITS (Chen et al.): optimise a schedule of @p steps steps by dynamic
@@ -1542,6 +1728,33 @@ PI_API pi_status pi_trainer_step(pi_trainer_t *trainer, size_t n, const float *d
 PI_API pi_status pi_trainer_fit(pi_trainer_t *trainer, size_t n, const float *data,
                                 uint64_t steps);
 /**
+ * Probability that a training row of a conditional model takes the null
+ * condition instead of its own (classifier-free guidance training: one
+ * network learns the conditional and the unconditional prediction). Drawn
+ * per row and step from the trainer's seed.
+ */
+PI_API pi_status pi_trainer_set_cond_dropout(pi_trainer_t *trainer, double p);
+/** The condition dropout probability. */
+PI_API pi_status pi_trainer_get_cond_dropout(const pi_trainer_t *trainer, double *p);
+/**
+ * pi_trainer_fit() of a conditional model with a condition per data row
+ * (issue 15); each drawn row trains under its condition, or under the null
+ * condition with the trainer's condition dropout probability.
+ * @param[in] trainer The trainer.
+ * @param[in] n Rows of data.
+ * @param[in] data n × dim, finite.
+ * @param[in] labels n classes in [0, k) (or #PI_COND_NULL), or NULL for a
+ *            model without classes. Read during the call only.
+ * @param[in] cond_dim The model's condition-vector length (0: none).
+ * @param[in] cond n × cond_dim finite vectors, or NULL when cond_dim is 0.
+ * @param[in] steps Steps, >= 1.
+ * @return As pi_trainer_fit(); #PI_EINVAL for a label >= k, a wrong
+ *         cond_dim, NaN in cond or an unconditional model (nothing changed).
+ */
+PI_API pi_status pi_trainer_fit_cond(pi_trainer_t *trainer, size_t n, const float *data,
+                                     const int32_t *labels, size_t cond_dim, const float *cond,
+                                     uint64_t steps);
+/**
  * The trainer's loss (its weighting and time sampling) of the weights the
  * model holds now, averaged over all n points with @p samples (t, z) draws
  * each (in [1, 2^20]). Deterministic in the trainer's seed, so two calls on
@@ -1687,6 +1900,11 @@ PI_API pi_status pi_data_save(const char *path, size_t n, size_t dim, const floa
  * | TRAINER_SEED | 0 | any uint64_t |
  * | TRAINER_THREADS | 1 | [1, 256] |
  * | SAMPLER_FIRST_ROW, LIKELIHOOD_FIRST_ROW | 0 | any uint64_t |
+ * | SAMPLER_GUIDANCE | 1 (none) | [0, 1e4] |
+ * | SAMPLER_GUIDANCE_RESCALE | 0 (off) | [0, 1] |
+ * | SAMPLER_GUIDANCE_SIGMA_MIN, _MAX | 0, 1e30 | [0, 1e30], min <= max |
+ * | SAMPLER_CFGPP | 0 | 0 or 1 |
+ * | TRAINER_COND_DROPOUT | 0.1 | [0, 1) |
  *
  * The sampler's time range defaults to the SDE's [t_min, T] and is bounded by it, so it is
  * not in the table (pi_sampler_get_time_range() reads it).
@@ -1738,7 +1956,13 @@ typedef enum pi_option {
     PI_OPTION_TRAINER_SEED = 42,
     PI_OPTION_TRAINER_THREADS = 43,
     PI_OPTION_SAMPLER_FIRST_ROW = 44,
-    PI_OPTION_LIKELIHOOD_FIRST_ROW = 45
+    PI_OPTION_LIKELIHOOD_FIRST_ROW = 45,
+    PI_OPTION_SAMPLER_GUIDANCE = 46,
+    PI_OPTION_SAMPLER_GUIDANCE_RESCALE = 47,
+    PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MIN = 48,
+    PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MAX = 49,
+    PI_OPTION_SAMPLER_CFGPP = 50,
+    PI_OPTION_TRAINER_COND_DROPOUT = 51
 } pi_option;
 
 /** Flags of pi_option_info(). */

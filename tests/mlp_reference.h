@@ -117,9 +117,9 @@ static inline int ref_write_case(const char *path, const pi_model_t *m, int with
     FILE *f = fopen(path, "w");
     if (f == NULL)
         return -1;
-    fprintf(f, "%zu %zu %zu %zu %d %d %d %.17g %zu\n", net->dim, net->width, net->layers,
+    fprintf(f, "%zu %zu %zu %zu %d %d %d %.17g %zu %zu %zu\n", net->dim, net->width, net->layers,
             net->features, (int)net->embedding - 1, (int)net->output_view - 1, (int)net->precond - 1,
-            net->sigma_data, n);
+            net->sigma_data, n, net->classes, net->cond_dim);
     for (size_t i = 0; with_params && i < net->num_params; i++)
         fprintf(f, "%.9g ", (double)net->params[i]);
     fprintf(f, "\n");
@@ -139,6 +139,23 @@ static inline int ref_write_case(const char *path, const pi_model_t *m, int with
     }
     for (size_t i = 0; i < n * net->dim; i++)
         fprintf(f, "%.9g ", dout != NULL ? (double)dout[i] : 0.0);
+    fprintf(f, "\n");
+    return fclose(f);
+}
+
+/* The conditions of a case written by ref_write_case (issue 15): labels (n) and vectors
+ * (n × cond_dim) lines appended. */
+static inline int ref_append_conditions(const char *path, size_t n, const int32_t *labels,
+                                        size_t cond_dim, const float *cond)
+{
+    FILE *f = fopen(path, "a");
+    if (f == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%d ", (int)labels[i]);
+    fprintf(f, "\n");
+    for (size_t i = 0; i < n * cond_dim; i++)
+        fprintf(f, "%.9g ", (double)cond[i]);
     fprintf(f, "\n");
     return fclose(f);
 }

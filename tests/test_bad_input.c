@@ -70,6 +70,8 @@ typedef struct fx {
     pi_step_fn o_stepfn;
     pi_likelihood_fn o_likfn;
     pi_train_fn o_trfn;
+    int32_t labels[4]; /* issue 15 */
+    float mask[8];
 } fx;
 
 #define SENT_PTR ((void *)0x5e5e5e5e)
@@ -86,6 +88,15 @@ static int marginal_ok(double t, double *a, double *s, double *da, double *ds, v
     return 0;
 }
 
+
+static int cond_fn(size_t n, size_t dim, const float *x, const double *t, const int32_t *labels,
+                   size_t cond_dim, const float *cond, void *const *row_data, float *out, void *u)
+{
+    (void)t, (void)labels, (void)cond_dim, (void)cond, (void)row_data, (void)u;
+    for (size_t i = 0; i < n * dim; i++)
+        out[i] = -x[i];
+    return 0;
+}
 
 static int model_fn(size_t n, size_t dim, const float *x, const double *t, float *out, void *u)
 {
@@ -619,9 +630,71 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(nll_first_row_overflow, PI_EINVAL, 1, "first_row", \
       (pi_likelihood_set_first_row(f->lik, UINT64_MAX - 2), pi_likelihood_nll(f->lik, 4, f->x, f->dout, NULL)))
 
+/* issue 15: conditions, guidance, inpainting (f->s samples the unconditional GMM). */
+#define CASES_ISSUE15(X)                                                                         \
+    X(cond_cb_no_condition, PI_EINVAL, 1, "classes|cond_dim",                                     \
+      pi_model_create_callback_cond(f->sde, 2, PI_VIEW_SCORE, 0, 0, 1, cond_fn, NULL, &f->o_model)) \
+    X(cond_cb_null_fn, PI_EINVAL, 1, "fn",                                                       \
+      pi_model_create_callback_cond(f->sde, 2, PI_VIEW_SCORE, 3, 0, 1, NULL, NULL, &f->o_model)) \
+    X(cond_cb_unconditional_2, PI_EINVAL, 1, "unconditional",                                    \
+      pi_model_create_callback_cond(f->sde, 2, PI_VIEW_SCORE, 3, 0, 2, cond_fn, NULL, &f->o_model)) \
+    X(cond_cb_dim0, PI_EINVAL, 1, "dim",                                                         \
+      pi_model_create_callback_cond(f->sde, 0, PI_VIEW_SCORE, 3, 0, 1, cond_fn, NULL, &f->o_model)) \
+    X(cond_cb_view0, PI_EINVAL, 1, "view",                                                       \
+      pi_model_create_callback_cond(f->sde, 2, (pi_view)0, 3, 0, 1, cond_fn, NULL, &f->o_model)) \
+    X(cond_cb_null_out, PI_EINVAL, 1, "out",                                                     \
+      pi_model_create_callback_cond(f->sde, 2, PI_VIEW_SCORE, 3, 0, 1, cond_fn, NULL, NULL))     \
+    X(get_conditions_null, PI_EINVAL, 1, "model",                                                \
+      pi_model_get_conditions(NULL, &f->o_size, &f->o_size, &f->o_i))                            \
+    X(eval_cond_unconditional, PI_EINVAL, 1, "condition",                                        \
+      pi_model_eval_cond(f->gmm, PI_VIEW_SCORE, 4, f->x, f->t, f->labels, 0, NULL, NULL, f->out)) \
+    X(eval_cond_null_x, PI_EINVAL, 1, "x",                                                       \
+      pi_model_eval_cond(f->gmm, PI_VIEW_SCORE, 4, NULL, f->t, NULL, 0, NULL, NULL, f->out))     \
+    X(set_conditions_null, PI_EINVAL, 1, "sampler",                                              \
+      pi_sampler_set_conditions(NULL, 4, f->labels, 0, NULL, NULL))                              \
+    X(set_conditions_unconditional, PI_EINVAL, 1, "condition",                                   \
+      pi_sampler_set_conditions(f->s, 4, f->labels, 0, NULL, NULL))                              \
+    X(set_conditions_clear_with_arrays, PI_EINVAL, 1, "n",                                       \
+      pi_sampler_set_conditions(f->s, 0, f->labels, 0, NULL, NULL))                              \
+    X(get_conditions_sampler_null, PI_EINVAL, 1, "sampler", pi_sampler_get_conditions(NULL, &f->o_size)) \
+    X(get_conditions_null_out, PI_EINVAL, 1, "n", pi_sampler_get_conditions(f->s, NULL))         \
+    X(guidance_nan, PI_EINVAL, 1, "w", pi_sampler_set_guidance(f->s, NAN))                       \
+    X(guidance_neg, PI_EINVAL, 1, "w", pi_sampler_set_guidance(f->s, -1.0))                      \
+    X(guidance_unconditional, PI_EINVAL, 1, "unconditional", pi_sampler_set_guidance(f->s, 2.0)) \
+    X(guidance_null, PI_EINVAL, 1, "sampler", pi_sampler_set_guidance(NULL, 1.0))               \
+    X(get_guidance_null, PI_EINVAL, 1, "sampler", pi_sampler_get_guidance(NULL, &f->o_d))        \
+    X(rescale_nan, PI_EINVAL, 1, "phi", pi_sampler_set_guidance_rescale(f->s, NAN))              \
+    X(rescale_big, PI_EINVAL, 1, "phi", pi_sampler_set_guidance_rescale(f->s, 1.5))              \
+    X(get_rescale_null, PI_EINVAL, 1, "sampler", pi_sampler_get_guidance_rescale(NULL, &f->o_d)) \
+    X(interval_nan, PI_EINVAL, 1, "sigma_min", pi_sampler_set_guidance_interval(f->s, NAN, 1.0)) \
+    X(interval_reversed, PI_EINVAL, 1, "sigma_min",                                              \
+      pi_sampler_set_guidance_interval(f->s, 2.0, 1.0))                                          \
+    X(get_interval_null, PI_EINVAL, 1, "sampler",                                                \
+      pi_sampler_get_guidance_interval(NULL, &f->o_d, &f->o_d))                                  \
+    X(cfgpp_2, PI_EINVAL, 1, "enabled", pi_sampler_set_cfgpp(f->s, 2))                           \
+    X(get_cfgpp_null, PI_EINVAL, 1, "sampler", pi_sampler_get_cfgpp(NULL, &f->o_i))              \
+    X(inpaint_null_known, PI_EINVAL, 1, "known", pi_sampler_set_inpainting(f->s, 4, NULL, f->x)) \
+    X(inpaint_nan_known, PI_EINVAL, 1, "known",                                                  \
+      pi_sampler_set_inpainting(f->s, 4, f->x_nan, f->mask))                                     \
+    X(inpaint_mask_range, PI_EINVAL, 1, "mask", pi_sampler_set_inpainting(f->s, 4, f->x, f->data)) \
+    X(inpaint_null, PI_EINVAL, 1, "sampler", pi_sampler_set_inpainting(NULL, 4, f->x, f->mask))  \
+    X(get_inpaint_null, PI_EINVAL, 1, "sampler", pi_sampler_get_inpainting(NULL, &f->o_size))                 \
+    X(mlp_cond_none, PI_EINVAL, 1, "classes|cond_dim",                                           \
+      pi_model_create_mlp_cond(f->sde, 2, 8, 1, 0, 0, &f->o_model))                              \
+    X(mlp_cond_huge_classes, PI_EINVAL, 1, "classes",                                            \
+      pi_model_create_mlp_cond(f->sde, 2, 8, 1, HUGE_N, 0, &f->o_model))                         \
+    X(mlp_cond_null_out, PI_EINVAL, 1, "out", pi_model_create_mlp_cond(f->sde, 2, 8, 1, 3, 0, NULL)) \
+    X(cond_dropout_one, PI_EINVAL, 1, "p", pi_trainer_set_cond_dropout(f->tr, 1.0))              \
+    X(cond_dropout_nan, PI_EINVAL, 1, "p", pi_trainer_set_cond_dropout(f->tr, NAN))              \
+    X(cond_dropout_null, PI_EINVAL, 1, "trainer", pi_trainer_set_cond_dropout(NULL, 0.1))       \
+    X(get_cond_dropout_null, PI_EINVAL, 1, "trainer", pi_trainer_get_cond_dropout(NULL, &f->o_d)) \
+    X(fit_cond_unconditional, PI_EINVAL, 1, "condition",                                         \
+      pi_trainer_fit_cond(f->tr, 4, f->data, f->labels, 0, NULL, 1))                             \
+    X(fit_cond_null_data, PI_EINVAL, 1, "data", pi_trainer_fit_cond(f->tr, 4, NULL, f->labels, 0, NULL, 1))
+
 #define ALL_CASES(X)                                                                             \
     CASES_SDE(X) CASES_MODEL(X) CASES_SAMPLER(X) CASES_DATA(X) CASES_FILES(X)                    \
-    CASES_LIKELIHOOD(X) CASES_TRAINER(X) CASES_GETTERS(X) CASES_ISSUE14(X)
+    CASES_LIKELIHOOD(X) CASES_TRAINER(X) CASES_GETTERS(X) CASES_ISSUE14(X) CASES_ISSUE15(X)
 
 #define DEFINE_CASE(label, e1, e2, arg, call)                                                    \
     static pi_status case_##label(fx *f)                                                         \
@@ -666,6 +739,10 @@ static void fixture_init(fx *f)
     }
     for (int i = 0; i < 16; i++)
         f->data[i] = (float)i * 0.25f;
+    for (int i = 0; i < 8; i++)
+        f->mask[i] = 0.5f;
+    for (int i = 0; i < 4; i++)
+        f->labels[i] = i % 2;
     for (int i = 0; i < 4; i++) {
         f->t[i] = 0.2 + 0.2 * i;
         f->t_nan[i] = i == 2 ? NAN : f->t[i];

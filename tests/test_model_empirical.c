@@ -231,7 +231,7 @@ static void test_nearest_point_limit(void **state)
     double t0[4] = {0, 0, 0, 0};
     size_t bytes = pi_model_workspace_bytes(m, rows);
     void *raw = malloc(bytes + 64);
-    pi_eval_ctx ctx = {(void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63), bytes, 1, NULL};
+    pi_eval_ctx ctx = {(void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63), bytes, 1, NULL, NULL};
     assert_int_equal(pi_model_eval_ctx(m, PI_VIEW_DENOISED, rows, x, t0, out, &ctx), PI_OK);
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < d; j++)

@@ -63,7 +63,7 @@ static void eval_native(const pi_model_t *m, size_t n, const float *x, const dou
     size_t bytes = pi_model_workspace_bytes(m, n);
     void *ws = aligned_alloc(64, (bytes + 63) / 64 * 64);
     assert_non_null(ws);
-    pi_eval_ctx ctx = {ws, bytes, threads, NULL};
+    pi_eval_ctx ctx = {ws, bytes, threads, NULL, NULL};
     if (threads > 1)
         assert_int_equal(pi_pool_create(threads, &ctx.pool), PI_OK);
     assert_int_equal(m->type->eval(m, n, x, t, out, &ctx), PI_OK);

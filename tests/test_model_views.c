@@ -219,7 +219,7 @@ static void test_eval_ctx_matches_public(void **state)
         t[i] = 0.01 + 0.98 * (double)i / (double)n;
     size_t bytes = pi_model_workspace_bytes(m, n);
     void *raw = malloc(bytes + 64);
-    pi_eval_ctx ctx = {(void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63), bytes, 1, NULL};
+    pi_eval_ctx ctx = {(void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63), bytes, 1, NULL, NULL};
     for (int v = PI_VIEW_SCORE; v <= PI_VIEW_V; v++) {
         assert_int_equal(pi_model_eval_ctx(m, (pi_view)v, n, x, t, a, &ctx), PI_OK);
         assert_int_equal(pi_model_eval(m, (pi_view)v, n, x, t, b), PI_OK);

@@ -90,7 +90,7 @@ static void check_fd(pi_model_t *m, size_t n)
     /* The training forward gives the same bits as inference. */
     size_t eb = pi_model_workspace_bytes(m, n);
     void *ews = aligned_alloc(64, (eb + 63) / 64 * 64);
-    pi_eval_ctx ctx = {ews, eb, 1, NULL};
+    pi_eval_ctx ctx = {ews, eb, 1, NULL, NULL};
     assert_int_equal(m->type->eval(m, n, x, t, out2, &ctx), PI_OK);
     assert_memory_equal(out, out2, n * d * sizeof(float));
     free(ews);

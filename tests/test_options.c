@@ -21,7 +21,19 @@ typedef struct handles {
     pi_sampler_t *sampler;
     pi_likelihood_t *lik;
     pi_trainer_t *trainer;
+    pi_model_t *cond_model;     /* issue 15: guidance options need a model with a null branch */
+    pi_sampler_t *cond_sampler;
 } handles;
+
+static int null_cond_fn(size_t n, size_t dim, const float *x, const double *t,
+                        const int32_t *labels, size_t cond_dim, const float *cond,
+                        void *const *row_data, float *out, void *user_data)
+{
+    (void)t, (void)labels, (void)cond_dim, (void)cond, (void)row_data, (void)user_data;
+    for (size_t i = 0; i < n * dim; i++)
+        out[i] = -x[i];
+    return 0;
+}
 
 static void open_handles(handles *h)
 {
@@ -31,10 +43,16 @@ static void open_handles(handles *h)
     assert_int_equal(pi_sampler_create(h->mlp, &h->sampler), PI_OK);
     assert_int_equal(pi_likelihood_create(h->mlp, &h->lik), PI_OK);
     assert_int_equal(pi_trainer_create(h->mlp, &h->trainer), PI_OK);
+    assert_int_equal(pi_model_create_callback_cond(h->sde, 2, PI_VIEW_SCORE, 3, 0, 1, null_cond_fn,
+                                                   NULL, &h->cond_model),
+                     PI_OK);
+    assert_int_equal(pi_sampler_create(h->cond_model, &h->cond_sampler), PI_OK);
 }
 
 static void close_handles(handles *h)
 {
+    pi_sampler_destroy(h->cond_sampler);
+    pi_model_destroy(h->cond_model);
     pi_trainer_destroy(h->trainer);
     pi_likelihood_destroy(h->lik);
     pi_sampler_destroy(h->sampler);
@@ -151,6 +169,16 @@ static pi_status set_option(handles *h, pi_option key, double v)
     /* issue 19 */
     case PI_OPTION_SAMPLER_FIRST_ROW: return pi_sampler_set_first_row(h->sampler, (uint64_t)v);
     case PI_OPTION_LIKELIHOOD_FIRST_ROW: return pi_likelihood_set_first_row(h->lik, (uint64_t)v);
+    case PI_OPTION_SAMPLER_GUIDANCE: return pi_sampler_set_guidance(h->cond_sampler, v);
+    case PI_OPTION_SAMPLER_GUIDANCE_RESCALE: return pi_sampler_set_guidance_rescale(h->cond_sampler, v);
+    case PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MIN:
+        pi_sampler_get_guidance_interval(h->cond_sampler, NULL, &b);
+        return pi_sampler_set_guidance_interval(h->cond_sampler, v, b);
+    case PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MAX:
+        pi_sampler_get_guidance_interval(h->cond_sampler, &a, NULL);
+        return pi_sampler_set_guidance_interval(h->cond_sampler, a, v);
+    case PI_OPTION_SAMPLER_CFGPP: return pi_sampler_set_cfgpp(h->cond_sampler, (int)v);
+    case PI_OPTION_TRAINER_COND_DROPOUT: return pi_trainer_set_cond_dropout(h->trainer, v);
     }
     (void)div;
     (void)sched;
@@ -275,6 +303,18 @@ static double get_option(handles *h, pi_option key)
     case PI_OPTION_LIKELIHOOD_FIRST_ROW:
         assert_int_equal(pi_likelihood_get_first_row(h->lik, &u), PI_OK);
         return (double)u;
+    case PI_OPTION_SAMPLER_GUIDANCE: assert_int_equal(pi_sampler_get_guidance(h->cond_sampler, &a), PI_OK); return a;
+    case PI_OPTION_SAMPLER_GUIDANCE_RESCALE:
+        assert_int_equal(pi_sampler_get_guidance_rescale(h->cond_sampler, &a), PI_OK);
+        return a;
+    case PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MIN:
+        assert_int_equal(pi_sampler_get_guidance_interval(h->cond_sampler, &a, NULL), PI_OK);
+        return a;
+    case PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MAX:
+        assert_int_equal(pi_sampler_get_guidance_interval(h->cond_sampler, NULL, &a), PI_OK);
+        return a;
+    case PI_OPTION_SAMPLER_CFGPP: assert_int_equal(pi_sampler_get_cfgpp(h->cond_sampler, &i), PI_OK); return i;
+    case PI_OPTION_TRAINER_COND_DROPOUT: assert_int_equal(pi_trainer_get_cond_dropout(h->trainer, &a), PI_OK); return a;
     }
     fail_msg("option %d has no getter in this test", (int)key);
     return NAN;
@@ -293,7 +333,7 @@ static void test_table(void **state)
 {
     (void)state;
     int n = option_count();
-    assert_int_equal(n, PI_OPTION_LIKELIHOOD_FIRST_ROW);
+    assert_int_equal(n, PI_OPTION_TRAINER_COND_DROPOUT);
     const char *name = "x";
     double def = 1, lo = 2, hi = 3;
     unsigned flags = 99;

@@ -50,7 +50,7 @@ static void eval_native(const pi_model_t *m, size_t n, const float *x, const dou
 {
     size_t bytes = pi_model_workspace_bytes(m, n);
     void *ws = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    pi_eval_ctx ctx = {ws, bytes, 1, NULL};
+    pi_eval_ctx ctx = {ws, bytes, 1, NULL, NULL};
     assert_int_equal(m->type->eval(m, n, x, t, out, &ctx), PI_OK);
     free(ws);
 }

@@ -5,7 +5,9 @@ The model is the definition in lib/model/mlp.c, written again here with torch:
   x~ = x/alpha; z = x~ (or c_in x~ with preconditioning mode 1 (EDM) or 2 (input only))
   u  = ln(sigma~)/4 (embedding "log_sigma") or t ("time")
   emb = [sin(w_k u)]_k ++ [cos(w_k u)]_k, w_k = 64^(k/(h-1)), h = features/2
-  F  = net([z, emb]) with net = nn.Sequential(Linear, SiLU, ..., Linear)
+  F  = net([z, emb, cond]) with net = nn.Sequential(Linear, SiLU, ..., Linear)
+  cond (issue 15, conditional networks only): onehot(label, classes + 1) with the null
+       class last (label -1), then [c, 1] for a condition vector c, or [0, 0] on a null row
   native output: F, or D = c_skip x~ + c_out F with EDM preconditioning (mode 1).
 Tensor names are those of the state_dict of a module holding `self.net` (net.0.weight,
 net.0.bias, net.2.weight, ...), the names pathint's .safetensors files use.
@@ -32,8 +34,9 @@ EMBEDDINGS = {0: "log_sigma", 1: "time"}
 
 
 def read_case(path):
-    """Line 1: dim width layers features embedding output_view precond sigma_data n.
-    Then lines: params (may be empty), x (n*dim), t (n), alpha (n), sigma (n), dout (n*dim)."""
+    """Line 1: dim width layers features embedding output_view precond sigma_data n
+    [classes cond_dim]. Then lines: params (may be empty), x (n*dim), t (n), alpha (n),
+    sigma (n), dout (n*dim) [, labels (n), cond (n*cond_dim)] (conditional networks)."""
     with open(path) as f:
         lines = f.read().split("\n")
     head = lines[0].split()
@@ -41,8 +44,10 @@ def read_case(path):
         "dim": int(head[0]), "width": int(head[1]), "layers": int(head[2]),
         "features": int(head[3]), "embedding": int(head[4]), "output_view": int(head[5]),
         "precond": int(head[6]), "sigma_data": float(head[7]), "n": int(head[8]),
+        "classes": int(head[9]) if len(head) > 9 else 0,
+        "cond_dim": int(head[10]) if len(head) > 10 else 0,
     }
-    names = ["params", "x", "t", "alpha", "sigma", "dout"]
+    names = ["params", "x", "t", "alpha", "sigma", "dout", "labels", "cond"]
     for i, name in enumerate(names):
         case[name] = [float(v) for v in lines[1 + i].split()] if 1 + i < len(lines) else []
     return case
@@ -53,7 +58,8 @@ class PathintMLP(torch.nn.Module):
         super().__init__()
         self.case = case
         mods = []
-        width_in = case["dim"] + case["features"]
+        k, c = case["classes"], case["cond_dim"]
+        width_in = case["dim"] + case["features"] + (k + 1 if k else 0) + (c + 1 if c else 0)
         for _ in range(case["layers"]):
             mods += [torch.nn.Linear(width_in, case["width"]), torch.nn.SiLU()]
             width_in = case["width"]
@@ -97,7 +103,18 @@ class PathintMLP(torch.nn.Module):
         k = torch.arange(h, dtype=x.dtype)
         w = torch.pow(torch.tensor(64.0, dtype=x.dtype), k / (h - 1)) if h > 1 else torch.ones(1, dtype=x.dtype)
         arg = u[:, None] * w[None, :]
-        inp = torch.cat([z, torch.sin(arg), torch.cos(arg)], dim=1)
+        parts = [z, torch.sin(arg), torch.cos(arg)]
+        n = x.shape[0]
+        labels = torch.tensor([int(v) for v in c["labels"]] if c["labels"] else [-1] * n)
+        present = (labels >= 0).to(x.dtype)
+        if c["classes"]:
+            idx = torch.where(labels >= 0, labels, torch.full_like(labels, c["classes"]))
+            parts.append(torch.nn.functional.one_hot(idx, c["classes"] + 1).to(x.dtype))
+        if c["cond_dim"]:
+            vec = (torch.tensor(c["cond"], dtype=x.dtype).reshape(n, c["cond_dim"]) if c["cond"]
+                   else torch.zeros(n, c["cond_dim"], dtype=x.dtype))
+            parts += [vec * present[:, None], present[:, None]]
+        inp = torch.cat(parts, dim=1)
         f = self.net(inp)
         if c["precond"] == 1:
             q = st * st + sd * sd
@@ -135,6 +152,8 @@ def metadata_of(case):
         "hidden_layers": str(case["layers"]), "features": str(case["features"]),
         "embedding": EMBEDDINGS[case["embedding"]], "output_view": VIEWS[case["output_view"]],
         "preconditioning": str(case["precond"]), "sigma_data": repr(case["sigma_data"]),
+        **({"classes": str(case["classes"]), "cond_dim": str(case["cond_dim"])}
+           if case["classes"] or case["cond_dim"] else {}),
     }
 
 
@@ -198,6 +217,8 @@ def cmd_import(file_path, case_path, out_path):
     assert meta["output_view"] == VIEWS[case["output_view"]], meta
     assert int(meta["preconditioning"]) == case["precond"], meta
     assert math.isclose(float(meta["sigma_data"]), case["sigma_data"]), meta
+    assert int(meta.get("classes", 0)) == case["classes"], meta
+    assert int(meta.get("cond_dim", 0)) == case["cond_dim"], meta
     model = PathintMLP(case)
     model.load_state_dict(tensors, strict=True)
     model = model.double()

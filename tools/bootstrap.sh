@@ -13,7 +13,7 @@ mode=${1:-demo}
 build=${BUILD_DIR:-build}
 
 demo_packages="meson ninja-build pkg-config gcc libc6-dev libblis-dev libblis-pthread-dev libpng-dev"
-test_packages="$demo_packages libcmocka-dev doxygen abigail-tools python3 python3-numpy python3-pytest
+test_packages="$demo_packages libcmocka-dev doxygen abigail-tools python3 python3-numpy python3-pytest python3-sklearn python3-pil
   python3-torch python3-matplotlib valgrind g++ cppcheck clang libclang-rt-14-dev binutils locales-all
   python3-mesonpy python3-build python3-venv patchelf scdoc
   debhelper dh-python dpkg-dev lintian python3-dask python3-distributed"

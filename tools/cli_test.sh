@@ -122,6 +122,21 @@ expect 0 "nll on a CSV with a byte-order mark" "$tool" nll --model "$tmp/m.pim" 
 grep -q "points      2 " "$tmp/out" || say_fail "both rows of the BOM CSV are used"
 printf 'nan,0.2\n0.3,0.4\n' >"$tmp/nan.csv"
 expect 1 "nll on a CSV starting with nan" "$tool" nll --model "$tmp/m.pim" --data "$tmp/nan.csv"
+# Issue 15: a class-conditional model (two clusters, labels 0 and 1) sampled with guidance.
+awk 'BEGIN { for (i = 0; i < 600; i++) { c = i % 2; printf "%.5f,%.5f\n", (c ? 1.5 : -1.5) + 0.2 * sin(i * 1.7), 0.2 * cos(i * 2.3) } }' >"$tmp/two.csv"
+awk 'BEGIN { for (i = 0; i < 600; i++) print i % 2 }' >"$tmp/two_labels.csv"
+expect 0 "train --labels" "$tool" train --data "$tmp/two.csv" --labels "$tmp/two_labels.csv" --steps 400 \
+    --batch 128 --width 32 --layers 2 --lr 3e-3 --sde vp --out "$tmp/cond.pim" --quiet
+expect 0 "sample --label --guidance" "$tool" sample --model "$tmp/cond.pim" -n 40 --label 1 --guidance 2 \
+    --steps 20 --out "$tmp/c1.csv" --quiet
+awk -F, '$1 <= 0 { bad++ } END { exit bad > 2 }' "$tmp/c1.csv" || { echo "FAIL: --label 1 samples lie at x > 0"; failures=$((failures + 1)); }
+expect 1 "a label the model does not have" "$tool" sample --model "$tmp/cond.pim" -n 5 --label 2 --quiet
+grep -q "labels" "$tmp/err" || { echo "FAIL: the message names the labels"; failures=$((failures + 1)); }
+expect 1 "guidance on an unconditional model" "$tool" sample --model "$tmp/m.pim" -n 5 --guidance 2 --quiet
+grep -q "unconditional" "$tmp/err" || { echo "FAIL: the message says why"; failures=$((failures + 1)); }
+printf '0\n1\n' >"$tmp/short_labels.csv"
+expect 1 "labels of the wrong length" "$tool" train --data "$tmp/two.csv" --labels "$tmp/short_labels.csv" \
+    --steps 2 --out "$tmp/bad.pim" --quiet
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed"

@@ -12,6 +12,8 @@ static const option_spec sample_options[] = {
     {"n", 'n', "N", "number of samples (default 1000)"},
     {"out", 'o', "FILE", "output: .csv, .npy, .f32, .png (scatter) or - for CSV on stdout (default -)"},
     {"denoise-final", 0, NULL, "return the denoiser output at the last step"},
+    {"label", 0, "K", "class of every sample (a class-conditional model)"},
+    {"guidance", 0, "W", "classifier-free guidance scale (default 1: none; 0: unconditional)"},
     SAMPLER_OPTIONS,
     {NULL, 0, NULL, NULL}};
 
@@ -49,6 +51,20 @@ static int cmd_sample(args *a)
     }
     if (!st && has_opt(a, "denoise-final"))
         st = pi_sampler_set_denoise_final(s, 1);
+    if (!st && has_opt(a, "guidance"))
+        st = pi_sampler_set_guidance(s, opt_double(a, "guidance", 1.0));
+    if (!st && has_opt(a, "label")) {
+        int32_t *labels = malloc(n * sizeof *labels);
+        if (!labels) {
+            rc = fail_runtime("out of memory");
+            goto done;
+        }
+        int32_t k = (int32_t)opt_u64(a, "label", 0, 0, 65535);
+        for (size_t i = 0; i < n; i++)
+            labels[i] = k;
+        st = pi_sampler_set_conditions(s, n, labels, 0, NULL, NULL);
+        free(labels);
+    }
     if (st) {
         rc = fail_option(st, "invalid sampler option");
         goto done;

@@ -56,6 +56,8 @@ static const option_spec train_options[] = {
     {"checkpoint", 0, "FILE", "also write a resumable trainer checkpoint"},
     {"resume", 0, "FILE", "continue from a checkpoint (--steps more steps)"},
     {"safetensors", 0, "FILE", "also export the weights as .safetensors"},
+    {"labels", 0, "FILE", "a class label per data row (integers 0..K-1, one column): a class-conditional model"},
+    {"cond-dropout", 0, "P", "with --labels: probability of training the null condition (default 0.1)"},
     {"quiet", 'q', NULL, "no progress output"},
     {"help", 'h', NULL, "show this help"},
     {NULL, 0, NULL, NULL}};
@@ -116,7 +118,11 @@ static int cmd_train(args *a)
     if (out_rc)
         return out_rc;
 
-    float *x = NULL;
+    const char *labels_path = opt_str(a, "labels", NULL);
+    double cond_dropout = opt_double(a, "cond-dropout", 0.1);
+    float *x = NULL, *lf = NULL;
+    int32_t *labels = NULL;
+    size_t classes = 0;
     size_t n = 0, dim = 0;
     pi_sde_t *sde = NULL;
     pi_model_t *model = NULL;
@@ -135,6 +141,29 @@ static int cmd_train(args *a)
         if ((st = pi_data_generate((pi_dataset)dataset, n, seed, x))) {
             free(x);
             return fail_status(st, "cannot generate the data set");
+        }
+    }
+    if (labels_path) {
+        size_t ln = 0, ldim = 0;
+        if ((rc = load_data(labels_path, &lf, &ln, &ldim)))
+            goto done;
+        if (ldim != 1 || ln != n) {
+            rc = fail_runtime("--labels: need one label per data row (%zu x 1), got %zu x %zu", n, ln, ldim);
+            goto done;
+        }
+        labels = malloc(n * sizeof *labels);
+        if (!labels) {
+            rc = fail_runtime("out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!(lf[i] >= 0.0f && lf[i] < 65536.0f) || lf[i] != (float)(int32_t)lf[i]) {
+                rc = fail_runtime("--labels: row %zu is %g, not an integer in [0, 65535]", i, (double)lf[i]);
+                goto done;
+            }
+            labels[i] = (int32_t)lf[i];
+            if ((size_t)labels[i] + 1 > classes)
+                classes = (size_t)labels[i] + 1;
         }
     }
     uint64_t offset = 0;
@@ -157,7 +186,8 @@ static int cmd_train(args *a)
             st = pi_sde_create_named(sde_name, &sde);
         }
         if (!st)
-            st = pi_model_create_mlp(sde, dim, width, layers, &model);
+            st = labels ? pi_model_create_mlp_cond(sde, dim, width, layers, classes, 0, &model)
+                        : pi_model_create_mlp(sde, dim, width, layers, &model);
         if (!st)
             st = pi_model_mlp_init(model, seed);
         /* EDM preconditioning with σ_data = 0.5 by default. With --precond none the network
@@ -183,6 +213,8 @@ static int cmd_train(args *a)
             st = pi_trainer_set_ema(tr, ema);
         if (!st)
             st = pi_trainer_set_seed(tr, seed);
+        if (!st && labels)
+            st = pi_trainer_set_cond_dropout(tr, cond_dropout);
         if (st) {
             rc = fail_option(st, "cannot set up training");
             goto done;
@@ -201,7 +233,7 @@ static int cmd_train(args *a)
     progress_begin(&rp.bar, "train", steps);
     pi_trainer_set_callback(tr, on_train_step, &rp);
     double t0 = now_seconds();
-    st = pi_trainer_fit(tr, n, x, steps);
+    st = labels ? pi_trainer_fit_cond(tr, n, x, labels, 0, NULL, steps) : pi_trainer_fit(tr, n, x, steps);
     if (st) {
         rc = fail_status(st, "training failed");
         goto done;
@@ -232,6 +264,8 @@ static int cmd_train(args *a)
         note("wrote weights to %s\n", st_path);
     }
 done:
+    pi_free(lf);
+    free(labels);
     if (data_path)
         pi_free(x);
     else

@@ -310,6 +310,15 @@ public:
         detail::check(pi_model_create_mlp(s.get(), dim, width, layers, &p));
         return model(p);
     }
+    /** A conditional MLP: @p classes labels and/or a condition vector of @p cond_dim values
+     *  (pi_model_create_mlp_cond; docs/training.md). */
+    static model mlp_cond(const sde &s, std::size_t dim, std::size_t width, std::size_t layers,
+                          std::size_t classes, std::size_t cond_dim)
+    {
+        pi_model_t *p = nullptr;
+        detail::check(pi_model_create_mlp_cond(s.get(), dim, width, layers, classes, cond_dim, &p));
+        return model(p);
+    }
     /** A model backed by a C++ function (kept alive by the model). */
     static model callback(const sde &s, std::size_t dim, pi_view view, function fn)
     {
@@ -477,6 +486,26 @@ public:
         return *this;
     }
     double hbar() const { return detail::get<double>(pi_sampler_get_hbar, p_.get()); }
+    /** Classifier-free guidance scale w (1: none; docs/samplers.md). */
+    sampler &guidance(double w)
+    {
+        detail::check(pi_sampler_set_guidance(p_.get(), w));
+        return *this;
+    }
+    double guidance() const { return detail::get<double>(pi_sampler_get_guidance, p_.get()); }
+    /** Per-row labels (and/or condition vectors) of the following runs; n = 0 clears them. */
+    sampler &conditions(std::size_t n, const std::int32_t *labels, std::size_t cond_dim = 0,
+                        const float *cond = nullptr)
+    {
+        detail::check(pi_sampler_set_conditions(p_.get(), n, labels, cond_dim, cond, nullptr));
+        return *this;
+    }
+    /** Inpainting data (n × dim known values and mask weights in [0, 1]); n = 0 clears. */
+    sampler &inpainting(std::size_t n, const float *known, const float *mask)
+    {
+        detail::check(pi_sampler_set_inpainting(p_.get(), n, known, mask));
+        return *this;
+    }
     sampler &method(pi_method m)
     {
         detail::check(pi_sampler_set_method(p_.get(), m));
@@ -928,6 +957,18 @@ public:
     {
         detail::call(pi_trainer_fit(p_.get(), n, data, steps), &state_->errors);
     }
+    /** fit() of a conditional model with one label per data row (pi_trainer_fit_cond). */
+    void fit(std::size_t n, const float *data, const std::int32_t *labels, std::uint64_t steps)
+    {
+        detail::call(pi_trainer_fit_cond(p_.get(), n, data, labels, 0, nullptr, steps), &state_->errors);
+    }
+    /** Probability that a row trains the null condition (default 0.1). */
+    trainer &cond_dropout(double p)
+    {
+        detail::check(pi_trainer_set_cond_dropout(p_.get(), p));
+        return *this;
+    }
+    double cond_dropout() const { return detail::get<double>(pi_trainer_get_cond_dropout, p_.get()); }
     /** The trainer's loss over n points with @p samples (t, z) draws each (deterministic in seed()). */
     double loss(std::size_t n, const float *data, std::size_t samples = 1)
     {

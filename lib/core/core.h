@@ -51,6 +51,9 @@ pi_status pi_enter_busy(atomic_int *running, const char *func, const char *handl
 /* Sizes above this are rejected as absurd (guards against overflow and forged sizes). */
 #define PI_MAX_ELEMENTS ((size_t)1 << 40)
 #define PI_MAX_DIM ((size_t)1 << 20)
+/* Largest number of classes and condition-vector length of a conditional model (issue 15). */
+#define PI_MAX_CLASSES 65536
+#define PI_MAX_COND_DIM 65536
 
 #define PI_CHECK_SIZE(value)                                                                   \
     do {                                                                                       \

@@ -83,6 +83,12 @@ static const option_row option_table[] = {
     [PI_OPTION_TRAINER_THREADS - 1] = {"threads", 1, 1, 256, INT},
     [PI_OPTION_SAMPLER_FIRST_ROW - 1] = {"first_row", 0, 0, SEED_MAX, INT},
     [PI_OPTION_LIKELIHOOD_FIRST_ROW - 1] = {"first_row", 0, 0, SEED_MAX, INT},
+    [PI_OPTION_SAMPLER_GUIDANCE - 1] = {"w", 1.0, 0.0, 1e4, 0},
+    [PI_OPTION_SAMPLER_GUIDANCE_RESCALE - 1] = {"phi", 0.0, 0.0, 1.0, 0},
+    [PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MIN - 1] = {"sigma_min", 0.0, 0.0, 1e30, 0},
+    [PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MAX - 1] = {"sigma_max", 1e30, 0.0, 1e30, 0},
+    [PI_OPTION_SAMPLER_CFGPP - 1] = {"enabled", 0, 0, 1, INT},
+    [PI_OPTION_TRAINER_COND_DROPOUT - 1] = {"p", 0.1, 0.0, 1.0, EXCL_MAX},
 };
 
 #define OPTION_COUNT (sizeof option_table / sizeof option_table[0])

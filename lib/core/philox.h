@@ -21,7 +21,9 @@ enum pi_rng_stream {
     PI_STREAM_DATA = 5,      /* built-in data sets */
     PI_STREAM_INIT = 6,      /* weight initialisation */
     PI_STREAM_DEQUANT = 7,   /* likelihood dequantisation */
-    PI_STREAM_AUX = 8        /* anything else (GITS, bounds, tests) */
+    PI_STREAM_AUX = 8,       /* anything else (GITS, bounds, tests) */
+    PI_STREAM_INPAINT = 9    /* inpainting: forward-marginal noise of the known part, step =
+                              * steps taken (0: the initial state) */
 };
 
 /* One Philox4x32-10 block: ctr (4 words) under key (2 words). */

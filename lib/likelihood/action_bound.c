@@ -80,7 +80,7 @@ pi_status pi_lik_action_bound(const pi_model_t *model, size_t n, const float *da
         scale == NULL)
         st = pi_fail(PI_ENOMEM, "pi_likelihood_action_bound: out of memory");
     pi_eval_ctx ctx = {(void *)(((uintptr_t)ws_raw + 63u) & ~(uintptr_t)63u), ws_bytes, threads,
-                       pool};
+                       pool, NULL};
 
     /* Pair p = i·samples + j is point i, draw j; its randomness is (seed, AUX, sample = i,
      * step = base + 2j (time) / base + 2j + 1 (noise)). Per-point sums in double give the

@@ -22,6 +22,7 @@
 
 typedef struct callback {
     pi_model_fn fn;
+    pi_model_cond_fn cond_fn; /* conditional models (issue 15); fn is NULL then */
     void *user_data;
     int timestep;               /* the host takes τ = scale · t + offset, not t */
     double tau_scale, tau_offset;
@@ -29,14 +30,45 @@ typedef struct callback {
 
 /* Rows per host call when times are converted to timesteps (stack buffer, no allocation). */
 #define PI_CALLBACK_TIMESTEP_ROWS 256
+/* Call a conditional host; rows without conditions (cond NULL: the likelihood's stencils, an
+ * unconditional pi_model_eval) take the null condition: labels −1, vectors zero. The host's
+ * return value goes to *rc. */
+static pi_status call_cond_host(const pi_model_t *m, const callback *cb, size_t n, const float *x,
+                                const double *t, const pi_cond_rows *cond, float *out, int *rc)
+{
+    if (cond != NULL) {
+        *rc = cb->cond_fn(n, m->dim, x, t, cond->labels, m->cond_dim, cond->vectors,
+                          cond->row_data, out, cb->user_data);
+        return PI_OK;
+    }
+    int32_t *labels = pi_alloc_array(n, sizeof *labels);
+    float *vectors = m->cond_dim > 0 ? pi_alloc_array(n * m->cond_dim, sizeof *vectors) : NULL;
+    if (labels == NULL || (m->cond_dim > 0 && vectors == NULL)) {
+        pi_free(labels);
+        pi_free(vectors);
+        return pi_fail(PI_ENOMEM, "model callback: out of memory for %zu null conditions", n);
+    }
+    for (size_t i = 0; i < n; i++)
+        labels[i] = PI_COND_NULL;
+    for (size_t i = 0; i < n * m->cond_dim; i++)
+        vectors[i] = 0.0f;
+    *rc = cb->cond_fn(n, m->dim, x, t, labels, m->cond_dim, vectors, NULL, out, cb->user_data);
+    pi_free(labels);
+    pi_free(vectors);
+    return PI_OK;
+}
 
 /* Call the host on n rows; out in the declared view. */
-static pi_status call_host(const pi_model_t *m, size_t n, const float *x, const double *t,
-                           float *out)
+static pi_status call_host_cond(const pi_model_t *m, size_t n, const float *x, const double *t,
+                                const pi_cond_rows *cond, float *out)
 {
     const callback *cb = m->impl;
     int rc = 0;
-    if (!cb->timestep) {
+    if (cb->fn == NULL) {
+        pi_status st = call_cond_host(m, cb, n, x, t, cond, out, &rc);
+        if (st != PI_OK)
+            return st;
+    } else if (!cb->timestep) {
         rc = cb->fn(n, m->dim, x, t, out, cb->user_data);
     } else {
         double tau[PI_CALLBACK_TIMESTEP_ROWS];
@@ -59,11 +91,16 @@ static pi_status call_host(const pi_model_t *m, size_t n, const float *x, const 
     return PI_OK;
 }
 
+static pi_status call_host(const pi_model_t *m, size_t n, const float *x, const double *t,
+                           float *out)
+{
+    return call_host_cond(m, n, x, t, NULL, out);
+}
+
 static pi_status cb_eval(const pi_model_t *m, size_t n, const float *x, const double *t,
                          float *out, const pi_eval_ctx *ctx)
 {
-    (void)ctx;
-    return call_host(m, n, x, t, out);
+    return call_host_cond(m, n, x, t, ctx != NULL ? ctx->cond : NULL, out);
 }
 
 /* Evaluate the score (double) at `rows` float points sharing time t. s: rows × d. */
@@ -369,4 +406,47 @@ pi_status pi_model_create_callback_timestep(const pi_sde_t *sde, size_t dim, pi_
     PI_CHECK_NULL(fn);
     PI_CHECK_NULL(out);
     return create_callback(__func__, sde, dim, view, fn, user_data, 1, out);
+}
+
+pi_status pi_model_create_callback_cond(const pi_sde_t *sde, size_t dim, pi_view view,
+                                        size_t classes, size_t cond_dim, int unconditional,
+                                        pi_model_cond_fn fn, void *user_data, pi_model_t **out)
+{
+    PI_CHECK_NULL(sde);
+    PI_CHECK_NULL(fn);
+    PI_CHECK_NULL(out);
+    if (dim == 0 || dim > PI_MAX_DIM)
+        return pi_fail(PI_EINVAL, "pi_model_create_callback_cond: dim must be in [1, 2^20], got %zu",
+                       dim);
+    if ((int)view < (int)PI_VIEW_SCORE || (int)view > (int)PI_VIEW_FLOW)
+        return pi_fail(PI_EINVAL,
+                       "pi_model_create_callback_cond: view must be PI_VIEW_SCORE, _EPS, _DENOISED "
+                       "_V or _FLOW (1..5), got %d",
+                       (int)view);
+    if (classes == 0 && cond_dim == 0)
+        return pi_fail(PI_EINVAL, "pi_model_create_callback_cond: classes or cond_dim must be >= 1 "
+                                  "(use pi_model_create_callback for an unconditional model)");
+    if (classes > PI_MAX_CLASSES || cond_dim > PI_MAX_COND_DIM)
+        return pi_fail(PI_EINVAL,
+                       "pi_model_create_callback_cond: classes must be in [0, %d] and cond_dim in "
+                       "[0, %d], got %zu and %zu",
+                       PI_MAX_CLASSES, PI_MAX_COND_DIM, classes, cond_dim);
+    if (unconditional != 0 && unconditional != 1)
+        return pi_fail(PI_EINVAL, "pi_model_create_callback_cond: unconditional must be 0 or 1, got %d",
+                       unconditional);
+    pi_model_t *m = NULL;
+    /* Arguments are valid: the unconditional constructor builds the model, its fn is replaced
+     * below. */
+    pi_status st = pi_model_create_callback(sde, dim, view, (pi_model_fn)(void (*)(void))fn,
+                                            user_data, &m);
+    if (st != PI_OK)
+        return st;
+    callback *cb = m->impl;
+    cb->fn = NULL;
+    cb->cond_fn = fn;
+    m->classes = classes;
+    m->cond_dim = cond_dim;
+    m->unconditional = unconditional;
+    *out = m;
+    return PI_OK;
 }

@@ -34,6 +34,11 @@ static pi_status mlp_eval(const pi_model_t *m, size_t n, const float *x, const d
         return pi_fail(PI_EINVAL, "pi_mlp_eval: workspace must hold %zu bytes",
                        pi_mlp_eval_workspace_bytes(m->impl, n));
     pi_mlp_noise noise = noise_of(m);
+    if (ctx->cond != NULL) {
+        pi_mlp_cond cond = {ctx->cond->labels, ctx->cond->vectors};
+        return pi_mlp_eval_cond(m->impl, &noise, n, x, t, &cond, out, ctx->workspace,
+                                ctx->workspace_bytes, ctx->threads, ctx->pool);
+    }
     return pi_mlp_eval(m->impl, &noise, n, x, t, out, ctx->workspace, ctx->workspace_bytes,
                        ctx->threads, ctx->pool);
 }
@@ -115,6 +120,15 @@ static pi_status mlp_forward_train(const pi_model_t *m, size_t n, const float *x
     return pi_mlp_forward_train(m->impl, &noise, n, x, t, out, ws, threads, pool);
 }
 
+static pi_status mlp_forward_train_cond(const pi_model_t *m, size_t n, const float *x,
+                                        const double *t, const pi_cond_rows *cond, float *out,
+                                        void *ws, int threads, pi_pool *pool)
+{
+    pi_mlp_noise noise = noise_of(m);
+    pi_mlp_cond c = {cond->labels, cond->vectors};
+    return pi_mlp_forward_train_cond(m->impl, &noise, n, x, t, &c, out, ws, threads, pool);
+}
+
 static pi_status mlp_backward(const pi_model_t *m, size_t n, const float *dout, float *grad,
                               void *ws, int threads, pi_pool *pool)
 {
@@ -150,6 +164,7 @@ static const struct pi_model_type mlp_type = {
     .train_workspace_bytes = mlp_train_workspace_bytes,
     .forward_train = mlp_forward_train,
     .backward = mlp_backward,
+    .forward_train_cond = mlp_forward_train_cond,
 };
 
 pi_mlp *pi_mlp_of(const pi_model_t *m)
@@ -208,6 +223,49 @@ pi_status pi_model_create_mlp(const pi_sde_t *sde, size_t dim, size_t hidden_wid
     pi_mlp_init(m->impl, 0);
     *out = m;
     return PI_OK;
+}
+
+/* Give an MLP model conditions (the network's first layer grows; re-initialised from its
+ * seed). The MLP always has the null condition: condition dropout in training teaches it. */
+static pi_status mlp_set_conditions(pi_model_t *m, size_t classes, size_t cond_dim)
+{
+    pi_status st = pi_mlp_set_conditions("pi_model_create_mlp_cond", m->impl, classes, cond_dim);
+    if (st != PI_OK)
+        return st;
+    m->classes = classes;
+    m->cond_dim = cond_dim;
+    m->unconditional = 1;
+    return PI_OK;
+}
+
+pi_status pi_model_create_mlp_cond(const pi_sde_t *sde, size_t dim, size_t hidden_width,
+                                   size_t hidden_layers, size_t classes, size_t cond_dim,
+                                   pi_model_t **out)
+{
+    PI_CHECK_NULL(out);
+    if (classes > PI_MAX_CLASSES || cond_dim > PI_MAX_COND_DIM || (classes == 0 && cond_dim == 0))
+        return pi_fail(PI_EINVAL,
+                       "pi_model_create_mlp_cond: classes must be in [0, %d] and cond_dim in "
+                       "[0, %d], not both 0 (use pi_model_create_mlp), got %zu and %zu",
+                       PI_MAX_CLASSES, PI_MAX_COND_DIM, classes, cond_dim);
+    pi_model_t *m = NULL;
+    pi_status st = pi_model_create_mlp(sde, dim, hidden_width, hidden_layers, &m);
+    if (st != PI_OK)
+        return st;
+    st = mlp_set_conditions(m, classes, cond_dim);
+    if (st != PI_OK) {
+        pi_model_destroy(m);
+        return st;
+    }
+    *out = m;
+    return PI_OK;
+}
+
+pi_status pi_mlp_model_set_conditions(pi_model_t *m, size_t classes, size_t cond_dim)
+{
+    if (classes == 0 && cond_dim == 0)
+        return PI_OK;
+    return mlp_set_conditions(m, classes, cond_dim);
 }
 
 /* Non-MLP models are a different kind of error than a NULL model. */
@@ -321,15 +379,22 @@ pi_status pi_model_mlp_set_preconditioning(pi_model_t *model, pi_precond mode, d
  *   u32 preconditioning mode (0 none, 1 EDM, 2 input): the 0.1 codes, each its 1.0 enum − 1
  *   u64 hidden width, u64 hidden layers, u64 features
  *   f64 sigma_data, u64 seed of the last initialisation, u64 parameter count
- *   f32 × parameter count (the flat vector)                                               */
+ *   f32 × parameter count (the flat vector)
+ * Version 2 (issue 15, conditional networks only; unconditional ones are still written as
+ * version 1, so older readers keep reading them): the same 64 bytes with version 2, then
+ *   u64 classes, u64 cond_dim (16 bytes), then the parameters (first layer with cond_in more
+ *   input columns, nn.h).                                                                 */
 #define MLP_PAYLOAD_VERSION 1u
+#define MLP_PAYLOAD_VERSION_COND 2u
 #define MLP_PAYLOAD_HEADER 64u
+#define MLP_PAYLOAD_COND 16u
 
 static pi_status mlp_write_payload(const pi_model_t *m, pi_file *file)
 {
     const pi_mlp *net = m->impl;
-    unsigned char head[MLP_PAYLOAD_HEADER];
-    pi_put_u32(head + 0, MLP_PAYLOAD_VERSION);
+    unsigned char head[MLP_PAYLOAD_HEADER + MLP_PAYLOAD_COND];
+    int cond = net->cond_in > 0;
+    pi_put_u32(head + 0, cond ? MLP_PAYLOAD_VERSION_COND : MLP_PAYLOAD_VERSION);
     pi_put_u32(head + 4, (uint32_t)net->embedding - 1u);
     pi_put_u32(head + 8, (uint32_t)net->output_view - 1u);
     pi_put_u32(head + 12, (uint32_t)net->precond - 1u);
@@ -339,7 +404,9 @@ static pi_status mlp_write_payload(const pi_model_t *m, pi_file *file)
     pi_put_f64(head + 40, net->sigma_data);
     pi_put_u64(head + 48, net->seed);
     pi_put_u64(head + 56, net->num_params);
-    pi_status st = pi_file_write(file, head, sizeof head);
+    pi_put_u64(head + 64, net->classes);
+    pi_put_u64(head + 72, net->cond_dim);
+    pi_status st = pi_file_write(file, head, cond ? sizeof head : MLP_PAYLOAD_HEADER);
     unsigned char chunk[4096];
     for (size_t i = 0; st == PI_OK && i < net->num_params; i += 1024) {
         size_t k = net->num_params - i < 1024 ? net->num_params - i : 1024;
@@ -365,9 +432,24 @@ pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned ch
     uint64_t features = pi_get_u64(payload + 32);
     double sigma_data = pi_get_f64(payload + 40);
     uint64_t seed = pi_get_u64(payload + 48), count = pi_get_u64(payload + 56);
-    if (version != MLP_PAYLOAD_VERSION)
-        return pi_fail(PI_EFORMAT, "MLP payload: version %u is not supported (expected 1)",
+    if (version != MLP_PAYLOAD_VERSION && version != MLP_PAYLOAD_VERSION_COND)
+        return pi_fail(PI_EFORMAT, "MLP payload: version %u is not supported (expected 1 or 2)",
                        version);
+    uint64_t classes = 0, cond_dim = 0;
+    size_t header = MLP_PAYLOAD_HEADER;
+    if (version == MLP_PAYLOAD_VERSION_COND) {
+        if (bytes < MLP_PAYLOAD_HEADER + MLP_PAYLOAD_COND)
+            return pi_fail(PI_EFORMAT, "MLP payload: %zu bytes, shorter than its %u-byte header",
+                           bytes, MLP_PAYLOAD_HEADER + MLP_PAYLOAD_COND);
+        classes = pi_get_u64(payload + 64);
+        cond_dim = pi_get_u64(payload + 72);
+        header += MLP_PAYLOAD_COND;
+        if (classes > PI_MAX_CLASSES || cond_dim > PI_MAX_COND_DIM || (classes == 0 && cond_dim == 0))
+            return pi_fail(PI_EFORMAT, "MLP payload: classes %llu and cond_dim %llu are not a "
+                                       "conditional network's",
+                           (unsigned long long)classes, (unsigned long long)cond_dim);
+    }
+    size_t cond_in = (classes > 0 ? (size_t)classes + 1 : 0) + (cond_dim > 0 ? (size_t)cond_dim + 1 : 0);
     if (embedding > 1)
         return pi_fail(PI_EFORMAT, "MLP payload: embedding kind %u is not 0 or 1", embedding);
     if (view > 2)
@@ -387,15 +469,16 @@ pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned ch
             PI_EFORMAT,
             "MLP payload: absurd shape (dim %zu, width %llu, layers %llu, features %llu)", dim,
             (unsigned long long)width, (unsigned long long)layers, (unsigned long long)features);
-    size_t expect = pi_mlp_count_params(dim, (size_t)width, (size_t)layers, (size_t)features);
+    size_t expect = pi_mlp_count_params_cond(dim, (size_t)width, (size_t)layers, (size_t)features,
+                                             cond_in);
     if (expect == 0 || count != expect)
         return pi_fail(PI_EFORMAT,
                        "MLP payload: parameter count %llu does not match the shape (expected %zu)",
                        (unsigned long long)count, expect);
-    if ((bytes - MLP_PAYLOAD_HEADER) / 4 != expect || (bytes - MLP_PAYLOAD_HEADER) % 4 != 0)
+    if ((bytes - header) / 4 != expect || (bytes - header) % 4 != 0)
         return pi_fail(PI_EFORMAT, "MLP payload: %zu bytes of weights, expected %zu",
-                       bytes - MLP_PAYLOAD_HEADER, 4 * expect);
-    const unsigned char *w = payload + MLP_PAYLOAD_HEADER;
+                       bytes - header, 4 * expect);
+    const unsigned char *w = payload + header;
     for (size_t i = 0; i < expect; i++) {
         if (!isfinite(pi_get_f32(w + 4 * i)))
             return pi_fail(PI_EFORMAT, "MLP payload: parameter %zu is not finite", i);
@@ -405,8 +488,12 @@ pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned ch
         pi_mlp_create_shaped(sde, dim, (size_t)width, (size_t)layers, (size_t)features,
                              (pi_embedding)(embedding + 1), (pi_view)(view + 1),
                              (pi_precond)(precond + 1), sigma_data, &m);
-    if (st != PI_OK)
+    if (st == PI_OK)
+        st = pi_mlp_model_set_conditions(m, (size_t)classes, (size_t)cond_dim);
+    if (st != PI_OK) {
+        pi_model_destroy(m);
         return st;
+    }
     pi_mlp *net = m->impl;
     for (size_t i = 0; i < expect; i++)
         net->params[i] = pi_get_f32(w + 4 * i);

@@ -14,4 +14,8 @@ pi_status pi_mlp_create_shaped(const pi_sde_t *sde, size_t dim, size_t width, si
                                size_t features, pi_embedding embedding, pi_view output_view,
                                pi_precond precond, double sigma_data, pi_model_t **out);
 
+/* Give an MLP model k classes and/or a condition vector (no-op for 0, 0); re-initialises
+ * its weights from the seed. */
+pi_status pi_mlp_model_set_conditions(pi_model_t *m, size_t classes, size_t cond_dim);
+
 #endif

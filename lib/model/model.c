@@ -220,6 +220,9 @@ pi_status pi_model_eval(const pi_model_t *model, pi_view view, size_t n, const f
         st = check_model_points(__func__, model, n, x, t);
     if (st != PI_OK)
         return st;
+    if (pi_model_is_conditional(model) && !model->unconditional)
+        return pi_fail(PI_EINVAL, "%s: the model has no unconditional branch; evaluate it with "
+                                  "pi_model_eval_cond", __func__);
     /* The view conversion reads x after the kind has written out. */
     uintptr_t xb = (uintptr_t)x, ob = (uintptr_t)out, bytes = n * model->dim * sizeof(float);
     if (xb < ob + bytes && ob < xb + bytes)
@@ -228,13 +231,109 @@ pi_status pi_model_eval(const pi_model_t *model, pi_view view, size_t n, const f
     st = aligned_alloc_block(pi_model_workspace_bytes(model, n), &ws, "pi_model_eval");
     if (st != PI_OK)
         return st;
-    pi_eval_ctx ctx = {ws.ptr, pi_model_workspace_bytes(model, n), model->threads, NULL};
+    pi_eval_ctx ctx = {ws.ptr, pi_model_workspace_bytes(model, n), model->threads, NULL, NULL};
     /* A serial model (host callback) runs on the caller: it needs no workers. */
     if (!model->type->serial)
         st = pi_model_pool(model, &ctx.pool);
     if (st == PI_OK)
         st = pi_model_eval_ctx(model, view, n, x, t, out, &ctx);
     pi_free(ws.raw);
+    return st;
+}
+
+/* ---- conditions (issue 15) ------------------------------------------------------------ */
+
+pi_status pi_model_check_conditions(const char *fn, const pi_model_t *m, size_t n,
+                                    const int32_t *labels, size_t cond_dim, const float *cond)
+{
+    if (!pi_model_is_conditional(m) && (labels != NULL || cond != NULL || cond_dim != 0))
+        return pi_fail(PI_EINVAL, "%s: the model takes no condition (a %s model without classes "
+                                  "or condition vector)", fn, m->type->name);
+    if (labels != NULL && m->classes == 0)
+        return pi_fail(PI_EINVAL, "%s: labels given but the model has no classes", fn);
+    if (cond_dim != m->cond_dim || (cond != NULL) != (cond_dim != 0))
+        return pi_fail(PI_EINVAL,
+                       "%s: cond_dim must be the model's condition length %zu with a non-NULL "
+                       "cond (or 0 with NULL), got cond_dim = %zu and cond %s",
+                       fn, m->cond_dim, cond_dim, cond != NULL ? "non-NULL" : "NULL");
+    for (size_t i = 0; labels != NULL && i < n; i++) {
+        int32_t l = labels[i];
+        if (l == PI_COND_NULL && m->unconditional)
+            continue;
+        if (l < 0 || (size_t)l >= m->classes)
+            return pi_fail(PI_EINVAL, "%s: labels[%zu] must be in [0, %zu)%s, got %ld", fn, i,
+                           m->classes, m->unconditional ? " or -1 (the null condition)" : "",
+                           (long)l);
+    }
+    size_t total = n * cond_dim;
+    size_t bad = cond != NULL ? pi_first_nonfinite_f(cond, total) : total;
+    if (bad < total)
+        return pi_fail(PI_EINVAL, "%s: cond must be finite, got %g at row %zu, column %zu", fn,
+                       (double)cond[bad], bad / cond_dim, bad % cond_dim);
+    return PI_OK;
+}
+
+pi_status pi_model_get_conditions(const pi_model_t *model, size_t *classes, size_t *cond_dim,
+                                  int *unconditional)
+{
+    PI_CHECK_NULL(model);
+    if (classes != NULL)
+        *classes = model->classes;
+    if (cond_dim != NULL)
+        *cond_dim = model->cond_dim;
+    if (unconditional != NULL)
+        *unconditional = pi_model_is_conditional(model) ? model->unconditional : 1;
+    return PI_OK;
+}
+
+pi_status pi_model_eval_cond(const pi_model_t *model, pi_view view, size_t n, const float *x,
+                             const double *t, const int32_t *labels, size_t cond_dim,
+                             const float *cond, void *const *row_data, float *out)
+{
+    PI_CHECK_NULL(model);
+    PI_CHECK_NULL(x);
+    PI_CHECK_NULL(t);
+    PI_CHECK_NULL(out);
+    pi_status st = check_view(__func__, view);
+    if (st == PI_OK)
+        st = check_model_points(__func__, model, n, x, t);
+    if (st == PI_OK)
+        st = pi_model_check_conditions(__func__, model, n, labels, cond_dim, cond);
+    if (st != PI_OK)
+        return st;
+    if (model->classes > 0 && labels == NULL && cond != NULL)
+        return pi_fail(PI_EINVAL, "%s: the model has classes; give labels with cond", __func__);
+    if (pi_model_is_conditional(model) && labels == NULL && cond == NULL && !model->unconditional)
+        return pi_fail(PI_EINVAL, "%s: the model has no unconditional branch; give labels or cond",
+                       __func__);
+    uintptr_t xb = (uintptr_t)x, ob = (uintptr_t)out, bytes = n * model->dim * sizeof(float);
+    if (xb < ob + bytes && ob < xb + bytes)
+        return pi_fail(PI_EINVAL, "%s: out must not overlap x", __func__);
+    /* Rows without labels are conditional rows (label 0 stands for "no classes") unless the
+     * caller gave nothing at all (then all rows take the null condition). */
+    int32_t *own_labels = NULL;
+    if (pi_model_is_conditional(model) && labels == NULL) {
+        own_labels = pi_alloc_array(n, sizeof *own_labels);
+        if (own_labels == NULL)
+            return pi_fail(PI_ENOMEM, "%s: out of memory", __func__);
+        for (size_t i = 0; i < n; i++)
+            own_labels[i] = cond != NULL ? 0 : PI_COND_NULL;
+    }
+    pi_cond_rows rows = {labels != NULL ? labels : own_labels, cond, row_data};
+    aligned_block ws;
+    st = aligned_alloc_block(pi_model_workspace_bytes(model, n), &ws, __func__);
+    if (st != PI_OK) {
+        pi_free(own_labels);
+        return st;
+    }
+    pi_eval_ctx ctx = {ws.ptr, pi_model_workspace_bytes(model, n), model->threads, NULL,
+                       pi_model_is_conditional(model) ? &rows : NULL};
+    if (!model->type->serial)
+        st = pi_model_pool(model, &ctx.pool);
+    if (st == PI_OK)
+        st = pi_model_eval_ctx(model, view, n, x, t, out, &ctx);
+    pi_free(ws.raw);
+    pi_free(own_labels);
     return st;
 }
 
@@ -325,7 +424,7 @@ static pi_status score_from_eval(const pi_model_t *m, const double *x, double t,
     }
     for (size_t j = 0; j < d; j++)
         buf[j] = (float)x[j];
-    pi_eval_ctx ctx = {ws.ptr, wsb, 1, NULL};
+    pi_eval_ctx ctx = {ws.ptr, wsb, 1, NULL, NULL};
     st = m->type->eval(m, 1, buf, &t, buf + d, &ctx);
     pi_sde_point p;
     if (st == PI_OK)
@@ -865,6 +964,20 @@ pi_status pi_model_forward_train(const pi_model_t *m, size_t n, const float *x, 
     if (st != PI_OK)
         return st;
     return m->type->forward_train(m, n, x, t, out, ws, threads, pool);
+}
+
+pi_status pi_model_forward_train_cond(const pi_model_t *m, size_t n, const float *x,
+                                      const double *t, const pi_cond_rows *cond, float *out,
+                                      void *ws, int threads, pi_pool *pool)
+{
+    if (cond == NULL || m == NULL || m->type->forward_train_cond == NULL)
+        return pi_model_forward_train(m, n, x, t, out, ws, threads, pool);
+    PI_CHECK_NULL(x);
+    PI_CHECK_NULL(t);
+    PI_CHECK_NULL(out);
+    PI_CHECK_NULL(ws);
+    PI_CHECK_SIZE(n);
+    return m->type->forward_train_cond(m, n, x, t, cond, out, ws, threads, pool);
 }
 
 pi_status pi_model_backward(const pi_model_t *m, size_t n, const float *dout, float *grad,

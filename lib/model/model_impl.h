@@ -10,11 +10,22 @@
 
 /* Per-call evaluation context: caller-owned scratch and the BLIS thread count. A model is
  * immutable and shared; all scratch comes from here so concurrent calls never collide. */
+/* Per-row conditions of one evaluation (issue 15), n rows like x. labels[i] is a class in
+ * [0, classes), or PI_COND_NULL for the null condition (the unconditional branch); a model
+ * with classes = 0 reads 0 for a conditional row. vectors: n × cond_dim (NULL when
+ * cond_dim = 0), zero on null rows. row_data: the host's per-row pointers, or NULL. */
+typedef struct pi_cond_rows {
+    const int32_t *labels;
+    const float *vectors;
+    void *const *row_data;
+} pi_cond_rows;
+
 typedef struct pi_eval_ctx {
     void *workspace;       /* >= pi_model_workspace_bytes(model, n) bytes, 64-byte aligned */
     size_t workspace_bytes;
     int threads;           /* BLIS threads for this call (>= 1) */
     pi_pool *pool;         /* rows in parallel on this pool; NULL: on the calling thread */
+    const pi_cond_rows *cond; /* NULL: every row has the null condition (or the model has none) */
 } pi_eval_ctx;
 
 struct pi_model_type {
@@ -66,6 +77,11 @@ struct pi_model_type {
                                float *out, void *ws, int threads, pi_pool *pool);
     pi_status (*backward)(const pi_model_t *m, size_t n, const float *dout, float *grad,
                           void *ws, int threads, pi_pool *pool);
+    /* Conditional kinds: forward_train with per-row conditions (NULL: all null). NULL for
+     * kinds without conditions. */
+    pi_status (*forward_train_cond)(const pi_model_t *m, size_t n, const float *x,
+                                    const double *t, const pi_cond_rows *cond, float *out,
+                                    void *ws, int threads, pi_pool *pool);
 };
 
 struct pi_model {
@@ -76,7 +92,23 @@ struct pi_model {
     int threads;         /* default BLIS threads for the public eval functions */
     void *impl;          /* kind-specific state */
     pi_lazy_pool pool;   /* `threads` workers for the public functions, made at first use */
+    /* Conditions (issue 15): classes k (0: none), condition-vector length c (0: none), and
+     * whether the model has the null condition (an unconditional branch, for guidance). */
+    size_t classes, cond_dim;
+    int unconditional;
 };
+
+/* 1 if the model takes a condition (classes or a condition vector). */
+static inline int pi_model_is_conditional(const pi_model_t *m)
+{
+    return m->classes > 0 || m->cond_dim > 0;
+}
+
+/* Check n rows of caller conditions against the model (labels in [0, k) or, where the model
+ * has a null branch, −1; cond_dim equal to the model's; vectors finite). `fn` names the
+ * public function in the message. Any of labels, cond, row_data may be NULL. */
+pi_status pi_model_check_conditions(const char *fn, const pi_model_t *m, size_t n,
+                                    const int32_t *labels, size_t cond_dim, const float *cond);
 
 /* Common construction (model.c): allocate a model of the given type bound to a copy of sde. */
 pi_status pi_model_alloc(const struct pi_model_type *type, const pi_sde_t *sde, size_t dim,
@@ -139,6 +171,10 @@ pi_status pi_model_forward_train(const pi_model_t *m, size_t n, const float *x, 
                                  float *out, void *ws, int threads, pi_pool *pool);
 pi_status pi_model_backward(const pi_model_t *m, size_t n, const float *dout, float *grad,
                             void *ws, int threads, pi_pool *pool);
+/* pi_model_forward_train with per-row conditions (cond NULL: as pi_model_forward_train). */
+pi_status pi_model_forward_train_cond(const pi_model_t *m, size_t n, const float *x,
+                                      const double *t, const pi_cond_rows *cond, float *out,
+                                      void *ws, int threads, pi_pool *pool);
 
 /* ---- model files (model_file.c frames header, SDE and checksum; kinds own payloads) ---- */
 /* Rebuild a model of each kind from the payload its write_payload produced. They validate

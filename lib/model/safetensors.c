@@ -17,7 +17,10 @@
  *   format "pathint-mlp" (PyTorch's own writers put "pt": also accepted), dim,
  *   hidden_width, hidden_layers, features,
  *   embedding "log_sigma" | "time", output_view "score" | "eps" | "denoised",
- *   preconditioning "0" | "1" | "2" (pi_precond), sigma_data (decimal).
+ *   preconditioning "0" | "1" | "2" (pi_precond), sigma_data (decimal),
+ *   classes, cond_dim (issue 15; absent = 0): a conditional network's first layer has
+ *   cond_in = (classes ? classes + 1 : 0) + (cond_dim ? cond_dim + 1 : 0) more input columns
+ *   after the embedding (nn.h), so features = in_0 − dim − cond_in.
  * On load the metadata is optional (defaults: log_sigma, eps, off, 0.5); keys present must
  * agree with the shapes, unknown keys are ignored. dtypes F32 (written), F64, F16 and BF16
  * (read, converted to float; non-finite values are rejected).
@@ -58,6 +61,7 @@ typedef struct st_meta {
     char precond[ST_MAX_STRING], sigma_data[ST_MAX_STRING];
     char dim[ST_MAX_STRING], width[ST_MAX_STRING], layers[ST_MAX_STRING], features[ST_MAX_STRING];
     char sde[ST_MAX_STRING], sde_steps[ST_MAX_STRING]; /* issue 14: the SDE kind it was trained on */
+    char classes[ST_MAX_STRING], cond_dim[ST_MAX_STRING];
 } st_meta;
 
 /* The SDE kinds by the metadata name written on save ("sde"); checked against the caller's
@@ -355,7 +359,8 @@ static pi_status parse_metadata(st_parser *ps, st_meta *meta)
                  {"sigma_data", meta->sigma_data},   {"dim", meta->dim},
                  {"hidden_width", meta->width},      {"hidden_layers", meta->layers},
                  {"features", meta->features},       {"sde", meta->sde},
-                 {"sde_steps", meta->sde_steps}};
+                 {"sde_steps", meta->sde_steps},     {"classes", meta->classes},
+                 {"cond_dim", meta->cond_dim}};
     for (;;) {
         st = parse_string(ps, key);
         if (st == PI_OK)
@@ -535,7 +540,16 @@ static pi_status build_model(const char *path, const pi_sde_t *sde, st_tensor *t
     const st_tensor *w0 = by_layer[0], *wl = by_layer[2 * layers];
     if (w0->rank != 2 || wl->rank != 2)
         return BAD("%s: weights must have rank 2", path);
-    uint64_t width = w0->shape[0], in = w0->shape[1], dim = wl->shape[0];
+    uint64_t width = w0->shape[0], in_all = w0->shape[1], dim = wl->shape[0];
+    size_t classes = 0, cond_dim = 0;
+    if (!meta_size(meta->classes, &classes) || !meta_size(meta->cond_dim, &cond_dim) ||
+        classes > PI_MAX_CLASSES || cond_dim > PI_MAX_COND_DIM)
+        return BAD("%s: metadata classes/cond_dim must be integers in [0, 65536]", path);
+    uint64_t cond_in = (classes > 0 ? classes + 1 : 0) + (cond_dim > 0 ? cond_dim + 1 : 0);
+    if (in_all < cond_in)
+        return BAD("%s: net.0.weight has %llu inputs, fewer than the %llu condition columns", path,
+                   (unsigned long long)in_all, (unsigned long long)cond_in);
+    uint64_t in = in_all - cond_in;
     if (dim == 0 || dim > PI_MAX_DIM || width == 0 || width > PI_MLP_MAX_WIDTH || in <= dim ||
         in - dim < 2 || in - dim > PI_MLP_MAX_FEATURES || (in - dim) % 2 != 0)
         return BAD("%s: shapes give dim %llu, width %llu, %llu inputs: need width in [1, 65536] "
@@ -544,7 +558,7 @@ static pi_status build_model(const char *path, const pi_sde_t *sde, st_tensor *t
                    (unsigned long long)in);
     size_t features = (size_t)(in - dim);
     for (size_t l = 0; l <= layers; l++) {
-        uint64_t o = l == layers ? dim : width, i = l == 0 ? in : width;
+        uint64_t o = l == layers ? dim : width, i = l == 0 ? in_all : width;
         const st_tensor *w = by_layer[2 * l], *b = by_layer[2 * l + 1];
         if (w->rank != 2 || w->shape[0] != o || w->shape[1] != i)
             return BAD("%s: net.%zu.weight must have shape [%llu, %llu]", path, 2 * l,
@@ -553,7 +567,8 @@ static pi_status build_model(const char *path, const pi_sde_t *sde, st_tensor *t
             return BAD("%s: net.%zu.bias must have shape [%llu]", path, 2 * l,
                        (unsigned long long)o);
     }
-    size_t nparams = pi_mlp_count_params((size_t)dim, (size_t)width, layers, features);
+    size_t nparams = pi_mlp_count_params_cond((size_t)dim, (size_t)width, layers, features,
+                                              (size_t)cond_in);
     if (nparams == 0)
         return BAD("%s: network too large", path);
     /* Every byte range matches its shape and dtype, and together they tile the data. */
@@ -632,8 +647,12 @@ static pi_status build_model(const char *path, const pi_sde_t *sde, st_tensor *t
     pi_model_t *m = NULL;
     pi_status st = pi_mlp_create_shaped(sde, (size_t)dim, (size_t)width, layers, features,
                                         embedding, view, precond, sigma_data, &m);
-    if (st != PI_OK)
+    if (st == PI_OK)
+        st = pi_mlp_model_set_conditions(m, classes, cond_dim);
+    if (st != PI_OK) {
+        pi_model_destroy(m);
         return st;
+    }
     pi_mlp *net = m->impl;
     for (size_t l = 0; l <= layers; l++)
         for (int bias = 0; bias <= 1; bias++) {
@@ -746,12 +765,16 @@ pi_status pi_model_save_safetensors(const pi_model_t *model, const char *path)
                             "\"hidden_width\":\"%zu\",\"hidden_layers\":\"%zu\","
                             "\"features\":\"%zu\",\"embedding\":\"%s\",\"output_view\":\"%s\","
                             "\"preconditioning\":\"%d\",\"sigma_data\":\"%s\","
-                            "\"sde\":\"%s\",\"sde_steps\":\"%zu\"}",
+                            "\"sde\":\"%s\",\"sde_steps\":\"%zu\"",
                             net->dim, net->width, net->layers, net->features,
                             net->embedding == PI_EMBEDDING_TIME ? "time" : "log_sigma",
                             views[net->output_view - 1], (int)net->precond - 1, sigma_text,
                             sde_meta_name(model->sde.kind),
                             model->sde.kind == PI_SDE_KIND_DISCRETE ? model->sde.discrete_n : (size_t)0);
+    if (net->cond_in > 0)
+        len += (size_t)snprintf(header + len, cap - len, ",\"classes\":\"%zu\",\"cond_dim\":\"%zu\"",
+                                net->classes, net->cond_dim);
+    header[len++] = '}';
     size_t off = 0;
     for (size_t l = 0; l <= net->layers; l++) {
         size_t o = pi_mlp_layer_out(net, l), i = pi_mlp_layer_in(net, l);

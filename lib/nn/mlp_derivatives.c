@@ -238,6 +238,7 @@ static pi_status propagate(const pi_mlp *net, const pi_mlp_noise *noise, const d
     for (size_t i = 0; i < d; i++)
         input[i] = c * x[i];
     pi_mlp_embed(net, row.emb_value, input + d);
+    pi_mlp_null_condition_d(net, input + d + net->features);
     /* First layer: value from the input row, first derivatives from the seeds, rest zero. */
     const float *w0 = net->params;
     const float *b0 = w0 + w * net->in;

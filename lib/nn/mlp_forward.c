@@ -74,14 +74,36 @@ pi_status pi_mlp_row_scalars(const pi_mlp *net, const pi_mlp_noise *noise, doubl
     return PI_OK;
 }
 
-/* Fill rows[0..n) and the network input X (n × in) for rows of x and t. The embedding of a row
- * with the same t as the previous row is copied, not recomputed (samplers use one t). */
+/* The condition columns of one row (nn.h): onehot(y) with the null class k, then [c, present]. */
+static void condition_inputs(const pi_mlp *net, const pi_mlp_cond *cond, size_t row, float *dst)
+{
+    int32_t label = cond != NULL && cond->labels != NULL ? cond->labels[row] : -1;
+    int present = label >= 0;
+    if (net->classes > 0) {
+        for (size_t k = 0; k <= net->classes; k++)
+            dst[k] = 0.0f;
+        dst[present ? (size_t)label : net->classes] = 1.0f;
+        dst += net->classes + 1;
+    }
+    if (net->cond_dim > 0) {
+        const float *v = present && cond->vectors != NULL ? cond->vectors + row * net->cond_dim : NULL;
+        for (size_t j = 0; j < net->cond_dim; j++)
+            dst[j] = v != NULL ? v[j] : 0.0f;
+        dst[net->cond_dim] = present ? 1.0f : 0.0f;
+    }
+}
+
+/* Fill rows[0..n) and the network input X (n × in) for rows of x and t (and conditions from
+ * row r0 of cond). The embedding of a row with the same t as the previous row is copied, not
+ * recomputed (samplers use one t). */
 static void prepare_inputs(const pi_mlp *net, size_t n, const float *x, const double *t,
-                           const pi_mlp_row *rows, float *input)
+                           const pi_mlp_row *rows, const pi_mlp_cond *cond, size_t r0, float *input)
 {
     size_t d = net->dim, in = net->in, fe = net->features;
     for (size_t r = 0; r < n; r++) {
         float *dst = input + r * in;
+        if (net->cond_in > 0)
+            condition_inputs(net, cond, r0 + r, dst + d + fe);
         float c = (float)rows[r].in_scale;
         for (size_t j = 0; j < d; j++)
             dst[j] = c * x[r * d + j];
@@ -171,6 +193,8 @@ typedef struct eval_job {
     pi_mlp_row *rows;
     float *input, *buf_a, *buf_b;
     int blis_threads;
+    const pi_mlp_cond *cond; /* conditions of the whole call */
+    size_t block_r0;         /* first row of the block in the call */
 } eval_job;
 
 static void eval_task(void *ctx, size_t task)
@@ -190,7 +214,8 @@ static void eval_task(void *ctx, size_t task)
         else
             (void)pi_mlp_row_scalars(net, job->noise, t[r], &rows[r]); /* checked by the caller */
     }
-    prepare_inputs(net, nr, job->x + r0 * d, t, rows, job->input + r0 * net->in);
+    prepare_inputs(net, nr, job->x + r0 * d, t, rows, job->cond, job->block_r0 + r0,
+                   job->input + r0 * net->in);
     const float *h = run_hidden(net, nr, job->input + r0 * net->in, job->buf_a + r0 * net->width,
                                 job->buf_b + r0 * net->width, NULL, job->blis_threads);
     run_output(net, nr, h, job->x + r0 * d, rows, job->out + r0 * d, job->blis_threads);
@@ -222,6 +247,13 @@ pi_status pi_mlp_eval(const pi_mlp *net, const pi_mlp_noise *noise, size_t n, co
                       const double *t, float *out, void *ws, size_t ws_bytes, int threads,
                       pi_pool *pool)
 {
+    return pi_mlp_eval_cond(net, noise, n, x, t, NULL, out, ws, ws_bytes, threads, pool);
+}
+
+pi_status pi_mlp_eval_cond(const pi_mlp *net, const pi_mlp_noise *noise, size_t n, const float *x,
+                           const double *t, const pi_mlp_cond *cond, float *out, void *ws,
+                           size_t ws_bytes, int threads, pi_pool *pool)
+{
     if (n == 0)
         return PI_OK;
     if (ws == NULL || ws_bytes < pi_mlp_eval_workspace_bytes(net, n))
@@ -248,6 +280,7 @@ pi_status pi_mlp_eval(const pi_mlp *net, const pi_mlp_noise *noise, size_t n, co
     job.input = (float *)(base + rows_b);
     job.buf_a = (float *)(base + rows_b + in_b);
     job.buf_b = (float *)(base + rows_b + in_b + hid_b);
+    job.cond = cond;
     if (threads < 1)
         threads = 1;
     for (size_t r0 = 0; r0 < n; r0 += block) {
@@ -255,6 +288,7 @@ pi_status pi_mlp_eval(const pi_mlp *net, const pi_mlp_noise *noise, size_t n, co
         job.x = x + r0 * net->dim;
         job.t = t + r0;
         job.out = out + r0 * net->dim;
+        job.block_r0 = r0;
         size_t workers;
         pi_mlp_split(job.nb, threads, PI_MLP_MAX_WORKERS, &workers, &job.blis_threads);
         job.chunk = (job.nb + workers - 1) / workers;
@@ -320,6 +354,7 @@ typedef struct train_forward_job {
     const double *t;
     float *out;
     int blis_threads;
+    const pi_mlp_cond *cond;
 } train_forward_job;
 
 static void train_forward_task(void *ctx, size_t task)
@@ -334,7 +369,7 @@ static void train_forward_task(void *ctx, size_t task)
     pi_mlp_train_layout slice = *job->lay;
     slice.hidden_offset = r0 * net->width;
     float *input = slice.input + r0 * net->in;
-    prepare_inputs(net, nr, job->x + r0 * d, job->t + r0, slice.rows + r0, input);
+    prepare_inputs(net, nr, job->x + r0 * d, job->t + r0, slice.rows + r0, job->cond, r0, input);
     const float *h = run_hidden(net, nr, input, NULL, NULL, &slice, job->blis_threads);
     run_output(net, nr, h, job->x + r0 * d, slice.rows + r0, job->out + r0 * d, job->blis_threads);
 }
@@ -342,6 +377,13 @@ static void train_forward_task(void *ctx, size_t task)
 pi_status pi_mlp_forward_train(const pi_mlp *net, const pi_mlp_noise *noise, size_t n,
                                const float *x, const double *t, float *out, void *ws,
                                int threads, pi_pool *pool)
+{
+    return pi_mlp_forward_train_cond(net, noise, n, x, t, NULL, out, ws, threads, pool);
+}
+
+pi_status pi_mlp_forward_train_cond(const pi_mlp *net, const pi_mlp_noise *noise, size_t n,
+                                    const float *x, const double *t, const pi_mlp_cond *cond,
+                                    float *out, void *ws, int threads, pi_pool *pool)
 {
     PI_CHECK_NULL(net);
     PI_CHECK_NULL(noise);
@@ -361,7 +403,7 @@ pi_status pi_mlp_forward_train(const pi_mlp *net, const pi_mlp_noise *noise, siz
         if (st != PI_OK)
             return st;
     }
-    train_forward_job job = {net, &lay, n, 0, x, t, out, 1};
+    train_forward_job job = {net, &lay, n, 0, x, t, out, 1, cond};
     size_t workers;
     pi_mlp_split(n, threads, PI_MLP_TRAIN_WORKERS, &workers, &job.blis_threads);
     job.chunk = (n + workers - 1) / workers;

@@ -25,6 +25,19 @@ typedef struct pi_mlp_row {
 /* The scalars of a row at t, (α, σ) from noise; PI_EINVAL unless α > 0 and σ > 0. */
 pi_status pi_mlp_row_scalars(const pi_mlp *net, const pi_mlp_noise *noise, double t,
                              pi_mlp_row *row);
+/* The condition columns of the null condition (cond_in doubles; nn.h): the derivatives in x
+ * are those of the unconditional branch. */
+static inline void pi_mlp_null_condition_d(const pi_mlp *net, double *dst)
+{
+    size_t o = 0;
+    if (net->classes > 0) {
+        for (size_t k = 0; k <= net->classes; k++)
+            dst[k] = k == net->classes ? 1.0 : 0.0;
+        o = net->classes + 1;
+    }
+    for (size_t j = 0; net->cond_dim > 0 && j <= net->cond_dim; j++)
+        dst[o + j] = 0.0;
+}
 /* Embedding of u: features values [sin(ω_k u)]_k then [cos(ω_k u)]_k, k < features/2. */
 void pi_mlp_embed(const pi_mlp *net, double u, double *emb);
 

@@ -8,11 +8,18 @@
 
 size_t pi_mlp_count_params(size_t dim, size_t width, size_t layers, size_t features)
 {
+    return pi_mlp_count_params_cond(dim, width, layers, features, 0);
+}
+
+size_t pi_mlp_count_params_cond(size_t dim, size_t width, size_t layers, size_t features,
+                                size_t cond_in)
+{
     if (dim == 0 || width == 0 || layers == 0 || dim > PI_MAX_DIM || width > PI_MLP_MAX_WIDTH ||
-        layers > PI_MLP_MAX_LAYERS || features > PI_MLP_MAX_FEATURES)
+        layers > PI_MLP_MAX_LAYERS || features > PI_MLP_MAX_FEATURES ||
+        cond_in > PI_MAX_CLASSES + PI_MAX_COND_DIM + 2)
         return 0;
     /* All factors are bounded above, so these products fit in 64 bits. */
-    size_t in = dim + features;
+    size_t in = dim + features + cond_in;
     size_t total = width * (in + 1) + (layers - 1) * width * (width + 1) + dim * (width + 1);
     return total > PI_MLP_MAX_PARAMS ? 0 : total;
 }
@@ -89,7 +96,8 @@ pi_status pi_mlp_set_features(const char *who, pi_mlp *net, size_t features)
 {
     if (features == net->features)
         return PI_OK;
-    size_t count = pi_mlp_count_params(net->dim, net->width, net->layers, features);
+    size_t count = pi_mlp_count_params_cond(net->dim, net->width, net->layers, features,
+                                            net->cond_in);
     if (count == 0)
         return pi_fail(PI_EINVAL, "%s: features %zu make the network too large", who, features);
     float *params = pi_alloc_array(count, sizeof(float));
@@ -99,7 +107,32 @@ pi_status pi_mlp_set_features(const char *who, pi_mlp *net, size_t features)
     net->params = params;
     net->num_params = count;
     net->features = features;
-    net->in = net->dim + features;
+    net->in = net->dim + features + net->cond_in;
+    pi_mlp_init(net, net->seed);
+    return PI_OK;
+}
+
+pi_status pi_mlp_set_conditions(const char *who, pi_mlp *net, size_t classes, size_t cond_dim)
+{
+    if (classes > PI_MAX_CLASSES || cond_dim > PI_MAX_COND_DIM)
+        return pi_fail(PI_EINVAL, "%s: classes must be in [0, %d] and cond_dim in [0, %d], got %zu "
+                                  "and %zu", who, PI_MAX_CLASSES, PI_MAX_COND_DIM, classes, cond_dim);
+    size_t cond_in = (classes > 0 ? classes + 1 : 0) + (cond_dim > 0 ? cond_dim + 1 : 0);
+    size_t count = pi_mlp_count_params_cond(net->dim, net->width, net->layers, net->features,
+                                            cond_in);
+    if (count == 0)
+        return pi_fail(PI_EINVAL, "%s: %zu classes and cond_dim %zu make the network too large",
+                       who, classes, cond_dim);
+    float *params = pi_calloc(count, sizeof(float));
+    if (params == NULL)
+        return pi_fail(PI_ENOMEM, "%s: out of memory", who);
+    pi_free(net->params);
+    net->params = params;
+    net->num_params = count;
+    net->classes = classes;
+    net->cond_dim = cond_dim;
+    net->cond_in = cond_in;
+    net->in = net->dim + net->features + cond_in;
     pi_mlp_init(net, net->seed);
     return PI_OK;
 }

@@ -10,7 +10,15 @@
  *   u  = ln(σ̃)/4 (PI_EMBEDDING_LOG_SIGMA, EDM's c_noise) or u = t (PI_EMBEDDING_TIME)
  *   emb(u) = [sin(ω_0 u) … sin(ω_{h−1} u), cos(ω_0 u) … cos(ω_{h−1} u)],  h = features/2,
  *            ω_k = 64^(k/(h−1)) (geometric from 1 to 64; ω_0 = 1 when h = 1)
- *   h_0 = [z, emb(u)]  (in = dim + features values)
+ *   h_0 = [z, emb(u), cond]  (in = dim + features + cond_in values)
+ * Conditions (issue 15; cond_in = 0 for an unconditional network): with k classes,
+ *   onehot(y) of k + 1 values, y in [0, k) or y = k for the null condition; with a
+ *   condition vector of c values, [c, present] (present = 1, or c = 0 and present = 0 for the
+ *   null condition): cond = [onehot(y)?, c?, present?], cond_in = (k ? k + 1 : 0) + (c ? c + 1 : 0).
+ *   So the first layer's pre-activation is W_x z + W_e emb(u) + E[y] + W_c c + p·present + b:
+ *   a learned class embedding E (the one-hot columns of W_1, one row per class plus the null
+ *   class) and a linear projection of the condition vector are added to the time embedding's
+ *   projection, the way EDM adds its class embedding to its noise embedding.
  *   h_l = SiLU(W_l h_{l−1} + b_l),  l = 1 … L  (width W, SiLU(a) = a/(1 + e^−a))
  *   F   = W_{L+1} h_L + b_{L+1}     (dim values)
  * Output. Without EDM preconditioning (PI_PRECOND_NONE, PI_PRECOND_INPUT) the native output
@@ -41,7 +49,9 @@
 typedef struct pi_mlp {
     size_t dim, width, layers; /* layers = number of hidden layers L; L + 1 Linear layers */
     size_t features;           /* even, >= 2 */
-    size_t in;                 /* dim + features */
+    size_t in;                 /* dim + features + cond_in */
+    size_t classes, cond_dim;  /* conditions (issue 15): 0, 0 for an unconditional network */
+    size_t cond_in;            /* (classes ? classes + 1 : 0) + (cond_dim ? cond_dim + 1 : 0) */
     pi_embedding embedding;
     pi_view output_view; /* SCORE, EPS or DENOISED */
     pi_precond precond;  /* none, EDM, or input scaling only */
@@ -50,6 +60,14 @@ typedef struct pi_mlp {
     size_t num_params;
     float *params;
 } pi_mlp;
+
+/* Per-row conditions of a batch (issue 15): labels[i] in [0, classes) or −1 for the null
+ * condition; vectors: n × cond_dim or NULL (ignored on null rows). A NULL pi_mlp_cond makes
+ * every row null. */
+typedef struct pi_mlp_cond {
+    const int32_t *labels;
+    const float *vectors;
+} pi_mlp_cond;
 
 /* (α(t), σ(t)) of the forward process at t, supplied by the network's owner. */
 typedef struct pi_mlp_noise {
@@ -70,6 +88,13 @@ static inline size_t pi_mlp_layer_out(const pi_mlp *net, size_t l)
 size_t pi_mlp_weight_offset(const pi_mlp *net, size_t l);
 /* Number of parameters of a shape (0 if it is out of bounds or over PI_MLP_MAX_PARAMS). */
 size_t pi_mlp_count_params(size_t dim, size_t width, size_t layers, size_t features);
+/* The same with cond_in extra input columns (conditions). */
+size_t pi_mlp_count_params_cond(size_t dim, size_t width, size_t layers, size_t features,
+                                size_t cond_in);
+/* Give the network k classes and/or a condition vector of c values: the first layer changes
+ * shape, so the parameters are reallocated and re-initialised from the last seed. Unchanged
+ * on failure. */
+pi_status pi_mlp_set_conditions(const char *who, pi_mlp *net, size_t classes, size_t cond_dim);
 /* A network of the given shape and options with zero weights and seed 0. The shape must
  * satisfy pi_mlp_count_params() > 0 (PI_EINVAL otherwise); `who` names the caller in
  * messages. */
@@ -95,6 +120,10 @@ size_t pi_mlp_eval_workspace_bytes(const pi_mlp *net, size_t n);
 pi_status pi_mlp_eval(const pi_mlp *net, const pi_mlp_noise *noise, size_t n, const float *x,
                       const double *t, float *out, void *ws, size_t ws_bytes, int threads,
                       pi_pool *pool);
+/* pi_mlp_eval with per-row conditions (cond NULL: all rows null). */
+pi_status pi_mlp_eval_cond(const pi_mlp *net, const pi_mlp_noise *noise, size_t n, const float *x,
+                           const double *t, const pi_mlp_cond *cond, float *out, void *ws,
+                           size_t ws_bytes, int threads, pi_pool *pool);
 
 /* ---- training (mlp_forward.c, mlp_backward.c) ------------------------------------------ */
 /* Scratch for a training forward + backward on `batch` rows (activations kept); 0 if
@@ -108,6 +137,10 @@ size_t pi_mlp_train_workspace_bytes(const pi_mlp *net, size_t batch);
 pi_status pi_mlp_forward_train(const pi_mlp *net, const pi_mlp_noise *noise, size_t n,
                                const float *x, const double *t, float *out, void *ws,
                                int threads, pi_pool *pool);
+/* pi_mlp_forward_train with per-row conditions (cond NULL: all rows null). */
+pi_status pi_mlp_forward_train_cond(const pi_mlp *net, const pi_mlp_noise *noise, size_t n,
+                                    const float *x, const double *t, const pi_mlp_cond *cond,
+                                    float *out, void *ws, int threads, pi_pool *pool);
 /* Backward pass: grad (num_params floats) = Σ_rows ∂(Σ dout · out)/∂θ for the last
  * pi_mlp_forward_train on ws (same n). grad is overwritten. No allocation. The row split
  * sums per-worker partial gradients in worker order: bitwise reproducible for a fixed

@@ -20,6 +20,7 @@ static pi_status work_rows(pi_run *run, int w, pi_rows_fn fn, void *ctx)
     size_t chunk = run->s->worker_chunk;
     for (size_t r0 = lo; r0 < hi; r0 += chunk) {
         size_t r1 = r0 + chunk < hi ? r0 + chunk : hi;
+        run->workers[w].row0 = r0; /* conditions of the chunk's rows (guidance.c) */
         pi_status st = fn(run, r0, r1, &run->workers[w], ctx);
         if (st != PI_OK)
             return st;
@@ -57,9 +58,11 @@ pi_status pi_sampler_pool(pi_sampler_t *s, pi_pool **out)
 pi_status pi_run_eval(pi_run *run, pi_worker *w, pi_view view, size_t rows, const float *in,
                       double t)
 {
+    if (pi_model_is_conditional(run->model))
+        return pi_run_eval_conditional(run, w, view, rows, in, t);
     for (size_t i = 0; i < rows; i++)
         w->tvec[i] = t;
-    pi_eval_ctx ctx = {w->workspace, w->workspace_bytes, 1, NULL};
+    pi_eval_ctx ctx = {w->workspace, w->workspace_bytes, 1, NULL, NULL};
     return pi_model_eval_ctx(run->model, view, rows, in, w->tvec, w->fout, &ctx);
 }
 
@@ -72,8 +75,10 @@ void pi_run_noise(const pi_run *run, uint32_t stream, size_t row, uint32_t step_
 
 void pi_sampler_release_workspace(pi_sampler_t *s)
 {
-    for (int w = 0; w < s->workers_count; w++)
+    for (int w = 0; w < s->workers_count; w++) {
         pi_free(s->workers[w].block);
+        pi_free(s->workers[w].gblock);
+    }
     pi_free(s->workers);
     s->workers = NULL;
     s->workers_count = 0;
@@ -98,15 +103,19 @@ static pi_status ensure_workers(pi_sampler_t *s, int count, size_t chunk)
 {
     if (s->workers_count == count && s->worker_chunk == chunk)
         return PI_OK;
-    for (int w = 0; w < s->workers_count; w++)
+    for (int w = 0; w < s->workers_count; w++) {
         pi_free(s->workers[w].block);
+        pi_free(s->workers[w].gblock);
+    }
     pi_free(s->workers);
     s->workers = NULL;
     s->workers_count = 0;
     s->worker_chunk = 0;
     size_t d = s->dim;
     size_t cd = chunk * d;
-    size_t ws = round64(pi_model_workspace_bytes(s->model, chunk));
+    /* A conditional model may be evaluated on a guided batch of 2 × chunk rows. */
+    size_t gbytes = pi_guidance_buffer_bytes(s, chunk);
+    size_t ws = round64(pi_model_workspace_bytes(s->model, gbytes > 0 ? 2 * chunk : chunk));
     size_t doubles = chunk + (size_t)(1 + PI_WORKER_BUFFERS) * cd;
     size_t bytes = 64 + ws + doubles * sizeof(double) + 2 * cd * sizeof(float);
     pi_worker *workers = pi_calloc((size_t)count, sizeof *workers);
@@ -115,9 +124,14 @@ static pi_status ensure_workers(pi_sampler_t *s, int count, size_t chunk)
     for (int w = 0; w < count; w++) {
         pi_worker *wk = &workers[w];
         wk->block = pi_malloc(bytes);
-        if (wk->block == NULL) {
-            for (int v = 0; v < w; v++)
+        wk->gblock = gbytes > 0 ? pi_malloc(gbytes) : NULL;
+        if (wk->block == NULL || (gbytes > 0 && wk->gblock == NULL)) {
+            pi_free(wk->block);
+            pi_free(wk->gblock);
+            for (int v = 0; v < w; v++) {
                 pi_free(workers[v].block);
+                pi_free(workers[v].gblock);
+            }
             pi_free(workers);
             return pi_fail(PI_ENOMEM, "sampler: out of memory for %zu bytes of worker scratch", bytes);
         }
@@ -137,6 +151,8 @@ static pi_status ensure_workers(pi_sampler_t *s, int count, size_t chunk)
         float *fp = (float *)(void *)dp;
         wk->fin = fp;
         wk->fout = fp + cd;
+        if (gbytes > 0)
+            pi_guidance_buffer_layout(s, chunk, wk->gblock, wk);
     }
     s->workers = workers;
     s->workers_count = count;
@@ -232,6 +248,13 @@ typedef struct prior_ctx {
     double std;
 } prior_ctx;
 
+/* Inpainting of the initial states at t_start (ctx: the SDE there). */
+static pi_status inpaint_start_rows(pi_run *run, size_t r0, size_t r1, pi_worker *w, void *ctx)
+{
+    pi_inpaint_rows(run, 0, ctx, r0, r1, w);
+    return PI_OK;
+}
+
 static pi_status prior_rows(pi_run *run, size_t r0, size_t r1, pi_worker *w, void *ctx)
 {
     (void)w;
@@ -282,6 +305,8 @@ static pi_status fixed_step_rows(pi_run *run, size_t r0, size_t r1, pi_worker *w
     pi_status st = run->s->integrator->step_rows(run, co, r0, r1, w);
     if (st == PI_OK && run->s->corrector_steps > 0 && co->pt.sigma > 0.0)
         st = pi_corrector_rows(run, run->step, co->t_t, &co->pt, r0, r1, w);
+    if (st == PI_OK)
+        pi_inpaint_rows(run, run->step + 1, &co->pt, r0, r1, w);
     return st;
 }
 
@@ -408,6 +433,9 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
                        "sampler: the Langevin corrector is not available with %s; set corrector "
                        "steps to 0",
                        it->name);
+    pi_status cst = pi_sampler_check_conditions(s, n, adaptive);
+    if (cst != PI_OK)
+        return cst;
     if (from_states) {
         size_t bad = pi_first_nonfinite_f(x_out, total);
         if (bad < total)
@@ -481,9 +509,15 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
     } else {
         prior_ctx pc = {prior_std_at(s->sde, t_start)};
         st = pi_run_parallel(&run, prior_rows, &pc);
-        if (st == PI_OK)
-            st = pi_run_parallel(&run, mirror_rows, NULL);
     }
+    if (st == PI_OK && s->inpaint_rows > 0) {
+        pi_sde_point start;
+        st = pi_sde_eval(s->sde, t_start, &start);
+        if (st == PI_OK)
+            st = pi_run_parallel(&run, inpaint_start_rows, &start);
+    }
+    if (st == PI_OK && (!from_states || s->inpaint_rows > 0))
+        st = pi_run_parallel(&run, mirror_rows, NULL);
     if (st == PI_OK && run.record) {
         memcpy(run.traj_x, x_out, total * sizeof(float));
         s->traj_points = 1;

@@ -21,6 +21,7 @@ static pi_status exp1_prepare(pi_run *run, pi_step_coeffs *co)
     co->c[0] = at / co->ps.alpha * exp(-ch);
     co->c[1] = -at * expm1(-ch);
     co->c[2] = hbar > 0.0 ? co->pt.sigma * sqrt(-expm1(-2.0 * hbar * h)) : 0.0;
+    co->c[3] = at * exp(-ch); /* CFG++: weight of D_w − D_∅ (guidance.c) */
     return PI_OK;
 }
 
@@ -32,15 +33,21 @@ static pi_status exp1_step_rows(pi_run *run, const pi_step_coeffs *co, size_t r0
     if (st != PI_OK)
         return st;
     const double a = co->c[0], b = co->c[1], q = co->c[2];
+    /* CFG++ (docs/samplers.md): x_t/α_t = D_w + r^(1+ħ) (x_s/α_s − D_∅) + noise, i.e. the
+     * step above plus α_t r^(1+ħ) (D_w − D_∅). */
+    const double e = run->s->cfgpp ? co->c[3] : 0.0;
     for (size_t r = r0; r < r1; r++) {
         double *x = run->x + r * d;
         const float *dn = w->fout + (r - r0) * d;
+        const float *du = e != 0.0 ? w->uncond + (r - r0) * d : NULL;
         float *den = run->den + r * d;
         if (q > 0.0)
             pi_run_noise(run, PI_STREAM_STEP, r, (uint32_t)run->step, w->noise);
         for (size_t j = 0; j < d; j++) {
             den[j] = dn[j];
             x[j] = a * x[j] + b * (double)dn[j] + (q > 0.0 ? q * w->noise[j] : 0.0);
+            if (du != NULL)
+                x[j] += e * ((double)dn[j] - (double)du[j]);
         }
     }
     return PI_OK;

@@ -35,6 +35,7 @@ pi_status pi_sampler_create(const pi_model_t *model, pi_sampler_t **out)
     s->atol = pi_option_default(PI_OPTION_SAMPLER_ATOL);
     s->corrector_steps = (size_t)pi_option_default(PI_OPTION_SAMPLER_CORRECTOR_STEPS);
     s->corrector_snr = pi_option_default(PI_OPTION_SAMPLER_CORRECTOR_SNR);
+    pi_sampler_init_guidance(s);
     atomic_init(&s->cancel, 0);
     atomic_init(&s->running, 0);
     *out = s;
@@ -46,6 +47,7 @@ void pi_sampler_destroy(pi_sampler_t *sampler)
     if (sampler == NULL)
         return;
     pi_sampler_release_workspace(sampler);
+    pi_sampler_free_conditions(sampler);
     pi_pool_destroy(sampler->pool);
     pi_free(sampler->custom_times);
     pi_free(sampler);

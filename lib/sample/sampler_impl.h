@@ -39,6 +39,15 @@ typedef struct pi_worker {
     double *noise;   /* chunk × dim standard normals */
     double *buf[PI_WORKER_BUFFERS]; /* chunk × dim each */
     void *block;     /* the single allocation backing all of the above */
+    /* Conditional models (issue 15; guidance.c). */
+    size_t row0;     /* run index of the first row of the chunk being processed */
+    float *gin, *gout; /* 2 × chunk × dim: the guided batch (conditional rows, then null rows) */
+    double *gt;      /* 2 × chunk times */
+    int32_t *glabels;/* 2 × chunk labels */
+    float *gcond;    /* 2 × chunk × cond_dim vectors */
+    void **growdata; /* 2 × chunk per-row pointers */
+    float *uncond;   /* chunk × dim: D(x, ∅) of the last evaluation (CFG++) */
+    void *gblock;    /* the allocation backing the guidance buffers */
 } pi_worker;
 
 /* Per-step coefficients, computed once per step in double by the driver and integrators. */
@@ -156,6 +165,16 @@ struct pi_sampler {
     size_t worker_chunk;
     pi_pool *pool;           /* persistent workers, made at the first run with threads > 1;
                               * remade when the thread count changed, freed by destroy */
+
+    /* conditions, guidance and inpainting (issue 15; guidance.c) */
+    size_t cond_rows;        /* rows of the conditions (0: none) */
+    int32_t *labels;         /* cond_rows labels, or NULL */
+    float *cond;             /* cond_rows × model cond_dim, or NULL */
+    void **row_data;         /* cond_rows pointers, or NULL */
+    double guidance, guidance_rescale, guidance_sigma_min, guidance_sigma_max;
+    int cfgpp;
+    size_t inpaint_rows;     /* rows of the inpainting data (0: none) */
+    float *inpaint_known, *inpaint_mask; /* inpaint_rows × dim each */
 };
 
 /* ---- schedules (schedule.c): generators of strictly decreasing time arrays -------------- */
@@ -206,6 +225,27 @@ pi_status pi_run_mirror(pi_run *run);
 /* After a step: mirror x into x_out, record the trajectory, call the callback, check cancel.
  * step is 1-based, nsteps 0 for adaptive. */
 pi_status pi_run_after_step(pi_run *run, size_t step, size_t nsteps, double t);
+
+/* ---- conditions and guidance (guidance.c) ---------------------------------------------- */
+
+/* Defaults of the guidance options (sampler creation). */
+void pi_sampler_init_guidance(pi_sampler_t *s);
+/* Free the conditions and the inpainting data (sampler destruction). */
+void pi_sampler_free_conditions(pi_sampler_t *s);
+/* Checks of a run of n rows against the conditions, guidance and inpainting settings. */
+pi_status pi_sampler_check_conditions(const pi_sampler_t *s, size_t n, int adaptive);
+/* Bytes of a worker's guidance buffers for `chunk` rows (0 for an unconditional model), and
+ * their layout in block. */
+size_t pi_guidance_buffer_bytes(const pi_sampler_t *s, size_t chunk);
+void pi_guidance_buffer_layout(const pi_sampler_t *s, size_t chunk, void *block, pi_worker *w);
+/* pi_run_eval for a conditional model: rows w->row0 .. + rows with their conditions, guided
+ * as the sampler's options say (one model call on 2 × rows when guided). */
+pi_status pi_run_eval_conditional(pi_run *run, pi_worker *w, pi_view view, size_t rows,
+                                  const float *in, double t);
+/* Inpainting on rows [r0, r1) of run->x at time t (p: the SDE there); `steps_done` keys the
+ * noise (0: the initial state). No-op without inpainting data. */
+void pi_inpaint_rows(pi_run *run, size_t steps_done, const pi_sde_point *p, size_t r0, size_t r1,
+                     pi_worker *w);
 
 /* Langevin corrector (corrector.c) on rows [r0, r1) at the end time of step `step`, in place on
  * run->x; the worker's fin, fout and noise are used. */

@@ -68,6 +68,13 @@ struct pi_trainer {
     void *ws_raw, *ws;   /* MLP training scratch, 64-byte aligned */
     float *x0, *z, *xt, *target, *out, *dout, *grad;
     double *t, *w;
+
+    /* conditions (issue 15) */
+    double cond_dropout;       /* probability that a row trains the null condition */
+    const int32_t *fit_labels; /* borrowed for one pi_trainer_fit_cond, else NULL */
+    const float *fit_cond;
+    int32_t *blabels;          /* batch labels */
+    float *bcond;              /* batch × cond_dim vectors */
 };
 
 /* The trainer's parameters live in the model: this returns them (NULL if the architecture

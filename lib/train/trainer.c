@@ -22,7 +22,7 @@
 
 #define LOSS_EMA_DECAY 0.99
 
-enum train_purpose { DRAW_INDEX = 0, DRAW_TIME = 1, DRAW_NOISE = 2, DRAW_LOGNORMAL = 3 };
+enum train_purpose { DRAW_INDEX = 0, DRAW_TIME = 1, DRAW_NOISE = 2, DRAW_LOGNORMAL = 3, DRAW_COND = 4 };
 
 /* ---- creation -------------------------------------------------------------------------- */
 
@@ -50,6 +50,7 @@ pi_status pi_trainer_alloc(pi_model_t *model, pi_trainer_t **out)
     }
     /* Defaults from the one option table (core/options.c). */
     tr->lr = pi_option_default(PI_OPTION_TRAINER_LEARNING_RATE);
+    tr->cond_dropout = pi_option_default(PI_OPTION_TRAINER_COND_DROPOUT);
     tr->schedule = (pi_lr_schedule)pi_option_default(PI_OPTION_TRAINER_LR_SCHEDULE);
     tr->warmup = (uint64_t)pi_option_default(PI_OPTION_TRAINER_WARMUP_STEPS);
     tr->total = (uint64_t)pi_option_default(PI_OPTION_TRAINER_TOTAL_STEPS);
@@ -91,6 +92,10 @@ static void free_workspace(pi_trainer_t *tr)
     pi_free(tr->grad);
     pi_free(tr->t);
     pi_free(tr->w);
+    pi_free(tr->blabels);
+    pi_free(tr->bcond);
+    tr->blabels = NULL;
+    tr->bcond = NULL;
     tr->ws_raw = tr->ws = NULL;
     tr->x0 = tr->z = tr->xt = tr->target = tr->out = tr->dout = tr->grad = NULL;
     tr->t = tr->w = NULL;
@@ -399,7 +404,10 @@ static pi_status ensure_workspace(pi_trainer_t *tr)
     tr->grad = pi_alloc_array(tr->num_params, sizeof(float));
     tr->t = pi_alloc_array(b, sizeof(double));
     tr->w = pi_alloc_array(b, sizeof(double));
-    if (tr->ws_raw == NULL || tr->x0 == NULL || tr->z == NULL || tr->xt == NULL ||
+    tr->blabels = pi_alloc_array(b, sizeof(int32_t));
+    size_t cd = tr->model->cond_dim;
+    tr->bcond = cd > 0 ? pi_alloc_array(b * cd, sizeof(float)) : NULL;
+    if ((cd > 0 && tr->bcond == NULL) || tr->blabels == NULL || tr->ws_raw == NULL || tr->x0 == NULL || tr->z == NULL || tr->xt == NULL ||
         tr->target == NULL || tr->out == NULL || tr->dout == NULL || tr->grad == NULL ||
         tr->t == NULL || tr->w == NULL) {
         free_workspace(tr);
@@ -436,6 +444,19 @@ static pi_status draw_batch(pi_trainer_t *tr, const pi_dsm_setup *setup, size_t 
         if (row >= n)
             row = n - 1;
         memcpy(tr->x0 + i * d, data + row * d, d * sizeof(float));
+        if (pi_model_is_conditional(tr->model)) {
+            /* The row's condition, or the null one with probability cond_dropout (and always
+             * when the fit has no conditions). */
+            size_t cd = tr->model->cond_dim;
+            int has = tr->fit_labels != NULL || tr->fit_cond != NULL;
+            int32_t label = !has ? -1 : tr->fit_labels != NULL ? tr->fit_labels[row] : 0;
+            if (label >= 0 && tr->cond_dropout > 0.0 &&
+                pi_rng_uniform1(tr->seed, PI_STREAM_TRAIN, k, DRAW_COND, i) <= tr->cond_dropout)
+                label = -1;
+            tr->blabels[i] = label;
+            for (size_t j = 0; j < cd; j++)
+                tr->bcond[i * cd + j] = label >= 0 && tr->fit_cond != NULL ? tr->fit_cond[row * cd + j] : 0.0f;
+        }
         double ut = pi_rng_uniform1(tr->seed, PI_STREAM_TRAIN, k, DRAW_TIME, i);
         double normal = tr->sampling == PI_TIME_SAMPLING_LOGNORMAL
                             ? pi_rng_normal1(tr->seed, PI_STREAM_TRAIN, k, DRAW_LOGNORMAL, i)
@@ -468,9 +489,12 @@ static pi_status step_once(pi_trainer_t *tr, const pi_dsm_setup *setup, float *p
     pi_status st = trainer_pool(tr, &pool);
     if (st == PI_OK)
         st = draw_batch(tr, setup, n, data);
-    if (st == PI_OK)
-        st = pi_model_forward_train(tr->model, b, tr->xt, tr->t, tr->out, tr->ws, tr->threads,
-                                    pool);
+    if (st == PI_OK) {
+        pi_cond_rows cond = {tr->blabels, tr->bcond, NULL};
+        st = pi_model_forward_train_cond(tr->model, b, tr->xt, tr->t,
+                                         pi_model_is_conditional(tr->model) ? &cond : NULL,
+                                         tr->out, tr->ws, tr->threads, pool);
+    }
     if (st != PI_OK)
         return st;
     double loss = pi_dsm_loss(b, d, tr->out, tr->target, tr->w, tr->dout);
@@ -667,7 +691,7 @@ static pi_status trainer_loss(pi_trainer_t *trainer, size_t samples, size_t n, c
         out == NULL || t == NULL || w == NULL)
         st = pi_fail(PI_ENOMEM, "pi_trainer_loss: out of memory");
     pi_eval_ctx ctx = {(void *)(((uintptr_t)ws_raw + 63u) & ~(uintptr_t)63u), ws_bytes,
-                       trainer->threads, pool};
+                       trainer->threads, pool, NULL};
     /* Pair p = i·samples + j is point i, draw j: (seed, AUX, sample = i, step = 3j / 3j+1 /
      * 3j+2) for time, noise and the log-normal draw. */
     double total = 0.0;
@@ -711,4 +735,47 @@ static pi_status trainer_loss(pi_trainer_t *trainer, size_t samples, size_t n, c
         return pi_fail(PI_ENUMERIC, "pi_trainer_loss: the loss is %g", loss);
     *loss_out = loss;
     return PI_OK;
+}
+
+/* ---- conditions (issue 15) --------------------------------------------------------------- */
+
+pi_status pi_trainer_set_cond_dropout(pi_trainer_t *trainer, double p)
+{
+    PI_CHECK_NULL(trainer);
+    pi_status st = pi_option_check(PI_OPTION_TRAINER_COND_DROPOUT, p, __func__);
+    if (st != PI_OK)
+        return st;
+    trainer->cond_dropout = p;
+    return PI_OK;
+}
+
+PI_DEFINE_GETTER(pi_trainer_get_cond_dropout, pi_trainer_t, trainer, double, trainer->cond_dropout)
+
+pi_status pi_trainer_fit_cond(pi_trainer_t *trainer, size_t n, const float *data,
+                              const int32_t *labels, size_t cond_dim, const float *cond,
+                              uint64_t steps)
+{
+    PI_CHECK_NULL(trainer);
+    PI_CHECK_NULL(data);
+    const pi_model_t *m = trainer->model;
+    if (n == 0)
+        return pi_fail(PI_EINVAL, "%s: n must be >= 1, got 0", __func__);
+    if (!pi_model_is_conditional(m))
+        return pi_fail(PI_EINVAL, "%s: the model takes no condition (create it with classes or "
+                                  "cond_dim)", __func__);
+    if (m->classes > 0 && labels == NULL)
+        return pi_fail(PI_EINVAL, "%s: the model has %zu classes; labels must not be NULL", __func__,
+                       m->classes);
+    if (m->cond_dim > 0 && cond == NULL)
+        return pi_fail(PI_EINVAL, "%s: the model takes a condition vector of length %zu; cond must "
+                                  "not be NULL", __func__, m->cond_dim);
+    pi_status st = pi_model_check_conditions(__func__, m, n, labels, cond_dim, cond);
+    if (st != PI_OK)
+        return st;
+    trainer->fit_labels = labels;
+    trainer->fit_cond = cond;
+    st = pi_trainer_fit(trainer, n, data, steps);
+    trainer->fit_labels = NULL;
+    trainer->fit_cond = NULL;
+    return st;
 }

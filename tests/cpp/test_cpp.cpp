@@ -212,6 +212,43 @@ static void test_trainer_and_data()
     }
 }
 
+/* Issue 15: a class-conditional MLP trained with labels and sampled with guidance. */
+static void test_conditions()
+{
+    pathint::sde vp;
+    std::vector<float> data(2 * 1000);
+    std::vector<std::int32_t> labels(1000);
+    for (std::size_t i = 0; i < 1000; i++) {
+        labels[i] = (std::int32_t)(i % 2);
+        data[2 * i] = labels[i] ? 1.5f : -1.5f;
+        data[2 * i + 1] = 0.1f * (float)(i % 7) - 0.3f;
+    }
+    pathint::model m = pathint::model::mlp_cond(vp, 2, 32, 2, 2, 0);
+    pathint::trainer tr(m);
+    tr.learning_rate(3e-3).cond_dropout(0.2);
+    CHECK(tr.cond_dropout() == 0.2);
+    tr.fit(1000, data.data(), labels.data(), 600);
+    pathint::sampler s(m);
+    s.steps(20).guidance(2.0);
+    CHECK(s.guidance() == 2.0);
+    std::vector<std::int32_t> want(100);
+    for (std::size_t i = 0; i < 100; i++)
+        want[i] = (std::int32_t)(i % 2);
+    s.conditions(100, want.data());
+    std::vector<float> x = s.run(100);
+    int right = 0;
+    for (std::size_t i = 0; i < 100; i++)
+        right += (x[2 * i] > 0.0f) == (want[i] == 1);
+    CHECK(right >= 90);
+    try {
+        std::int32_t bad[1] = {5};
+        s.conditions(1, bad);
+        CHECK(!"no exception");
+    } catch (const pathint::error &e) {
+        CHECK(e.status() == PI_EINVAL);
+    }
+}
+
 /* A one-shot latch: the callback waits until another thread has called cancel(). */
 struct latch {
     std::mutex m;
@@ -477,6 +514,7 @@ int main()
     test_likelihood();
     test_options_read_back();
     test_trainer_cancel();
+    test_conditions();
     if (failures) {
         std::fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -47,13 +47,13 @@ ENUM_TYPES = {"pi_sde_kind", "pi_sde_param", "pi_sde_preset", "pi_view", "pi_mod
               "pi_beta_schedule", "pi_timestep_spacing"}
 SCALARS = {"double": ctypes.c_double, "float": ctypes.c_float, "size_t": ctypes.c_size_t,
            "uint64_t": ctypes.c_uint64, "int": ctypes.c_int, "unsigned": ctypes.c_uint,
-           "pi_status": ctypes.c_int, "char": ctypes.c_char, "void": None}
+           "pi_status": ctypes.c_int, "char": ctypes.c_char, "void": None, "int32_t": ctypes.c_int32}
 SCALARS.update({e: ctypes.c_int for e in ENUM_TYPES})
 HANDLES = {"pi_sde_t": L.SDEPtr, "pi_model_t": L.ModelPtr, "pi_sampler_t": L.SamplerPtr,
            "pi_likelihood_t": L.LikelihoodPtr, "pi_trainer_t": L.TrainerPtr}
 CALLBACKS = {"pi_sde_marginal_fn": L.SDEMarginalFn, "pi_sde_coefficient_fn": L.SDECoefficientFn,
              "pi_model_fn": L.ModelFn, "pi_step_fn": L.StepFn, "pi_likelihood_fn": L.LikelihoodFn,
-             "pi_train_fn": L.TrainFn}
+             "pi_train_fn": L.TrainFn, "pi_model_cond_fn": L.CondModelFn}
 NUMPY = {ctypes.c_double: np.float64, ctypes.c_float: np.float32, ctypes.c_size_t: np.uintp,
          ctypes.c_int: np.intc, ctypes.c_uint64: np.uint64}
 

@@ -59,6 +59,10 @@ SDEMarginalFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_double, c_double_p, c_do
 SDECoefficientFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_double, c_double_p, c_double_p, ctypes.c_void_p)
 ModelFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, c_float_p, c_double_p, c_float_p,
                            ctypes.c_void_p)
+# issue 15: conditional host models (labels, cond, row_data per row)
+CondModelFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, c_float_p, c_double_p,
+                               ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, c_float_p,
+                               ctypes.POINTER(ctypes.c_void_p), c_float_p, ctypes.c_void_p)
 StepFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_double, ctypes.c_size_t,
                           ctypes.c_size_t, c_float_p, c_float_p, ctypes.c_void_p)
 LikelihoodFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p)
@@ -253,6 +257,28 @@ SIGNATURES = {
     "pi_sde_shift_times": (STATUS, [SDEPtr, c_double, c_size, F64]),
     "pi_shift_from_sequence_length": (STATUS, [c_double, c_double, c_double, c_double, c_double, P(c_double)]),
     "pi_model_create_callback_timestep": (STATUS, [SDEPtr, c_size, c_enum, ModelFn, ctypes.c_void_p, P(ModelPtr)]),
+    # issue 15: conditions, guidance, inpainting
+    "pi_model_create_callback_cond": (STATUS, [SDEPtr, c_size, c_enum, c_size, c_size, c_int, CondModelFn,
+                                               ctypes.c_void_p, P(ModelPtr)]),
+    "pi_model_get_conditions": (STATUS, [ModelPtr, P(c_size), P(c_size), P(c_int)]),
+    "pi_model_eval_cond": (STATUS, [ModelPtr, c_enum, c_size, F32, F64, NULLABLE, c_size, NULLABLE,
+                                    P(ctypes.c_void_p), F32]),
+    "pi_sampler_set_conditions": (STATUS, [SamplerPtr, c_size, NULLABLE, c_size, NULLABLE, P(ctypes.c_void_p)]),
+    "pi_sampler_get_conditions": (STATUS, [SamplerPtr, P(c_size)]),
+    "pi_sampler_set_guidance": (STATUS, [SamplerPtr, c_double]),
+    "pi_sampler_get_guidance": (STATUS, [SamplerPtr, P(c_double)]),
+    "pi_sampler_set_guidance_rescale": (STATUS, [SamplerPtr, c_double]),
+    "pi_sampler_get_guidance_rescale": (STATUS, [SamplerPtr, P(c_double)]),
+    "pi_sampler_set_guidance_interval": (STATUS, [SamplerPtr, c_double, c_double]),
+    "pi_sampler_get_guidance_interval": (STATUS, [SamplerPtr, P(c_double), P(c_double)]),
+    "pi_sampler_set_cfgpp": (STATUS, [SamplerPtr, c_int]),
+    "pi_sampler_get_cfgpp": (STATUS, [SamplerPtr, P(c_int)]),
+    "pi_sampler_set_inpainting": (STATUS, [SamplerPtr, c_size, NULLABLE, NULLABLE]),
+    "pi_sampler_get_inpainting": (STATUS, [SamplerPtr, P(c_size)]),
+    "pi_model_create_mlp_cond": (STATUS, [SDEPtr, c_size, c_size, c_size, c_size, c_size, P(ModelPtr)]),
+    "pi_trainer_set_cond_dropout": (STATUS, [TrainerPtr, c_double]),
+    "pi_trainer_get_cond_dropout": (STATUS, [TrainerPtr, P(c_double)]),
+    "pi_trainer_fit_cond": (STATUS, [TrainerPtr, c_size, F32, NULLABLE, c_size, NULLABLE, c_u64]),
 }
 
 

@@ -206,6 +206,12 @@ class Option(enum.IntEnum):
     TRAINER_THREADS = 43
     SAMPLER_FIRST_ROW = 44
     LIKELIHOOD_FIRST_ROW = 45
+    SAMPLER_GUIDANCE = 46
+    SAMPLER_GUIDANCE_RESCALE = 47
+    SAMPLER_GUIDANCE_SIGMA_MIN = 48
+    SAMPLER_GUIDANCE_SIGMA_MAX = 49
+    SAMPLER_CFGPP = 50
+    TRAINER_COND_DROPOUT = 51
 
 
 #: Flags of :class:`OptionInfo` (``PI_OPTION_*``).
@@ -817,14 +823,21 @@ class Model(_Handle):
 
     @classmethod
     def mlp(cls, sde, dim, width=128, layers=3, seed=None, output_view=None, embedding=None,
-            embedding_features=None, preconditioning=None):
+            embedding_features=None, preconditioning=None, classes=0, cond_dim=0):
         """A trainable MLP (``layers`` hidden layers of ``width``, SiLU).
+
+        ``classes`` k and/or ``cond_dim`` c make it conditional (a learned class embedding and a
+        projection of the condition vector added to the time embedding's, plus a null condition
+        for guidance; docs/training.md).
 
         ``preconditioning``: True (EDM with the model's current σ_data), a float σ_data (EDM), a mode
         (``"edm"``, ``"input"``, ``"none"`` or :class:`Precond`) or a pair ``(mode, sigma_data)``.
         """
         lib = L.lib()
-        out = cls._create(lib.pi_model_create_mlp, sde, dim, width, layers)
+        if classes or cond_dim:
+            out = cls._create(lib.pi_model_create_mlp_cond, sde, dim, width, layers, int(classes), int(cond_dim))
+        else:
+            out = cls._create(lib.pi_model_create_mlp, sde, dim, width, layers)
         self = cls._wrap(out, keep=(sde._callbacks,), sde=sde)
         try:
             if seed is not None:
@@ -868,6 +881,45 @@ class Model(_Handle):
         cfn = L.ModelFn(tramp)
         create = lib.pi_model_create_callback_timestep if timestep else lib.pi_model_create_callback
         out = cls._create(create, sde, dim, int(_enum(View, view)), cfn, None)
+        self = cls._wrap(out, keep=(cfn, fn, sde._callbacks), sde=sde)
+        self._pending = pending
+        return self
+
+    @property
+    def conditions(self):
+        """(classes, cond_dim, unconditional) of the model: (0, 0, True) if it takes no condition."""
+        k, c, u = ctypes.c_size_t(), ctypes.c_size_t(), ctypes.c_int()
+        self._lib.pi_model_get_conditions(self, ctypes.byref(k), ctypes.byref(c), ctypes.byref(u))
+        return k.value, c.value, bool(u.value)
+
+    @classmethod
+    def callback_cond(cls, sde, dim, fn, view="score", classes=0, cond_dim=0, unconditional=True):
+        """A conditional model backed by ``fn(x, t, labels, cond) -> array (n, dim)`` (issue 15).
+
+        ``labels`` is an (n,) int32 view (-1: the null condition), ``cond`` an (n, cond_dim)
+        float32 view or None. For guidance the sampler passes the conditional rows and the null
+        rows in one call.
+        """
+        lib = L.lib()
+        pending = _PendingError()
+
+        def tramp(n, d, x, t, labels, c, cond, _rows, out, _user):
+            try:
+                xa = np.ctypeslib.as_array(x, shape=(n, d))
+                xa.flags.writeable = False
+                ta = np.ctypeslib.as_array(t, shape=(n,))
+                la = np.ctypeslib.as_array(labels, shape=(n,))
+                ca = np.ctypeslib.as_array(cond, shape=(n, c)) if c > 0 else None
+                result = np.asarray(fn(xa, ta, la, ca), dtype=np.float32)
+                np.ctypeslib.as_array(out, shape=(n, d))[...] = result.reshape(n, d)
+                return 0
+            except BaseException as exc:
+                pending.store(exc)
+                return 1
+
+        cfn = L.CondModelFn(tramp)
+        out = cls._create(lib.pi_model_create_callback_cond, sde, dim, int(_enum(View, view)), int(classes),
+                          int(cond_dim), int(bool(unconditional)), cfn, None)
         self = cls._wrap(out, keep=(cfn, fn, sde._callbacks), sde=sde)
         self._pending = pending
         return self
@@ -1058,7 +1110,7 @@ class Sampler(_Handle):
 
     def __init__(self, model, hbar=None, method=None, steps=None, schedule=None, rho=None, seed=None,
                  threads=None, denoise_final=None, record_trajectory=None, tolerances=None, corrector=None,
-                 time_range=None):
+                 time_range=None, guidance=None):
         lib = L.lib()
         out = L.SamplerPtr()
         lib.pi_sampler_create(model, ctypes.byref(out))
@@ -1073,7 +1125,7 @@ class Sampler(_Handle):
             self._lib.pi_sampler_set_callback(self, self._stepfn, None)
             for key, value in (("hbar", hbar), ("method", method), ("steps", steps), ("seed", seed),
                                ("threads", threads), ("denoise_final", denoise_final),
-                               ("record_trajectory", record_trajectory)):
+                               ("record_trajectory", record_trajectory), ("guidance", guidance)):
                 if value is not None:
                     setattr(self, key, value)
             if schedule is not None or rho is not None:
@@ -1288,7 +1340,78 @@ class Sampler(_Handle):
                 Option.SAMPLER_THREADS: self.threads, Option.SAMPLER_DENOISE_FINAL: int(self.denoise_final),
                 Option.SAMPLER_RTOL: rtol, Option.SAMPLER_ATOL: atol,
                 Option.SAMPLER_CORRECTOR_STEPS: csteps, Option.SAMPLER_CORRECTOR_SNR: snr,
-                Option.SAMPLER_FIRST_ROW: self.first_row}
+                Option.SAMPLER_FIRST_ROW: self.first_row,
+                Option.SAMPLER_GUIDANCE: self.guidance,
+                Option.SAMPLER_GUIDANCE_RESCALE: self.guidance_rescale,
+                Option.SAMPLER_GUIDANCE_SIGMA_MIN: self.guidance_interval[0],
+                Option.SAMPLER_GUIDANCE_SIGMA_MAX: self.guidance_interval[1],
+                Option.SAMPLER_CFGPP: int(self.cfgpp)}
+
+    # -- conditions, guidance, inpainting (issue 15) --
+    @property
+    def guidance(self):
+        """Classifier-free guidance scale w (1: none, 0: unconditional; docs/samplers.md)."""
+        return _get(self._lib.pi_sampler_get_guidance, self, ctypes.c_double)
+
+    @guidance.setter
+    def guidance(self, value):
+        self._lib.pi_sampler_set_guidance(self, float(value))
+
+    @property
+    def guidance_rescale(self):
+        """Guidance rescale φ in [0, 1] (Lin et al.)."""
+        return _get(self._lib.pi_sampler_get_guidance_rescale, self, ctypes.c_double)
+
+    @guidance_rescale.setter
+    def guidance_rescale(self, value):
+        self._lib.pi_sampler_set_guidance_rescale(self, float(value))
+
+    @property
+    def guidance_interval(self):
+        """(sigma_min, sigma_max): guidance only where σ̃(t) lies in this interval."""
+        lo, hi = ctypes.c_double(), ctypes.c_double()
+        self._lib.pi_sampler_get_guidance_interval(self, ctypes.byref(lo), ctypes.byref(hi))
+        return lo.value, hi.value
+
+    @guidance_interval.setter
+    def guidance_interval(self, value):
+        lo, hi = value
+        self._lib.pi_sampler_set_guidance_interval(self, float(lo), float(hi))
+
+    @property
+    def cfgpp(self):
+        """CFG++ for the EXP1 method."""
+        return bool(_get(self._lib.pi_sampler_get_cfgpp, self, ctypes.c_int))
+
+    @cfgpp.setter
+    def cfgpp(self, enabled):
+        self._lib.pi_sampler_set_cfgpp(self, int(bool(enabled)))
+
+    def set_conditions(self, labels=None, cond=None):
+        """Per-row conditions of the following runs (None and None: clear). labels: n ints
+        (-1: the null condition); cond: (n, cond_dim) floats. Copied by the library."""
+        if labels is None and cond is None:
+            self._lib.pi_sampler_set_conditions(self, 0, None, 0, None, None)
+            self._cond_keep = None
+            return
+        lab = None if labels is None else np.ascontiguousarray(labels, np.int32).ravel()
+        vec = None if cond is None else np.ascontiguousarray(cond, np.float32)
+        if vec is not None and vec.ndim == 1:
+            vec = vec.reshape(-1, 1) if lab is None else vec.reshape(lab.size, -1)
+        n = lab.size if lab is not None else vec.shape[0]
+        cdim = 0 if vec is None else vec.shape[1]
+        self._lib.pi_sampler_set_conditions(self, n, None if lab is None else lab.ctypes.data, cdim,
+                                            None if vec is None else vec.ctypes.data, None)
+
+    def set_inpainting(self, known=None, mask=None):
+        """Inpainting data (known x0 and a mask in [0, 1], both (n, dim)) of the following runs;
+        no arguments clear it."""
+        if known is None and mask is None:
+            self._lib.pi_sampler_set_inpainting(self, 0, None, None)
+            return
+        k = _points(known, self.model.dim)
+        m = np.ascontiguousarray(mask, np.float32).reshape(k.shape)
+        self._lib.pi_sampler_set_inpainting(self, k.shape[0], k.ctypes.data, m.ctypes.data)
 
     def cancel(self):
         """Ask a running sample() to stop at its next step (any thread)."""
@@ -1307,8 +1430,10 @@ class Sampler(_Handle):
             finally:
                 self._interrupt = None
 
-    def sample(self, n, first_row=None):
-        """n samples from the prior at T down to t_min: an (n, dim) float32 array.
+    def sample(self, n, labels=None, cond=None, first_row=None):
+        """n samples from the prior at T down to t_min: an (n, dim) float32 array. With labels
+        (n ints) and/or cond ((n, cond_dim)), a conditional model samples row i under condition i
+        (set for this run only and cleared afterwards).
 
         ``first_row=a`` numbers the rows a … a + n − 1 for this run (see :attr:`first_row`), so
         that partitions of a large draw, on any processes, put together equal one run."""
@@ -1316,7 +1441,14 @@ class Sampler(_Handle):
         # The trajectory's rows are this run's, also when it fails or is canceled part way.
         self._last_rows = out.shape[0]
         with _first_row(self, first_row):
-            self._run(self._lib.pi_sampler_run, out.shape[0], out)
+            if labels is None and cond is None:
+                self._run(self._lib.pi_sampler_run, out.shape[0], out)
+                return out
+            self.set_conditions(labels, cond)
+            try:
+                self._run(self._lib.pi_sampler_run, out.shape[0], out)
+            finally:
+                self.set_conditions(None, None)
         return out
 
     def sample_from(self, t_start, x, copy=True, first_row=None):
@@ -1651,7 +1783,7 @@ class Trainer(_Handle):
 
     def configure(self, lr=None, lr_schedule=None, warmup=None, total_steps=None, batch=None, weighting=None,
                   time_sampling=None, lognormal=None, adam=None, weight_decay=None, grad_clip=None, ema=None,
-                  seed=None, threads=None):
+                  seed=None, threads=None, cond_dropout=None):
         """Set options; those not given keep their values (the library's defaults on a new trainer).
         ``lr_schedule``, ``warmup`` and ``total_steps`` are one setting: the parts not given are kept."""
         lib = self._lib
@@ -1682,7 +1814,13 @@ class Trainer(_Handle):
             lib.pi_trainer_set_seed(self, int(seed))
         if threads is not None:
             lib.pi_trainer_set_threads(self, int(threads))
+        if cond_dropout is not None:
+            lib.pi_trainer_set_cond_dropout(self, float(cond_dropout))
         return self
+
+    cond_dropout = property(lambda self: _get(self._lib.pi_trainer_get_cond_dropout, self, ctypes.c_double),
+                            lambda self, v: self.configure(cond_dropout=v),
+                            doc="Probability that a row of a conditional model trains the null condition.")
 
     # -- options, read back from the library --
     lr = property(lambda self: _get(self._lib.pi_trainer_get_learning_rate, self, ctypes.c_double),
@@ -1748,7 +1886,7 @@ class Trainer(_Handle):
                 Option.TRAINER_ADAM_BETA2: b2, Option.TRAINER_ADAM_EPS: eps,
                 Option.TRAINER_WEIGHT_DECAY: self.weight_decay, Option.TRAINER_GRAD_CLIP: self.grad_clip,
                 Option.TRAINER_EMA: self.ema, Option.TRAINER_SEED: self.seed,
-                Option.TRAINER_THREADS: self.threads}
+                Option.TRAINER_THREADS: self.threads, Option.TRAINER_COND_DROPOUT: self.cond_dropout}
 
     def cancel(self):
         """Ask a running :meth:`fit` to stop after its current step (any thread); it then raises
@@ -1766,8 +1904,12 @@ class Trainer(_Handle):
             self._pending.store(exc)
             return 1
 
-    def fit(self, data, steps, callback=None):
+    def fit(self, data, steps, callback=None, labels=None, cond=None):
         """Take ``steps`` Adam steps on ``data`` (n, dim); afterwards the model holds the EMA weights.
+
+        A conditional model takes ``labels`` (n ints) and/or ``cond`` ((n, cond_dim) floats), one
+        per data row; each drawn row trains under its condition or, with probability
+        ``cond_dropout``, the null one.
 
         ``callback(step, loss, ema_loss, steps_per_second)`` is called as training
         progresses; a true result cancels (:class:`CanceledError`). Returns self.
@@ -1777,8 +1919,18 @@ class Trainer(_Handle):
         try:
             with _interruptible(self.cancel) as self._interrupt:
                 try:
-                    _call(self._lib.pi_trainer_fit, self, x.shape[0], x, int(steps),
-                          pending=(self._pending,) + self.model._pendings())
+                    if labels is None and cond is None:
+                        _call(self._lib.pi_trainer_fit, self, x.shape[0], x, int(steps),
+                              pending=(self._pending,) + self.model._pendings())
+                    else:
+                        lab = None if labels is None else np.ascontiguousarray(labels, np.int32).ravel()
+                        vec = None if cond is None else np.ascontiguousarray(cond, np.float32).reshape(x.shape[0], -1)
+                        if lab is not None and lab.size != x.shape[0]:
+                            raise InvalidArgumentError(f"labels: {lab.size} values for {x.shape[0]} data rows")
+                        _call(self._lib.pi_trainer_fit_cond, self, x.shape[0], x,
+                              None if lab is None else lab.ctypes.data, 0 if vec is None else vec.shape[1],
+                              None if vec is None else vec.ctypes.data, int(steps),
+                              pending=(self._pending,) + self.model._pendings())
                 except PathintError:
                     if not self._interrupt.hit:
                         raise
