@@ -130,9 +130,9 @@ expect 0 "train --labels" "$tool" train --data "$tmp/two.csv" --labels "$tmp/two
 expect 0 "sample --label --guidance" "$tool" sample --model "$tmp/cond.pim" -n 40 --label 1 --guidance 2 \
     --steps 20 --out "$tmp/c1.csv" --quiet
 awk -F, '$1 <= 0 { bad++ } END { exit bad > 2 }' "$tmp/c1.csv" || { echo "FAIL: --label 1 samples lie at x > 0"; failures=$((failures + 1)); }
-expect 1 "a label the model does not have" "$tool" sample --model "$tmp/cond.pim" -n 5 --label 2 --quiet
+expect 2 "a label the model does not have" "$tool" sample --model "$tmp/cond.pim" -n 5 --label 2 --quiet
 grep -q "labels" "$tmp/err" || { echo "FAIL: the message names the labels"; failures=$((failures + 1)); }
-expect 1 "guidance on an unconditional model" "$tool" sample --model "$tmp/m.pim" -n 5 --guidance 2 --quiet
+expect 2 "guidance on an unconditional model" "$tool" sample --model "$tmp/m.pim" -n 5 --guidance 2 --quiet
 grep -q "unconditional" "$tmp/err" || { echo "FAIL: the message says why"; failures=$((failures + 1)); }
 printf '0\n1\n' >"$tmp/short_labels.csv"
 expect 1 "labels of the wrong length" "$tool" train --data "$tmp/two.csv" --labels "$tmp/short_labels.csv" \
