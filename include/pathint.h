@@ -178,6 +178,46 @@ PI_API void pi_free(void *ptr);
 PI_API unsigned pi_version_number(void);
 /** @return PI_VERSION_STRING of the library actually linked (static string). */
 PI_API const char *pi_version_string(void);
+
+/**
+ * @name What this process runs
+ * BLIS picks one kernel set per process, once, when it initialises. When libpathint is
+ * loaded on a CPU with AVX-512 (F, DQ, BW, VL, and an OS that saves the ZMM registers, checked
+ * with CPUID and XGETBV) and a BLIS build that carries AVX-512 kernels, pathint asks BLIS for
+ * its "skx" kernels, whatever BLIS would detect (Debian 12's BLIS 0.9 falls back to AVX2 or
+ * generic kernels on CPUs newer than it): it sets BLIS_ARCH_TYPE, initialises BLIS and
+ * removes the variable again, all inside the library's load-time constructor. It never does
+ * so when the user set BLIS_ARCH_TYPE (that choice wins), nor when the environment variable
+ * PATHINT_BLIS_ARCH is set to anything but "auto" (spell it "detected" to keep BLIS's own
+ * detection). The choice is process-wide: a host that calls BLIS itself runs the same
+ * kernels; a host that initialised BLIS before loading pathint keeps its own choice
+ * (pi_blis_kernel_choice() then says "host"). See docs/embedding.md, "BLIS kernels".
+ * @{
+ */
+/** @return BLIS's version string, for example "0.9.0" (static). @threadsafety Safe. */
+PI_API const char *pi_blis_version(void);
+/** @return The name of the BLIS sub-configuration (kernel set) this process runs, for example
+ *  "skx", "haswell", "zen3" or "generic" (static); initialises BLIS if nothing has.
+ *  @threadsafety Safe. */
+PI_API const char *pi_blis_kernels(void);
+/** How pi_blis_kernels() was chosen (static): "pathint" (pathint asked for the AVX-512
+ *  kernels at load), "environment" (the user's BLIS_ARCH_TYPE), "detected" (BLIS's own CPU
+ *  detection: PATHINT_BLIS_ARCH opted out, or pathint had nothing better to ask for) or "host"
+ *  (BLIS was initialised before pathint was loaded and kept its first choice).
+ *  @threadsafety Safe. */
+PI_API const char *pi_blis_kernel_choice(void);
+/** @return BLIS's threading model (static): "pthreads", "openmp" or "none". Each pathint
+ *  handle passes its own thread count to BLIS per call. @threadsafety Safe. */
+PI_API const char *pi_blis_threading(void);
+/** The CPU's vector extensions, counted only when the OS also saves their registers: index 0
+ *  to 8 gives "sse2", "sse4.1", "avx", "fma", "avx2", "avx512f", "avx512dq", "avx512bw",
+ *  "avx512vl". @p name receives a static string, @p supported 1 or 0 (all 0 off x86).
+ *  @return #PI_OK, #PI_EINVAL past the end or for a NULL pointer. @threadsafety Safe. */
+PI_API pi_status pi_cpu_feature_at(size_t index, const char **name, int *supported);
+/** @return The CPUs this process may run on (its affinity mask; at least 1): the most
+ *  threads worth giving pi_sampler_set_threads() and friends. @threadsafety Safe. */
+PI_API unsigned pi_cpu_count(void);
+/** @} */
 /** @} */
 
 /** @defgroup handles Opaque handles

@@ -547,9 +547,15 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(tget_callback_null, PI_EINVAL, 1, "trainer", pi_trainer_get_callback(NULL, &f->o_trfn, &f->o_vp)) \
     X(option_info_zero, PI_EINVAL, 1, "option", pi_option_info((pi_option)0, NULL, NULL, NULL, NULL, NULL))
 
+/* Issue 17: what this process runs. */
+#define CASES_ISSUE17(X)                                                                         \
+    X(cpu_feature_null_name, PI_EINVAL, 1, "name", pi_cpu_feature_at(0, NULL, &f->o_i))          \
+    X(cpu_feature_null_supported, PI_EINVAL, 1, "supported", pi_cpu_feature_at(0, &(const char *){NULL}, NULL)) \
+    X(cpu_feature_past_end, PI_EINVAL, 1, "index", pi_cpu_feature_at(9, &(const char *){NULL}, &f->o_i))
+
 #define ALL_CASES(X)                                                                             \
     CASES_SDE(X) CASES_MODEL(X) CASES_SAMPLER(X) CASES_DATA(X) CASES_FILES(X)                    \
-    CASES_LIKELIHOOD(X) CASES_TRAINER(X) CASES_GETTERS(X)
+    CASES_LIKELIHOOD(X) CASES_TRAINER(X) CASES_GETTERS(X) CASES_ISSUE17(X)
 
 #define DEFINE_CASE(label, e1, e2, arg, call)                                                    \
     static pi_status case_##label(fx *f)                                                         \

@@ -3,6 +3,11 @@
 
 #include <blis.h>
 
+__attribute__((constructor)) static void choose_kernels_at_load(void)
+{
+    pi_blis_choose_kernels();
+}
+
 static void init_runtime(rntm_t *rntm, int nthreads)
 {
     bli_rntm_init(rntm);

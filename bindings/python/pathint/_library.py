@@ -238,6 +238,13 @@ SIGNATURES = {
     "pi_data_save": (STATUS, [c_char_p, c_size, c_size, F32]),
     # options
     "pi_option_info": (STATUS, [c_enum, P(c_char_p), P(c_double), P(c_double), P(c_double), P(c_uint)]),
+    # what this process runs (issue 17)
+    "pi_blis_version": (c_char_p, []),
+    "pi_blis_kernels": (c_char_p, []),
+    "pi_blis_kernel_choice": (c_char_p, []),
+    "pi_blis_threading": (c_char_p, []),
+    "pi_cpu_feature_at": (STATUS, [c_size, P(c_char_p), P(c_int)]),
+    "pi_cpu_count": (c_uint, []),
 }
 
 
