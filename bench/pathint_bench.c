@@ -1047,14 +1047,38 @@ int main(int argc, char **argv)
     bench_sampler_small_batch();
     bench_memory();
     bench_likelihood();
-    char config[512];
+    /* The reference GEMM chains, for bench/run's hardware reference (blis-reference chain):
+     * "m,n,k,ta,tb;..." exactly as chain_forward, chain_backward and bench_empirical run them. */
+    char chain_fwd[256] = "", chain_train[768] = "", chain_emp[128];
+    {
+        size_t in = MLP_DIM + g_mlp_features, nl = MLP_LAYERS + 1, cin[8], cout[8];
+        for (size_t l = 0; l < nl; l++) {
+            cin[l] = l == 0 ? in : MLP_WIDTH;
+            cout[l] = l == MLP_LAYERS ? MLP_DIM : MLP_WIDTH;
+            snprintf(chain_fwd + strlen(chain_fwd), sizeof chain_fwd - strlen(chain_fwd),
+                     "%s%d,%zu,%zu,0,1", l ? ";" : "", MLP_BATCH, cout[l], cin[l]);
+        }
+        snprintf(chain_train, sizeof chain_train, "%s", chain_fwd);
+        for (size_t l = nl; l-- > 0;) {
+            snprintf(chain_train + strlen(chain_train), sizeof chain_train - strlen(chain_train),
+                     ";%zu,%zu,%d,1,0", cout[l], cin[l], MLP_BATCH);
+            if (l > 0)
+                snprintf(chain_train + strlen(chain_train), sizeof chain_train - strlen(chain_train),
+                         ";%d,%zu,%zu,0,0", MLP_BATCH, cin[l], cout[l]);
+        }
+        const int N = g_quick ? 2000 : 10000, d = 64, q = 1024;
+        snprintf(chain_emp, sizeof chain_emp, "%d,%d,%d,0,1;%d,%d,%d,0,0", q, N, d, q, d, N);
+    }
+    char config[2048];
     snprintf(config, sizeof config,
              "{\"mlp_dim\": %d, \"mlp_width\": %d, \"mlp_layers\": %d, \"mlp_features\": %zu, "
              "\"batch\": %d, "
              "\"reps\": %d, \"quick\": %s, \"seconds\": %.1f, \"train_steps_per_s_1t\": %.6g, "
-             "\"train_steps_per_s_2t\": %.6g}",
+             "\"train_steps_per_s_2t\": %.6g, \"chain_forward\": \"%s\", \"chain_train\": \"%s\", "
+             "\"chain_empirical\": \"%s\"}",
              MLP_DIM, MLP_WIDTH, MLP_LAYERS, g_mlp_features, MLP_BATCH, g_reps, g_quick ? "true" : "false",
-             bench_now() - start, g_train_steps_per_s[1], g_train_steps_per_s[2]);
+             bench_now() - start, g_train_steps_per_s[1], g_train_steps_per_s[2], chain_fwd,
+             chain_train, chain_emp);
     bench_print_json(stdout, config);
     pi_sde_destroy(g_sde);
     return 0;
