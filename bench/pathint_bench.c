@@ -719,6 +719,66 @@ static int have_trainer(void)
 
 static double g_train_steps_per_s[3];
 
+/* ---- issue 17: the exact mixture's score, rows/s (bench/run compares with PyTorch) ---- */
+static double g_gmm_rows_per_s[3];
+
+static void bench_gmm(int threads)
+{
+    char name[64];
+    snprintf(name, sizeof name, "gmm_score_rows_per_s_%dt", threads);
+    if (!selected(name) && !selected("gmm_score_vs_torch"))
+        return;
+    if (!HAVE(pi_model_create_gmm))
+        return;
+    /* 25 Gaussians on a 5 x 5 grid (means -2..2, variance 0.01, equal weights), VP linear at
+     * t = 0.3, rows uniform on the grid's square scaled by alpha: as bench/torch_gmm.py. */
+    double w[25], mu[50], var[50];
+    for (int c = 0; c < 25; c++) {
+        w[c] = 1.0;
+        mu[2 * c] = (double)(c / 5) - 2.0;
+        mu[2 * c + 1] = (double)(c % 5) - 2.0;
+        var[2 * c] = var[2 * c + 1] = 0.01;
+    }
+    pi_model_t *m = NULL;
+    if (pi_model_create_gmm(g_sde, 2, 25, w, mu, var, &m) != PI_OK)
+        return;
+    const size_t n = 4096;
+    double alpha, sigma;
+    pi_sde_marginal(g_sde, 0.3, &alpha, &sigma);
+    float *x = bench_alloc(n * 2 * sizeof(float)), *out = bench_alloc(n * 2 * sizeof(float));
+    bench_fill_uniform(x, n * 2, 17, (float)(-2.0 * alpha), (float)(2.0 * alpha));
+    double *t = malloc(n * sizeof *t);
+    for (size_t i = 0; i < n; i++)
+        t[i] = 0.3;
+    size_t wsb = pi_model_workspace_bytes(m, n);
+    void *ws = bench_alloc(wsb);
+    pi_eval_ctx ctx = {ws, wsb, threads, NULL};
+    if (threads > 1 && pi_pool_create(threads, &ctx.pool) != PI_OK)
+        ctx.pool = NULL;
+    double tm[64];
+    int ok = 1, reps = g_reps < 15 ? 15 : g_reps;
+    if (reps > 64)
+        reps = 64;
+    for (int r = -1; r < reps; r++) {
+        double a = bench_now();
+        if (pi_model_eval_ctx(m, PI_VIEW_SCORE, n, x, t, out, &ctx) != PI_OK)
+            ok = 0;
+        if (r >= 0)
+            tm[r] = bench_now() - a;
+    }
+    double rate = (double)n / bench_median(tm, (size_t)reps);
+    g_gmm_rows_per_s[threads] = ok ? rate : NAN;
+    bench_result *res = bench_add(name, ok ? rate : NAN, "rows/s", NAN, "", NAN, NAN, "higher", threads);
+    bench_note(res, "exact 25-Gaussian mixture score (d = 2), 4096 rows at one t, pi_model_eval_ctx; "
+                    "double log-sum-exp, float output; bench/run compares with PyTorch float64");
+    pi_pool_destroy(ctx.pool);
+    bench_free(ws);
+    bench_free(x);
+    bench_free(out);
+    free(t);
+    pi_model_destroy(m);
+}
+
 static void bench_train(int threads)
 {
     const char *name = threads == 1 ? "mlp_train_vs_sgemm_1t" : "mlp_train_vs_sgemm";
@@ -1042,6 +1102,8 @@ int main(int argc, char **argv)
     bench_empirical(1);
     bench_train(2);
     bench_train(1);
+    bench_gmm(2);
+    bench_gmm(1);
     bench_sampler(2);
     bench_sampler(1);
     bench_sampler_small_batch();
@@ -1074,10 +1136,11 @@ int main(int argc, char **argv)
              "{\"mlp_dim\": %d, \"mlp_width\": %d, \"mlp_layers\": %d, \"mlp_features\": %zu, "
              "\"batch\": %d, "
              "\"reps\": %d, \"quick\": %s, \"seconds\": %.1f, \"train_steps_per_s_1t\": %.6g, "
-             "\"train_steps_per_s_2t\": %.6g, \"chain_forward\": \"%s\", \"chain_train\": \"%s\", "
+             "\"train_steps_per_s_2t\": %.6g, \"gmm_rows_per_s_1t\": %.6g, \"gmm_rows_per_s_2t\": %.6g, \"chain_forward\": \"%s\", \"chain_train\": \"%s\", "
              "\"chain_empirical\": \"%s\"}",
              MLP_DIM, MLP_WIDTH, MLP_LAYERS, g_mlp_features, MLP_BATCH, g_reps, g_quick ? "true" : "false",
-             bench_now() - start, g_train_steps_per_s[1], g_train_steps_per_s[2], chain_fwd,
+             bench_now() - start, g_train_steps_per_s[1], g_train_steps_per_s[2],
+             g_gmm_rows_per_s[1], g_gmm_rows_per_s[2], chain_fwd,
              chain_train, chain_emp);
     bench_print_json(stdout, config);
     pi_sde_destroy(g_sde);
