@@ -192,6 +192,46 @@ PI_API void pi_free(void *ptr);
 PI_API unsigned pi_version_number(void);
 /** @return PI_VERSION_STRING of the library actually linked (static string). */
 PI_API const char *pi_version_string(void);
+
+/**
+ * @name What this process runs
+ * BLIS picks one kernel set per process, once, when it initialises. When libpathint is
+ * loaded on a CPU with AVX-512 (F, DQ, BW, VL, and an OS that saves the ZMM registers, checked
+ * with CPUID and XGETBV) and a BLIS build that carries AVX-512 kernels, pathint asks BLIS for
+ * its "skx" kernels, whatever BLIS would detect (Debian 12's BLIS 0.9 falls back to AVX2 or
+ * generic kernels on CPUs newer than it): it sets BLIS_ARCH_TYPE, initialises BLIS and
+ * removes the variable again, all inside the library's load-time constructor. It never does
+ * so when the user set BLIS_ARCH_TYPE (that choice wins), nor when the environment variable
+ * PATHINT_BLIS_ARCH is set to anything but "auto" (spell it "detected" to keep BLIS's own
+ * detection). The choice is process-wide: a host that calls BLIS itself runs the same
+ * kernels; a host that initialised BLIS before loading pathint keeps its own choice
+ * (pi_blis_kernel_choice() then says "host"). See docs/embedding.md, "BLIS kernels".
+ * @{
+ */
+/** @return BLIS's version string, for example "0.9.0" (static). @threadsafety Safe. */
+PI_API const char *pi_blis_version(void);
+/** @return The name of the BLIS sub-configuration (kernel set) this process runs, for example
+ *  "skx", "haswell", "zen3" or "generic" (static); initialises BLIS if nothing has.
+ *  @threadsafety Safe. */
+PI_API const char *pi_blis_kernels(void);
+/** How pi_blis_kernels() was chosen (static): "pathint" (pathint asked for the AVX-512
+ *  kernels at load), "environment" (the user's BLIS_ARCH_TYPE), "detected" (BLIS's own CPU
+ *  detection: PATHINT_BLIS_ARCH opted out, or pathint had nothing better to ask for) or "host"
+ *  (BLIS was initialised before pathint was loaded and kept its first choice).
+ *  @threadsafety Safe. */
+PI_API const char *pi_blis_kernel_choice(void);
+/** @return BLIS's threading model (static): "pthreads", "openmp" or "none". Each pathint
+ *  handle passes its own thread count to BLIS per call. @threadsafety Safe. */
+PI_API const char *pi_blis_threading(void);
+/** The CPU's vector extensions, counted only when the OS also saves their registers: index 0
+ *  to 8 gives "sse2", "sse4.1", "avx", "fma", "avx2", "avx512f", "avx512dq", "avx512bw",
+ *  "avx512vl". @p name receives a static string, @p supported 1 or 0 (all 0 off x86).
+ *  @return #PI_OK, #PI_EINVAL past the end or for a NULL pointer. @threadsafety Safe. */
+PI_API pi_status pi_cpu_feature_at(size_t index, const char **name, int *supported);
+/** @return The CPUs this process may run on (its affinity mask; at least 1): the most
+ *  threads worth giving pi_sampler_set_threads() and friends. @threadsafety Safe. */
+PI_API unsigned pi_cpu_count(void);
+/** @} */
 /** @} */
 
 /** @defgroup handles Opaque handles
@@ -590,7 +630,11 @@ typedef int (*pi_model_fn)(size_t n, size_t dim, const float *x, const double *t
  * that of the diffused mixture Σ_k w_k N(α μ_k, α² v_k + σ²). Score, log-density
  * and all derivatives are closed form and log-sum-exp stable (far points and
  * tiny σ give finite values). Zero variances are allowed; such a component is
- * singular at σ(t) = 0, where evaluation fails with #PI_EINVAL.
+ * singular at σ(t) = 0, where evaluation fails with #PI_EINVAL. Accuracy of the
+ * batched float evaluation: the log-sum-exp and the score are computed in double
+ * (components in blocks of 8 lanes, exp within 5e-16 relative) and rounded to
+ * float once, so each output is within one float ulp of pi_model_score_d();
+ * AVX-512, AVX2 and baseline CPUs give the same bits.
  * @param[in] sde Copied; the caller may destroy it after the call.
  * @param[in] dim Dimension, in [1, 2^20].
  * @param[in] k Number of components, >= 1 (k·dim <= 2^40).

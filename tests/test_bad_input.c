@@ -692,9 +692,16 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
       pi_trainer_fit_cond(f->tr, 4, f->data, f->labels, 0, NULL, 1))                             \
     X(fit_cond_null_data, PI_EINVAL, 1, "data", pi_trainer_fit_cond(f->tr, 4, NULL, f->labels, 0, NULL, 1))
 
+/* Issue 17: what this process runs. */
+#define CASES_ISSUE17(X)                                                                         \
+    X(cpu_feature_null_name, PI_EINVAL, 1, "name", pi_cpu_feature_at(0, NULL, &f->o_i))          \
+    X(cpu_feature_null_supported, PI_EINVAL, 1, "supported", pi_cpu_feature_at(0, &(const char *){NULL}, NULL)) \
+    X(cpu_feature_past_end, PI_EINVAL, 1, "index", pi_cpu_feature_at(9, &(const char *){NULL}, &f->o_i))
+
 #define ALL_CASES(X)                                                                             \
     CASES_SDE(X) CASES_MODEL(X) CASES_SAMPLER(X) CASES_DATA(X) CASES_FILES(X)                    \
-    CASES_LIKELIHOOD(X) CASES_TRAINER(X) CASES_GETTERS(X) CASES_ISSUE14(X) CASES_ISSUE15(X)
+    CASES_LIKELIHOOD(X) CASES_TRAINER(X) CASES_GETTERS(X) CASES_ISSUE14(X) CASES_ISSUE15(X) \
+    CASES_ISSUE17(X)
 
 #define DEFINE_CASE(label, e1, e2, arg, call)                                                    \
     static pi_status case_##label(fx *f)                                                         \

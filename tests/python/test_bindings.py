@@ -49,6 +49,23 @@ def test_version_matches_header_major():
     assert pi.version().count(".") == 2
 
 
+def test_build_info_says_what_runs():
+    info = pi.build_info()
+    assert info["version"] == pi.version()
+    assert info["blis_version"].count(".") >= 1
+    assert info["blis_kernel_choice"] in ("pathint", "environment", "detected", "host")
+    assert info["blis_threading"] in ("pthreads", "openmp", "none")
+    assert info["cpu_count"] >= 1
+    cpu = set(open("/proc/cpuinfo").read().split("flags")[1].split("\n")[0].split()) if \
+        os.path.exists("/proc/cpuinfo") else None
+    if cpu is not None and "avx512f" in cpu:  # the kernel, too, saves the ZMM state when it lists avx512f
+        assert "avx512f" in info["cpu_vector_extensions"]
+        if {"avx512dq", "avx512bw", "avx512vl"} <= cpu and info["blis_kernel_choice"] == "pathint":
+            assert info["blis_kernels"] == "skx"
+    if cpu is not None:
+        assert set(info["cpu_vector_extensions"]) - {"sse4.1"} <= cpu | {"sse4.1"}
+
+
 def test_refuses_other_major_version(monkeypatch):
     monkeypatch.setattr(_library, "ABI_MAJOR", pi.ABI_MAJOR + 1)
     with pytest.raises(pi.LibraryNotFoundError, match="major version"):

@@ -2019,3 +2019,31 @@ def version():
 def version_number():
     return L.lib().version_number
 
+
+def build_info():
+    """What this process runs, as a dict: the library's version, BLIS's version, the BLIS kernel
+    set in use and how it was chosen ("pathint", "environment", "detected" or "host"; see
+    docs/embedding.md), BLIS's threading model, the CPU's vector extensions (those the OS also
+    saves) and the CPUs this process may use."""
+    lib = L.lib()
+    features = []
+    index = 0
+    while True:  # the library's list ends where pi_cpu_feature_at reports past the end
+        name, supported = ctypes.c_char_p(), ctypes.c_int()
+        try:
+            lib.pi_cpu_feature_at(index, ctypes.byref(name), ctypes.byref(supported))
+        except InvalidArgumentError:
+            break
+        if supported.value:
+            features.append(name.value.decode())
+        index += 1
+    return {
+        "version": lib.version,
+        "blis_version": lib.pi_blis_version().decode(),
+        "blis_kernels": lib.pi_blis_kernels().decode(),
+        "blis_kernel_choice": lib.pi_blis_kernel_choice().decode(),
+        "blis_threading": lib.pi_blis_threading().decode(),
+        "cpu_vector_extensions": features,
+        "cpu_count": int(lib.pi_cpu_count()),
+    }
+
