@@ -164,6 +164,7 @@ static const char *mname(pi_method m)
     case PI_METHOD_EXP2M: return "EXP2M";
     case PI_METHOD_HEUN: return "Heun";
     case PI_METHOD_RK45: return "RK45";
+    case PI_METHOD_EXP3M: return "EXP3M";
     }
     return "?";
 }

@@ -795,7 +795,8 @@ typedef enum pi_method {
     PI_METHOD_EXP1 = 2,        /**< First-order exponential integrator (ħ = 0: DDIM). */
     PI_METHOD_EXP2M = 3,       /**< Second-order multistep exponential (ħ = 0: DPM-Solver++(2M)). */
     PI_METHOD_HEUN = 4,        /**< Heun (stochastic Heun for ħ > 0). */
-    PI_METHOD_RK45 = 5         /**< Adaptive embedded Runge–Kutta (ħ = 0 only). */
+    PI_METHOD_RK45 = 5,        /**< Adaptive embedded Runge–Kutta (ħ = 0 only). */
+    PI_METHOD_EXP3M = 6        /**< Third-order multistep exponential, any ħ (since 1.1). */
 } pi_method;
 
 /** Step schedules (generators of time arrays). */

@@ -145,13 +145,15 @@ static pi_status ensure_workers(pi_sampler_t *s, int count, size_t chunk)
 }
 
 /* State block: x, xnew, k_first, k_last (doubles, the last three for adaptive methods only),
- * row_err (n doubles), den and den_prev (floats). */
+ * row_err (n doubles), den and den_prev (floats), then history + 1 multistep buffers (floats)
+ * for integrators that keep a history. */
 static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
 {
     size_t total = run->n * run->dim;
     size_t nd = adaptive ? 4 : 1;
+    size_t nhist = s->integrator->history > 0 ? s->integrator->history + 1 : 0;
     size_t bytes = (nd * total + (adaptive ? run->n : 0)) * sizeof(double) +
-                   2 * total * sizeof(float);
+                   (2 + nhist) * total * sizeof(float);
     if (bytes > s->state_bytes) {
         void *block = pi_malloc(bytes);
         if (block == NULL)
@@ -176,6 +178,8 @@ static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
     float *fp = (float *)(void *)dp;
     run->den = fp;
     run->den_prev = fp + total;
+    for (size_t i = 0; i < nhist; i++)
+        run->hist[i] = fp + (2 + i) * total;
     return PI_OK;
 }
 
@@ -367,8 +371,17 @@ static pi_status fixed_loop(pi_run *run, size_t steps)
             return st;
         run->accepted++;
         run->den_valid = 1;
+        run->h_prev2_lambda = run->h_prev_lambda;
         run->h_prev_lambda = co->pt.sigma_tilde > 0.0 ? log(co->ps.sigma_tilde / co->pt.sigma_tilde)
                                                       : 0.0;
+        if (it->history > 0) { /* this step's value becomes hist[1], the oldest is reused */
+            float *oldest = run->hist[it->history];
+            for (size_t i = it->history; i > 0; i--)
+                run->hist[i] = run->hist[i - 1];
+            run->hist[0] = oldest;
+            if (run->hist_count < it->history)
+                run->hist_count++;
+        }
         st = pi_run_after_step(run, k + 1, steps, co->t_t);
         if (st != PI_OK)
             return st;
@@ -394,7 +407,7 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
     if (!it->stochastic && s->hbar > 0.0)
         return pi_fail(PI_EINVAL,
                        "sampler: method %s integrates the ODE and needs hbar = 0, got hbar = %g "
-                       "(use EULER, EXP1, EXP2M or HEUN for hbar > 0)",
+                       "(use EULER, EXP1, EXP2M, EXP3M or HEUN for hbar > 0)",
                        it->name, s->hbar);
     if (adaptive && s->corrector_steps > 0)
         return pi_fail(PI_EINVAL,

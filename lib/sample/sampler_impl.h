@@ -26,6 +26,8 @@
 #define PI_WORKER_BUFFERS 6
 /* Maximum number of corrector steps per predictor step (the noise key packs it in 8 bits). */
 #define PI_MAX_CORRECTOR_STEPS 255
+/* Most previous-step values a multistep integrator keeps (iPNDM order 4 needs 3). */
+#define PI_MAX_HISTORY 3
 /* Limits of the adaptive solver. */
 #define PI_RK_MAX_ATTEMPTS 1000000
 
@@ -72,6 +74,12 @@ typedef struct pi_run {
     size_t step;         /* index of the step being taken (0-based) */
     pi_step_coeffs co;   /* the current step */
     double h_prev_lambda;/* multistep: λ-width of the previous step */
+    double h_prev2_lambda;/* multistep: λ-width of the step before it */
+    /* Multistep history of integrators with history > 0 (n × dim floats each): a step writes
+     * its value into hist[0]; hist[1 .. hist_count] hold those of the previous steps, newest
+     * first. The driver rotates them after every step. */
+    float *hist[PI_MAX_HISTORY + 1];
+    size_t hist_count;
     int nworkers;
     pi_worker *workers;
     pi_pool *pool;       /* the sampler's pool (NULL: one worker) */
@@ -98,6 +106,7 @@ struct pi_integrator_type {
     /* Adaptive methods instead own the whole loop (NULL for fixed-step methods). */
     pi_status (*integrate)(pi_run *run, double t_start, double t_end);
     size_t nfe_per_step; /* model evaluations per row per step (fixed-step methods) */
+    size_t history;      /* previous-step values kept in run->hist (0 .. PI_MAX_HISTORY) */
 };
 
 extern const struct pi_integrator_type *const pi_integrator_euler;
@@ -105,6 +114,7 @@ extern const struct pi_integrator_type *const pi_integrator_exp1;
 extern const struct pi_integrator_type *const pi_integrator_exp2m;
 extern const struct pi_integrator_type *const pi_integrator_heun;
 extern const struct pi_integrator_type *const pi_integrator_rk45;
+extern const struct pi_integrator_type *const pi_integrator_exp3m;
 
 struct pi_sampler {
     const pi_model_t *model; /* borrowed */

@@ -103,6 +103,7 @@ class Method(enum.IntEnum):
     EXP2M = 3
     HEUN = 4
     RK45 = 5
+    EXP3M = 6
 
 
 class Schedule(enum.IntEnum):
