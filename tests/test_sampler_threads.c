@@ -122,7 +122,8 @@ static void test_bitwise_reproducible(void **state)
     } cases[] = {{PI_METHOD_EULER, 1.0, 0}, {PI_METHOD_EXP1, 0.5, 0}, {PI_METHOD_EXP2M, 0.0, 0},
                  {PI_METHOD_EXP2M, 2.0, 1}, {PI_METHOD_HEUN, 1.0, 0},
                  /* issue 16 */
-                 {PI_METHOD_HEUN, 0.5, 1}, {PI_METHOD_EXP3M, 0.0, 0}, {PI_METHOD_EXP3M, 1.0, 1}};
+                 {PI_METHOD_HEUN, 0.5, 1}, {PI_METHOD_EXP3M, 0.0, 0}, {PI_METHOD_EXP3M, 1.0, 1},
+                 {PI_METHOD_IPNDM, 0.0, 0}, {PI_METHOD_IPNDM, 0.0, 2}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         float *ref = sample(f, cases[c].m, cases[c].hbar, cases[c].corr, 1, n);
         const int threads[] = {2, 3, 4};

@@ -115,6 +115,7 @@ extern const struct pi_integrator_type *const pi_integrator_exp2m;
 extern const struct pi_integrator_type *const pi_integrator_heun;
 extern const struct pi_integrator_type *const pi_integrator_rk45;
 extern const struct pi_integrator_type *const pi_integrator_exp3m;
+extern const struct pi_integrator_type *const pi_integrator_ipndm;
 
 struct pi_sampler {
     const pi_model_t *model; /* borrowed */

@@ -104,6 +104,7 @@ class Method(enum.IntEnum):
     HEUN = 4
     RK45 = 5
     EXP3M = 6
+    IPNDM = 7
 
 
 class Schedule(enum.IntEnum):
