@@ -893,6 +893,26 @@ PI_API pi_status pi_sampler_get_threads(const pi_sampler_t *sampler, int *thread
 PI_API pi_status pi_sampler_set_denoise_final(pi_sampler_t *sampler, int enabled);
 /** Read back the denoise-final flag (0 or 1). */
 PI_API pi_status pi_sampler_get_denoise_final(const pi_sampler_t *sampler, int *enabled);
+/** Step noise of ħ > 0 (since 1.1). */
+typedef enum pi_noise {
+    /** Normals keyed by (seed, row, step index): runs with other step counts draw other noise. */
+    PI_NOISE_STEP = 1,
+    /** Normalised increments of one Brownian path per (seed, row), a fixed function of t (a
+     *  virtual Brownian tree on Philox): runs with 20 and 40 steps of one seed follow the same
+     *  path and land close together. */
+    PI_NOISE_BROWNIAN = 2
+} pi_noise;
+
+/**
+ * How the step noise of ħ > 0 is drawn (default and range: ::pi_option SAMPLER_NOISE). Either
+ * way the result is the same for any thread count, batch size and partition of rows.
+ * @param[in] sampler The sampler.
+ * @param[in] noise A ::pi_noise.
+ * @return #PI_OK, or #PI_EINVAL for NULL or a value outside ::pi_noise.
+ */
+PI_API pi_status pi_sampler_set_noise(pi_sampler_t *sampler, pi_noise noise);
+/** Read back the step-noise kind. */
+PI_API pi_status pi_sampler_get_noise(const pi_sampler_t *sampler, pi_noise *noise);
 /** Tolerances of the adaptive method (#PI_METHOD_RK45). */
 PI_API pi_status pi_sampler_set_tolerances(pi_sampler_t *sampler, double rtol, double atol);
 /** Read back the tolerances; either pointer may be NULL. */
@@ -1451,6 +1471,7 @@ PI_API pi_status pi_data_save(const char *path, size_t n, size_t dim, const floa
  * | SAMPLER_SEED | 0 | any uint64_t |
  * | SAMPLER_THREADS | 1 | [1, 256] |
  * | SAMPLER_DENOISE_FINAL | 0 | 0 or 1 |
+ * | SAMPLER_NOISE | #PI_NOISE_STEP | a ::pi_noise |
  * | SAMPLER_RTOL, SAMPLER_ATOL | 1e-5, 1e-5 | (0, 1), (0, 1e6] |
  * | SAMPLER_CORRECTOR_STEPS | 0 | [0, 255] |
  * | SAMPLER_CORRECTOR_SNR | 0.16 | (0, 1e6] |
@@ -1529,7 +1550,8 @@ typedef enum pi_option {
     PI_OPTION_TRAINER_GRAD_CLIP = 40,
     PI_OPTION_TRAINER_EMA = 41,
     PI_OPTION_TRAINER_SEED = 42,
-    PI_OPTION_TRAINER_THREADS = 43
+    PI_OPTION_TRAINER_THREADS = 43,
+    PI_OPTION_SAMPLER_NOISE = 44
 } pi_option;
 
 /** Flags of pi_option_info(). */

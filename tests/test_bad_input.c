@@ -53,6 +53,7 @@ typedef struct fx {
     float *o_fp;
     /* getter outputs (the NULL-handle cases must leave them alone too) */
     int o_i;
+    pi_noise o_noise;
     uint64_t o_u;
     const pi_model_t *o_cmodel;
     pi_model_t *o_model2;
@@ -545,7 +546,13 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(tget_lognormal_null, PI_EINVAL, 1, "trainer", pi_trainer_get_lognormal(NULL, &f->o_d, &f->o_d)) \
     X(tget_adam_null, PI_EINVAL, 1, "trainer", pi_trainer_get_adam(NULL, &f->o_d, &f->o_d, &f->o_d)) \
     X(tget_callback_null, PI_EINVAL, 1, "trainer", pi_trainer_get_callback(NULL, &f->o_trfn, &f->o_vp)) \
-    X(option_info_zero, PI_EINVAL, 1, "option", pi_option_info((pi_option)0, NULL, NULL, NULL, NULL, NULL))
+    X(option_info_zero, PI_EINVAL, 1, "option", pi_option_info((pi_option)0, NULL, NULL, NULL, NULL, NULL)) \
+    /* issue 16: time-keyed noise */                                                              \
+    X(noise_null, PI_EINVAL, 1, "sampler", pi_sampler_set_noise(NULL, PI_NOISE_STEP))              \
+    X(noise_zero, PI_EINVAL, 1, "noise", pi_sampler_set_noise(f->s, (pi_noise)0))                  \
+    X(noise_high, PI_EINVAL, 1, "PI_NOISE_BROWNIAN", pi_sampler_set_noise(f->s, (pi_noise)3))     \
+    X(sget_noise_null, PI_EINVAL, 1, "sampler", pi_sampler_get_noise(NULL, &f->o_noise))           \
+    X(sget_noise_null_out, PI_EINVAL, 1, "out", pi_sampler_get_noise(f->s, NULL))
 
 #define ALL_CASES(X)                                                                             \
     CASES_SDE(X) CASES_MODEL(X) CASES_SAMPLER(X) CASES_DATA(X) CASES_FILES(X)                    \

@@ -3,6 +3,8 @@
  * exact samples of the target at t_min, and the excess NLL (mean −log p of the generated set
  * under the exact target density minus the same for exact samples; an under-dispersed set
  * scores negative, so both are needed).
+ * - time-keyed (Brownian) noise: runs of 20 and 40 steps of one seed land close together, and
+ *   the samples are as good as with step-keyed noise;
  * - stochastic Heun stays finite and close at 1–10 steps for ħ ∈ {0.25, 0.5, 1, 2} (it diverged
  *   before 1.1: sliced W2 1.4e4 at 4 steps, ħ = 1). */
 #include <setjmp.h>
@@ -139,10 +141,105 @@ static void test_heun_stochastic_few_steps(void **state)
     }
 }
 
+/* n samples of the fixture's mixture (VP linear SDE, its defaults) with EXP2M at ħ = 1. */
+static float *sample_vp(const fixture *f, pi_model_t *model, pi_noise noise, pi_method m,
+                        double hbar, size_t steps, uint64_t seed, size_t n)
+{
+    (void)f;
+    pi_sampler_t *s = NULL;
+    assert_int_equal(pi_sampler_create(model, &s), PI_OK);
+    assert_int_equal(pi_sampler_set_method(s, m), PI_OK);
+    assert_int_equal(pi_sampler_set_hbar(s, hbar), PI_OK);
+    assert_int_equal(pi_sampler_set_steps(s, steps), PI_OK);
+    assert_int_equal(pi_sampler_set_seed(s, seed), PI_OK);
+    assert_int_equal(pi_sampler_set_noise(s, noise), PI_OK);
+    assert_int_equal(pi_sampler_set_threads(s, 2), PI_OK);
+    float *x = malloc(n * 2 * sizeof *x);
+    assert_non_null(x);
+    assert_int_equal(pi_sampler_run(s, n, x), PI_OK);
+    pi_sampler_destroy(s);
+    return x;
+}
+
+static double mean_distance(const float *a, const float *b, size_t n)
+{
+    double acc = 0.0;
+    for (size_t i = 0; i < n; i++)
+        acc += hypot((double)a[2 * i] - b[2 * i], (double)a[2 * i + 1] - b[2 * i + 1]);
+    return acc / (double)n;
+}
+
+/* Time-keyed noise: with one seed, runs of 20 and 40 steps follow the same Brownian path, so
+ * their samples are close; step-keyed noise gives unrelated samples (as far apart as two seeds). */
+static void test_brownian_same_path(void **state)
+{
+    const fixture *f = *state;
+    pi_sde_t *vp = NULL;
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &vp), PI_OK);
+    pi_model_t *model = gmm_fixture_model(&f->g, vp);
+    assert_non_null(model);
+    const size_t n = 2000;
+    const pi_method methods[3] = {PI_METHOD_EXP2M, PI_METHOD_EXP3M, PI_METHOD_EULER};
+    const double hbars[2] = {0.5, 1.0};
+    for (int mi = 0; mi < 3; mi++)
+        for (int h = 0; h < 2; h++)
+            for (int nz = PI_NOISE_STEP; nz <= PI_NOISE_BROWNIAN; nz++) {
+                float *a = sample_vp(f, model, (pi_noise)nz, methods[mi], hbars[h], 20, 5, n);
+                float *b = sample_vp(f, model, (pi_noise)nz, methods[mi], hbars[h], 40, 5, n);
+                float *c = sample_vp(f, model, (pi_noise)nz, methods[mi], hbars[h], 20, 6, n);
+                double same = mean_distance(a, b, n), other = mean_distance(a, c, n);
+                printf("  method %d hbar %.1f %s noise: 20 vs 40 steps %.4f, two seeds %.4f\n",
+                       (int)methods[mi], hbars[h], nz == PI_NOISE_STEP ? "step" : "brownian", same,
+                       other);
+                if (nz == PI_NOISE_BROWNIAN)
+                    assert_true(same < 0.15 * other); /* measured 0.05 .. 0.10 */
+                else
+                    assert_true(same > 0.5 * other);
+                free(a);
+                free(b);
+                free(c);
+            }
+    pi_model_destroy(model);
+    pi_sde_destroy(vp);
+}
+
+/* The Brownian increments are exact standard normals: at 100 steps, ħ ∈ {1, 2}, the samples are
+ * as close to the target as with step-keyed noise (sliced W2 within 2 floors of exact samples). */
+static void test_brownian_distribution(void **state)
+{
+    const fixture *f = *state;
+    pi_sde_t *vp = NULL;
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &vp), PI_OK);
+    pi_model_t *model = gmm_fixture_model(&f->g, vp);
+    double t_min, a, sg;
+    pi_sde_time_range(vp, &t_min, NULL);
+    pi_sde_marginal(vp, t_min, &a, &sg);
+    float *ref = malloc(N_SAMPLES * 2 * sizeof *ref), *other = malloc(N_SAMPLES * 2 * sizeof *other);
+    gmm_fixture_sample_at(&f->g, N_SAMPLES, 21, a, sg, ref);
+    gmm_fixture_sample_at(&f->g, N_SAMPLES, 22, a, sg, other);
+    double floor_w2 = stats_sliced_w2(ref, other, N_SAMPLES, 2, PROJ, 5, NULL);
+    for (int h = 1; h <= 2; h++)
+        for (int nz = PI_NOISE_STEP; nz <= PI_NOISE_BROWNIAN; nz++) {
+            float *x = sample_vp(f, model, (pi_noise)nz, PI_METHOD_EXP2M, (double)h, 100, 9,
+                                 N_SAMPLES);
+            double w2 = stats_sliced_w2(ref, x, N_SAMPLES, 2, PROJ, 5, NULL);
+            printf("  hbar %d %s noise, 100 steps: sliced W2 %.4f (floor %.4f)\n", h,
+                   nz == PI_NOISE_STEP ? "step" : "brownian", w2, floor_w2);
+            assert_true(w2 < 2.0 * floor_w2);
+            free(x);
+        }
+    free(ref);
+    free(other);
+    pi_model_destroy(model);
+    pi_sde_destroy(vp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heun_stochastic_few_steps),
+        cmocka_unit_test(test_brownian_same_path),
+        cmocka_unit_test(test_brownian_distribution),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -81,6 +81,8 @@ static const option_row option_table[] = {
     [PI_OPTION_TRAINER_EMA - 1] = {"decay", 0.999, 0.0, 1.0, EXCL_MAX},
     [PI_OPTION_TRAINER_SEED - 1] = {"seed", 0, 0, SEED_MAX, INT},
     [PI_OPTION_TRAINER_THREADS - 1] = {"threads", 1, 1, 256, INT},
+    [PI_OPTION_SAMPLER_NOISE - 1] = {"noise", PI_NOISE_STEP, PI_NOISE_STEP, PI_NOISE_BROWNIAN, INT,
+        "PI_NOISE_STEP (1) or PI_NOISE_BROWNIAN (2)"},
 };
 
 #define OPTION_COUNT (sizeof option_table / sizeof option_table[0])

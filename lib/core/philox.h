@@ -21,7 +21,8 @@ enum pi_rng_stream {
     PI_STREAM_DATA = 5,      /* built-in data sets */
     PI_STREAM_INIT = 6,      /* weight initialisation */
     PI_STREAM_DEQUANT = 7,   /* likelihood dequantisation */
-    PI_STREAM_AUX = 8        /* anything else (GITS, bounds, tests) */
+    PI_STREAM_AUX = 8,       /* anything else (GITS, bounds, tests) */
+    PI_STREAM_BROWNIAN = 9   /* sampler's time-keyed Brownian tree: step = tree node */
 };
 
 /* One Philox4x32-10 block: ctr (4 words) under key (2 words). */

@@ -68,6 +68,100 @@ void pi_run_noise(const pi_run *run, uint32_t stream, size_t row, uint32_t step_
     pi_rng_normal_d(run->seed, stream, (uint64_t)row, step_key, run->dim, out);
 }
 
+/* Virtual Brownian tree (time-keyed noise). The path of (seed, row) on [lo, hi] = [t_min, t_max]
+ * of the SDE: W(lo) = 0, W(hi) = sqrt(hi − lo) ξ_0; the midpoint of interval k (root 1,
+ * children 2k, 2k + 1) is the Brownian bridge value (W(a) + W(b))/2 + sqrt((b − a)/4) ξ_k; after
+ * PI_BROWNIAN_DEPTH levels, t inside leaf k gets the bridge value
+ * W(a) + (t − a)/(b − a) (W(b) − W(a)) + sqrt((t − a)(b − t)/(b − a)) ξ_k. Every ξ is a vector of
+ * dim Philox normals keyed (seed, PI_STREAM_BROWNIAN, row, k): W(t) is one fixed function of t,
+ * and W at points in different leaves has exactly the joint law of Brownian motion. */
+typedef struct brownian_walk {
+    double a, b; /* current interval */
+    uint32_t k;  /* its node */
+    double *wa, *wb; /* W(a), W(b), dim each */
+} brownian_walk;
+
+/* One level down towards t: the midpoint value from ξ_k (in xi), then the half holding t. */
+static void brownian_down(brownian_walk *bw, double t, const double *xi, size_t dim)
+{
+    double m = bw->a + 0.5 * (bw->b - bw->a), sd = sqrt(0.25 * (bw->b - bw->a));
+    int right = t >= m;
+    double *mid = right ? bw->wa : bw->wb; /* the end that moves to m */
+    for (size_t j = 0; j < dim; j++)
+        mid[j] = 0.5 * (bw->wa[j] + bw->wb[j]) + sd * xi[j];
+    if (right)
+        bw->a = m;
+    else
+        bw->b = m;
+    bw->k = 2 * bw->k + (uint32_t)right;
+}
+
+/* From a walk at a leaf: W(t) into out (may alias nothing of the walk). */
+static void brownian_leaf(const pi_run *run, size_t row, const brownian_walk *bw, double t,
+                          double *xi, double *out)
+{
+    size_t dim = run->dim;
+    double len = bw->b - bw->a, u = (t - bw->a) / len;
+    double sd = sqrt(fmax(0.0, (t - bw->a) * (bw->b - t) / len));
+    pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, (uint64_t)row, bw->k, dim, xi);
+    for (size_t j = 0; j < dim; j++)
+        out[j] = bw->wa[j] + u * (bw->wb[j] - bw->wa[j]) + sd * xi[j];
+}
+
+void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, pi_worker *w,
+                       double *out)
+{
+    size_t dim = run->dim;
+    double lo = run->sde->t_min, hi = run->sde->t_max, ts = co->t_s, tt = co->t_t;
+    if (run->s->noise != PI_NOISE_BROWNIAN) {
+        pi_run_noise(run, PI_STREAM_STEP, row, (uint32_t)run->step, out);
+        return;
+    }
+    double *xi = w->brownian, *ws = xi + dim;
+    brownian_walk p = {lo, hi, 1, ws + dim, ws + 2 * dim};
+    brownian_walk q = {0.0, 0.0, 0, ws + 3 * dim, ws + 4 * dim};
+    for (size_t j = 0; j < dim; j++)
+        p.wa[j] = 0.0;
+    pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, (uint64_t)row, 0, dim, p.wb);
+    double sroot = sqrt(hi - lo);
+    for (size_t j = 0; j < dim; j++)
+        p.wb[j] *= sroot;
+    /* Shared descent while t_s and t_t lie in the same half. */
+    int level = 0, split = 0;
+    for (; level < PI_BROWNIAN_DEPTH; level++) {
+        double m = p.a + 0.5 * (p.b - p.a);
+        pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, (uint64_t)row, p.k, dim, xi);
+        if ((ts >= m) != (tt >= m)) { /* they part here: q follows t_t from a copy */
+            q.a = p.a;
+            q.b = p.b;
+            q.k = p.k;
+            memcpy(q.wa, p.wa, dim * sizeof *q.wa);
+            memcpy(q.wb, p.wb, dim * sizeof *q.wb);
+            brownian_down(&p, ts, xi, dim);
+            brownian_down(&q, tt, xi, dim);
+            split = 1;
+            level++;
+            break;
+        }
+        brownian_down(&p, ts, xi, dim);
+    }
+    if (!split) { /* one leaf holds both times: the tree cannot resolve this step */
+        pi_run_noise(run, PI_STREAM_STEP, row, (uint32_t)run->step, out);
+        return;
+    }
+    for (int l = level; l < PI_BROWNIAN_DEPTH; l++) {
+        pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, (uint64_t)row, p.k, dim, xi);
+        brownian_down(&p, ts, xi, dim);
+        pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, (uint64_t)row, q.k, dim, xi);
+        brownian_down(&q, tt, xi, dim);
+    }
+    brownian_leaf(run, row, &p, ts, xi, ws);
+    brownian_leaf(run, row, &q, tt, xi, out);
+    double inv = 1.0 / sqrt(ts - tt);
+    for (size_t j = 0; j < dim; j++)
+        out[j] = (ws[j] - out[j]) * inv;
+}
+
 /* ---- workspace --------------------------------------------------------------------------- */
 
 void pi_sampler_release_workspace(pi_sampler_t *s)
@@ -107,7 +201,7 @@ static pi_status ensure_workers(pi_sampler_t *s, int count, size_t chunk)
     size_t d = s->dim;
     size_t cd = chunk * d;
     size_t ws = round64(pi_model_workspace_bytes(s->model, chunk));
-    size_t doubles = chunk + (size_t)(1 + PI_WORKER_BUFFERS) * cd;
+    size_t doubles = chunk + (size_t)(1 + PI_WORKER_BUFFERS) * cd + PI_BROWNIAN_SCRATCH * d;
     size_t bytes = 64 + ws + doubles * sizeof(double) + 2 * cd * sizeof(float);
     pi_worker *workers = pi_calloc((size_t)count, sizeof *workers);
     if (workers == NULL)
@@ -134,6 +228,8 @@ static pi_status ensure_workers(pi_sampler_t *s, int count, size_t chunk)
             wk->buf[b] = dp;
             dp += cd;
         }
+        wk->brownian = dp;
+        dp += PI_BROWNIAN_SCRATCH * d;
         float *fp = (float *)(void *)dp;
         wk->fin = fp;
         wk->fout = fp + cd;

@@ -84,7 +84,7 @@ static pi_status exp3m_step_rows(pi_run *run, const pi_step_coeffs *co, size_t r
         const float *dpp = order >= 3 ? run->hist[2] + r * d : NULL;
         float *den = run->den + r * d, *keep = run->hist[0] + r * d;
         if (sn > 0.0)
-            pi_run_noise(run, PI_STREAM_STEP, r, (uint32_t)run->step, w->noise);
+            pi_run_step_noise(run, co, r, w, w->noise);
         for (size_t j = 0; j < d; j++) {
             double ds = dn[j];
             den[j] = dn[j];

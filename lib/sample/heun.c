@@ -80,7 +80,7 @@ static pi_status heun_exp_rows(pi_run *run, const pi_step_coeffs *co, size_t r0,
         float *den = run->den + r * d;
         double *z = w->noise + o;
         if (q > 0.0)
-            pi_run_noise(run, PI_STREAM_STEP, r, (uint32_t)run->step, z);
+            pi_run_step_noise(run, co, r, w, z);
         for (size_t j = 0; j < d; j++) {
             double ds = dn[j];
             den[j] = dn[j];

@@ -30,6 +30,7 @@ pi_status pi_sampler_create(const pi_model_t *model, pi_sampler_t **out)
     s->seed = (uint64_t)pi_option_default(PI_OPTION_SAMPLER_SEED);
     s->threads = (int)pi_option_default(PI_OPTION_SAMPLER_THREADS);
     s->denoise_final = (int)pi_option_default(PI_OPTION_SAMPLER_DENOISE_FINAL);
+    s->noise = (pi_noise)pi_option_default(PI_OPTION_SAMPLER_NOISE);
     s->rtol = pi_option_default(PI_OPTION_SAMPLER_RTOL);
     s->atol = pi_option_default(PI_OPTION_SAMPLER_ATOL);
     s->corrector_steps = (size_t)pi_option_default(PI_OPTION_SAMPLER_CORRECTOR_STEPS);
@@ -57,6 +58,7 @@ PI_DEFINE_GETTER(pi_sampler_get_steps, pi_sampler_t, sampler, size_t, sampler->s
 PI_DEFINE_GETTER(pi_sampler_get_seed, pi_sampler_t, sampler, uint64_t, sampler->seed)
 PI_DEFINE_GETTER(pi_sampler_get_threads, pi_sampler_t, sampler, int, sampler->threads)
 PI_DEFINE_GETTER(pi_sampler_get_denoise_final, pi_sampler_t, sampler, int, sampler->denoise_final)
+PI_DEFINE_GETTER(pi_sampler_get_noise, pi_sampler_t, sampler, pi_noise, sampler->noise)
 
 pi_status pi_sampler_get_schedule(const pi_sampler_t *sampler, pi_schedule *schedule, double *rho)
 {
@@ -268,6 +270,16 @@ pi_status pi_sampler_set_threads(pi_sampler_t *sampler, int threads)
     if (st != PI_OK)
         return st;
     sampler->threads = threads;
+    return PI_OK;
+}
+
+pi_status pi_sampler_set_noise(pi_sampler_t *sampler, pi_noise noise)
+{
+    PI_CHECK_NULL(sampler);
+    pi_status st = pi_option_check_int(PI_OPTION_SAMPLER_NOISE, (int)noise, __func__);
+    if (st != PI_OK)
+        return st;
+    sampler->noise = noise;
     return PI_OK;
 }
 

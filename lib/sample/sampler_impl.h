@@ -24,6 +24,10 @@
 #define PI_SAMPLER_CHUNK_ELEMENTS ((size_t)1 << 17)
 /* Double scratch buffers of chunk × dim per worker, available to integrators. */
 #define PI_WORKER_BUFFERS 6
+/* Time-keyed noise: levels of the virtual Brownian tree over [t_min, t_max] of the SDE (leaves
+ * of width (t_max − t_min)/2^24), and its per-worker scratch in rows of dim doubles. */
+#define PI_BROWNIAN_DEPTH 24
+#define PI_BROWNIAN_SCRATCH 6
 /* Maximum number of corrector steps per predictor step (the noise key packs it in 8 bits). */
 #define PI_MAX_CORRECTOR_STEPS 255
 /* Most previous-step values a multistep integrator keeps (iPNDM order 4 needs 3). */
@@ -40,6 +44,7 @@ typedef struct pi_worker {
     float *fout;     /* chunk × dim model output */
     double *noise;   /* chunk × dim standard normals */
     double *buf[PI_WORKER_BUFFERS]; /* chunk × dim each */
+    double *brownian; /* PI_BROWNIAN_SCRATCH × dim: the Brownian tree's walk (one row at a time) */
     void *block;     /* the single allocation backing all of the above */
 } pi_worker;
 
@@ -135,6 +140,7 @@ struct pi_sampler {
     uint64_t seed;
     int threads;
     int denoise_final;
+    pi_noise noise;          /* step-keyed or time-keyed (Brownian tree) step noise */
     double rtol, atol;       /* adaptive sampling */
     size_t corrector_steps;
     double corrector_snr;
@@ -203,6 +209,13 @@ pi_status pi_run_eval(pi_run *run, pi_worker *w, pi_view view, size_t rows, cons
 
 /* Standard normals for row `row`, step key `step_key`, stream, into out (dim doubles). */
 void pi_run_noise(const pi_run *run, uint32_t stream, size_t row, uint32_t step_key, double *out);
+
+/* The step's standard normals for row `row` into out (dim doubles): with the sampler's noise
+ * PI_NOISE_BROWNIAN the normalised increment (W(t_s) − W(t_t))/sqrt(t_s − t_t) of the row's
+ * Brownian path (one fixed function of t per (seed, row), docs/samplers.md), else the step-keyed
+ * normals of (PI_STREAM_STEP, row, step index). Uses w->brownian. */
+void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, pi_worker *w,
+                       double *out);
 
 /* Run fn(run, r0, r1, worker) over all rows in chunks on the run's workers; returns the first
  * failure in row order. */

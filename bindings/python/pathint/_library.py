@@ -238,6 +238,9 @@ SIGNATURES = {
     "pi_data_save": (STATUS, [c_char_p, c_size, c_size, F32]),
     # options
     "pi_option_info": (STATUS, [c_enum, P(c_char_p), P(c_double), P(c_double), P(c_double), P(c_uint)]),
+    # issue 16: time-keyed noise
+    "pi_sampler_set_noise": (STATUS, [SamplerPtr, c_enum]),
+    "pi_sampler_get_noise": (STATUS, [SamplerPtr, P(c_int)]),
 }
 
 

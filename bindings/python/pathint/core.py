@@ -97,6 +97,11 @@ class Precond(enum.IntEnum):
     INPUT = 3
 
 
+class Noise(enum.IntEnum):
+    STEP = 1
+    BROWNIAN = 2
+
+
 class Method(enum.IntEnum):
     EULER = 1
     EXP1 = 2
@@ -189,6 +194,7 @@ class Option(enum.IntEnum):
     TRAINER_EMA = 41
     TRAINER_SEED = 42
     TRAINER_THREADS = 43
+    SAMPLER_NOISE = 44
 
 
 #: Flags of :class:`OptionInfo` (``PI_OPTION_*``).
@@ -1039,6 +1045,15 @@ class Sampler(_Handle):
         self._lib.pi_sampler_set_denoise_final(self, 1 if enabled else 0)
 
     @property
+    def noise(self):
+        """How the step noise of hbar > 0 is drawn (:class:`Noise`)."""
+        return Noise(_get(self._lib.pi_sampler_get_noise, self, ctypes.c_int))
+
+    @noise.setter
+    def noise(self, kind):
+        self._lib.pi_sampler_set_noise(self, int(kind))
+
+    @property
     def tolerances(self):
         """(rtol, atol) of the adaptive method (RK45)."""
         r, a = ctypes.c_double(), ctypes.c_double()
@@ -1094,7 +1109,8 @@ class Sampler(_Handle):
                 Option.SAMPLER_KARRAS_RHO: rho, Option.SAMPLER_SEED: self.seed,
                 Option.SAMPLER_THREADS: self.threads, Option.SAMPLER_DENOISE_FINAL: int(self.denoise_final),
                 Option.SAMPLER_RTOL: rtol, Option.SAMPLER_ATOL: atol,
-                Option.SAMPLER_CORRECTOR_STEPS: csteps, Option.SAMPLER_CORRECTOR_SNR: snr}
+                Option.SAMPLER_CORRECTOR_STEPS: csteps, Option.SAMPLER_CORRECTOR_SNR: snr,
+                Option.SAMPLER_NOISE: self.noise}
 
     def cancel(self):
         """Ask a running sample() to stop at its next step (any thread)."""
