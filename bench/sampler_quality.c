@@ -166,6 +166,7 @@ static const char *mname(pi_method m)
     case PI_METHOD_RK45: return "RK45";
     case PI_METHOD_EXP3M: return "EXP3M";
     case PI_METHOD_IPNDM: return "iPNDM";
+    case PI_METHOD_SA: return "SA";
     }
     return "?";
 }
@@ -225,8 +226,8 @@ static int few_steps(int quick)
     const size_t nfes[] = {5, 10, 20, 50};
     const double hbars[] = {0.0, 0.5, 1.0};
     const pi_method methods[] = {PI_METHOD_EULER, PI_METHOD_EXP1, PI_METHOD_EXP2M,
-                                 PI_METHOD_EXP3M, PI_METHOD_IPNDM, PI_METHOD_HEUN};
-    enum { NM = 6 };
+                                 PI_METHOD_EXP3M, PI_METHOD_IPNDM, PI_METHOD_SA, PI_METHOD_HEUN};
+    enum { NM = 7 };
     const pi_schedule scheds[] = {PI_SCHEDULE_KARRAS, PI_SCHEDULE_UNIFORM_LAMBDA};
     target t[3];
     make_targets(t);

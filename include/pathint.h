@@ -797,7 +797,8 @@ typedef enum pi_method {
     PI_METHOD_HEUN = 4,        /**< Heun (stochastic Heun for ħ > 0). */
     PI_METHOD_RK45 = 5,        /**< Adaptive embedded Runge–Kutta (ħ = 0 only). */
     PI_METHOD_EXP3M = 6,       /**< Third-order multistep exponential, any ħ (since 1.1). */
-    PI_METHOD_IPNDM = 7        /**< iPNDM, Adams–Bashforth up to order 4 in σ̃ (ħ = 0 only; since 1.1). */
+    PI_METHOD_IPNDM = 7,       /**< iPNDM, Adams–Bashforth up to order 4 in σ̃ (ħ = 0 only; since 1.1). */
+    PI_METHOD_SA = 8           /**< Stochastic Adams predictor–corrector (SA-Solver, τ² = ħ), any ħ (since 1.1). */
 } pi_method;
 
 /** Step schedules (generators of time arrays). */

@@ -114,7 +114,7 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
     size_t dim = run->dim;
     double lo = run->sde->t_min, hi = run->sde->t_max, ts = co->t_s, tt = co->t_t;
     if (run->s->noise != PI_NOISE_BROWNIAN) {
-        pi_run_noise(run, PI_STREAM_STEP, row, (uint32_t)run->step, out);
+        pi_run_noise(run, PI_STREAM_STEP, row, (uint32_t)co->step, out);
         return;
     }
     double *xi = w->brownian, *ws = xi + dim;
@@ -146,7 +146,7 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
         brownian_down(&p, ts, xi, dim);
     }
     if (!split) { /* one leaf holds both times: the tree cannot resolve this step */
-        pi_run_noise(run, PI_STREAM_STEP, row, (uint32_t)run->step, out);
+        pi_run_noise(run, PI_STREAM_STEP, row, (uint32_t)co->step, out);
         return;
     }
     for (int l = level; l < PI_BROWNIAN_DEPTH; l++) {
@@ -246,7 +246,7 @@ static pi_status ensure_workers(pi_sampler_t *s, int count, size_t chunk)
 static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
 {
     size_t total = run->n * run->dim;
-    size_t nd = adaptive ? 4 : 1;
+    size_t nd = adaptive ? 4 : s->integrator->aux_state ? 2 : 1;
     size_t nhist = s->integrator->history > 0 ? s->integrator->history + 1 : 0;
     size_t bytes = (nd * total + (adaptive ? run->n : 0)) * sizeof(double) +
                    (2 + nhist) * total * sizeof(float);
@@ -261,6 +261,10 @@ static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
     double *dp = s->state_block;
     run->x = dp;
     dp += total;
+    if (!adaptive && s->integrator->aux_state) {
+        run->xaux = dp;
+        dp += total;
+    }
     if (adaptive) {
         run->xnew = dp;
         dp += total;
@@ -454,6 +458,7 @@ static pi_status fixed_loop(pi_run *run, size_t steps)
         if (st != PI_OK)
             return st;
         co->first_order = k == 0 || !(co->pt.sigma_tilde > 0.0);
+        co->step = k;
         co->nfe = it->nfe_per_step;
         run->step = k;
         st = it->prepare(run, co);
@@ -503,9 +508,9 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
     if (!it->stochastic && s->hbar > 0.0)
         return pi_fail(PI_EINVAL,
                        "sampler: method %s integrates the ODE and needs hbar = 0, got hbar = %g "
-                       "(use EULER, EXP1, EXP2M, EXP3M or HEUN for hbar > 0)",
+                       "(use EULER, EXP1, EXP2M, EXP3M, SA or HEUN for hbar > 0)",
                        it->name, s->hbar);
-    if (adaptive && s->corrector_steps > 0)
+    if ((adaptive || it->aux_state) && s->corrector_steps > 0)
         return pi_fail(PI_EINVAL,
                        "sampler: the Langevin corrector is not available with %s; set corrector "
                        "steps to 0",

@@ -55,6 +55,7 @@ typedef struct pi_step_coeffs {
     double c[12];          /* integrator-specific coefficients */
     int first_order;       /* multistep: no history yet / final step to σ = 0 */
     size_t nfe;            /* model evaluations per row of this step (set by prepare) */
+    size_t step;           /* index of the step (0-based; the step-keyed noise's key) */
 } pi_step_coeffs;
 
 /* State of one run, shared by the driver and the integrator of the run. Buffers are
@@ -71,6 +72,7 @@ typedef struct pi_run {
     float *den;          /* n × dim D(x_k, t_k) at the current step's start */
     float *den_prev;     /* n × dim D at the previous step's start (multistep history) */
     double *xnew;        /* n × dim (adaptive: candidate state) */
+    double *xaux;        /* n × dim (integrators with aux_state: e.g. the corrected state) */
     double *k_first;     /* n × dim (adaptive: FSAL first stage) */
     double *k_last;      /* n × dim (adaptive: last stage) */
     double *row_err;     /* n (adaptive: per-row squared scaled error sums) */
@@ -112,6 +114,7 @@ struct pi_integrator_type {
     pi_status (*integrate)(pi_run *run, double t_start, double t_end);
     size_t nfe_per_step; /* model evaluations per row per step (fixed-step methods) */
     size_t history;      /* previous-step values kept in run->hist (0 .. PI_MAX_HISTORY) */
+    int aux_state;       /* 1: the run keeps a second n × dim double state in run->xaux */
 };
 
 extern const struct pi_integrator_type *const pi_integrator_euler;
@@ -121,6 +124,7 @@ extern const struct pi_integrator_type *const pi_integrator_heun;
 extern const struct pi_integrator_type *const pi_integrator_rk45;
 extern const struct pi_integrator_type *const pi_integrator_exp3m;
 extern const struct pi_integrator_type *const pi_integrator_ipndm;
+extern const struct pi_integrator_type *const pi_integrator_sa;
 
 struct pi_sampler {
     const pi_model_t *model; /* borrowed */
@@ -213,7 +217,8 @@ void pi_run_noise(const pi_run *run, uint32_t stream, size_t row, uint32_t step_
 /* The step's standard normals for row `row` into out (dim doubles): with the sampler's noise
  * PI_NOISE_BROWNIAN the normalised increment (W(t_s) − W(t_t))/sqrt(t_s − t_t) of the row's
  * Brownian path (one fixed function of t per (seed, row), docs/samplers.md), else the step-keyed
- * normals of (PI_STREAM_STEP, row, step index). Uses w->brownian. */
+ * normals of (PI_STREAM_STEP, row, co->step). Reads co->t_s, co->t_t, co->step only. Uses
+ * w->brownian. */
 void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, pi_worker *w,
                        double *out);
 

@@ -110,6 +110,7 @@ class Method(enum.IntEnum):
     RK45 = 5
     EXP3M = 6
     IPNDM = 7
+    SA = 8
 
 
 class Schedule(enum.IntEnum):
