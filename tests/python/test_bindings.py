@@ -794,3 +794,27 @@ def test_python_and_cli_give_the_same_bits(tmp_path):
     subprocess.run([tool, "sample", "--model", str(path), "-n", "200", "--hbar", "0.7", "--steps", "30",
                     "--seed", "5", "--quiet", "--out", str(out)], check=True)
     np.testing.assert_array_equal(np.load(out), ref)
+
+
+# issue 16: time-keyed noise and the new methods
+def test_sampler_noise_and_new_methods():
+    _, model, _ = mixture()
+    s = pi.Sampler(model)
+    assert s.noise == pi.Noise.STEP
+    s.hbar, s.steps, s.seed = 1.0, 20, 3
+    s.noise = pi.Noise.BROWNIAN
+    assert s.noise == pi.Noise.BROWNIAN
+    a = s.sample(200)
+    s.steps = 40
+    b = s.sample(200)
+    s.seed = 4
+    c = s.sample(200)
+    # one Brownian path per (seed, row): 20 and 40 steps land close, another seed does not
+    assert np.mean(np.linalg.norm(a - b, axis=1)) < 0.3 * np.mean(np.linalg.norm(a - c, axis=1))
+    with pytest.raises(pi.InvalidArgumentError):
+        s.noise = 3
+    for m in (pi.Method.EXP3M, pi.Method.SA):
+        s.method = m
+        assert np.isfinite(s.sample(50)).all()
+    s.method, s.hbar = pi.Method.IPNDM, 0.0
+    assert np.isfinite(s.sample(50)).all()
