@@ -4,6 +4,8 @@
  *
  *   build/bench/pathint-sampler-quality > docs/sampler-quality.md      (about a minute)
  *   build/bench/pathint-sampler-quality --quick                         (smoke test)
+ *   build/bench/pathint-sampler-quality --few-steps [--quick] [--target 0|1|2] [--hbar H]
+ *                                          (issue 16's few-step grid; bench/results/few_steps.md)
  *
  * Targets (the model is the exact Gaussian mixture of each, VP linear SDE, defaults):
  *   25 Gaussians 2-D: centres {-4,-2,0,2,4}^2 / 2.828, std 0.05 / 2.828 (reference samples
@@ -219,7 +221,8 @@ static void make_mixture16(target *t)
         t->w[c] /= wsum;
 }
 
-static int few_steps(int quick)
+/* only_target >= 0: that target only; only_hbar >= 0: that ħ only (to split a long run). */
+static int few_steps(int quick, int only_target, double only_hbar)
 {
     /* 20 000 samples on the 16-D mixture (the issue's targets), 4 000 on the 2-D ones. */
     size_t n = quick ? 1000 : 4000;
@@ -249,6 +252,8 @@ static int few_steps(int quick)
            "evaluations per sample (NFE) are at most the column's (Heun: 2 per step).\n\n",
            quick ? (size_t)1000 : (size_t)20000, NPROJ);
     for (int ti = 0; ti < 3; ti++) {
+        if (only_target >= 0 && ti != only_target)
+            continue;
         target *tg = &t[ti];
         n = quick ? 1000 : tg->dim > 2 ? 20000 : 4000;
         pi_model_t *m = NULL;
@@ -268,6 +273,8 @@ static int few_steps(int quick)
                "%+.3f.\n\n", tg->name, n, sliced_w2(ref, ref2, n, tg->dim),
                mean_nll(tg, ref2, n, alpha, sigma) - ref_nll);
         for (size_t hi = 0; hi < 3; hi++) {
+            if (only_hbar >= 0.0 && hbars[hi] != only_hbar)
+                continue;
             printf("### ħ = %g\n\n| method | schedule |", hbars[hi]);
             for (size_t k = 0; k < 4; k++)
                 printf(" NFE %zu |", nfes[k]);
@@ -413,9 +420,20 @@ static int few_steps(int quick)
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
-    for (int i = 1; i < argc; i++)
+    int few = 0, fquick = 0, only_target = -1;
+    double only_hbar = -1.0;
+    for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--few-steps") == 0)
-            return few_steps(i + 1 < argc && strcmp(argv[i + 1], "--quick") == 0);
+            few = 1;
+        else if (strcmp(argv[i], "--quick") == 0)
+            fquick = 1;
+        else if (strcmp(argv[i], "--target") == 0 && i + 1 < argc)
+            only_target = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--hbar") == 0 && i + 1 < argc)
+            only_hbar = atof(argv[++i]);
+    }
+    if (few)
+        return few_steps(fquick, only_target, only_hbar);
     size_t n = quick ? 500 : 4000;
     const size_t steps_list[] = {5, 10, 20, 50, 100};
     const size_t nsteps = quick ? 2 : 5;
