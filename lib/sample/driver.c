@@ -118,6 +118,30 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
         return;
     }
     double *xi = w->brownian, *ws = xi + dim;
+    double *wc = run->wcur != NULL ? run->wcur + row * dim : NULL;
+    int cache = wc != NULL && co->step == run->step; /* the step being taken, not a replay */
+    if (cache && run->wtime[row] == ts) {
+        /* W(t_s) is the previous step's W(t_t): one walk, to t_t, bit for bit the same W. */
+        brownian_walk s1 = {lo, hi, 1, ws + dim, ws + 2 * dim};
+        for (size_t j = 0; j < dim; j++)
+            s1.wa[j] = 0.0;
+        pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, (uint64_t)row, 0, dim, s1.wb);
+        double sr = sqrt(hi - lo);
+        for (size_t j = 0; j < dim; j++)
+            s1.wb[j] *= sr;
+        for (int l = 0; l < PI_BROWNIAN_DEPTH; l++) {
+            pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, (uint64_t)row, s1.k, dim, xi);
+            brownian_down(&s1, tt, xi, dim);
+        }
+        brownian_leaf(run, row, &s1, tt, xi, ws);
+        double inv = 1.0 / sqrt(ts - tt);
+        for (size_t j = 0; j < dim; j++) {
+            out[j] = (wc[j] - ws[j]) * inv;
+            wc[j] = ws[j];
+        }
+        run->wtime[row] = tt;
+        return;
+    }
     brownian_walk p = {lo, hi, 1, ws + dim, ws + 2 * dim};
     brownian_walk q = {0.0, 0.0, 0, ws + 3 * dim, ws + 4 * dim};
     for (size_t j = 0; j < dim; j++)
@@ -157,6 +181,10 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
     }
     brownian_leaf(run, row, &p, ts, xi, ws);
     brownian_leaf(run, row, &q, tt, xi, out);
+    if (cache) {
+        memcpy(wc, out, dim * sizeof *wc);
+        run->wtime[row] = tt;
+    }
     double inv = 1.0 / sqrt(ts - tt);
     for (size_t j = 0; j < dim; j++)
         out[j] = (ws[j] - out[j]) * inv;
@@ -248,7 +276,9 @@ static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
     size_t total = run->n * run->dim;
     size_t nd = adaptive ? 4 : s->integrator->aux_state ? 2 : 1;
     size_t nhist = s->integrator->history > 0 ? s->integrator->history + 1 : 0;
-    size_t bytes = (nd * total + (adaptive ? run->n : 0)) * sizeof(double) +
+    int brown = !adaptive && s->noise == PI_NOISE_BROWNIAN && run->hbar > 0.0;
+    size_t bytes = (nd * total + (adaptive ? run->n : 0) + (brown ? total + run->n : 0)) *
+                       sizeof(double) +
                    (2 + nhist) * total * sizeof(float);
     if (bytes > s->state_bytes) {
         void *block = pi_malloc(bytes);
@@ -264,6 +294,14 @@ static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
     if (!adaptive && s->integrator->aux_state) {
         run->xaux = dp;
         dp += total;
+    }
+    if (brown) { /* the Brownian path's value at each row's current time (none yet) */
+        run->wcur = dp;
+        dp += total;
+        run->wtime = dp;
+        dp += run->n;
+        for (size_t r = 0; r < run->n; r++)
+            run->wtime[r] = NAN;
     }
     if (adaptive) {
         run->xnew = dp;

@@ -73,6 +73,8 @@ typedef struct pi_run {
     float *den_prev;     /* n × dim D at the previous step's start (multistep history) */
     double *xnew;        /* n × dim (adaptive: candidate state) */
     double *xaux;        /* n × dim (integrators with aux_state: e.g. the corrected state) */
+    double *wcur;        /* n × dim: W(wtime[r]) of each row's Brownian path (time-keyed noise) */
+    double *wtime;       /* n: the time of wcur's row, NAN when none */
     double *k_first;     /* n × dim (adaptive: FSAL first stage) */
     double *k_last;      /* n × dim (adaptive: last stage) */
     double *row_err;     /* n (adaptive: per-row squared scaled error sums) */
