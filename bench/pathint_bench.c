@@ -426,6 +426,9 @@ static const char *method_name(pi_method m)
     case PI_METHOD_EXP2M: return "exp2m";
     case PI_METHOD_HEUN: return "heun";
     case PI_METHOD_RK45: return "rk45";
+    case PI_METHOD_EXP3M: return "exp3m";
+    case PI_METHOD_IPNDM: return "ipndm";
+    case PI_METHOD_SA: return "sa";
     }
     return "?";
 }

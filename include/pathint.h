@@ -1111,9 +1111,12 @@ typedef enum pi_method {
     PI_METHOD_EXP1 = 2,        /**< First-order exponential integrator (ħ = 0: DDIM). */
     PI_METHOD_EXP2M = 3,       /**< Second-order multistep exponential (ħ = 0: DPM-Solver++(2M)). */
     PI_METHOD_HEUN = 4,        /**< Heun (stochastic Heun for ħ > 0). */
-    PI_METHOD_RK45 = 5         /**< Adaptive embedded Runge–Kutta (ħ = 0 only). Its step sizes
+    PI_METHOD_RK45 = 5,        /**< Adaptive embedded Runge–Kutta (ħ = 0 only). Its step sizes
                                     follow one error norm over the whole batch, so its rows
                                     depend on the batch (not on the thread count). */
+    PI_METHOD_EXP3M = 6,       /**< Third-order multistep exponential, any ħ (since 1.1). */
+    PI_METHOD_IPNDM = 7,       /**< iPNDM, Adams–Bashforth up to order 4 in σ̃ (ħ = 0 only; since 1.1). */
+    PI_METHOD_SA = 8           /**< Stochastic Adams predictor–corrector (SA-Solver, τ² = ħ), any ħ (since 1.1). */
 } pi_method;
 
 /** Step schedules (generators of time arrays). */
@@ -1223,6 +1226,26 @@ PI_API pi_status pi_sampler_get_threads(const pi_sampler_t *sampler, int *thread
 PI_API pi_status pi_sampler_set_denoise_final(pi_sampler_t *sampler, int enabled);
 /** Read back the denoise-final flag (0 or 1). */
 PI_API pi_status pi_sampler_get_denoise_final(const pi_sampler_t *sampler, int *enabled);
+/** Step noise of ħ > 0 (since 1.1). */
+typedef enum pi_noise {
+    /** Normals keyed by (seed, row, step index): runs with other step counts draw other noise. */
+    PI_NOISE_STEP = 1,
+    /** Normalised increments of one Brownian path per (seed, row), a fixed function of t (a
+     *  virtual Brownian tree on Philox): runs with 20 and 40 steps of one seed follow the same
+     *  path and land close together. */
+    PI_NOISE_BROWNIAN = 2
+} pi_noise;
+
+/**
+ * How the step noise of ħ > 0 is drawn (default and range: ::pi_option SAMPLER_NOISE). Either
+ * way the result is the same for any thread count, batch size and partition of rows.
+ * @param[in] sampler The sampler.
+ * @param[in] noise A ::pi_noise.
+ * @return #PI_OK, or #PI_EINVAL for NULL or a value outside ::pi_noise.
+ */
+PI_API pi_status pi_sampler_set_noise(pi_sampler_t *sampler, pi_noise noise);
+/** Read back the step-noise kind. */
+PI_API pi_status pi_sampler_get_noise(const pi_sampler_t *sampler, pi_noise *noise);
 /** Tolerances of the adaptive method (#PI_METHOD_RK45). */
 PI_API pi_status pi_sampler_set_tolerances(pi_sampler_t *sampler, double rtol, double atol);
 /** Read back the tolerances; either pointer may be NULL. */
@@ -1914,6 +1937,7 @@ PI_API pi_status pi_data_save(const char *path, size_t n, size_t dim, const floa
  * | SAMPLER_SEED | 0 | any uint64_t |
  * | SAMPLER_THREADS | 1 | [1, 256] |
  * | SAMPLER_DENOISE_FINAL | 0 | 0 or 1 |
+ * | SAMPLER_NOISE | #PI_NOISE_STEP | a ::pi_noise |
  * | SAMPLER_RTOL, SAMPLER_ATOL | 1e-5, 1e-5 | (0, 1), (0, 1e6] |
  * | SAMPLER_CORRECTOR_STEPS | 0 | [0, 255] |
  * | SAMPLER_CORRECTOR_SNR | 0.16 | (0, 1e6] |
@@ -2006,7 +2030,8 @@ typedef enum pi_option {
     PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MIN = 48,
     PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MAX = 49,
     PI_OPTION_SAMPLER_CFGPP = 50,
-    PI_OPTION_TRAINER_COND_DROPOUT = 51
+    PI_OPTION_TRAINER_COND_DROPOUT = 51,
+    PI_OPTION_SAMPLER_NOISE = 52
 } pi_option;
 
 /** Flags of pi_option_info(). */

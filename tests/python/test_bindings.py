@@ -985,3 +985,27 @@ def test_timestep_callback():
     assert seen and all(abs(v - 42) < 1e-9 for v in seen)
     with pytest.raises(pi.InvalidArgumentError, match="discrete or rectified flow"):
         pi.Model.callback(pi.SDE("vp"), 1, net, view="eps", timestep=True)
+
+
+# issue 16: time-keyed noise and the new methods
+def test_sampler_noise_and_new_methods():
+    _, model, _ = mixture()
+    s = pi.Sampler(model)
+    assert s.noise == pi.Noise.STEP
+    s.hbar, s.steps, s.seed = 1.0, 20, 3
+    s.noise = pi.Noise.BROWNIAN
+    assert s.noise == pi.Noise.BROWNIAN
+    a = s.sample(200)
+    s.steps = 40
+    b = s.sample(200)
+    s.seed = 4
+    c = s.sample(200)
+    # one Brownian path per (seed, row): 20 and 40 steps land close, another seed does not
+    assert np.mean(np.linalg.norm(a - b, axis=1)) < 0.3 * np.mean(np.linalg.norm(a - c, axis=1))
+    with pytest.raises(pi.InvalidArgumentError):
+        s.noise = 3
+    for m in (pi.Method.EXP3M, pi.Method.SA):
+        s.method = m
+        assert np.isfinite(s.sample(50)).all()
+    s.method, s.hbar = pi.Method.IPNDM, 0.0
+    assert np.isfinite(s.sample(50)).all()

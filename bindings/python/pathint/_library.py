@@ -286,6 +286,9 @@ SIGNATURES = {
     "pi_blis_threading": (c_char_p, []),
     "pi_cpu_feature_at": (STATUS, [c_size, P(c_char_p), P(c_int)]),
     "pi_cpu_count": (c_uint, []),
+    # issue 16: time-keyed noise
+    "pi_sampler_set_noise": (STATUS, [SamplerPtr, c_enum]),
+    "pi_sampler_get_noise": (STATUS, [SamplerPtr, P(c_int)]),
 }
 
 
