@@ -1,6 +1,7 @@
 /* Shared helpers of the benchmark programs. */
 #define _GNU_SOURCE
 #include "bench_util.h"
+#include "pathint.h"
 
 #include <blis.h>
 #include <math.h>
@@ -175,7 +176,18 @@ void bench_print_json(FILE *fp, const char *config_json)
     fprintf(fp, ", \"blis_version\": ");
     print_string(fp, bli_info_get_version_str());
     fprintf(fp, ", \"blis_arch\": ");
-    print_string(fp, bli_arch_string(bli_arch_query_id()));
+    print_string(fp, pi_blis_kernels());
+    fprintf(fp, ", \"blis_kernel_choice\": ");
+    print_string(fp, pi_blis_kernel_choice());
+    fprintf(fp, ", \"blis_threading\": ");
+    print_string(fp, pi_blis_threading());
+    fprintf(fp, ", \"cpu_count\": %u, \"cpu_vector_extensions\": [", pi_cpu_count());
+    const char *feature;
+    int supported, nfeatures = 0;
+    for (size_t i = 0; pi_cpu_feature_at(i, &feature, &supported) == PI_OK; i++)
+        if (supported)
+            fprintf(fp, "%s\"%s\"", nfeatures++ ? ", " : "", feature);
+    fprintf(fp, "]");
     fprintf(fp, ", \"compiler\": ");
 #ifdef __VERSION__
     print_string(fp, __VERSION__);

@@ -426,6 +426,9 @@ static const char *method_name(pi_method m)
     case PI_METHOD_EXP2M: return "exp2m";
     case PI_METHOD_HEUN: return "heun";
     case PI_METHOD_RK45: return "rk45";
+    case PI_METHOD_EXP3M: return "exp3m";
+    case PI_METHOD_IPNDM: return "ipndm";
+    case PI_METHOD_SA: return "sa";
     }
     return "?";
 }
@@ -588,6 +591,45 @@ static void bench_sampler_small_batch(void)
     pi_model_destroy(m);
 }
 
+/* ---- issue 17: small-batch throughput (16, 64, 256, 4096 rows x 20 steps) -------------- */
+
+static void bench_sampler_batches(void)
+{
+    if (!selected("sampler_batch"))
+        return;
+    pi_model_t *m = make_mlp(MLP_DIM, MLP_WIDTH, MLP_LAYERS);
+    if (m == NULL || !have_sampler()) {
+        pi_model_destroy(m);
+        return;
+    }
+    static const size_t rows[] = {16, 64, 256, 4096};
+    for (int threads = 1; threads <= 2; threads++)
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+            size_t n = rows[i];
+            sampler_timing r = time_sampler(m, PI_METHOD_EXP2M, 1.0, 20, n, threads);
+            char name[96];
+            snprintf(name, sizeof name, "sampler_batch_%zux20_%dt", n, threads);
+            if (r.status != PI_OK) {
+                bench_null(name, "samples/s", "", NAN, "higher", threads, pi_last_error());
+                continue;
+            }
+            bench_result *res = bench_add(name, (double)n / r.run_s, "samples/s", NAN, "", NAN,
+                                          NAN, "higher", threads);
+            bench_note(res, "MLP d=2 3x256, EXP2M, hbar 1, 20 steps, one persistent sampler "
+                            "(workspace and pool made by the warm-up run); %.3g ms per run",
+                       r.run_s * 1e3);
+            /* The overhead targets of issue 17: <= 15 % at 16 rows, <= 5 % at 4096 rows. */
+            double target = n == 16 ? 0.15 : n == 4096 ? 0.05 : NAN;
+            snprintf(name, sizeof name, "sampler_batch_overhead_%zux20_%dt", n, threads);
+            double f = 1.0 - r.net_s / r.run_s;
+            bench_result *o = bench_add(name, f, "fraction", r.run_s, "wall time of one run (s)", f,
+                                        target, "lower", threads);
+            bench_note(o, "share of the run outside pi_model_eval_ctx (network time summed over "
+                          "workers / workers), median over runs");
+        }
+    pi_model_destroy(m);
+}
+
 /* ---- issue 5/9: peak memory of sampling 1e5 points ----------------------------------- */
 
 typedef struct rss_monitor {
@@ -718,6 +760,66 @@ static int have_trainer(void)
 }
 
 static double g_train_steps_per_s[3];
+
+/* ---- issue 17: the exact mixture's score, rows/s (bench/run compares with PyTorch) ---- */
+static double g_gmm_rows_per_s[3];
+
+static void bench_gmm(int threads)
+{
+    char name[64];
+    snprintf(name, sizeof name, "gmm_score_rows_per_s_%dt", threads);
+    if (!selected(name) && !selected("gmm_score_vs_torch"))
+        return;
+    if (!HAVE(pi_model_create_gmm))
+        return;
+    /* 25 Gaussians on a 5 x 5 grid (means -2..2, variance 0.01, equal weights), VP linear at
+     * t = 0.3, rows uniform on the grid's square scaled by alpha: as bench/torch_gmm.py. */
+    double w[25], mu[50], var[50];
+    for (int c = 0; c < 25; c++) {
+        w[c] = 1.0;
+        mu[2 * c] = (double)(c / 5) - 2.0;
+        mu[2 * c + 1] = (double)(c % 5) - 2.0;
+        var[2 * c] = var[2 * c + 1] = 0.01;
+    }
+    pi_model_t *m = NULL;
+    if (pi_model_create_gmm(g_sde, 2, 25, w, mu, var, &m) != PI_OK)
+        return;
+    const size_t n = 4096;
+    double alpha, sigma;
+    pi_sde_marginal(g_sde, 0.3, &alpha, &sigma);
+    float *x = bench_alloc(n * 2 * sizeof(float)), *out = bench_alloc(n * 2 * sizeof(float));
+    bench_fill_uniform(x, n * 2, 17, (float)(-2.0 * alpha), (float)(2.0 * alpha));
+    double *t = malloc(n * sizeof *t);
+    for (size_t i = 0; i < n; i++)
+        t[i] = 0.3;
+    size_t wsb = pi_model_workspace_bytes(m, n);
+    void *ws = bench_alloc(wsb);
+    pi_eval_ctx ctx = {ws, wsb, threads, NULL};
+    if (threads > 1 && pi_pool_create(threads, &ctx.pool) != PI_OK)
+        ctx.pool = NULL;
+    double tm[64];
+    int ok = 1, reps = g_reps < 15 ? 15 : g_reps;
+    if (reps > 64)
+        reps = 64;
+    for (int r = -1; r < reps; r++) {
+        double a = bench_now();
+        if (pi_model_eval_ctx(m, PI_VIEW_SCORE, n, x, t, out, &ctx) != PI_OK)
+            ok = 0;
+        if (r >= 0)
+            tm[r] = bench_now() - a;
+    }
+    double rate = (double)n / bench_median(tm, (size_t)reps);
+    g_gmm_rows_per_s[threads] = ok ? rate : NAN;
+    bench_result *res = bench_add(name, ok ? rate : NAN, "rows/s", NAN, "", NAN, NAN, "higher", threads);
+    bench_note(res, "exact 25-Gaussian mixture score (d = 2), 4096 rows at one t, pi_model_eval_ctx; "
+                    "double log-sum-exp, float output; bench/run compares with PyTorch float64");
+    pi_pool_destroy(ctx.pool);
+    bench_free(ws);
+    bench_free(x);
+    bench_free(out);
+    free(t);
+    pi_model_destroy(m);
+}
 
 static void bench_train(int threads)
 {
@@ -1042,19 +1144,47 @@ int main(int argc, char **argv)
     bench_empirical(1);
     bench_train(2);
     bench_train(1);
+    bench_gmm(2);
+    bench_gmm(1);
     bench_sampler(2);
     bench_sampler(1);
     bench_sampler_small_batch();
+    bench_sampler_batches();
     bench_memory();
     bench_likelihood();
-    char config[512];
+    /* The reference GEMM chains, for bench/run's hardware reference (blis-reference chain):
+     * "m,n,k,ta,tb;..." exactly as chain_forward, chain_backward and bench_empirical run them. */
+    char chain_fwd[256] = "", chain_train[768] = "", chain_emp[128];
+    {
+        size_t in = MLP_DIM + g_mlp_features, nl = MLP_LAYERS + 1, cin[8], cout[8];
+        for (size_t l = 0; l < nl; l++) {
+            cin[l] = l == 0 ? in : MLP_WIDTH;
+            cout[l] = l == MLP_LAYERS ? MLP_DIM : MLP_WIDTH;
+            snprintf(chain_fwd + strlen(chain_fwd), sizeof chain_fwd - strlen(chain_fwd),
+                     "%s%d,%zu,%zu,0,1", l ? ";" : "", MLP_BATCH, cout[l], cin[l]);
+        }
+        snprintf(chain_train, sizeof chain_train, "%s", chain_fwd);
+        for (size_t l = nl; l-- > 0;) {
+            snprintf(chain_train + strlen(chain_train), sizeof chain_train - strlen(chain_train),
+                     ";%zu,%zu,%d,1,0", cout[l], cin[l], MLP_BATCH);
+            if (l > 0)
+                snprintf(chain_train + strlen(chain_train), sizeof chain_train - strlen(chain_train),
+                         ";%d,%zu,%zu,0,0", MLP_BATCH, cin[l], cout[l]);
+        }
+        const int N = g_quick ? 2000 : 10000, d = 64, q = 1024;
+        snprintf(chain_emp, sizeof chain_emp, "%d,%d,%d,0,1;%d,%d,%d,0,0", q, N, d, q, d, N);
+    }
+    char config[2048];
     snprintf(config, sizeof config,
              "{\"mlp_dim\": %d, \"mlp_width\": %d, \"mlp_layers\": %d, \"mlp_features\": %zu, "
              "\"batch\": %d, "
              "\"reps\": %d, \"quick\": %s, \"seconds\": %.1f, \"train_steps_per_s_1t\": %.6g, "
-             "\"train_steps_per_s_2t\": %.6g}",
+             "\"train_steps_per_s_2t\": %.6g, \"gmm_rows_per_s_1t\": %.6g, \"gmm_rows_per_s_2t\": %.6g, \"chain_forward\": \"%s\", \"chain_train\": \"%s\", "
+             "\"chain_empirical\": \"%s\"}",
              MLP_DIM, MLP_WIDTH, MLP_LAYERS, g_mlp_features, MLP_BATCH, g_reps, g_quick ? "true" : "false",
-             bench_now() - start, g_train_steps_per_s[1], g_train_steps_per_s[2]);
+             bench_now() - start, g_train_steps_per_s[1], g_train_steps_per_s[2],
+             g_gmm_rows_per_s[1], g_gmm_rows_per_s[2], chain_fwd,
+             chain_train, chain_emp);
     bench_print_json(stdout, config);
     pi_sde_destroy(g_sde);
     return 0;

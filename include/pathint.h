@@ -192,6 +192,46 @@ PI_API void pi_free(void *ptr);
 PI_API unsigned pi_version_number(void);
 /** @return PI_VERSION_STRING of the library actually linked (static string). */
 PI_API const char *pi_version_string(void);
+
+/**
+ * @name What this process runs
+ * BLIS picks one kernel set per process, once, when it initialises. When libpathint is
+ * loaded on a CPU with AVX-512 (F, DQ, BW, VL, and an OS that saves the ZMM registers, checked
+ * with CPUID and XGETBV) and a BLIS build that carries AVX-512 kernels, pathint asks BLIS for
+ * its "skx" kernels, whatever BLIS would detect (Debian 12's BLIS 0.9 falls back to AVX2 or
+ * generic kernels on CPUs newer than it): it sets BLIS_ARCH_TYPE, initialises BLIS and
+ * removes the variable again, all inside the library's load-time constructor. It never does
+ * so when the user set BLIS_ARCH_TYPE (that choice wins), nor when the environment variable
+ * PATHINT_BLIS_ARCH is set to anything but "auto" (spell it "detected" to keep BLIS's own
+ * detection). The choice is process-wide: a host that calls BLIS itself runs the same
+ * kernels; a host that initialised BLIS before loading pathint keeps its own choice
+ * (pi_blis_kernel_choice() then says "host"). See docs/embedding.md, "BLIS kernels".
+ * @{
+ */
+/** @return BLIS's version string, for example "0.9.0" (static). @threadsafety Safe. */
+PI_API const char *pi_blis_version(void);
+/** @return The name of the BLIS sub-configuration (kernel set) this process runs, for example
+ *  "skx", "haswell", "zen3" or "generic" (static); initialises BLIS if nothing has.
+ *  @threadsafety Safe. */
+PI_API const char *pi_blis_kernels(void);
+/** How pi_blis_kernels() was chosen (static): "pathint" (pathint asked for the AVX-512
+ *  kernels at load), "environment" (the user's BLIS_ARCH_TYPE), "detected" (BLIS's own CPU
+ *  detection: PATHINT_BLIS_ARCH opted out, or pathint had nothing better to ask for) or "host"
+ *  (BLIS was initialised before pathint was loaded and kept its first choice).
+ *  @threadsafety Safe. */
+PI_API const char *pi_blis_kernel_choice(void);
+/** @return BLIS's threading model (static): "pthreads", "openmp" or "none". Each pathint
+ *  handle passes its own thread count to BLIS per call. @threadsafety Safe. */
+PI_API const char *pi_blis_threading(void);
+/** The CPU's vector extensions, counted only when the OS also saves their registers: index 0
+ *  to 8 gives "sse2", "sse4.1", "avx", "fma", "avx2", "avx512f", "avx512dq", "avx512bw",
+ *  "avx512vl". @p name receives a static string, @p supported 1 or 0 (all 0 off x86).
+ *  @return #PI_OK, #PI_EINVAL past the end or for a NULL pointer. @threadsafety Safe. */
+PI_API pi_status pi_cpu_feature_at(size_t index, const char **name, int *supported);
+/** @return The CPUs this process may run on (its affinity mask; at least 1): the most
+ *  threads worth giving pi_sampler_set_threads() and friends. @threadsafety Safe. */
+PI_API unsigned pi_cpu_count(void);
+/** @} */
 /** @} */
 
 /** @defgroup handles Opaque handles
@@ -590,7 +630,11 @@ typedef int (*pi_model_fn)(size_t n, size_t dim, const float *x, const double *t
  * that of the diffused mixture Σ_k w_k N(α μ_k, α² v_k + σ²). Score, log-density
  * and all derivatives are closed form and log-sum-exp stable (far points and
  * tiny σ give finite values). Zero variances are allowed; such a component is
- * singular at σ(t) = 0, where evaluation fails with #PI_EINVAL.
+ * singular at σ(t) = 0, where evaluation fails with #PI_EINVAL. Accuracy of the
+ * batched float evaluation: the log-sum-exp and the score are computed in double
+ * (components in blocks of 8 lanes, exp within 5e-16 relative) and rounded to
+ * float once, so each output is within one float ulp of pi_model_score_d();
+ * AVX-512, AVX2 and baseline CPUs give the same bits.
  * @param[in] sde Copied; the caller may destroy it after the call.
  * @param[in] dim Dimension, in [1, 2^20].
  * @param[in] k Number of components, >= 1 (k·dim <= 2^40).
@@ -1067,9 +1111,12 @@ typedef enum pi_method {
     PI_METHOD_EXP1 = 2,        /**< First-order exponential integrator (ħ = 0: DDIM). */
     PI_METHOD_EXP2M = 3,       /**< Second-order multistep exponential (ħ = 0: DPM-Solver++(2M)). */
     PI_METHOD_HEUN = 4,        /**< Heun (stochastic Heun for ħ > 0). */
-    PI_METHOD_RK45 = 5         /**< Adaptive embedded Runge–Kutta (ħ = 0 only). Its step sizes
+    PI_METHOD_RK45 = 5,        /**< Adaptive embedded Runge–Kutta (ħ = 0 only). Its step sizes
                                     follow one error norm over the whole batch, so its rows
                                     depend on the batch (not on the thread count). */
+    PI_METHOD_EXP3M = 6,       /**< Third-order multistep exponential, any ħ (since 1.1). */
+    PI_METHOD_IPNDM = 7,       /**< iPNDM, Adams–Bashforth up to order 4 in σ̃ (ħ = 0 only; since 1.1). */
+    PI_METHOD_SA = 8           /**< Stochastic Adams predictor–corrector (SA-Solver, τ² = ħ), any ħ (since 1.1). */
 } pi_method;
 
 /** Step schedules (generators of time arrays). */
@@ -1179,6 +1226,26 @@ PI_API pi_status pi_sampler_get_threads(const pi_sampler_t *sampler, int *thread
 PI_API pi_status pi_sampler_set_denoise_final(pi_sampler_t *sampler, int enabled);
 /** Read back the denoise-final flag (0 or 1). */
 PI_API pi_status pi_sampler_get_denoise_final(const pi_sampler_t *sampler, int *enabled);
+/** Step noise of ħ > 0 (since 1.1). */
+typedef enum pi_noise {
+    /** Normals keyed by (seed, row, step index): runs with other step counts draw other noise. */
+    PI_NOISE_STEP = 1,
+    /** Normalised increments of one Brownian path per (seed, row), a fixed function of t (a
+     *  virtual Brownian tree on Philox): runs with 20 and 40 steps of one seed follow the same
+     *  path and land close together. */
+    PI_NOISE_BROWNIAN = 2
+} pi_noise;
+
+/**
+ * How the step noise of ħ > 0 is drawn (default and range: ::pi_option SAMPLER_NOISE). Either
+ * way the result is the same for any thread count, batch size and partition of rows.
+ * @param[in] sampler The sampler.
+ * @param[in] noise A ::pi_noise.
+ * @return #PI_OK, or #PI_EINVAL for NULL or a value outside ::pi_noise.
+ */
+PI_API pi_status pi_sampler_set_noise(pi_sampler_t *sampler, pi_noise noise);
+/** Read back the step-noise kind. */
+PI_API pi_status pi_sampler_get_noise(const pi_sampler_t *sampler, pi_noise *noise);
 /** Tolerances of the adaptive method (#PI_METHOD_RK45). */
 PI_API pi_status pi_sampler_set_tolerances(pi_sampler_t *sampler, double rtol, double atol);
 /** Read back the tolerances; either pointer may be NULL. */
@@ -1870,6 +1937,7 @@ PI_API pi_status pi_data_save(const char *path, size_t n, size_t dim, const floa
  * | SAMPLER_SEED | 0 | any uint64_t |
  * | SAMPLER_THREADS | 1 | [1, 256] |
  * | SAMPLER_DENOISE_FINAL | 0 | 0 or 1 |
+ * | SAMPLER_NOISE | #PI_NOISE_STEP | a ::pi_noise |
  * | SAMPLER_RTOL, SAMPLER_ATOL | 1e-5, 1e-5 | (0, 1), (0, 1e6] |
  * | SAMPLER_CORRECTOR_STEPS | 0 | [0, 255] |
  * | SAMPLER_CORRECTOR_SNR | 0.16 | (0, 1e6] |
@@ -1962,7 +2030,8 @@ typedef enum pi_option {
     PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MIN = 48,
     PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MAX = 49,
     PI_OPTION_SAMPLER_CFGPP = 50,
-    PI_OPTION_TRAINER_COND_DROPOUT = 51
+    PI_OPTION_TRAINER_COND_DROPOUT = 51,
+    PI_OPTION_SAMPLER_NOISE = 52
 } pi_option;
 
 /** Flags of pi_option_info(). */

@@ -53,6 +53,7 @@ typedef struct fx {
     float *o_fp;
     /* getter outputs (the NULL-handle cases must leave them alone too) */
     int o_i;
+    pi_noise o_noise;
     uint64_t o_u;
     const pi_model_t *o_cmodel;
     pi_model_t *o_model2;
@@ -628,7 +629,13 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(run_from_first_row_overflow, PI_EINVAL, 1, "first_row", \
       (pi_sampler_set_first_row(f->s, UINT64_MAX), pi_sampler_run_from(f->s, 0.5, 2, f->out))) \
     X(nll_first_row_overflow, PI_EINVAL, 1, "first_row", \
-      (pi_likelihood_set_first_row(f->lik, UINT64_MAX - 2), pi_likelihood_nll(f->lik, 4, f->x, f->dout, NULL)))
+      (pi_likelihood_set_first_row(f->lik, UINT64_MAX - 2), pi_likelihood_nll(f->lik, 4, f->x, f->dout, NULL))) \
+    /* issue 16: time-keyed noise */                                                              \
+    X(noise_null, PI_EINVAL, 1, "sampler", pi_sampler_set_noise(NULL, PI_NOISE_STEP))              \
+    X(noise_zero, PI_EINVAL, 1, "noise", pi_sampler_set_noise(f->s, (pi_noise)0))                  \
+    X(noise_high, PI_EINVAL, 1, "PI_NOISE_BROWNIAN", pi_sampler_set_noise(f->s, (pi_noise)3))     \
+    X(sget_noise_null, PI_EINVAL, 1, "sampler", pi_sampler_get_noise(NULL, &f->o_noise))           \
+    X(sget_noise_null_out, PI_EINVAL, 1, "out", pi_sampler_get_noise(f->s, NULL))
 
 /* issue 15: conditions, guidance, inpainting (f->s samples the unconditional GMM). */
 #define CASES_ISSUE15(X)                                                                         \
@@ -692,9 +699,16 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
       pi_trainer_fit_cond(f->tr, 4, f->data, f->labels, 0, NULL, 1))                             \
     X(fit_cond_null_data, PI_EINVAL, 1, "data", pi_trainer_fit_cond(f->tr, 4, NULL, f->labels, 0, NULL, 1))
 
+/* Issue 17: what this process runs. */
+#define CASES_ISSUE17(X)                                                                         \
+    X(cpu_feature_null_name, PI_EINVAL, 1, "name", pi_cpu_feature_at(0, NULL, &f->o_i))          \
+    X(cpu_feature_null_supported, PI_EINVAL, 1, "supported", pi_cpu_feature_at(0, &(const char *){NULL}, NULL)) \
+    X(cpu_feature_past_end, PI_EINVAL, 1, "index", pi_cpu_feature_at(9, &(const char *){NULL}, &f->o_i))
+
 #define ALL_CASES(X)                                                                             \
     CASES_SDE(X) CASES_MODEL(X) CASES_SAMPLER(X) CASES_DATA(X) CASES_FILES(X)                    \
-    CASES_LIKELIHOOD(X) CASES_TRAINER(X) CASES_GETTERS(X) CASES_ISSUE14(X) CASES_ISSUE15(X)
+    CASES_LIKELIHOOD(X) CASES_TRAINER(X) CASES_GETTERS(X) CASES_ISSUE14(X) CASES_ISSUE15(X) \
+    CASES_ISSUE17(X)
 
 #define DEFINE_CASE(label, e1, e2, arg, call)                                                    \
     static pi_status case_##label(fx *f)                                                         \

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "gmm_fixtures.h"
+#include "model/gmm_rows.h"
 #include "model/model_impl.h"
 
 #include <math.h>
@@ -417,6 +418,84 @@ static void test_eval_matches_double_and_threads(void **state)
     gmm_fixture_free(&f);
 }
 
+/* The vectorised row kernel (issue 17): its exp against libm, every instruction-set path bit
+ * for bit against the baseline, and the float output within one float ulp of the double
+ * closed form computed with libm's exp (pi_model_score_d), on 25 Gaussians and a 6-D mixture. */
+static void test_row_kernel_exp_and_paths(void **state)
+{
+    (void)state;
+    double xs[8], got[8], worst = 0.0;
+    for (int i = 0; i < 200000; i++) {
+        for (int l = 0; l < 8; l++)
+            xs[l] = -708.0 + 709.0 * (double)(i * 8 + l) / 1.6e6 + 1e-3 * l;
+        pi_gmm_exp8(xs, got);
+        for (int l = 0; l < 8; l++)
+            worst = fmax(worst, fabs(got[l] - exp(xs[l])) / exp(xs[l]));
+    }
+    print_message("vectorised exp: worst relative error %.3g on [-708, 1]\n", worst);
+    assert_true(worst < 5e-16); /* ~2 ulp: Estrin's order rounds a little more than Horner's */
+    const double special[8] = {-INFINITY, -709.0, -1e300, -708.5, 0.0, -0.0, NAN, -745.2};
+    pi_gmm_exp8(special, got);
+    assert_true(got[0] == 0.0 && got[1] == 0.0 && got[2] == 0.0 && got[3] == 0.0);
+    assert_true(got[4] == 1.0 && got[5] == 1.0 && got[6] == 0.0 && got[7] == 0.0);
+
+    for (int which = 0; which < 2; which++) {
+        gmm_fixture f;
+        size_t d = which == 0 ? 2 : 6;
+        if (which == 0)
+            assert_int_equal(gmm_fixture_25gaussians(&f), 0);
+        else
+            assert_int_equal(gmm_fixture_random(&f, d, 13, 17, 1.5, 0.01, 0.3), 0);
+        pi_sde_t *sde = make_sde(PI_SDE_KIND_VP_LINEAR);
+        pi_model_t *m = gmm_fixture_model(&f, sde);
+        const size_t n = quick() ? 200 : 3000;
+        float *x = malloc(n * d * sizeof *x), *out = malloc(n * d * sizeof *out);
+        double *t = malloc(n * sizeof *t);
+        gmm_fixture_sample(&f, n, 41, x);
+        for (size_t i = 0; i < n; i++) {
+            t[i] = 1e-3 + 0.998 * (double)(i % 17) / 16.0;
+            for (size_t j = 0; j < d; j++) /* spread the points: near and far from modes */
+                x[i * d + j] *= (float)(0.5 + (double)(i % 5));
+        }
+        assert_int_equal(pi_model_eval(m, PI_VIEW_SCORE, n, x, t, out), PI_OK);
+        double *logw = malloc(f.k * sizeof *logw);
+        for (size_t c = 0; c < f.k; c++)
+            logw[c] = log(f.weights[c]);
+        double *base = malloc(pi_gmm_tables_doubles(f.k, d) * sizeof *base);
+        pi_gmm_tables tab;
+        pi_gmm_tables_bind(&tab, f.k, d, base);
+        size_t paths = 0;
+        for (size_t i = 0; i < n; i++) {
+            double alpha, sigma, s[8], ref[8], wide[8];
+            assert_int_equal(pi_sde_marginal(sde, t[i], &alpha, &sigma), PI_OK);
+            pi_gmm_tables_fill(&tab, logw, f.means, f.vars, alpha, alpha * alpha, sigma * sigma);
+            assert_int_equal(pi_gmm_row_score_isa(0, &tab, x + i * d, ref), 1);
+            for (int isa = 1; isa <= 2; isa++)
+                if (pi_gmm_row_score_isa(isa, &tab, x + i * d, wide) == 1) {
+                    assert_memory_equal(wide, ref, d * sizeof *ref);
+                    paths += i == 0;
+                }
+            double xd[8];
+            for (size_t j = 0; j < d; j++)
+                xd[j] = x[i * d + j];
+            assert_int_equal(pi_model_score_d(m, xd, t[i], s), PI_OK);
+            for (size_t j = 0; j < d; j++) {
+                float fs = (float)s[j];
+                assert_true(fabsf(out[i * d + j] - fs) <= nextafterf(fabsf(fs), INFINITY) - fabsf(fs));
+            }
+        }
+        print_message("mixture %d: %zu wide paths agree bit for bit with the baseline\n", which, paths);
+        free(base);
+        free(logw);
+        free(x);
+        free(out);
+        free(t);
+        pi_model_destroy(m);
+        pi_sde_destroy(sde);
+        gmm_fixture_free(&f);
+    }
+}
+
 /* A mixture too large for the per-worker inverse-variance table takes the direct path. */
 static void test_large_mixture_eval(void **state)
 {
@@ -651,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_single_gaussian),
         cmocka_unit_test(test_eval_matches_double_and_threads),
         cmocka_unit_test(test_large_mixture_eval),
+        cmocka_unit_test(test_row_kernel_exp_and_paths),
         cmocka_unit_test(test_public_divergence_jvp_logpdf),
         cmocka_unit_test(test_normalisation_and_getters),
         cmocka_unit_test(test_bad_input_create),

@@ -264,6 +264,47 @@ static void test_gradients_torch(void **state)
     rmdir(dir);
 }
 
+/* Issue 17: the elementwise passes through every instruction set this CPU has (baseline 4
+ * lanes, AVX2 8, AVX-512F 16) give the same bits, on odd widths (tails in scalar code), on
+ * values across SiLU's whole range (exp clamps at both ends) and on NaN/Inf. */
+static void test_dense_kernels_same_bits_every_isa(void **state)
+{
+    (void)state;
+    enum { ROWS = 7, COLS = 83 };
+    static float a0[ROWS * COLS], b[COLS], a[3][ROWS * COLS], pre[3][ROWS * COLS], d[3][ROWS * COLS];
+    for (int i = 0; i < ROWS * COLS; i++)
+        a0[i] = (float)((i * 37) % 401 - 200) * 0.55f; /* -110 .. 110 */
+    a0[5] = NAN;
+    a0[6] = INFINITY;
+    a0[7] = -INFINITY;
+    for (int j = 0; j < COLS; j++)
+        b[j] = (float)(j % 9) * 0.25f - 1.0f;
+    __builtin_cpu_init();
+    const int have[3] = {1, __builtin_cpu_supports("avx2"), __builtin_cpu_supports("avx512f")};
+    int compared = 0;
+    for (int isa = 0; isa < 3; isa++) {
+        if (!have[isa])
+            continue;
+        memcpy(a[isa], a0, sizeof a0);
+        pi_dense_bias_silu_keep_isa(isa, ROWS, COLS, b, a[isa], pre[isa]);
+        for (int i = 0; i < ROWS * COLS; i++)
+            d[isa][i] = 1.0f + 0.001f * (float)i;
+        pi_dense_silu_backward_isa(isa, ROWS * COLS, pre[isa], d[isa]);
+        if (isa > 0) {
+            assert_memory_equal(a[isa], a[0], sizeof a0);
+            assert_memory_equal(pre[isa], pre[0], sizeof a0);
+            assert_memory_equal(d[isa], d[0], sizeof a0);
+            compared++;
+        }
+    }
+    /* the default choice is one of them */
+    float ad[ROWS * COLS];
+    memcpy(ad, a0, sizeof a0);
+    pi_dense_bias_silu(ROWS, COLS, b, ad);
+    assert_memory_equal(ad, a[0], sizeof a0);
+    print_message("%d wide instruction sets agree bit for bit with the baseline\n", compared);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -298,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_gradients_fd),
         cmocka_unit_test(test_gradients_reproducible),
         cmocka_unit_test(test_gradients_torch),
+        cmocka_unit_test(test_dense_kernels_same_bits_every_isa),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

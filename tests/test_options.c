@@ -73,6 +73,7 @@ static pi_status set_option(handles *h, pi_option key, double v)
     pi_embedding emb;
     pi_schedule sched;
     switch (key) {
+    case PI_OPTION_SAMPLER_NOISE: return pi_sampler_set_noise(h->sampler, (pi_noise)(int)v);
     case PI_OPTION_SAMPLER_HBAR: return pi_sampler_set_hbar(h->sampler, v);
     case PI_OPTION_SAMPLER_METHOD: return pi_sampler_set_method(h->sampler, (pi_method)(int)v);
     case PI_OPTION_SAMPLER_STEPS: return pi_sampler_set_steps(h->sampler, (size_t)v);
@@ -204,6 +205,11 @@ static double get_option(handles *h, pi_option key)
     pi_time_sampling ts;
     switch (key) {
     case PI_OPTION_SAMPLER_HBAR: assert_int_equal(pi_sampler_get_hbar(h->sampler, &a), PI_OK); return a;
+    case PI_OPTION_SAMPLER_NOISE: {
+        pi_noise nz;
+        assert_int_equal(pi_sampler_get_noise(h->sampler, &nz), PI_OK);
+        return nz;
+    }
     case PI_OPTION_SAMPLER_METHOD:
         assert_int_equal(pi_sampler_get_method(h->sampler, &method), PI_OK);
         return method;
@@ -333,7 +339,7 @@ static void test_table(void **state)
 {
     (void)state;
     int n = option_count();
-    assert_int_equal(n, PI_OPTION_TRAINER_COND_DROPOUT);
+    assert_int_equal(n, PI_OPTION_SAMPLER_NOISE); /* the last key */
     const char *name = "x";
     double def = 1, lo = 2, hi = 3;
     unsigned flags = 99;

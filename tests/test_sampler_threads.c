@@ -94,10 +94,12 @@ static int teardown(void **state)
     return 0;
 }
 
-static float *sample(fixture *f, pi_method m, double hbar, size_t corrector, int threads, size_t n)
+static float *sample_noise(fixture *f, pi_method m, double hbar, size_t corrector, int threads,
+                           size_t n, pi_noise noise)
 {
     pi_sampler_t *s = NULL;
     assert_int_equal(pi_sampler_create(f->model, &s), PI_OK);
+    assert_int_equal(pi_sampler_set_noise(s, noise), PI_OK);
     assert_int_equal(pi_sampler_set_method(s, m), PI_OK);
     assert_int_equal(pi_sampler_set_hbar(s, hbar), PI_OK);
     assert_int_equal(pi_sampler_set_steps(s, 12), PI_OK);
@@ -111,6 +113,11 @@ static float *sample(fixture *f, pi_method m, double hbar, size_t corrector, int
     return x;
 }
 
+static float *sample(fixture *f, pi_method m, double hbar, size_t corrector, int threads, size_t n)
+{
+    return sample_noise(f, m, hbar, corrector, threads, n, PI_NOISE_STEP);
+}
+
 static void test_bitwise_reproducible(void **state)
 {
     fixture *f = *state;
@@ -119,19 +126,30 @@ static void test_bitwise_reproducible(void **state)
         pi_method m;
         double hbar;
         size_t corr;
-    } cases[] = {{PI_METHOD_EULER, 1.0, 0}, {PI_METHOD_EXP1, 0.5, 0}, {PI_METHOD_EXP2M, 0.0, 0},
-                 {PI_METHOD_EXP2M, 2.0, 1}, {PI_METHOD_HEUN, 1.0, 0}};
+        pi_noise noise;
+    } cases[] = {{PI_METHOD_EULER, 1.0, 0, PI_NOISE_STEP}, {PI_METHOD_EXP1, 0.5, 0, PI_NOISE_STEP},
+                 {PI_METHOD_EXP2M, 0.0, 0, PI_NOISE_STEP}, {PI_METHOD_EXP2M, 2.0, 1, PI_NOISE_STEP},
+                 {PI_METHOD_HEUN, 1.0, 0, PI_NOISE_STEP},
+                 /* issue 16 */
+                 {PI_METHOD_HEUN, 0.5, 1, PI_NOISE_STEP}, {PI_METHOD_EXP3M, 0.0, 0, PI_NOISE_STEP},
+                 {PI_METHOD_EXP3M, 1.0, 1, PI_NOISE_STEP}, {PI_METHOD_IPNDM, 0.0, 0, PI_NOISE_STEP},
+                 {PI_METHOD_IPNDM, 0.0, 2, PI_NOISE_STEP},
+                 {PI_METHOD_EXP2M, 1.0, 0, PI_NOISE_BROWNIAN}, {PI_METHOD_HEUN, 0.5, 1, PI_NOISE_BROWNIAN},
+                 {PI_METHOD_EULER, 2.0, 0, PI_NOISE_BROWNIAN}, {PI_METHOD_EXP3M, 1.0, 0, PI_NOISE_BROWNIAN},
+                 {PI_METHOD_SA, 0.0, 0, PI_NOISE_STEP}, {PI_METHOD_SA, 1.0, 0, PI_NOISE_STEP},
+                 {PI_METHOD_SA, 0.5, 0, PI_NOISE_BROWNIAN}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        float *ref = sample(f, cases[c].m, cases[c].hbar, cases[c].corr, 1, n);
+        pi_noise nz = cases[c].noise;
+        float *ref = sample_noise(f, cases[c].m, cases[c].hbar, cases[c].corr, 1, n, nz);
         const int threads[] = {2, 3, 4};
         for (int k = 0; k < 3; k++) {
-            float *x = sample(f, cases[c].m, cases[c].hbar, cases[c].corr, threads[k], n);
+            float *x = sample_noise(f, cases[c].m, cases[c].hbar, cases[c].corr, threads[k], n, nz);
             assert_memory_equal(x, ref, n * 2 * sizeof *x);
             free(x);
         }
         const size_t sizes[] = {1, 7, 1025};
         for (int k = 0; k < 3; k++) {
-            float *x = sample(f, cases[c].m, cases[c].hbar, cases[c].corr, k + 1, sizes[k]);
+            float *x = sample_noise(f, cases[c].m, cases[c].hbar, cases[c].corr, k + 1, sizes[k], nz);
             assert_memory_equal(x, ref, sizes[k] * 2 * sizeof *x);
             free(x);
         }

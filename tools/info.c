@@ -22,6 +22,15 @@ static int cmd_info(args *a)
     printf("pathint %s (library %s, ABI %u)\n", PI_VERSION_STRING, pi_version_string(),
            pi_version_number() / 10000);
     printf("png output  %s\n", plot_have_png() ? "yes (libpng)" : "no (built without libpng)");
+    printf("blis        %s, kernels %s (%s), threading %s\n", pi_blis_version(), pi_blis_kernels(),
+           pi_blis_kernel_choice(), pi_blis_threading());
+    printf("cpu         %u CPUs for this process; vector extensions", pi_cpu_count());
+    const char *name;
+    int supported;
+    for (size_t i = 0; pi_cpu_feature_at(i, &name, &supported) == PI_OK; i++)
+        if (supported)
+            printf(" %s", name);
+    printf("\n");
     if (a->npositional == 0)
         return 0;
     pi_model_t *model = NULL;

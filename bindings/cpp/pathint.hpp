@@ -579,6 +579,13 @@ public:
         return *this;
     }
     bool denoise_final() const { return detail::get<int>(pi_sampler_get_denoise_final, p_.get()) != 0; }
+    /** Step noise of ħ > 0: step-keyed or one Brownian path per (seed, row). */
+    sampler &noise(pi_noise kind)
+    {
+        detail::check(pi_sampler_set_noise(p_.get(), kind));
+        return *this;
+    }
+    pi_noise noise() const { return detail::get<pi_noise>(pi_sampler_get_noise, p_.get()); }
     /** Tolerances of #PI_METHOD_RK45. */
     sampler &tolerances(double rtol, double atol)
     {

@@ -14,4 +14,9 @@ void pi_dgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alp
               const double *a, size_t lda, const double *b, size_t ldb, double beta, double *c,
               size_t ldc, int nthreads);
 
+/* Ask BLIS for the best kernel set the CPU runs (blis_kernels.c); run once, at load, by a
+ * constructor in gemm.c, the object every use of dense algebra links (so a static link
+ * keeps it too). */
+void pi_blis_choose_kernels(void);
+
 #endif

@@ -21,8 +21,8 @@ typedef struct option_row {
 /* Indexed by key − 1; the order must follow enum pi_option (a test checks every key). */
 static const option_row option_table[] = {
     [PI_OPTION_SAMPLER_HBAR - 1] = {"hbar", 0.0, 0.0, 1e6, 0},
-    [PI_OPTION_SAMPLER_METHOD - 1] = {"method", PI_METHOD_EXP2M, PI_METHOD_EULER, PI_METHOD_RK45, INT,
-        "PI_METHOD_EULER (1) .. PI_METHOD_RK45 (5)"},
+    [PI_OPTION_SAMPLER_METHOD - 1] = {"method", PI_METHOD_EXP2M, PI_METHOD_EULER, PI_METHOD_SA, INT,
+        "PI_METHOD_EULER (1) .. PI_METHOD_SA (8)"},
     [PI_OPTION_SAMPLER_STEPS - 1] = {"steps", 50, 1, 16777216.0, INT},
     [PI_OPTION_SAMPLER_SCHEDULE - 1] = {"schedule", PI_SCHEDULE_UNIFORM_LAMBDA, PI_SCHEDULE_UNIFORM_T,
                                         PI_SCHEDULE_CUSTOM, INT,
@@ -89,6 +89,8 @@ static const option_row option_table[] = {
     [PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MAX - 1] = {"sigma_max", 1e30, 0.0, 1e30, 0},
     [PI_OPTION_SAMPLER_CFGPP - 1] = {"enabled", 0, 0, 1, INT},
     [PI_OPTION_TRAINER_COND_DROPOUT - 1] = {"p", 0.1, 0.0, 1.0, EXCL_MAX},
+    [PI_OPTION_SAMPLER_NOISE - 1] = {"noise", PI_NOISE_STEP, PI_NOISE_STEP, PI_NOISE_BROWNIAN, INT,
+        "PI_NOISE_STEP (1) or PI_NOISE_BROWNIAN (2)"},
 };
 
 #define OPTION_COUNT (sizeof option_table / sizeof option_table[0])

@@ -22,8 +22,9 @@ enum pi_rng_stream {
     PI_STREAM_INIT = 6,      /* weight initialisation */
     PI_STREAM_DEQUANT = 7,   /* likelihood dequantisation */
     PI_STREAM_AUX = 8,       /* anything else (GITS, bounds, tests) */
-    PI_STREAM_INPAINT = 9    /* inpainting: forward-marginal noise of the known part, step =
+    PI_STREAM_INPAINT = 9,   /* inpainting: forward-marginal noise of the known part, step =
                               * steps taken (0: the initial state) */
+    PI_STREAM_BROWNIAN = 10  /* sampler's time-keyed Brownian tree: step = tree node */
 };
 
 /* One Philox4x32-10 block: ctr (4 words) under key (2 words). */

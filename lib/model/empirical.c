@@ -101,11 +101,60 @@ static float logits_block(float *g, const float *yn, size_t nb, float ha)
     return bmax;
 }
 
+#if defined(__SSE2__) && defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 9)
+#include <immintrin.h>
+#define HAVE_AVX512_SOFTMAX 1
+/* exp_block's vector loop 16 lanes at a time where the CPU has AVX-512F (issue 17): lane by
+ * lane the same instructions' arithmetic as the SSE loop below, and the sum is kept as the SSE
+ * loop keeps it (4 lanes, the four quarters added in order), so the result is the same bits.
+ * Processes g[i, i + 16 m) and returns the new i; acc4 holds the 4-lane running sum. */
+__attribute__((target("avx512f"))) static size_t exp_block_avx512(float *g, size_t i, size_t nb,
+                                                                   float sc, float mx, float *acc4)
+{
+    const __m512 vsc = _mm512_set1_ps(sc), vmx = _mm512_set1_ps(mx), lo = _mm512_set1_ps(-87.0f);
+    const __m512 log2e = _mm512_set1_ps(EXP_LOG2E), half = _mm512_set1_ps(0.5f);
+    const __m512 hi = _mm512_set1_ps(EXP_LN2_HI), lo2 = _mm512_set1_ps(EXP_LN2_LO);
+    const __m512 one = _mm512_set1_ps(1.0f), c2 = _mm512_set1_ps(0.5f);
+    const __m512 c3 = _mm512_set1_ps(1.66666667e-1f), c4 = _mm512_set1_ps(4.16666667e-2f);
+    const __m512 c5 = _mm512_set1_ps(8.33333333e-3f), c6 = _mm512_set1_ps(1.38888889e-3f);
+    const __m512i bias = _mm512_set1_epi32(127);
+    __m128 acc = _mm_loadu_ps(acc4);
+    for (; i + 16 <= nb; i += 16) {
+        __m512 x = _mm512_max_ps(_mm512_mul_ps(vsc, _mm512_sub_ps(_mm512_loadu_ps(g + i), vmx)), lo);
+        __m512i n = _mm512_cvttps_epi32(_mm512_sub_ps(_mm512_mul_ps(x, log2e), half));
+        __m512 nf = _mm512_cvtepi32_ps(n);
+        __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(nf, hi)), _mm512_mul_ps(nf, lo2));
+        __m512 p = _mm512_add_ps(c5, _mm512_mul_ps(r, c6));
+        p = _mm512_add_ps(c4, _mm512_mul_ps(r, p));
+        p = _mm512_add_ps(c3, _mm512_mul_ps(r, p));
+        p = _mm512_add_ps(c2, _mm512_mul_ps(r, p));
+        p = _mm512_add_ps(one, _mm512_mul_ps(r, p));
+        p = _mm512_add_ps(one, _mm512_mul_ps(r, p));
+        __m512 e = _mm512_mul_ps(p, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n, bias), 23)));
+        _mm512_storeu_ps(g + i, e);
+        acc = _mm_add_ps(acc, _mm512_castps512_ps128(e));
+        acc = _mm_add_ps(acc, _mm512_extractf32x4_ps(e, 1));
+        acc = _mm_add_ps(acc, _mm512_extractf32x4_ps(e, 2));
+        acc = _mm_add_ps(acc, _mm512_extractf32x4_ps(e, 3));
+    }
+    _mm_storeu_ps(acc4, acc);
+    return i;
+}
+#endif
+
 /* g_i = exp(sc (g_i − mx)) in place; returns Σ g_i. */
 static double exp_block(float *g, size_t nb, float sc, float mx)
 {
+    return pi_empirical_exp_block_isa(-1, g, nb, sc, mx);
+}
+
+/* The same with the instruction set forced (0 SSE2 only, 2 AVX-512F; -1 = the CPU's best),
+ * for the test that both give the same bits. */
+double pi_empirical_exp_block_isa(int isa, float *g, size_t nb, float sc, float mx)
+{
     size_t i = 0;
     double sum = 0.0;
+    (void)isa;
 #if defined(__SSE2__)
     const __m128 vsc = _mm_set1_ps(sc), vmx = _mm_set1_ps(mx), lo = _mm_set1_ps(-87.0f);
     const __m128 log2e = _mm_set1_ps(EXP_LOG2E), half = _mm_set1_ps(0.5f);
@@ -115,6 +164,13 @@ static double exp_block(float *g, size_t nb, float sc, float mx)
     const __m128 c6 = _mm_set1_ps(1.38888889e-3f);
     const __m128i bias = _mm_set1_epi32(127);
     __m128 acc = _mm_setzero_ps();
+#ifdef HAVE_AVX512_SOFTMAX
+    if (isa == 2 || (isa < 0 && __builtin_cpu_supports("avx512f"))) {
+        float acc4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        i = exp_block_avx512(g, i, nb, sc, mx, acc4);
+        acc = _mm_loadu_ps(acc4);
+    }
+#endif
     for (; i + 4 <= nb; i += 4) {
         __m128 x = _mm_max_ps(_mm_mul_ps(vsc, _mm_sub_ps(_mm_loadu_ps(g + i), vmx)), lo);
         __m128i n = _mm_cvttps_epi32(_mm_sub_ps(_mm_mul_ps(x, log2e), half));

@@ -18,6 +18,7 @@
 #include "core/codec.h"
 
 #include "core/threads.h"
+#include "gmm_rows.h"
 
 #include <string.h>
 
@@ -396,7 +397,9 @@ static int use_table(const pi_model_t *m)
 static size_t slot_doubles(const pi_model_t *m)
 {
     const gmm *g = m->impl;
-    return (use_table(m) ? g->k * m->dim : 0) + 2 * g->k + m->dim;
+    if (use_table(m)) /* the vectorised row kernel's tables (gmm_rows.h) and the score */
+        return pi_gmm_tables_doubles(g->k, m->dim) + m->dim;
+    return 2 * g->k + m->dim;
 }
 
 static size_t gmm_workspace_bytes(const pi_model_t *m, size_t n)
@@ -415,6 +418,57 @@ typedef struct gmm_job {
     pi_status bad_t_status;
 } gmm_job;
 
+static pi_status store_score(gmm_job *job, size_t i, const double *acc)
+{
+    size_t d = job->m->dim;
+    for (size_t j = 0; j < d; j++) {
+        float v = (float)acc[j];
+        if (!isfinite(v))
+            return pi_fail(PI_ENUMERIC,
+                           "Gaussian mixture: the score at row %zu, column %zu (%g) overflows "
+                           "float",
+                           i, j, acc[j]);
+        job->out[i * d + j] = v;
+    }
+    return PI_OK;
+}
+
+/* Rows of one task through the vectorised kernel (gmm_rows.c): tables rebuilt when t changes. */
+static pi_status gmm_task_tables(gmm_job *job, size_t task, int worker)
+{
+    const pi_model_t *m = job->m;
+    const gmm *g = m->impl;
+    size_t d = m->dim;
+    double *slot = job->ws + (size_t)worker * slot_doubles(m);
+    pi_gmm_tables tab;
+    pi_gmm_tables_bind(&tab, g->k, d, slot);
+    double *acc = slot + pi_gmm_tables_doubles(g->k, d);
+    double last_t = NAN;
+    size_t begin = task * job->chunk;
+    size_t end = begin + job->chunk < job->n ? begin + job->chunk : job->n;
+    for (size_t i = begin; i < end; i++) {
+        if (!(job->t[i] == last_t)) {
+            double alpha, sigma;
+            pi_status st = pi_sde_eval_marginal(&m->sde, job->t[i], &alpha, &sigma);
+            if (st == PI_OK)
+                st = check_variances(m, job->t[i], sigma);
+            if (st != PI_OK)
+                return st;
+            pi_gmm_tables_fill(&tab, g->logw, g->mu, g->var, alpha, alpha * alpha, sigma * sigma);
+            last_t = job->t[i];
+        }
+        if (!pi_gmm_row_score(&tab, job->x + i * d, acc))
+            return pi_fail(PI_ENUMERIC,
+                           "Gaussian mixture: row %zu is so far from every component that its "
+                           "log-density is not representable",
+                           i);
+        pi_status st = store_score(job, i, acc);
+        if (st != PI_OK)
+            return st;
+    }
+    return PI_OK;
+}
+
 static pi_status gmm_task(size_t task, int worker, void *ctx)
 {
     gmm_job *job = ctx;
@@ -422,6 +476,8 @@ static pi_status gmm_task(size_t task, int worker, void *ctx)
     const gmm *g = m->impl;
     size_t d = m->dim, k = g->k;
     int table = use_table(m);
+    if (table)
+        return gmm_task_tables(job, task, worker);
     double *inv = job->ws + (size_t)worker * slot_doubles(m);
     double *cst = inv + (table ? k * d : 0), *l = cst + k, *acc = l + k;
     double alpha = 1.0, a2 = 1.0, s2 = 0.0, last_t = NAN;

@@ -181,6 +181,10 @@ pi_status pi_model_forward_train_cond(const pi_model_t *m, size_t n, const float
  * everything (sizes against `bytes`, finiteness) and fail with PI_EFORMAT and a message. */
 pi_status pi_gmm_from_payload(const pi_sde_t *sde, size_t dim, const unsigned char *payload,
                               size_t bytes, pi_model_t **out);
+/* The empirical denoiser's softmax pass g_i = exp(sc (g_i − mx)), returning Σ g_i, through a
+ * forced instruction set (0 SSE2, 2 AVX-512F; -1 = the CPU's best), for tests; the caller
+ * checks that the CPU has it. */
+double pi_empirical_exp_block_isa(int isa, float *g, size_t nb, float sc, float mx);
 pi_status pi_empirical_from_payload(const pi_sde_t *sde, size_t dim, const unsigned char *payload,
                                     size_t bytes, pi_model_t **out);
 pi_status pi_mlp_from_payload(const pi_sde_t *sde, size_t dim, const unsigned char *payload,

@@ -3,7 +3,7 @@
  * |rel err| < 2^-22 on the clamped range) since libm's expf is not vectorised without
  * -ffast-math, and GCC does not vectorise loops of unknown length at -O2 (its "very cheap"
  * cost model): with GCC or clang the passes use their vector extensions explicitly (4 floats,
- * one SSE register; 8 floats where the CPU has AVX2, chosen at run time), other compilers get
+ * one SSE register; 8 floats where the CPU has AVX2, 16 with AVX-512F, chosen at run time), other compilers get
  * the same arithmetic in scalar code. All give the same bits (no FMA contraction in ISO C
  * mode), so results do not depend on the machine's vector width. */
 #include "mlp_impl.h"
@@ -83,7 +83,44 @@ static int use_avx2(void)
 {
     return __builtin_cpu_supports("avx2");
 }
+/* 16 floats where the CPU has AVX-512F (and the OS saves the ZMM state: libgcc's check reads
+ * XGETBV), issue 17: the same arithmetic lane by lane, so the same bits. */
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi" /* 64-byte vectors never cross a non-inlined call */
+#define VF v16f
+#define VI v16i
+#define VLANES 16
+#define KATTR __attribute__((target("avx512f")))
+#define KN(name) v16_##name
+#include "dense_kernels.inc"
+#undef VF
+#undef VI
+#undef VLANES
+#undef KATTR
+#undef KN
+#pragma GCC diagnostic pop
+static int use_avx512(void)
+{
+    return __builtin_cpu_supports("avx512f");
+}
 #endif
+
+/* The instruction set the elementwise passes use (0 baseline, 1 AVX2, 2 AVX-512F), or the
+ * one a test forces with pi_dense_force_isa (internal; -1 = choose by the CPU). Results are
+ * the same bits either way; the test compares them. */
+static int dense_isa(int forced)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (forced >= 0)
+        return forced;
+    return use_avx512() ? 2 : use_avx2() ? 1 : 0;
+#else
+    (void)forced;
+    return 0;
+#endif
+}
 #else
 #define HAVE_VECTORS 0
 #endif
@@ -115,9 +152,21 @@ void pi_dense_bias(size_t rows, size_t cols, const float *b, float *a)
 
 void pi_dense_bias_silu_keep(size_t rows, size_t cols, const float *b, float *a, float *pre)
 {
+    pi_dense_bias_silu_keep_isa(-1, rows, cols, b, a, pre);
+}
+
+void pi_dense_bias_silu_keep_isa(int isa, size_t rows, size_t cols, const float *b, float *a,
+                                 float *pre)
+{
+    isa = dense_isa(isa);
+    (void)isa;
 #if HAVE_VECTORS
 #ifdef HAVE_AVX2_KERNELS
-    if (use_avx2()) {
+    if (isa == 2) {
+        v16_bias_silu(rows, cols, b, a, pre);
+        return;
+    }
+    if (isa == 1) {
         v8_bias_silu(rows, cols, b, a, pre);
         return;
     }
@@ -136,9 +185,20 @@ void pi_dense_bias_silu_keep(size_t rows, size_t cols, const float *b, float *a,
 
 void pi_dense_silu_backward(size_t count, const float *pre, float *delta)
 {
+    pi_dense_silu_backward_isa(-1, count, pre, delta);
+}
+
+void pi_dense_silu_backward_isa(int isa, size_t count, const float *pre, float *delta)
+{
+    isa = dense_isa(isa);
+    (void)isa;
 #if HAVE_VECTORS
 #ifdef HAVE_AVX2_KERNELS
-    if (use_avx2()) {
+    if (isa == 2) {
+        v16_silu_backward(count, pre, delta);
+        return;
+    }
+    if (isa == 1) {
         v8_silu_backward(count, pre, delta);
         return;
     }

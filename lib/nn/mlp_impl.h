@@ -50,6 +50,11 @@ void pi_dense_bias(size_t rows, size_t cols, const float *b, float *a);
 void pi_dense_bias_silu_keep(size_t rows, size_t cols, const float *b, float *a, float *pre);
 /* delta[i] *= silu'(pre[i]) for i < count. */
 void pi_dense_silu_backward(size_t count, const float *pre, float *delta);
+/* The same through one instruction set (0 baseline, 1 AVX2, 2 AVX-512F; -1 = the CPU's best),
+ * for the test that they agree bit for bit. The caller checks that the CPU has it. */
+void pi_dense_bias_silu_keep_isa(int isa, size_t rows, size_t cols, const float *b, float *a,
+                                 float *pre);
+void pi_dense_silu_backward_isa(int isa, size_t count, const float *pre, float *delta);
 /* gb[j] = Σ_r delta[r*cols + j]. */
 void pi_dense_column_sums(size_t rows, size_t cols, const float *delta, float *gb);
 /* SiLU as the float forward computes it (for tests). */

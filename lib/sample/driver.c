@@ -71,6 +71,128 @@ void pi_run_noise(const pi_run *run, uint32_t stream, size_t row, uint32_t step_
     pi_rng_normal_d(run->seed, stream, run->first_row + (uint64_t)row, step_key, run->dim, out);
 }
 
+/* Virtual Brownian tree (time-keyed noise). The path of (seed, row) on [lo, hi] = [t_min, t_max]
+ * of the SDE: W(lo) = 0, W(hi) = sqrt(hi − lo) ξ_0; the midpoint of interval k (root 1,
+ * children 2k, 2k + 1) is the Brownian bridge value (W(a) + W(b))/2 + sqrt((b − a)/4) ξ_k; after
+ * PI_BROWNIAN_DEPTH levels, t inside leaf k gets the bridge value
+ * W(a) + (t − a)/(b − a) (W(b) − W(a)) + sqrt((t − a)(b − t)/(b − a)) ξ_k. Every ξ is a vector of
+ * dim Philox normals keyed (seed, PI_STREAM_BROWNIAN, row, k): W(t) is one fixed function of t,
+ * and W at points in different leaves has exactly the joint law of Brownian motion. */
+typedef struct brownian_walk {
+    double a, b; /* current interval */
+    uint32_t k;  /* its node */
+    double *wa, *wb; /* W(a), W(b), dim each */
+} brownian_walk;
+
+/* One level down towards t: the midpoint value from ξ_k (in xi), then the half holding t. */
+static void brownian_down(brownian_walk *bw, double t, const double *xi, size_t dim)
+{
+    double m = bw->a + 0.5 * (bw->b - bw->a), sd = sqrt(0.25 * (bw->b - bw->a));
+    int right = t >= m;
+    double *mid = right ? bw->wa : bw->wb; /* the end that moves to m */
+    for (size_t j = 0; j < dim; j++)
+        mid[j] = 0.5 * (bw->wa[j] + bw->wb[j]) + sd * xi[j];
+    if (right)
+        bw->a = m;
+    else
+        bw->b = m;
+    bw->k = 2 * bw->k + (uint32_t)right;
+}
+
+/* From a walk at a leaf: W(t) into out (may alias nothing of the walk). */
+static void brownian_leaf(const pi_run *run, size_t row, const brownian_walk *bw, double t,
+                          double *xi, double *out)
+{
+    size_t dim = run->dim;
+    double len = bw->b - bw->a, u = (t - bw->a) / len;
+    double sd = sqrt(fmax(0.0, (t - bw->a) * (bw->b - t) / len));
+    pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, run->first_row + (uint64_t)row, bw->k, dim, xi);
+    for (size_t j = 0; j < dim; j++)
+        out[j] = bw->wa[j] + u * (bw->wb[j] - bw->wa[j]) + sd * xi[j];
+}
+
+void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, pi_worker *w,
+                       double *out)
+{
+    size_t dim = run->dim;
+    double lo = run->sde->t_min, hi = run->sde->t_max, ts = co->t_s, tt = co->t_t;
+    if (run->s->noise != PI_NOISE_BROWNIAN) {
+        pi_run_noise(run, PI_STREAM_STEP, row, (uint32_t)co->step, out);
+        return;
+    }
+    double *xi = w->brownian, *ws = xi + dim;
+    double *wc = run->wcur != NULL ? run->wcur + row * dim : NULL;
+    int cache = wc != NULL && co->step == run->step; /* the step being taken, not a replay */
+    if (cache && run->wtime[row] == ts) {
+        /* W(t_s) is the previous step's W(t_t): one walk, to t_t, bit for bit the same W. */
+        brownian_walk s1 = {lo, hi, 1, ws + dim, ws + 2 * dim};
+        for (size_t j = 0; j < dim; j++)
+            s1.wa[j] = 0.0;
+        pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, run->first_row + (uint64_t)row, 0, dim, s1.wb);
+        double sr = sqrt(hi - lo);
+        for (size_t j = 0; j < dim; j++)
+            s1.wb[j] *= sr;
+        for (int l = 0; l < PI_BROWNIAN_DEPTH; l++) {
+            pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, run->first_row + (uint64_t)row, s1.k, dim, xi);
+            brownian_down(&s1, tt, xi, dim);
+        }
+        brownian_leaf(run, row, &s1, tt, xi, ws);
+        double inv = 1.0 / sqrt(ts - tt);
+        for (size_t j = 0; j < dim; j++) {
+            out[j] = (wc[j] - ws[j]) * inv;
+            wc[j] = ws[j];
+        }
+        run->wtime[row] = tt;
+        return;
+    }
+    brownian_walk p = {lo, hi, 1, ws + dim, ws + 2 * dim};
+    brownian_walk q = {0.0, 0.0, 0, ws + 3 * dim, ws + 4 * dim};
+    for (size_t j = 0; j < dim; j++)
+        p.wa[j] = 0.0;
+    pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, run->first_row + (uint64_t)row, 0, dim, p.wb);
+    double sroot = sqrt(hi - lo);
+    for (size_t j = 0; j < dim; j++)
+        p.wb[j] *= sroot;
+    /* Shared descent while t_s and t_t lie in the same half. */
+    int level = 0, split = 0;
+    for (; level < PI_BROWNIAN_DEPTH; level++) {
+        double m = p.a + 0.5 * (p.b - p.a);
+        pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, run->first_row + (uint64_t)row, p.k, dim, xi);
+        if ((ts >= m) != (tt >= m)) { /* they part here: q follows t_t from a copy */
+            q.a = p.a;
+            q.b = p.b;
+            q.k = p.k;
+            memcpy(q.wa, p.wa, dim * sizeof *q.wa);
+            memcpy(q.wb, p.wb, dim * sizeof *q.wb);
+            brownian_down(&p, ts, xi, dim);
+            brownian_down(&q, tt, xi, dim);
+            split = 1;
+            level++;
+            break;
+        }
+        brownian_down(&p, ts, xi, dim);
+    }
+    if (!split) { /* one leaf holds both times: the tree cannot resolve this step */
+        pi_run_noise(run, PI_STREAM_STEP, row, (uint32_t)co->step, out);
+        return;
+    }
+    for (int l = level; l < PI_BROWNIAN_DEPTH; l++) {
+        pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, run->first_row + (uint64_t)row, p.k, dim, xi);
+        brownian_down(&p, ts, xi, dim);
+        pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, run->first_row + (uint64_t)row, q.k, dim, xi);
+        brownian_down(&q, tt, xi, dim);
+    }
+    brownian_leaf(run, row, &p, ts, xi, ws);
+    brownian_leaf(run, row, &q, tt, xi, out);
+    if (cache) {
+        memcpy(wc, out, dim * sizeof *wc);
+        run->wtime[row] = tt;
+    }
+    double inv = 1.0 / sqrt(ts - tt);
+    for (size_t j = 0; j < dim; j++)
+        out[j] = (ws[j] - out[j]) * inv;
+}
+
 /* ---- workspace --------------------------------------------------------------------------- */
 
 void pi_sampler_release_workspace(pi_sampler_t *s)
@@ -116,7 +238,7 @@ static pi_status ensure_workers(pi_sampler_t *s, int count, size_t chunk)
     /* A conditional model may be evaluated on a guided batch of 2 × chunk rows. */
     size_t gbytes = pi_guidance_buffer_bytes(s, chunk);
     size_t ws = round64(pi_model_workspace_bytes(s->model, gbytes > 0 ? 2 * chunk : chunk));
-    size_t doubles = chunk + (size_t)(1 + PI_WORKER_BUFFERS) * cd;
+    size_t doubles = chunk + (size_t)(1 + PI_WORKER_BUFFERS) * cd + PI_BROWNIAN_SCRATCH * d;
     size_t bytes = 64 + ws + doubles * sizeof(double) + 2 * cd * sizeof(float);
     pi_worker *workers = pi_calloc((size_t)count, sizeof *workers);
     if (workers == NULL)
@@ -148,6 +270,8 @@ static pi_status ensure_workers(pi_sampler_t *s, int count, size_t chunk)
             wk->buf[b] = dp;
             dp += cd;
         }
+        wk->brownian = dp;
+        dp += PI_BROWNIAN_SCRATCH * d;
         float *fp = (float *)(void *)dp;
         wk->fin = fp;
         wk->fout = fp + cd;
@@ -161,13 +285,17 @@ static pi_status ensure_workers(pi_sampler_t *s, int count, size_t chunk)
 }
 
 /* State block: x, xnew, k_first, k_last (doubles, the last three for adaptive methods only),
- * row_err (n doubles), den and den_prev (floats). */
+ * row_err (n doubles), den and den_prev (floats), then history + 1 multistep buffers (floats)
+ * for integrators that keep a history. */
 static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
 {
     size_t total = run->n * run->dim;
-    size_t nd = adaptive ? 4 : 1;
-    size_t bytes = (nd * total + (adaptive ? run->n : 0)) * sizeof(double) +
-                   2 * total * sizeof(float);
+    size_t nd = adaptive ? 4 : s->integrator->aux_state ? 2 : 1;
+    size_t nhist = s->integrator->history > 0 ? s->integrator->history + 1 : 0;
+    int brown = !adaptive && s->noise == PI_NOISE_BROWNIAN && run->hbar > 0.0;
+    size_t bytes = (nd * total + (adaptive ? run->n : 0) + (brown ? total + run->n : 0)) *
+                       sizeof(double) +
+                   (2 + nhist) * total * sizeof(float);
     if (bytes > s->state_bytes) {
         void *block = pi_malloc(bytes);
         if (block == NULL)
@@ -179,6 +307,18 @@ static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
     double *dp = s->state_block;
     run->x = dp;
     dp += total;
+    if (!adaptive && s->integrator->aux_state) {
+        run->xaux = dp;
+        dp += total;
+    }
+    if (brown) { /* the Brownian path's value at each row's current time (none yet) */
+        run->wcur = dp;
+        dp += total;
+        run->wtime = dp;
+        dp += run->n;
+        for (size_t r = 0; r < run->n; r++)
+            run->wtime[r] = NAN;
+    }
     if (adaptive) {
         run->xnew = dp;
         dp += total;
@@ -192,6 +332,8 @@ static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
     float *fp = (float *)(void *)dp;
     run->den = fp;
     run->den_prev = fp + total;
+    for (size_t i = 0; i < nhist; i++)
+        run->hist[i] = fp + (2 + i) * total;
     return PI_OK;
 }
 
@@ -379,6 +521,7 @@ static pi_status fixed_loop(pi_run *run, size_t steps)
         if (st != PI_OK)
             return st;
         co->first_order = k == 0 || !(co->pt.sigma_tilde > 0.0);
+        co->step = k;
         co->nfe = it->nfe_per_step;
         run->step = k;
         st = it->prepare(run, co);
@@ -392,8 +535,17 @@ static pi_status fixed_loop(pi_run *run, size_t steps)
             return st;
         run->accepted++;
         run->den_valid = 1;
+        run->h_prev2_lambda = run->h_prev_lambda;
         run->h_prev_lambda = co->pt.sigma_tilde > 0.0 ? log(co->ps.sigma_tilde / co->pt.sigma_tilde)
                                                       : 0.0;
+        if (it->history > 0) { /* this step's value becomes hist[1], the oldest is reused */
+            float *oldest = run->hist[it->history];
+            for (size_t i = it->history; i > 0; i--)
+                run->hist[i] = run->hist[i - 1];
+            run->hist[0] = oldest;
+            if (run->hist_count < it->history)
+                run->hist_count++;
+        }
         st = pi_run_after_step(run, k + 1, steps, co->t_t);
         if (st != PI_OK)
             return st;
@@ -426,9 +578,9 @@ pi_status pi_sampler_execute(pi_sampler_t *s, double t_start, size_t n, float *x
     if (!it->stochastic && s->hbar > 0.0)
         return pi_fail(PI_EINVAL,
                        "sampler: method %s integrates the ODE and needs hbar = 0, got hbar = %g "
-                       "(use EULER, EXP1, EXP2M or HEUN for hbar > 0)",
+                       "(use EULER, EXP1, EXP2M, EXP3M, SA or HEUN for hbar > 0)",
                        it->name, s->hbar);
-    if (adaptive && s->corrector_steps > 0)
+    if ((adaptive || it->aux_state) && s->corrector_steps > 0)
         return pi_fail(PI_EINVAL,
                        "sampler: the Langevin corrector is not available with %s; set corrector "
                        "steps to 0",

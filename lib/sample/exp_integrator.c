@@ -42,7 +42,7 @@ static pi_status exp1_step_rows(pi_run *run, const pi_step_coeffs *co, size_t r0
         const float *du = e != 0.0 ? w->uncond + (r - r0) * d : NULL;
         float *den = run->den + r * d;
         if (q > 0.0)
-            pi_run_noise(run, PI_STREAM_STEP, r, (uint32_t)run->step, w->noise);
+            pi_run_step_noise(run, co, r, w, w->noise);
         for (size_t j = 0; j < d; j++) {
             den[j] = dn[j];
             x[j] = a * x[j] + b * (double)dn[j] + (q > 0.0 ? q * w->noise[j] : 0.0);

@@ -49,7 +49,7 @@ static pi_status exp2m_step_rows(pi_run *run, const pi_step_coeffs *co, size_t r
         const float *dp = run->den_prev + r * d;
         float *den = run->den + r * d;
         if (q > 0.0)
-            pi_run_noise(run, PI_STREAM_STEP, r, (uint32_t)run->step, w->noise);
+            pi_run_step_noise(run, co, r, w, w->noise);
         for (size_t j = 0; j < d; j++) {
             double ds = dn[j];
             den[j] = dn[j];

@@ -31,6 +31,7 @@ pi_status pi_sampler_create(const pi_model_t *model, pi_sampler_t **out)
     s->first_row = (uint64_t)pi_option_default(PI_OPTION_SAMPLER_FIRST_ROW);
     s->threads = (int)pi_option_default(PI_OPTION_SAMPLER_THREADS);
     s->denoise_final = (int)pi_option_default(PI_OPTION_SAMPLER_DENOISE_FINAL);
+    s->noise = (pi_noise)pi_option_default(PI_OPTION_SAMPLER_NOISE);
     s->rtol = pi_option_default(PI_OPTION_SAMPLER_RTOL);
     s->atol = pi_option_default(PI_OPTION_SAMPLER_ATOL);
     s->corrector_steps = (size_t)pi_option_default(PI_OPTION_SAMPLER_CORRECTOR_STEPS);
@@ -61,6 +62,7 @@ PI_DEFINE_GETTER(pi_sampler_get_seed, pi_sampler_t, sampler, uint64_t, sampler->
 PI_DEFINE_GETTER(pi_sampler_get_first_row, pi_sampler_t, sampler, uint64_t, sampler->first_row)
 PI_DEFINE_GETTER(pi_sampler_get_threads, pi_sampler_t, sampler, int, sampler->threads)
 PI_DEFINE_GETTER(pi_sampler_get_denoise_final, pi_sampler_t, sampler, int, sampler->denoise_final)
+PI_DEFINE_GETTER(pi_sampler_get_noise, pi_sampler_t, sampler, pi_noise, sampler->noise)
 
 pi_status pi_sampler_get_schedule(const pi_sampler_t *sampler, pi_schedule *schedule, double *rho)
 {
@@ -143,6 +145,9 @@ pi_status pi_sampler_set_method(pi_sampler_t *sampler, pi_method method)
     case PI_METHOD_EXP2M: type = pi_integrator_exp2m; break;
     case PI_METHOD_HEUN: type = pi_integrator_heun; break;
     case PI_METHOD_RK45: type = pi_integrator_rk45; break;
+    case PI_METHOD_EXP3M: type = pi_integrator_exp3m; break;
+    case PI_METHOD_IPNDM: type = pi_integrator_ipndm; break;
+    case PI_METHOD_SA: type = pi_integrator_sa; break;
     }
     if (type == NULL)
         return pi_option_check_int(PI_OPTION_SAMPLER_METHOD, (int)method, __func__);
@@ -277,6 +282,16 @@ pi_status pi_sampler_set_threads(pi_sampler_t *sampler, int threads)
     if (st != PI_OK)
         return st;
     sampler->threads = threads;
+    return PI_OK;
+}
+
+pi_status pi_sampler_set_noise(pi_sampler_t *sampler, pi_noise noise)
+{
+    PI_CHECK_NULL(sampler);
+    pi_status st = pi_option_check_int(PI_OPTION_SAMPLER_NOISE, (int)noise, __func__);
+    if (st != PI_OK)
+        return st;
+    sampler->noise = noise;
     return PI_OK;
 }
 

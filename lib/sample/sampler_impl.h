@@ -24,8 +24,14 @@
 #define PI_SAMPLER_CHUNK_ELEMENTS ((size_t)1 << 17)
 /* Double scratch buffers of chunk × dim per worker, available to integrators. */
 #define PI_WORKER_BUFFERS 6
+/* Time-keyed noise: levels of the virtual Brownian tree over [t_min, t_max] of the SDE (leaves
+ * of width (t_max − t_min)/2^24), and its per-worker scratch in rows of dim doubles. */
+#define PI_BROWNIAN_DEPTH 24
+#define PI_BROWNIAN_SCRATCH 6
 /* Maximum number of corrector steps per predictor step (the noise key packs it in 8 bits). */
 #define PI_MAX_CORRECTOR_STEPS 255
+/* Most previous-step values a multistep integrator keeps (iPNDM order 4 needs 3). */
+#define PI_MAX_HISTORY 3
 /* Limits of the adaptive solver. */
 #define PI_RK_MAX_ATTEMPTS 1000000
 
@@ -38,6 +44,7 @@ typedef struct pi_worker {
     float *fout;     /* chunk × dim model output */
     double *noise;   /* chunk × dim standard normals */
     double *buf[PI_WORKER_BUFFERS]; /* chunk × dim each */
+    double *brownian; /* PI_BROWNIAN_SCRATCH × dim: the Brownian tree's walk (one row at a time) */
     void *block;     /* the single allocation backing all of the above */
     /* Conditional models (issue 15; guidance.c). */
     size_t row0;     /* run index of the first row of the chunk being processed */
@@ -57,6 +64,7 @@ typedef struct pi_step_coeffs {
     double c[12];          /* integrator-specific coefficients */
     int first_order;       /* multistep: no history yet / final step to σ = 0 */
     size_t nfe;            /* model evaluations per row of this step (set by prepare) */
+    size_t step;           /* index of the step (0-based; the step-keyed noise's key) */
 } pi_step_coeffs;
 
 /* State of one run, shared by the driver and the integrator of the run. Buffers are
@@ -74,6 +82,9 @@ typedef struct pi_run {
     float *den;          /* n × dim D(x_k, t_k) at the current step's start */
     float *den_prev;     /* n × dim D at the previous step's start (multistep history) */
     double *xnew;        /* n × dim (adaptive: candidate state) */
+    double *xaux;        /* n × dim (integrators with aux_state: e.g. the corrected state) */
+    double *wcur;        /* n × dim: W(wtime[r]) of each row's Brownian path (time-keyed noise) */
+    double *wtime;       /* n: the time of wcur's row, NAN when none */
     double *k_first;     /* n × dim (adaptive: FSAL first stage) */
     double *k_last;      /* n × dim (adaptive: last stage) */
     double *row_err;     /* n (adaptive: per-row squared scaled error sums) */
@@ -82,6 +93,12 @@ typedef struct pi_run {
     size_t step;         /* index of the step being taken (0-based) */
     pi_step_coeffs co;   /* the current step */
     double h_prev_lambda;/* multistep: λ-width of the previous step */
+    double h_prev2_lambda;/* multistep: λ-width of the step before it */
+    /* Multistep history of integrators with history > 0 (n × dim floats each): a step writes
+     * its value into hist[0]; hist[1 .. hist_count] hold those of the previous steps, newest
+     * first. The driver rotates them after every step. */
+    float *hist[PI_MAX_HISTORY + 1];
+    size_t hist_count;
     int nworkers;
     pi_worker *workers;
     pi_pool *pool;       /* the sampler's pool (NULL: one worker) */
@@ -108,6 +125,8 @@ struct pi_integrator_type {
     /* Adaptive methods instead own the whole loop (NULL for fixed-step methods). */
     pi_status (*integrate)(pi_run *run, double t_start, double t_end);
     size_t nfe_per_step; /* model evaluations per row per step (fixed-step methods) */
+    size_t history;      /* previous-step values kept in run->hist (0 .. PI_MAX_HISTORY) */
+    int aux_state;       /* 1: the run keeps a second n × dim double state in run->xaux */
 };
 
 extern const struct pi_integrator_type *const pi_integrator_euler;
@@ -115,6 +134,9 @@ extern const struct pi_integrator_type *const pi_integrator_exp1;
 extern const struct pi_integrator_type *const pi_integrator_exp2m;
 extern const struct pi_integrator_type *const pi_integrator_heun;
 extern const struct pi_integrator_type *const pi_integrator_rk45;
+extern const struct pi_integrator_type *const pi_integrator_exp3m;
+extern const struct pi_integrator_type *const pi_integrator_ipndm;
+extern const struct pi_integrator_type *const pi_integrator_sa;
 
 struct pi_sampler {
     const pi_model_t *model; /* borrowed */
@@ -135,6 +157,7 @@ struct pi_sampler {
     uint64_t first_row;      /* row index of the run's first row (noise keys) */
     int threads;
     int denoise_final;
+    pi_noise noise;          /* step-keyed or time-keyed (Brownian tree) step noise */
     double rtol, atol;       /* adaptive sampling */
     size_t corrector_steps;
     double corrector_snr;
@@ -213,6 +236,14 @@ pi_status pi_run_eval(pi_run *run, pi_worker *w, pi_view view, size_t rows, cons
 
 /* Standard normals for row `row` of the run (noise row first_row + row), step key `step_key`, stream, into out (dim doubles). */
 void pi_run_noise(const pi_run *run, uint32_t stream, size_t row, uint32_t step_key, double *out);
+
+/* The step's standard normals for row `row` into out (dim doubles): with the sampler's noise
+ * PI_NOISE_BROWNIAN the normalised increment (W(t_s) − W(t_t))/sqrt(t_s − t_t) of the row's
+ * Brownian path (one fixed function of t per (seed, row), docs/samplers.md), else the step-keyed
+ * normals of (PI_STREAM_STEP, row, co->step). Reads co->t_s, co->t_t, co->step only. Uses
+ * w->brownian. */
+void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, pi_worker *w,
+                       double *out);
 
 /* Run fn(run, r0, r1, worker) over all rows in chunks on the run's workers; returns the first
  * failure in row order. */

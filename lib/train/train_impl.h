@@ -27,6 +27,11 @@ double pi_grad_clip(float *g, size_t count, double norm, double max_norm);
  *   p ← p − (lr / (1 − β1^k)) · m / (√v / √(1 − β2^k) + ε),   k = step (1-based). */
 void pi_adam_update(float *p, const float *g, float *m, float *v, size_t count, double lr,
                     double beta1, double beta2, double eps, double weight_decay, uint64_t step);
+/* The same through a forced instruction set (0 scalar, 2 AVX-512F; -1 = the CPU's best), for
+ * the test that both give the same bits; the caller checks that the CPU has it. */
+void pi_adam_update_isa(int isa, float *p, const float *g, float *m, float *v, size_t count,
+                        double lr, double beta1, double beta2, double eps, double weight_decay,
+                        uint64_t step);
 
 /* ema ← decay · ema + (1 − decay) · p. */
 void pi_ema_update(float *ema, const float *p, size_t count, double decay);

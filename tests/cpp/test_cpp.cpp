@@ -421,6 +421,7 @@ static void test_options_read_back()
     CHECK(s.corrector().first == 0);
     s.hbar(0.25).steps(12).schedule(PI_SCHEDULE_KARRAS).seed(3).threads(2).denoise_final(true);
     CHECK(s.hbar() == 0.25 && s.steps() == 12 && s.seed() == 3 && s.threads() == 2 && s.denoise_final());
+    CHECK(s.noise() == PI_NOISE_STEP && s.noise(PI_NOISE_BROWNIAN).noise() == PI_NOISE_BROWNIAN);
     CHECK(s.schedule().first == PI_SCHEDULE_KARRAS && s.schedule().second == 7.0); // rho defaults to 7
     s.schedule(PI_SCHEDULE_KARRAS, 3.0);
     CHECK(s.schedule().second == 3.0);

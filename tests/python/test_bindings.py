@@ -49,6 +49,23 @@ def test_version_matches_header_major():
     assert pi.version().count(".") == 2
 
 
+def test_build_info_says_what_runs():
+    info = pi.build_info()
+    assert info["version"] == pi.version()
+    assert info["blis_version"].count(".") >= 1
+    assert info["blis_kernel_choice"] in ("pathint", "environment", "detected", "host")
+    assert info["blis_threading"] in ("pthreads", "openmp", "none")
+    assert info["cpu_count"] >= 1
+    cpu = set(open("/proc/cpuinfo").read().split("flags")[1].split("\n")[0].split()) if \
+        os.path.exists("/proc/cpuinfo") else None
+    if cpu is not None and "avx512f" in cpu:  # the kernel, too, saves the ZMM state when it lists avx512f
+        assert "avx512f" in info["cpu_vector_extensions"]
+        if {"avx512dq", "avx512bw", "avx512vl"} <= cpu and info["blis_kernel_choice"] == "pathint":
+            assert info["blis_kernels"] == "skx"
+    if cpu is not None:
+        assert set(info["cpu_vector_extensions"]) - {"sse4.1"} <= cpu | {"sse4.1"}
+
+
 def test_refuses_other_major_version(monkeypatch):
     monkeypatch.setattr(_library, "ABI_MAJOR", pi.ABI_MAJOR + 1)
     with pytest.raises(pi.LibraryNotFoundError, match="major version"):
@@ -968,3 +985,27 @@ def test_timestep_callback():
     assert seen and all(abs(v - 42) < 1e-9 for v in seen)
     with pytest.raises(pi.InvalidArgumentError, match="discrete or rectified flow"):
         pi.Model.callback(pi.SDE("vp"), 1, net, view="eps", timestep=True)
+
+
+# issue 16: time-keyed noise and the new methods
+def test_sampler_noise_and_new_methods():
+    _, model, _ = mixture()
+    s = pi.Sampler(model)
+    assert s.noise == pi.Noise.STEP
+    s.hbar, s.steps, s.seed = 1.0, 20, 3
+    s.noise = pi.Noise.BROWNIAN
+    assert s.noise == pi.Noise.BROWNIAN
+    a = s.sample(200)
+    s.steps = 40
+    b = s.sample(200)
+    s.seed = 4
+    c = s.sample(200)
+    # one Brownian path per (seed, row): 20 and 40 steps land close, another seed does not
+    assert np.mean(np.linalg.norm(a - b, axis=1)) < 0.3 * np.mean(np.linalg.norm(a - c, axis=1))
+    with pytest.raises(pi.InvalidArgumentError):
+        s.noise = 3
+    for m in (pi.Method.EXP3M, pi.Method.SA):
+        s.method = m
+        assert np.isfinite(s.sample(50)).all()
+    s.method, s.hbar = pi.Method.IPNDM, 0.0
+    assert np.isfinite(s.sample(50)).all()

@@ -44,7 +44,7 @@ def _declarations():
 ENUM_TYPES = {"pi_sde_kind", "pi_sde_param", "pi_sde_preset", "pi_view", "pi_model_kind", "pi_divergence", "pi_embedding",
               "pi_precond", "pi_method", "pi_schedule", "pi_wkb_algorithm", "pi_weighting",
               "pi_time_sampling", "pi_lr_schedule", "pi_dataset", "pi_option",
-              "pi_beta_schedule", "pi_timestep_spacing"}
+              "pi_beta_schedule", "pi_timestep_spacing", "pi_noise"}
 SCALARS = {"double": ctypes.c_double, "float": ctypes.c_float, "size_t": ctypes.c_size_t,
            "uint64_t": ctypes.c_uint64, "int": ctypes.c_int, "unsigned": ctypes.c_uint,
            "pi_status": ctypes.c_int, "char": ctypes.c_char, "void": None, "int32_t": ctypes.c_int32}
@@ -158,7 +158,8 @@ PY_ENUMS = {"pi_sde_kind": (pi.SDEKind, "PI_SDE_KIND_"), "pi_sde_param": (pi.SDE
             "pi_lr_schedule": (pi.LRSchedule, "PI_LR_SCHEDULE_"), "pi_dataset": (pi.Dataset, "PI_DATASET_"),
             "pi_option": (pi.Option, "PI_OPTION_"),
             "pi_beta_schedule": (pi.BetaSchedule, "PI_BETA_SCHEDULE_"),
-            "pi_timestep_spacing": (pi.TimestepSpacing, "PI_TIMESTEP_SPACING_")}
+            "pi_timestep_spacing": (pi.TimestepSpacing, "PI_TIMESTEP_SPACING_"),
+            "pi_noise": (pi.Noise, "PI_NOISE_")}
 
 
 def test_every_header_enum_has_a_python_enum():

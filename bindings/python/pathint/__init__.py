@@ -18,19 +18,19 @@ See docs/python.md.
 
 from ._library import ABI_MAJOR, load_library
 from .core import (SDE, BetaSchedule, Dataset, Divergence, Embedding, Likelihood, LRSchedule, Method, Model, ModelKind,
-                   NLLDiagnostics, Option, OptionInfo, Precond, Sampler, Schedule, SDEKind, SDEParam,
+                   NLLDiagnostics, Noise, Option, OptionInfo, Precond, Sampler, Schedule, SDEKind, SDEParam,
                    SDEPreset, TimeSampling, TimestepSpacing, shift_from_sequence_length,
                    Trainer, View, Weighting, WKBAlgorithm, bits_per_dim, generate_data, load_data, option_info,
-                   save_data, version, version_number)
+                   save_data, version, version_number, build_info)
 from .errors import (CallbackError, CanceledError, ConvergenceError, FormatError, InvalidArgumentError,
                      LibraryNotFoundError, MismatchError, BusyError, NumericError, OutOfMemoryError, PathintError,
                      PathintIOError, UnsupportedError)
 
 __all__ = [
-    "ABI_MAJOR", "load_library", "version", "version_number",
+    "ABI_MAJOR", "load_library", "version", "version_number", "build_info",
     "SDE", "Model", "Sampler", "Likelihood", "NLLDiagnostics", "Trainer", "generate_data", "load_data",
     "save_data", "bits_per_dim", "option_info", "Option", "OptionInfo",
-    "SDEKind", "SDEParam", "SDEPreset", "View", "ModelKind", "Precond", "Embedding", "Divergence", "Method", "Schedule",
+    "SDEKind", "SDEParam", "SDEPreset", "View", "ModelKind", "Precond", "Embedding", "Divergence", "Method", "Noise", "Schedule",
     "WKBAlgorithm", "Weighting", "TimeSampling", "LRSchedule", "Dataset",
     "BetaSchedule", "TimestepSpacing", "shift_from_sequence_length",
     "PathintError", "InvalidArgumentError", "OutOfMemoryError", "UnsupportedError", "PathintIOError",

@@ -279,6 +279,16 @@ SIGNATURES = {
     "pi_trainer_set_cond_dropout": (STATUS, [TrainerPtr, c_double]),
     "pi_trainer_get_cond_dropout": (STATUS, [TrainerPtr, P(c_double)]),
     "pi_trainer_fit_cond": (STATUS, [TrainerPtr, c_size, F32, NULLABLE, c_size, NULLABLE, c_u64]),
+    # what this process runs (issue 17)
+    "pi_blis_version": (c_char_p, []),
+    "pi_blis_kernels": (c_char_p, []),
+    "pi_blis_kernel_choice": (c_char_p, []),
+    "pi_blis_threading": (c_char_p, []),
+    "pi_cpu_feature_at": (STATUS, [c_size, P(c_char_p), P(c_int)]),
+    "pi_cpu_count": (c_uint, []),
+    # issue 16: time-keyed noise
+    "pi_sampler_set_noise": (STATUS, [SamplerPtr, c_enum]),
+    "pi_sampler_get_noise": (STATUS, [SamplerPtr, P(c_int)]),
 }
 
 

@@ -113,12 +113,20 @@ class Precond(enum.IntEnum):
     INPUT = 3
 
 
+class Noise(enum.IntEnum):
+    STEP = 1
+    BROWNIAN = 2
+
+
 class Method(enum.IntEnum):
     EULER = 1
     EXP1 = 2
     EXP2M = 3
     HEUN = 4
     RK45 = 5
+    EXP3M = 6
+    IPNDM = 7
+    SA = 8
 
 
 class Schedule(enum.IntEnum):
@@ -212,6 +220,7 @@ class Option(enum.IntEnum):
     SAMPLER_GUIDANCE_SIGMA_MAX = 49
     SAMPLER_CFGPP = 50
     TRAINER_COND_DROPOUT = 51
+    SAMPLER_NOISE = 52
 
 
 #: Flags of :class:`OptionInfo` (``PI_OPTION_*``).
@@ -1284,6 +1293,15 @@ class Sampler(_Handle):
         self._lib.pi_sampler_set_denoise_final(self, 1 if enabled else 0)
 
     @property
+    def noise(self):
+        """How the step noise of hbar > 0 is drawn (:class:`Noise`)."""
+        return Noise(_get(self._lib.pi_sampler_get_noise, self, ctypes.c_int))
+
+    @noise.setter
+    def noise(self, kind):
+        self._lib.pi_sampler_set_noise(self, int(kind))
+
+    @property
     def tolerances(self):
         """(rtol, atol) of the adaptive method (RK45)."""
         r, a = ctypes.c_double(), ctypes.c_double()
@@ -1345,7 +1363,8 @@ class Sampler(_Handle):
                 Option.SAMPLER_GUIDANCE_RESCALE: self.guidance_rescale,
                 Option.SAMPLER_GUIDANCE_SIGMA_MIN: self.guidance_interval[0],
                 Option.SAMPLER_GUIDANCE_SIGMA_MAX: self.guidance_interval[1],
-                Option.SAMPLER_CFGPP: int(self.cfgpp)}
+                Option.SAMPLER_CFGPP: int(self.cfgpp),
+                Option.SAMPLER_NOISE: self.noise}
 
     # -- conditions, guidance, inpainting (issue 15) --
     @property
@@ -2018,4 +2037,32 @@ def version():
 
 def version_number():
     return L.lib().version_number
+
+
+def build_info():
+    """What this process runs, as a dict: the library's version, BLIS's version, the BLIS kernel
+    set in use and how it was chosen ("pathint", "environment", "detected" or "host"; see
+    docs/embedding.md), BLIS's threading model, the CPU's vector extensions (those the OS also
+    saves) and the CPUs this process may use."""
+    lib = L.lib()
+    features = []
+    index = 0
+    while True:  # the library's list ends where pi_cpu_feature_at reports past the end
+        name, supported = ctypes.c_char_p(), ctypes.c_int()
+        try:
+            lib.pi_cpu_feature_at(index, ctypes.byref(name), ctypes.byref(supported))
+        except InvalidArgumentError:
+            break
+        if supported.value:
+            features.append(name.value.decode())
+        index += 1
+    return {
+        "version": lib.version,
+        "blis_version": lib.pi_blis_version().decode(),
+        "blis_kernels": lib.pi_blis_kernels().decode(),
+        "blis_kernel_choice": lib.pi_blis_kernel_choice().decode(),
+        "blis_threading": lib.pi_blis_threading().decode(),
+        "cpu_vector_extensions": features,
+        "cpu_count": int(lib.pi_cpu_count()),
+    }
 
