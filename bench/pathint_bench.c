@@ -794,7 +794,7 @@ static void bench_gmm(int threads)
         t[i] = 0.3;
     size_t wsb = pi_model_workspace_bytes(m, n);
     void *ws = bench_alloc(wsb);
-    pi_eval_ctx ctx = {ws, wsb, threads, NULL};
+    pi_eval_ctx ctx = {ws, wsb, threads, NULL, NULL};
     if (threads > 1 && pi_pool_create(threads, &ctx.pool) != PI_OK)
         ctx.pool = NULL;
     double tm[64];
