@@ -1005,7 +1005,14 @@ PI_API pi_status pi_sampler_gits(pi_sampler_t *sampler, size_t steps, size_t fin
 /** WKB algorithm for c1. */
 typedef enum pi_wkb_algorithm {
     PI_WKB_ALGORITHM_SWEEP = 1,    /**< Forward solve + one backward sweep (fast, default). */
-    PI_WKB_ALGORITHM_REFERENCE = 2 /**< Nested finite-difference solves as published (slow cross-check). */
+    PI_WKB_ALGORITHM_REFERENCE = 2, /**< Nested finite-difference solves as published (slow cross-check). */
+    /** The sweep with tr H probed instead of carried (docs/likelihood.md): O(d) memory per
+     *  probe, any dimension for models with directional products (the MLP), c1 as a mean
+     *  over #PI_OPTION_LIKELIHOOD_WKB_PROBES independent probes with a standard error
+     *  (pi_likelihood_nll_wkb()). Seeded by the handle's seed; same bits on any thread
+     *  count. Mixtures and the empirical denoiser (no directional products) use their exact
+     *  dense derivatives and probe only the trace (dimension <= 128). */
+    PI_WKB_ALGORITHM_STOCHASTIC = 3
 } pi_wkb_algorithm;
 
 /**
@@ -1047,6 +1054,15 @@ PI_API pi_status pi_likelihood_set_wkb_algorithm(pi_likelihood_t *lik,
 /** Read back the algorithm for c1. */
 PI_API pi_status pi_likelihood_get_wkb_algorithm(const pi_likelihood_t *lik,
                                                  pi_wkb_algorithm *algorithm);
+/**
+ * Independent probes K of #PI_WKB_ALGORITHM_STOCHASTIC (::pi_option
+ * LIKELIHOOD_WKB_PROBES, [1, 4096], default 16): memory and cost grow as K, the standard
+ * error as 1/√K. K = 1 gives no standard error (NaN).
+ * @return #PI_OK, #PI_EINVAL (NULL, K out of range).
+ */
+PI_API pi_status pi_likelihood_set_wkb_probes(pi_likelihood_t *lik, size_t probes);
+/** Read back the probes of the stochastic WKB sweep. */
+PI_API pi_status pi_likelihood_get_wkb_probes(const pi_likelihood_t *lik, size_t *probes);
 /**
  * Uniform dequantisation for discrete data: before the solve each point gets
  * u · bin_width added, u ~ U[0,1)^d (Philox, keyed by the seed and the point index).
@@ -1111,6 +1127,21 @@ PI_API pi_status pi_likelihood_nll_hbar(pi_likelihood_t *lik, double hbar, size_
 PI_API pi_status pi_likelihood_nll_ex(pi_likelihood_t *lik, size_t n, const float *x,
                                       double *nll_out, double *c1_out, size_t *nfe_out,
                                       pi_status *status_out);
+/**
+ * pi_likelihood_nll() with the standard error of each c1: over the probes for
+ * #PI_WKB_ALGORITHM_STOCHASTIC (NaN with one probe), 0 for the deterministic algorithms
+ * (whose error is the solver tolerance's). Failed points get NaN.
+ * @param[in] lik The handle.
+ * @param[in] n Points, >= 1.
+ * @param[in] x n × dim points.
+ * @param[out] nll_out n values of −log q⁰(x) in nats.
+ * @param[out] c1_out n first-order coefficients.
+ * @param[out] c1_stderr_out n standard errors of c1.
+ * @return As pi_likelihood_nll().
+ */
+PI_API pi_status pi_likelihood_nll_wkb(pi_likelihood_t *lik, size_t n, const float *x,
+                                       double *nll_out, double *c1_out,
+                                       double *c1_stderr_out);
 /**
  * The action bound (docs/training.md) on −log q¹ (ħ = 1), the NLL of the reverse SDE,
  * per point −log q¹_0(x) ≤ −E[log π(x_T)] + ½ ∫ E[g² ‖s(x_t,t) + z/σ‖² − g² ‖z/σ‖²
@@ -1459,6 +1490,7 @@ PI_API pi_status pi_data_save(const char *path, size_t n, size_t dim, const floa
  * | LIKELIHOOD_DEQUANTIZATION | 0 (off) | [0, 1e6] |
  * | LIKELIHOOD_SEED | 0 | any uint64_t |
  * | LIKELIHOOD_THREADS | 1 | [1, 256] |
+ * | LIKELIHOOD_WKB_PROBES | 16 | [1, 4096] |
  * | MODEL_THREADS | 1 | [1, 256] |
  * | MLP_OUTPUT_VIEW | #PI_VIEW_EPS | #PI_VIEW_SCORE .. #PI_VIEW_DENOISED |
  * | MLP_EMBEDDING | #PI_EMBEDDING_LOG_SIGMA | a ::pi_embedding |
@@ -1527,7 +1559,8 @@ typedef enum pi_option {
     PI_OPTION_TRAINER_GRAD_CLIP = 40,
     PI_OPTION_TRAINER_EMA = 41,
     PI_OPTION_TRAINER_SEED = 42,
-    PI_OPTION_TRAINER_THREADS = 43
+    PI_OPTION_TRAINER_THREADS = 43,
+    PI_OPTION_LIKELIHOOD_WKB_PROBES = 44
 } pi_option;
 
 /** Flags of pi_option_info(). */

@@ -545,7 +545,22 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(tget_lognormal_null, PI_EINVAL, 1, "trainer", pi_trainer_get_lognormal(NULL, &f->o_d, &f->o_d)) \
     X(tget_adam_null, PI_EINVAL, 1, "trainer", pi_trainer_get_adam(NULL, &f->o_d, &f->o_d, &f->o_d)) \
     X(tget_callback_null, PI_EINVAL, 1, "trainer", pi_trainer_get_callback(NULL, &f->o_trfn, &f->o_vp)) \
-    X(option_info_zero, PI_EINVAL, 1, "option", pi_option_info((pi_option)0, NULL, NULL, NULL, NULL, NULL))
+    X(option_info_zero, PI_EINVAL, 1, "option", pi_option_info((pi_option)0, NULL, NULL, NULL, NULL, NULL)) \
+    /* issue 18: the stochastic WKB sweep */                                                     \
+    X(wkb_probes_zero, PI_EINVAL, 1, "probes", pi_likelihood_set_wkb_probes(f->lik, 0))          \
+    X(wkb_probes_huge, PI_EINVAL, 1, "probes", pi_likelihood_set_wkb_probes(f->lik, 4097))       \
+    X(wkb_probes_null, PI_EINVAL, 1, "lik", pi_likelihood_set_wkb_probes(NULL, 4))               \
+    X(wkb_probes_get_null, PI_EINVAL, 1, "lik", pi_likelihood_get_wkb_probes(NULL, &f->o_size))  \
+    X(wkb_probes_get_null_out, PI_EINVAL, 1, "out", pi_likelihood_get_wkb_probes(f->lik, NULL))  \
+    X(nll_wkb_null_lik, PI_EINVAL, 1, "lik",                                                     \
+      pi_likelihood_nll_wkb(NULL, 4, f->x, f->dout, f->dout, f->dout))                           \
+    X(nll_wkb_n0, PI_EINVAL, 1, "n", pi_likelihood_nll_wkb(f->lik, 0, f->x, f->dout, f->dout, f->dout)) \
+    X(nll_wkb_null_x, PI_EINVAL, 1, "x",                                                         \
+      pi_likelihood_nll_wkb(f->lik, 4, NULL, f->dout, f->dout, f->dout))                         \
+    X(nll_wkb_null_c1, PI_EINVAL, 1, "c1_out",                                                   \
+      pi_likelihood_nll_wkb(f->lik, 4, f->x, f->dout, NULL, f->dout))                            \
+    X(nll_wkb_null_se, PI_EINVAL, 1, "c1_stderr_out",                                            \
+      pi_likelihood_nll_wkb(f->lik, 4, f->x, f->dout, f->dout, NULL))
 
 #define ALL_CASES(X)                                                                             \
     CASES_SDE(X) CASES_MODEL(X) CASES_SAMPLER(X) CASES_DATA(X) CASES_FILES(X)                    \

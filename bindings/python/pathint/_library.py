@@ -238,6 +238,10 @@ SIGNATURES = {
     "pi_data_save": (STATUS, [c_char_p, c_size, c_size, F32]),
     # options
     "pi_option_info": (STATUS, [c_enum, P(c_char_p), P(c_double), P(c_double), P(c_double), P(c_uint)]),
+    # issue 18: the stochastic WKB sweep
+    "pi_likelihood_set_wkb_probes": (STATUS, [LikelihoodPtr, c_size]),
+    "pi_likelihood_get_wkb_probes": (STATUS, [LikelihoodPtr, P(c_size)]),
+    "pi_likelihood_nll_wkb": (STATUS, [LikelihoodPtr, c_size, F32, F64, F64, F64]),
 }
 
 

@@ -115,6 +115,7 @@ class Schedule(enum.IntEnum):
 class WKBAlgorithm(enum.IntEnum):
     SWEEP = 1
     REFERENCE = 2
+    STOCHASTIC = 3
 
 
 class Weighting(enum.IntEnum):
@@ -187,6 +188,7 @@ class Option(enum.IntEnum):
     TRAINER_EMA = 41
     TRAINER_SEED = 42
     TRAINER_THREADS = 43
+    LIKELIHOOD_WKB_PROBES = 44
 
 
 #: Flags of :class:`OptionInfo` (``PI_OPTION_*``).
@@ -1197,7 +1199,7 @@ class Likelihood(_Handle):
     _destroy_name = "pi_likelihood_destroy"
 
     def __init__(self, model, divergence=None, probes=None, rtol=None, atol=None, wkb_algorithm=None,
-                 dequantization=None, seed=None, threads=None, callback=None):
+                 dequantization=None, seed=None, threads=None, callback=None, c1=None, wkb_probes=None):
         lib = L.lib()
         out = L.LikelihoodPtr()
         lib.pi_likelihood_create(model, ctypes.byref(out))
@@ -1213,8 +1215,15 @@ class Likelihood(_Handle):
                 self.set_divergence(divergence, probes)
             if rtol is not None or atol is not None:
                 self.set_tolerances(rtol, atol)
-            for key, value in (("wkb_algorithm", wkb_algorithm), ("dequantization", dequantization),
-                               ("seed", seed), ("threads", threads)):
+            if c1 is not None:
+                # "exact" is the sweep (exact traces); "stochastic" probes tr H (O(d) memory)
+                names = {"exact": WKBAlgorithm.SWEEP, "sweep": WKBAlgorithm.SWEEP,
+                         "reference": WKBAlgorithm.REFERENCE, "stochastic": WKBAlgorithm.STOCHASTIC}
+                if c1 not in names:
+                    raise ValueError(f"c1 must be 'exact', 'reference' or 'stochastic', got {c1!r}")
+                wkb_algorithm = names[c1] if wkb_algorithm is None else wkb_algorithm
+            for key, value in (("wkb_algorithm", wkb_algorithm), ("wkb_probes", wkb_probes),
+                               ("dequantization", dequantization), ("seed", seed), ("threads", threads)):
                 if value is not None:
                     setattr(self, key, value)
         except BaseException:
@@ -1306,6 +1315,15 @@ class Likelihood(_Handle):
         self._lib.pi_likelihood_set_wkb_algorithm(self, int(_enum(WKBAlgorithm, value)))
 
     @property
+    def wkb_probes(self):
+        """Independent probes K of the stochastic WKB sweep (``c1="stochastic"``)."""
+        return _get(self._lib.pi_likelihood_get_wkb_probes, self, ctypes.c_size_t)
+
+    @wkb_probes.setter
+    def wkb_probes(self, value):
+        self._lib.pi_likelihood_set_wkb_probes(self, int(value))
+
+    @property
     def dequantization(self):
         """Uniform dequantisation bin width (0 = off)."""
         return _get(self._lib.pi_likelihood_get_dequantization, self, ctypes.c_double)
@@ -1339,7 +1357,8 @@ class Likelihood(_Handle):
                 Option.LIKELIHOOD_RTOL: rtol, Option.LIKELIHOOD_ATOL: atol,
                 Option.LIKELIHOOD_WKB_ALGORITHM: self.wkb_algorithm,
                 Option.LIKELIHOOD_DEQUANTIZATION: self.dequantization,
-                Option.LIKELIHOOD_SEED: self.seed, Option.LIKELIHOOD_THREADS: self.threads}
+                Option.LIKELIHOOD_SEED: self.seed, Option.LIKELIHOOD_THREADS: self.threads,
+                Option.LIKELIHOOD_WKB_PROBES: self.wkb_probes}
 
     def cancel(self):
         """Stop a running computation (any thread): points not started get NaN and the call
@@ -1367,6 +1386,15 @@ class Likelihood(_Handle):
         c = np.empty(a.shape[0], np.float64) if c1 else None
         self._run(self._lib.pi_likelihood_nll, a.shape[0], a, nll, _ptr(c))
         return nll, c
+
+    def nll_wkb(self, x):
+        """(nll0, c1, c1_stderr) per point: the standard error of c1 over the probes of the
+        stochastic sweep (NaN with one probe), 0 for the deterministic algorithms."""
+        a = _points(x, self.model.dim)
+        n = a.shape[0]
+        nll, c, se = (np.empty(n, np.float64) for _ in range(3))
+        self._run(self._lib.pi_likelihood_nll_wkb, n, a, nll, c, se)
+        return nll, c, se
 
     def nll_hbar(self, x, hbar):
         """−log q^ħ(x) ≈ NLL₀ − ħ c1 per point, at the given ħ (c1 is not computed at ħ = 0)."""
