@@ -578,6 +578,59 @@ PI_API pi_status pi_model_mlp_get_shape(const pi_model_t *model, size_t *hidden_
 PI_API pi_status pi_model_create_callback(const pi_sde_t *sde, size_t dim, pi_view view,
                                           pi_model_fn fn, void *user_data, pi_model_t **out);
 
+/** Directional products of a callback model's function F (in its declared view),
+ *  J = ∂F/∂x; also bits of pi_model_callback_set_derivatives()'s @p provided. */
+typedef enum pi_derivative {
+    PI_DERIVATIVE_JVP = 1,     /**< out = J b */
+    PI_DERIVATIVE_VJP = 2,     /**< out = Jᵀ a */
+    PI_DERIVATIVE_VJP_JVP = 4, /**< out = ∇ₓ(aᵀ J b) */
+    PI_DERIVATIVE_VJP_JVP2 = 8 /**< out = ∇ₓ(aᵀ D²F[b, c]) = ∇ₓ ∂_c(aᵀ J b) */
+} pi_derivative;
+
+/**
+ * Derivative callback of a callback model: the product @p kind of its function F at n
+ * rows, in double precision.
+ * @param[in] kind One ::pi_derivative.
+ * @param[in] n Rows.
+ * @param[in] dim Dimension.
+ * @param[in] x n × dim points.
+ * @param[in] t n times.
+ * @param[in] a,b,c n × dim vectors; those the kind does not use are NULL.
+ * @param[out] out n × dim results; they must be finite (#PI_ENUMERIC otherwise).
+ * @param[in] user_data As given to pi_model_callback_set_derivatives().
+ * @return 0 on success; nonzero aborts the calling run with #PI_ECALLBACK.
+ * @threadsafety As ::pi_model_fn.
+ */
+typedef int (*pi_model_derivative_fn)(pi_derivative kind, size_t n, size_t dim,
+                                      const double *x, const double *t, const double *a,
+                                      const double *b, const double *c, double *out,
+                                      void *user_data);
+
+/**
+ * Give a callback model derivative callbacks (double precision, batched). With
+ * #PI_DERIVATIVE_JVP they replace the float finite differences of the Jacobian,
+ * Jacobian-vector products and divergence; with #PI_DERIVATIVE_VJP also those of the
+ * Hessians and ∇(∇·s), and ∇∇(∇·s) becomes available, so the exact WKB sweep runs; with
+ * both, #PI_WKB_ALGORITHM_STOCHASTIC runs in O(d) memory. #PI_DERIVATIVE_VJP_JVP and
+ * #PI_DERIVATIVE_VJP_JVP2 not given come from central differences (in double) of the next
+ * lower product; pi_model_callback_get_derivatives() says which.
+ * @param[in] model A callback model.
+ * @param[in] fn The callback, or NULL (with @p provided 0) to remove it.
+ * @param[in] provided An or of ::pi_derivative values: the products @p fn computes.
+ * @param[in] user_data Borrowed; passed to @p fn.
+ * @return #PI_OK, #PI_EINVAL (NULL model, bad @p provided), #PI_EUNSUPPORTED (not a
+ *         callback model).
+ */
+PI_API pi_status pi_model_callback_set_derivatives(pi_model_t *model, pi_model_derivative_fn fn,
+                                                   unsigned provided, void *user_data);
+/**
+ * Which products a callback model's derivative callback computes (@p provided) and which
+ * come from finite differences of them (@p finite_difference); either pointer may be NULL.
+ * @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED (not a callback model).
+ */
+PI_API pi_status pi_model_callback_get_derivatives(const pi_model_t *model, unsigned *provided,
+                                                   unsigned *finite_difference);
+
 /**
  * Destroy a model and everything it owns.
  * @param[in] model The model, or NULL (ignored). It must not be in use by a

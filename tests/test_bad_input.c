@@ -87,6 +87,14 @@ static int marginal_ok(double t, double *a, double *s, double *da, double *ds, v
 }
 
 
+/* issue 18: a derivative callback for the argument checks (never called) */
+static int deriv_fn(pi_derivative kind, size_t n, size_t dim, const double *x, const double *t,
+                    const double *a, const double *b, const double *c, double *out, void *u)
+{
+    (void)kind, (void)n, (void)dim, (void)x, (void)t, (void)a, (void)b, (void)c, (void)out, (void)u;
+    return 1;
+}
+
 static int model_fn(size_t n, size_t dim, const float *x, const double *t, float *out, void *u)
 {
     (void)t;
@@ -560,7 +568,16 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(nll_wkb_null_c1, PI_EINVAL, 1, "c1_out",                                                   \
       pi_likelihood_nll_wkb(f->lik, 4, f->x, f->dout, NULL, f->dout))                            \
     X(nll_wkb_null_se, PI_EINVAL, 1, "c1_stderr_out",                                            \
-      pi_likelihood_nll_wkb(f->lik, 4, f->x, f->dout, f->dout, NULL))
+      pi_likelihood_nll_wkb(f->lik, 4, f->x, f->dout, f->dout, NULL))                            \
+    X(cb_deriv_null, PI_EINVAL, 1, "model", pi_model_callback_set_derivatives(NULL, deriv_fn, 1, NULL)) \
+    X(cb_deriv_bits, PI_EINVAL, 1, "provided", pi_model_callback_set_derivatives(f->cb, deriv_fn, 16, NULL)) \
+    X(cb_deriv_none, PI_EINVAL, 1, "provided", pi_model_callback_set_derivatives(f->cb, deriv_fn, 0, NULL)) \
+    X(cb_deriv_null_fn, PI_EINVAL, 1, "fn", pi_model_callback_set_derivatives(f->cb, NULL, 3, NULL)) \
+    X(cb_deriv_gmm, PI_EUNSUPPORTED, 1, "callback model",                                        \
+      pi_model_callback_set_derivatives(f->gmm, deriv_fn, 1, NULL))                              \
+    X(cb_deriv_get_null, PI_EINVAL, 1, "model", pi_model_callback_get_derivatives(NULL, NULL, NULL)) \
+    X(cb_deriv_get_gmm, PI_EUNSUPPORTED, 1, "callback model",                                    \
+      pi_model_callback_get_derivatives(f->gmm, NULL, NULL))
 
 #define ALL_CASES(X)                                                                             \
     CASES_SDE(X) CASES_MODEL(X) CASES_SAMPLER(X) CASES_DATA(X) CASES_FILES(X)                    \

@@ -205,6 +205,17 @@ static void test_directional_matches_dense(void **state)
     pi_sde_destroy(sde);
 }
 
+static float *mlp_points_for_test(size_t n, size_t d)
+{
+    float *x = malloc(n * d * sizeof *x);
+    double *xd = malloc(n * d * sizeof *xd);
+    randn(50 + d, n * d, xd);
+    for (size_t i = 0; i < n * d; i++)
+        x[i] = (float)(0.7 * xd[i]);
+    free(xd);
+    return x;
+}
+
 typedef struct agreement {
     double max_z;              /* max |stochastic − exact| / stderr over points */
     double mean_exact, mean_stoch;
@@ -435,6 +446,150 @@ static void test_bad_options(void **state)
     pi_sde_destroy(sde);
 }
 
+/* ---- callback models with derivative callbacks (issue 18, slice 2) ---------------------- */
+
+typedef struct host_ctx {
+    pi_model_t *mlp; /* what the host "is": an MLP, evaluated in the score view */
+    double *scratch;
+    int fail_kind;   /* a pi_derivative to fail (1: nonzero return, 2: NaN), 0 none */
+    int fail_mode;
+    size_t calls[9];
+} host_ctx;
+
+static int host_value(size_t n, size_t dim, const float *x, const double *t, float *out,
+                      void *user)
+{
+    (void)dim;
+    host_ctx *h = user;
+    return pi_model_eval(h->mlp, PI_VIEW_SCORE, n, x, t, out) == PI_OK ? 0 : 1;
+}
+
+static int host_deriv(pi_derivative kind, size_t n, size_t dim, const double *x,
+                      const double *t, const double *a, const double *b, const double *c,
+                      double *out, void *user)
+{
+    host_ctx *h = user;
+    h->calls[kind]++;
+    if ((int)kind == h->fail_kind && h->fail_mode == 1)
+        return 7;
+    for (size_t r = 0; r < n; r++) {
+        const double *xr = x + r * dim, *ar = a ? a + r * dim : NULL;
+        const double *br = b ? b + r * dim : NULL, *cr = c ? c + r * dim : NULL;
+        double *o = out + r * dim;
+        pi_status st;
+        switch (kind) {
+        case PI_DERIVATIVE_JVP:
+            st = pi_model_directional_d(h->mlp, xr, t[r], br, NULL, 0, NULL, NULL, o, NULL, NULL,
+                                        NULL, NULL, NULL, h->scratch);
+            break;
+        case PI_DERIVATIVE_VJP:
+            st = pi_model_directional_d(h->mlp, xr, t[r], NULL, NULL, 1, ar, NULL, NULL, NULL, o,
+                                        NULL, NULL, NULL, h->scratch);
+            break;
+        case PI_DERIVATIVE_VJP_JVP:
+            st = pi_model_directional_d(h->mlp, xr, t[r], br, NULL, 1, ar, NULL, NULL, NULL, NULL,
+                                        o, NULL, NULL, h->scratch);
+            break;
+        default:
+            st = pi_model_directional_d(h->mlp, xr, t[r], br, cr, 1, ar, NULL, NULL, NULL, NULL,
+                                        NULL, NULL, o, h->scratch);
+            break;
+        }
+        if (st != PI_OK)
+            return 1;
+        if ((int)kind == h->fail_kind && h->fail_mode == 2)
+            o[0] = NAN;
+    }
+    return 0;
+}
+
+/* A callback model whose derivative callbacks are an MLP's gives the MLP's c1 (exact sweep and
+ * stochastic, same probes) up to the float rounding of the value callback; with only JVP and
+ * VJP the second- and third-order products are finite differences (reported) and c1 still
+ * agrees; failing or non-finite derivative callbacks give PI_ECALLBACK / PI_ENUMERIC naming
+ * the product; the stochastic sweep without them is PI_EUNSUPPORTED with a message. */
+static void test_callback_derivatives(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp();
+    const size_t d = 4, n = 2;
+    pi_model_t *mlp = make_mlp(sde, d, 16, 2, 31);
+    host_ctx h = {mlp, malloc(pi_model_directional_scratch(mlp) * sizeof(double)), 0, 0, {0}};
+    pi_model_t *cbm = NULL;
+    assert_int_equal(pi_model_create_callback(sde, d, PI_VIEW_SCORE, host_value, &h, &cbm),
+                     PI_OK);
+    float *x = mlp_points_for_test(n, d);
+    pi_lik_options o;
+    pi_lik_options_default(&o);
+    o.rtol = 1e-7;
+    o.atol = 1e-9;
+    double nll[2], c1[2], nll_cb[2], c1_cb[2];
+    /* no derivative callbacks: the stochastic sweep is refused with a clear status */
+    o.c1_mode = PI_C1_STOCHASTIC;
+    o.c1_probes = 8;
+    assert_int_equal(pi_likelihood_compute(cbm, &o, n, x, nll_cb, c1_cb, NULL), PI_EUNSUPPORTED);
+    assert_non_null(strstr(pi_last_error(), "vector-Jacobian"));
+    unsigned prov = 99, fd = 99;
+    assert_int_equal(pi_model_callback_get_derivatives(cbm, &prov, &fd), PI_OK);
+    assert_true(prov == 0 && fd == 0);
+    /* all four products */
+    unsigned all = PI_DERIVATIVE_JVP | PI_DERIVATIVE_VJP | PI_DERIVATIVE_VJP_JVP |
+                   PI_DERIVATIVE_VJP_JVP2;
+    assert_int_equal(pi_model_callback_set_derivatives(cbm, host_deriv, all, &h), PI_OK);
+    for (int mode = 0; mode < 2; mode++) {
+        o.c1_mode = mode == 0 ? PI_C1_SWEEP : PI_C1_STOCHASTIC;
+        assert_int_equal(pi_likelihood_compute(mlp, &o, n, x, nll, c1, NULL), PI_OK);
+        assert_int_equal(pi_likelihood_compute(cbm, &o, n, x, nll_cb, c1_cb, NULL), PI_OK);
+        for (size_t i = 0; i < n; i++) {
+            print_message("%s: NLL0 MLP %.10f callback %.10f; c1 MLP %.8f callback %.8f\n",
+                          mode == 0 ? "exact" : "stochastic", nll[i], nll_cb[i], c1[i], c1_cb[i]);
+            assert_true(fabs(nll_cb[i] - nll[i]) < 1e-5 * fmax(1.0, fabs(nll[i])));
+            assert_true(fabs(c1_cb[i] - c1[i]) < 1e-4 * fmax(1.0, fabs(c1[i])));
+        }
+    }
+    assert_true(h.calls[PI_DERIVATIVE_VJP_JVP2] > 0);
+    /* only JVP and VJP: the rest by differences, said by the getter */
+    assert_int_equal(pi_model_callback_set_derivatives(cbm, host_deriv,
+                                                       PI_DERIVATIVE_JVP | PI_DERIVATIVE_VJP, &h),
+                     PI_OK);
+    assert_int_equal(pi_model_callback_get_derivatives(cbm, &prov, &fd), PI_OK);
+    assert_int_equal(prov, PI_DERIVATIVE_JVP | PI_DERIVATIVE_VJP);
+    assert_int_equal(fd, PI_DERIVATIVE_VJP_JVP | PI_DERIVATIVE_VJP_JVP2);
+    memset(h.calls, 0, sizeof h.calls);
+    o.c1_mode = PI_C1_SWEEP;
+    assert_int_equal(pi_likelihood_compute(mlp, &o, n, x, nll, c1, NULL), PI_OK);
+    assert_int_equal(pi_likelihood_compute(cbm, &o, n, x, nll_cb, c1_cb, NULL), PI_OK);
+    for (size_t i = 0; i < n; i++) {
+        print_message("differences: c1 MLP %.8f callback %.8f\n", c1[i], c1_cb[i]);
+        assert_true(fabs(c1_cb[i] - c1[i]) < 1e-3 * fmax(1.0, fabs(c1[i])));
+    }
+    assert_true(h.calls[PI_DERIVATIVE_VJP_JVP] == 0 && h.calls[PI_DERIVATIVE_VJP_JVP2] == 0);
+    /* failures name the product */
+    assert_int_equal(pi_model_callback_set_derivatives(cbm, host_deriv, all, &h), PI_OK);
+    o.c1_mode = PI_C1_STOCHASTIC;
+    h.fail_kind = PI_DERIVATIVE_VJP_JVP;
+    h.fail_mode = 1;
+    assert_int_equal(pi_likelihood_compute(cbm, &o, 1, x, nll_cb, c1_cb, NULL), PI_ECALLBACK);
+    assert_non_null(strstr(pi_last_error(), "vjp_jvp"));
+    assert_non_null(strstr(pi_last_error(), "returned 7"));
+    h.fail_kind = PI_DERIVATIVE_VJP;
+    h.fail_mode = 2;
+    assert_int_equal(pi_likelihood_compute(cbm, &o, 1, x, nll_cb, c1_cb, NULL), PI_ENUMERIC);
+    assert_non_null(strstr(pi_last_error(), "(vjp)"));
+    assert_non_null(strstr(pi_last_error(), "non-finite"));
+    /* bad arguments */
+    assert_int_equal(pi_model_callback_set_derivatives(cbm, host_deriv, 16, &h), PI_EINVAL);
+    assert_int_equal(pi_model_callback_set_derivatives(cbm, host_deriv, 0, &h), PI_EINVAL);
+    assert_int_equal(pi_model_callback_set_derivatives(cbm, NULL, 1, &h), PI_EINVAL);
+    assert_int_equal(pi_model_callback_set_derivatives(mlp, host_deriv, 1, &h), PI_EUNSUPPORTED);
+    assert_int_equal(pi_model_callback_set_derivatives(cbm, NULL, 0, NULL), PI_OK);
+    free(x);
+    free(h.scratch);
+    pi_model_destroy(cbm);
+    pi_model_destroy(mlp);
+    pi_sde_destroy(sde);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_stderr_and_threads),
         cmocka_unit_test(test_mlp_high_dim),
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_callback_derivatives),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,6 +62,9 @@ ModelFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, c_flo
 StepFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_double, ctypes.c_size_t,
                           ctypes.c_size_t, c_float_p, c_float_p, ctypes.c_void_p)
 LikelihoodFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p)
+ModelDerivativeFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, c_double_p,
+                                     c_double_p, c_double_p, c_double_p, c_double_p, c_double_p,
+                                     ctypes.c_void_p)
 TrainFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64, ctypes.c_double, ctypes.c_double, ctypes.c_double,
                            ctypes.c_void_p)
 
@@ -242,6 +245,8 @@ SIGNATURES = {
     "pi_likelihood_set_wkb_probes": (STATUS, [LikelihoodPtr, c_size]),
     "pi_likelihood_get_wkb_probes": (STATUS, [LikelihoodPtr, P(c_size)]),
     "pi_likelihood_nll_wkb": (STATUS, [LikelihoodPtr, c_size, F32, F64, F64, F64]),
+    "pi_model_callback_set_derivatives": (STATUS, [ModelPtr, ModelDerivativeFn, ctypes.c_uint, ctypes.c_void_p]),
+    "pi_model_callback_get_derivatives": (STATUS, [ModelPtr, P(ctypes.c_uint), P(ctypes.c_uint)]),
 }
 
 

@@ -35,7 +35,7 @@ from .errors import InvalidArgumentError, PathintError
 
 __all__ = [
     "SDEKind", "SDEParam", "View", "ModelKind", "Divergence", "Embedding", "Precond", "Method", "Schedule",
-    "WKBAlgorithm", "Weighting", "TimeSampling", "LRSchedule", "Dataset", "Option", "OptionInfo",
+    "WKBAlgorithm", "Weighting", "TimeSampling", "LRSchedule", "Dataset", "Option", "OptionInfo", "Derivative",
     "SDE", "Model", "Sampler", "Likelihood", "NLLDiagnostics", "Trainer", "option_info",
     "generate_data", "load_data", "save_data", "bits_per_dim", "version", "version_number",
 ]
@@ -116,6 +116,15 @@ class WKBAlgorithm(enum.IntEnum):
     SWEEP = 1
     REFERENCE = 2
     STOCHASTIC = 3
+
+
+class Derivative(enum.IntFlag):
+    """Directional products a callback model's derivative function computes (``pi_derivative``):
+    J b, Jᵀa, ∇ₓ(aᵀJb), ∇ₓ(aᵀD²F[b, c]) of its function F (J = ∂F/∂x)."""
+    JVP = 1
+    VJP = 2
+    VJP_JVP = 4
+    VJP_JVP2 = 8
 
 
 class Weighting(enum.IntEnum):
@@ -690,6 +699,45 @@ class Model(_Handle):
         self = cls._wrap(out, keep=(cfn, fn, sde._callbacks), sde=sde)
         self._pending = pending
         return self
+
+    def set_derivatives(self, fn, provided):
+        """Give this callback model derivative callbacks (``pi_model_callback_set_derivatives``):
+        ``fn(kind, x, t, a, b, c) -> array (n, dim)`` computes the :class:`Derivative` product
+        ``kind`` of the model's function at rows x (n, dim) float64, times t (n,); a, b, c are
+        (n, dim) float64 arrays or None. ``provided`` is an or of :class:`Derivative` values;
+        products not provided come from finite differences of the lower ones
+        (:attr:`derivatives` says which). ``fn=None`` removes them."""
+        if fn is None:
+            self._lib.pi_model_callback_set_derivatives(self, L.ModelDerivativeFn(), 0, None)
+            self._deriv_keep = None
+            return
+        pending = self._pending
+
+        def tramp(kind, n, d, x, t, a, b, c, out, _user):
+            try:
+                def arr(p):
+                    return None if not p else np.ctypeslib.as_array(p, shape=(n, d))
+                xa = arr(x)
+                xa.flags.writeable = False
+                ta = np.ctypeslib.as_array(t, shape=(n,))
+                result = np.asarray(fn(Derivative(kind), xa, ta, arr(a), arr(b), arr(c)), dtype=np.float64)
+                np.ctypeslib.as_array(out, shape=(n, d))[...] = result.reshape(n, d)
+                return 0
+            except BaseException as exc:
+                pending.store(exc)
+                return 1
+
+        cfn = L.ModelDerivativeFn(tramp)
+        self._lib.pi_model_callback_set_derivatives(self, cfn, int(provided), None)
+        self._deriv_keep = (cfn, fn)
+
+    @property
+    def derivatives(self):
+        """(provided, finite_difference): the :class:`Derivative` products a callback model's
+        derivative function computes and those that come from finite differences of them."""
+        p, f = ctypes.c_uint(), ctypes.c_uint()
+        self._lib.pi_model_callback_get_derivatives(self, ctypes.byref(p), ctypes.byref(f))
+        return Derivative(p.value), Derivative(f.value)
 
     @classmethod
     def load(cls, path):
