@@ -584,7 +584,9 @@ typedef enum pi_derivative {
     PI_DERIVATIVE_JVP = 1,     /**< out = J b */
     PI_DERIVATIVE_VJP = 2,     /**< out = Jᵀ a */
     PI_DERIVATIVE_VJP_JVP = 4, /**< out = ∇ₓ(aᵀ J b) */
-    PI_DERIVATIVE_VJP_JVP2 = 8 /**< out = ∇ₓ(aᵀ D²F[b, c]) = ∇ₓ ∂_c(aᵀ J b) */
+    PI_DERIVATIVE_VJP_JVP2 = 8, /**< out = ∇ₓ(aᵀ D²F[b, c]) = ∇ₓ ∂_c(aᵀ J b) */
+    PI_DERIVATIVE_VALUE = 16    /**< out = F(x) in double (the likelihood then uses it
+                                     instead of the float value callback) */
 } pi_derivative;
 
 /**
@@ -1157,7 +1159,9 @@ PI_API pi_status pi_likelihood_cancel(pi_likelihood_t *lik);
  * @return #PI_OK, or the first per-point failure (the other points are still
  *         computed; failed points are NaN); #PI_ECANCELED after pi_likelihood_cancel()
  *         or a nonzero callback; #PI_EUNSUPPORTED when c1 is asked for a dimension
- *         beyond the algorithm's limit (sweep 128, reference 64).
+ *         beyond the algorithm's limit (sweep 128, reference 64; stochastic: none for
+ *         MLPs and callback models with derivative callbacks, 128 for the others), or
+ *         for the stochastic sweep on a callback model without derivative callbacks.
  */
 PI_API pi_status pi_likelihood_nll(pi_likelihood_t *lik, size_t n, const float *x,
                                    double *nll_out, double *c1_out);

@@ -570,7 +570,7 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(nll_wkb_null_se, PI_EINVAL, 1, "c1_stderr_out",                                            \
       pi_likelihood_nll_wkb(f->lik, 4, f->x, f->dout, f->dout, NULL))                            \
     X(cb_deriv_null, PI_EINVAL, 1, "model", pi_model_callback_set_derivatives(NULL, deriv_fn, 1, NULL)) \
-    X(cb_deriv_bits, PI_EINVAL, 1, "provided", pi_model_callback_set_derivatives(f->cb, deriv_fn, 16, NULL)) \
+    X(cb_deriv_bits, PI_EINVAL, 1, "provided", pi_model_callback_set_derivatives(f->cb, deriv_fn, 32, NULL)) \
     X(cb_deriv_none, PI_EINVAL, 1, "provided", pi_model_callback_set_derivatives(f->cb, deriv_fn, 0, NULL)) \
     X(cb_deriv_null_fn, PI_EINVAL, 1, "fn", pi_model_callback_set_derivatives(f->cb, NULL, 3, NULL)) \
     X(cb_deriv_gmm, PI_EUNSUPPORTED, 1, "callback model",                                        \

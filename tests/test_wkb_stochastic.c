@@ -490,6 +490,9 @@ static int host_deriv(pi_derivative kind, size_t n, size_t dim, const double *x,
             st = pi_model_directional_d(h->mlp, xr, t[r], br, NULL, 1, ar, NULL, NULL, NULL, NULL,
                                         o, NULL, NULL, h->scratch);
             break;
+        case PI_DERIVATIVE_VALUE:
+            st = pi_model_score_d(h->mlp, xr, t[r], o);
+            break;
         default:
             st = pi_model_directional_d(h->mlp, xr, t[r], br, cr, 1, ar, NULL, NULL, NULL, NULL,
                                         NULL, NULL, o, h->scratch);
@@ -564,6 +567,16 @@ static void test_callback_derivatives(void **state)
         assert_true(fabs(c1_cb[i] - c1[i]) < 1e-3 * fmax(1.0, fabs(c1[i])));
     }
     assert_true(h.calls[PI_DERIVATIVE_VJP_JVP] == 0 && h.calls[PI_DERIVATIVE_VJP_JVP2] == 0);
+    /* with the value in double too, NLL0 and the exact c1 are the MLP's to solver rounding */
+    assert_int_equal(pi_model_callback_set_derivatives(cbm, host_deriv,
+                                                       all | PI_DERIVATIVE_VALUE, &h), PI_OK);
+    assert_int_equal(pi_likelihood_compute(cbm, &o, n, x, nll_cb, c1_cb, NULL), PI_OK);
+    for (size_t i = 0; i < n; i++) {
+        print_message("double value: NLL0 MLP %.12f callback %.12f; c1 MLP %.10f callback "
+                      "%.10f\n", nll[i], nll_cb[i], c1[i], c1_cb[i]);
+        assert_true(fabs(nll_cb[i] - nll[i]) < 1e-9 * fmax(1.0, fabs(nll[i])));
+        assert_true(fabs(c1_cb[i] - c1[i]) < 1e-8 * fmax(1.0, fabs(c1[i])));
+    }
     /* failures name the product */
     assert_int_equal(pi_model_callback_set_derivatives(cbm, host_deriv, all, &h), PI_OK);
     o.c1_mode = PI_C1_STOCHASTIC;
@@ -578,7 +591,7 @@ static void test_callback_derivatives(void **state)
     assert_non_null(strstr(pi_last_error(), "(vjp)"));
     assert_non_null(strstr(pi_last_error(), "non-finite"));
     /* bad arguments */
-    assert_int_equal(pi_model_callback_set_derivatives(cbm, host_deriv, 16, &h), PI_EINVAL);
+    assert_int_equal(pi_model_callback_set_derivatives(cbm, host_deriv, 32, &h), PI_EINVAL);
     assert_int_equal(pi_model_callback_set_derivatives(cbm, host_deriv, 0, &h), PI_EINVAL);
     assert_int_equal(pi_model_callback_set_derivatives(cbm, NULL, 1, &h), PI_EINVAL);
     assert_int_equal(pi_model_callback_set_derivatives(mlp, host_deriv, 1, &h), PI_EUNSUPPORTED);

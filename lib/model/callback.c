@@ -86,6 +86,9 @@ static pi_status batch_scores(const pi_model_t *m, size_t rows, const float *x, 
 
 pi_status pi_callback_score_d(const pi_model_t *m, const double *x, double t, double *s)
 {
+    const callback *cbm = m->impl;
+    if (cbm->deriv != NULL && (cbm->provided & PI_DERIVATIVE_VALUE))
+        return pi_callback_value_d(m, x, t, s);
     size_t d = m->dim;
     float *xf = pi_alloc_array(d, sizeof(float));
     if (xf == NULL)
@@ -353,10 +356,10 @@ pi_status pi_model_callback_set_derivatives(pi_model_t *model, pi_model_derivati
     if (model->type != &callback_type)
         return pi_fail(PI_EUNSUPPORTED, "%s: the model is not a callback model", __func__);
     const unsigned all = PI_DERIVATIVE_JVP | PI_DERIVATIVE_VJP | PI_DERIVATIVE_VJP_JVP |
-                         PI_DERIVATIVE_VJP_JVP2;
+                         PI_DERIVATIVE_VJP_JVP2 | PI_DERIVATIVE_VALUE;
     if ((provided & ~all) != 0)
         return pi_fail(PI_EINVAL, "%s: provided must be an or of PI_DERIVATIVE_JVP (1), _VJP (2), "
-                       "_VJP_JVP (4) and _VJP_JVP2 (8), got %u", __func__, provided);
+                       "_VJP_JVP (4), _VJP_JVP2 (8) and _VALUE (16), got %u", __func__, provided);
     if (fn == NULL && provided != 0)
         return pi_fail(PI_EINVAL, "%s: fn is NULL but provided is %u (give 0 to remove the "
                        "derivative callbacks)", __func__, provided);

@@ -23,6 +23,7 @@ static const char *kind_name(pi_derivative k)
     case PI_DERIVATIVE_JVP: return "jvp";
     case PI_DERIVATIVE_VJP: return "vjp";
     case PI_DERIVATIVE_VJP_JVP: return "vjp_jvp";
+    case PI_DERIVATIVE_VALUE: return "value";
     default: return "vjp_jvp2";
     }
 }
@@ -149,6 +150,17 @@ static pi_status product(const pi_model_t *m, pi_derivative kind, size_t n, cons
             outr[i] = (o[i] - o[d + i]) / (2.0 * h);
     }
     pi_free(xp);
+    return st;
+}
+
+pi_status pi_callback_value_d(const pi_model_t *m, const double *x, double t, double *s)
+{
+    double ca, cb;
+    pi_status st = view_affine(m, t, &ca, &cb);
+    if (st == PI_OK)
+        st = host(m, PI_DERIVATIVE_VALUE, 1, x, t, NULL, NULL, NULL, s);
+    for (size_t i = 0; i < m->dim && st == PI_OK; i++)
+        s[i] = ca * x[i] + cb * s[i];
     return st;
 }
 

@@ -17,6 +17,7 @@ typedef struct pi_callback_model {
 pi_status pi_callback_score_d(const pi_model_t *m, const double *x, double t, double *s);
 
 /* From the derivative callbacks (callback_derivatives.c). */
+pi_status pi_callback_value_d(const pi_model_t *m, const double *x, double t, double *s);
 pi_status pi_callback_directional_d(const pi_model_t *m, const double *x, double t,
                                     const double *b, const double *c, size_t na,
                                     const double *a, double *s, double *sb, double *sc,

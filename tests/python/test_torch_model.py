@@ -1,6 +1,6 @@
 """pathint.torch.model (issue 18): a PyTorch MLP with a pathint MLP's weights, wrapped with
-autograd derivative callbacks, gives pathint's own NLL₀ and c1 (exact sweep and stochastic
-sweep with the same probes) to 1e-5 relative at d = 2 and 16."""
+autograd derivative callbacks, gives pathint's own NLL₀ and c1 to 1e-5 relative: the exact
+sweep at d = 2 and 16, the stochastic sweep (same probes) at d = 2."""
 import importlib.util
 import os
 
@@ -51,9 +51,13 @@ def test_torch_twin_gives_pathints_nll0_and_c1(dim):
     twin = pt.model(Twin(sde, dim, 16, 2, ours.params), sde, view="denoised")
     assert twin.derivatives == (pt._model.ALL, pi.Derivative(0))
     x = (np.random.default_rng(dim).normal(size=(1, dim)) * 0.7).astype(np.float32)
-    for c1 in ("exact", "stochastic"):
-        a = pi.Likelihood(ours, c1=c1, wkb_probes=4, seed=2, rtol=1e-7, atol=1e-9).nll_wkb(x)
-        b = pi.Likelihood(twin, c1=c1, wkb_probes=4, seed=2, rtol=1e-7, atol=1e-9).nll_wkb(x)
+    # the stochastic sweep calls the host per probe and right-hand side (~7 autograd calls
+    # each): d = 2 and two probes keep it to seconds
+    for c1 in ("exact", "stochastic") if dim == 2 else ("exact",):
+        a = pi.Likelihood(ours, c1=c1, wkb_probes=2, seed=1, rtol=1e-6, atol=1e-8).nll_wkb(x)
+        b = pi.Likelihood(twin, c1=c1, wkb_probes=2, seed=1, rtol=1e-6, atol=1e-8).nll_wkb(x)
+        # (seed 1: at d = 2 seed 2 draws two probes equal up to sign, a zero standard error)
+        assert np.all(a[2] > 0) if c1 == "stochastic" else np.all(a[2] == 0)
         for name, u, v in zip(("nll0", "c1", "stderr"), a, b):
             print(dim, c1, name, u, v)
             np.testing.assert_allclose(v, u, rtol=1e-5, atol=1e-7, err_msg=f"{c1} {name}")

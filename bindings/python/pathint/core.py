@@ -125,6 +125,7 @@ class Derivative(enum.IntFlag):
     VJP = 2
     VJP_JVP = 4
     VJP_JVP2 = 8
+    VALUE = 16
 
 
 class Weighting(enum.IntEnum):

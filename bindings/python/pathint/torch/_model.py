@@ -3,7 +3,8 @@
 ``model(module, sde, view="eps")`` returns a :class:`pathint.Model` whose value callback is
 ``module(x, t)`` (x: (n, dim), t: (n,), both tensors of ``dtype``) and whose derivative
 callbacks (``pi_model_callback_set_derivatives``) are computed by torch.autograd in double
-precision: J b by the double-backward trick, Jᵀa by one backward pass, ∇ₓ(aᵀJb) and
+precision: the value F(x) (so the likelihood does not see the float value callback's
+rounding), J b by the double-backward trick, Jᵀa by one backward pass, ∇ₓ(aᵀJb) and
 ∇ₓ(aᵀD²F[b, c]) by differentiating those once and twice more. The exact WKB sweep and the
 stochastic one (``Likelihood(model, c1="stochastic")``) then run on the module. Works with
 torch 1.13 (no torch.func needed).
@@ -13,7 +14,7 @@ import torch
 
 from ..core import Derivative, Model, View, _enum
 
-ALL = Derivative.JVP | Derivative.VJP | Derivative.VJP_JVP | Derivative.VJP_JVP2
+ALL = Derivative.JVP | Derivative.VJP | Derivative.VJP_JVP | Derivative.VJP_JVP2 | Derivative.VALUE
 
 
 def _grad(y, x, v, create_graph):
@@ -61,7 +62,10 @@ def model(module, sde, view="eps", dim=None, dtype=torch.float64, device=None):
             def f(z):
                 return module(z, T)
 
-            if kind == Derivative.JVP:
+            if kind == Derivative.VALUE:
+                with torch.no_grad():
+                    out = f(X)
+            elif kind == Derivative.JVP:
                 out = _jvp(f, X, tens(b))
             elif kind == Derivative.VJP:
                 out = _grad(f(X), X, tens(a), False)
