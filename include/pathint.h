@@ -1063,7 +1063,7 @@ typedef enum pi_wkb_algorithm {
     PI_WKB_ALGORITHM_REFERENCE = 2, /**< Nested finite-difference solves as published (slow cross-check). */
     /** The sweep with tr H probed instead of carried (docs/likelihood.md): O(d) memory per
      *  probe, any dimension for models with directional products (the MLP), c1 as a mean
-     *  over #PI_OPTION_LIKELIHOOD_WKB_PROBES independent probes with a standard error
+     *  over K independent probes (::pi_option LIKELIHOOD_WKB_PROBES) with a standard error
      *  (pi_likelihood_nll_wkb()). Seeded by the handle's seed; same bits on any thread
      *  count. Mixtures and the empirical denoiser (no directional products) use their exact
      *  dense derivatives and probe only the trace (dimension <= 128). */
