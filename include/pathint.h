@@ -859,6 +859,61 @@ PI_API pi_status pi_model_create_callback_timestep(const pi_sde_t *sde, size_t d
                                                    pi_model_fn fn, void *user_data,
                                                    pi_model_t **out);
 
+/** Directional products of a callback model's function F (in its declared view),
+ *  J = ∂F/∂x; also bits of pi_model_callback_set_derivatives()'s @p provided. */
+typedef enum pi_derivative {
+    PI_DERIVATIVE_JVP = 1,     /**< out = J b */
+    PI_DERIVATIVE_VJP = 2,     /**< out = Jᵀ a */
+    PI_DERIVATIVE_VJP_JVP = 4, /**< out = ∇ₓ(aᵀ J b) */
+    PI_DERIVATIVE_VJP_JVP2 = 8, /**< out = ∇ₓ(aᵀ D²F[b, c]) = ∇ₓ ∂_c(aᵀ J b) */
+    PI_DERIVATIVE_VALUE = 16    /**< out = F(x) in double (the likelihood then uses it
+                                     instead of the float value callback) */
+} pi_derivative;
+
+/**
+ * Derivative callback of a callback model: the product @p kind of its function F at n
+ * rows, in double precision.
+ * @param[in] kind One ::pi_derivative.
+ * @param[in] n Rows.
+ * @param[in] dim Dimension.
+ * @param[in] x n × dim points.
+ * @param[in] t n times.
+ * @param[in] a,b,c n × dim vectors; those the kind does not use are NULL.
+ * @param[out] out n × dim results; they must be finite (#PI_ENUMERIC otherwise).
+ * @param[in] user_data As given to pi_model_callback_set_derivatives().
+ * @return 0 on success; nonzero aborts the calling run with #PI_ECALLBACK.
+ * @threadsafety As ::pi_model_fn.
+ */
+typedef int (*pi_model_derivative_fn)(pi_derivative kind, size_t n, size_t dim,
+                                      const double *x, const double *t, const double *a,
+                                      const double *b, const double *c, double *out,
+                                      void *user_data);
+
+/**
+ * Give a callback model derivative callbacks (double precision, batched). With
+ * #PI_DERIVATIVE_JVP they replace the float finite differences of the Jacobian,
+ * Jacobian-vector products and divergence; with #PI_DERIVATIVE_VJP also those of the
+ * Hessians and ∇(∇·s), and ∇∇(∇·s) becomes available, so the exact WKB sweep runs; with
+ * both, #PI_WKB_ALGORITHM_STOCHASTIC runs in O(d) memory. #PI_DERIVATIVE_VJP_JVP and
+ * #PI_DERIVATIVE_VJP_JVP2 not given come from central differences (in double) of the next
+ * lower product; pi_model_callback_get_derivatives() says which.
+ * @param[in] model A callback model.
+ * @param[in] fn The callback, or NULL (with @p provided 0) to remove it.
+ * @param[in] provided An or of ::pi_derivative values: the products @p fn computes.
+ * @param[in] user_data Borrowed; passed to @p fn.
+ * @return #PI_OK, #PI_EINVAL (NULL model, bad @p provided), #PI_EUNSUPPORTED (not a
+ *         callback model).
+ */
+PI_API pi_status pi_model_callback_set_derivatives(pi_model_t *model, pi_model_derivative_fn fn,
+                                                   unsigned provided, void *user_data);
+/**
+ * Which products a callback model's derivative callback computes (@p provided) and which
+ * come from finite differences of them (@p finite_difference); either pointer may be NULL.
+ * @return #PI_OK, #PI_EINVAL, #PI_EUNSUPPORTED (not a callback model).
+ */
+PI_API pi_status pi_model_callback_get_derivatives(const pi_model_t *model, unsigned *provided,
+                                                   unsigned *finite_difference);
+
 /**
  * Destroy a model and everything it owns.
  * @param[in] model The model, or NULL (ignored). It must not be in use by a
@@ -1447,7 +1502,14 @@ PI_API pi_status pi_sampler_gits(pi_sampler_t *sampler, size_t steps, size_t fin
 /** WKB algorithm for c1. */
 typedef enum pi_wkb_algorithm {
     PI_WKB_ALGORITHM_SWEEP = 1,    /**< Forward solve + one backward sweep (fast, default). */
-    PI_WKB_ALGORITHM_REFERENCE = 2 /**< Nested finite-difference solves as published (slow cross-check). */
+    PI_WKB_ALGORITHM_REFERENCE = 2, /**< Nested finite-difference solves as published (slow cross-check). */
+    /** The sweep with tr H probed instead of carried (docs/likelihood.md): O(d) memory per
+     *  probe, any dimension for models with directional products (the MLP), c1 as a mean
+     *  over K independent probes (::pi_option LIKELIHOOD_WKB_PROBES) with a standard error
+     *  (pi_likelihood_nll_wkb()). Seeded by the handle's seed; same bits on any thread
+     *  count. Mixtures and the empirical denoiser (no directional products) use their exact
+     *  dense derivatives and probe only the trace (dimension <= 128). */
+    PI_WKB_ALGORITHM_STOCHASTIC = 3
 } pi_wkb_algorithm;
 
 /**
@@ -1489,6 +1551,15 @@ PI_API pi_status pi_likelihood_set_wkb_algorithm(pi_likelihood_t *lik,
 /** Read back the algorithm for c1. */
 PI_API pi_status pi_likelihood_get_wkb_algorithm(const pi_likelihood_t *lik,
                                                  pi_wkb_algorithm *algorithm);
+/**
+ * Independent probes K of #PI_WKB_ALGORITHM_STOCHASTIC (::pi_option
+ * LIKELIHOOD_WKB_PROBES, [1, 4096], default 16): memory and cost grow as K, the standard
+ * error as 1/√K. K = 1 gives no standard error (NaN).
+ * @return #PI_OK, #PI_EINVAL (NULL, K out of range).
+ */
+PI_API pi_status pi_likelihood_set_wkb_probes(pi_likelihood_t *lik, size_t probes);
+/** Read back the probes of the stochastic WKB sweep. */
+PI_API pi_status pi_likelihood_get_wkb_probes(const pi_likelihood_t *lik, size_t *probes);
 /**
  * Uniform dequantisation for discrete data: before the solve each point gets
  * u · bin_width added, u ~ U[0,1)^d (Philox, keyed by the seed and the point index).
@@ -1543,7 +1614,9 @@ PI_API pi_status pi_likelihood_cancel(pi_likelihood_t *lik);
  * @return #PI_OK, or the first per-point failure (the other points are still
  *         computed; failed points are NaN); #PI_ECANCELED after pi_likelihood_cancel()
  *         or a nonzero callback; #PI_EUNSUPPORTED when c1 is asked for a dimension
- *         beyond the algorithm's limit (sweep 128, reference 64).
+ *         beyond the algorithm's limit (sweep 128, reference 64; stochastic: none for
+ *         MLPs and callback models with derivative callbacks, 128 for the others), or
+ *         for the stochastic sweep on a callback model without derivative callbacks.
  */
 PI_API pi_status pi_likelihood_nll(pi_likelihood_t *lik, size_t n, const float *x,
                                    double *nll_out, double *c1_out);
@@ -1566,6 +1639,21 @@ PI_API pi_status pi_likelihood_nll_hbar(pi_likelihood_t *lik, double hbar, size_
 PI_API pi_status pi_likelihood_nll_ex(pi_likelihood_t *lik, size_t n, const float *x,
                                       double *nll_out, double *c1_out, size_t *nfe_out,
                                       pi_status *status_out);
+/**
+ * pi_likelihood_nll() with the standard error of each c1: over the probes for
+ * #PI_WKB_ALGORITHM_STOCHASTIC (NaN with one probe), 0 for the deterministic algorithms
+ * (whose error is the solver tolerance's). Failed points get NaN.
+ * @param[in] lik The handle.
+ * @param[in] n Points, >= 1.
+ * @param[in] x n × dim points.
+ * @param[out] nll_out n values of −log q⁰(x) in nats.
+ * @param[out] c1_out n first-order coefficients.
+ * @param[out] c1_stderr_out n standard errors of c1.
+ * @return As pi_likelihood_nll().
+ */
+PI_API pi_status pi_likelihood_nll_wkb(pi_likelihood_t *lik, size_t n, const float *x,
+                                       double *nll_out, double *c1_out,
+                                       double *c1_stderr_out);
 /**
  * The action bound (docs/training.md) on −log q¹ (ħ = 1), the NLL of the reverse SDE,
  * per point −log q¹_0(x) ≤ −E[log π(x_T)] + ½ ∫ E[g² ‖s(x_t,t) + z/σ‖² − g² ‖z/σ‖²
@@ -1948,6 +2036,7 @@ PI_API pi_status pi_data_save(const char *path, size_t n, size_t dim, const floa
  * | LIKELIHOOD_DEQUANTIZATION | 0 (off) | [0, 1e6] |
  * | LIKELIHOOD_SEED | 0 | any uint64_t |
  * | LIKELIHOOD_THREADS | 1 | [1, 256] |
+ * | LIKELIHOOD_WKB_PROBES | 16 | [1, 4096] |
  * | MODEL_THREADS | 1 | [1, 256] |
  * | MLP_OUTPUT_VIEW | #PI_VIEW_EPS | #PI_VIEW_SCORE .. #PI_VIEW_DENOISED |
  * | MLP_EMBEDDING | #PI_EMBEDDING_LOG_SIGMA | a ::pi_embedding |
@@ -2031,7 +2120,8 @@ typedef enum pi_option {
     PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MAX = 49,
     PI_OPTION_SAMPLER_CFGPP = 50,
     PI_OPTION_TRAINER_COND_DROPOUT = 51,
-    PI_OPTION_SAMPLER_NOISE = 52
+    PI_OPTION_SAMPLER_NOISE = 52,
+    PI_OPTION_LIKELIHOOD_WKB_PROBES = 53
 } pi_option;
 
 /** Flags of pi_option_info(). */

@@ -89,7 +89,6 @@ static int marginal_ok(double t, double *a, double *s, double *da, double *ds, v
     return 0;
 }
 
-
 static int cond_fn(size_t n, size_t dim, const float *x, const double *t, const int32_t *labels,
                    size_t cond_dim, const float *cond, void *const *row_data, float *out, void *u)
 {
@@ -97,6 +96,14 @@ static int cond_fn(size_t n, size_t dim, const float *x, const double *t, const 
     for (size_t i = 0; i < n * dim; i++)
         out[i] = -x[i];
     return 0;
+}
+
+/* issue 18: a derivative callback for the argument checks (never called) */
+static int deriv_fn(pi_derivative kind, size_t n, size_t dim, const double *x, const double *t,
+                    const double *a, const double *b, const double *c, double *out, void *u)
+{
+    (void)kind, (void)n, (void)dim, (void)x, (void)t, (void)a, (void)b, (void)c, (void)out, (void)u;
+    return 1;
 }
 
 static int model_fn(size_t n, size_t dim, const float *x, const double *t, float *out, void *u)
@@ -635,7 +642,31 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(noise_zero, PI_EINVAL, 1, "noise", pi_sampler_set_noise(f->s, (pi_noise)0))                  \
     X(noise_high, PI_EINVAL, 1, "PI_NOISE_BROWNIAN", pi_sampler_set_noise(f->s, (pi_noise)3))     \
     X(sget_noise_null, PI_EINVAL, 1, "sampler", pi_sampler_get_noise(NULL, &f->o_noise))           \
-    X(sget_noise_null_out, PI_EINVAL, 1, "out", pi_sampler_get_noise(f->s, NULL))
+    X(sget_noise_null_out, PI_EINVAL, 1, "out", pi_sampler_get_noise(f->s, NULL)) \
+    /* issue 18: the stochastic WKB sweep */                                                     \
+    X(wkb_probes_zero, PI_EINVAL, 1, "probes", pi_likelihood_set_wkb_probes(f->lik, 0))          \
+    X(wkb_probes_huge, PI_EINVAL, 1, "probes", pi_likelihood_set_wkb_probes(f->lik, 4097))       \
+    X(wkb_probes_null, PI_EINVAL, 1, "lik", pi_likelihood_set_wkb_probes(NULL, 4))               \
+    X(wkb_probes_get_null, PI_EINVAL, 1, "lik", pi_likelihood_get_wkb_probes(NULL, &f->o_size))  \
+    X(wkb_probes_get_null_out, PI_EINVAL, 1, "out", pi_likelihood_get_wkb_probes(f->lik, NULL))  \
+    X(nll_wkb_null_lik, PI_EINVAL, 1, "lik",                                                     \
+      pi_likelihood_nll_wkb(NULL, 4, f->x, f->dout, f->dout, f->dout))                           \
+    X(nll_wkb_n0, PI_EINVAL, 1, "n", pi_likelihood_nll_wkb(f->lik, 0, f->x, f->dout, f->dout, f->dout)) \
+    X(nll_wkb_null_x, PI_EINVAL, 1, "x",                                                         \
+      pi_likelihood_nll_wkb(f->lik, 4, NULL, f->dout, f->dout, f->dout))                         \
+    X(nll_wkb_null_c1, PI_EINVAL, 1, "c1_out",                                                   \
+      pi_likelihood_nll_wkb(f->lik, 4, f->x, f->dout, NULL, f->dout))                            \
+    X(nll_wkb_null_se, PI_EINVAL, 1, "c1_stderr_out",                                            \
+      pi_likelihood_nll_wkb(f->lik, 4, f->x, f->dout, f->dout, NULL))                            \
+    X(cb_deriv_null, PI_EINVAL, 1, "model", pi_model_callback_set_derivatives(NULL, deriv_fn, 1, NULL)) \
+    X(cb_deriv_bits, PI_EINVAL, 1, "provided", pi_model_callback_set_derivatives(f->cb, deriv_fn, 32, NULL)) \
+    X(cb_deriv_none, PI_EINVAL, 1, "provided", pi_model_callback_set_derivatives(f->cb, deriv_fn, 0, NULL)) \
+    X(cb_deriv_null_fn, PI_EINVAL, 1, "fn", pi_model_callback_set_derivatives(f->cb, NULL, 3, NULL)) \
+    X(cb_deriv_gmm, PI_EUNSUPPORTED, 1, "callback model",                                        \
+      pi_model_callback_set_derivatives(f->gmm, deriv_fn, 1, NULL))                              \
+    X(cb_deriv_get_null, PI_EINVAL, 1, "model", pi_model_callback_get_derivatives(NULL, NULL, NULL)) \
+    X(cb_deriv_get_gmm, PI_EUNSUPPORTED, 1, "callback model",                                    \
+      pi_model_callback_get_derivatives(f->gmm, NULL, NULL))
 
 /* issue 15: conditions, guidance, inpainting (f->s samples the unconditional GMM). */
 #define CASES_ISSUE15(X)                                                                         \

@@ -114,6 +114,7 @@ static pi_status set_option(handles *h, pi_option key, double v)
         return pi_likelihood_set_tolerances(h->lik, a, v);
     case PI_OPTION_LIKELIHOOD_WKB_ALGORITHM:
         return pi_likelihood_set_wkb_algorithm(h->lik, (pi_wkb_algorithm)(int)v);
+    case PI_OPTION_LIKELIHOOD_WKB_PROBES: return pi_likelihood_set_wkb_probes(h->lik, (size_t)v);
     case PI_OPTION_LIKELIHOOD_DEQUANTIZATION: return pi_likelihood_set_dequantization(h->lik, v);
     case PI_OPTION_LIKELIHOOD_SEED: return pi_likelihood_set_seed(h->lik, (uint64_t)v);
     case PI_OPTION_LIKELIHOOD_THREADS: return pi_likelihood_set_threads(h->lik, (int)v);
@@ -244,6 +245,9 @@ static double get_option(handles *h, pi_option key)
     case PI_OPTION_LIKELIHOOD_WKB_ALGORITHM:
         assert_int_equal(pi_likelihood_get_wkb_algorithm(h->lik, &wkb), PI_OK);
         return wkb;
+    case PI_OPTION_LIKELIHOOD_WKB_PROBES:
+        assert_int_equal(pi_likelihood_get_wkb_probes(h->lik, &k), PI_OK);
+        return (double)k;
     case PI_OPTION_LIKELIHOOD_DEQUANTIZATION:
         assert_int_equal(pi_likelihood_get_dequantization(h->lik, &a), PI_OK);
         return a;
@@ -339,7 +343,7 @@ static void test_table(void **state)
 {
     (void)state;
     int n = option_count();
-    assert_int_equal(n, PI_OPTION_SAMPLER_NOISE); /* the last key */
+    assert_int_equal(n, PI_OPTION_LIKELIHOOD_WKB_PROBES); /* the last key */
     const char *name = "x";
     double def = 1, lo = 2, hi = 3;
     unsigned flags = 99;

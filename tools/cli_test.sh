@@ -72,6 +72,10 @@ grep -q "NLL0" "$tmp/out" || { echo "FAIL: nll prints NLL0"; failures=$((failure
 head -n 4 "$tmp/s.csv" >"$tmp/few.csv"
 expect 0 "wkb" "$tool" wkb --model "$tmp/m.pim" --data "$tmp/few.csv" --rtol 1e-4 --atol 1e-6 --hbar 0.3 --quiet
 grep -q "c1" "$tmp/out" || { echo "FAIL: wkb prints c1"; failures=$((failures + 1)); }
+# issue 18: the stochastic sweep from the command line, and its probes refused at 0
+expect 0 "wkb stochastic" "$tool" wkb --model "$tmp/m.pim" --data "$tmp/few.csv" --rtol 1e-4 --atol 1e-6 --algorithm stochastic --wkb-probes 4 --quiet
+grep -q "c1" "$tmp/out" || { echo "FAIL: stochastic wkb prints c1"; failures=$((failures + 1)); }
+expect 2 "wkb-probes 0" "$tool" wkb --model "$tmp/m.pim" --data "$tmp/few.csv" --algorithm stochastic --wkb-probes 0
 expect 2 "nll rejects --algorithm" "$tool" nll --model "$tmp/m.pim" --data "$tmp/few.csv" --algorithm sweep
 printf '1,2,3\n4,5,6\n' >"$tmp/d3.csv"
 expect 1 "data of the wrong dimension" "$tool" nll --model "$tmp/m.pim" --data "$tmp/d3.csv"

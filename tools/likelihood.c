@@ -13,7 +13,8 @@ static const named_value divergence_names[] = {{"exact", PI_DIVERGENCE_EXACT},
                                                {"rademacher", PI_DIVERGENCE_HUTCHINSON_RADEMACHER},
                                                {"gaussian", PI_DIVERGENCE_HUTCHINSON_GAUSSIAN},
                                                {NULL, 0}};
-static const named_value wkb_names[] = {{"sweep", PI_WKB_ALGORITHM_SWEEP}, {"reference", PI_WKB_ALGORITHM_REFERENCE}, {NULL, 0}};
+static const named_value wkb_names[] = {{"sweep", PI_WKB_ALGORITHM_SWEEP}, {"reference", PI_WKB_ALGORITHM_REFERENCE},
+                                        {"stochastic", PI_WKB_ALGORITHM_STOCHASTIC}, {NULL, 0}};
 
 pi_status likelihood_in_blocks(pi_likelihood_t *lik, size_t n, size_t dim, const float *x, double *nll,
                                double *c1, int threads, const char *label, size_t *failed)
@@ -68,7 +69,8 @@ static const option_spec nll_options[] = {
     {"atol", 0, "A", "ODE absolute tolerance (default 1e-8)"},
     {"dequantize", 0, "W", "uniform dequantisation bin width (default 0: off)"},
     {"bpd-scale", 0, "S", "also print bits/dim with this data scale (e.g. 256)"},
-    {"algorithm", 0, "NAME", "wkb only: sweep (default) or reference"},
+    {"algorithm", 0, "NAME", "wkb only: sweep (default), reference or stochastic"},
+    {"wkb-probes", 0, "K", "wkb only: probes of the stochastic sweep (default 16)"},
     SAMPLER_OPTIONS,
     {NULL, 0, NULL, NULL}};
 
@@ -79,8 +81,8 @@ static int likelihood_command(args *a, int with_c1)
         return fail_usage("missing --model FILE");
     if (!data_path)
         return fail_usage("missing --data FILE");
-    if (!with_c1 && has_opt(a, "algorithm"))
-        return fail_usage("--algorithm applies to 'pathint wkb' only");
+    if (!with_c1 && (has_opt(a, "algorithm") || has_opt(a, "wkb-probes")))
+        return fail_usage("--algorithm and --wkb-probes apply to 'pathint wkb' only");
     int threads = (int)opt_u64(a, "threads", 1, 1, 256);
     int div = opt_choice(a, "divergence", divergence_names, PI_DIVERGENCE_EXACT);
     size_t probes = (size_t)opt_u64(a, "probes", 1, 1, 100000);
@@ -91,6 +93,7 @@ static int likelihood_command(args *a, int with_c1)
     opt_library_range(a, "atol", PI_OPTION_LIKELIHOOD_ATOL);
     opt_library_range(a, "probes", PI_OPTION_LIKELIHOOD_PROBES);
     opt_library_range(a, "dequantize", PI_OPTION_LIKELIHOOD_DEQUANTIZATION);
+    size_t wkb_probes = (size_t)opt_u64(a, "wkb-probes", 16, 1, 4096);
     if (a->bad || check_sampler_options(a))
         return EXIT_USAGE;
     const char *out = opt_str(a, "out", NULL);
@@ -136,6 +139,8 @@ static int likelihood_command(args *a, int with_c1)
         st = pi_likelihood_set_dequantization(lik, deq);
     if (!st && with_c1)
         st = pi_likelihood_set_wkb_algorithm(lik, (pi_wkb_algorithm)algorithm);
+    if (!st && with_c1 && has_opt(a, "wkb-probes"))
+        st = pi_likelihood_set_wkb_probes(lik, wkb_probes);
     if (st) {
         rc = fail_option(st, "invalid option");
         goto done;

@@ -42,8 +42,8 @@ static const option_row option_table[] = {
     [PI_OPTION_LIKELIHOOD_RTOL - 1] = {"rtol", 1e-6, 0.0, 1.0, EXCL_MIN | EXCL_MAX},
     [PI_OPTION_LIKELIHOOD_ATOL - 1] = {"atol", 1e-8, 0.0, 1e6, EXCL_MIN},
     [PI_OPTION_LIKELIHOOD_WKB_ALGORITHM - 1] = {"algorithm", PI_WKB_ALGORITHM_SWEEP,
-                                                PI_WKB_ALGORITHM_SWEEP, PI_WKB_ALGORITHM_REFERENCE, INT,
-        "PI_WKB_ALGORITHM_SWEEP (1) or PI_WKB_ALGORITHM_REFERENCE (2)"},
+                                                PI_WKB_ALGORITHM_SWEEP, PI_WKB_ALGORITHM_STOCHASTIC, INT,
+        "PI_WKB_ALGORITHM_SWEEP (1), PI_WKB_ALGORITHM_REFERENCE (2) or PI_WKB_ALGORITHM_STOCHASTIC (3)"},
     [PI_OPTION_LIKELIHOOD_DEQUANTIZATION - 1] = {"bin_width", 0.0, 0.0, 1e6, 0},
     [PI_OPTION_LIKELIHOOD_SEED - 1] = {"seed", 0, 0, SEED_MAX, INT},
     [PI_OPTION_LIKELIHOOD_THREADS - 1] = {"threads", 1, 1, 256, INT},
@@ -91,6 +91,7 @@ static const option_row option_table[] = {
     [PI_OPTION_TRAINER_COND_DROPOUT - 1] = {"p", 0.1, 0.0, 1.0, EXCL_MAX},
     [PI_OPTION_SAMPLER_NOISE - 1] = {"noise", PI_NOISE_STEP, PI_NOISE_STEP, PI_NOISE_BROWNIAN, INT,
         "PI_NOISE_STEP (1) or PI_NOISE_BROWNIAN (2)"},
+    [PI_OPTION_LIKELIHOOD_WKB_PROBES - 1] = {"probes", 16, 1, 4096, INT},
 };
 
 #define OPTION_COUNT (sizeof option_table / sizeof option_table[0])

@@ -96,13 +96,28 @@ pi_status pi_likelihood_set_wkb_algorithm(pi_likelihood_t *lik, pi_wkb_algorithm
     pi_status st = pi_option_check_int(PI_OPTION_LIKELIHOOD_WKB_ALGORITHM, (int)algorithm, __func__);
     if (st != PI_OK)
         return st;
-    lik->o.c1_mode = algorithm == PI_WKB_ALGORITHM_REFERENCE ? PI_C1_REFERENCE : PI_C1_SWEEP;
+    lik->o.c1_mode = algorithm == PI_WKB_ALGORITHM_REFERENCE    ? PI_C1_REFERENCE
+                     : algorithm == PI_WKB_ALGORITHM_STOCHASTIC ? PI_C1_STOCHASTIC
+                                                                : PI_C1_SWEEP;
     return PI_OK;
 }
 
 PI_DEFINE_GETTER(pi_likelihood_get_wkb_algorithm, pi_likelihood_t, lik, pi_wkb_algorithm,
-                 lik->o.c1_mode == PI_C1_REFERENCE ? PI_WKB_ALGORITHM_REFERENCE
-                                                   : PI_WKB_ALGORITHM_SWEEP)
+                 lik->o.c1_mode == PI_C1_REFERENCE    ? PI_WKB_ALGORITHM_REFERENCE
+                 : lik->o.c1_mode == PI_C1_STOCHASTIC ? PI_WKB_ALGORITHM_STOCHASTIC
+                                                      : PI_WKB_ALGORITHM_SWEEP)
+
+pi_status pi_likelihood_set_wkb_probes(pi_likelihood_t *lik, size_t probes)
+{
+    PI_CHECK_NULL(lik);
+    pi_status st = pi_option_check_size(PI_OPTION_LIKELIHOOD_WKB_PROBES, probes, __func__);
+    if (st != PI_OK)
+        return st;
+    lik->o.c1_probes = probes;
+    return PI_OK;
+}
+
+PI_DEFINE_GETTER(pi_likelihood_get_wkb_probes, pi_likelihood_t, lik, size_t, lik->o.c1_probes)
 
 pi_status pi_likelihood_set_dequantization(pi_likelihood_t *lik, double bin_width)
 {
@@ -233,6 +248,27 @@ pi_status pi_likelihood_nll_ex(pi_likelihood_t *lik, size_t n, const float *x, d
                 status_out[i] = stats[i].status;
         }
     }
+    pi_free(stats);
+    return st;
+}
+
+pi_status pi_likelihood_nll_wkb(pi_likelihood_t *lik, size_t n, const float *x,
+                                double *nll_out, double *c1_out, double *c1_stderr_out)
+{
+    PI_CHECK_NULL(lik);
+    PI_CHECK_NULL(x);
+    PI_CHECK_NULL(nll_out);
+    PI_CHECK_NULL(c1_out);
+    PI_CHECK_NULL(c1_stderr_out);
+    PI_CHECK_SIZE(n);
+    pi_nll_point_stats *stats = pi_alloc_array(n, sizeof *stats);
+    if (stats == NULL)
+        return pi_fail(PI_ENOMEM, "pi_likelihood_nll_wkb: out of memory for %zu point records", n);
+    int processed = 0;
+    pi_status st = run_engine(__func__, lik, n, x, nll_out, c1_out, stats, &processed);
+    if (processed)
+        for (size_t i = 0; i < n; i++)
+            c1_stderr_out[i] = stats[i].status == PI_OK ? stats[i].c1_stderr : NAN;
     pi_free(stats);
     return st;
 }

@@ -15,7 +15,8 @@
 typedef enum pi_c1_mode {
     PI_C1_NONE = 0,      /* order 0 only */
     PI_C1_SWEEP = 1,     /* forward solve + backward sweep of (x, u, H, c) (wkb_sweep.c) */
-    PI_C1_REFERENCE = 2  /* Hirono's δx form with nested finite-difference solves */
+    PI_C1_REFERENCE = 2, /* Hirono's δx form with nested finite-difference solves */
+    PI_C1_STOCHASTIC = 3 /* probed sweep in O(d) memory per probe (wkb_stochastic.c) */
 } pi_c1_mode;
 
 typedef struct pi_lik_options {
@@ -37,6 +38,8 @@ typedef struct pi_lik_options {
     /* reference algorithm only */
     double ref_inner_rtol, ref_inner_atol; /* nested solves */
     double ref_fd_step;                    /* finite-difference step h (absolute) */
+    /* stochastic sweep only */
+    size_t c1_probes; /* independent probes K (>= 1); the standard error needs K >= 2 */
 } pi_lik_options;
 
 /* Defaults: exact divergence, 1 probe, seed 0, rtol 1e-6, atol 1e-8, 100000 steps, sweep,
@@ -52,6 +55,7 @@ typedef struct pi_nll_point_stats {
     size_t steps_c1;     /* sweep: backward steps; reference: outer steps */
     double seconds_order0, seconds_c1; /* wall time (monotonic clock) */
     pi_status status;
+    double c1_stderr; /* standard error of c1 over the probes (stochastic sweep; else 0) */
 } pi_nll_point_stats;
 
 /* Validate options (PI_EINVAL naming the field) and model dimension. */
@@ -85,6 +89,18 @@ pi_status pi_wkb_sweep_point(const pi_model_t *model, const pi_lik_options *opti
                              pi_lik_ws *ws, const double *x_T, double *c1,
                              pi_nll_point_stats *stats);
 
+/* c1 by the stochastic sweep (wkb_stochastic.c): mean over o->c1_probes probes and its
+ * standard error; probes from (o->seed, point_index). */
+pi_status pi_wkb_stochastic_point(const pi_model_t *model, const pi_lik_options *options,
+                                  pi_lik_ws *ws, uint64_t point_index, const double *x_T,
+                                  double *c1, double *c1_stderr, pi_nll_point_stats *stats);
+/* Its state size (x and K probes' δ, w, v, u_A, u_B, c) and workspace. */
+typedef struct pi_wkb_stoch_ws pi_wkb_stoch_ws;
+size_t pi_wkb_stochastic_state(size_t dim, size_t probes);
+pi_status pi_wkb_stochastic_ws_create(const pi_model_t *model, size_t probes,
+                                      pi_wkb_stoch_ws **out);
+void pi_wkb_stochastic_ws_destroy(pi_wkb_stoch_ws *ws);
+
 /* c1 by Hirono et al.'s δx form with nested finite-difference order-0 solves. */
 pi_status pi_wkb_reference_point(const pi_model_t *model, const pi_lik_options *options,
                                  pi_lik_ws *ws, const double *x0, double *c1,
@@ -115,6 +131,7 @@ struct pi_lik_ws {
     double *inner_state;
     pi_ode_evolve *inner_ode;
     double *inner_vec; /* 4 × dim scratch for the inner right-hand side */
+    pi_wkb_stoch_ws *stoch; /* stochastic sweep (NULL unless c1_mode is PI_C1_STOCHASTIC) */
 };
 
 #endif

@@ -38,6 +38,7 @@ void pi_lik_options_default(pi_lik_options *o)
     o->ref_inner_rtol = 1e-10;
     o->ref_inner_atol = 1e-10;
     o->ref_fd_step = 1e-2;
+    o->c1_probes = (size_t)pi_option_default(PI_OPTION_LIKELIHOOD_WKB_PROBES);
 }
 
 pi_status pi_lik_options_check(const pi_lik_options *o, const char *func)
@@ -58,8 +59,13 @@ pi_status pi_lik_options_check(const pi_lik_options *o, const char *func)
         return st;
     if (o->max_steps < 1)
         return pi_fail(PI_EINVAL, "%s: max_steps must be >= 1, got %zu", func, o->max_steps);
-    if (o->c1_mode != PI_C1_NONE && o->c1_mode != PI_C1_SWEEP && o->c1_mode != PI_C1_REFERENCE)
-        return pi_fail(PI_EINVAL, "%s: c1 mode must be 0, 1 or 2, got %d", func, (int)o->c1_mode);
+    if (o->c1_mode != PI_C1_NONE && o->c1_mode != PI_C1_SWEEP && o->c1_mode != PI_C1_REFERENCE &&
+        o->c1_mode != PI_C1_STOCHASTIC)
+        return pi_fail(PI_EINVAL, "%s: c1 mode must be 0, 1, 2 or 3, got %d", func,
+                       (int)o->c1_mode);
+    st = pi_option_check_size(PI_OPTION_LIKELIHOOD_WKB_PROBES, o->c1_probes, func);
+    if (st != PI_OK)
+        return st;
     if (!(o->ref_inner_rtol > 0.0) || !(o->ref_inner_rtol < 1.0) || !(o->ref_inner_atol > 0.0) ||
         !isfinite(o->ref_inner_atol))
         return pi_fail(PI_EINVAL, "%s: reference inner tolerances must be in (0, 1) and "
@@ -83,6 +89,7 @@ void pi_lik_ws_destroy(pi_lik_ws *ws)
     pi_free(ws->inner_state);
     pi_ode_evolve_free(ws->inner_ode);
     pi_free(ws->inner_vec);
+    pi_wkb_stochastic_ws_destroy(ws->stoch);
     pi_free(ws);
 }
 
@@ -96,6 +103,8 @@ pi_status pi_lik_ws_create(size_t d, const pi_lik_options *o, pi_lik_ws **out)
     size_t n = 2 * d + 1; /* order 0 (d + 1) and the reference's outer state (2d + 1) */
     if (o->c1_mode == PI_C1_SWEEP)
         n = 2 * d + d * d + 1;
+    if (o->c1_mode == PI_C1_STOCHASTIC && pi_wkb_stochastic_state(d, o->c1_probes) > n)
+        n = pi_wkb_stochastic_state(d, o->c1_probes);
     int ok = 1;
     ok &= pi_ode_evolve_alloc(pi_ode_dopri5, n, &ws->ode) == PI_OK;
     ok &= (ws->state = pi_alloc_array(n, sizeof(double))) != NULL;
@@ -198,6 +207,8 @@ static pi_status point_task(size_t i, int worker, void *p)
         double t0 = now_seconds();
         if (o->c1_mode == PI_C1_SWEEP)
             status = pi_wkb_sweep_point(m, o, ws, xT, &c1, st);
+        else if (o->c1_mode == PI_C1_STOCHASTIC)
+            status = pi_wkb_stochastic_point(m, o, ws, i, xT, &c1, &st->c1_stderr, st);
         else
             status = pi_wkb_reference_point(m, o, ws, x0, &c1, st);
         st->seconds_c1 = now_seconds() - t0;
@@ -236,6 +247,11 @@ pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o
     if (c1_out != NULL && o->c1_mode == PI_C1_REFERENCE && d > PI_REFERENCE_MAX_DIM)
         return pi_fail(PI_EUNSUPPORTED, "%s: the c1 reference algorithm supports dim <= %d, "
                        "got %zu", __func__, PI_REFERENCE_MAX_DIM, d);
+    if (c1_out != NULL && o->c1_mode == PI_C1_STOCHASTIC &&
+        model->type->directional_d == NULL && d > PI_SWEEP_MAX_DIM)
+        return pi_fail(PI_EUNSUPPORTED, "%s: the stochastic c1 sweep needs directional "
+                       "products in dimension %zu (> %d), and the %s model has none",
+                       __func__, d, PI_SWEEP_MAX_DIM, model->type->name);
     pi_lik_options opt = *o;
     if (c1_out == NULL)
         opt.c1_mode = PI_C1_NONE;
@@ -253,7 +269,11 @@ pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o
     if (ws == NULL)
         st = pi_fail(PI_ENOMEM, "%s: out of memory", __func__);
     for (int w = 0; w < nthreads && st == PI_OK; w++)
+    {
         st = pi_lik_ws_create(d, &opt, &ws[w]);
+        if (st == PI_OK && opt.c1_mode == PI_C1_STOCHASTIC)
+            st = pi_wkb_stochastic_ws_create(model, opt.c1_probes, &ws[w]->stoch);
+    }
     char first_message[512] = "";
     if (st == PI_OK) {
         driver_ctx c = {.model = model, .o = &opt, .x = x, .nll_out = nll_out, .c1_out = c1_out,

@@ -15,18 +15,12 @@
  *   logpdf_d               PI_EUNSUPPORTED (no density)
  * The errors grow where the callback's output varies on scales shorter than h (tiny σ) and,
  * for the denoiser and v views, like 1/σ² (the score is recovered as (α D − x)/σ²). */
-#include "model_impl.h"
+#include "callback_impl.h"
 
 #include <float.h>
 #include <string.h>
 
-typedef struct callback {
-    pi_model_fn fn;
-    pi_model_cond_fn cond_fn; /* conditional models (issue 15); fn is NULL then */
-    void *user_data;
-    int timestep;               /* the host takes τ = scale · t + offset, not t */
-    double tau_scale, tau_offset;
-} callback;
+typedef pi_callback_model callback;
 
 /* Rows per host call when times are converted to timesteps (stack buffer, no allocation). */
 #define PI_CALLBACK_TIMESTEP_ROWS 256
@@ -140,8 +134,11 @@ static pi_status batch_scores(const pi_model_t *m, size_t rows, const float *x, 
     return st;
 }
 
-static pi_status cb_score_d(const pi_model_t *m, const double *x, double t, double *s)
+pi_status pi_callback_score_d(const pi_model_t *m, const double *x, double t, double *s)
 {
+    const callback *cbm = m->impl;
+    if (cbm->deriv != NULL && (cbm->provided & PI_DERIVATIVE_VALUE))
+        return pi_callback_value_d(m, x, t, s);
     size_t d = m->dim;
     float *xf = pi_alloc_array(d, sizeof(float));
     if (xf == NULL)
@@ -194,19 +191,32 @@ static pi_status jacobian_stencil(const pi_model_t *m, const double *x, double t
     return st;
 }
 
+/* Which derivatives the host gives (derivative callbacks replace the float stencils). */
+static int has(const pi_model_t *m, unsigned bits)
+{
+    const callback *cb = m->impl;
+    return cb->deriv != NULL && (cb->provided & bits) == bits;
+}
+
 static pi_status cb_jacobian_d(const pi_model_t *m, const double *x, double t, double *jac)
 {
+    if (has(m, PI_DERIVATIVE_JVP))
+        return pi_callback_jacobian_exact(m, x, t, jac);
     return jacobian_stencil(m, x, t, jac, 0, NULL);
 }
 
 static pi_status cb_divergence_d(const pi_model_t *m, const double *x, double t, double *div)
 {
+    if (has(m, PI_DERIVATIVE_JVP))
+        return pi_callback_divergence_exact(m, x, t, div);
     return jacobian_stencil(m, x, t, NULL, 1, div);
 }
 
 static pi_status cb_jvp_d(const pi_model_t *m, const double *x, double t, const double *v,
                           double *out)
 {
+    if (has(m, PI_DERIVATIVE_JVP))
+        return pi_callback_jvp_exact(m, x, t, v, out);
     size_t d = m->dim;
     double xmax = 0.0, vmax = 0.0;
     for (size_t j = 0; j < d; j++) {
@@ -241,6 +251,8 @@ static pi_status cb_jvp_d(const pi_model_t *m, const double *x, double t, const 
 /* hess[(k d + i) d + j] = ∂²s_k/∂x_i∂x_j from the 4-point stencil, one batched call. */
 static pi_status cb_hessians_d(const pi_model_t *m, const double *x, double t, double *hess)
 {
+    if (has(m, PI_DERIVATIVE_VJP))
+        return pi_callback_hessians_exact(m, x, t, hess);
     size_t d = m->dim, pairs = d * (d + 1) / 2, rows = 4 * pairs;
     float *pts = pi_alloc_array(rows * d, sizeof(float));
     double *s = pi_alloc_array(rows * d, sizeof(double));
@@ -295,6 +307,8 @@ static pi_status cb_hessians_d(const pi_model_t *m, const double *x, double t, d
 
 static pi_status cb_grad_div_d(const pi_model_t *m, const double *x, double t, double *grad)
 {
+    if (has(m, PI_DERIVATIVE_VJP))
+        return pi_callback_grad_div_exact(m, x, t, grad);
     size_t d = m->dim;
     double *hess = pi_alloc_array(d * d, d * sizeof(double));
     if (hess == NULL)
@@ -312,14 +326,18 @@ static pi_status cb_grad_div_d(const pi_model_t *m, const double *x, double t, d
 
 static pi_status cb_hess_div_d(const pi_model_t *m, const double *x, double t, double *hess)
 {
+    if (has(m, PI_DERIVATIVE_VJP))
+        return pi_callback_hess_div_exact(m, x, t, hess);
     (void)m;
     (void)x;
     (void)t;
     (void)hess;
     return pi_fail(PI_EUNSUPPORTED,
                    "model callback: the Hessian of the divergence needs third derivatives of the "
-                   "host function, which finite differences of float outputs cannot give; use a "
-                   "Gaussian-mixture, empirical or MLP model for order-1 (WKB) likelihoods");
+                   "host function, which finite differences of float outputs cannot give; give "
+                   "derivative callbacks (pi_model_callback_set_derivatives, at least "
+                   "PI_DERIVATIVE_VJP) or use a Gaussian-mixture, empirical or MLP model for "
+                   "order-1 (WKB) likelihoods");
 }
 
 static void cb_destroy(pi_model_t *m)
@@ -334,7 +352,7 @@ static const struct pi_model_type callback_type = {
     .serial = 1, /* host code: pi_model_fn promises no concurrent calls within one library call */
     .workspace_bytes = NULL,
     .eval = cb_eval,
-    .score_d = cb_score_d,
+    .score_d = pi_callback_score_d,
     .jvp_d = cb_jvp_d,
     .jacobian_d = cb_jacobian_d,
     .divergence_d = cb_divergence_d,
@@ -345,6 +363,8 @@ static const struct pi_model_type callback_type = {
     .write_payload = NULL,
     .destroy = cb_destroy,
     .derivatives_d = NULL, /* one by one */
+    .directional_scratch = NULL,
+    .directional_d = pi_callback_directional_d,
     /* not trainable: .params, .sigma_data, .train_workspace_bytes, .forward_train and
      * .backward stay NULL */
 };
@@ -448,5 +468,49 @@ pi_status pi_model_create_callback_cond(const pi_sde_t *sde, size_t dim, pi_view
     m->cond_dim = cond_dim;
     m->unconditional = unconditional;
     *out = m;
+    return PI_OK;
+}
+
+pi_status pi_model_callback_set_derivatives(pi_model_t *model, pi_model_derivative_fn fn,
+                                            unsigned provided, void *user_data)
+{
+    PI_CHECK_NULL(model);
+    if (model->type != &callback_type)
+        return pi_fail(PI_EUNSUPPORTED, "%s: the model is not a callback model", __func__);
+    const unsigned all = PI_DERIVATIVE_JVP | PI_DERIVATIVE_VJP | PI_DERIVATIVE_VJP_JVP |
+                         PI_DERIVATIVE_VJP_JVP2 | PI_DERIVATIVE_VALUE;
+    if ((provided & ~all) != 0)
+        return pi_fail(PI_EINVAL, "%s: provided must be an or of PI_DERIVATIVE_JVP (1), _VJP (2), "
+                       "_VJP_JVP (4), _VJP_JVP2 (8) and _VALUE (16), got %u", __func__, provided);
+    if (fn == NULL && provided != 0)
+        return pi_fail(PI_EINVAL, "%s: fn is NULL but provided is %u (give 0 to remove the "
+                       "derivative callbacks)", __func__, provided);
+    if (fn != NULL && provided == 0)
+        return pi_fail(PI_EINVAL, "%s: provided must name at least one product", __func__);
+    callback *cb = model->impl;
+    cb->deriv = fn;
+    cb->provided = fn != NULL ? provided : 0;
+    cb->deriv_user = fn != NULL ? user_data : NULL;
+    return PI_OK;
+}
+
+pi_status pi_model_callback_get_derivatives(const pi_model_t *model, unsigned *provided,
+                                            unsigned *finite_difference)
+{
+    PI_CHECK_NULL(model);
+    if (model->type != &callback_type)
+        return pi_fail(PI_EUNSUPPORTED, "%s: the model is not a callback model", __func__);
+    const callback *cb = model->impl;
+    unsigned p = cb->deriv != NULL ? cb->provided : 0, fd = 0;
+    if (p & PI_DERIVATIVE_VJP) {
+        if (!(p & PI_DERIVATIVE_VJP_JVP))
+            fd |= PI_DERIVATIVE_VJP_JVP;
+        if (!(p & PI_DERIVATIVE_VJP_JVP2))
+            fd |= PI_DERIVATIVE_VJP_JVP2;
+    }
+    if (provided != NULL)
+        *provided = p;
+    if (finite_difference != NULL)
+        *finite_difference = fd;
     return PI_OK;
 }

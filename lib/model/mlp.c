@@ -94,6 +94,21 @@ static pi_status mlp_derivatives_d(const pi_model_t *m, const double *x, double 
     return pi_mlp_derivatives_d(m->impl, &noise, x, t, s, jac, div, grad_div, hess, hess_div);
 }
 
+static size_t mlp_directional_scratch(const pi_model_t *m)
+{
+    return pi_mlp_directional_scratch(m->impl);
+}
+
+static pi_status mlp_directional_d(const pi_model_t *m, const double *x, double t,
+                                   const double *b, const double *c, size_t na, const double *a,
+                                   double *s, double *sb, double *sc, double *g, double *gb,
+                                   double *gc, double *gbc, double *scratch)
+{
+    pi_mlp_noise noise = noise_of(m);
+    return pi_mlp_directional_d(m->impl, &noise, x, t, b, c, na, a, s, sb, sc, g, gb, gc, gbc,
+                                scratch);
+}
+
 static float *mlp_params(const pi_model_t *m, size_t *count)
 {
     pi_mlp *net = m->impl;
@@ -156,6 +171,8 @@ static const struct pi_model_type mlp_type = {
     .hessians_d = mlp_hessians_d,
     .hess_div_d = mlp_hess_div_d,
     .derivatives_d = mlp_derivatives_d,
+    .directional_scratch = mlp_directional_scratch,
+    .directional_d = mlp_directional_d,
     .logpdf_d = NULL,
     .write_payload = mlp_write_payload,
     .destroy = mlp_destroy,

@@ -1044,3 +1044,19 @@ pi_status pi_model_set_params(pi_model_t *model, size_t count, const float *para
     memcpy(p, params, count * sizeof *p);
     return PI_OK;
 }
+
+size_t pi_model_directional_scratch(const pi_model_t *m)
+{
+    return m->type->directional_scratch != NULL ? m->type->directional_scratch(m) : 0;
+}
+
+pi_status pi_model_directional_d(const pi_model_t *m, const double *x, double t,
+                                 const double *b, const double *c, size_t na, const double *a,
+                                 double *s, double *sb, double *sc, double *g, double *gb,
+                                 double *gc, double *gbc, double *scratch)
+{
+    if (m->type->directional_d == NULL)
+        return pi_fail(PI_EUNSUPPORTED, "%s: the %s model has no directional products",
+                       __func__, m->type->name);
+    return m->type->directional_d(m, x, t, b, c, na, a, s, sb, sc, g, gb, gc, gbc, scratch);
+}

@@ -82,6 +82,16 @@ struct pi_model_type {
     pi_status (*forward_train_cond)(const pi_model_t *m, size_t n, const float *x,
                                     const double *t, const pi_cond_rows *cond, float *out,
                                     void *ws, int threads, pi_pool *pool);
+
+    /* ---- optional: directional products in O(d) memory (the stochastic WKB sweep) ----
+     * NULL: the kind has none (the sweep then contracts the dense derivatives above). The
+     * outputs are those of pi_model_directional_d; scratch holds directional_scratch(m)
+     * doubles. */
+    size_t (*directional_scratch)(const pi_model_t *m);
+    pi_status (*directional_d)(const pi_model_t *m, const double *x, double t, const double *b,
+                               const double *c, size_t na, const double *a, double *s,
+                               double *sb, double *sc, double *g, double *gb, double *gc,
+                               double *gbc, double *scratch);
 };
 
 struct pi_model {
@@ -156,6 +166,17 @@ pi_status pi_model_logpdf_d(const pi_model_t *m, const double *x, double t, doub
 pi_status pi_model_derivatives_d(const pi_model_t *m, const double *x, double t, double *s,
                                  double *jac, double *div, double *grad_div, double *hess,
                                  double *hess_div);
+
+/* Directional products at (x, t) in O(d) memory, for kinds with type->directional_d (else
+ * PI_EUNSUPPORTED): with directions b, c (NULL = 0) and na cotangents a (na × d),
+ *   s, sb = J b, sc = J c                           (d values each)
+ *   g = Jᵀa_j, gb = ∇ₓ(a_jᵀJb), gc = ∇ₓ(a_jᵀJc), gbc = ∇ₓ(a_jᵀ D²s[b, c])   (na × d each)
+ * with J = ∂s/∂x; any output may be NULL. scratch: pi_model_directional_scratch(m) doubles. */
+size_t pi_model_directional_scratch(const pi_model_t *m);
+pi_status pi_model_directional_d(const pi_model_t *m, const double *x, double t,
+                                 const double *b, const double *c, size_t na, const double *a,
+                                 double *s, double *sb, double *sc, double *g, double *gb,
+                                 double *gc, double *gbc, double *scratch);
 
 /* ---- trainable parameters and training (model.c: dispatch through the vtable) ---------- */
 /* The parameter vector (writable) and its length; NULL and *count = 0 (count may be NULL)

@@ -180,7 +180,7 @@ static void linear_taylor(const float *w, const float *b, size_t out, size_t in,
 }
 
 /* The conversion s = a x + b F at t, and the network input scale c. */
-static pi_status chain_coefficients(const pi_mlp *net, const pi_mlp_noise *noise, double t,
+pi_status pi_mlp_chain_coefficients(const pi_mlp *net, const pi_mlp_noise *noise, double t,
                                     pi_mlp_row *row, double *ca, double *cb)
 {
     pi_status st = pi_mlp_row_scalars(net, noise, t, row);
@@ -212,7 +212,7 @@ static pi_status propagate(const pi_mlp *net, const pi_mlp_noise *noise, const d
                            double **heap, double **result, double *ca, double *cb, taylor *shape)
 {
     pi_mlp_row row;
-    pi_status st = chain_coefficients(net, noise, t, &row, ca, cb);
+    pi_status st = pi_mlp_chain_coefficients(net, noise, t, &row, ca, cb);
     if (st != PI_OK)
         return st;
     taylor tp = taylor_shape(nseeds, p);

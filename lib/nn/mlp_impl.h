@@ -41,6 +41,12 @@ static inline void pi_mlp_null_condition_d(const pi_mlp *net, double *dst)
 /* Embedding of u: features values [sin(ω_k u)]_k then [cos(ω_k u)]_k, k < features/2. */
 void pi_mlp_embed(const pi_mlp *net, double u, double *emb);
 
+/* ---- double-precision chain (mlp_derivatives.c) ------------------------------------------
+ * At t: the row scalars (row->in_scale is the input scale c) and the affine map from the
+ * network output F to the score, s = ca·x + cb·F(c·x) (derivation: mlp_derivatives.c). */
+pi_status pi_mlp_chain_coefficients(const pi_mlp *net, const pi_mlp_noise *noise, double t,
+                                    pi_mlp_row *row, double *ca, double *cb);
+
 /* ---- dense algebra (dense.c) ----------------------------------------------------------- */
 /* a[r*cols + j] = silu(a[r*cols + j] + b[j]) for r < rows, j < cols. */
 void pi_dense_bias_silu(size_t rows, size_t cols, const float *b, float *a);

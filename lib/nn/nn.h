@@ -171,4 +171,16 @@ pi_status pi_mlp_derivatives_d(const pi_mlp *net, const pi_mlp_noise *noise, con
                                double t, double *s, double *jac, double *div, double *grad_div,
                                double *hess, double *hess_div);
 
+/* ---- directional products in O(d) memory (mlp_directional.c) ----------------------------
+ * At (x, t) with directions b, c (d values; either may be NULL = 0) and na cotangents a
+ * (na × d): s, sb = J b, sc = J c (d values each) and, for each cotangent a_j, g = Jᵀa_j,
+ * gb = ∇ₓ(a_jᵀ J b), gc = ∇ₓ(a_jᵀ J c), gbc = ∇ₓ(a_jᵀ D²s[b, c]) (na × d each), J = ∂s/∂x.
+ * Every output may be NULL. scratch holds pi_mlp_directional_scratch(net) doubles; nothing
+ * is allocated. Cost: one forward and na reverse passes in 4-column hyper-dual arithmetic. */
+size_t pi_mlp_directional_scratch(const pi_mlp *net);
+pi_status pi_mlp_directional_d(const pi_mlp *net, const pi_mlp_noise *noise, const double *x,
+                               double t, const double *b, const double *c, size_t na,
+                               const double *a, double *s, double *sb, double *sc, double *g,
+                               double *gb, double *gc, double *gbc, double *scratch);
+
 #endif

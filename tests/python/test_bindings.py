@@ -606,6 +606,27 @@ def test_likelihood_options_and_errors():
         lik.nll([[0.0]])
 
 
+def test_likelihood_stochastic_c1_agrees_with_the_exact_sweep():
+    # issue 18: c1="stochastic" probes tr H (O(d) memory); every point within 3 standard errors
+    # of the exact sweep, the same bits on 1 and 2 threads, K = 0 refused naming the option.
+    sde = pi.SDE("vp")
+    model = pi.Model.mlp(sde, 3, width=16, layers=2, seed=4, output_view="score")
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32) * 0.7
+    nll_e, c1_e, se_e = pi.Likelihood(model, c1="exact").nll_wkb(x)
+    assert np.all(se_e == 0.0)
+    lik = pi.Likelihood(model, c1="stochastic", wkb_probes=64, seed=3)
+    assert (lik.wkb_algorithm, lik.wkb_probes) == (pi.WKBAlgorithm.STOCHASTIC, 64)
+    nll_s, c1_s, se_s = lik.nll_wkb(x)
+    np.testing.assert_array_equal(nll_s, nll_e)
+    assert np.all(se_s > 0) and np.all(np.abs(c1_s - c1_e) < 3 * se_s)
+    lik.threads = 2
+    np.testing.assert_array_equal(lik.nll_wkb(x)[1], c1_s)
+    with pytest.raises(pi.InvalidArgumentError, match="probes"):
+        lik.wkb_probes = 0
+    with pytest.raises(ValueError):
+        pi.Likelihood(model, c1="approximate")
+
+
 def test_likelihood_progress_callback():
     _, model = mixture_1d()
     x = np.linspace(-2, 2, 12, dtype=np.float32).reshape(-1, 1)

@@ -44,7 +44,7 @@ def _declarations():
 ENUM_TYPES = {"pi_sde_kind", "pi_sde_param", "pi_sde_preset", "pi_view", "pi_model_kind", "pi_divergence", "pi_embedding",
               "pi_precond", "pi_method", "pi_schedule", "pi_wkb_algorithm", "pi_weighting",
               "pi_time_sampling", "pi_lr_schedule", "pi_dataset", "pi_option",
-              "pi_beta_schedule", "pi_timestep_spacing", "pi_noise"}
+              "pi_beta_schedule", "pi_timestep_spacing", "pi_noise", "pi_derivative"}
 SCALARS = {"double": ctypes.c_double, "float": ctypes.c_float, "size_t": ctypes.c_size_t,
            "uint64_t": ctypes.c_uint64, "int": ctypes.c_int, "unsigned": ctypes.c_uint,
            "pi_status": ctypes.c_int, "char": ctypes.c_char, "void": None, "int32_t": ctypes.c_int32}
@@ -53,7 +53,8 @@ HANDLES = {"pi_sde_t": L.SDEPtr, "pi_model_t": L.ModelPtr, "pi_sampler_t": L.Sam
            "pi_likelihood_t": L.LikelihoodPtr, "pi_trainer_t": L.TrainerPtr}
 CALLBACKS = {"pi_sde_marginal_fn": L.SDEMarginalFn, "pi_sde_coefficient_fn": L.SDECoefficientFn,
              "pi_model_fn": L.ModelFn, "pi_step_fn": L.StepFn, "pi_likelihood_fn": L.LikelihoodFn,
-             "pi_train_fn": L.TrainFn, "pi_model_cond_fn": L.CondModelFn}
+             "pi_train_fn": L.TrainFn, "pi_model_cond_fn": L.CondModelFn,
+             "pi_model_derivative_fn": L.ModelDerivativeFn}
 NUMPY = {ctypes.c_double: np.float64, ctypes.c_float: np.float32, ctypes.c_size_t: np.uintp,
          ctypes.c_int: np.intc, ctypes.c_uint64: np.uint64}
 
@@ -159,7 +160,8 @@ PY_ENUMS = {"pi_sde_kind": (pi.SDEKind, "PI_SDE_KIND_"), "pi_sde_param": (pi.SDE
             "pi_option": (pi.Option, "PI_OPTION_"),
             "pi_beta_schedule": (pi.BetaSchedule, "PI_BETA_SCHEDULE_"),
             "pi_timestep_spacing": (pi.TimestepSpacing, "PI_TIMESTEP_SPACING_"),
-            "pi_noise": (pi.Noise, "PI_NOISE_")}
+            "pi_noise": (pi.Noise, "PI_NOISE_"),
+            "pi_derivative": (pi.Derivative, "PI_DERIVATIVE_")}
 
 
 def test_every_header_enum_has_a_python_enum():

@@ -61,7 +61,7 @@ static pi_status warped_eval(const pi_model_t *m, size_t n, const float *x, cons
 {
     (void)ctx;
     size_t d = m->dim;
-    double xd[16], s[16];
+    double xd[64], s[64];
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < d; j++)
             xd[j] = x[i * d + j];
@@ -90,7 +90,7 @@ static const struct pi_model_type warped_type = {
 
 pi_model_t *warped_model_create(pi_model_t *inner, double scale, double warp)
 {
-    if (inner == NULL || inner->dim > 16)
+    if (inner == NULL || inner->dim > 64)
         goto fail;
     warped_model *w = malloc(sizeof *w);
     if (w == NULL)

@@ -8,7 +8,7 @@
 
 #include "model/model_impl.h"
 
-/* Takes ownership of inner (destroyed with the result, or on failure). dim <= 16. Returns
+/* Takes ownership of inner (destroyed with the result, or on failure). dim <= 64. Returns
  * NULL on failure. */
 pi_model_t *warped_model_create(pi_model_t *inner, double scale, double warp);
 

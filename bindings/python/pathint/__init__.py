@@ -20,7 +20,7 @@ from ._library import ABI_MAJOR, load_library
 from .core import (SDE, BetaSchedule, Dataset, Divergence, Embedding, Likelihood, LRSchedule, Method, Model, ModelKind,
                    NLLDiagnostics, Noise, Option, OptionInfo, Precond, Sampler, Schedule, SDEKind, SDEParam,
                    SDEPreset, TimeSampling, TimestepSpacing, shift_from_sequence_length,
-                   Trainer, View, Weighting, WKBAlgorithm, bits_per_dim, generate_data, load_data, option_info,
+                   Trainer, View, Weighting, WKBAlgorithm, Derivative, bits_per_dim, generate_data, load_data, option_info,
                    save_data, version, version_number, build_info)
 from .errors import (CallbackError, CanceledError, ConvergenceError, FormatError, InvalidArgumentError,
                      LibraryNotFoundError, MismatchError, BusyError, NumericError, OutOfMemoryError, PathintError,
@@ -31,7 +31,7 @@ __all__ = [
     "SDE", "Model", "Sampler", "Likelihood", "NLLDiagnostics", "Trainer", "generate_data", "load_data",
     "save_data", "bits_per_dim", "option_info", "Option", "OptionInfo",
     "SDEKind", "SDEParam", "SDEPreset", "View", "ModelKind", "Precond", "Embedding", "Divergence", "Method", "Noise", "Schedule",
-    "WKBAlgorithm", "Weighting", "TimeSampling", "LRSchedule", "Dataset",
+    "WKBAlgorithm", "Derivative", "Weighting", "TimeSampling", "LRSchedule", "Dataset",
     "BetaSchedule", "TimestepSpacing", "shift_from_sequence_length",
     "PathintError", "InvalidArgumentError", "OutOfMemoryError", "UnsupportedError", "PathintIOError",
     "FormatError", "CallbackError", "CanceledError", "NumericError", "ConvergenceError", "MismatchError", "BusyError",

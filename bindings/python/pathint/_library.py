@@ -66,6 +66,9 @@ CondModelFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, c
 StepFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_double, ctypes.c_size_t,
                           ctypes.c_size_t, c_float_p, c_float_p, ctypes.c_void_p)
 LikelihoodFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p)
+ModelDerivativeFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, c_double_p,
+                                     c_double_p, c_double_p, c_double_p, c_double_p, c_double_p,
+                                     ctypes.c_void_p)
 TrainFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64, ctypes.c_double, ctypes.c_double, ctypes.c_double,
                            ctypes.c_void_p)
 
@@ -289,6 +292,12 @@ SIGNATURES = {
     # issue 16: time-keyed noise
     "pi_sampler_set_noise": (STATUS, [SamplerPtr, c_enum]),
     "pi_sampler_get_noise": (STATUS, [SamplerPtr, P(c_int)]),
+    # issue 18: the stochastic WKB sweep
+    "pi_likelihood_set_wkb_probes": (STATUS, [LikelihoodPtr, c_size]),
+    "pi_likelihood_get_wkb_probes": (STATUS, [LikelihoodPtr, P(c_size)]),
+    "pi_likelihood_nll_wkb": (STATUS, [LikelihoodPtr, c_size, F32, F64, F64, F64]),
+    "pi_model_callback_set_derivatives": (STATUS, [ModelPtr, ModelDerivativeFn, ctypes.c_uint, ctypes.c_void_p]),
+    "pi_model_callback_get_derivatives": (STATUS, [ModelPtr, P(ctypes.c_uint), P(ctypes.c_uint)]),
 }
 
 

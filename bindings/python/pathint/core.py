@@ -35,7 +35,7 @@ from .errors import InvalidArgumentError, PathintError
 
 __all__ = [
     "SDEKind", "SDEParam", "BetaSchedule", "TimestepSpacing", "View", "ModelKind", "Divergence", "Embedding", "Precond", "Method", "Schedule",
-    "WKBAlgorithm", "Weighting", "TimeSampling", "LRSchedule", "Dataset", "Option", "OptionInfo",
+    "WKBAlgorithm", "Weighting", "TimeSampling", "LRSchedule", "Dataset", "Option", "OptionInfo", "Derivative",
     "SDE", "Model", "Sampler", "Likelihood", "NLLDiagnostics", "Trainer", "option_info",
     "shift_from_sequence_length",
     "generate_data", "load_data", "save_data", "bits_per_dim", "version", "version_number",
@@ -139,6 +139,17 @@ class Schedule(enum.IntEnum):
 class WKBAlgorithm(enum.IntEnum):
     SWEEP = 1
     REFERENCE = 2
+    STOCHASTIC = 3
+
+
+class Derivative(enum.IntFlag):
+    """Directional products a callback model's derivative function computes (``pi_derivative``):
+    J b, Jᵀa, ∇ₓ(aᵀJb), ∇ₓ(aᵀD²F[b, c]) of its function F (J = ∂F/∂x)."""
+    JVP = 1
+    VJP = 2
+    VJP_JVP = 4
+    VJP_JVP2 = 8
+    VALUE = 16
 
 
 class Weighting(enum.IntEnum):
@@ -221,6 +232,7 @@ class Option(enum.IntEnum):
     SAMPLER_CFGPP = 50
     TRAINER_COND_DROPOUT = 51
     SAMPLER_NOISE = 52
+    LIKELIHOOD_WKB_PROBES = 53
 
 
 #: Flags of :class:`OptionInfo` (``PI_OPTION_*``).
@@ -933,6 +945,45 @@ class Model(_Handle):
         self._pending = pending
         return self
 
+    def set_derivatives(self, fn, provided):
+        """Give this callback model derivative callbacks (``pi_model_callback_set_derivatives``):
+        ``fn(kind, x, t, a, b, c) -> array (n, dim)`` computes the :class:`Derivative` product
+        ``kind`` of the model's function at rows x (n, dim) float64, times t (n,); a, b, c are
+        (n, dim) float64 arrays or None. ``provided`` is an or of :class:`Derivative` values;
+        products not provided come from finite differences of the lower ones
+        (:attr:`derivatives` says which). ``fn=None`` removes them."""
+        if fn is None:
+            self._lib.pi_model_callback_set_derivatives(self, L.ModelDerivativeFn(), 0, None)
+            self._deriv_keep = None
+            return
+        pending = self._pending
+
+        def tramp(kind, n, d, x, t, a, b, c, out, _user):
+            try:
+                def arr(p):
+                    return None if not p else np.ctypeslib.as_array(p, shape=(n, d))
+                xa = arr(x)
+                xa.flags.writeable = False
+                ta = np.ctypeslib.as_array(t, shape=(n,))
+                result = np.asarray(fn(Derivative(kind), xa, ta, arr(a), arr(b), arr(c)), dtype=np.float64)
+                np.ctypeslib.as_array(out, shape=(n, d))[...] = result.reshape(n, d)
+                return 0
+            except BaseException as exc:
+                pending.store(exc)
+                return 1
+
+        cfn = L.ModelDerivativeFn(tramp)
+        self._lib.pi_model_callback_set_derivatives(self, cfn, int(provided), None)
+        self._deriv_keep = (cfn, fn)
+
+    @property
+    def derivatives(self):
+        """(provided, finite_difference): the :class:`Derivative` products a callback model's
+        derivative function computes and those that come from finite differences of them."""
+        p, f = ctypes.c_uint(), ctypes.c_uint()
+        self._lib.pi_model_callback_get_derivatives(self, ctypes.byref(p), ctypes.byref(f))
+        return Derivative(p.value), Derivative(f.value)
+
     @classmethod
     def load(cls, path):
         """Load a pathint model file."""
@@ -1542,7 +1593,7 @@ class Likelihood(_Handle):
     _destroy_name = "pi_likelihood_destroy"
 
     def __init__(self, model, divergence=None, probes=None, rtol=None, atol=None, wkb_algorithm=None,
-                 dequantization=None, seed=None, threads=None, callback=None):
+                 dequantization=None, seed=None, threads=None, callback=None, c1=None, wkb_probes=None):
         lib = L.lib()
         out = L.LikelihoodPtr()
         lib.pi_likelihood_create(model, ctypes.byref(out))
@@ -1559,8 +1610,15 @@ class Likelihood(_Handle):
                 self.set_divergence(divergence, probes)
             if rtol is not None or atol is not None:
                 self.set_tolerances(rtol, atol)
-            for key, value in (("wkb_algorithm", wkb_algorithm), ("dequantization", dequantization),
-                               ("seed", seed), ("threads", threads)):
+            if c1 is not None:
+                # "exact" is the sweep (exact traces); "stochastic" probes tr H (O(d) memory)
+                names = {"exact": WKBAlgorithm.SWEEP, "sweep": WKBAlgorithm.SWEEP,
+                         "reference": WKBAlgorithm.REFERENCE, "stochastic": WKBAlgorithm.STOCHASTIC}
+                if c1 not in names:
+                    raise ValueError(f"c1 must be 'exact', 'reference' or 'stochastic', got {c1!r}")
+                wkb_algorithm = names[c1] if wkb_algorithm is None else wkb_algorithm
+            for key, value in (("wkb_algorithm", wkb_algorithm), ("wkb_probes", wkb_probes),
+                               ("dequantization", dequantization), ("seed", seed), ("threads", threads)):
                 if value is not None:
                     setattr(self, key, value)
         except BaseException:
@@ -1652,6 +1710,15 @@ class Likelihood(_Handle):
         self._lib.pi_likelihood_set_wkb_algorithm(self, int(_enum(WKBAlgorithm, value)))
 
     @property
+    def wkb_probes(self):
+        """Independent probes K of the stochastic WKB sweep (``c1="stochastic"``)."""
+        return _get(self._lib.pi_likelihood_get_wkb_probes, self, ctypes.c_size_t)
+
+    @wkb_probes.setter
+    def wkb_probes(self, value):
+        self._lib.pi_likelihood_set_wkb_probes(self, int(value))
+
+    @property
     def dequantization(self):
         """Uniform dequantisation bin width (0 = off)."""
         return _get(self._lib.pi_likelihood_get_dequantization, self, ctypes.c_double)
@@ -1698,7 +1765,8 @@ class Likelihood(_Handle):
                 Option.LIKELIHOOD_WKB_ALGORITHM: self.wkb_algorithm,
                 Option.LIKELIHOOD_DEQUANTIZATION: self.dequantization,
                 Option.LIKELIHOOD_SEED: self.seed, Option.LIKELIHOOD_THREADS: self.threads,
-                Option.LIKELIHOOD_FIRST_ROW: self.first_row}
+                Option.LIKELIHOOD_FIRST_ROW: self.first_row,
+                Option.LIKELIHOOD_WKB_PROBES: self.wkb_probes}
 
     def cancel(self):
         """Stop a running computation (any thread): points not started get NaN and the call
@@ -1728,6 +1796,17 @@ class Likelihood(_Handle):
         with _first_row(self, first_row):
             self._run(self._lib.pi_likelihood_nll, a.shape[0], a, nll, _ptr(c))
         return nll, c
+
+    def nll_wkb(self, x, first_row=None):
+        """(nll0, c1, c1_stderr) per point: the standard error of c1 over the probes of the
+        stochastic sweep (NaN with one probe), 0 for the deterministic algorithms.
+        ``first_row`` as in :meth:`nll`."""
+        a = _points(x, self.model.dim)
+        n = a.shape[0]
+        nll, c, se = (np.empty(n, np.float64) for _ in range(3))
+        with _first_row(self, first_row):
+            self._run(self._lib.pi_likelihood_nll_wkb, n, a, nll, c, se)
+        return nll, c, se
 
     def nll_hbar(self, x, hbar, first_row=None):
         """−log q^ħ(x) ≈ NLL₀ − ħ c1 per point, at the given ħ (c1 is not computed at ħ = 0)."""
