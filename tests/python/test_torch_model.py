@@ -29,7 +29,8 @@ class Twin(torch.nn.Module):
         super().__init__()
         tm = _torch_mlp()
         case = {"dim": dim, "width": width, "layers": layers, "features": 16, "embedding": 0,
-                "output_view": 2, "precond": 1, "sigma_data": 0.5, "n": 0}
+                "output_view": 2, "precond": 1, "sigma_data": 0.5, "n": 0,
+                "classes": 0, "cond_dim": 0, "labels": [], "cond": []}
         self.net = tm.PathintMLP(case).double()
         self.net.set_flat([float(v) for v in params])
         self.sde = sde
