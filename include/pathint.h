@@ -898,7 +898,9 @@ typedef int (*pi_model_derivative_fn)(pi_derivative kind, size_t n, size_t dim,
  * #PI_DERIVATIVE_VJP_JVP2 not given come from central differences (in double) of the next
  * lower product; pi_model_callback_get_derivatives() says which.
  * @param[in] model A callback model.
- * @param[in] fn The callback, or NULL (with @p provided 0) to remove it.
+ * @param[in] fn The callback, or NULL (with @p provided 0) to remove it. It receives
+ *            pathint's time t, also on a model made by
+ *            pi_model_create_callback_timestep() (convert with pi_sde_timestep_from_time()).
  * @param[in] provided An or of ::pi_derivative values: the products @p fn computes.
  * @param[in] user_data Borrowed; passed to @p fn.
  * @return #PI_OK, #PI_EINVAL (NULL model, bad @p provided), #PI_EUNSUPPORTED (not a
