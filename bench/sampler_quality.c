@@ -169,6 +169,7 @@ static const char *mname(pi_method m)
     case PI_METHOD_EXP3M: return "EXP3M";
     case PI_METHOD_IPNDM: return "iPNDM";
     case PI_METHOD_SA: return "SA";
+    case PI_METHOD_UNIPC: return "UniPC";
     }
     return "?";
 }
