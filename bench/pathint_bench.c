@@ -429,6 +429,7 @@ static const char *method_name(pi_method m)
     case PI_METHOD_EXP3M: return "exp3m";
     case PI_METHOD_IPNDM: return "ipndm";
     case PI_METHOD_SA: return "sa";
+    case PI_METHOD_UNIPC: return "unipc";
     }
     return "?";
 }

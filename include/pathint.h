@@ -1173,7 +1173,8 @@ typedef enum pi_method {
                                     depend on the batch (not on the thread count). */
     PI_METHOD_EXP3M = 6,       /**< Third-order multistep exponential, any ħ (since 1.1). */
     PI_METHOD_IPNDM = 7,       /**< iPNDM, Adams–Bashforth up to order 4 in σ̃ (ħ = 0 only; since 1.1). */
-    PI_METHOD_SA = 8           /**< Stochastic Adams predictor–corrector (SA-Solver, τ² = ħ), any ħ (since 1.1). */
+    PI_METHOD_SA = 8,          /**< Stochastic Adams predictor–corrector (SA-Solver, τ² = ħ), any ħ (since 1.1). */
+    PI_METHOD_UNIPC = 9        /**< UniPC predictor–corrector, bh2, order 3 (ħ = 0 only; since 1.1). */
 } pi_method;
 
 /** Step schedules (generators of time arrays). */

@@ -243,8 +243,25 @@ static void measure_mixture(const gmm_fixture *g, pi_model_t *model, pi_method m
     assert_int_equal(pi_sampler_create(model, &s), PI_OK);
     assert_int_equal(pi_sampler_set_method(s, m), PI_OK);
     assert_int_equal(pi_sampler_set_hbar(s, hbar), PI_OK);
-    assert_int_equal(pi_sampler_set_steps(s, steps), PI_OK);
-    assert_int_equal(pi_sampler_set_schedule(s, sched, 7.0), PI_OK);
+    if (sched == PI_SCHEDULE_CUSTOM) {
+        /* bench/sampler_quality's "λ-jump 0.05": uniform λ from σ̃ = t_max down to 0.05 in
+         * steps − 1 steps, then one step to t_min (EDM: σ̃ = t). */
+        double times[64], t_min, t_max;
+        assert_true(steps >= 2 && steps < 64);
+        pi_sde_t *edm = NULL; /* the model's SDE (EDM) */
+        assert_int_equal(pi_sde_create(PI_SDE_KIND_EDM, &edm), PI_OK);
+        pi_sde_time_range(edm, &t_min, &t_max);
+        pi_sde_destroy(edm);
+        double l0 = -log(t_max), l1 = -log(0.05);
+        for (size_t i = 0; i < steps; i++)
+            times[i] = exp(-(l0 + (l1 - l0) * (double)i / (double)(steps - 1)));
+        times[0] = t_max;
+        times[steps] = t_min;
+        assert_int_equal(pi_sampler_set_times(s, times, steps + 1), PI_OK);
+    } else {
+        assert_int_equal(pi_sampler_set_steps(s, steps), PI_OK);
+        assert_int_equal(pi_sampler_set_schedule(s, sched, 7.0), PI_OK);
+    }
     assert_int_equal(pi_sampler_set_seed(s, 1), PI_OK);
     assert_int_equal(pi_sampler_set_threads(s, 2), PI_OK);
     float *x = malloc(n * g->dim * sizeof *x);
@@ -300,13 +317,30 @@ static void test_mixture16(void **state)
                exm, w2s, exs);
         assert_true(w2s < w2m);
         assert_true(fabs(exs) < fabs(exm));
+        if (h == 0) { /* UniPC (ħ = 0 only) beats EXP2M on both figures at 10 NFE */
+            double w2u, exu;
+            measure_mixture(&g, model, PI_METHOD_UNIPC, 0.0, PI_SCHEDULE_UNIFORM_LAMBDA, 10, n, ref,
+                            ref_nll, alpha, sigma, &w2u, &exu);
+            printf("  16-D, 10 NFE, hbar 0: UniPC %.3f / %+.2f\n", w2u, exu);
+            assert_true(w2u < w2m);
+            assert_true(fabs(exu) < fabs(exm));
+            /* The issue's ħ = 0 target (sliced W2 <= 0.10 and |excess NLL| <= 0.5 at <= 10
+             * evaluations): met by UniPC on the λ-jump 0.05 schedule (bench, 20 000 samples:
+             * 0.048 / +0.44; here, 4 000 samples: 0.064 / +0.32), a schedule tuned on this mixture
+             * (docs/sampler-quality.md). */
+            measure_mixture(&g, model, PI_METHOD_UNIPC, 0.0, PI_SCHEDULE_CUSTOM, 10, n, ref,
+                            ref_nll, alpha, sigma, &w2u, &exu);
+            printf("  16-D, 10 NFE, hbar 0: UniPC x lambda-jump 0.05 %.3f / %+.2f\n", w2u, exu);
+            assert_true(w2u <= 0.10);
+            assert_true(fabs(exu) <= 0.5);
+        }
     }
     const pi_method methods[] = {PI_METHOD_EULER, PI_METHOD_EXP1,  PI_METHOD_EXP2M, PI_METHOD_HEUN,
-                                 PI_METHOD_EXP3M, PI_METHOD_IPNDM, PI_METHOD_SA};
+                                 PI_METHOD_EXP3M, PI_METHOD_IPNDM, PI_METHOD_SA, PI_METHOD_UNIPC};
     for (size_t mi = 0; mi < sizeof methods / sizeof methods[0]; mi++)
         for (int h = 0; h < 3; h++)
             for (int sc = 0; sc < 2; sc++) {
-                if (methods[mi] == PI_METHOD_IPNDM && h > 0)
+                if ((methods[mi] == PI_METHOD_IPNDM || methods[mi] == PI_METHOD_UNIPC) && h > 0)
                     continue;
                 double w2, ex;
                 measure_mixture(&g, model, methods[mi], hbars[h],

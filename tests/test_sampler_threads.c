@@ -137,7 +137,9 @@ static void test_bitwise_reproducible(void **state)
                  {PI_METHOD_EXP2M, 1.0, 0, PI_NOISE_BROWNIAN}, {PI_METHOD_HEUN, 0.5, 1, PI_NOISE_BROWNIAN},
                  {PI_METHOD_EULER, 2.0, 0, PI_NOISE_BROWNIAN}, {PI_METHOD_EXP3M, 1.0, 0, PI_NOISE_BROWNIAN},
                  {PI_METHOD_SA, 0.0, 0, PI_NOISE_STEP}, {PI_METHOD_SA, 1.0, 0, PI_NOISE_STEP},
-                 {PI_METHOD_SA, 0.5, 0, PI_NOISE_BROWNIAN}};
+                 {PI_METHOD_SA, 0.5, 0, PI_NOISE_BROWNIAN},
+                 /* issue 16, second round */
+                 {PI_METHOD_UNIPC, 0.0, 0, PI_NOISE_STEP}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         pi_noise nz = cases[c].noise;
         float *ref = sample_noise(f, cases[c].m, cases[c].hbar, cases[c].corr, 1, n, nz);

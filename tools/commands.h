@@ -39,7 +39,7 @@ int write_scatter_png(const char *path, size_t n, size_t dim, const float *x, co
 #define SAMPLER_OPTIONS                                                                             \
     {"hbar", 0, "H", "ħ >= 0: 0 = probability-flow ODE, 1 = reverse SDE (default 0)"},              \
         {"steps", 0, "N", "integration steps (default 50)"},                                      \
-        {"method", 0, "NAME", "euler, exp1 (= ddim), exp2m (= dpm2m, default), heun, rk45, exp3m, ipndm, sa"},       \
+        {"method", 0, "NAME", "euler, exp1 (= ddim), exp2m (= dpm2m, default), heun, rk45, exp3m, ipndm, sa, unipc"},       \
         {"schedule", 0, "NAME", "uniform-lambda (default), uniform-t, karras"},                    \
         {"rho", 0, "R", "Karras schedule exponent (default 7)"},                                   \
         {"seed", 0, "S", "seed of all noise (default 0)"},                                         \

@@ -8,7 +8,8 @@ static const named_value method_names[] = {
     {"euler", PI_METHOD_EULER}, {"exp1", PI_METHOD_EXP1}, {"ddim", PI_METHOD_EXP1},
     {"exp2m", PI_METHOD_EXP2M}, {"dpm2m", PI_METHOD_EXP2M}, {"heun", PI_METHOD_HEUN},
     {"rk45", PI_METHOD_RK45},   {"exp3m", PI_METHOD_EXP3M},
-    {"ipndm", PI_METHOD_IPNDM}, {"sa", PI_METHOD_SA},     {NULL, 0}};
+    {"ipndm", PI_METHOD_IPNDM}, {"sa", PI_METHOD_SA},
+    {"unipc", PI_METHOD_UNIPC}, {NULL, 0}};
 static const named_value schedule_names[] = {{"uniform-lambda", PI_SCHEDULE_UNIFORM_LAMBDA},
                                              {"uniform-t", PI_SCHEDULE_UNIFORM_T},
                                              {"karras", PI_SCHEDULE_KARRAS},

@@ -21,8 +21,8 @@ typedef struct option_row {
 /* Indexed by key − 1; the order must follow enum pi_option (a test checks every key). */
 static const option_row option_table[] = {
     [PI_OPTION_SAMPLER_HBAR - 1] = {"hbar", 0.0, 0.0, 1e6, 0},
-    [PI_OPTION_SAMPLER_METHOD - 1] = {"method", PI_METHOD_EXP2M, PI_METHOD_EULER, PI_METHOD_SA, INT,
-        "PI_METHOD_EULER (1) .. PI_METHOD_SA (8)"},
+    [PI_OPTION_SAMPLER_METHOD - 1] = {"method", PI_METHOD_EXP2M, PI_METHOD_EULER, PI_METHOD_UNIPC, INT,
+        "PI_METHOD_EULER (1) .. PI_METHOD_UNIPC (9)"},
     [PI_OPTION_SAMPLER_STEPS - 1] = {"steps", 50, 1, 16777216.0, INT},
     [PI_OPTION_SAMPLER_SCHEDULE - 1] = {"schedule", PI_SCHEDULE_UNIFORM_LAMBDA, PI_SCHEDULE_UNIFORM_T,
                                         PI_SCHEDULE_CUSTOM, INT,

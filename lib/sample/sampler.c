@@ -148,6 +148,7 @@ pi_status pi_sampler_set_method(pi_sampler_t *sampler, pi_method method)
     case PI_METHOD_EXP3M: type = pi_integrator_exp3m; break;
     case PI_METHOD_IPNDM: type = pi_integrator_ipndm; break;
     case PI_METHOD_SA: type = pi_integrator_sa; break;
+    case PI_METHOD_UNIPC: type = pi_integrator_unipc; break;
     }
     if (type == NULL)
         return pi_option_check_int(PI_OPTION_SAMPLER_METHOD, (int)method, __func__);

@@ -137,6 +137,7 @@ extern const struct pi_integrator_type *const pi_integrator_rk45;
 extern const struct pi_integrator_type *const pi_integrator_exp3m;
 extern const struct pi_integrator_type *const pi_integrator_ipndm;
 extern const struct pi_integrator_type *const pi_integrator_sa;
+extern const struct pi_integrator_type *const pi_integrator_unipc;
 
 struct pi_sampler {
     const pi_model_t *model; /* borrowed */

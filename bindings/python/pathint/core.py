@@ -127,6 +127,7 @@ class Method(enum.IntEnum):
     EXP3M = 6
     IPNDM = 7
     SA = 8
+    UNIPC = 9
 
 
 class Schedule(enum.IntEnum):
