@@ -75,10 +75,10 @@ static pi_status exact_samples(const pi_sde_t *sde, size_t n, uint64_t seed, flo
     uint64_t state = seed;
     for (size_t i = 0; i < n && st == PI_OK; i++) {
         double u = (double)(next_u64(&state) >> 11) * 0x1.0p-53, c = 0.0;
-        int k = 0;
-        while (k < K - 1 && u > (c += W[k]))
+        size_t k = 0;
+        while (k + 1 < (size_t)K && u > (c += W[k]))
             k++;
-        for (int j = 0; j < DIM; j++) {
+        for (size_t j = 0; j < (size_t)DIM; j++) {
             double sd = sqrt(a * a * VAR[k * DIM + j] + s * s);
             out[i * DIM + j] = (float)(a * MU[k * DIM + j] + sd * out[i * DIM + j]);
         }
