@@ -382,11 +382,13 @@ static int few_steps(int quick, int only_target, double only_hbar)
                         }
                 if (bm[0] < 0 || bm[1] < 0)
                     continue;
+                const size_t m0 = (size_t)bm[0], s0 = (size_t)bs[0], m1 = (size_t)bm[1],
+                             s1 = (size_t)bs[1];
                 printf("| %zu | %s × %s | %.3f / %+.2f | %s: %.3f / %+.2f |\n", nfes[k],
-                       mname(methods[bm[0]]), sched_name(bs[0]),
-                       cw2[bm[0]][bs[0]][k], cex[bm[0]][bs[0]][k],
-                       sched_name(bs[1]), cw2[bm[1]][bs[1]][k],
-                       cex[bm[1]][bs[1]][k]);
+                       mname(methods[m0]), sched_name(s0),
+                       cw2[m0][s0][k], cex[m0][s0][k],
+                       sched_name(s1), cw2[m1][s1][k],
+                       cex[m1][s1][k]);
             }
             printf("\n");
         }

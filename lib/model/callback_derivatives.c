@@ -121,7 +121,7 @@ static pi_status product(const pi_model_t *m, pi_derivative kind, size_t n, cons
                 st = pi_fail(PI_ENOMEM, "model callback: out of memory");
                 break;
             }
-            for (int q = 0; q < 4 && st == PI_OK; q++) {
+            for (size_t q = 0; q < 4 && st == PI_OK; q++) {
                 double sb = q < 2 ? hb : -hb, sc = (q % 2 == 0) ? hc : -hc;
                 for (size_t i = 0; i < d; i++)
                     xp[i] = x[i] + sb * br[i] + sc * cr[i];
@@ -139,7 +139,7 @@ static pi_status product(const pi_model_t *m, pi_derivative kind, size_t n, cons
             continue;
         }
         double h = cbrt(DBL_EPSILON) * xm / nd;
-        for (int q = 0; q < 2 && st == PI_OK; q++) {
+        for (size_t q = 0; q < 2 && st == PI_OK; q++) {
             for (size_t i = 0; i < d; i++)
                 xp[i] = x[i] + (q == 0 ? h : -h) * dr[i];
             st = lower == PI_DERIVATIVE_VJP
@@ -216,7 +216,7 @@ pi_status pi_callback_directional_d(const pi_model_t *m, const double *x, double
                 memset(C + r * d, 0, d * sizeof *C);
         }
         double *outs[4] = {g, gb, gc, gbc};
-        for (int q = 0; q < 4 && st == PI_OK; q++) {
+        for (size_t q = 0; q < 4 && st == PI_OK; q++) {
             if (outs[q] == NULL || ((q == 1 && b == NULL) || ((q == 2 || q == 3) && c == NULL) ||
                                     (q == 3 && b == NULL))) {
                 if (outs[q] != NULL)
