@@ -90,6 +90,7 @@ void pi_lik_ws_destroy(pi_lik_ws *ws)
     pi_ode_evolve_free(ws->inner_ode);
     pi_free(ws->inner_vec);
     pi_wkb_stochastic_ws_destroy(ws->stoch);
+    pi_wkb2_ws_destroy(ws->wkb2);
     pi_free(ws);
 }
 
@@ -139,7 +140,7 @@ typedef struct driver_ctx {
     const pi_model_t *model;
     const pi_lik_options *o;
     const float *x;
-    double *nll_out, *c1_out;
+    double *nll_out, *c1_out, *c2_out;
     pi_nll_point_stats *stats; /* n entries, always present (internal if the caller's is NULL) */
     pi_lik_ws **ws;            /* one per worker */
     size_t n;
@@ -185,6 +186,8 @@ static pi_status point_task(size_t i, int worker, void *p)
         c->nll_out[i] = NAN;
         if (c->c1_out != NULL)
             c->c1_out[i] = NAN;
+        if (c->c2_out != NULL)
+            c->c2_out[i] = NAN;
         return PI_OK;
     }
     for (size_t j = 0; j < d && status == PI_OK; j++) {
@@ -215,10 +218,20 @@ static pi_status point_task(size_t i, int worker, void *p)
         if (status != PI_OK)
             nll = NAN;
     }
+    double c2 = NAN;
+    if (status == PI_OK && c->c2_out != NULL) {
+        double t0 = now_seconds();
+        status = pi_wkb2_point(m, o, ws->wkb2, x0, &c2, st);
+        st->seconds_c2 = now_seconds() - t0;
+        if (status != PI_OK)
+            nll = c1 = NAN;
+    }
     st->status = status;
     c->nll_out[i] = nll;
     if (c->c1_out != NULL)
         c->c1_out[i] = c1;
+    if (c->c2_out != NULL)
+        c->c2_out[i] = c2;
     report_progress(c);
     return status;
 }
@@ -226,6 +239,13 @@ static pi_status point_task(size_t i, int worker, void *p)
 pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o, size_t n,
                                 const float *x, double *nll_out, double *c1_out,
                                 pi_nll_point_stats *stats_out)
+{
+    return pi_likelihood_compute2(model, o, n, x, nll_out, c1_out, NULL, stats_out);
+}
+
+pi_status pi_likelihood_compute2(const pi_model_t *model, const pi_lik_options *o, size_t n,
+                                 const float *x, double *nll_out, double *c1_out,
+                                 double *c2_out, pi_nll_point_stats *stats_out)
 {
     PI_CHECK_NULL(model);
     PI_CHECK_NULL(o);
@@ -252,6 +272,11 @@ pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o
         return pi_fail(PI_EUNSUPPORTED, "%s: the stochastic c1 sweep needs directional "
                        "products in dimension %zu (> %d), and the %s model has none",
                        __func__, d, PI_SWEEP_MAX_DIM, model->type->name);
+    if (c2_out != NULL && c1_out == NULL)
+        return pi_fail(PI_EINVAL, "%s: c2 needs c1 (c1_out is NULL)", __func__);
+    if (c2_out != NULL && d > PI_C2_MAX_DIM)
+        return pi_fail(PI_EUNSUPPORTED, "%s: c2 runs 2 dim + 1 nested sweeps per step and "
+                       "supports dim <= %d, got %zu", __func__, PI_C2_MAX_DIM, d);
     pi_lik_options opt = *o;
     if (c1_out == NULL)
         opt.c1_mode = PI_C1_NONE;
@@ -273,11 +298,13 @@ pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o
         st = pi_lik_ws_create(d, &opt, &ws[w]);
         if (st == PI_OK && opt.c1_mode == PI_C1_STOCHASTIC)
             st = pi_wkb_stochastic_ws_create(model, opt.c1_probes, &ws[w]->stoch);
+        if (st == PI_OK && c2_out != NULL)
+            st = pi_wkb2_ws_create(d, &ws[w]->wkb2);
     }
     char first_message[512] = "";
     if (st == PI_OK) {
         driver_ctx c = {.model = model, .o = &opt, .x = x, .nll_out = nll_out, .c1_out = c1_out,
-                        .stats = stats, .ws = ws, .n = n, .done = 0};
+                        .c2_out = c2_out, .stats = stats, .ws = ws, .n = n, .done = 0};
         if (pthread_mutex_init(&c.progress_lock, NULL) != 0) {
             st = pi_fail(PI_ENOMEM, "%s: cannot create the progress lock", __func__);
         } else {
