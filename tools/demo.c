@@ -122,7 +122,7 @@ static int draw_demo(const char *path, const demo_result *r)
     if (hline < hmax) {
         double tx = plot_panel_px(&ch, hline);
         plot_line(&c, tx, ch.y, tx, ch.y + P - 1, 1.0, 0x999999);
-        snprintf(title, sizeof title, "first order ends: 0.1|c1/c2| = %.3g", r->trust);
+        snprintf(title, sizeof title, "first order ends at %.3g = 0.1 abs(c1/c2)", r->trust);
         plot_text(&c, ch.x + 4, ch.y + 20, title, 1, 0x404040);
     }
     if (isfinite(r->bound)) {
