@@ -1658,6 +1658,24 @@ PI_API pi_status pi_likelihood_nll_wkb(pi_likelihood_t *lik, size_t n, const flo
                                        double *nll_out, double *c1_out,
                                        double *c1_stderr_out);
 /**
+ * NLL₀, c1 and the second WKB coefficient c2: −log q^ħ(x) = NLL₀ − ħ c1 − ħ² c2 + O(ħ³)
+ * (docs/likelihood.md, "Second order"). c1 comes from the handle's algorithm; c2 from an
+ * outer solve whose ∇ℓ1 and Δℓ1 are central differences of 2 dim + 1 nested sweeps
+ * (cost about 100× the c1 sweep in 1-D, growing as dim³ × (2 dim + 1)), so dimension is
+ * limited to 16. The first-order value NLL₀ − ħ c1 is within a fraction ε of the change
+ * ħ c1 while ħ <= ε |c1 / c2| (the CLI and docs use ε = 0.1).
+ * @param[in] lik The handle.
+ * @param[in] n Points, >= 1.
+ * @param[in] x n × dim points.
+ * @param[out] nll_out n values of −log q⁰(x) in nats.
+ * @param[out] c1_out n first-order coefficients.
+ * @param[out] c2_out n second-order coefficients.
+ * @return As pi_likelihood_nll(); #PI_EUNSUPPORTED for dim > 16 or a model without
+ *         dense derivatives (Hessians of s, ∇∇(∇·s)).
+ */
+PI_API pi_status pi_likelihood_nll_wkb2(pi_likelihood_t *lik, size_t n, const float *x,
+                                        double *nll_out, double *c1_out, double *c2_out);
+/**
  * The action bound (docs/training.md) on −log q¹ (ħ = 1), the NLL of the reverse SDE,
  * per point −log q¹_0(x) ≤ −E[log π(x_T)] + ½ ∫ E[g² ‖s(x_t,t) + z/σ‖² − g² ‖z/σ‖²
  * − 2 d f] dt, averaged over data: the denoising-score-matching loss with likelihood

@@ -736,10 +736,25 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
     X(cpu_feature_null_supported, PI_EINVAL, 1, "supported", pi_cpu_feature_at(0, &(const char *){NULL}, NULL)) \
     X(cpu_feature_past_end, PI_EINVAL, 1, "index", pi_cpu_feature_at(9, &(const char *){NULL}, &f->o_i))
 
+/* Issue 18 (second round): the second WKB coefficient. */
+#define CASES_ISSUE18B(X)                                                                        \
+    X(nll_wkb2_null_lik, PI_EINVAL, 1, "lik",                                                    \
+      pi_likelihood_nll_wkb2(NULL, 4, f->x, f->dout, f->dout, f->dout))                          \
+    X(nll_wkb2_n0, PI_EINVAL, 1, "n", pi_likelihood_nll_wkb2(f->lik, 0, f->x, f->dout, f->dout, f->dout)) \
+    X(nll_wkb2_null_x, PI_EINVAL, 1, "x",                                                        \
+      pi_likelihood_nll_wkb2(f->lik, 4, NULL, f->dout, f->dout, f->dout))                        \
+    X(nll_wkb2_null_nll, PI_EINVAL, 1, "nll_out",                                                \
+      pi_likelihood_nll_wkb2(f->lik, 4, f->x, NULL, f->dout, f->dout))                           \
+    X(nll_wkb2_null_c1, PI_EINVAL, 1, "c1_out",                                                  \
+      pi_likelihood_nll_wkb2(f->lik, 4, f->x, f->dout, NULL, f->dout))                           \
+    X(nll_wkb2_null_c2, PI_EINVAL, 1, "c2_out",                                                  \
+      pi_likelihood_nll_wkb2(f->lik, 4, f->x, f->dout, f->dout, NULL))                           \
+    X(nll_wkb2_huge, PI_EINVAL, 1, "n", pi_likelihood_nll_wkb2(f->lik, HUGE_N, f->x, f->dout, f->dout, f->dout))
+
 #define ALL_CASES(X)                                                                             \
     CASES_SDE(X) CASES_MODEL(X) CASES_SAMPLER(X) CASES_DATA(X) CASES_FILES(X)                    \
     CASES_LIKELIHOOD(X) CASES_TRAINER(X) CASES_GETTERS(X) CASES_ISSUE14(X) CASES_ISSUE15(X) \
-    CASES_ISSUE17(X)
+    CASES_ISSUE17(X) CASES_ISSUE18B(X)
 
 #define DEFINE_CASE(label, e1, e2, arg, call)                                                    \
     static pi_status case_##label(fx *f)                                                         \

@@ -72,6 +72,11 @@ grep -q "NLL0" "$tmp/out" || { echo "FAIL: nll prints NLL0"; failures=$((failure
 head -n 4 "$tmp/s.csv" >"$tmp/few.csv"
 expect 0 "wkb" "$tool" wkb --model "$tmp/m.pim" --data "$tmp/few.csv" --rtol 1e-4 --atol 1e-6 --hbar 0.3 --quiet
 grep -q "c1" "$tmp/out" || { echo "FAIL: wkb prints c1"; failures=$((failures + 1)); }
+head -n 2 "$tmp/s.csv" >"$tmp/two.csv"
+expect 0 "wkb --order 2" "$tool" wkb --model "$tmp/m.pim" --data "$tmp/two.csv" --rtol 1e-3 --atol 1e-5 --order 2 --quiet
+grep -q "^c2 " "$tmp/out" || { echo "FAIL: wkb --order 2 prints c2"; failures=$((failures + 1)); }
+grep -q "first order trustworthy up to" "$tmp/out" || { echo "FAIL: wkb --order 2 prints the first-order range"; failures=$((failures + 1)); }
+expect 2 "--order 3" "$tool" wkb --model "$tmp/m.pim" --data "$tmp/two.csv" --order 3
 # issue 18: the stochastic sweep from the command line, and its probes refused at 0
 expect 0 "wkb stochastic" "$tool" wkb --model "$tmp/m.pim" --data "$tmp/few.csv" --rtol 1e-4 --atol 1e-6 --algorithm stochastic --wkb-probes 4 --quiet
 grep -q "c1" "$tmp/out" || { echo "FAIL: stochastic wkb prints c1"; failures=$((failures + 1)); }

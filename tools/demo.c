@@ -19,6 +19,8 @@ static const option_spec demo_options[] = {
     {"sigma-data", 0, "S", "sigma_data of the scaling (default 0.5)"},
     {"samples", 'n', "N", "samples per ħ (default 2000)"},
     {"eval-points", 0, "N", "held-out points for NLL0 and c1 (default 48)"},
+    {"c2-points", 0, "N", "held-out points for c2, which ends the first-order line at 0.1 |c1/c2| "
+                          "(default 0: not computed; minutes per point)"},
     {"steps", 0, "N", "sampling steps (default 100)"},
     {"seed", 0, "S", "seed (default 0)"},
     {"threads", 'j', "K", "worker threads (default 2)"},
@@ -52,6 +54,9 @@ typedef struct demo_result {
     double w2[DEMO_HBARS], w2_baseline;
     double bound, bound_sem; /* NaN when unavailable */
     double c1_median, c1_lo, c1_hi; /* median and quartiles of the per-point c1 */
+    size_t nc2;                     /* held-out points of the second-order coefficient */
+    double c1_sub, c2;              /* means of c1 and c2 over those points */
+    double trust;                   /* first order trusted for ħ <= 0.1 |c1/c2| (on those means) */
 } demo_result;
 
 static int draw_demo(const char *path, const demo_result *r)
@@ -82,11 +87,12 @@ static int draw_demo(const char *path, const demo_result *r)
     snprintf(title, sizeof title, "data vs data: %.3f", r->w2_baseline);
     plot_text(&c, LEFT + 4, TOP + P + 8, title, 1, 0x404040);
 
-    /* NLL(ħ) ≈ NLL0 − ħ c1 with a ±2 s.e. band, and the three sampled ħ marked. */
-    double hmax = 1.2;
-    double y_at0 = r->nll0.mean, y_at1 = r->nll0.mean - hmax * r->c1.mean;
+    /* NLL(ħ) ≈ NLL0 − ħ c1 with a ±2 s.e. band, and the three sampled ħ marked; the line and
+     * band stop where the first order stops being trustworthy (ħ = 0.1 |c1/c2|). */
+    double hmax = 1.2, hline = fmin(hmax, r->trust);
+    double y_at0 = r->nll0.mean, y_at1 = r->nll0.mean - hline * r->c1.mean;
     double ylo = fmin(y_at0, y_at1), yhi = fmax(y_at0, y_at1);
-    double band = 2 * (r->nll0.sem + hmax * r->c1.sem);
+    double band = 2 * (r->nll0.sem + hline * r->c1.sem);
     ylo -= band;
     yhi += band;
     if (isfinite(r->bound)) {
@@ -97,16 +103,28 @@ static int draw_demo(const char *path, const demo_result *r)
     plot_panel ch = {chart_x, TOP, P, P, 0.0, hmax, ylo - pad, yhi + pad};
     for (int px = 0; px < P; px++) {
         double h = hmax * (px + 0.5) / P;
+        if (h > hline)
+            break;
         double mid = r->nll0.mean - h * r->c1.mean, half = 2 * (r->nll0.sem + h * r->c1.sem);
         int ya = (int)lround(plot_panel_py(&ch, mid + half)), yb = (int)lround(plot_panel_py(&ch, mid - half));
         plot_fill_rect(&c, ch.x + px, ya < ch.y ? ch.y : ya, ch.x + px,
                        yb > ch.y + P - 1 ? ch.y + P - 1 : yb, 0xdde6f3);
     }
-    double xs[2] = {0.0, hmax}, ys[2] = {y_at0, y_at1};
+    double xs[2] = {0.0, hline}, ys[2] = {y_at0, y_at1};
     plot_polyline(&c, &ch, 2, xs, ys, 2.0, 0x1f4e99);
+    /* The first-order values only where they are trusted. */
     for (int h = 0; h < DEMO_HBARS; h++)
-        plot_dot(&c, plot_panel_px(&ch, demo_hbar[h]), plot_panel_py(&ch, r->nll_hbar[h].mean), 5.0,
-                 demo_colour[h], 1.0);
+        if (demo_hbar[h] <= hline)
+            plot_dot(&c, plot_panel_px(&ch, demo_hbar[h]), plot_panel_py(&ch, r->nll_hbar[h].mean), 5.0,
+                     demo_colour[h], 1.0);
+    if (r->nc2 == 0)
+        plot_text(&c, ch.x + 4, ch.y + 20, "slope at ħ = 0; range unknown (--c2-points)", 1, 0x404040);
+    if (hline < hmax) {
+        double tx = plot_panel_px(&ch, hline);
+        plot_line(&c, tx, ch.y, tx, ch.y + P - 1, 1.0, 0x999999);
+        snprintf(title, sizeof title, "first order ends at %.3g = 0.1 abs(c1/c2)", r->trust);
+        plot_text(&c, ch.x + 4, ch.y + 20, title, 1, 0x404040);
+    }
     if (isfinite(r->bound)) {
         double bx = plot_panel_px(&ch, 1.0), by = plot_panel_py(&ch, r->bound);
         plot_line(&c, bx - 8, by, bx + 8, by, 2.0, 0x2a8a3a);
@@ -144,6 +162,7 @@ static int cmd_demo(args *a)
     uint64_t train_steps = opt_u64(a, "train-steps", quick ? 200 : 14000, 1, 10000000);
     size_t nsamples = (size_t)opt_u64(a, "samples", quick ? 300 : 2000, 10, 10000000);
     size_t neval = (size_t)opt_u64(a, "eval-points", quick ? 8 : 48, 2, 1000000);
+    size_t c2_points = (size_t)opt_u64(a, "c2-points", 0, 0, 1000000);
     size_t sample_steps = (size_t)opt_u64(a, "steps", quick ? 20 : 100, 1, 100000);
     uint64_t seed = opt_u64(a, "seed", 0, 0, UINT64_MAX);
     int threads = (int)opt_u64(a, "threads", 2, 1, 256);
@@ -309,6 +328,30 @@ static int cmd_demo(args *a)
             nll[i] = nll[i] + demo_hbar[h] * c1[i];
     }
 
+    /* 3b. c2 on the first --c2-points held-out points (nested sweeps: slow), for the range of the
+     * first-order line: ħ <= 0.1 |c1/c2| on the means over those points. */
+    r.nc2 = c2_points < neval ? c2_points : neval;
+    r.trust = INFINITY;
+    r.c1_sub = r.c2 = NAN;
+    if (r.nc2 > 0) {
+        double *c2buf = malloc(3 * r.nc2 * sizeof *c2buf);
+        if (!c2buf) {
+            rc = fail_runtime("out of memory");
+            goto done;
+        }
+        if ((st = pi_likelihood_set_tolerances(lik, 1e-3, 1e-5)) == PI_OK)
+            st = pi_likelihood_nll_wkb2(lik, r.nc2, held, c2buf, c2buf + r.nc2, c2buf + 2 * r.nc2);
+        if (st) {
+            free(c2buf);
+            rc = fail_status(st, "second-order coefficient failed");
+            goto done;
+        }
+        r.c1_sub = stats_summarize(r.nc2, c2buf + r.nc2).mean;
+        r.c2 = stats_summarize(r.nc2, c2buf + 2 * r.nc2).mean;
+        r.trust = 0.1 * fabs(r.c1_sub / r.c2);
+        free(c2buf);
+    }
+
     /* 4. Table and figure. */
     printf("\n%s: MLP 3x128 trained %zu steps; %zu samples per ħ (exp2m, %zu steps); %zu held-out points\n\n",
            r.dataset, r.train_steps, nsamples, sample_steps, neval);
@@ -319,6 +362,13 @@ static int cmd_demo(args *a)
     printf("\nNLL0 = %.3f ± %.3f nats, c1 = %.3f ± %.3f  (log q^ħ ≈ log q^0 + ħ c1)\n", r.nll0.mean, r.nll0.sem,
            r.c1.mean, r.c1.sem);
     printf("per-point c1: median %.3f, quartiles %.3f .. %.3f\n", r.c1_median, r.c1_lo, r.c1_hi);
+    if (r.nc2 > 0)
+        printf("c2 = %.3f on %zu of the points (c1 %.3f there): the first-order line holds for "
+               "ħ <= 0.1 |c1/c2| = %.3g%s\n", r.c2, r.nc2, r.c1_sub, r.trust,
+               r.trust < 1.0 ? "; NLL(ħ) above it is not an estimate" : "");
+    else
+        printf("first-order range not computed (--c2-points N): NLL0 − ħ c1 is a slope at ħ = 0, "
+               "not an estimate at ħ = 0.5 or 1\n");
     printf("sliced W2 between two draws of the data: %.4f\n", r.w2_baseline);
     if (isfinite(r.bound))
         printf("action bound on NLL at ħ = 1: %.3f ± %.3f nats\n", r.bound, r.bound_sem);

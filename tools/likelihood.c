@@ -71,6 +71,7 @@ static const option_spec nll_options[] = {
     {"bpd-scale", 0, "S", "also print bits/dim with this data scale (e.g. 256)"},
     {"algorithm", 0, "NAME", "wkb only: sweep (default), reference or stochastic"},
     {"wkb-probes", 0, "K", "wkb only: probes of the stochastic sweep (default 16)"},
+    {"order", 0, "N", "wkb only: 2 adds c2 (NLL ≈ NLL0 − ħ c1 − ħ² c2; dimension <= 16, slow)"},
     SAMPLER_OPTIONS,
     {NULL, 0, NULL, NULL}};
 
@@ -81,8 +82,9 @@ static int likelihood_command(args *a, int with_c1)
         return fail_usage("missing --model FILE");
     if (!data_path)
         return fail_usage("missing --data FILE");
-    if (!with_c1 && (has_opt(a, "algorithm") || has_opt(a, "wkb-probes")))
-        return fail_usage("--algorithm and --wkb-probes apply to 'pathint wkb' only");
+    if (!with_c1 && (has_opt(a, "algorithm") || has_opt(a, "wkb-probes") || has_opt(a, "order")))
+        return fail_usage("--algorithm, --wkb-probes and --order apply to 'pathint wkb' only");
+    int order = (int)opt_u64(a, "order", 1, 1, 2);
     int threads = (int)opt_u64(a, "threads", 1, 1, 256);
     int div = opt_choice(a, "divergence", divergence_names, PI_DIVERGENCE_EXACT);
     size_t probes = (size_t)opt_u64(a, "probes", 1, 1, 100000);
@@ -169,11 +171,39 @@ static int likelihood_command(args *a, int with_c1)
     if (with_c1) {
         stats_summary sc = stats_summarize(n, c1);
         printf("c1          %.4f ± %.4f   (log q^ħ ≈ log q^0 + ħ c1)\n", sc.mean, sc.sem);
+        /* Second order: the first-order value is trusted while the ħ² term is at most a
+         * tenth of the ħ term, ħ <= 0.1 |c1 / c2| (on the means over points). */
+        double trust = INFINITY;
+        if (order == 2) {
+            double *n2 = malloc(2 * n * sizeof *n2);
+            if (n2 == NULL) {
+                rc = fail_status(PI_ENOMEM, "out of memory");
+                goto done;
+            }
+            st = pi_likelihood_nll_wkb2(lik, n, x, n2, c1, n2 + n);
+            if (st) {
+                free(n2);
+                rc = fail_status(st, "second-order coefficient failed");
+                goto done;
+            }
+            stats_summary s2 = stats_summarize(n, n2 + n);
+            /* Per point too: the smallest range says where every point's line holds. */
+            double smallest = INFINITY;
+            for (size_t i = 0; i < n; i++)
+                if (isfinite(n2[n + i]) && isfinite(c1[i]))
+                    smallest = fmin(smallest, 0.1 * fabs(c1[i] / n2[n + i]));
+            free(n2);
+            trust = 0.1 * fabs(sc.mean / s2.mean);
+            printf("c2          %.4f ± %.4f   (log q^ħ ≈ log q^0 + ħ c1 + ħ² c2)\n", s2.mean, s2.sem);
+            printf("first order trustworthy up to ħ ≈ 0.1 |c1/c2| = %.4g for the mean NLL (there "
+                   "|ħ² c2| = 0.1 |ħ c1|); smallest over points %.4g\n", trust, smallest);
+        }
         printf("\n   ħ     NLL(ħ) ≈ NLL0 − ħ c1\n");
         double hb = has_opt(a, "hbar") ? opt_double(a, "hbar", 0) : -1;
         const double hbars[] = {0.0, 0.25, 0.5, 1.0};
         for (size_t i = 0; i < 4; i++)
-            printf("%6.2f   %10.4f\n", hbars[i], s0.mean - hbars[i] * sc.mean);
+            printf("%6.2f   %10.4f%s\n", hbars[i], s0.mean - hbars[i] * sc.mean,
+                   hbars[i] > trust ? "   (beyond the first-order range: not an estimate)" : "");
         if (hb >= 0)
             printf("%6.2f   %10.4f   (--hbar)\n", hb, s0.mean - hb * sc.mean);
     } else if (has_opt(a, "hbar") && opt_double(a, "hbar", 0) != 0) {

@@ -203,8 +203,19 @@ static pi_status likelihood_pool(pi_likelihood_t *lik, pi_pool **pool)
 
 /* The engine with per-point records; *processed says whether the points were reached (then
  * the outputs are defined, NaN for failed points). */
+static pi_status run_engine2(const char *func, pi_likelihood_t *lik, size_t n, const float *x,
+                             double *nll_out, double *c1_out, double *c2_out,
+                             pi_nll_point_stats *stats, int *processed);
+
 static pi_status run_engine(const char *func, pi_likelihood_t *lik, size_t n, const float *x, double *nll_out,
                             double *c1_out, pi_nll_point_stats *stats, int *processed)
+{
+    return run_engine2(func, lik, n, x, nll_out, c1_out, NULL, stats, processed);
+}
+
+static pi_status run_engine2(const char *func, pi_likelihood_t *lik, size_t n, const float *x,
+                             double *nll_out, double *c1_out, double *c2_out,
+                             pi_nll_point_stats *stats, int *processed)
 {
     pi_lik_options o = lik->o;
     for (size_t i = 0; i < n; i++)
@@ -220,7 +231,7 @@ static pi_status run_engine(const char *func, pi_likelihood_t *lik, size_t n, co
         o.progress = lik->callback;
         o.progress_data = lik->callback_data;
         atomic_store(&lik->cancel, 0);
-        st = pi_likelihood_compute(lik->model, &o, n, x, nll_out, c1_out, stats);
+        st = pi_likelihood_compute2(lik->model, &o, n, x, nll_out, c1_out, c2_out, stats);
         *processed = stats[0].status != NOT_PROCESSED;
     }
     atomic_store(&lik->running, 0);
@@ -320,6 +331,25 @@ pi_status pi_likelihood_nll_hbar(pi_likelihood_t *lik, double hbar, size_t n, co
         for (size_t i = 0; i < n; i++)
             nll_out[i] = hbar == 0.0 ? buf[i] : buf[i] - hbar * buf[n + i];
     pi_free(buf);
+    pi_free(stats);
+    return st;
+}
+
+pi_status pi_likelihood_nll_wkb2(pi_likelihood_t *lik, size_t n, const float *x,
+                                 double *nll_out, double *c1_out, double *c2_out)
+{
+    PI_CHECK_NULL(lik);
+    PI_CHECK_NULL(x);
+    PI_CHECK_NULL(nll_out);
+    PI_CHECK_NULL(c1_out);
+    PI_CHECK_NULL(c2_out);
+    PI_CHECK_SIZE(n);
+    pi_nll_point_stats *stats = pi_alloc_array(n, sizeof *stats);
+    if (stats == NULL)
+        return pi_fail(PI_ENOMEM, "pi_likelihood_nll_wkb2: out of memory for %zu point records",
+                       n);
+    int processed = 0;
+    pi_status st = run_engine2(__func__, lik, n, x, nll_out, c1_out, c2_out, stats, &processed);
     pi_free(stats);
     return st;
 }

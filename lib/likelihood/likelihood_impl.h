@@ -56,6 +56,8 @@ typedef struct pi_nll_point_stats {
     double seconds_order0, seconds_c1; /* wall time (monotonic clock) */
     pi_status status;
     double c1_stderr; /* standard error of c1 over the probes (stochastic sweep; else 0) */
+    size_t nfe_c2;     /* model calls of the second-order coefficient (nested sweeps) */
+    double seconds_c2;
 } pi_nll_point_stats;
 
 /* Validate options (PI_EINVAL naming the field) and model dimension. */
@@ -69,6 +71,12 @@ pi_status pi_lik_options_check(const pi_lik_options *options, const char *func);
 pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *options, size_t n,
                                 const float *x, double *nll_out, double *c1_out,
                                 pi_nll_point_stats *stats_out);
+
+/* pi_likelihood_compute() and, unless c2_out is NULL, the second-order coefficient c2 per
+ * point (wkb_second_order.c; needs c1_out, dim <= PI_C2_MAX_DIM). */
+pi_status pi_likelihood_compute2(const pi_model_t *model, const pi_lik_options *options,
+                                 size_t n, const float *x, double *nll_out, double *c1_out,
+                                 double *c2_out, pi_nll_point_stats *stats_out);
 
 /* ---- one point in double precision (used by the driver and by tests) --------------------- */
 
@@ -88,6 +96,29 @@ pi_status pi_order0_point(const pi_model_t *model, const pi_lik_options *options
 pi_status pi_wkb_sweep_point(const pi_model_t *model, const pi_lik_options *options,
                              pi_lik_ws *ws, const double *x_T, double *c1,
                              pi_nll_point_stats *stats);
+
+/* The sweep's right-hand side on y = (x[d], u[d], H[d×d] row-major, c) with its scratch
+ * (shared with the second-order coefficient, wkb_second_order.c). */
+typedef struct pi_wkb_sweep_ctx {
+    const pi_model_t *model;
+    size_t dim;
+    double *s, *gd;   /* score, ∇(∇·s) */
+    double *jac, *hd; /* J_s, ∇∇(∇·s) (d × d) */
+    double *hess;     /* d × d × d */
+    size_t nfe;
+} pi_wkb_sweep_ctx;
+pi_status pi_wkb_sweep_rhs(double t, const double *y, double *dydt, void *ctx);
+
+/* c2 (log q^ħ = log q⁰ + ħ c1 + ħ² c2 + O(ħ³)) by an outer solve with nested sweeps
+ * (wkb_second_order.c): ∇ℓ1 and Δℓ1 by central differences (step o->ref_fd_step) of 2d + 1
+ * sweeps started at x and x ± h e_i, inner tolerances o->ref_inner_rtol/atol. x0 is the
+ * (dequantised) data point. dim <= PI_C2_MAX_DIM. */
+#define PI_C2_MAX_DIM 16
+typedef struct pi_wkb2_ws pi_wkb2_ws;
+pi_status pi_wkb2_ws_create(size_t dim, pi_wkb2_ws **out);
+void pi_wkb2_ws_destroy(pi_wkb2_ws *ws);
+pi_status pi_wkb2_point(const pi_model_t *model, const pi_lik_options *options, pi_wkb2_ws *ws,
+                        const double *x0, double *c2, pi_nll_point_stats *stats);
 
 /* c1 by the stochastic sweep (wkb_stochastic.c): mean over o->c1_probes probes and its
  * standard error; probes from (o->seed, point_index). */
@@ -132,6 +163,7 @@ struct pi_lik_ws {
     pi_ode_evolve *inner_ode;
     double *inner_vec; /* 4 × dim scratch for the inner right-hand side */
     pi_wkb_stoch_ws *stoch; /* stochastic sweep (NULL unless c1_mode is PI_C1_STOCHASTIC) */
+    pi_wkb2_ws *wkb2;       /* second order (NULL unless c2 is asked for) */
 };
 
 #endif

@@ -90,6 +90,7 @@ void pi_lik_ws_destroy(pi_lik_ws *ws)
     pi_ode_evolve_free(ws->inner_ode);
     pi_free(ws->inner_vec);
     pi_wkb_stochastic_ws_destroy(ws->stoch);
+    pi_wkb2_ws_destroy(ws->wkb2);
     pi_free(ws);
 }
 
@@ -139,7 +140,7 @@ typedef struct driver_ctx {
     const pi_model_t *model;
     const pi_lik_options *o;
     const float *x;
-    double *nll_out, *c1_out;
+    double *nll_out, *c1_out, *c2_out;
     pi_nll_point_stats *stats; /* n entries, always present (internal if the caller's is NULL) */
     pi_lik_ws **ws;            /* one per worker */
     size_t n;
@@ -185,6 +186,8 @@ static pi_status point_task(size_t i, int worker, void *p)
         c->nll_out[i] = NAN;
         if (c->c1_out != NULL)
             c->c1_out[i] = NAN;
+        if (c->c2_out != NULL)
+            c->c2_out[i] = NAN;
         return PI_OK;
     }
     for (size_t j = 0; j < d && status == PI_OK; j++) {
@@ -215,43 +218,82 @@ static pi_status point_task(size_t i, int worker, void *p)
         if (status != PI_OK)
             nll = NAN;
     }
+    double c2 = NAN;
+    if (status == PI_OK && c->c2_out != NULL) {
+        double t0 = now_seconds();
+        status = pi_wkb2_point(m, o, ws->wkb2, x0, &c2, st);
+        st->seconds_c2 = now_seconds() - t0;
+        if (status != PI_OK)
+            nll = c1 = NAN;
+    }
     st->status = status;
     c->nll_out[i] = nll;
     if (c->c1_out != NULL)
         c->c1_out[i] = c1;
+    if (c->c2_out != NULL)
+        c->c2_out[i] = c2;
     report_progress(c);
     return status;
 }
+
+static pi_status compute_points(const char *func, const pi_model_t *model,
+                                const pi_lik_options *o, size_t n, const float *x,
+                                double *nll_out, double *c1_out, double *c2_out,
+                                pi_nll_point_stats *stats_out);
 
 pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o, size_t n,
                                 const float *x, double *nll_out, double *c1_out,
                                 pi_nll_point_stats *stats_out)
 {
-    PI_CHECK_NULL(model);
-    PI_CHECK_NULL(o);
-    PI_CHECK_NULL(x);
-    PI_CHECK_NULL(nll_out);
-    PI_CHECK_SIZE(n);
+    return compute_points("pi_likelihood_compute", model, o, n, x, nll_out, c1_out, NULL,
+                          stats_out);
+}
+
+pi_status pi_likelihood_compute2(const pi_model_t *model, const pi_lik_options *o, size_t n,
+                                 const float *x, double *nll_out, double *c1_out,
+                                 double *c2_out, pi_nll_point_stats *stats_out)
+{
+    return compute_points(__func__, model, o, n, x, nll_out, c1_out, c2_out, stats_out);
+}
+
+/* Both entry points; messages name the one called. */
+static pi_status compute_points(const char *func, const pi_model_t *model,
+                                const pi_lik_options *o, size_t n, const float *x,
+                                double *nll_out, double *c1_out, double *c2_out,
+                                pi_nll_point_stats *stats_out)
+{
+    const void *need[4] = {model, o, x, nll_out};
+    const char *names[4] = {"model", "o", "x", "nll_out"};
+    for (int k = 0; k < 4; k++)
+        if (need[k] == NULL)
+            return pi_fail(PI_EINVAL, "%s: %s must not be NULL", func, names[k]);
+    if (n == 0 || n > PI_MAX_ELEMENTS)
+        return pi_fail(PI_EINVAL, "%s: n must be in [1, 2^40], got %zu", func, n);
     size_t d = model->dim, total;
     if (!pi_size_mul(n, d, &total))
-        return pi_fail(PI_EINVAL, "%s: n × dim must be at most 2^40, got %zu × %zu", __func__, n, d);
-    pi_status st = pi_lik_options_check(o, __func__);
+        return pi_fail(PI_EINVAL, "%s: n × dim must be at most 2^40, got %zu × %zu", func, n, d);
+    pi_status st = pi_lik_options_check(o, func);
     if (st != PI_OK)
         return st;
     if ((uint64_t)(n - 1) > UINT64_MAX - o->first_row)
         return pi_fail(PI_EINVAL, "%s: first_row + n - 1 must be at most 2^64 - 1, got first_row = %llu "
-                       "with n = %zu", __func__, (unsigned long long)o->first_row, n);
+                       "with n = %zu", func, (unsigned long long)o->first_row, n);
     if (c1_out != NULL && o->c1_mode == PI_C1_SWEEP && d > PI_SWEEP_MAX_DIM)
         return pi_fail(PI_EUNSUPPORTED, "%s: the c1 sweep integrates a dim × dim matrix and "
-                       "supports dim <= %d, got %zu", __func__, PI_SWEEP_MAX_DIM, d);
+                       "supports dim <= %d, got %zu", func, PI_SWEEP_MAX_DIM, d);
     if (c1_out != NULL && o->c1_mode == PI_C1_REFERENCE && d > PI_REFERENCE_MAX_DIM)
         return pi_fail(PI_EUNSUPPORTED, "%s: the c1 reference algorithm supports dim <= %d, "
-                       "got %zu", __func__, PI_REFERENCE_MAX_DIM, d);
+                       "got %zu", func, PI_REFERENCE_MAX_DIM, d);
     if (c1_out != NULL && o->c1_mode == PI_C1_STOCHASTIC &&
         model->type->directional_d == NULL && d > PI_SWEEP_MAX_DIM)
         return pi_fail(PI_EUNSUPPORTED, "%s: the stochastic c1 sweep needs directional "
                        "products in dimension %zu (> %d), and the %s model has none",
-                       __func__, d, PI_SWEEP_MAX_DIM, model->type->name);
+                       func, d, PI_SWEEP_MAX_DIM, model->type->name);
+    if (c2_out != NULL && c1_out == NULL)
+        return pi_fail(PI_EINVAL, "%s: c2 needs c1 (c1_out is NULL)", func);
+    if (c2_out != NULL && d > PI_C2_MAX_DIM)
+        return pi_fail(PI_EUNSUPPORTED, "%s: c2 runs 2 dim + 1 nested sweeps per step and "
+                       "supports dim <= %d, got %zu", func, PI_C2_MAX_DIM, d);
     pi_lik_options opt = *o;
     if (c1_out == NULL)
         opt.c1_mode = PI_C1_NONE;
@@ -264,22 +306,24 @@ pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o
         nthreads = 1;
     pi_nll_point_stats *stats = stats_out;
     if (stats == NULL && (stats = pi_alloc_array(n, sizeof *stats)) == NULL)
-        return pi_fail(PI_ENOMEM, "%s: out of memory for %zu point records", __func__, n);
+        return pi_fail(PI_ENOMEM, "%s: out of memory for %zu point records", func, n);
     pi_lik_ws **ws = pi_calloc((size_t)nthreads, sizeof *ws);
     if (ws == NULL)
-        st = pi_fail(PI_ENOMEM, "%s: out of memory", __func__);
+        st = pi_fail(PI_ENOMEM, "%s: out of memory", func);
     for (int w = 0; w < nthreads && st == PI_OK; w++)
     {
         st = pi_lik_ws_create(d, &opt, &ws[w]);
         if (st == PI_OK && opt.c1_mode == PI_C1_STOCHASTIC)
             st = pi_wkb_stochastic_ws_create(model, opt.c1_probes, &ws[w]->stoch);
+        if (st == PI_OK && c2_out != NULL)
+            st = pi_wkb2_ws_create(d, &ws[w]->wkb2);
     }
     char first_message[512] = "";
     if (st == PI_OK) {
         driver_ctx c = {.model = model, .o = &opt, .x = x, .nll_out = nll_out, .c1_out = c1_out,
-                        .stats = stats, .ws = ws, .n = n, .done = 0};
+                        .c2_out = c2_out, .stats = stats, .ws = ws, .n = n, .done = 0};
         if (pthread_mutex_init(&c.progress_lock, NULL) != 0) {
-            st = pi_fail(PI_ENOMEM, "%s: cannot create the progress lock", __func__);
+            st = pi_fail(PI_ENOMEM, "%s: cannot create the progress lock", func);
         } else {
             /* Failed points are reported below from stats; keep the first one's message. */
             if (pi_pool_run(opt.pool, nthreads, n, point_task, &c) != PI_OK)
@@ -288,7 +332,7 @@ pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o
             if (c.stopped)
                 st = pi_fail(PI_ECANCELED, "%s: stopped by the progress callback after %zu of "
                              "%zu points (points not started are NaN with status PI_ECANCELED)",
-                             __func__, c.done, n);
+                             func, c.done, n);
         }
     }
     if (ws != NULL)
@@ -303,9 +347,9 @@ pi_status pi_likelihood_compute(const pi_model_t *model, const pi_lik_options *o
             if (st == PI_ECANCELED)
                 pi_fail(st, "%s: canceled at point %zu (points not started are NaN with "
                             "status PI_ECANCELED; finished points keep their values)",
-                        __func__, i);
+                        func, i);
             else
-                pi_fail(st, "%s: point %zu failed: %s", __func__, i,
+                pi_fail(st, "%s: point %zu failed: %s", func, i,
                         first_message[0] != '\0' ? first_message : pi_status_string(st));
             break;
         }

@@ -18,17 +18,10 @@
 
 #include <string.h>
 
-typedef struct sweep_ctx {
-    const pi_model_t *model;
-    size_t dim;
-    double *s, *gd;   /* score, ∇(∇·s) */
-    double *jac, *hd; /* J_s, ∇∇(∇·s) (d × d) */
-    double *hess;     /* d × d × d */
-    size_t nfe;
-} sweep_ctx;
+typedef pi_wkb_sweep_ctx sweep_ctx;
 
 /* State y = (x[d], u[d], H[d×d] row-major, c). */
-static pi_status sweep_rhs(double t, const double *y, double *dydt, void *p)
+pi_status pi_wkb_sweep_rhs(double t, const double *y, double *dydt, void *p)
 {
     sweep_ctx *c = p;
     const pi_model_t *m = c->model;
@@ -90,7 +83,7 @@ pi_status pi_wkb_sweep_point(const pi_model_t *model, const pi_lik_options *o, p
         y[2 * d + i * d + i] = -1.0 / (std * std);
     sweep_ctx c = {model, d, ws->vec, ws->vec + d, ws->mat, ws->mat + d * d, ws->hess, 0};
     pi_ode_options so = {o->rtol, o->atol, o->max_steps, 0.0};
-    pi_ode_system sys = {sweep_rhs, n, &c};
+    pi_ode_system sys = {pi_wkb_sweep_rhs, n, &c};
     pi_ode_evolve_reset(ws->ode);
     pi_status st = pi_ode_evolve_solve(ws->ode, &sys, &so, model->sde.t_max, model->sde.t_min, y);
     if (stats != NULL) {

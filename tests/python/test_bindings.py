@@ -627,6 +627,28 @@ def test_likelihood_stochastic_c1_agrees_with_the_exact_sweep():
         pi.Likelihood(model, c1="approximate")
 
 
+def test_likelihood_second_order():
+    # issue 18: nll(x, order=2) -> (nll0, c1, c2); nll0 and c1 are order 1's, c2 is the same
+    # on 1 and 2 threads, order=1 is the default, dimension > 16 is unsupported.
+    sde = pi.SDE("vp")
+    model = pi.Model.mlp(sde, 1, width=8, layers=2, seed=4, output_view="score")
+    x = np.array([[-0.5], [0.7]], np.float32)
+    lik = pi.Likelihood(model, rtol=1e-4, atol=1e-6)
+    nll0, c1, c2 = lik.nll(x, order=2)
+    a, b = lik.nll(x)
+    np.testing.assert_array_equal(nll0, a)
+    np.testing.assert_array_equal(c1, b)
+    assert np.all(np.isfinite(c2)) and np.all(c2 != 0.0)
+    lik.threads = 2
+    np.testing.assert_array_equal(lik.nll(x, order=2)[2], c2)
+    assert lik.nll(x, order=0)[1] is None
+    with pytest.raises(ValueError):
+        lik.nll(x, order=3)
+    big = pi.Model.mlp(sde, 17, width=8, layers=1, seed=1, output_view="score")
+    with pytest.raises(pi.PathintError, match="dim <= 16"):
+        pi.Likelihood(big).nll(np.zeros((1, 17), np.float32), order=2)
+
+
 def test_likelihood_progress_callback():
     _, model = mixture_1d()
     x = np.linspace(-2, 2, 12, dtype=np.float32).reshape(-1, 1)

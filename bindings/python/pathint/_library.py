@@ -298,6 +298,8 @@ SIGNATURES = {
     "pi_likelihood_nll_wkb": (STATUS, [LikelihoodPtr, c_size, F32, F64, F64, F64]),
     "pi_model_callback_set_derivatives": (STATUS, [ModelPtr, ModelDerivativeFn, ctypes.c_uint, ctypes.c_void_p]),
     "pi_model_callback_get_derivatives": (STATUS, [ModelPtr, P(ctypes.c_uint), P(ctypes.c_uint)]),
+    # issue 18: the second WKB coefficient
+    "pi_likelihood_nll_wkb2": (STATUS, [LikelihoodPtr, c_size, F32, F64, F64, F64]),
 }
 
 

@@ -1787,11 +1787,23 @@ class Likelihood(_Handle):
             finally:
                 self._interrupt = None
 
-    def nll(self, x, c1=True, first_row=None):
+    def nll(self, x, c1=True, first_row=None, order=1):
         """(nll0, c1): −log q⁰(x) per point in nats and the WKB coefficient c1 (None with
         ``c1=False``); −log q^ħ ≈ nll0 − ħ c1. A failed point raises (the others are computed).
-        ``first_row=a``: these are points a … a + n − 1 of a larger set (see :attr:`first_row`)."""
+        ``first_row=a``: these are points a … a + n − 1 of a larger set (see :attr:`first_row`).
+        ``order=2``: (nll0, c1, c2) with −log q^ħ ≈ nll0 − ħ c1 − ħ² c2 (dimension <= 16;
+        docs/likelihood.md, "Second order"); ``order=0`` is ``c1=False``."""
+        if order not in (0, 1, 2):
+            raise ValueError(f"order must be 0, 1 or 2, got {order!r}")
         a = _points(x, self.model.dim)
+        if order == 2:
+            n = a.shape[0]
+            nll, c, c2 = (np.empty(n, np.float64) for _ in range(3))
+            with _first_row(self, first_row):
+                self._run(self._lib.pi_likelihood_nll_wkb2, n, a, nll, c, c2)
+            return nll, c, c2
+        if order == 0:
+            c1 = False
         nll = np.empty(a.shape[0], np.float64)
         c = np.empty(a.shape[0], np.float64) if c1 else None
         with _first_row(self, first_row):
