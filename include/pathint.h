@@ -199,7 +199,9 @@ PI_API const char *pi_version_string(void);
  * loaded on a CPU with AVX-512 (F, DQ, BW, VL, and an OS that saves the ZMM registers, checked
  * with CPUID and XGETBV) and a BLIS build that carries AVX-512 kernels, pathint asks BLIS for
  * its "skx" kernels, whatever BLIS would detect (Debian 12's BLIS 0.9 falls back to AVX2 or
- * generic kernels on CPUs newer than it): it sets BLIS_ARCH_TYPE, initialises BLIS and
+ * generic kernels on CPUs newer than it); on a CPU with AVX2 and FMA but no AVX-512, where
+ * BLIS 0.9's own rules would pick kernels narrower than AVX2 (generic: a vendor or CPU family
+ * newer than BLIS), it asks for "haswell" if the build has it. It sets BLIS_ARCH_TYPE, initialises BLIS and
  * removes the variable again, all inside the library's load-time constructor. It never does
  * so when the user set BLIS_ARCH_TYPE (that choice wins), nor when the environment variable
  * PATHINT_BLIS_ARCH is set to anything but "auto" (spell it "detected" to keep BLIS's own
@@ -215,7 +217,7 @@ PI_API const char *pi_blis_version(void);
  *  @threadsafety Safe. */
 PI_API const char *pi_blis_kernels(void);
 /** How pi_blis_kernels() was chosen (static): "pathint" (pathint asked for the AVX-512
- *  kernels at load), "environment" (the user's BLIS_ARCH_TYPE), "detected" (BLIS's own CPU
+ *  or AVX2 kernels at load), "environment" (the user's BLIS_ARCH_TYPE), "detected" (BLIS's own CPU
  *  detection: PATHINT_BLIS_ARCH opted out, or pathint had nothing better to ask for) or "host"
  *  (BLIS was initialised before pathint was loaded and kept its first choice).
  *  @threadsafety Safe. */

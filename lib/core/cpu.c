@@ -24,6 +24,20 @@ void pi_cpu_detect(pi_cpu_features *f)
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d))
         return;
+    {
+        unsigned vmax, v[3];
+        __cpuid(0, vmax, v[0], v[2], v[1]); /* "GenuineIntel" is ebx, edx, ecx */
+        char name[13];
+        memcpy(name, v, 12);
+        name[12] = '\0';
+        f->vendor = !strcmp(name, "GenuineIntel") ? PI_CPU_VENDOR_INTEL
+                    : !strcmp(name, "AuthenticAMD") ? PI_CPU_VENDOR_AMD
+                                                    : PI_CPU_VENDOR_OTHER;
+        const unsigned base_family = (a >> 8) & 0xf, base_model = (a >> 4) & 0xf;
+        const unsigned ext_family = (a >> 20) & 0xff, ext_model = (a >> 16) & 0xf;
+        f->family = base_family == 15 ? base_family + ext_family : base_family;
+        f->model = base_family == 6 || base_family == 15 ? (ext_model << 4) + base_model : base_model;
+    }
     f->sse2 = (d >> 26) & 1;
     f->sse41 = (c >> 19) & 1;
     const int osxsave = (c >> 27) & 1;
@@ -53,6 +67,11 @@ void pi_cpu_detect(pi_cpu_features *f)
 int pi_cpu_has_avx512(const pi_cpu_features *f)
 {
     return f->avx512f && f->avx512dq && f->avx512bw && f->avx512vl;
+}
+
+int pi_cpu_has_avx2_fma(const pi_cpu_features *f)
+{
+    return f->avx2 && f->fma;
 }
 
 /* The table pi_cpu_feature_at() walks, in the order the header documents. */
