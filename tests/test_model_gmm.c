@@ -496,29 +496,56 @@ static void test_row_kernel_exp_and_paths(void **state)
     }
 }
 
-/* A mixture too large for the per-worker inverse-variance table takes the direct path. */
+/* A mixture too large for the per-worker row tables (k·d > 2^16) takes the GEMM path (issue
+ * 17): its float output within 1e-6 (relative, floor 1) of the double closed form computed
+ * with libm (pi_model_score_d) — measured and printed in float ulps — at times from near the
+ * data to the prior and points from near the modes to far away (rows whose expansion could
+ * cancel go through the direct formula); bitwise the same for 1 and 3 threads and for a run of
+ * a sub-batch (rows independent of the batch). */
 static void test_large_mixture_eval(void **state)
 {
     (void)state;
-    const size_t d = 64, k = 1100, n = 5;
+    const size_t d = 64, k = 1100, n = quick() ? 40 : 150;
     gmm_fixture f;
     assert_int_equal(gmm_fixture_random(&f, d, k, 91, 1.0, 0.05, 0.5), 0);
     pi_sde_t *sde = make_sde(PI_SDE_KIND_VP_LINEAR);
     pi_model_t *m = gmm_fixture_model(&f, sde);
-    float *x = malloc(n * d * sizeof *x), *out = malloc(n * d * sizeof *out);
+    float *x = malloc(n * d * sizeof *x), *out = malloc(n * d * sizeof *out),
+          *o3 = malloc(n * d * sizeof *o3), *sub = malloc(n * d * sizeof *sub);
+    double *t = malloc(n * sizeof *t);
     gmm_fixture_sample_at(&f, n, 5, 0.9, 0.4, x);
-    assert_int_equal(pi_model_set_threads(m, 2), PI_OK);
-    assert_int_equal(pi_model_eval_at(m, PI_VIEW_SCORE, n, x, 0.05, out), PI_OK);
+    for (size_t i = 0; i < n; i++) {
+        t[i] = (i / 20) % 4 == 0 ? 0.05 : (i / 20) % 4 == 1 ? 0.3 : (i / 20) % 4 == 2 ? 0.7 : 0.999;
+        if (i % 9 == 8) /* a few points far from everything */
+            for (size_t j = 0; j < d; j++)
+                x[i * d + j] *= 6.0f;
+    }
+    assert_int_equal(pi_model_eval(m, PI_VIEW_SCORE, n, x, t, out), PI_OK);
+    assert_int_equal(pi_model_set_threads(m, 3), PI_OK);
+    assert_int_equal(pi_model_eval(m, PI_VIEW_SCORE, n, x, t, o3), PI_OK);
+    assert_memory_equal(out, o3, n * d * sizeof *out);
+    const size_t a = 7, nb = n - 20; /* rows a .. a + nb - 1 alone */
+    assert_int_equal(pi_model_eval(m, PI_VIEW_SCORE, nb, x + a * d, t + a, sub), PI_OK);
+    assert_memory_equal(sub, out + a * d, nb * d * sizeof *sub);
+    double worst_ulp = 0.0;
     for (size_t i = 0; i < n; i++) {
         double xd[64], s[64];
         for (size_t j = 0; j < d; j++)
             xd[j] = x[i * d + j];
-        assert_int_equal(pi_model_score_d(m, xd, 0.05, s), PI_OK);
-        for (size_t j = 0; j < d; j++)
+        assert_int_equal(pi_model_score_d(m, xd, t[i], s), PI_OK);
+        for (size_t j = 0; j < d; j++) {
             assert_true(fabs(out[i * d + j] - s[j]) <= 1e-6 * fmax(1.0, fabs(s[j])));
+            float fs = (float)s[j];
+            double ulp = (double)(nextafterf(fabsf(fs), INFINITY) - fabsf(fs));
+            worst_ulp = fmax(worst_ulp, fabs(out[i * d + j] - fs) / ulp);
+        }
     }
+    print_message("GEMM path: worst deviation %.3g float ulps from the double closed form\n", worst_ulp);
     free(x);
     free(out);
+    free(o3);
+    free(sub);
+    free(t);
     pi_model_destroy(m);
     pi_sde_destroy(sde);
     gmm_fixture_free(&f);

@@ -17,6 +17,7 @@
 
 #include "core/codec.h"
 
+#include "core/gemm.h"
 #include "core/threads.h"
 #include "gmm_rows.h"
 
@@ -394,12 +395,42 @@ static int use_table(const pi_model_t *m)
     return g->k * m->dim <= GMM_TABLE_MAX;
 }
 
+/* The GEMM path (k·d > GMM_TABLE_MAX): rows in blocks of gemm_rows(d) that share t,
+ * components in blocks of gemm_comps(k, d); per-block tables of ≤ GMM_GEMM_TABLE doubles. */
+#define GMM_GEMM_TABLE ((size_t)1 << 14)
+#define GMM_GEMM_ROWS ((size_t)32)
+
+static size_t gemm_rows(size_t d)
+{
+    size_t b = GMM_GEMM_TABLE / d;
+    return b < 1 ? 1 : b > GMM_GEMM_ROWS ? GMM_GEMM_ROWS : b;
+}
+
+static size_t gemm_comps(size_t k, size_t d)
+{
+    size_t kb = GMM_GEMM_TABLE / d;
+    if (kb < 1)
+        kb = 1;
+    if (kb > 256)
+        kb = 256;
+    return kb < k ? kb : k;
+}
+
+/* Doubles of the GEMM path's slot after its 2k + d of the direct path: tables ic and mic
+ * (kb × d), cstb and t3 (kb), rows x and x² (b × d), log-weights (b × kb), running max and sum
+ * (b), accumulators a1, a2 (b × d), a flag per row (b). */
+static size_t gemm_slot_doubles(size_t k, size_t d)
+{
+    size_t b = gemm_rows(d), kb = gemm_comps(k, d);
+    return 2 * kb * d + 2 * kb + 4 * b * d + b * kb + 3 * b;
+}
+
 static size_t slot_doubles(const pi_model_t *m)
 {
     const gmm *g = m->impl;
     if (use_table(m)) /* the vectorised row kernel's tables (gmm_rows.h) and the score */
         return pi_gmm_tables_doubles(g->k, m->dim) + m->dim;
-    return 2 * g->k + m->dim;
+    return 2 * g->k + m->dim + gemm_slot_doubles(g->k, m->dim);
 }
 
 static size_t gmm_workspace_bytes(const pi_model_t *m, size_t n)
@@ -469,22 +500,182 @@ static pi_status gmm_task_tables(gmm_job *job, size_t task, int worker)
     return PI_OK;
 }
 
+/* One row by the direct formula (scalar double, libm's exp): the GEMM path's fallback for rows
+ * whose expanded quadratic form could lose accuracy. cst holds log w_c − ½ Σ_j log(α² v_cj + σ²)
+ * for the row's time; l is k doubles of scratch, acc d. */
+static pi_status direct_row(gmm_job *job, size_t i, double alpha, double a2, double s2,
+                            const double *cst, double *l, double *acc)
+{
+    const pi_model_t *m = job->m;
+    const gmm *g = m->impl;
+    size_t d = m->dim, k = g->k;
+    const float *x = job->x + i * d;
+    double lmax = -INFINITY;
+    for (size_t c = 0; c < k; c++) {
+        const double *mu = g->mu + c * d, *v = g->var + c * d;
+        double q = 0.0;
+        for (size_t j = 0; j < d; j++) {
+            double dx = x[j] - alpha * mu[j];
+            q += dx * dx * (1.0 / (a2 * v[j] + s2));
+        }
+        l[c] = cst[c] - 0.5 * q;
+        if (l[c] > lmax)
+            lmax = l[c];
+    }
+    if (!isfinite(lmax))
+        return pi_fail(PI_ENUMERIC,
+                       "Gaussian mixture: row %zu is so far from every component that its "
+                       "log-density is not representable",
+                       i);
+    double sum = 0.0;
+    for (size_t c = 0; c < k; c++) {
+        l[c] = exp(l[c] - lmax);
+        sum += l[c];
+    }
+    memset(acc, 0, d * sizeof *acc);
+    for (size_t c = 0; c < k; c++) {
+        double rc = l[c] / sum;
+        if (rc == 0.0)
+            continue;
+        const double *mu = g->mu + c * d, *v = g->var + c * d;
+        for (size_t j = 0; j < d; j++)
+            acc[j] -= rc * (x[j] - alpha * mu[j]) * (1.0 / (a2 * v[j] + s2));
+    }
+    return store_score(job, i, acc);
+}
+
+/* exp(v[i]) for n values ≤ 0 (or -inf) with the row kernel's vectorised exp. */
+static void exp_block(double *v, size_t n)
+{
+    size_t i = 0;
+    for (; i + PI_GMM_LANES <= n; i += PI_GMM_LANES)
+        pi_gmm_exp8(v + i, v + i);
+    if (i < n) {
+        double in[PI_GMM_LANES], out[PI_GMM_LANES];
+        for (size_t l = 0; l < PI_GMM_LANES; l++)
+            in[l] = i + l < n ? v[i + l] : -INFINITY;
+        pi_gmm_exp8(in, out);
+        for (size_t l = 0; i + l < n; l++)
+            v[i + l] = out[l];
+    }
+}
+
+/* Rows [r0, r0 + nb) sharing one time, through GEMMs (issue 17). With c_cj = α² v_cj + σ²,
+ * ic = 1 / c and mic = μ ic, the log-density of component c at x expands to
+ *   l_c = cst_c − ½ Σ_j x_j² ic_cj + α Σ_j x_j mic_cj − ½ α² Σ_j μ_cj mic_cj,
+ * two (nb × d)·(d × kb) products per block of kb components, and the score to
+ *   s_j = −x_j Σ_c r_c ic_cj + α Σ_c r_c mic_cj,
+ * two (nb × kb)·(kb × d) products, with the softmax weights r accumulated block by block as
+ * an online log-sum-exp (running maximum, rescaled sums) in double. The expansion cancels:
+ * each l_c carries an absolute error up to about 2 (d + 2) ε (T1_c + T3_c), T1_c = Σ x² ic,
+ * T3_c = α² Σ μ² ic. A row whose bound exceeds 2^-30 for some block (or whose block maximum
+ * is not finite) is recomputed by direct_row(), so every row's log-weights are within 2^-30
+ * of the direct formula's. */
+static pi_status gemm_rows_block(gmm_job *job, double *slot, size_t r0, size_t nb, double alpha,
+                                 double a2, double s2, const double *cst)
+{
+    const pi_model_t *m = job->m;
+    const gmm *g = m->impl;
+    size_t d = m->dim, k = g->k, kb = gemm_comps(k, d), b = gemm_rows(d);
+    double *l = slot + k, *acc = l + k, *ic = acc + d, *mic = ic + kb * d, *cstb = mic + kb * d,
+           *t3 = cstb + kb, *xb = t3 + kb, *x2 = xb + b * d, *lw = x2 + b * d, *mx = lw + b * kb,
+           *sm = mx + b, *a1 = sm + b, *a2b = a1 + b * d, *flag = a2b + b * d;
+    const double limit = 0x1p-30 / (2.0 * (double)(d + 2) * 0x1p-52);
+    for (size_t i = 0; i < nb; i++) {
+        const float *x = job->x + (r0 + i) * d;
+        double nx = 0.0;
+        for (size_t j = 0; j < d; j++) {
+            xb[i * d + j] = x[j];
+            x2[i * d + j] = (double)x[j] * x[j];
+            nx += x2[i * d + j];
+        }
+        mx[i] = -INFINITY;
+        sm[i] = 0.0;
+        flag[i] = nx; /* |x|², then -1 when the row must take the direct path */
+    }
+    memset(a1, 0, nb * d * sizeof *a1);
+    memset(a2b, 0, nb * d * sizeof *a2b);
+    for (size_t c0 = 0; c0 < k; c0 += kb) {
+        size_t kc = k - c0 < kb ? k - c0 : kb;
+        double icmax = 0.0, t3max = 0.0;
+        for (size_t c = 0; c < kc; c++) {
+            const double *mu = g->mu + (c0 + c) * d, *v = g->var + (c0 + c) * d;
+            double q3 = 0.0;
+            for (size_t j = 0; j < d; j++) {
+                double inv = 1.0 / (a2 * v[j] + s2);
+                ic[c * d + j] = inv;
+                mic[c * d + j] = mu[j] * inv;
+                q3 += mu[j] * mic[c * d + j];
+                icmax = inv > icmax ? inv : icmax;
+            }
+            t3[c] = a2 * q3;
+            t3max = t3[c] > t3max ? t3[c] : t3max;
+            cstb[c] = cst[c0 + c] - 0.5 * t3[c];
+        }
+        pi_dgemm(0, 1, nb, kc, d, -0.5, x2, d, ic, d, 0.0, lw, kc, 1);
+        pi_dgemm(0, 1, nb, kc, d, alpha, xb, d, mic, d, 1.0, lw, kc, 1);
+        for (size_t i = 0; i < nb; i++) {
+            double *li = lw + i * kc, bm = -INFINITY;
+            if (flag[i] < 0.0 || !(flag[i] * icmax + t3max <= limit))
+                flag[i] = -1.0; /* too much cancellation possible: direct path */
+            for (size_t c = 0; c < kc; c++) {
+                li[c] += cstb[c];
+                bm = li[c] > bm ? li[c] : bm;
+            }
+            if (!isfinite(bm))
+                flag[i] = -1.0;
+            if (flag[i] < 0.0) { /* keep the GEMMs below harmless for this row */
+                memset(li, 0, kc * sizeof *li);
+                continue;
+            }
+            if (bm > mx[i]) {
+                double scale = mx[i] == -INFINITY ? 0.0 : exp(mx[i] - bm);
+                sm[i] *= scale;
+                for (size_t j = 0; j < d; j++) {
+                    a1[i * d + j] *= scale;
+                    a2b[i * d + j] *= scale;
+                }
+                mx[i] = bm;
+            }
+            for (size_t c = 0; c < kc; c++)
+                li[c] -= mx[i];
+            exp_block(li, kc);
+            for (size_t c = 0; c < kc; c++)
+                sm[i] += li[c];
+        }
+        pi_dgemm(0, 0, nb, d, kc, 1.0, lw, kc, ic, d, 1.0, a1, d, 1);
+        pi_dgemm(0, 0, nb, d, kc, 1.0, lw, kc, mic, d, 1.0, a2b, d, 1);
+    }
+    for (size_t i = 0; i < nb; i++) {
+        pi_status st;
+        if (flag[i] < 0.0) {
+            st = direct_row(job, r0 + i, alpha, a2, s2, cst, l, acc);
+        } else {
+            const double inv_sum = 1.0 / sm[i];
+            for (size_t j = 0; j < d; j++)
+                acc[j] = (alpha * a2b[i * d + j] - xb[i * d + j] * a1[i * d + j]) * inv_sum;
+            st = store_score(job, r0 + i, acc);
+        }
+        if (st != PI_OK)
+            return st;
+    }
+    return PI_OK;
+}
+
 static pi_status gmm_task(size_t task, int worker, void *ctx)
 {
     gmm_job *job = ctx;
     const pi_model_t *m = job->m;
     const gmm *g = m->impl;
     size_t d = m->dim, k = g->k;
-    int table = use_table(m);
-    if (table)
+    if (use_table(m))
         return gmm_task_tables(job, task, worker);
-    double *inv = job->ws + (size_t)worker * slot_doubles(m);
-    double *cst = inv + (table ? k * d : 0), *l = cst + k, *acc = l + k;
+    double *slot = job->ws + (size_t)worker * slot_doubles(m);
+    double *cst = slot; /* k, then l (k), acc (d) and the GEMM path's blocks */
     double alpha = 1.0, a2 = 1.0, s2 = 0.0, last_t = NAN;
-    size_t begin = task * job->chunk;
+    size_t begin = task * job->chunk, b = gemm_rows(d);
     size_t end = begin + job->chunk < job->n ? begin + job->chunk : job->n;
-    for (size_t i = begin; i < end; i++) {
-        const float *x = job->x + i * d;
+    for (size_t i = begin; i < end;) {
         if (!(job->t[i] == last_t)) {
             double sigma;
             pi_status st = pi_sde_eval_marginal(&m->sde, job->t[i], &alpha, &sigma);
@@ -496,56 +687,19 @@ static pi_status gmm_task(size_t task, int worker, void *ctx)
             s2 = sigma * sigma;
             for (size_t c = 0; c < k; c++) {
                 double logdet = 0.0;
-                for (size_t j = 0; j < d; j++) {
-                    double cv = a2 * g->var[c * d + j] + s2;
-                    if (table)
-                        inv[c * d + j] = 1.0 / cv;
-                    logdet += log(cv);
-                }
+                for (size_t j = 0; j < d; j++)
+                    logdet += log(a2 * g->var[c * d + j] + s2);
                 cst[c] = g->logw[c] - 0.5 * logdet;
             }
             last_t = job->t[i];
         }
-        double lmax = -INFINITY;
-        for (size_t c = 0; c < k; c++) {
-            const double *mu = g->mu + c * d, *v = g->var + c * d, *ic = inv + c * d;
-            double q = 0.0;
-            for (size_t j = 0; j < d; j++) {
-                double dx = x[j] - alpha * mu[j];
-                q += dx * dx * (table ? ic[j] : 1.0 / (a2 * v[j] + s2));
-            }
-            l[c] = cst[c] - 0.5 * q;
-            if (l[c] > lmax)
-                lmax = l[c];
-        }
-        if (!isfinite(lmax))
-            return pi_fail(PI_ENUMERIC,
-                           "Gaussian mixture: row %zu is so far from every component that its "
-                           "log-density is not representable",
-                           i);
-        double sum = 0.0;
-        for (size_t c = 0; c < k; c++) {
-            l[c] = exp(l[c] - lmax);
-            sum += l[c];
-        }
-        memset(acc, 0, d * sizeof *acc);
-        for (size_t c = 0; c < k; c++) {
-            double rc = l[c] / sum;
-            if (rc == 0.0)
-                continue;
-            const double *mu = g->mu + c * d, *v = g->var + c * d, *ic = inv + c * d;
-            for (size_t j = 0; j < d; j++)
-                acc[j] -= rc * (x[j] - alpha * mu[j]) * (table ? ic[j] : 1.0 / (a2 * v[j] + s2));
-        }
-        for (size_t j = 0; j < d; j++) {
-            float v = (float)acc[j];
-            if (!isfinite(v))
-                return pi_fail(PI_ENUMERIC,
-                               "Gaussian mixture: the score at row %zu, column %zu (%g) overflows "
-                               "float",
-                               i, j, acc[j]);
-            job->out[i * d + j] = v;
-        }
+        size_t nb = 1;
+        while (nb < b && i + nb < end && job->t[i + nb] == last_t)
+            nb++;
+        pi_status st = gemm_rows_block(job, slot, i, nb, alpha, a2, s2, cst);
+        if (st != PI_OK)
+            return st;
+        i += nb;
     }
     return PI_OK;
 }
