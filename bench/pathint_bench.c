@@ -3,7 +3,12 @@
  * every reference (BLIS sgemm on the same shapes and thread count) is measured in the same run,
  * interleaved with the measured code so that machine noise hits both alike.
  *
- *   pathint-bench [--quick] [--reps N] [--only SUBSTRING]
+ *   pathint-bench [--quick] [--reps N] [--only SUBSTRING] [--threads N] [--no-common]
+ *
+ * --threads N measures only the entries for N threads (1 or 2) of the benchmarks that run at
+ * both; --no-common skips the ones that run at a fixed thread count (small batches, memory,
+ * likelihood). bench/run uses them to measure one thread count per invocation, followed at
+ * once by the hardware reference for that count.
  *
  * Library functions that have not landed yet are referenced weakly; their entries print
  * null with a note. bench/run merges this output with the PyTorch figures. */
@@ -93,6 +98,10 @@ pi_status __wrap_pi_model_eval_ctx(const pi_model_t *m, pi_view view, size_t n, 
 static int g_reps = 7;
 static int g_quick = 0;
 static const char *g_only = NULL;
+static int g_threads = 0; /* 0: both 1 and 2 */
+static int g_common = 1;
+
+static int want_threads(int threads) { return g_threads == 0 || g_threads == threads; }
 
 static int selected(const char *name) { return g_only == NULL || strstr(name, g_only) != NULL; }
 
@@ -605,7 +614,7 @@ static void bench_sampler_batches(void)
     }
     static const size_t rows[] = {16, 64, 256, 4096};
     for (int threads = 1; threads <= 2; threads++)
-        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        for (size_t i = 0; want_threads(threads) && i < sizeof rows / sizeof rows[0]; i++) {
             size_t n = rows[i];
             sampler_timing r = time_sampler(m, PI_METHOD_EXP2M, 1.0, 20, n, threads);
             char name[96];
@@ -819,6 +828,87 @@ static void bench_gmm(int threads)
     bench_free(x);
     bench_free(out);
     free(t);
+    pi_model_destroy(m);
+}
+
+/* A mixture too large for the row kernel's tables (k·d = 1024 × 128 > 2^16): the GEMM path
+ * (issue 17) against the scalar closed form of one row at a time (pi_model_score_d, libm's
+ * exp; the path such mixtures took before), interleaved, both on one thread for the
+ * reference's sake and the GEMM path at the entry's thread count. */
+static void bench_gmm_large(int threads)
+{
+    char name[64];
+    snprintf(name, sizeof name, "gmm_large_vs_scalar%s", threads == 1 ? "_1t" : "");
+    if (!selected(name) || !HAVE(pi_model_create_gmm))
+        return;
+    enum { K = 1024, D = 128 };
+    double *w = malloc(K * sizeof *w), *mu = malloc(K * D * sizeof *mu), *var = malloc(K * D * sizeof *var);
+    float *fm = bench_alloc(K * D * sizeof(float)), *fv = bench_alloc(K * D * sizeof(float));
+    bench_fill_normal(fm, K * D, 23);
+    bench_fill_uniform(fv, K * D, 29, 0.05f, 0.5f);
+    for (int c = 0; c < K; c++)
+        w[c] = 1.0 + (double)(c % 7);
+    for (int i = 0; i < K * D; i++) {
+        mu[i] = fm[i];
+        var[i] = fv[i];
+    }
+    pi_model_t *m = NULL;
+    if (pi_model_create_gmm(g_sde, D, K, w, mu, var, &m) != PI_OK) {
+        free(w); free(mu); free(var); bench_free(fm); bench_free(fv);
+        return;
+    }
+    const size_t n = g_quick ? 256 : 1024, nref = g_quick ? 16 : 64;
+    float *x = bench_alloc(n * D * sizeof(float)), *out = bench_alloc(n * D * sizeof(float));
+    bench_fill_normal(x, n * D, 31);
+    double *t = malloc(n * sizeof *t), xd[D], sd[D];
+    for (size_t i = 0; i < n; i++)
+        t[i] = 0.3;
+    size_t wsb = pi_model_workspace_bytes(m, n);
+    void *ws = bench_alloc(wsb);
+    pi_eval_ctx ctx = {ws, wsb, threads, NULL, NULL};
+    if (threads > 1 && pi_pool_create(threads, &ctx.pool) != PI_OK)
+        ctx.pool = NULL;
+    double tm[64], tr[64], worst = 0.0;
+    int ok = 1, reps = g_reps;
+    for (int r = -1; r < reps; r++) {
+        double a = bench_now();
+        if (pi_model_eval_ctx(m, PI_VIEW_SCORE, n, x, t, out, &ctx) != PI_OK)
+            ok = 0;
+        double b = bench_now();
+        for (size_t i = 0; i < nref; i++) {
+            for (int j = 0; j < D; j++)
+                xd[j] = x[i * D + j];
+            if (pi_model_score_d(m, xd, 0.3, sd) != PI_OK)
+                ok = 0;
+            if (r == 0)
+                for (int j = 0; j < D; j++)
+                    worst = fmax(worst, fabs(out[i * D + j] - sd[j]) / fmax(1.0, fabs(sd[j])));
+        }
+        double c = bench_now();
+        if (r >= 0) {
+            tm[r] = b - a;
+            tr[r] = c - b;
+        }
+    }
+    double rate = (double)n / bench_median(tm, (size_t)reps);
+    double ref = (double)nref / bench_median(tr, (size_t)reps);
+    bench_result *res = bench_add(name, ok ? rate : NAN, "rows/s", ok ? ref : NAN,
+                                  "scalar closed form, one row at a time (pi_model_score_d), 1 thread",
+                                  ok ? rate / ref : NAN, NAN, "higher", threads);
+    char note[256];
+    snprintf(note, sizeof note, "%d-component %d-D mixture (k*d > 2^16: GEMM path), %zu rows at one t; "
+             "worst |out - closed form| / max(1, |s|) = %.2g", K, D, n, worst);
+    bench_note(res, "%s", note);
+    pi_pool_destroy(ctx.pool);
+    bench_free(ws);
+    bench_free(x);
+    bench_free(out);
+    bench_free(fm);
+    bench_free(fv);
+    free(t);
+    free(w);
+    free(mu);
+    free(var);
     pi_model_destroy(m);
 }
 
@@ -1116,12 +1206,21 @@ int main(int argc, char **argv)
             g_reps = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             g_only = argv[++i];
+        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            g_threads = atoi(argv[++i]);
+            if (g_threads != 1 && g_threads != 2) {
+                fprintf(stderr, "--threads: 1 or 2\n");
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--no-common") == 0) {
+            g_common = 0;
         } else if (strcmp(argv[i], "--memory-child") == 0) {
             /* handled below */
         } else if (strcmp(argv[i], "--json") == 0) {
             /* JSON is the only output format */
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--reps N] [--only SUBSTRING]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--reps N] [--only SUBSTRING] [--threads N] [--no-common]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -1139,20 +1238,22 @@ int main(int argc, char **argv)
         return rc;
     }
     double start = bench_now();
-    bench_mlp_forward(2);
-    bench_mlp_forward(1);
-    bench_empirical(2);
-    bench_empirical(1);
-    bench_train(2);
-    bench_train(1);
-    bench_gmm(2);
-    bench_gmm(1);
-    bench_sampler(2);
-    bench_sampler(1);
-    bench_sampler_small_batch();
+    for (int threads = 2; threads >= 1; threads--) {
+        if (!want_threads(threads))
+            continue;
+        bench_mlp_forward(threads);
+        bench_empirical(threads);
+        bench_train(threads);
+        bench_gmm(threads);
+        bench_gmm_large(threads);
+        bench_sampler(threads);
+    }
     bench_sampler_batches();
-    bench_memory();
-    bench_likelihood();
+    if (g_common) {
+        bench_sampler_small_batch();
+        bench_memory();
+        bench_likelihood();
+    }
     /* The reference GEMM chains, for bench/run's hardware reference (blis-reference chain):
      * "m,n,k,ta,tb;..." exactly as chain_forward, chain_backward and bench_empirical run them. */
     char chain_fwd[256] = "", chain_train[768] = "", chain_emp[128];
