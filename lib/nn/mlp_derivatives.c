@@ -54,7 +54,13 @@ static taylor taylor_shape(size_t m, size_t p)
  * silu' = σ + a q, silu'' = q (2 + a r), silu''' = q (3 r + a r² − 2 a q). */
 static void silu_derivs(double a, double *s0, double *s1, double *s2, double *s3)
 {
-    double sg = a >= 0.0 ? 1.0 / (1.0 + exp(-a)) : exp(a) / (1.0 + exp(a));
+    double sg;
+    if (a >= 0.0) {
+        sg = 1.0 / (1.0 + exp(-a));
+    } else { /* one exp: libm may set errno, so the compiler cannot merge two calls */
+        double e = exp(a);
+        sg = e / (1.0 + e);
+    }
     double q = sg * (1.0 - sg), r = 1.0 - 2.0 * sg;
     *s0 = a * sg;
     *s1 = sg + a * q;
