@@ -547,6 +547,29 @@ static void test_large_mixture_eval(void **state)
     free(sub);
     free(t);
     pi_model_destroy(m);
+    gmm_fixture_free(&f);
+
+    /* d > 2^12 keeps the direct formula (k·d = 70 000 > 2^16 too): same tolerance */
+    const size_t d2 = 5000, k2 = 14, n2 = 3;
+    assert_int_equal(gmm_fixture_random(&f, d2, k2, 93, 1.0, 0.05, 0.5), 0);
+    m = gmm_fixture_model(&f, sde);
+    x = malloc(n2 * d2 * sizeof *x);
+    out = malloc(n2 * d2 * sizeof *out);
+    double *xd = malloc(d2 * sizeof *xd), *s = malloc(d2 * sizeof *s);
+    gmm_fixture_sample_at(&f, n2, 7, 0.9, 0.4, x);
+    assert_int_equal(pi_model_eval_at(m, PI_VIEW_SCORE, n2, x, 0.2, out), PI_OK);
+    for (size_t i = 0; i < n2; i++) {
+        for (size_t j = 0; j < d2; j++)
+            xd[j] = x[i * d2 + j];
+        assert_int_equal(pi_model_score_d(m, xd, 0.2, s), PI_OK);
+        for (size_t j = 0; j < d2; j++)
+            assert_true(fabs(out[i * d2 + j] - s[j]) <= 1e-6 * fmax(1.0, fabs(s[j])));
+    }
+    free(xd);
+    free(s);
+    free(x);
+    free(out);
+    pi_model_destroy(m);
     pi_sde_destroy(sde);
     gmm_fixture_free(&f);
 }

@@ -416,6 +416,13 @@ static size_t gemm_comps(size_t k, size_t d)
     return kb < k ? kb : k;
 }
 
+/* Dimensions above 2^12 would leave blocks of fewer than 4 rows (products close to GEMV) and
+ * per-worker blocks of several times d: they keep the direct formula and its 2k + d slot. */
+static int use_gemm(size_t d)
+{
+    return d <= ((size_t)1 << 12);
+}
+
 /* Doubles of the GEMM path's slot after its 2k + d of the direct path: tables ic and mic
  * (kb × d), cstb and t3 (kb), rows x and x² (b × d), log-weights (b × kb), running max and sum
  * (b), accumulators a1, a2 (b × d), a flag per row (b). */
@@ -430,7 +437,7 @@ static size_t slot_doubles(const pi_model_t *m)
     const gmm *g = m->impl;
     if (use_table(m)) /* the vectorised row kernel's tables (gmm_rows.h) and the score */
         return pi_gmm_tables_doubles(g->k, m->dim) + m->dim;
-    return 2 * g->k + m->dim + gemm_slot_doubles(g->k, m->dim);
+    return 2 * g->k + m->dim + (use_gemm(m->dim) ? gemm_slot_doubles(g->k, m->dim) : 0);
 }
 
 static size_t gmm_workspace_bytes(const pi_model_t *m, size_t n)
@@ -692,6 +699,13 @@ static pi_status gmm_task(size_t task, int worker, void *ctx)
                 cst[c] = g->logw[c] - 0.5 * logdet;
             }
             last_t = job->t[i];
+        }
+        if (!use_gemm(d)) {
+            pi_status st = direct_row(job, i, alpha, a2, s2, cst, slot + k, slot + 2 * k);
+            if (st != PI_OK)
+                return st;
+            i++;
+            continue;
         }
         size_t nb = 1;
         while (nb < b && i + nb < end && job->t[i + nb] == last_t)
