@@ -637,12 +637,13 @@ typedef int (*pi_model_fn)(size_t n, size_t dim, const float *x, const double *t
  * (components in blocks of 8 lanes, exp within 5e-16 relative) and rounded to
  * float once, so each output is within one float ulp of pi_model_score_d();
  * AVX-512, AVX2 and baseline CPUs give the same bits. Mixtures with k·dim > 2^16
- * are evaluated through BLIS dgemm (the quadratic forms expanded, the softmax as
+ * and dim <= 2^12 are evaluated through BLIS dgemm (the quadratic forms expanded, the softmax as
  * an online log-sum-exp in double over blocks of components): each log-weight is
  * within 2^-30 of the direct formula's (rows where the expansion could cancel
  * more take the direct formula), the output within 1e-6·max(1, |s|) of
  * pi_model_score_d() (tested; typically the same float), and the bits follow
- * BLIS's kernel set like every dense product.
+ * BLIS's kernel set like every dense product (larger dimensions: the direct
+ * formula, one row at a time).
  * @param[in] sde Copied; the caller may destroy it after the call.
  * @param[in] dim Dimension, in [1, 2^20].
  * @param[in] k Number of components, >= 1 (k·dim <= 2^40).
