@@ -876,12 +876,12 @@ static void bench_gmm_large(int threads)
             ok = 0;
         double b = bench_now();
         for (size_t i = 0; i < nref; i++) {
-            for (int j = 0; j < D; j++)
+            for (size_t j = 0; j < D; j++)
                 xd[j] = x[i * D + j];
             if (pi_model_score_d(m, xd, 0.3, sd) != PI_OK)
                 ok = 0;
             if (r == 0)
-                for (int j = 0; j < D; j++)
+                for (size_t j = 0; j < D; j++)
                     worst = fmax(worst, fabs(out[i * D + j] - sd[j]) / fmax(1.0, fabs(sd[j])));
         }
         double c = bench_now();

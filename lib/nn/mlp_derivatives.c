@@ -158,26 +158,26 @@ PI_DEFINE_BLOCK4(linear_block4_avx2, __attribute__((target("avx2"))), v4d, 4)
 #define PI_TAYLOR_COLS(vt, nv, c)                                                              \
     do {                                                                                       \
         vt a[4][nv];                                                                           \
-        for (int q = 0; q < 4; q++)                                                            \
-            for (int u = 0; u < (nv); u++)                                                     \
+        for (size_t q = 0; q < 4; q++)                                                          \
+            for (size_t u = 0; u < (nv); u++)                                                  \
                 a[q][u] = (vt){0};                                                             \
         for (size_t i = 0; i < in; i++) {                                                      \
             const double *s = src + i * ld + (c);                                              \
             vt v[nv];                                                                          \
-            for (int u = 0; u < (nv); u++)                                                     \
+            for (size_t u = 0; u < (nv); u++)                                                  \
                 memcpy(&v[u], s + u * (sizeof(vt) / sizeof(double)), sizeof(vt));              \
             const vt one = (vt){0} + 1.0;                                                      \
             vt x0 = one * (double)w0[i], x1 = one * (double)w1[i];                             \
             vt x2 = one * (double)w2[i], x3 = one * (double)w3[i];                             \
-            for (int u = 0; u < (nv); u++) {                                                   \
+            for (size_t u = 0; u < (nv); u++) {                                                \
                 a[0][u] += x0 * v[u];                                                          \
                 a[1][u] += x1 * v[u];                                                          \
                 a[2][u] += x2 * v[u];                                                          \
                 a[3][u] += x3 * v[u];                                                          \
             }                                                                                  \
         }                                                                                      \
-        for (int q = 0; q < 4; q++)                                                            \
-            for (int u = 0; u < (nv); u++)                                                     \
+        for (size_t q = 0; q < 4; q++)                                                          \
+            for (size_t u = 0; u < (nv); u++)                                                  \
                 memcpy(acc + q * ld + (c) + u * (sizeof(vt) / sizeof(double)), &a[q][u],       \
                        sizeof(vt));                                                            \
     } while (0)
