@@ -55,7 +55,7 @@ part_tsan() {
             -Dbindings=disabled >"$dir.log" 2>&1 || { fail "tsan: meson setup failed (see $dir.log)"; return; }
     fi
     suites=""
-    for s in test_stress_threads test_sampler_threads test_pool test_nll test_trainer; do
+    for s in test_stress_threads test_sampler_threads test_pool test_nll test_trainer test_hostile; do
         [ -f "tests/$s.c" ] && suites="$suites $s"
     done
     targets=""
