@@ -426,6 +426,8 @@ static int use_gemm(size_t d)
 /* Doubles of the GEMM path's slot after its 2k + d of the direct path: tables ic and mic
  * (kb × d), cstb and t3 (kb), rows x and x² (b × d), log-weights (b × kb), running max and sum
  * (b), accumulators a1, a2 (b × d), a flag per row (b). */
+#define GMM_SLOT_PAD_DOUBLES ((size_t)8) /* one 64-byte line */
+
 static size_t gemm_slot_doubles(size_t k, size_t d)
 {
     size_t b = gemm_rows(d), kb = gemm_comps(k, d);
@@ -435,9 +437,15 @@ static size_t gemm_slot_doubles(size_t k, size_t d)
 static size_t slot_doubles(const pi_model_t *m)
 {
     const gmm *g = m->impl;
+    size_t used;
     if (use_table(m)) /* the vectorised row kernel's tables (gmm_rows.h) and the score */
-        return pi_gmm_tables_doubles(g->k, m->dim) + m->dim;
-    return 2 * g->k + m->dim + (use_gemm(m->dim) ? gemm_slot_doubles(g->k, m->dim) : 0);
+        used = pi_gmm_tables_doubles(g->k, m->dim) + m->dim;
+    else
+        used = 2 * g->k + m->dim + (use_gemm(m->dim) ? gemm_slot_doubles(g->k, m->dim) : 0);
+    /* Whole cache lines plus one line of padding: a worker writes its score accumulator at
+     * the end of its slot for every row, and without the gap that line was shared with the
+     * start of the next worker's tables (false sharing: 2 threads ran 1.2x one, issue 17). */
+    return (used + 7) / 8 * 8 + GMM_SLOT_PAD_DOUBLES;
 }
 
 static size_t gmm_workspace_bytes(const pi_model_t *m, size_t n)
