@@ -273,9 +273,10 @@ static pi_status unit_products(const pi_model_t *m, const unit_batch *u, const d
     size_t blocks = 1;
     for (int v = 0; v < 3; v++)
         blocks += which[v] != UNIT_NONE;
-    size_t block;
-    double *buf = pi_size_mul(rows, d, &block) ? pi_cb_scratch_alloc(sc, blocks * block, sizeof(double))
-                                               : NULL;
+    size_t block = 0;
+    double *buf = NULL;
+    if (pi_size_mul(rows, d, &block))
+        buf = pi_cb_scratch_alloc(sc, blocks * block, sizeof(double));
     if (buf == NULL)
         return pi_fail(PI_ENOMEM, "model callback: out of memory for %zu unit-vector rows of %s "
                        "products (d = %zu)", rows, kind_name(u->kind), d);
