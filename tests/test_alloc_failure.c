@@ -794,7 +794,18 @@ static void test_callback_step_loops_do_not_allocate(void **state)
     skip();
 #else
     pi_sde_t *sde;
+    atomic_store(&counted, 0);
+    atomic_store(&fail_at, 0);
+    atomic_store(&armed, 1);
     assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
+    atomic_store(&armed, 0);
+    if (atomic_load(&counted) == 0) {
+        /* valgrind without --soname-synonyms=somalloc=nouserintercepts replaces this
+         * executable's malloc: nothing is counted (tests/run_analyzers.sh passes the flag) */
+        print_message("the malloc interposer is bypassed: allocations are not counted\n");
+        pi_sde_destroy(sde);
+        skip();
+    }
     for (int derivatives = 0; derivatives < 2; derivatives++) {
         pi_model_t *m;
         assert_int_equal(pi_model_create_callback_cond(sde, 2, PI_VIEW_SCORE, 3, 2, 1, cond_score,
