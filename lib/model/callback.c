@@ -314,7 +314,7 @@ static pi_status hessians_sc(const pi_model_t *m, const double *x, double t, dou
                              pi_cb_scratch *sc)
 {
     if (has(m, PI_DERIVATIVE_VJP))
-        return pi_callback_hessians_exact(m, x, t, hess, sc);
+        return pi_callback_exact(m, PI_CB_EXACT_HESSIANS, x, t, hess, sc);
     size_t d = m->dim, pairs = d * (d + 1) / 2, rows = 4 * pairs;
     float *pts = pi_cb_scratch_alloc(sc, rows * d, sizeof(float));
     double *s = pi_cb_scratch_alloc(sc, rows * d, sizeof(double));
@@ -371,7 +371,7 @@ static pi_status grad_div_sc(const pi_model_t *m, const double *x, double t, dou
                              pi_cb_scratch *sc)
 {
     if (has(m, PI_DERIVATIVE_VJP))
-        return pi_callback_grad_div_exact(m, x, t, grad, sc);
+        return pi_callback_exact(m, PI_CB_EXACT_GRAD_DIV, x, t, grad, sc);
     size_t d = m->dim;
     double *hess = pi_cb_scratch_alloc(sc, d * d, d * sizeof(double));
     if (hess == NULL)
@@ -406,14 +406,14 @@ pi_status pi_callback_score_d(const pi_model_t *m, const double *x, double t, do
 static pi_status cb_jacobian_d(const pi_model_t *m, const double *x, double t, double *jac)
 {
     if (has(m, PI_DERIVATIVE_JVP))
-        PI_CB_WITH_SCRATCH(pi_callback_jacobian_exact(m, x, t, jac, sc));
+        PI_CB_WITH_SCRATCH(pi_callback_exact(m, PI_CB_EXACT_JACOBIAN, x, t, jac, sc));
     PI_CB_WITH_SCRATCH(jacobian_stencil(m, x, t, jac, 0, NULL, sc));
 }
 
 static pi_status cb_divergence_d(const pi_model_t *m, const double *x, double t, double *div)
 {
     if (has(m, PI_DERIVATIVE_JVP))
-        PI_CB_WITH_SCRATCH(pi_callback_divergence_exact(m, x, t, div, sc));
+        PI_CB_WITH_SCRATCH(pi_callback_exact(m, PI_CB_EXACT_DIVERGENCE, x, t, div, sc));
     PI_CB_WITH_SCRATCH(jacobian_stencil(m, x, t, NULL, 1, div, sc));
 }
 
@@ -449,7 +449,7 @@ static pi_status cb_directional_d(const pi_model_t *m, const double *x, double t
 static pi_status cb_hess_div_d(const pi_model_t *m, const double *x, double t, double *hess)
 {
     if (has(m, PI_DERIVATIVE_VJP))
-        PI_CB_WITH_SCRATCH(pi_callback_hess_div_exact(m, x, t, hess, sc));
+        PI_CB_WITH_SCRATCH(pi_callback_exact(m, PI_CB_EXACT_HESS_DIV, x, t, hess, sc));
     return pi_fail(PI_EUNSUPPORTED,
                    "model callback: the Hessian of the divergence needs third derivatives of the "
                    "host function, which finite differences of float outputs cannot give; give "

@@ -352,42 +352,22 @@ static void scatter_hess_div(size_t d, double ca, double cb, const double *O, do
         }
 }
 
-pi_status pi_callback_jacobian_exact(const pi_model_t *m, const double *x, double t,
-                                     double *jac, pi_cb_scratch *sc)
-{
-    static const unit_batch u = {PI_DERIVATIVE_JVP, 0, UNIT_NONE, UNIT_P, UNIT_NONE,
-                                 scatter_jacobian};
-    return unit_products(m, &u, x, t, jac, sc);
-}
+/* The dense derivatives as unit-vector batches (callback_impl.h: pi_callback_exact). */
+static const unit_batch exact_batches[] = {
+    [PI_CB_EXACT_JACOBIAN] = {PI_DERIVATIVE_JVP, 0, UNIT_NONE, UNIT_P, UNIT_NONE,
+                              scatter_jacobian},
+    [PI_CB_EXACT_DIVERGENCE] = {PI_DERIVATIVE_JVP, 0, UNIT_NONE, UNIT_P, UNIT_NONE,
+                                scatter_trace},
+    [PI_CB_EXACT_HESSIANS] = {PI_DERIVATIVE_VJP_JVP, 1, UNIT_P, UNIT_Q, UNIT_NONE,
+                              scatter_hessians},
+    [PI_CB_EXACT_GRAD_DIV] = {PI_DERIVATIVE_VJP_JVP, 0, UNIT_P, UNIT_P, UNIT_NONE,
+                              scatter_grad_div},
+    [PI_CB_EXACT_HESS_DIV] = {PI_DERIVATIVE_VJP_JVP2, 1, UNIT_Q, UNIT_P, UNIT_Q,
+                              scatter_hess_div},
+};
 
-pi_status pi_callback_divergence_exact(const pi_model_t *m, const double *x, double t,
-                                       double *div, pi_cb_scratch *sc)
+pi_status pi_callback_exact(const pi_model_t *m, pi_cb_exact what, const double *x, double t,
+                            double *out, pi_cb_scratch *sc)
 {
-    static const unit_batch u = {PI_DERIVATIVE_JVP, 0, UNIT_NONE, UNIT_P, UNIT_NONE,
-                                 scatter_trace};
-    return unit_products(m, &u, x, t, div, sc);
-}
-
-pi_status pi_callback_hessians_exact(const pi_model_t *m, const double *x, double t,
-                                     double *hess, pi_cb_scratch *sc)
-{
-    static const unit_batch u = {PI_DERIVATIVE_VJP_JVP, 1, UNIT_P, UNIT_Q, UNIT_NONE,
-                                 scatter_hessians};
-    return unit_products(m, &u, x, t, hess, sc);
-}
-
-pi_status pi_callback_grad_div_exact(const pi_model_t *m, const double *x, double t,
-                                     double *grad, pi_cb_scratch *sc)
-{
-    static const unit_batch u = {PI_DERIVATIVE_VJP_JVP, 0, UNIT_P, UNIT_P, UNIT_NONE,
-                                 scatter_grad_div};
-    return unit_products(m, &u, x, t, grad, sc);
-}
-
-pi_status pi_callback_hess_div_exact(const pi_model_t *m, const double *x, double t,
-                                     double *hd, pi_cb_scratch *sc)
-{
-    static const unit_batch u = {PI_DERIVATIVE_VJP_JVP2, 1, UNIT_Q, UNIT_P, UNIT_Q,
-                                 scatter_hess_div};
-    return unit_products(m, &u, x, t, hd, sc);
+    return unit_products(m, &exact_batches[what], x, t, out, sc);
 }

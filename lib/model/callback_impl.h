@@ -60,15 +60,17 @@ pi_status pi_callback_directional_d(const pi_model_t *m, const double *x, double
                                     double *scratch, pi_cb_scratch *scr);
 pi_status pi_callback_jvp_exact(const pi_model_t *m, const double *x, double t, const double *v,
                                 double *out, pi_cb_scratch *sc);
-pi_status pi_callback_jacobian_exact(const pi_model_t *m, const double *x, double t,
-                                     double *jac, pi_cb_scratch *sc);
-pi_status pi_callback_divergence_exact(const pi_model_t *m, const double *x, double t,
-                                       double *div, pi_cb_scratch *sc);
-pi_status pi_callback_hessians_exact(const pi_model_t *m, const double *x, double t,
-                                     double *hess, pi_cb_scratch *sc);
-pi_status pi_callback_grad_div_exact(const pi_model_t *m, const double *x, double t,
-                                     double *grad, pi_cb_scratch *sc);
-pi_status pi_callback_hess_div_exact(const pi_model_t *m, const double *x, double t,
-                                     double *hd, pi_cb_scratch *sc);
+/* Dense derivatives of the score from the products on unit vectors (one batched host call):
+ * the Jacobian jac[i d + j] = ∂s_i/∂x_j, the divergence (one value), the Hessians
+ * hess[(k d + i) d + j] = ∂²s_k/∂x_i∂x_j, ∇(∇·s) (d values) and ∇∇(∇·s) (d × d). */
+typedef enum {
+    PI_CB_EXACT_JACOBIAN,
+    PI_CB_EXACT_DIVERGENCE,
+    PI_CB_EXACT_HESSIANS,
+    PI_CB_EXACT_GRAD_DIV,
+    PI_CB_EXACT_HESS_DIV
+} pi_cb_exact;
+pi_status pi_callback_exact(const pi_model_t *m, pi_cb_exact what, const double *x, double t,
+                            double *out, pi_cb_scratch *sc);
 
 #endif
