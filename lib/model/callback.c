@@ -39,10 +39,8 @@ void pi_cb_scratch_begin(const pi_model_t *m, pi_cb_scratch *sc)
 {
     callback *cb = m->impl;
     int expected = 0;
+    memset(sc, 0, sizeof *sc);
     sc->cb = cb;
-    sc->buf = NULL;
-    sc->cap = sc->used = sc->need = 0;
-    sc->held = 0;
     if (atomic_compare_exchange_strong_explicit(&cb->busy, &expected, 1, memory_order_acquire,
                                                 memory_order_relaxed)) {
         sc->held = 1;
@@ -57,7 +55,7 @@ void pi_cb_scratch_end(pi_cb_scratch *sc)
     if (cb == NULL)
         return;
     if (sc->held) {
-        /* grow the model's buffer to what this call needed in all */
+        /* grow the model's buffer to this call's peak */
         if (sc->need > sc->cap) {
             pi_free(cb->scratch);
             cb->scratch = pi_malloc(sc->need);
@@ -68,29 +66,58 @@ void pi_cb_scratch_end(pi_cb_scratch *sc)
     sc->cb = NULL;
 }
 
+static int in_buffer(const pi_cb_scratch *sc, const void *p)
+{
+    const unsigned char *q = p;
+    return sc->buf != NULL && q >= sc->buf && q < sc->buf + sc->cap;
+}
+
 void *pi_cb_scratch_alloc(pi_cb_scratch *sc, size_t count, size_t size)
 {
     size_t bytes;
     if (!pi_size_mul(count, size, &bytes) || bytes > SIZE_MAX - PI_CB_ALIGN)
         return NULL;
-    bytes = (bytes + PI_CB_ALIGN - 1) / PI_CB_ALIGN * PI_CB_ALIGN;
-    if (bytes == 0)
-        bytes = PI_CB_ALIGN;
-    sc->need = sc->need > SIZE_MAX - bytes ? SIZE_MAX : sc->need + bytes;
-    if (sc->buf != NULL && bytes <= sc->cap - sc->used) {
-        void *p = sc->buf + sc->used;
-        sc->used += bytes;
-        return p;
+    bytes = bytes == 0 ? PI_CB_ALIGN : (bytes + PI_CB_ALIGN - 1) / PI_CB_ALIGN * PI_CB_ALIGN;
+    size_t before = sc->used;
+    if (before > SIZE_MAX - bytes)
+        return NULL;
+    sc->used = before + bytes;
+    if (sc->used > sc->need)
+        sc->need = sc->used;
+    void *p = sc->buf != NULL && sc->used <= sc->cap ? sc->buf + before : pi_malloc(bytes);
+    if (p == NULL) {
+        sc->used = before;
+        return NULL;
     }
-    return pi_malloc(bytes);
+    if (sc->depth < PI_CB_SCRATCH_DEPTH) {
+        sc->piece[sc->depth].p = p;
+        sc->piece[sc->depth].before = before;
+        sc->depth++;
+    } else {
+        sc->untracked = 1;
+    }
+    return p;
 }
 
 void pi_cb_scratch_free(pi_cb_scratch *sc, void *p)
 {
-    const unsigned char *q = p;
-    if (p == NULL || (sc->buf != NULL && q >= sc->buf && q < sc->buf + sc->cap))
+    if (p == NULL)
         return;
-    pi_free(p);
+    if (!in_buffer(sc, p))
+        pi_free(p);
+    size_t i = sc->depth;
+    while (i > 0 && sc->piece[i - 1].p != p)
+        i--;
+    if (i == 0)
+        return; /* untracked */
+    sc->piece[i - 1].p = NULL;
+    if (sc->untracked)
+        return;
+    /* give back the room of the newest pieces that are free */
+    while (sc->depth > 0 && sc->piece[sc->depth - 1].p == NULL) {
+        sc->used = sc->piece[sc->depth - 1].before;
+        sc->depth--;
+    }
 }
 
 /* Call a conditional host; rows without conditions (cond NULL: the likelihood's stencils, an

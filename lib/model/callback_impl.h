@@ -26,14 +26,22 @@ typedef struct pi_callback_model {
     size_t scratch_bytes;
 } pi_callback_model;
 
-/* One call's scratch: pieces are cut from the model's buffer while they fit, else come from
- * the heap (freed by pi_cb_scratch_free). pi_cb_scratch_end grows the model's buffer to what
- * the call needed in all, so the next call of the same sizes allocates nothing. */
+/* One call's scratch, a stack: pieces are cut from the model's buffer while they fit, else
+ * come from the heap; freeing the newest piece (and any freed before it out of order) gives
+ * its room back. pi_cb_scratch_end grows the model's buffer to the call's peak, so the next
+ * call of the same sizes allocates nothing. */
+#define PI_CB_SCRATCH_DEPTH 16
 typedef struct pi_cb_scratch {
     pi_callback_model *cb;
     unsigned char *buf; /* the model's buffer while held, else NULL */
-    size_t cap, used, need;
-    int held; /* 1: this call holds the model's buffer */
+    size_t cap, used, need; /* need: the peak of used, whether the pieces fit or not */
+    int held;               /* 1: this call holds the model's buffer */
+    int untracked;          /* pieces beyond the stack's depth: room is no longer given back */
+    size_t depth;
+    struct {
+        void *p;       /* NULL: freed out of order */
+        size_t before; /* used before this piece */
+    } piece[PI_CB_SCRATCH_DEPTH];
 } pi_cb_scratch;
 
 void pi_cb_scratch_begin(const pi_model_t *m, pi_cb_scratch *sc);
@@ -41,7 +49,7 @@ void pi_cb_scratch_end(pi_cb_scratch *sc);
 /* count × size bytes (pieces start at multiples of 64 bytes from malloc's alignment); NULL on
  * overflow or exhaustion (the caller fails with PI_ENOMEM and a message). */
 void *pi_cb_scratch_alloc(pi_cb_scratch *sc, size_t count, size_t size);
-/* Frees p if it came from the heap (a no-op for pieces of the model's buffer and NULL). */
+/* Frees a piece (p from the heap) and gives its room back if it is the newest; NULL: no-op. */
 void pi_cb_scratch_free(pi_cb_scratch *sc, void *p);
 
 /* The score from the value callback (float points), with the call's scratch. */
