@@ -7,8 +7,9 @@
 # valgrind part. PARTs (default: all, in this order):
 #   tsan      TSan build (build-tsan, clang) running the threading suites (test_stress_threads,
 #             test_sampler_threads, test_pool, the likelihood and trainer suites, which cancel
-#             from other threads, and test_hostile: handles refused with PI_EBUSY, a host
-#             callback under 4-thread runs): no reports
+#             from other threads, test_hostile: handles refused with PI_EBUSY, a host
+#             callback under 4-thread runs, and test_model_callback: threads sharing one
+#             callback model's scratch): no reports
 #   valgrind  memcheck over the C suites of BUILD_DIR (meson test --setup valgrind; the
 #             suites tests/meson.build marks no-memcheck are left out: see there): zero
 #             errors, no definite/indirect leaks; plus test_alloc_failure with the interposed
@@ -55,7 +56,8 @@ part_tsan() {
             -Dbindings=disabled >"$dir.log" 2>&1 || { fail "tsan: meson setup failed (see $dir.log)"; return; }
     fi
     suites=""
-    for s in test_stress_threads test_sampler_threads test_pool test_nll test_trainer test_hostile; do
+    for s in test_stress_threads test_sampler_threads test_pool test_nll test_trainer test_hostile \
+        test_model_callback; do
         [ -f "tests/$s.c" ] && suites="$suites $s"
     done
     targets=""

@@ -157,6 +157,53 @@ void free(void *p)
 
 static int quick(void) { return getenv("PI_TEST_QUICK") != NULL; }
 
+/* A conditional callback host (the last test explains it). */
+static atomic_long host_calls;
+
+/* Data N(0, v I), v = 0.25, under the VP SDE (β = 0.1 + 19.9 t): p_t = N(0, (α² v + 1 − α²) I),
+ * score −x / var(t); a class shifts the first coordinate. */
+static double steady_var(double t)
+{
+    double a2 = exp(-(0.1 * t + 9.95 * t * t));
+    return a2 * 0.25 + 1.0 - a2;
+}
+
+static int cond_score(size_t n, size_t dim, const float *x, const double *t,
+                      const int32_t *labels, size_t cond_dim, const float *cond,
+                      void *const *row_data, float *out, void *u)
+{
+    (void)cond_dim;
+    (void)cond;
+    (void)row_data;
+    (void)u;
+    atomic_fetch_add(&host_calls, 1);
+    for (size_t r = 0; r < n; r++)
+        for (size_t j = 0; j < dim; j++)
+            out[r * dim + j] = (float)(-x[r * dim + j] / steady_var(t[r])) +
+                               (j == 0 && labels[r] >= 0 ? 0.5f : 0.0f);
+    return 0;
+}
+
+/* Products of F = −x / var: J = −I / var, second and third derivatives 0. */
+static int cond_score_derivatives(pi_derivative kind, size_t n, size_t dim, const double *x,
+                                  const double *t, const double *a, const double *b,
+                                  const double *c, double *out, void *u)
+{
+    (void)c;
+    (void)u;
+    atomic_fetch_add(&host_calls, 1);
+    for (size_t e = 0; e < n * dim; e++) {
+        double v = steady_var(t[e / dim]);
+        switch (kind) {
+        case PI_DERIVATIVE_JVP: out[e] = -b[e] / v; break;
+        case PI_DERIVATIVE_VJP: out[e] = -a[e] / v; break;
+        case PI_DERIVATIVE_VALUE: out[e] = -x[e] / v; break;
+        default: out[e] = 0.0; break;
+        }
+    }
+    return 0;
+}
+
 /* ---- scenarios --------------------------------------------------------------------------- */
 
 typedef struct ctx {
@@ -429,6 +476,34 @@ static pi_status a_bound(ctx *c)
 }
 
 static void o_out(ctx *c) { (void)c; }
+
+/* A conditional callback model evaluated without conditions: its stencils and products take
+ * their scratch from the model (callback.c), which must fail and recover like the rest. */
+static void make_cond_callback(ctx *c, int derivatives)
+{
+    make_sde(c);
+    assert_int_equal(pi_model_create_callback_cond(c->sde, 2, PI_VIEW_SCORE, 3, 2, 1, cond_score,
+                                                   NULL, &c->model),
+                     PI_OK);
+    if (derivatives)
+        assert_int_equal(pi_model_callback_set_derivatives(
+                             c->model, cond_score_derivatives,
+                             PI_DERIVATIVE_JVP | PI_DERIVATIVE_VJP | PI_DERIVATIVE_VJP_JVP, NULL),
+                         PI_OK);
+    assert_int_equal(pi_likelihood_create(c->model, &c->lik), PI_OK);
+    assert_int_equal(pi_likelihood_set_tolerances(c->lik, 1e-4, 1e-6), PI_OK);
+    for (size_t i = 0; i < 4; i++)
+        c->x[i] = 0.4f * (float)i - 0.7f;
+}
+static void make_cond_callback_fd(ctx *c) { make_cond_callback(c, 0); }
+static void make_cond_callback_exact(ctx *c) { make_cond_callback(c, 1); }
+static pi_status a_nll0(ctx *c)
+{
+    pi_status st = pi_likelihood_nll(c->lik, 2, c->x, c->d, NULL);
+    for (int i = 0; i < 2; i++)
+        c->out[i] = (float)c->d[i];
+    return st;
+}
 static void o_trainer(ctx *c)
 {
     uint64_t step = 99;
@@ -529,6 +604,10 @@ static const scenario scenarios[] = {
     {"pi_likelihood_create", make_gmm, a_likelihood_create, o_likelihood, teardown_all},
     {"pi_likelihood_nll (order 0 + c1 sweep)", make_likelihood, a_nll, o_out, teardown_all},
     {"pi_likelihood_action_bound (mlp)", make_likelihood, a_bound, o_out, teardown_all},
+    {"pi_likelihood_nll (cond. callback, stencils)", make_cond_callback_fd, a_nll0, o_out,
+     teardown_all},
+    {"pi_likelihood_nll + c1 (callback products)", make_cond_callback_exact, a_nll, o_out,
+     teardown_all},
 };
 
 #ifndef NO_INTERPOSE
@@ -636,6 +715,138 @@ static void test_every_allocation_fails_cleanly(void **state)
 #endif
 }
 
+/* ---- no allocation per step: a conditional callback model in step loops -------------------
+ * A sampler run and a likelihood solve allocate their workspace once per call; nothing in
+ * their step loops may allocate (STYLE: "library code never allocates in a step loop"). So
+ * the number of library allocations of a call must not depend on the number of steps. The
+ * model is a conditional callback evaluated without conditions (the null condition: the
+ * unconditional sampler run, the likelihood's stencils), with and without derivative
+ * callbacks (the exact products of the c1 sweep). Before the model kept its scratch, every
+ * host call allocated the null labels and vectors, and every stencil and product its block.
+ * Needs the interposer: skipped under ASan/TSan (which own malloc). */
+
+#ifndef NO_INTERPOSE
+/* Library allocations made by one call, and the host calls it made. */
+static long allocations_of(pi_status (*call)(void *), void *arg, long *calls)
+{
+    atomic_store(&host_calls, 0);
+    atomic_store(&counted, 0);
+    atomic_store(&fail_at, 0);
+    atomic_store(&armed, 1);
+    pi_status st = call(arg);
+    atomic_store(&armed, 0);
+    assert_int_equal(st, PI_OK);
+    *calls = atomic_load(&host_calls);
+    return atomic_load(&counted);
+}
+
+typedef struct steady_ctx {
+    pi_sampler_t *sampler;
+    pi_likelihood_t *lik;
+    float x[8 * 2];
+    double nll[8], c1[8];
+    int with_c1;
+} steady_ctx;
+
+static pi_status steady_run(void *arg)
+{
+    steady_ctx *c = arg;
+    return pi_sampler_run(c->sampler, 8, c->x);
+}
+
+static pi_status steady_nll(void *arg)
+{
+    steady_ctx *c = arg;
+    return pi_likelihood_nll(c->lik, 3, c->x, c->nll, c->with_c1 ? c->c1 : NULL);
+}
+
+/* The same call at a small and a large amount of work (steps, tolerances): equal
+ * allocation counts, while the host was called many more times. */
+static void check_steady(const char *what, pi_status (*setup_small)(steady_ctx *),
+                         pi_status (*setup_large)(steady_ctx *), pi_status (*call)(void *),
+                         steady_ctx *c)
+{
+    long calls_small, calls_large;
+    assert_int_equal(setup_small(c), PI_OK);
+    allocations_of(call, c, &calls_small); /* the model's scratch grows to its size */
+    long small = allocations_of(call, c, &calls_small);
+    assert_int_equal(setup_large(c), PI_OK);
+    allocations_of(call, c, &calls_large);
+    long large = allocations_of(call, c, &calls_large);
+    print_message("%-48s %ld host calls: %ld allocations; %ld host calls: %ld allocations\n",
+                  what, calls_small, small, calls_large, large);
+    assert_true(calls_large >= calls_small + 20);
+    assert_int_equal(large, small);
+}
+
+static pi_status steps_8(steady_ctx *c) { return pi_sampler_set_steps(c->sampler, 8); }
+static pi_status steps_40(steady_ctx *c) { return pi_sampler_set_steps(c->sampler, 40); }
+static pi_status loose(steady_ctx *c) { return pi_likelihood_set_tolerances(c->lik, 1e-3, 1e-3); }
+static pi_status tight(steady_ctx *c) { return pi_likelihood_set_tolerances(c->lik, 1e-8, 1e-8); }
+#endif
+
+static void test_callback_step_loops_do_not_allocate(void **state)
+{
+    (void)state;
+#ifdef NO_INTERPOSE
+    (void)cond_score;
+    (void)cond_score_derivatives;
+    skip();
+#else
+    pi_sde_t *sde;
+    atomic_store(&counted, 0);
+    atomic_store(&fail_at, 0);
+    atomic_store(&armed, 1);
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
+    atomic_store(&armed, 0);
+    if (atomic_load(&counted) == 0) {
+        /* valgrind without --soname-synonyms=somalloc=nouserintercepts replaces this
+         * executable's malloc: nothing is counted (tests/run_analyzers.sh passes the flag) */
+        print_message("the malloc interposer is bypassed: allocations are not counted\n");
+        pi_sde_destroy(sde);
+        skip();
+    }
+    for (int derivatives = 0; derivatives < 2; derivatives++) {
+        pi_model_t *m;
+        assert_int_equal(pi_model_create_callback_cond(sde, 2, PI_VIEW_SCORE, 3, 2, 1, cond_score,
+                                                       NULL, &m),
+                         PI_OK);
+        if (derivatives)
+            assert_int_equal(pi_model_callback_set_derivatives(
+                                 m, cond_score_derivatives,
+                                 PI_DERIVATIVE_JVP | PI_DERIVATIVE_VJP | PI_DERIVATIVE_VJP_JVP |
+                                     PI_DERIVATIVE_VJP_JVP2,
+                                 NULL),
+                             PI_OK);
+        steady_ctx c;
+        memset(&c, 0, sizeof c);
+        for (size_t i = 0; i < 16; i++)
+            c.x[i] = 0.25f * (float)i - 1.5f;
+        assert_int_equal(pi_sampler_create(m, &c.sampler), PI_OK);
+        assert_int_equal(pi_sampler_set_method(c.sampler, PI_METHOD_EULER), PI_OK);
+        assert_int_equal(pi_likelihood_create(m, &c.lik), PI_OK);
+        assert_int_equal(pi_likelihood_set_divergence(c.lik, PI_DIVERGENCE_EXACT, 1), PI_OK);
+        if (!derivatives)
+            check_steady("sampler run, null condition (float path)", steps_8, steps_40,
+                         steady_run, &c);
+        check_steady(derivatives ? "NLL, null condition (derivative callbacks)"
+                                 : "NLL, null condition (float stencils)",
+                     loose, tight, steady_nll, &c);
+        if (derivatives) {
+            /* c1 by the sweep: Hessians, ∇(∇·s) and ∇∇(∇·s) from the products every step */
+            c.with_c1 = 1;
+            check_steady("NLL + c1 sweep (derivative callbacks)", loose, tight, steady_nll, &c);
+            for (int i = 0; i < 3; i++)
+                assert_true(isfinite(c.c1[i]));
+        }
+        pi_likelihood_destroy(c.lik);
+        pi_sampler_destroy(c.sampler);
+        pi_model_destroy(m);
+    }
+    pi_sde_destroy(sde);
+#endif
+}
+
 /* BLIS keeps process-wide pools of packing buffers that grow (and stay grown) the first
  * time more threads use it at once. Grow them before anything is counted, with more
  * concurrent GEMMs than any scenario makes, so pool growth is not mistaken for a leak. */
@@ -670,6 +881,7 @@ int main(void)
     warm_up_blis();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_allocation_fails_cleanly),
+        cmocka_unit_test(test_callback_step_loops_do_not_allocate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

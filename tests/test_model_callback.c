@@ -11,6 +11,8 @@
 #include "model/model_impl.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,6 +217,210 @@ static void test_bad_input(void **state)
     pi_sde_destroy(sde);
 }
 
+/* ---- the model's scratch (callback_impl.h): cold and warm calls, calls from threads -------
+ * A pure host (safe from any thread): F_i = (tanh(u_i) + 0.1 x_i³)(1 + t), u = W x; a class
+ * shifts F_0. Its products are exact. */
+#define SD 3
+static const double SW[SD][SD] = {{0.7, -0.3, 0.2}, {0.1, 0.5, -0.4}, {-0.6, 0.2, 0.9}};
+
+static void pure_f(const double *x, double t, double *f)
+{
+    for (int i = 0; i < SD; i++) {
+        double u = 0.0;
+        for (int j = 0; j < SD; j++)
+            u += SW[i][j] * x[j];
+        f[i] = (tanh(u) + 0.1 * x[i] * x[i] * x[i]) * (1.0 + t);
+    }
+}
+
+static int pure_cond(size_t n, size_t dim, const float *x, const double *t, const int32_t *labels,
+                     size_t cond_dim, const float *cond, void *const *row_data, float *out,
+                     void *user)
+{
+    (void)dim;
+    (void)cond_dim;
+    (void)cond;
+    (void)row_data;
+    (void)user;
+    for (size_t r = 0; r < n; r++) {
+        double xd[SD], f[SD];
+        for (int j = 0; j < SD; j++)
+            xd[j] = x[r * SD + j];
+        pure_f(xd, t[r], f);
+        for (int j = 0; j < SD; j++)
+            out[r * SD + j] = (float)f[j] + (j == 0 && labels[r] >= 0 ? 1.0f : 0.0f);
+    }
+    return 0;
+}
+
+/* J, and the second and third derivatives of F at x. */
+static void pure_derivs(const double *x, double t, double J[SD][SD], double H[SD][SD][SD],
+                        double T[SD][SD][SD][SD])
+{
+    double s = 1.0 + t;
+    for (int i = 0; i < SD; i++) {
+        double u = 0.0;
+        for (int j = 0; j < SD; j++)
+            u += SW[i][j] * x[j];
+        double th = tanh(u), d1 = 1.0 - th * th, d2 = -2.0 * th * d1;
+        double d3 = -2.0 * d1 * d1 + 4.0 * th * th * d1;
+        for (int j = 0; j < SD; j++) {
+            J[i][j] = s * (d1 * SW[i][j] + (i == j ? 0.3 * x[i] * x[i] : 0.0));
+            for (int k = 0; k < SD; k++) {
+                H[i][j][k] = s * (d2 * SW[i][j] * SW[i][k] + (i == j && j == k ? 0.6 * x[i] : 0.0));
+                for (int l = 0; l < SD; l++)
+                    T[i][j][k][l] = s * (d3 * SW[i][j] * SW[i][k] * SW[i][l] +
+                                         (i == j && j == k && k == l ? 0.6 : 0.0));
+            }
+        }
+    }
+}
+
+static int pure_products(pi_derivative kind, size_t n, size_t dim, const double *x,
+                         const double *t, const double *a, const double *b, const double *c,
+                         double *out, void *user)
+{
+    (void)dim;
+    (void)user;
+    for (size_t r = 0; r < n; r++) {
+        double J[SD][SD], H[SD][SD][SD], T[SD][SD][SD][SD];
+        const double *xr = x + r * SD;
+        pure_derivs(xr, t[r], J, H, T);
+        for (int m = 0; m < SD; m++) {
+            double acc = 0.0;
+            for (int i = 0; i < SD; i++)
+                for (int j = 0; j < SD; j++) {
+                    if (kind == PI_DERIVATIVE_JVP)
+                        acc += i == 0 ? J[m][j] * b[r * SD + j] : 0.0;
+                    else if (kind == PI_DERIVATIVE_VJP)
+                        acc += j == 0 ? a[r * SD + i] * J[i][m] : 0.0;
+                    else if (kind == PI_DERIVATIVE_VJP_JVP)
+                        acc += a[r * SD + i] * H[i][j][m] * b[r * SD + j];
+                    else
+                        for (int k = 0; k < SD; k++)
+                            acc += a[r * SD + i] * T[i][j][k][m] * b[r * SD + j] * c[r * SD + k];
+                }
+            out[r * SD + m] = acc;
+        }
+    }
+    return 0;
+}
+
+/* Everything the likelihood asks of a model at one point: s, J, ∇·s, ∇(∇·s), Hessians and
+ * (with the products) ∇∇(∇·s), packed into one vector. */
+#define ALL_VALUES (SD + SD * SD + 1 + SD + SD * SD * SD + SD * SD)
+static pi_status all_derivatives(const pi_model_t *m, int products, const double *x, double *v)
+{
+    const double t = 0.45;
+    pi_status st = pi_model_score_d(m, x, t, v);
+    if (st == PI_OK)
+        st = pi_model_jacobian_d(m, x, t, v + SD);
+    if (st == PI_OK)
+        st = pi_model_divergence_d(m, x, t, v + SD + SD * SD);
+    if (st == PI_OK)
+        st = pi_model_grad_div_d(m, x, t, v + SD + SD * SD + 1);
+    if (st == PI_OK)
+        st = pi_model_hessians_d(m, x, t, v + 2 * SD + SD * SD + 1);
+    double *hd = v + 2 * SD + SD * SD + 1 + SD * SD * SD;
+    if (st == PI_OK && products)
+        st = pi_model_hess_div_d(m, x, t, hd);
+    else if (st == PI_OK)
+        memset(hd, 0, SD * SD * sizeof *hd);
+    return st;
+}
+
+enum { SCRATCH_POINTS = 4, SCRATCH_THREADS = 4, SCRATCH_ROUNDS = 40 };
+
+typedef struct scratch_job {
+    const pi_model_t *m;
+    int products;
+    const double (*points)[SD];
+    const double (*ref)[ALL_VALUES];
+    int first;
+    atomic_int *mismatches;
+} scratch_job;
+
+static void *scratch_worker(void *arg)
+{
+    scratch_job *job = arg;
+    double v[ALL_VALUES];
+    for (int r = 0; r < SCRATCH_ROUNDS; r++) {
+        int p = (job->first + r) % SCRATCH_POINTS;
+        if (all_derivatives(job->m, job->products, job->points[p], v) != PI_OK ||
+            memcmp(v, job->ref[p], sizeof v) != 0)
+            atomic_fetch_add(job->mismatches, 1);
+    }
+    return NULL;
+}
+
+static void test_scratch_cold_warm_threads(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_sde(PI_SDE_KIND_VP_LINEAR);
+    static const double points[SCRATCH_POINTS][SD] = {
+        {0.3, -0.8, 1.2}, {-1.1, 0.4, 0.05}, {2.0, 1.5, -0.7}, {0.0, 0.0, 0.0}};
+    for (int products = 0; products < 2; products++) {
+        pi_model_t *m;
+        assert_int_equal(pi_model_create_callback_cond(sde, SD, PI_VIEW_EPS, 2, 1, 1, pure_cond,
+                                                       NULL, &m),
+                         PI_OK);
+        if (products)
+            assert_int_equal(pi_model_callback_set_derivatives(
+                                 m, pure_products,
+                                 PI_DERIVATIVE_JVP | PI_DERIVATIVE_VJP | PI_DERIVATIVE_VJP_JVP,
+                                 NULL),
+                             PI_OK);
+        /* cold (every piece from the heap), then warm (the model's buffer): the same bits */
+        double ref[SCRATCH_POINTS][ALL_VALUES], warm[ALL_VALUES];
+        for (int p = 0; p < SCRATCH_POINTS; p++) {
+            pi_model_t *fresh;
+            assert_int_equal(pi_model_create_callback_cond(sde, SD, PI_VIEW_EPS, 2, 1, 1,
+                                                           pure_cond, NULL, &fresh),
+                             PI_OK);
+            if (products)
+                assert_int_equal(pi_model_callback_set_derivatives(
+                                     fresh, pure_products,
+                                     PI_DERIVATIVE_JVP | PI_DERIVATIVE_VJP |
+                                         PI_DERIVATIVE_VJP_JVP,
+                                     NULL),
+                                 PI_OK);
+            assert_int_equal(all_derivatives(fresh, products, points[p], ref[p]), PI_OK);
+            pi_model_destroy(fresh);
+            assert_int_equal(all_derivatives(m, products, points[p], warm), PI_OK);
+            assert_int_equal(all_derivatives(m, products, points[p], warm), PI_OK);
+            assert_memory_equal(warm, ref[p], sizeof warm);
+        }
+        if (products) {
+            /* the products are exact: ∇(∇·s) against the contracted Hessians of F */
+            double J[SD][SD], H[SD][SD][SD], T[SD][SD][SD][SD];
+            pure_derivs(points[0], 0.45, J, H, T);
+            pi_sde_point pt = {1.0, 0.0, 0.0, 0.0, 0.0};
+            assert_int_equal(pi_sde_eval(&m->sde, 0.45, &pt), PI_OK);
+            for (int i = 0; i < SD; i++) {
+                double gd = 0.0;
+                for (int k = 0; k < SD; k++)
+                    gd += H[k][k][i];
+                gd *= -1.0 / pt.sigma; /* s = −ε/σ */
+                assert_true(fabs(ref[0][SD + SD * SD + 1 + i] - gd) <= 1e-12 * (1.0 + fabs(gd)));
+            }
+        }
+        /* threads share the model: each call gets the buffer or its own heap scratch */
+        atomic_int mismatches = 0;
+        pthread_t th[SCRATCH_THREADS];
+        scratch_job jobs[SCRATCH_THREADS];
+        for (int i = 0; i < SCRATCH_THREADS; i++) {
+            jobs[i] = (scratch_job){m, products, points, (const double(*)[ALL_VALUES])ref, i,
+                                    &mismatches};
+            assert_int_equal(pthread_create(&th[i], NULL, scratch_worker, &jobs[i]), 0);
+        }
+        for (int i = 0; i < SCRATCH_THREADS; i++)
+            pthread_join(th[i], NULL);
+        assert_int_equal(atomic_load(&mismatches), 0);
+        pi_model_destroy(m);
+    }
+    pi_sde_destroy(sde);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_fd_derivatives),
         cmocka_unit_test(test_failing_callback),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_scratch_cold_warm_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

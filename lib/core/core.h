@@ -36,6 +36,45 @@ pi_status pi_fail(pi_status code, const char *fmt, ...) PI_PRINTF(2, 3);
         return PI_OK;                                                                          \
     }
 
+/* Returns from the calling function with check's status when value is outside the option
+ * table's row for key (check: pi_option_check for doubles, pi_option_check_int / _size / _u64
+ * for integer types, from core/options.h; messages name the calling function). */
+#define PI_CHECK_OPTION(check, key, value)                                                     \
+    do {                                                                                       \
+        pi_status st_ = check((key), (value), __func__);                                      \
+        if (st_ != PI_OK)                                                                      \
+            return st_;                                                                        \
+    } while (0)
+
+/* The setter of one option: pi_status name(handle_type *handle, type value) checks value
+ * against the option table's row for key (PI_CHECK_OPTION) and then assigns field = value
+ * (field written in terms of `handle`). Every option setter that only stores its value is
+ * one of these, so none can skip the table's validation; setters that do more (a value that
+ * depends on another option or on the model) call PI_CHECK_OPTION first. The file must
+ * include core/options.h. */
+#define PI_DEFINE_OPTION_SETTER(name, handle_type, handle, type, value, check, key, field)      \
+    pi_status name(handle_type *handle, type value)                                            \
+    {                                                                                          \
+        PI_CHECK_NULL(handle);                                                                 \
+        PI_CHECK_OPTION(check, key, value);                                                    \
+        field = (value);                                                                       \
+        return PI_OK;                                                                          \
+    }
+
+/* The setter of two options set together: both are checked (in order) before either is
+ * assigned. */
+#define PI_DEFINE_OPTION_SETTER2(name, handle_type, handle, type1, value1, check1, key1,        \
+                                 field1, type2, value2, check2, key2, field2)                  \
+    pi_status name(handle_type *handle, type1 value1, type2 value2)                            \
+    {                                                                                          \
+        PI_CHECK_NULL(handle);                                                                 \
+        PI_CHECK_OPTION(check1, key1, value1);                                                 \
+        PI_CHECK_OPTION(check2, key2, value2);                                                 \
+        field1 = (value1);                                                                     \
+        field2 = (value2);                                                                     \
+        return PI_OK;                                                                          \
+    }
+
 #define PI_CHECK_FINITE(value)                                                                 \
     do {                                                                                       \
         if (!isfinite(value))                                                                  \

@@ -46,11 +46,9 @@ void pi_likelihood_destroy(pi_likelihood_t *lik)
 pi_status pi_likelihood_set_divergence(pi_likelihood_t *lik, pi_divergence mode, size_t probes)
 {
     PI_CHECK_NULL(lik);
-    pi_status st = pi_option_check_int(PI_OPTION_LIKELIHOOD_DIVERGENCE, (int)mode, __func__);
-    if (st == PI_OK && mode != PI_DIVERGENCE_EXACT)
-        st = pi_option_check_size(PI_OPTION_LIKELIHOOD_PROBES, probes, __func__);
-    if (st != PI_OK)
-        return st;
+    PI_CHECK_OPTION(pi_option_check_int, PI_OPTION_LIKELIHOOD_DIVERGENCE, (int)mode);
+    if (mode != PI_DIVERGENCE_EXACT) /* exact: probes is ignored */
+        PI_CHECK_OPTION(pi_option_check_size, PI_OPTION_LIKELIHOOD_PROBES, probes);
     lik->o.div_mode = mode;
     lik->o.probes = mode == PI_DIVERGENCE_EXACT ? 1 : probes;
     return PI_OK;
@@ -67,18 +65,9 @@ pi_status pi_likelihood_get_divergence(const pi_likelihood_t *lik, pi_divergence
     return PI_OK;
 }
 
-pi_status pi_likelihood_set_tolerances(pi_likelihood_t *lik, double rtol, double atol)
-{
-    PI_CHECK_NULL(lik);
-    pi_status st = pi_option_check(PI_OPTION_LIKELIHOOD_RTOL, rtol, __func__);
-    if (st == PI_OK)
-        st = pi_option_check(PI_OPTION_LIKELIHOOD_ATOL, atol, __func__);
-    if (st != PI_OK)
-        return st;
-    lik->o.rtol = rtol;
-    lik->o.atol = atol;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER2(pi_likelihood_set_tolerances, pi_likelihood_t, lik,
+                         double, rtol, pi_option_check, PI_OPTION_LIKELIHOOD_RTOL, lik->o.rtol,
+                         double, atol, pi_option_check, PI_OPTION_LIKELIHOOD_ATOL, lik->o.atol)
 
 pi_status pi_likelihood_get_tolerances(const pi_likelihood_t *lik, double *rtol, double *atol)
 {
@@ -93,9 +82,7 @@ pi_status pi_likelihood_get_tolerances(const pi_likelihood_t *lik, double *rtol,
 pi_status pi_likelihood_set_wkb_algorithm(pi_likelihood_t *lik, pi_wkb_algorithm algorithm)
 {
     PI_CHECK_NULL(lik);
-    pi_status st = pi_option_check_int(PI_OPTION_LIKELIHOOD_WKB_ALGORITHM, (int)algorithm, __func__);
-    if (st != PI_OK)
-        return st;
+    PI_CHECK_OPTION(pi_option_check_int, PI_OPTION_LIKELIHOOD_WKB_ALGORITHM, (int)algorithm);
     lik->o.c1_mode = algorithm == PI_WKB_ALGORITHM_REFERENCE    ? PI_C1_REFERENCE
                      : algorithm == PI_WKB_ALGORITHM_STOCHASTIC ? PI_C1_STOCHASTIC
                                                                 : PI_C1_SWEEP;
@@ -107,57 +94,29 @@ PI_DEFINE_GETTER(pi_likelihood_get_wkb_algorithm, pi_likelihood_t, lik, pi_wkb_a
                  : lik->o.c1_mode == PI_C1_STOCHASTIC ? PI_WKB_ALGORITHM_STOCHASTIC
                                                       : PI_WKB_ALGORITHM_SWEEP)
 
-pi_status pi_likelihood_set_wkb_probes(pi_likelihood_t *lik, size_t probes)
-{
-    PI_CHECK_NULL(lik);
-    pi_status st = pi_option_check_size(PI_OPTION_LIKELIHOOD_WKB_PROBES, probes, __func__);
-    if (st != PI_OK)
-        return st;
-    lik->o.c1_probes = probes;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER(pi_likelihood_set_wkb_probes, pi_likelihood_t, lik, size_t, probes,
+                        pi_option_check_size, PI_OPTION_LIKELIHOOD_WKB_PROBES, lik->o.c1_probes)
 
 PI_DEFINE_GETTER(pi_likelihood_get_wkb_probes, pi_likelihood_t, lik, size_t, lik->o.c1_probes)
 
-pi_status pi_likelihood_set_dequantization(pi_likelihood_t *lik, double bin_width)
-{
-    PI_CHECK_NULL(lik);
-    pi_status st = pi_option_check(PI_OPTION_LIKELIHOOD_DEQUANTIZATION, bin_width, __func__);
-    if (st != PI_OK)
-        return st;
-    lik->o.dequant_bin = bin_width;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER(pi_likelihood_set_dequantization, pi_likelihood_t, lik, double, bin_width,
+                        pi_option_check, PI_OPTION_LIKELIHOOD_DEQUANTIZATION, lik->o.dequant_bin)
 
 PI_DEFINE_GETTER(pi_likelihood_get_dequantization, pi_likelihood_t, lik, double, lik->o.dequant_bin)
 
-pi_status pi_likelihood_set_seed(pi_likelihood_t *lik, uint64_t seed)
-{
-    PI_CHECK_NULL(lik);
-    lik->o.seed = seed;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER(pi_likelihood_set_seed, pi_likelihood_t, lik, uint64_t, seed,
+                        pi_option_check_u64, PI_OPTION_LIKELIHOOD_SEED, lik->o.seed)
 
 PI_DEFINE_GETTER(pi_likelihood_get_seed, pi_likelihood_t, lik, uint64_t, lik->o.seed)
 
-pi_status pi_likelihood_set_first_row(pi_likelihood_t *lik, uint64_t first_row)
-{
-    PI_CHECK_NULL(lik);
-    lik->o.first_row = first_row; /* any value; a computation checks first_row + n */
-    return PI_OK;
-}
+/* any value; a computation checks first_row + n */
+PI_DEFINE_OPTION_SETTER(pi_likelihood_set_first_row, pi_likelihood_t, lik, uint64_t, first_row,
+                        pi_option_check_u64, PI_OPTION_LIKELIHOOD_FIRST_ROW, lik->o.first_row)
 
 PI_DEFINE_GETTER(pi_likelihood_get_first_row, pi_likelihood_t, lik, uint64_t, lik->o.first_row)
 
-pi_status pi_likelihood_set_threads(pi_likelihood_t *lik, int threads)
-{
-    PI_CHECK_NULL(lik);
-    pi_status st = pi_option_check_int(PI_OPTION_LIKELIHOOD_THREADS, threads, __func__);
-    if (st != PI_OK)
-        return st;
-    lik->o.threads = threads;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER(pi_likelihood_set_threads, pi_likelihood_t, lik, int, threads,
+                        pi_option_check_int, PI_OPTION_LIKELIHOOD_THREADS, lik->o.threads)
 
 PI_DEFINE_GETTER(pi_likelihood_get_threads, pi_likelihood_t, lik, int, lik->o.threads)
 

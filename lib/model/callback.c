@@ -14,7 +14,13 @@
  *   hess_div_d             PI_EUNSUPPORTED: third derivatives of float outputs are noise
  *   logpdf_d               PI_EUNSUPPORTED (no density)
  * The errors grow where the callback's output varies on scales shorter than h (tiny σ) and,
- * for the denoiser and v views, like 1/σ² (the score is recovered as (α D − x)/σ²). */
+ * for the denoiser and v views, like 1/σ² (the score is recovered as (α D − x)/σ²).
+ *
+ * Scratch. The stencils, the derivative products and the null conditions of a conditional
+ * host take their memory from one buffer the model keeps (pi_cb_scratch, callback_impl.h):
+ * it grows to the largest call and then serves every later call of that size without an
+ * allocation, so step loops (the likelihood's ODE, the c1 sweep) allocate nothing. The model
+ * keeps that much memory until it is destroyed (the Hessian stencil: about 32 d²(d + 1) bytes). */
 #include "callback_impl.h"
 
 #include <float.h>
@@ -24,22 +30,115 @@ typedef pi_callback_model callback;
 
 /* Rows per host call when times are converted to timesteps (stack buffer, no allocation). */
 #define PI_CALLBACK_TIMESTEP_ROWS 256
+
+/* ---- the model's scratch (callback_impl.h) ------------------------------------------- */
+
+#define PI_CB_ALIGN ((size_t)64)
+
+void pi_cb_scratch_begin(const pi_model_t *m, pi_cb_scratch *sc)
+{
+    callback *cb = m->impl;
+    int expected = 0;
+    memset(sc, 0, sizeof *sc);
+    sc->cb = cb;
+    if (atomic_compare_exchange_strong_explicit(&cb->busy, &expected, 1, memory_order_acquire,
+                                                memory_order_relaxed)) {
+        sc->held = 1;
+        sc->buf = cb->scratch;
+        sc->cap = cb->scratch_bytes;
+    }
+}
+
+void pi_cb_scratch_end(pi_cb_scratch *sc)
+{
+    callback *cb = sc->cb;
+    if (cb == NULL)
+        return;
+    if (sc->held) {
+        /* grow the model's buffer to this call's peak */
+        if (sc->need > sc->cap) {
+            pi_free(cb->scratch);
+            cb->scratch = pi_malloc(sc->need);
+            cb->scratch_bytes = cb->scratch != NULL ? sc->need : 0;
+        }
+        atomic_store_explicit(&cb->busy, 0, memory_order_release);
+    }
+    sc->cb = NULL;
+}
+
+static int in_buffer(const pi_cb_scratch *sc, const void *p)
+{
+    const unsigned char *q = p;
+    return sc->buf != NULL && q >= sc->buf && q < sc->buf + sc->cap;
+}
+
+void *pi_cb_scratch_alloc(pi_cb_scratch *sc, size_t count, size_t size)
+{
+    size_t bytes;
+    if (!pi_size_mul(count, size, &bytes) || bytes > SIZE_MAX - PI_CB_ALIGN)
+        return NULL;
+    bytes = bytes == 0 ? PI_CB_ALIGN : (bytes + PI_CB_ALIGN - 1) / PI_CB_ALIGN * PI_CB_ALIGN;
+    size_t before = sc->used;
+    if (before > SIZE_MAX - bytes)
+        return NULL;
+    sc->used = before + bytes;
+    if (sc->used > sc->need)
+        sc->need = sc->used;
+    void *p = sc->buf != NULL && sc->used <= sc->cap ? sc->buf + before : pi_malloc(bytes);
+    if (p == NULL) {
+        sc->used = before;
+        return NULL;
+    }
+    if (sc->depth < PI_CB_SCRATCH_DEPTH) {
+        sc->piece[sc->depth].p = p;
+        sc->piece[sc->depth].before = before;
+        sc->depth++;
+    } else {
+        sc->untracked = 1;
+    }
+    return p;
+}
+
+void pi_cb_scratch_free(pi_cb_scratch *sc, void *p)
+{
+    if (p == NULL)
+        return;
+    if (!in_buffer(sc, p))
+        pi_free(p);
+    size_t i = sc->depth;
+    while (i > 0 && sc->piece[i - 1].p != p)
+        i--;
+    if (i == 0)
+        return; /* untracked */
+    sc->piece[i - 1].p = NULL;
+    if (sc->untracked)
+        return;
+    /* give back the room of the newest pieces that are free */
+    while (sc->depth > 0 && sc->piece[sc->depth - 1].p == NULL) {
+        sc->used = sc->piece[sc->depth - 1].before;
+        sc->depth--;
+    }
+}
+
 /* Call a conditional host; rows without conditions (cond NULL: the likelihood's stencils, an
- * unconditional pi_model_eval) take the null condition: labels −1, vectors zero. The host's
- * return value goes to *rc. */
+ * unconditional pi_model_eval or sampler run) take the null condition: labels −1, vectors
+ * zero, written into the call's scratch (no allocation once the model's buffer has grown).
+ * The host's return value goes to *rc. */
 static pi_status call_cond_host(const pi_model_t *m, const callback *cb, size_t n, const float *x,
-                                const double *t, const pi_cond_rows *cond, float *out, int *rc)
+                                const double *t, const pi_cond_rows *cond, float *out, int *rc,
+                                pi_cb_scratch *sc)
 {
     if (cond != NULL) {
         *rc = cb->cond_fn(n, m->dim, x, t, cond->labels, m->cond_dim, cond->vectors,
                           cond->row_data, out, cb->user_data);
         return PI_OK;
     }
-    int32_t *labels = pi_alloc_array(n, sizeof *labels);
-    float *vectors = m->cond_dim > 0 ? pi_alloc_array(n * m->cond_dim, sizeof *vectors) : NULL;
+    int32_t *labels = pi_cb_scratch_alloc(sc, n, sizeof *labels);
+    float *vectors = m->cond_dim > 0 ? pi_cb_scratch_alloc(sc, n * m->cond_dim, sizeof *vectors)
+                                     : NULL;
     if (labels == NULL || (m->cond_dim > 0 && vectors == NULL)) {
-        pi_free(labels);
-        pi_free(vectors);
+        pi_cb_scratch_free(sc, labels);
+        pi_cb_scratch_free(sc, vectors);
         return pi_fail(PI_ENOMEM, "model callback: out of memory for %zu null conditions", n);
     }
     for (size_t i = 0; i < n; i++)
@@ -47,19 +146,19 @@ static pi_status call_cond_host(const pi_model_t *m, const callback *cb, size_t 
     for (size_t i = 0; i < n * m->cond_dim; i++)
         vectors[i] = 0.0f;
     *rc = cb->cond_fn(n, m->dim, x, t, labels, m->cond_dim, vectors, NULL, out, cb->user_data);
-    pi_free(labels);
-    pi_free(vectors);
+    pi_cb_scratch_free(sc, labels);
+    pi_cb_scratch_free(sc, vectors);
     return PI_OK;
 }
 
 /* Call the host on n rows; out in the declared view. */
 static pi_status call_host_cond(const pi_model_t *m, size_t n, const float *x, const double *t,
-                                const pi_cond_rows *cond, float *out)
+                                const pi_cond_rows *cond, float *out, pi_cb_scratch *sc)
 {
     const callback *cb = m->impl;
     int rc = 0;
     if (cb->fn == NULL) {
-        pi_status st = call_cond_host(m, cb, n, x, t, cond, out, &rc);
+        pi_status st = call_cond_host(m, cb, n, x, t, cond, out, &rc, sc);
         if (st != PI_OK)
             return st;
     } else if (!cb->timestep) {
@@ -85,26 +184,28 @@ static pi_status call_host_cond(const pi_model_t *m, size_t n, const float *x, c
     return PI_OK;
 }
 
-static pi_status call_host(const pi_model_t *m, size_t n, const float *x, const double *t,
-                           float *out)
-{
-    return call_host_cond(m, n, x, t, NULL, out);
-}
-
 static pi_status cb_eval(const pi_model_t *m, size_t n, const float *x, const double *t,
                          float *out, const pi_eval_ctx *ctx)
 {
-    return call_host_cond(m, n, x, t, ctx != NULL ? ctx->cond : NULL, out);
+    const pi_cond_rows *cond = ctx != NULL ? ctx->cond : NULL;
+    const callback *cb = m->impl;
+    if (cb->fn != NULL || cond != NULL) /* no scratch needed */
+        return call_host_cond(m, n, x, t, cond, out, NULL);
+    pi_cb_scratch sc;
+    pi_cb_scratch_begin(m, &sc);
+    pi_status st = call_host_cond(m, n, x, t, NULL, out, &sc);
+    pi_cb_scratch_end(&sc);
+    return st;
 }
 
 /* Evaluate the score (double) at `rows` float points sharing time t. s: rows × d. */
 static pi_status batch_scores(const pi_model_t *m, size_t rows, const float *x, double t,
-                              double *s)
+                              double *s, pi_cb_scratch *sc)
 {
     size_t d = m->dim;
-    float *out = pi_alloc_array(rows * d, sizeof(float));
-    double *times = pi_alloc_array(rows, sizeof(double));
-    double *xd = pi_alloc_array(d, sizeof(double));
+    float *out = pi_cb_scratch_alloc(sc, rows * d, sizeof(float));
+    double *times = pi_cb_scratch_alloc(sc, rows, sizeof(double));
+    double *xd = pi_cb_scratch_alloc(sc, d, sizeof(double));
     pi_status st = PI_OK;
     if (out == NULL || times == NULL || xd == NULL)
         st = pi_fail(PI_ENOMEM, "model callback: out of memory for %zu stencil points", rows);
@@ -119,7 +220,7 @@ static pi_status batch_scores(const pi_model_t *m, size_t rows, const float *x, 
     if (st == PI_OK) {
         for (size_t r = 0; r < rows; r++)
             times[r] = t;
-        st = call_host(m, rows, x, times, out);
+        st = call_host_cond(m, rows, x, times, NULL, out, sc);
     }
     for (size_t r = 0; r < rows && st == PI_OK; r++) {
         for (size_t j = 0; j < d; j++) {
@@ -128,38 +229,39 @@ static pi_status batch_scores(const pi_model_t *m, size_t rows, const float *x, 
         }
         pi_view_convert_at_d(m->native_view, PI_VIEW_SCORE, d, xd, &p, s + r * d, s + r * d);
     }
-    pi_free(out);
-    pi_free(times);
-    pi_free(xd);
+    pi_cb_scratch_free(sc, out);
+    pi_cb_scratch_free(sc, times);
+    pi_cb_scratch_free(sc, xd);
     return st;
 }
 
-pi_status pi_callback_score_d(const pi_model_t *m, const double *x, double t, double *s)
+pi_status pi_callback_score_sc(const pi_model_t *m, const double *x, double t, double *s,
+                               pi_cb_scratch *sc)
 {
     const callback *cbm = m->impl;
     if (cbm->deriv != NULL && (cbm->provided & PI_DERIVATIVE_VALUE))
-        return pi_callback_value_d(m, x, t, s);
+        return pi_callback_value_d(m, x, t, s, sc);
     size_t d = m->dim;
-    float *xf = pi_alloc_array(d, sizeof(float));
+    float *xf = pi_cb_scratch_alloc(sc, d, sizeof(float));
     if (xf == NULL)
         return pi_fail(PI_ENOMEM, "model callback: out of memory");
     for (size_t j = 0; j < d; j++)
         xf[j] = (float)x[j];
-    pi_status st = batch_scores(m, 1, xf, t, s);
-    pi_free(xf);
+    pi_status st = batch_scores(m, 1, xf, t, s, sc);
+    pi_cb_scratch_free(sc, xf);
     return st;
 }
 
 /* Rows 2j, 2j+1 = x ± h_j e_j; steps (true float differences) into step[j]. */
 static pi_status jacobian_stencil(const pi_model_t *m, const double *x, double t, double *jac,
-                                  int diagonal_only, double *div)
+                                  int diagonal_only, double *div, pi_cb_scratch *sc)
 {
     size_t d = m->dim, rows = 2 * d;
-    float *pts = pi_alloc_array(rows * d, sizeof(float));
-    double *s = pi_alloc_array(rows * d, sizeof(double));
+    float *pts = pi_cb_scratch_alloc(sc, rows * d, sizeof(float));
+    double *s = pi_cb_scratch_alloc(sc, rows * d, sizeof(double));
     if (pts == NULL || s == NULL) {
-        pi_free(pts);
-        pi_free(s);
+        pi_cb_scratch_free(sc, pts);
+        pi_cb_scratch_free(sc, s);
         return pi_fail(PI_ENOMEM, "model callback: out of memory for the Jacobian stencil");
     }
     double h0 = cbrt(FLT_EPSILON);
@@ -171,7 +273,7 @@ static pi_status jacobian_stencil(const pi_model_t *m, const double *x, double t
         p[j] = (float)(x[j] + h);
         q[j] = (float)(x[j] - h);
     }
-    pi_status st = batch_scores(m, rows, pts, t, s);
+    pi_status st = batch_scores(m, rows, pts, t, s, sc);
     double acc = 0.0;
     for (size_t j = 0; j < d && st == PI_OK; j++) {
         const float *p = pts + 2 * j * d, *q = p + d;
@@ -186,8 +288,8 @@ static pi_status jacobian_stencil(const pi_model_t *m, const double *x, double t
     }
     if (st == PI_OK && diagonal_only)
         *div = acc;
-    pi_free(pts);
-    pi_free(s);
+    pi_cb_scratch_free(sc, pts);
+    pi_cb_scratch_free(sc, s);
     return st;
 }
 
@@ -198,25 +300,11 @@ static int has(const pi_model_t *m, unsigned bits)
     return cb->deriv != NULL && (cb->provided & bits) == bits;
 }
 
-static pi_status cb_jacobian_d(const pi_model_t *m, const double *x, double t, double *jac)
+static pi_status jvp_sc(const pi_model_t *m, const double *x, double t, const double *v,
+                        double *out, pi_cb_scratch *sc)
 {
     if (has(m, PI_DERIVATIVE_JVP))
-        return pi_callback_jacobian_exact(m, x, t, jac);
-    return jacobian_stencil(m, x, t, jac, 0, NULL);
-}
-
-static pi_status cb_divergence_d(const pi_model_t *m, const double *x, double t, double *div)
-{
-    if (has(m, PI_DERIVATIVE_JVP))
-        return pi_callback_divergence_exact(m, x, t, div);
-    return jacobian_stencil(m, x, t, NULL, 1, div);
-}
-
-static pi_status cb_jvp_d(const pi_model_t *m, const double *x, double t, const double *v,
-                          double *out)
-{
-    if (has(m, PI_DERIVATIVE_JVP))
-        return pi_callback_jvp_exact(m, x, t, v, out);
+        return pi_callback_jvp_exact(m, x, t, v, out, sc);
     size_t d = m->dim;
     double xmax = 0.0, vmax = 0.0;
     for (size_t j = 0; j < d; j++) {
@@ -227,11 +315,11 @@ static pi_status cb_jvp_d(const pi_model_t *m, const double *x, double t, const 
         memset(out, 0, d * sizeof *out);
         return PI_OK;
     }
-    float *pts = pi_alloc_array(2 * d, sizeof(float));
-    double *s = pi_alloc_array(2 * d, sizeof(double));
+    float *pts = pi_cb_scratch_alloc(sc, 2 * d, sizeof(float));
+    double *s = pi_cb_scratch_alloc(sc, 2 * d, sizeof(double));
     if (pts == NULL || s == NULL) {
-        pi_free(pts);
-        pi_free(s);
+        pi_cb_scratch_free(sc, pts);
+        pi_cb_scratch_free(sc, s);
         return pi_fail(PI_ENOMEM, "model callback: out of memory");
     }
     double h = cbrt(FLT_EPSILON) * fmax(1.0, xmax) / vmax;
@@ -239,26 +327,27 @@ static pi_status cb_jvp_d(const pi_model_t *m, const double *x, double t, const 
         pts[j] = (float)(x[j] + h * v[j]);
         pts[d + j] = (float)(x[j] - h * v[j]);
     }
-    pi_status st = batch_scores(m, 2, pts, t, s);
+    pi_status st = batch_scores(m, 2, pts, t, s, sc);
     if (st == PI_OK)
         for (size_t i = 0; i < d; i++)
             out[i] = (s[i] - s[d + i]) / (2.0 * h);
-    pi_free(pts);
-    pi_free(s);
+    pi_cb_scratch_free(sc, pts);
+    pi_cb_scratch_free(sc, s);
     return st;
 }
 
 /* hess[(k d + i) d + j] = ∂²s_k/∂x_i∂x_j from the 4-point stencil, one batched call. */
-static pi_status cb_hessians_d(const pi_model_t *m, const double *x, double t, double *hess)
+static pi_status hessians_sc(const pi_model_t *m, const double *x, double t, double *hess,
+                             pi_cb_scratch *sc)
 {
     if (has(m, PI_DERIVATIVE_VJP))
-        return pi_callback_hessians_exact(m, x, t, hess);
+        return pi_callback_exact(m, PI_CB_EXACT_HESSIANS, x, t, hess, sc);
     size_t d = m->dim, pairs = d * (d + 1) / 2, rows = 4 * pairs;
-    float *pts = pi_alloc_array(rows * d, sizeof(float));
-    double *s = pi_alloc_array(rows * d, sizeof(double));
+    float *pts = pi_cb_scratch_alloc(sc, rows * d, sizeof(float));
+    double *s = pi_cb_scratch_alloc(sc, rows * d, sizeof(double));
     if (pts == NULL || s == NULL) {
-        pi_free(pts);
-        pi_free(s);
+        pi_cb_scratch_free(sc, pts);
+        pi_cb_scratch_free(sc, s);
         return pi_fail(PI_ENOMEM, "model callback: out of memory for the Hessian stencil (%zu points)",
                        rows);
     }
@@ -280,7 +369,7 @@ static pi_status cb_hessians_d(const pi_model_t *m, const double *x, double t, d
                 }
             }
         }
-    pi_status st = batch_scores(m, rows, pts, t, s);
+    pi_status st = batch_scores(m, rows, pts, t, s, sc);
     row = 0;
     for (size_t i = 0; i < d && st == PI_OK; i++)
         for (size_t j = i; j < d; j++, row += 4) {
@@ -300,38 +389,94 @@ static pi_status cb_hessians_d(const pi_model_t *m, const double *x, double t, d
                 hess[(k * d + j) * d + i] = v;
             }
         }
-    pi_free(pts);
-    pi_free(s);
+    pi_cb_scratch_free(sc, pts);
+    pi_cb_scratch_free(sc, s);
     return st;
 }
 
-static pi_status cb_grad_div_d(const pi_model_t *m, const double *x, double t, double *grad)
+static pi_status grad_div_sc(const pi_model_t *m, const double *x, double t, double *grad,
+                             pi_cb_scratch *sc)
 {
     if (has(m, PI_DERIVATIVE_VJP))
-        return pi_callback_grad_div_exact(m, x, t, grad);
+        return pi_callback_exact(m, PI_CB_EXACT_GRAD_DIV, x, t, grad, sc);
     size_t d = m->dim;
-    double *hess = pi_alloc_array(d * d, d * sizeof(double));
+    double *hess = pi_cb_scratch_alloc(sc, d * d, d * sizeof(double));
     if (hess == NULL)
         return pi_fail(PI_ENOMEM, "model callback: out of memory for %zu^3 Hessian entries", d);
-    pi_status st = cb_hessians_d(m, x, t, hess);
+    pi_status st = hessians_sc(m, x, t, hess, sc);
     for (size_t i = 0; i < d && st == PI_OK; i++) {
         double acc = 0.0;
         for (size_t k = 0; k < d; k++)
             acc += hess[(k * d + k) * d + i];
         grad[i] = acc;
     }
-    pi_free(hess);
+    pi_cb_scratch_free(sc, hess);
+    return st;
+}
+
+/* The vtable entries: each holds the model's scratch for the whole call. */
+#define PI_CB_WITH_SCRATCH(call)                                                               \
+    do {                                                                                       \
+        pi_cb_scratch sc_;                                                                     \
+        pi_cb_scratch_begin(m, &sc_);                                                          \
+        pi_cb_scratch *sc = &sc_;                                                              \
+        pi_status st_ = (call);                                                                \
+        pi_cb_scratch_end(&sc_);                                                               \
+        return st_;                                                                            \
+    } while (0)
+
+pi_status pi_callback_score_d(const pi_model_t *m, const double *x, double t, double *s)
+{
+    PI_CB_WITH_SCRATCH(pi_callback_score_sc(m, x, t, s, sc));
+}
+
+static pi_status cb_jacobian_d(const pi_model_t *m, const double *x, double t, double *jac)
+{
+    if (has(m, PI_DERIVATIVE_JVP))
+        PI_CB_WITH_SCRATCH(pi_callback_exact(m, PI_CB_EXACT_JACOBIAN, x, t, jac, sc));
+    PI_CB_WITH_SCRATCH(jacobian_stencil(m, x, t, jac, 0, NULL, sc));
+}
+
+static pi_status cb_divergence_d(const pi_model_t *m, const double *x, double t, double *div)
+{
+    if (has(m, PI_DERIVATIVE_JVP))
+        PI_CB_WITH_SCRATCH(pi_callback_exact(m, PI_CB_EXACT_DIVERGENCE, x, t, div, sc));
+    PI_CB_WITH_SCRATCH(jacobian_stencil(m, x, t, NULL, 1, div, sc));
+}
+
+static pi_status cb_jvp_d(const pi_model_t *m, const double *x, double t, const double *v,
+                          double *out)
+{
+    PI_CB_WITH_SCRATCH(jvp_sc(m, x, t, v, out, sc));
+}
+
+static pi_status cb_hessians_d(const pi_model_t *m, const double *x, double t, double *hess)
+{
+    PI_CB_WITH_SCRATCH(hessians_sc(m, x, t, hess, sc));
+}
+
+static pi_status cb_grad_div_d(const pi_model_t *m, const double *x, double t, double *grad)
+{
+    PI_CB_WITH_SCRATCH(grad_div_sc(m, x, t, grad, sc));
+}
+
+static pi_status cb_directional_d(const pi_model_t *m, const double *x, double t,
+                                  const double *b, const double *c, size_t na, const double *a,
+                                  double *s, double *sb, double *sc_, double *g, double *gb,
+                                  double *gc, double *gbc, double *scratch)
+{
+    pi_cb_scratch hold;
+    pi_cb_scratch_begin(m, &hold);
+    pi_status st = pi_callback_directional_d(m, x, t, b, c, na, a, s, sb, sc_, g, gb, gc, gbc,
+                                             scratch, &hold);
+    pi_cb_scratch_end(&hold);
     return st;
 }
 
 static pi_status cb_hess_div_d(const pi_model_t *m, const double *x, double t, double *hess)
 {
     if (has(m, PI_DERIVATIVE_VJP))
-        return pi_callback_hess_div_exact(m, x, t, hess);
-    (void)m;
-    (void)x;
-    (void)t;
-    (void)hess;
+        PI_CB_WITH_SCRATCH(pi_callback_exact(m, PI_CB_EXACT_HESS_DIV, x, t, hess, sc));
     return pi_fail(PI_EUNSUPPORTED,
                    "model callback: the Hessian of the divergence needs third derivatives of the "
                    "host function, which finite differences of float outputs cannot give; give "
@@ -342,6 +487,9 @@ static pi_status cb_hess_div_d(const pi_model_t *m, const double *x, double t, d
 
 static void cb_destroy(pi_model_t *m)
 {
+    callback *cb = m->impl;
+    if (cb != NULL)
+        pi_free(cb->scratch);
     pi_free(m->impl);
     m->impl = NULL;
 }
@@ -364,7 +512,7 @@ static const struct pi_model_type callback_type = {
     .destroy = cb_destroy,
     .derivatives_d = NULL, /* one by one */
     .directional_scratch = NULL,
-    .directional_d = pi_callback_directional_d,
+    .directional_d = cb_directional_d,
     /* not trainable: .params, .sigma_data, .train_workspace_bytes, .forward_train and
      * .backward stay NULL */
 };

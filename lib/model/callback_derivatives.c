@@ -46,11 +46,12 @@ static pi_status view_affine(const pi_model_t *m, double t, double *ca, double *
 
 /* One host call for n rows at the same x and t (rows differ in a, b, c). */
 static pi_status host(const pi_model_t *m, pi_derivative kind, size_t n, const double *x,
-                      double t, const double *a, const double *b, const double *c, double *out)
+                      double t, const double *a, const double *b, const double *c, double *out,
+                      pi_cb_scratch *sc)
 {
     const pi_callback_model *cbm = m->impl;
     size_t d = m->dim;
-    double *xs = pi_alloc_array(n * d + n, sizeof(double));
+    double *xs = pi_cb_scratch_alloc(sc, n * d + n, sizeof(double));
     if (xs == NULL)
         return pi_fail(PI_ENOMEM, "model callback: out of memory for %zu derivative rows", n);
     double *ts = xs + n * d;
@@ -59,7 +60,7 @@ static pi_status host(const pi_model_t *m, pi_derivative kind, size_t n, const d
         ts[r] = t;
     }
     int rc = cbm->deriv(kind, n, d, xs, ts, a, b, c, out, cbm->deriv_user);
-    pi_free(xs);
+    pi_cb_scratch_free(sc, xs);
     if (rc != 0)
         return pi_fail(PI_ECALLBACK, "model derivative callback (%s) returned %d at the point "
                        "x[0] = %g, t = %g (%zu rows)", kind_name(kind), rc, x[0], t, n);
@@ -83,12 +84,12 @@ static double maxabs(size_t n, const double *v)
  * n × d (c may be NULL for the lower kinds). */
 static pi_status product(const pi_model_t *m, pi_derivative kind, size_t n, const double *x,
                          double t, const double *a, const double *b, const double *c,
-                         double *out)
+                         double *out, pi_cb_scratch *sc)
 {
     const pi_callback_model *cbm = m->impl;
     size_t d = m->dim;
     if (cbm->provided & (unsigned)kind)
-        return host(m, kind, n, x, t, a, b, c, out);
+        return host(m, kind, n, x, t, a, b, c, out, sc);
     if (kind == PI_DERIVATIVE_JVP || kind == PI_DERIVATIVE_VJP)
         return pi_fail(PI_EUNSUPPORTED, "model callback: no %s derivative callback "
                        "(pi_model_callback_set_derivatives)", kind_name(kind));
@@ -99,10 +100,10 @@ static pi_status product(const pi_model_t *m, pi_derivative kind, size_t n, cons
         /* four-point stencil of VJP along b and c */
         lower = PI_DERIVATIVE_VJP;
     }
-    double *xp = pi_alloc_array(4 * d + 4 * d, sizeof(double));
+    double *xp = pi_cb_scratch_alloc(sc, 4 * d + 4 * d + 4 * d, sizeof(double));
     if (xp == NULL)
         return pi_fail(PI_ENOMEM, "model callback: out of memory");
-    double *o = xp + 4 * d;
+    double *o = xp + 4 * d, *gbuf = o + 4 * d;
     pi_status st = PI_OK;
     double xm = fmax(1.0, maxabs(d, x));
     for (size_t r = 0; r < n && st == PI_OK; r++) {
@@ -116,21 +117,15 @@ static pi_status product(const pi_model_t *m, pi_derivative kind, size_t n, cons
                 continue;
             }
             double hb = sqrt(sqrt(DBL_EPSILON)) * xm / nb, hc = sqrt(sqrt(DBL_EPSILON)) * xm / nc;
-            double *gbuf = pi_alloc_array(4 * d, sizeof(double));
-            if (gbuf == NULL) {
-                st = pi_fail(PI_ENOMEM, "model callback: out of memory");
-                break;
-            }
             for (size_t q = 0; q < 4 && st == PI_OK; q++) {
-                double sb = q < 2 ? hb : -hb, sc = (q % 2 == 0) ? hc : -hc;
+                double sb = q < 2 ? hb : -hb, sgc = (q % 2 == 0) ? hc : -hc;
                 for (size_t i = 0; i < d; i++)
-                    xp[i] = x[i] + sb * br[i] + sc * cr[i];
-                st = host(m, PI_DERIVATIVE_VJP, 1, xp, t, ar, NULL, NULL, gbuf + q * d);
+                    xp[i] = x[i] + sb * br[i] + sgc * cr[i];
+                st = host(m, PI_DERIVATIVE_VJP, 1, xp, t, ar, NULL, NULL, gbuf + q * d, sc);
             }
             for (size_t i = 0; i < d && st == PI_OK; i++)
                 outr[i] = (gbuf[i] - gbuf[d + i] - gbuf[2 * d + i] + gbuf[3 * d + i]) /
                           (4.0 * hb * hc);
-            pi_free(gbuf);
             continue;
         }
         double nd = maxabs(d, dr);
@@ -143,22 +138,23 @@ static pi_status product(const pi_model_t *m, pi_derivative kind, size_t n, cons
             for (size_t i = 0; i < d; i++)
                 xp[i] = x[i] + (q == 0 ? h : -h) * dr[i];
             st = lower == PI_DERIVATIVE_VJP
-                     ? host(m, PI_DERIVATIVE_VJP, 1, xp, t, ar, NULL, NULL, o + q * d)
-                     : host(m, PI_DERIVATIVE_VJP_JVP, 1, xp, t, ar, br, NULL, o + q * d);
+                     ? host(m, PI_DERIVATIVE_VJP, 1, xp, t, ar, NULL, NULL, o + q * d, sc)
+                     : host(m, PI_DERIVATIVE_VJP_JVP, 1, xp, t, ar, br, NULL, o + q * d, sc);
         }
         for (size_t i = 0; i < d && st == PI_OK; i++)
             outr[i] = (o[i] - o[d + i]) / (2.0 * h);
     }
-    pi_free(xp);
+    pi_cb_scratch_free(sc, xp);
     return st;
 }
 
-pi_status pi_callback_value_d(const pi_model_t *m, const double *x, double t, double *s)
+pi_status pi_callback_value_d(const pi_model_t *m, const double *x, double t, double *s,
+                              pi_cb_scratch *sc)
 {
     double ca, cb;
     pi_status st = view_affine(m, t, &ca, &cb);
     if (st == PI_OK)
-        st = host(m, PI_DERIVATIVE_VALUE, 1, x, t, NULL, NULL, NULL, s);
+        st = host(m, PI_DERIVATIVE_VALUE, 1, x, t, NULL, NULL, NULL, s, sc);
     for (size_t i = 0; i < m->dim && st == PI_OK; i++)
         s[i] = ca * x[i] + cb * s[i];
     return st;
@@ -168,7 +164,7 @@ pi_status pi_callback_directional_d(const pi_model_t *m, const double *x, double
                                     const double *b, const double *c, size_t na,
                                     const double *a, double *s, double *sb, double *sc,
                                     double *g, double *gb, double *gc, double *gbc,
-                                    double *scratch)
+                                    double *scratch, pi_cb_scratch *scr)
 {
     (void)scratch;
     const pi_callback_model *cbm = m->impl;
@@ -183,10 +179,10 @@ pi_status pi_callback_directional_d(const pi_model_t *m, const double *x, double
     double ca, cb;
     pi_status st = view_affine(m, t, &ca, &cb);
     if (st == PI_OK && s != NULL)
-        st = pi_callback_score_d(m, x, t, s);
+        st = pi_callback_score_sc(m, x, t, s, scr);
     /* rows: replicate the directions for the batched calls */
     size_t rows = na > 2 ? na : 2;
-    double *buf = pi_alloc_array(4 * rows * d, sizeof(double));
+    double *buf = pi_cb_scratch_alloc(scr, 4 * rows * d, sizeof(double));
     if (st == PI_OK && buf == NULL)
         st = pi_fail(PI_ENOMEM, "model callback: out of memory");
     double *B = buf, *C = buf + rows * d, *O = buf + 2 * rows * d, *Z = buf + 3 * rows * d;
@@ -196,7 +192,7 @@ pi_status pi_callback_directional_d(const pi_model_t *m, const double *x, double
             memcpy(Z, b, d * sizeof *Z);
         if (c != NULL)
             memcpy(Z + d, c, d * sizeof *Z);
-        st = host(m, PI_DERIVATIVE_JVP, 2, x, t, NULL, Z, NULL, O);
+        st = host(m, PI_DERIVATIVE_JVP, 2, x, t, NULL, Z, NULL, O, scr);
         for (size_t i = 0; i < d && st == PI_OK; i++) {
             if (sb != NULL)
                 sb[i] = ca * Z[i] + cb * O[i];
@@ -224,161 +220,154 @@ pi_status pi_callback_directional_d(const pi_model_t *m, const double *x, double
                 continue;
             }
             if (q == 0)
-                st = product(m, PI_DERIVATIVE_VJP, na, x, t, a, NULL, NULL, outs[q]);
+                st = product(m, PI_DERIVATIVE_VJP, na, x, t, a, NULL, NULL, outs[q], scr);
             else if (q == 1)
-                st = product(m, PI_DERIVATIVE_VJP_JVP, na, x, t, a, B, NULL, outs[q]);
+                st = product(m, PI_DERIVATIVE_VJP_JVP, na, x, t, a, B, NULL, outs[q], scr);
             else if (q == 2)
-                st = product(m, PI_DERIVATIVE_VJP_JVP, na, x, t, a, C, NULL, outs[q]);
+                st = product(m, PI_DERIVATIVE_VJP_JVP, na, x, t, a, C, NULL, outs[q], scr);
             else
-                st = product(m, PI_DERIVATIVE_VJP_JVP2, na, x, t, a, B, C, outs[q]);
+                st = product(m, PI_DERIVATIVE_VJP_JVP2, na, x, t, a, B, C, outs[q], scr);
             for (size_t e = 0; e < na * d && st == PI_OK; e++)
                 outs[q][e] = (q == 0 ? ca * a[e] : 0.0) + cb * outs[q][e];
         }
     }
-    pi_free(buf);
+    pi_cb_scratch_free(scr, buf);
     return st;
 }
 
 /* ---- dense derivatives from the products (replacing float finite differences) ---------- */
 
 pi_status pi_callback_jvp_exact(const pi_model_t *m, const double *x, double t, const double *v,
-                                double *out)
+                                double *out, pi_cb_scratch *sc)
 {
     double ca, cb;
     pi_status st = view_affine(m, t, &ca, &cb);
     if (st == PI_OK)
-        st = host(m, PI_DERIVATIVE_JVP, 1, x, t, NULL, v, NULL, out);
+        st = host(m, PI_DERIVATIVE_JVP, 1, x, t, NULL, v, NULL, out, sc);
     for (size_t i = 0; i < m->dim && st == PI_OK; i++)
         out[i] = ca * v[i] + cb * out[i];
     return st;
 }
 
-/* The d × d identity as d rows. */
-static double *identity_rows(size_t d)
-{
-    double *e = pi_calloc(d * d, sizeof(double));
-    if (e != NULL)
-        for (size_t i = 0; i < d; i++)
-            e[i * d + i] = 1.0;
-    return e;
-}
+/* A batch of products on unit vectors. Row r stands for the pair (p, q) = (r / d, r % d) of
+ * d² rows, or p = q = r of d rows; each of a, b, c is e_p, e_q or absent. The scatter rule
+ * turns the products O (rows × d, of F) and the view's s = ca x + cb F into the result. */
+typedef enum { UNIT_NONE, UNIT_P, UNIT_Q } unit_index;
 
-pi_status pi_callback_jacobian_exact(const pi_model_t *m, const double *x, double t,
-                                     double *jac)
+typedef struct unit_batch {
+    pi_derivative kind;
+    int pairs; /* 1: d² rows (p, q); 0: d rows */
+    unit_index a, b, c;
+    void (*scatter)(size_t d, double ca, double cb, const double *O, double *out);
+} unit_batch;
+
+static pi_status unit_products(const pi_model_t *m, const unit_batch *u, const double *x,
+                               double t, double *out, pi_cb_scratch *sc)
 {
-    size_t d = m->dim;
+    size_t d = m->dim, rows = u->pairs ? d * d : d;
     double ca, cb;
     pi_status st = view_affine(m, t, &ca, &cb);
-    double *e = identity_rows(d), *o = pi_alloc_array(d * d, sizeof(double));
-    if (st == PI_OK && (e == NULL || o == NULL))
-        st = pi_fail(PI_ENOMEM, "model callback: out of memory for a %zu × %zu Jacobian", d, d);
+    if (st != PI_OK)
+        return st;
+    const unit_index which[3] = {u->a, u->b, u->c};
+    size_t blocks = 1;
+    for (int v = 0; v < 3; v++)
+        blocks += which[v] != UNIT_NONE;
+    size_t block = 0;
+    double *buf = NULL;
+    if (pi_size_mul(rows, d, &block))
+        buf = pi_cb_scratch_alloc(sc, blocks * block, sizeof(double));
+    if (buf == NULL)
+        return pi_fail(PI_ENOMEM, "model callback: out of memory for %zu unit-vector rows of %s "
+                       "products (d = %zu)", rows, kind_name(u->kind), d);
+    double *vec[3] = {NULL, NULL, NULL}, *next = buf;
+    for (int v = 0; v < 3; v++)
+        if (which[v] != UNIT_NONE) {
+            vec[v] = next;
+            next += block;
+            memset(vec[v], 0, block * sizeof *buf);
+        }
+    for (size_t r = 0; r < rows; r++) {
+        size_t p = u->pairs ? r / d : r, q = u->pairs ? r % d : r;
+        for (int v = 0; v < 3; v++)
+            if (vec[v] != NULL)
+                vec[v][r * d + (which[v] == UNIT_P ? p : q)] = 1.0;
+    }
+    st = product(m, u->kind, rows, x, t, vec[0], vec[1], vec[2], next, sc);
     if (st == PI_OK)
-        st = host(m, PI_DERIVATIVE_JVP, d, x, t, NULL, e, NULL, o); /* row j: J e_j */
-    for (size_t i = 0; i < d && st == PI_OK; i++)
-        for (size_t j = 0; j < d; j++)
-            jac[i * d + j] = (i == j ? ca : 0.0) + cb * o[j * d + i];
-    pi_free(e);
-    pi_free(o);
+        u->scatter(d, ca, cb, next, out);
+    pi_cb_scratch_free(sc, buf);
     return st;
 }
 
-pi_status pi_callback_divergence_exact(const pi_model_t *m, const double *x, double t,
-                                       double *div)
+/* Row j: J e_j, column j of the Jacobian of F. */
+static void scatter_jacobian(size_t d, double ca, double cb, const double *O, double *jac)
 {
-    size_t d = m->dim;
-    double *jac = pi_alloc_array(d * d, sizeof(double));
-    if (jac == NULL)
-        return pi_fail(PI_ENOMEM, "model callback: out of memory");
-    pi_status st = pi_callback_jacobian_exact(m, x, t, jac);
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++)
+            jac[i * d + j] = (i == j ? ca : 0.0) + cb * O[j * d + i];
+}
+
+static void scatter_trace(size_t d, double ca, double cb, const double *O, double *div)
+{
     double acc = 0.0;
     for (size_t i = 0; i < d; i++)
-        acc += jac[i * d + i];
-    if (st == PI_OK)
-        *div = acc;
-    pi_free(jac);
-    return st;
+        acc += ca + cb * O[i * d + i];
+    *div = acc;
 }
 
 /* hess[(k d + i) d + j] = ∂²s_k/∂x_i∂x_j: row (k, j) of VJP_JVP with a = e_k, b = e_j gives
  * ∇ₓ(∂_j s_k) = column i. */
-pi_status pi_callback_hessians_exact(const pi_model_t *m, const double *x, double t,
-                                     double *hess)
+static void scatter_hessians(size_t d, double ca, double cb, const double *O, double *hess)
 {
-    size_t d = m->dim;
-    double ca, cb;
-    pi_status st = view_affine(m, t, &ca, &cb);
-    double *A = pi_alloc_array(3 * d * d * d, sizeof(double));
-    if (st == PI_OK && A == NULL)
-        st = pi_fail(PI_ENOMEM, "model callback: out of memory for %zu^3 Hessian entries", d);
-    if (st == PI_OK) {
-        double *B = A + d * d * d, *O = B + d * d * d;
-        memset(A, 0, 2 * d * d * d * sizeof *A);
-        for (size_t k = 0; k < d; k++)
-            for (size_t j = 0; j < d; j++) {
-                A[(k * d + j) * d + k] = 1.0;
-                B[(k * d + j) * d + j] = 1.0;
-            }
-        st = product(m, PI_DERIVATIVE_VJP_JVP, d * d, x, t, A, B, NULL, O);
-        for (size_t k = 0; k < d && st == PI_OK; k++)
-            for (size_t j = 0; j < d; j++)
-                for (size_t i = 0; i < d; i++)
-                    hess[(k * d + i) * d + j] = cb * O[(k * d + j) * d + i];
-    }
-    pi_free(A);
-    return st;
+    (void)ca;
+    for (size_t k = 0; k < d; k++)
+        for (size_t j = 0; j < d; j++)
+            for (size_t i = 0; i < d; i++)
+                hess[(k * d + i) * d + j] = cb * O[(k * d + j) * d + i];
 }
 
-pi_status pi_callback_grad_div_exact(const pi_model_t *m, const double *x, double t,
-                                     double *grad)
+/* ∇(∇·F) = Σ_k ∇ₓ(e_kᵀ J e_k): row k has a = b = e_k. */
+static void scatter_grad_div(size_t d, double ca, double cb, const double *O, double *grad)
 {
-    size_t d = m->dim;
-    double ca, cb;
-    pi_status st = view_affine(m, t, &ca, &cb);
-    double *e = identity_rows(d), *O = pi_alloc_array(d * d, sizeof(double));
-    if (st == PI_OK && (e == NULL || O == NULL))
-        st = pi_fail(PI_ENOMEM, "model callback: out of memory");
-    /* ∇(∇·F) = Σ_k ∇ₓ(e_kᵀ J e_k) */
-    if (st == PI_OK)
-        st = product(m, PI_DERIVATIVE_VJP_JVP, d, x, t, e, e, NULL, O);
-    for (size_t i = 0; i < d && st == PI_OK; i++) {
+    (void)ca;
+    for (size_t i = 0; i < d; i++) {
         double acc = 0.0;
         for (size_t k = 0; k < d; k++)
             acc += O[k * d + i];
         grad[i] = cb * acc;
     }
-    pi_free(e);
-    pi_free(O);
-    return st;
 }
 
-pi_status pi_callback_hess_div_exact(const pi_model_t *m, const double *x, double t,
-                                     double *hd)
+/* Row (j, k): a = c = e_k, b = e_j; ∇∇(∇·F) e_j = Σ_k row (j, k). */
+static void scatter_hess_div(size_t d, double ca, double cb, const double *O, double *hd)
 {
-    size_t d = m->dim;
-    double ca, cb;
-    pi_status st = view_affine(m, t, &ca, &cb);
-    double *A = pi_alloc_array(4 * d * d * d, sizeof(double));
-    if (st == PI_OK && A == NULL)
-        st = pi_fail(PI_ENOMEM, "model callback: out of memory");
-    if (st == PI_OK) {
-        /* row (j, k): a = c = e_k, b = e_j; ∇∇(∇·F) e_j = Σ_k row (j, k) */
-        double *B = A + d * d * d, *C = B + d * d * d, *O = C + d * d * d;
-        memset(A, 0, 3 * d * d * d * sizeof *A);
-        for (size_t j = 0; j < d; j++)
-            for (size_t k = 0; k < d; k++) {
-                A[(j * d + k) * d + k] = 1.0;
-                B[(j * d + k) * d + j] = 1.0;
-                C[(j * d + k) * d + k] = 1.0;
-            }
-        st = product(m, PI_DERIVATIVE_VJP_JVP2, d * d, x, t, A, B, C, O);
-        for (size_t j = 0; j < d && st == PI_OK; j++)
-            for (size_t i = 0; i < d; i++) {
-                double acc = 0.0;
-                for (size_t k = 0; k < d; k++)
-                    acc += O[(j * d + k) * d + i];
-                hd[i * d + j] = cb * acc;
-            }
-    }
-    pi_free(A);
-    return st;
+    (void)ca;
+    for (size_t j = 0; j < d; j++)
+        for (size_t i = 0; i < d; i++) {
+            double acc = 0.0;
+            for (size_t k = 0; k < d; k++)
+                acc += O[(j * d + k) * d + i];
+            hd[i * d + j] = cb * acc;
+        }
+}
+
+/* The dense derivatives as unit-vector batches (callback_impl.h: pi_callback_exact). */
+static const unit_batch exact_batches[] = {
+    [PI_CB_EXACT_JACOBIAN] = {PI_DERIVATIVE_JVP, 0, UNIT_NONE, UNIT_P, UNIT_NONE,
+                              scatter_jacobian},
+    [PI_CB_EXACT_DIVERGENCE] = {PI_DERIVATIVE_JVP, 0, UNIT_NONE, UNIT_P, UNIT_NONE,
+                                scatter_trace},
+    [PI_CB_EXACT_HESSIANS] = {PI_DERIVATIVE_VJP_JVP, 1, UNIT_P, UNIT_Q, UNIT_NONE,
+                              scatter_hessians},
+    [PI_CB_EXACT_GRAD_DIV] = {PI_DERIVATIVE_VJP_JVP, 0, UNIT_P, UNIT_P, UNIT_NONE,
+                              scatter_grad_div},
+    [PI_CB_EXACT_HESS_DIV] = {PI_DERIVATIVE_VJP_JVP2, 1, UNIT_Q, UNIT_P, UNIT_Q,
+                              scatter_hess_div},
+};
+
+pi_status pi_callback_exact(const pi_model_t *m, pi_cb_exact what, const double *x, double t,
+                            double *out, pi_cb_scratch *sc)
+{
+    return unit_products(m, &exact_batches[what], x, t, out, sc);
 }

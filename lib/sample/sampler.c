@@ -125,15 +125,8 @@ pi_status pi_sampler_get_trajectory_settings(const pi_sampler_t *sampler, int *e
     return PI_OK;
 }
 
-pi_status pi_sampler_set_hbar(pi_sampler_t *sampler, double hbar)
-{
-    PI_CHECK_NULL(sampler);
-    pi_status st = pi_option_check(PI_OPTION_SAMPLER_HBAR, hbar, __func__);
-    if (st != PI_OK)
-        return st;
-    sampler->hbar = hbar;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER(pi_sampler_set_hbar, pi_sampler_t, sampler, double, hbar,
+                        pi_option_check, PI_OPTION_SAMPLER_HBAR, sampler->hbar)
 
 pi_status pi_sampler_set_method(pi_sampler_t *sampler, pi_method method)
 {
@@ -162,9 +155,7 @@ pi_status pi_sampler_set_method(pi_sampler_t *sampler, pi_method method)
 pi_status pi_sampler_set_steps(pi_sampler_t *sampler, size_t steps)
 {
     PI_CHECK_NULL(sampler);
-    pi_status st = pi_option_check_size(PI_OPTION_SAMPLER_STEPS, steps, __func__);
-    if (st != PI_OK)
-        return st;
+    PI_CHECK_OPTION(pi_option_check_size, PI_OPTION_SAMPLER_STEPS, steps);
     sampler->steps = steps;
     if (sampler->schedule == PI_SCHEDULE_CUSTOM)
         sampler->schedule = PI_SCHEDULE_UNIFORM_LAMBDA; /* the custom array no longer fits */
@@ -174,14 +165,12 @@ pi_status pi_sampler_set_steps(pi_sampler_t *sampler, size_t steps)
 pi_status pi_sampler_set_schedule(pi_sampler_t *sampler, pi_schedule schedule, double rho)
 {
     PI_CHECK_NULL(sampler);
-    pi_status st;
     switch (schedule) {
     case PI_SCHEDULE_UNIFORM_T:
     case PI_SCHEDULE_UNIFORM_LAMBDA:
         break;
     case PI_SCHEDULE_KARRAS:
-        if ((st = pi_option_check(PI_OPTION_SAMPLER_KARRAS_RHO, rho, __func__)) != PI_OK)
-            return st;
+        PI_CHECK_OPTION(pi_option_check, PI_OPTION_SAMPLER_KARRAS_RHO, rho);
         sampler->schedule_param = rho;
         break;
     case PI_SCHEDULE_CUSTOM:
@@ -262,75 +251,85 @@ pi_status pi_sampler_set_time_range(pi_sampler_t *sampler, double t_start, doubl
     return PI_OK;
 }
 
-pi_status pi_sampler_set_seed(pi_sampler_t *sampler, uint64_t seed)
+PI_DEFINE_OPTION_SETTER(pi_sampler_set_seed, pi_sampler_t, sampler, uint64_t, seed,
+                        pi_option_check_u64, PI_OPTION_SAMPLER_SEED, sampler->seed)
+/* any value; a run checks first_row + n */
+PI_DEFINE_OPTION_SETTER(pi_sampler_set_first_row, pi_sampler_t, sampler, uint64_t, first_row,
+                        pi_option_check_u64, PI_OPTION_SAMPLER_FIRST_ROW, sampler->first_row)
+
+PI_DEFINE_OPTION_SETTER(pi_sampler_set_threads, pi_sampler_t, sampler, int, threads,
+                        pi_option_check_int, PI_OPTION_SAMPLER_THREADS, sampler->threads)
+
+PI_DEFINE_OPTION_SETTER(pi_sampler_set_noise, pi_sampler_t, sampler, pi_noise, noise,
+                        pi_option_check_int, PI_OPTION_SAMPLER_NOISE, sampler->noise)
+
+PI_DEFINE_OPTION_SETTER(pi_sampler_set_denoise_final, pi_sampler_t, sampler, int, enabled,
+                        pi_option_check_int, PI_OPTION_SAMPLER_DENOISE_FINAL,
+                        sampler->denoise_final)
+
+PI_DEFINE_OPTION_SETTER2(pi_sampler_set_tolerances, pi_sampler_t, sampler,
+                         double, rtol, pi_option_check, PI_OPTION_SAMPLER_RTOL, sampler->rtol,
+                         double, atol, pi_option_check, PI_OPTION_SAMPLER_ATOL, sampler->atol)
+
+PI_DEFINE_OPTION_SETTER2(pi_sampler_set_corrector, pi_sampler_t, sampler,
+                         size_t, steps, pi_option_check_size, PI_OPTION_SAMPLER_CORRECTOR_STEPS,
+                         sampler->corrector_steps,
+                         double, snr, pi_option_check, PI_OPTION_SAMPLER_CORRECTOR_SNR,
+                         sampler->corrector_snr)
+
+/* Guidance (issue 15; the guided evaluation itself is in guidance.c). */
+
+pi_status pi_sampler_set_guidance(pi_sampler_t *sampler, double w)
 {
     PI_CHECK_NULL(sampler);
-    sampler->seed = seed;
+    PI_CHECK_OPTION(pi_option_check, PI_OPTION_SAMPLER_GUIDANCE, w);
+    const pi_model_t *m = sampler->model;
+    if (w != 1.0 && (!pi_model_is_conditional(m) || !m->unconditional))
+        return pi_fail(PI_EINVAL,
+                       "%s: guidance w = %g needs a conditional model with an unconditional branch "
+                       "(the null condition); this %s model %s (only w = 1 is allowed)",
+                       __func__, w, m->type->name,
+                       pi_model_is_conditional(m) ? "has no null condition" : "takes no condition");
+    sampler->guidance = w;
     return PI_OK;
 }
 
-pi_status pi_sampler_set_first_row(pi_sampler_t *sampler, uint64_t first_row)
+PI_DEFINE_GETTER(pi_sampler_get_guidance, pi_sampler_t, sampler, double, sampler->guidance)
+PI_DEFINE_GETTER(pi_sampler_get_guidance_rescale, pi_sampler_t, sampler, double,
+                 sampler->guidance_rescale)
+PI_DEFINE_GETTER(pi_sampler_get_cfgpp, pi_sampler_t, sampler, int, sampler->cfgpp)
+
+PI_DEFINE_OPTION_SETTER(pi_sampler_set_guidance_rescale, pi_sampler_t, sampler, double, phi,
+                        pi_option_check, PI_OPTION_SAMPLER_GUIDANCE_RESCALE,
+                        sampler->guidance_rescale)
+
+pi_status pi_sampler_set_guidance_interval(pi_sampler_t *sampler, double sigma_min,
+                                           double sigma_max)
 {
     PI_CHECK_NULL(sampler);
-    sampler->first_row = first_row; /* any value; a run checks first_row + n */
+    PI_CHECK_OPTION(pi_option_check, PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MIN, sigma_min);
+    PI_CHECK_OPTION(pi_option_check, PI_OPTION_SAMPLER_GUIDANCE_SIGMA_MAX, sigma_max);
+    if (!(sigma_min <= sigma_max))
+        return pi_fail(PI_EINVAL, "%s: sigma_min must be <= sigma_max, got %g > %g", __func__,
+                       sigma_min, sigma_max);
+    sampler->guidance_sigma_min = sigma_min;
+    sampler->guidance_sigma_max = sigma_max;
     return PI_OK;
 }
 
-pi_status pi_sampler_set_threads(pi_sampler_t *sampler, int threads)
+pi_status pi_sampler_get_guidance_interval(const pi_sampler_t *sampler, double *sigma_min,
+                                           double *sigma_max)
 {
     PI_CHECK_NULL(sampler);
-    pi_status st = pi_option_check_int(PI_OPTION_SAMPLER_THREADS, threads, __func__);
-    if (st != PI_OK)
-        return st;
-    sampler->threads = threads;
+    if (sigma_min != NULL)
+        *sigma_min = sampler->guidance_sigma_min;
+    if (sigma_max != NULL)
+        *sigma_max = sampler->guidance_sigma_max;
     return PI_OK;
 }
 
-pi_status pi_sampler_set_noise(pi_sampler_t *sampler, pi_noise noise)
-{
-    PI_CHECK_NULL(sampler);
-    pi_status st = pi_option_check_int(PI_OPTION_SAMPLER_NOISE, (int)noise, __func__);
-    if (st != PI_OK)
-        return st;
-    sampler->noise = noise;
-    return PI_OK;
-}
-
-pi_status pi_sampler_set_denoise_final(pi_sampler_t *sampler, int enabled)
-{
-    PI_CHECK_NULL(sampler);
-    pi_status st = pi_option_check_int(PI_OPTION_SAMPLER_DENOISE_FINAL, enabled, __func__);
-    if (st != PI_OK)
-        return st;
-    sampler->denoise_final = enabled;
-    return PI_OK;
-}
-
-pi_status pi_sampler_set_tolerances(pi_sampler_t *sampler, double rtol, double atol)
-{
-    PI_CHECK_NULL(sampler);
-    pi_status st = pi_option_check(PI_OPTION_SAMPLER_RTOL, rtol, __func__);
-    if (st == PI_OK)
-        st = pi_option_check(PI_OPTION_SAMPLER_ATOL, atol, __func__);
-    if (st != PI_OK)
-        return st;
-    sampler->rtol = rtol;
-    sampler->atol = atol;
-    return PI_OK;
-}
-
-pi_status pi_sampler_set_corrector(pi_sampler_t *sampler, size_t steps, double snr)
-{
-    PI_CHECK_NULL(sampler);
-    pi_status st = pi_option_check_size(PI_OPTION_SAMPLER_CORRECTOR_STEPS, steps, __func__);
-    if (st == PI_OK)
-        st = pi_option_check(PI_OPTION_SAMPLER_CORRECTOR_SNR, snr, __func__);
-    if (st != PI_OK)
-        return st;
-    sampler->corrector_steps = steps;
-    sampler->corrector_snr = snr;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER(pi_sampler_set_cfgpp, pi_sampler_t, sampler, int, enabled,
+                        pi_option_check_int, PI_OPTION_SAMPLER_CFGPP, sampler->cfgpp)
 
 pi_status pi_sampler_set_callback(pi_sampler_t *sampler, pi_step_fn fn, void *user_data)
 {

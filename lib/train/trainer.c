@@ -117,27 +117,16 @@ void pi_trainer_destroy(pi_trainer_t *trainer)
 
 /* ---- setters --------------------------------------------------------------------------- */
 
-pi_status pi_trainer_set_learning_rate(pi_trainer_t *trainer, double lr)
-{
-    PI_CHECK_NULL(trainer);
-    pi_status st = pi_option_check(PI_OPTION_TRAINER_LEARNING_RATE, lr, __func__);
-    if (st != PI_OK)
-        return st;
-    trainer->lr = lr;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER(pi_trainer_set_learning_rate, pi_trainer_t, trainer, double, lr,
+                        pi_option_check, PI_OPTION_TRAINER_LEARNING_RATE, trainer->lr)
 
 pi_status pi_trainer_set_lr_schedule(pi_trainer_t *trainer, pi_lr_schedule schedule,
                                      uint64_t warmup_steps, uint64_t total_steps)
 {
     PI_CHECK_NULL(trainer);
-    pi_status st = pi_option_check_int(PI_OPTION_TRAINER_LR_SCHEDULE, (int)schedule, __func__);
-    if (st == PI_OK)
-        st = pi_option_check_u64(PI_OPTION_TRAINER_WARMUP_STEPS, warmup_steps, __func__);
-    if (st == PI_OK)
-        st = pi_option_check_u64(PI_OPTION_TRAINER_TOTAL_STEPS, total_steps, __func__);
-    if (st != PI_OK)
-        return st;
+    PI_CHECK_OPTION(pi_option_check_int, PI_OPTION_TRAINER_LR_SCHEDULE, (int)schedule);
+    PI_CHECK_OPTION(pi_option_check_u64, PI_OPTION_TRAINER_WARMUP_STEPS, warmup_steps);
+    PI_CHECK_OPTION(pi_option_check_u64, PI_OPTION_TRAINER_TOTAL_STEPS, total_steps);
     if (schedule == PI_LR_SCHEDULE_COSINE && total_steps <= warmup_steps)
         return pi_fail(PI_EINVAL,
                        "pi_trainer_set_lr_schedule: total_steps must be > warmup_steps (%llu) for "
@@ -152,110 +141,52 @@ pi_status pi_trainer_set_lr_schedule(pi_trainer_t *trainer, pi_lr_schedule sched
 pi_status pi_trainer_set_batch_size(pi_trainer_t *trainer, size_t batch)
 {
     PI_CHECK_NULL(trainer);
-    pi_status st = pi_option_check_size(PI_OPTION_TRAINER_BATCH_SIZE, batch, __func__);
-    if (st != PI_OK)
-        return st;
+    PI_CHECK_OPTION(pi_option_check_size, PI_OPTION_TRAINER_BATCH_SIZE, batch);
     if (batch != trainer->batch)
         free_workspace(trainer);
     trainer->batch = batch;
     return PI_OK;
 }
 
-pi_status pi_trainer_set_weighting(pi_trainer_t *trainer, pi_weighting weighting)
-{
-    PI_CHECK_NULL(trainer);
-    pi_status st = pi_option_check_int(PI_OPTION_TRAINER_WEIGHTING, (int)weighting, __func__);
-    if (st != PI_OK)
-        return st;
-    trainer->weighting = weighting;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER(pi_trainer_set_weighting, pi_trainer_t, trainer, pi_weighting, weighting,
+                        pi_option_check_int, PI_OPTION_TRAINER_WEIGHTING, trainer->weighting)
 
-pi_status pi_trainer_set_time_sampling(pi_trainer_t *trainer, pi_time_sampling sampling)
-{
-    PI_CHECK_NULL(trainer);
-    pi_status st = pi_option_check_int(PI_OPTION_TRAINER_TIME_SAMPLING, (int)sampling, __func__);
-    if (st != PI_OK)
-        return st;
-    trainer->sampling = sampling;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER(pi_trainer_set_time_sampling, pi_trainer_t, trainer, pi_time_sampling,
+                        sampling, pi_option_check_int, PI_OPTION_TRAINER_TIME_SAMPLING,
+                        trainer->sampling)
 
-pi_status pi_trainer_set_lognormal(pi_trainer_t *trainer, double p_mean, double p_std)
-{
-    PI_CHECK_NULL(trainer);
-    pi_status st = pi_option_check(PI_OPTION_TRAINER_LOGNORMAL_MEAN, p_mean, __func__);
-    if (st == PI_OK)
-        st = pi_option_check(PI_OPTION_TRAINER_LOGNORMAL_STD, p_std, __func__);
-    if (st != PI_OK)
-        return st;
-    trainer->p_mean = p_mean;
-    trainer->p_std = p_std;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER2(pi_trainer_set_lognormal, pi_trainer_t, trainer,
+                         double, p_mean, pi_option_check, PI_OPTION_TRAINER_LOGNORMAL_MEAN,
+                         trainer->p_mean,
+                         double, p_std, pi_option_check, PI_OPTION_TRAINER_LOGNORMAL_STD,
+                         trainer->p_std)
 
 pi_status pi_trainer_set_adam(pi_trainer_t *trainer, double beta1, double beta2, double eps)
 {
     PI_CHECK_NULL(trainer);
-    pi_status st = pi_option_check(PI_OPTION_TRAINER_ADAM_BETA1, beta1, __func__);
-    if (st == PI_OK)
-        st = pi_option_check(PI_OPTION_TRAINER_ADAM_BETA2, beta2, __func__);
-    if (st == PI_OK)
-        st = pi_option_check(PI_OPTION_TRAINER_ADAM_EPS, eps, __func__);
-    if (st != PI_OK)
-        return st;
+    PI_CHECK_OPTION(pi_option_check, PI_OPTION_TRAINER_ADAM_BETA1, beta1);
+    PI_CHECK_OPTION(pi_option_check, PI_OPTION_TRAINER_ADAM_BETA2, beta2);
+    PI_CHECK_OPTION(pi_option_check, PI_OPTION_TRAINER_ADAM_EPS, eps);
     trainer->beta1 = beta1;
     trainer->beta2 = beta2;
     trainer->eps = eps;
     return PI_OK;
 }
 
-pi_status pi_trainer_set_weight_decay(pi_trainer_t *trainer, double decay)
-{
-    PI_CHECK_NULL(trainer);
-    pi_status st = pi_option_check(PI_OPTION_TRAINER_WEIGHT_DECAY, decay, __func__);
-    if (st != PI_OK)
-        return st;
-    trainer->weight_decay = decay;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER(pi_trainer_set_weight_decay, pi_trainer_t, trainer, double, decay,
+                        pi_option_check, PI_OPTION_TRAINER_WEIGHT_DECAY, trainer->weight_decay)
 
-pi_status pi_trainer_set_grad_clip(pi_trainer_t *trainer, double max_norm)
-{
-    PI_CHECK_NULL(trainer);
-    pi_status st = pi_option_check(PI_OPTION_TRAINER_GRAD_CLIP, max_norm, __func__);
-    if (st != PI_OK)
-        return st;
-    trainer->grad_clip = max_norm;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER(pi_trainer_set_grad_clip, pi_trainer_t, trainer, double, max_norm,
+                        pi_option_check, PI_OPTION_TRAINER_GRAD_CLIP, trainer->grad_clip)
 
-pi_status pi_trainer_set_ema(pi_trainer_t *trainer, double decay)
-{
-    PI_CHECK_NULL(trainer);
-    pi_status st = pi_option_check(PI_OPTION_TRAINER_EMA, decay, __func__);
-    if (st != PI_OK)
-        return st;
-    trainer->ema_decay = decay;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER(pi_trainer_set_ema, pi_trainer_t, trainer, double, decay,
+                        pi_option_check, PI_OPTION_TRAINER_EMA, trainer->ema_decay)
 
-pi_status pi_trainer_set_seed(pi_trainer_t *trainer, uint64_t seed)
-{
-    PI_CHECK_NULL(trainer);
-    trainer->seed = seed;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER(pi_trainer_set_seed, pi_trainer_t, trainer, uint64_t, seed,
+                        pi_option_check_u64, PI_OPTION_TRAINER_SEED, trainer->seed)
 
-pi_status pi_trainer_set_threads(pi_trainer_t *trainer, int threads)
-{
-    PI_CHECK_NULL(trainer);
-    pi_status st = pi_option_check_int(PI_OPTION_TRAINER_THREADS, threads, __func__);
-    if (st != PI_OK)
-        return st;
-    trainer->threads = threads;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER(pi_trainer_set_threads, pi_trainer_t, trainer, int, threads,
+                        pi_option_check_int, PI_OPTION_TRAINER_THREADS, trainer->threads)
 
 /* The trainer's pool of `threads` workers (remade here, between steps, after a change). */
 static pi_status trainer_pool(pi_trainer_t *tr, pi_pool **out)
@@ -739,15 +670,8 @@ static pi_status trainer_loss(pi_trainer_t *trainer, size_t samples, size_t n, c
 
 /* ---- conditions (issue 15) --------------------------------------------------------------- */
 
-pi_status pi_trainer_set_cond_dropout(pi_trainer_t *trainer, double p)
-{
-    PI_CHECK_NULL(trainer);
-    pi_status st = pi_option_check(PI_OPTION_TRAINER_COND_DROPOUT, p, __func__);
-    if (st != PI_OK)
-        return st;
-    trainer->cond_dropout = p;
-    return PI_OK;
-}
+PI_DEFINE_OPTION_SETTER(pi_trainer_set_cond_dropout, pi_trainer_t, trainer, double, p,
+                        pi_option_check, PI_OPTION_TRAINER_COND_DROPOUT, trainer->cond_dropout)
 
 PI_DEFINE_GETTER(pi_trainer_get_cond_dropout, pi_trainer_t, trainer, double, trainer->cond_dropout)
 
