@@ -22,8 +22,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_SAMPLES 4000
 #define PROJ 64
+
+/* PI_TEST_QUICK (valgrind): the same runs on fewer samples (the sliced W2 floor and the excess
+ * NLL's Monte Carlo error grow; the thresholds below hold at both sizes, measured). */
+static int quick(void) { return getenv("PI_TEST_QUICK") != NULL; }
+#define N_SAMPLES (quick() ? (size_t)N_QUICK : (size_t)4000)
+#ifndef N_QUICK
+#define N_QUICK 1000
+#endif
 
 typedef struct fixture {
     gmm_fixture g;
@@ -178,7 +185,7 @@ static void test_brownian_same_path(void **state)
     assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &vp), PI_OK);
     pi_model_t *model = gmm_fixture_model(&f->g, vp);
     assert_non_null(model);
-    const size_t n = 2000;
+    const size_t n = quick() ? 300 : 2000;
     const pi_method methods[3] = {PI_METHOD_EXP2M, PI_METHOD_EXP3M, PI_METHOD_EULER};
     const double hbars[2] = {0.5, 1.0};
     for (int mi = 0; mi < 3; mi++)
@@ -331,12 +338,15 @@ static void test_mixture16(void **state)
             measure_mixture(&g, model, PI_METHOD_UNIPC, 0.0, PI_SCHEDULE_CUSTOM, 10, n, ref,
                             ref_nll, alpha, sigma, &w2u, &exu);
             printf("  16-D, 10 NFE, hbar 0: UniPC x lambda-jump 0.05 %.3f / %+.2f\n", w2u, exu);
-            assert_true(w2u <= 0.10);
+            /* (quick mode, 1 000 samples: the sliced W2 between two exact 16-D sets of this
+             * mixture rises from 0.095 at 4 000 samples to 0.134, hence 0.15 there) */
+            assert_true(w2u <= (quick() ? 0.15 : 0.10));
             assert_true(fabs(exu) <= 0.5);
         }
     }
     const pi_method methods[] = {PI_METHOD_EULER, PI_METHOD_EXP1,  PI_METHOD_EXP2M, PI_METHOD_HEUN,
                                  PI_METHOD_EXP3M, PI_METHOD_IPNDM, PI_METHOD_SA, PI_METHOD_UNIPC};
+    const size_t n_finite = quick() ? 250 : n; /* finiteness only: fewer rows in quick mode */
     for (size_t mi = 0; mi < sizeof methods / sizeof methods[0]; mi++)
         for (int h = 0; h < 3; h++)
             for (int sc = 0; sc < 2; sc++) {
@@ -345,8 +355,8 @@ static void test_mixture16(void **state)
                 double w2, ex;
                 measure_mixture(&g, model, methods[mi], hbars[h],
                                 sc ? PI_SCHEDULE_UNIFORM_LAMBDA : PI_SCHEDULE_KARRAS,
-                                methods[mi] == PI_METHOD_HEUN ? 2 : 5, n, ref, ref_nll, alpha, sigma,
-                                &w2, &ex);
+                                methods[mi] == PI_METHOD_HEUN ? 2 : 5, n_finite, ref, ref_nll, alpha,
+                                sigma, &w2, &ex);
                 assert_true(isfinite(w2) && isfinite(ex));
             }
     free(ref);
