@@ -15,6 +15,7 @@
 
 #include "gmm_fixtures.h"
 #include "pathint.h"
+#include "sampling.h"
 #include "stats.h"
 
 #include <math.h>
@@ -94,14 +95,9 @@ static int teardown(void **state)
 static pi_status measure(const fixture *f, pi_method m, double hbar, size_t steps, double *w2,
                          double *excess)
 {
-    pi_sampler_t *s = NULL;
-    assert_int_equal(pi_sampler_create(f->model, &s), PI_OK);
-    assert_int_equal(pi_sampler_set_method(s, m), PI_OK);
-    assert_int_equal(pi_sampler_set_hbar(s, hbar), PI_OK);
-    assert_int_equal(pi_sampler_set_steps(s, steps), PI_OK);
-    assert_int_equal(pi_sampler_set_schedule(s, PI_SCHEDULE_KARRAS, 7.0), PI_OK);
-    assert_int_equal(pi_sampler_set_seed(s, 1), PI_OK);
-    assert_int_equal(pi_sampler_set_threads(s, 2), PI_OK);
+    const sample_spec spec = {.method = m, .hbar = hbar, .steps = steps,
+                              .schedule = PI_SCHEDULE_KARRAS, .rho = 7.0, .seed = 1};
+    pi_sampler_t *s = sample_sampler(f->model, &spec);
     float *x = malloc(N_SAMPLES * 2 * sizeof *x);
     assert_non_null(x);
     pi_status st = pi_sampler_run(s, N_SAMPLES, x);
@@ -148,24 +144,12 @@ static void test_heun_stochastic_few_steps(void **state)
     }
 }
 
-/* n samples of the fixture's mixture (VP linear SDE, its defaults) with EXP2M at ħ = 1. */
-static float *sample_vp(const fixture *f, pi_model_t *model, pi_noise noise, pi_method m,
-                        double hbar, size_t steps, uint64_t seed, size_t n)
+/* n samples of the fixture's mixture (VP linear SDE, its defaults). */
+static float *sample_vp(pi_model_t *model, pi_noise noise, pi_method m, double hbar, size_t steps,
+                        uint64_t seed, size_t n)
 {
-    (void)f;
-    pi_sampler_t *s = NULL;
-    assert_int_equal(pi_sampler_create(model, &s), PI_OK);
-    assert_int_equal(pi_sampler_set_method(s, m), PI_OK);
-    assert_int_equal(pi_sampler_set_hbar(s, hbar), PI_OK);
-    assert_int_equal(pi_sampler_set_steps(s, steps), PI_OK);
-    assert_int_equal(pi_sampler_set_seed(s, seed), PI_OK);
-    assert_int_equal(pi_sampler_set_noise(s, noise), PI_OK);
-    assert_int_equal(pi_sampler_set_threads(s, 2), PI_OK);
-    float *x = malloc(n * 2 * sizeof *x);
-    assert_non_null(x);
-    assert_int_equal(pi_sampler_run(s, n, x), PI_OK);
-    pi_sampler_destroy(s);
-    return x;
+    const sample_spec spec = {.method = m, .hbar = hbar, .steps = steps, .seed = seed, .noise = noise};
+    return sample_draw(model, &spec, n);
 }
 
 static double mean_distance(const float *a, const float *b, size_t n)
@@ -191,9 +175,9 @@ static void test_brownian_same_path(void **state)
     for (int mi = 0; mi < 3; mi++)
         for (int h = 0; h < 2; h++)
             for (int nz = PI_NOISE_STEP; nz <= PI_NOISE_BROWNIAN; nz++) {
-                float *a = sample_vp(f, model, (pi_noise)nz, methods[mi], hbars[h], 20, 5, n);
-                float *b = sample_vp(f, model, (pi_noise)nz, methods[mi], hbars[h], 40, 5, n);
-                float *c = sample_vp(f, model, (pi_noise)nz, methods[mi], hbars[h], 20, 6, n);
+                float *a = sample_vp(model, (pi_noise)nz, methods[mi], hbars[h], 20, 5, n);
+                float *b = sample_vp(model, (pi_noise)nz, methods[mi], hbars[h], 40, 5, n);
+                float *c = sample_vp(model, (pi_noise)nz, methods[mi], hbars[h], 20, 6, n);
                 double same = mean_distance(a, b, n), other = mean_distance(a, c, n);
                 printf("  method %d hbar %.1f %s noise: 20 vs 40 steps %.4f, two seeds %.4f\n",
                        (int)methods[mi], hbars[h], nz == PI_NOISE_STEP ? "step" : "brownian", same,
@@ -227,7 +211,7 @@ static void test_brownian_distribution(void **state)
     double floor_w2 = stats_sliced_w2(ref, other, N_SAMPLES, 2, PROJ, 5, NULL);
     for (int h = 1; h <= 2; h++)
         for (int nz = PI_NOISE_STEP; nz <= PI_NOISE_BROWNIAN; nz++) {
-            float *x = sample_vp(f, model, (pi_noise)nz, PI_METHOD_EXP2M, (double)h, 100, 9,
+            float *x = sample_vp(model, (pi_noise)nz, PI_METHOD_EXP2M, (double)h, 100, 9,
                                  N_SAMPLES);
             double w2 = stats_sliced_w2(ref, x, N_SAMPLES, 2, PROJ, 5, NULL);
             printf("  hbar %d %s noise, 100 steps: sliced W2 %.4f (floor %.4f)\n", h,
@@ -246,11 +230,11 @@ static void measure_mixture(const gmm_fixture *g, pi_model_t *model, pi_method m
                             pi_schedule sched, size_t steps, size_t n, const float *ref,
                             double ref_nll, double alpha, double sigma, double *w2, double *ex)
 {
-    pi_sampler_t *s = NULL;
-    assert_int_equal(pi_sampler_create(model, &s), PI_OK);
-    assert_int_equal(pi_sampler_set_method(s, m), PI_OK);
-    assert_int_equal(pi_sampler_set_hbar(s, hbar), PI_OK);
-    if (sched == PI_SCHEDULE_CUSTOM) {
+    const int custom = sched == PI_SCHEDULE_CUSTOM;
+    const sample_spec spec = {.method = m, .hbar = hbar, .steps = custom ? 0 : steps,
+                              .schedule = custom ? 0 : sched, .rho = 7.0, .seed = 1};
+    pi_sampler_t *s = sample_sampler(model, &spec);
+    if (custom) {
         /* bench/sampler_quality's "λ-jump 0.05": uniform λ from σ̃ = t_max down to 0.05 in
          * steps − 1 steps, then one step to t_min (EDM: σ̃ = t). */
         double times[64], t_min, t_max;
@@ -265,12 +249,7 @@ static void measure_mixture(const gmm_fixture *g, pi_model_t *model, pi_method m
         times[0] = t_max;
         times[steps] = t_min;
         assert_int_equal(pi_sampler_set_times(s, times, steps + 1), PI_OK);
-    } else {
-        assert_int_equal(pi_sampler_set_steps(s, steps), PI_OK);
-        assert_int_equal(pi_sampler_set_schedule(s, sched, 7.0), PI_OK);
     }
-    assert_int_equal(pi_sampler_set_seed(s, 1), PI_OK);
-    assert_int_equal(pi_sampler_set_threads(s, 2), PI_OK);
     float *x = malloc(n * g->dim * sizeof *x);
     assert_non_null(x);
     pi_status st = pi_sampler_run(s, n, x);
