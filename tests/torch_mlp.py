@@ -12,7 +12,7 @@ C tests check the C MLP and the package's torch twin against each other:
   native output: F, or D = c_skip x~ + c_out F with EDM preconditioning (mode 1).
 The condition inputs of a conditional network (issue 15: onehot(label, classes + 1) with the null
 class last (label -1), then [c, 1] for a condition vector c, or [0, 0] on a null row) are added
-here by CondMLP, which widens the first layer and appends the columns to the package module's
+here by PathintMLP, which widens the first layer and appends the columns to the package module's
 input; the rest of the forward pass is the package's.
 Tensor names are those of the module's state_dict (net.0.weight, net.0.bias, net.2.weight, ...),
 the names pathint's .safetensors files use; files are read and written with the package's
@@ -61,7 +61,7 @@ def read_case(path):
     return case
 
 
-class CondMLP(MLP):
+class PathintMLP(MLP):
     """The package's MLP with the condition columns of a conditional pathint MLP appended to
     the input of its first layer (classes + 1 one-hot columns, then cond_dim + 1)."""
 
@@ -125,7 +125,7 @@ def outputs(model, case):
 
 def cmd_grad(case_path, out_path):
     case = read_case(case_path)
-    model = CondMLP(case).double()
+    model = PathintMLP(case).double()
     model.set_flat(case["params"])
     out = outputs(model, case)
     loss = (out * tensors_of(case, "dout", torch.float64)).sum()
@@ -136,7 +136,7 @@ def cmd_grad(case_path, out_path):
 def cmd_export(case_path, file_path, out_path):
     case = read_case(case_path)
     torch.manual_seed(1234)
-    model = CondMLP(case)  # torch's own default initialisation
+    model = PathintMLP(case)  # torch's own default initialisation
     save_safetensors(file_path, model.state_dict(), model.metadata())
     with torch.no_grad():
         out = outputs(model, case)
@@ -157,7 +157,7 @@ def cmd_import(file_path, case_path, out_path):
     assert math.isclose(float(meta["sigma_data"]), case["sigma_data"]), meta
     assert int(meta.get("classes", 0)) == case["classes"], meta
     assert int(meta.get("cond_dim", 0)) == case["cond_dim"], meta
-    model = CondMLP(case)
+    model = PathintMLP(case)
     model.load_state_dict(tensors, strict=True)
     with torch.no_grad():
         out = outputs(model, case)
