@@ -89,15 +89,16 @@ part_valgrind() {
     # One `meson test` per suite, two at a time (xargs -P 2), the slowest first. A single
     # `meson test --num-processes 2` runs each suite that tests/meson.build marks not parallel
     # (the slow statistical ones) alone, and valgrind runs a program's threads on one core, so
-    # the other core idled for about half of the pass. The order below is measured CPU time
-    # under valgrind, slowest first; suites not named run after them.
+    # the other core idled for about half of the pass. The order below is roughly the CPU time
+    # under valgrind, slowest first (measured 2026-12-06; a suite's place only matters for how
+    # well the two queues end together); suites not named run after them.
     ninja -C "$build" >/dev/null 2>&1
     all=$(meson test -C "$build" --setup valgrind --suite c --list 2>/dev/null | sed -n 's|^pathint:c / ||p' |
         tr '\n' ' ')
     all=${PI_VALGRIND_SUITES:-$all}
-    first="test_sde test_sampler_threads test_stress_threads test_trainer test_nll test_wkb
-        test_sampler_quality test_fokker_planck test_few_steps test_wkb_stochastic test_guidance
-        test_model_empirical test_model_gmm test_sampler test_action_bound"
+    first="test_sampler_quality test_wkb_stochastic test_sampler_threads test_few_steps
+        test_fokker_planck test_wkb test_sampler test_guidance test_sde test_nn_gradients
+        test_stress_threads test_trainer test_nll test_model_gmm test_model_empirical"
     order=""
     for s in $first; do
         case " $all " in *" $s "*) order="$order $s" ;; esac

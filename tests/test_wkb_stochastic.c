@@ -313,7 +313,7 @@ static void test_mlp_agrees(void **state)
             x[i] = (float)(0.7 * xd[i]);
         char label[64];
         snprintf(label, sizeof label, "MLP d = %zu", d);
-        compare(m, ref, n, x, quick() ? 32 : 64, d == 64 ? 1e-6 : 1e-7, label);
+        compare(m, ref, n, x, quick() ? 32 : 64, d == 64 ? 1e-6 : quick() ? 1e-5 : 1e-7, label);
         free(x);
         free(xd);
         if (ref != m)
@@ -330,7 +330,7 @@ static void test_stderr_and_threads(void **state)
 {
     (void)state;
     pi_sde_t *sde = make_vp();
-    const size_t d = 8, n = 6;
+    const size_t d = 8, n = quick() ? 4 : 6;
     pi_model_t *m = make_mlp(sde, d, 16, 2, 77);
     float x[6 * 8];
     double xd[6 * 8];
@@ -340,7 +340,7 @@ static void test_stderr_and_threads(void **state)
     pi_lik_options o;
     pi_lik_options_default(&o);
     o.c1_mode = PI_C1_STOCHASTIC;
-    o.rtol = 1e-6;
+    o.rtol = quick() ? 1e-4 : 1e-6;
     double nll[6], c8[6], c128[6], ca[6], cb[6];
     pi_nll_point_stats s8[6], s128[6];
     const size_t k_hi = quick() ? 32 : 128; /* "128" below: k_hi */
@@ -368,7 +368,7 @@ static void test_stderr_and_threads(void **state)
     assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, ca, NULL), PI_OK);
     o.threads = 3;
     assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, cb, NULL), PI_OK);
-    assert_memory_equal(ca, cb, sizeof ca);
+    assert_memory_equal(ca, cb, n * sizeof ca[0]);
     /* a different seed gives different probes */
     o.seed = 1;
     assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, cb, NULL), PI_OK);
