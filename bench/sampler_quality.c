@@ -174,6 +174,35 @@ static const char *mname(pi_method m)
     return "?";
 }
 
+/* A sampler on m with (method, ħ), the seed and 2 threads: the settings every cell shares. On
+ * failure *s is NULL or a sampler to destroy, and the status says why. */
+static pi_status cell_sampler(pi_model_t *m, pi_method method, double hbar, uint64_t seed,
+                              pi_sampler_t **s)
+{
+    *s = NULL;
+    pi_status st = pi_sampler_create(m, s);
+    if (st == PI_OK)
+        st = pi_sampler_set_method(*s, method);
+    if (st == PI_OK)
+        st = pi_sampler_set_hbar(*s, hbar);
+    if (st == PI_OK)
+        st = pi_sampler_set_seed(*s, seed);
+    if (st == PI_OK)
+        st = pi_sampler_set_threads(*s, 2);
+    return st;
+}
+
+/* Run a cell (if st is still PI_OK): n samples into x, the evaluations per sample in *nfe. */
+static pi_status cell_run(pi_status st, pi_sampler_t *s, size_t n, float *x, size_t *nfe)
+{
+    *nfe = 0;
+    if (st == PI_OK)
+        st = pi_sampler_run(s, n, x);
+    if (st == PI_OK)
+        pi_sampler_get_stats(s, nfe, NULL, NULL);
+    return st;
+}
+
 /* ---- --few-steps (issue 16): EDM SDE, NFE-matched grid, excess NLL and sliced W2 ---------- */
 
 /* Mean −log p of n points under the target diffused to (alpha, sigma) (diagonal mixture). */
@@ -318,15 +347,7 @@ static int few_steps(int quick, int only_target, double only_hbar)
                     for (size_t k = 0; k < 4; k++) {
                         size_t steps = methods[mi] == PI_METHOD_HEUN ? nfes[k] / 2 : nfes[k];
                         pi_sampler_t *s = NULL;
-                        pi_status st = pi_sampler_create(m, &s);
-                        if (st == PI_OK)
-                            st = pi_sampler_set_method(s, methods[mi]);
-                        if (st == PI_OK)
-                            st = pi_sampler_set_hbar(s, hbars[hi]);
-                        if (st == PI_OK)
-                            st = pi_sampler_set_seed(s, 1);
-                        if (st == PI_OK)
-                            st = pi_sampler_set_threads(s, 2);
+                        pi_status st = cell_sampler(m, methods[mi], hbars[hi], 1, &s);
                         if (st == PI_OK && scheds[si] != PI_SCHEDULE_CUSTOM)
                             st = pi_sampler_set_schedule(s, scheds[si], 7.0);
                         if (st == PI_OK && scheds[si] != PI_SCHEDULE_CUSTOM)
@@ -336,11 +357,8 @@ static int few_steps(int quick, int only_target, double only_hbar)
                             jump_schedule(sde, steps, jt);
                             st = pi_sampler_set_times(s, jt, steps + 1);
                         }
-                        if (st == PI_OK)
-                            st = pi_sampler_run(s, n, x);
-                        size_t nfe = 0;
-                        if (st == PI_OK)
-                            pi_sampler_get_stats(s, &nfe, NULL, NULL);
+                        size_t nfe;
+                        st = cell_run(st, s, n, x, &nfe);
                         if (st == PI_OK) {
                             cw2[mi][si][k] = sliced_w2(x, ref, n, tg->dim);
                             cex[mi][si][k] = mean_nll(tg, x, n, alpha, sigma) - ref_nll;
@@ -405,21 +423,15 @@ static int few_steps(int quick, int only_target, double only_hbar)
                 pi_status st = PI_OK;
                 for (int r = 0; r < 3 && st == PI_OK; r++) {
                     pi_sampler_t *s = NULL;
-                    st = pi_sampler_create(m, &s);
-                    if (st == PI_OK)
-                        st = pi_sampler_set_hbar(s, hbars[hi]);
+                    size_t nfe;
+                    st = cell_sampler(m, PI_METHOD_EXP2M, hbars[hi], sd_[r], &s);
                     if (st == PI_OK)
                         st = pi_sampler_set_schedule(s, PI_SCHEDULE_KARRAS, 7.0);
                     if (st == PI_OK)
                         st = pi_sampler_set_steps(s, st_[r]);
                     if (st == PI_OK)
-                        st = pi_sampler_set_seed(s, sd_[r]);
-                    if (st == PI_OK)
                         st = pi_sampler_set_noise(s, (pi_noise)nz);
-                    if (st == PI_OK)
-                        st = pi_sampler_set_threads(s, 2);
-                    if (st == PI_OK)
-                        st = pi_sampler_run(s, n, outs[r]);
+                    st = cell_run(st, s, n, outs[r], &nfe);
                     pi_sampler_destroy(s);
                 }
                 double same = 0.0, other = 0.0;
@@ -523,15 +535,7 @@ int main(int argc, char **argv)
                 printf("| %s | %g |", mname(methods[mi]), hbars[hi]);
                 for (size_t k = 0; k < nsteps; k++) {
                     pi_sampler_t *s = NULL;
-                    pi_status st = pi_sampler_create(m, &s);
-                    if (st == PI_OK)
-                        st = pi_sampler_set_method(s, methods[mi]);
-                    if (st == PI_OK)
-                        st = pi_sampler_set_hbar(s, hbars[hi]);
-                    if (st == PI_OK)
-                        st = pi_sampler_set_seed(s, 1);
-                    if (st == PI_OK)
-                        st = pi_sampler_set_threads(s, 2);
+                    pi_status st = cell_sampler(m, methods[mi], hbars[hi], 1, &s);
                     if (st == PI_OK && methods[mi] == PI_METHOD_RK45)
                         st = pi_sampler_set_tolerances(s, rtols[k < 4 ? k : 3],
                                                        rtols[k < 4 ? k : 3]);
@@ -542,11 +546,8 @@ int main(int argc, char **argv)
                         pi_sampler_destroy(s);
                         continue;
                     }
-                    if (st == PI_OK)
-                        st = pi_sampler_run(s, n, x);
-                    size_t nfe = 0;
-                    if (st == PI_OK)
-                        pi_sampler_get_stats(s, &nfe, NULL, NULL);
+                    size_t nfe;
+                    st = cell_run(st, s, n, x, &nfe);
                     if (st == PI_OK) {
                         double w2 = sliced_w2(x, ref, n, tg->dim);
                         if (methods[mi] == PI_METHOD_RK45)

@@ -10,17 +10,18 @@
 #             from other threads, test_hostile: handles refused with PI_EBUSY, a host
 #             callback under 4-thread runs, and test_model_callback: threads sharing one
 #             callback model's scratch): no reports
-#   valgrind  memcheck over the C suites of BUILD_DIR (meson test --setup valgrind; the
-#             suites tests/meson.build marks no-memcheck are left out: see there): zero
-#             errors, no definite/indirect leaks; plus test_alloc_failure with the interposed
-#             malloc active under valgrind (--soname-synonyms=somalloc=nouserintercepts)
+#   valgrind  memcheck over every C suite of BUILD_DIR (meson test --setup valgrind, which sets
+#             PI_TEST_QUICK), two suites at a time, slowest first: zero errors, no
+#             definite/indirect leaks; plus test_alloc_failure with the interposed malloc active
+#             under valgrind (--soname-synonyms=somalloc=nouserintercepts)
 #   warnings  build-warn with -Wall -Wextra -Wpedantic -Wconversion -Wshadow: no warnings in
 #             lib/, include/, tools/, bench/, examples/ (exceptions below)
 #   cppcheck  cppcheck (default checks) on lib/: clean (false positives suppressed below)
 #   fuzz      short libFuzzer run (PI_FUZZ_SECONDS, default 20 s, per harness); skipped with a
 #             message when clang's libFuzzer runtime is missing
 # Environment: PI_ANALYZER_BUILD_PREFIX (default: the source root) holds build-tsan,
-# build-warn and build-fuzz. Exit status: 0 if every part passed or was skipped.
+# build-warn and build-fuzz; PI_VALGRIND_SUITES (default: every C suite) names the suites of
+# the valgrind part (to rerun a few). Exit status: 0 if every part passed or was skipped.
 set -u
 set -f # no globbing: exception patterns below contain "*"
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -87,12 +88,44 @@ part_valgrind() {
         fail "valgrind: not installed (apt-get install valgrind)"
         return
     fi
-    if ! meson test -C "$build" --setup valgrind --suite c --no-suite no-memcheck --num-processes 2 --print-errorlogs \
-        >"$build/valgrind-suites.log" 2>&1; then
-        fail "valgrind: C suites (see $build/meson-logs/testlog-valgrind.txt)"
-        grep -E "^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT)" "$build/valgrind-suites.log" | sed 's/^/        /'
+    # One `meson test` per suite, two at a time (xargs -P 2), the slowest first. A single
+    # `meson test --num-processes 2` runs each suite that tests/meson.build marks not parallel
+    # (the slow statistical ones) alone, and valgrind runs a program's threads on one core, so
+    # the other core idled for about half of the pass. The order below is roughly the CPU time
+    # under valgrind, slowest first (measured 2026-12-06; a suite's place only matters for how
+    # well the two queues end together); suites not named run after them.
+    ninja -C "$build" >/dev/null 2>&1
+    all=$(meson test -C "$build" --setup valgrind --suite c --list 2>/dev/null | sed -n 's|^pathint:c / ||p' |
+        tr '\n' ' ')
+    all=${PI_VALGRIND_SUITES:-$all}
+    first="test_sampler_quality test_wkb_stochastic test_sampler_threads test_few_steps
+        test_fokker_planck test_wkb test_sampler test_guidance test_sde test_nn_gradients
+        test_stress_threads test_trainer test_nll test_model_gmm test_model_empirical"
+    order=""
+    for s in $first; do
+        case " $all " in *" $s "*) order="$order $s" ;; esac
+    done
+    for s in $all; do
+        case " $order " in *" $s "*) ;; *) order="$order $s" ;; esac
+    done
+    rm -f "$build/valgrind-failed" "$build/valgrind-suites.log"
+    # shellcheck disable=SC2086
+    # (a suite counts as passed only with its OK or SKIP line: meson exits 0 for a name it
+    # does not know)
+    printf '%s\n' $order | xargs -P 2 -I{} sh -c '
+        out="$1/meson-logs/valgrind-$2.out"
+        if meson test -C "$1" --no-rebuild --setup valgrind --logbase "testlog-valgrind-$2" \
+            --print-errorlogs "$2" >"$out" 2>&1 && grep -Eq "^ *1/1 .* (OK|SKIP) " "$out"; then :; else
+            echo "$2" >>"$1/valgrind-failed"; fi
+        grep -E "^ *[0-9]+/[0-9]+ " "$out" >>"$1/valgrind-suites.log"' sh "$build" {}
+    n=$(echo $order | wc -w)
+    if [ -s "$build/valgrind-failed" ]; then
+        fail "valgrind: $(tr '\n' ' ' <"$build/valgrind-failed")(see $build/meson-logs/testlog-valgrind-NAME.txt)"
+        grep -E "(FAIL|TIMEOUT)" "$build/valgrind-suites.log" | sed 's/^/        /'
     else
-        pass "valgrind: all C suites: no errors, no leaks ($(elapsed "$t0"))"
+        slowest=$(sed -E 's/.* ([^ ]+) +OK +([0-9.]+)s.*/\2 \1/' "$build/valgrind-suites.log" | sort -rn | head -3 |
+            awk '{printf "%s%s %.0f s", (NR > 1 ? ", " : ""), $2, $1}')
+        pass "valgrind: all $n C suites: no errors, no leaks ($(elapsed "$t0"); slowest: $slowest)"
     fi
     # The setup above replaces malloc in the test executable too, which disables the fault
     # injection of test_alloc_failure; run it once more with the injection active.

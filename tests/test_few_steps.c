@@ -15,6 +15,7 @@
 
 #include "gmm_fixtures.h"
 #include "pathint.h"
+#include "sampling.h"
 #include "stats.h"
 
 #include <math.h>
@@ -22,8 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_SAMPLES 4000
 #define PROJ 64
+
+/* PI_TEST_QUICK (valgrind): the same runs on fewer samples (the sliced W2 floor and the excess
+ * NLL's Monte Carlo error grow; the thresholds below hold at both sizes, measured). */
+static int quick(void) { return getenv("PI_TEST_QUICK") != NULL; }
+#define N_SAMPLES (quick() ? (size_t)N_QUICK : (size_t)4000)
+#ifndef N_QUICK
+#define N_QUICK 1000
+#endif
 
 typedef struct fixture {
     gmm_fixture g;
@@ -87,14 +95,9 @@ static int teardown(void **state)
 static pi_status measure(const fixture *f, pi_method m, double hbar, size_t steps, double *w2,
                          double *excess)
 {
-    pi_sampler_t *s = NULL;
-    assert_int_equal(pi_sampler_create(f->model, &s), PI_OK);
-    assert_int_equal(pi_sampler_set_method(s, m), PI_OK);
-    assert_int_equal(pi_sampler_set_hbar(s, hbar), PI_OK);
-    assert_int_equal(pi_sampler_set_steps(s, steps), PI_OK);
-    assert_int_equal(pi_sampler_set_schedule(s, PI_SCHEDULE_KARRAS, 7.0), PI_OK);
-    assert_int_equal(pi_sampler_set_seed(s, 1), PI_OK);
-    assert_int_equal(pi_sampler_set_threads(s, 2), PI_OK);
+    const sample_spec spec = {.method = m, .hbar = hbar, .steps = steps,
+                              .schedule = PI_SCHEDULE_KARRAS, .rho = 7.0, .seed = 1};
+    pi_sampler_t *s = sample_sampler(f->model, &spec);
     float *x = malloc(N_SAMPLES * 2 * sizeof *x);
     assert_non_null(x);
     pi_status st = pi_sampler_run(s, N_SAMPLES, x);
@@ -141,24 +144,12 @@ static void test_heun_stochastic_few_steps(void **state)
     }
 }
 
-/* n samples of the fixture's mixture (VP linear SDE, its defaults) with EXP2M at ħ = 1. */
-static float *sample_vp(const fixture *f, pi_model_t *model, pi_noise noise, pi_method m,
-                        double hbar, size_t steps, uint64_t seed, size_t n)
+/* n samples of the fixture's mixture (VP linear SDE, its defaults). */
+static float *sample_vp(pi_model_t *model, pi_noise noise, pi_method m, double hbar, size_t steps,
+                        uint64_t seed, size_t n)
 {
-    (void)f;
-    pi_sampler_t *s = NULL;
-    assert_int_equal(pi_sampler_create(model, &s), PI_OK);
-    assert_int_equal(pi_sampler_set_method(s, m), PI_OK);
-    assert_int_equal(pi_sampler_set_hbar(s, hbar), PI_OK);
-    assert_int_equal(pi_sampler_set_steps(s, steps), PI_OK);
-    assert_int_equal(pi_sampler_set_seed(s, seed), PI_OK);
-    assert_int_equal(pi_sampler_set_noise(s, noise), PI_OK);
-    assert_int_equal(pi_sampler_set_threads(s, 2), PI_OK);
-    float *x = malloc(n * 2 * sizeof *x);
-    assert_non_null(x);
-    assert_int_equal(pi_sampler_run(s, n, x), PI_OK);
-    pi_sampler_destroy(s);
-    return x;
+    const sample_spec spec = {.method = m, .hbar = hbar, .steps = steps, .seed = seed, .noise = noise};
+    return sample_draw(model, &spec, n);
 }
 
 static double mean_distance(const float *a, const float *b, size_t n)
@@ -178,15 +169,15 @@ static void test_brownian_same_path(void **state)
     assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &vp), PI_OK);
     pi_model_t *model = gmm_fixture_model(&f->g, vp);
     assert_non_null(model);
-    const size_t n = 2000;
+    const size_t n = quick() ? 300 : 2000;
     const pi_method methods[3] = {PI_METHOD_EXP2M, PI_METHOD_EXP3M, PI_METHOD_EULER};
     const double hbars[2] = {0.5, 1.0};
     for (int mi = 0; mi < 3; mi++)
         for (int h = 0; h < 2; h++)
             for (int nz = PI_NOISE_STEP; nz <= PI_NOISE_BROWNIAN; nz++) {
-                float *a = sample_vp(f, model, (pi_noise)nz, methods[mi], hbars[h], 20, 5, n);
-                float *b = sample_vp(f, model, (pi_noise)nz, methods[mi], hbars[h], 40, 5, n);
-                float *c = sample_vp(f, model, (pi_noise)nz, methods[mi], hbars[h], 20, 6, n);
+                float *a = sample_vp(model, (pi_noise)nz, methods[mi], hbars[h], 20, 5, n);
+                float *b = sample_vp(model, (pi_noise)nz, methods[mi], hbars[h], 40, 5, n);
+                float *c = sample_vp(model, (pi_noise)nz, methods[mi], hbars[h], 20, 6, n);
                 double same = mean_distance(a, b, n), other = mean_distance(a, c, n);
                 printf("  method %d hbar %.1f %s noise: 20 vs 40 steps %.4f, two seeds %.4f\n",
                        (int)methods[mi], hbars[h], nz == PI_NOISE_STEP ? "step" : "brownian", same,
@@ -220,7 +211,7 @@ static void test_brownian_distribution(void **state)
     double floor_w2 = stats_sliced_w2(ref, other, N_SAMPLES, 2, PROJ, 5, NULL);
     for (int h = 1; h <= 2; h++)
         for (int nz = PI_NOISE_STEP; nz <= PI_NOISE_BROWNIAN; nz++) {
-            float *x = sample_vp(f, model, (pi_noise)nz, PI_METHOD_EXP2M, (double)h, 100, 9,
+            float *x = sample_vp(model, (pi_noise)nz, PI_METHOD_EXP2M, (double)h, 100, 9,
                                  N_SAMPLES);
             double w2 = stats_sliced_w2(ref, x, N_SAMPLES, 2, PROJ, 5, NULL);
             printf("  hbar %d %s noise, 100 steps: sliced W2 %.4f (floor %.4f)\n", h,
@@ -239,11 +230,11 @@ static void measure_mixture(const gmm_fixture *g, pi_model_t *model, pi_method m
                             pi_schedule sched, size_t steps, size_t n, const float *ref,
                             double ref_nll, double alpha, double sigma, double *w2, double *ex)
 {
-    pi_sampler_t *s = NULL;
-    assert_int_equal(pi_sampler_create(model, &s), PI_OK);
-    assert_int_equal(pi_sampler_set_method(s, m), PI_OK);
-    assert_int_equal(pi_sampler_set_hbar(s, hbar), PI_OK);
-    if (sched == PI_SCHEDULE_CUSTOM) {
+    const int custom = sched == PI_SCHEDULE_CUSTOM;
+    const sample_spec spec = {.method = m, .hbar = hbar, .steps = custom ? 0 : steps,
+                              .schedule = custom ? 0 : sched, .rho = 7.0, .seed = 1};
+    pi_sampler_t *s = sample_sampler(model, &spec);
+    if (custom) {
         /* bench/sampler_quality's "λ-jump 0.05": uniform λ from σ̃ = t_max down to 0.05 in
          * steps − 1 steps, then one step to t_min (EDM: σ̃ = t). */
         double times[64], t_min, t_max;
@@ -258,12 +249,7 @@ static void measure_mixture(const gmm_fixture *g, pi_model_t *model, pi_method m
         times[0] = t_max;
         times[steps] = t_min;
         assert_int_equal(pi_sampler_set_times(s, times, steps + 1), PI_OK);
-    } else {
-        assert_int_equal(pi_sampler_set_steps(s, steps), PI_OK);
-        assert_int_equal(pi_sampler_set_schedule(s, sched, 7.0), PI_OK);
     }
-    assert_int_equal(pi_sampler_set_seed(s, 1), PI_OK);
-    assert_int_equal(pi_sampler_set_threads(s, 2), PI_OK);
     float *x = malloc(n * g->dim * sizeof *x);
     assert_non_null(x);
     pi_status st = pi_sampler_run(s, n, x);
@@ -331,12 +317,15 @@ static void test_mixture16(void **state)
             measure_mixture(&g, model, PI_METHOD_UNIPC, 0.0, PI_SCHEDULE_CUSTOM, 10, n, ref,
                             ref_nll, alpha, sigma, &w2u, &exu);
             printf("  16-D, 10 NFE, hbar 0: UniPC x lambda-jump 0.05 %.3f / %+.2f\n", w2u, exu);
-            assert_true(w2u <= 0.10);
+            /* (quick mode, 1 000 samples: the sliced W2 between two exact 16-D sets of this
+             * mixture rises from 0.095 at 4 000 samples to 0.134, hence 0.15 there) */
+            assert_true(w2u <= (quick() ? 0.15 : 0.10));
             assert_true(fabs(exu) <= 0.5);
         }
     }
     const pi_method methods[] = {PI_METHOD_EULER, PI_METHOD_EXP1,  PI_METHOD_EXP2M, PI_METHOD_HEUN,
                                  PI_METHOD_EXP3M, PI_METHOD_IPNDM, PI_METHOD_SA, PI_METHOD_UNIPC};
+    const size_t n_finite = quick() ? 250 : n; /* finiteness only: fewer rows in quick mode */
     for (size_t mi = 0; mi < sizeof methods / sizeof methods[0]; mi++)
         for (int h = 0; h < 3; h++)
             for (int sc = 0; sc < 2; sc++) {
@@ -345,8 +334,8 @@ static void test_mixture16(void **state)
                 double w2, ex;
                 measure_mixture(&g, model, methods[mi], hbars[h],
                                 sc ? PI_SCHEDULE_UNIFORM_LAMBDA : PI_SCHEDULE_KARRAS,
-                                methods[mi] == PI_METHOD_HEUN ? 2 : 5, n, ref, ref_nll, alpha, sigma,
-                                &w2, &ex);
+                                methods[mi] == PI_METHOD_HEUN ? 2 : 5, n_finite, ref, ref_nll, alpha,
+                                sigma, &w2, &ex);
                 assert_true(isfinite(w2) && isfinite(ex));
             }
     free(ref);

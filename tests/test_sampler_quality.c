@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "pathint.h"
+#include "sampling.h"
 #include "stats.h"
 
 #include <math.h>
@@ -30,17 +31,29 @@ static const double VAR[8] = {0.05, 0.10, 0.08, 0.04, 0.12, 0.06, 0.03, 0.05};
 static float *run_sampler(pi_model_t *model, pi_method m, double hbar, size_t steps, size_t n,
                           uint64_t seed)
 {
-    pi_sampler_t *s = NULL;
-    assert_int_equal(pi_sampler_create(model, &s), PI_OK);
-    assert_int_equal(pi_sampler_set_method(s, m), PI_OK);
-    assert_int_equal(pi_sampler_set_hbar(s, hbar), PI_OK);
-    assert_int_equal(pi_sampler_set_steps(s, steps), PI_OK);
-    assert_int_equal(pi_sampler_set_seed(s, seed), PI_OK);
-    assert_int_equal(pi_sampler_set_threads(s, 2), PI_OK);
-    float *x = malloc(n * 2 * sizeof *x);
-    assert_int_equal(pi_sampler_run(s, n, x), PI_OK);
-    pi_sampler_destroy(s);
-    return x;
+    const sample_spec spec = {.method = m, .hbar = hbar, .steps = steps, .seed = seed};
+    return sample_draw(model, &spec, n);
+}
+
+/* The target at t_min of the model's SDE (the mixture diffused to its (α, σ)), n reference
+ * samples of it (seed 1000) and the exact-vs-exact baseline of the sliced W2. */
+typedef struct target_at_tmin {
+    double mu_t[8], var_t[8];
+    float *ref;
+    double bmean, bsd;
+} target_at_tmin;
+
+static void target_open(target_at_tmin *tg, const pi_sde_t *sde, size_t n)
+{
+    double a, sg, t_min;
+    pi_sde_time_range(sde, &t_min, NULL);
+    pi_sde_marginal(sde, t_min, &a, &sg);
+    sample_diffuse_mixture(4, 2, MU, VAR, a, sg, tg->mu_t, tg->var_t);
+    tg->ref = malloc(n * 2 * sizeof *tg->ref);
+    assert_non_null(tg->ref);
+    stats_sample_gmm(2, 4, W, tg->mu_t, tg->var_t, n, 1000, tg->ref);
+    sample_w2_baseline(2, 4, W, tg->mu_t, tg->var_t, tg->ref, n, PROJ, BASE_PAIRS, 2000, &tg->bmean,
+                       &tg->bsd);
 }
 
 static void test_distribution(void **state)
@@ -51,26 +64,10 @@ static void test_distribution(void **state)
     pi_model_t *model;
     assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
     assert_int_equal(pi_model_create_gmm(sde, 2, 4, W, MU, VAR, &model), PI_OK);
-    /* The target at t_min: the mixture diffused to (α, σ) of t_min. */
-    double a, sg, t_min;
-    pi_sde_time_range(sde, &t_min, NULL);
-    pi_sde_marginal(sde, t_min, &a, &sg);
-    double mu_t[8], var_t[8];
-    for (int i = 0; i < 8; i++) {
-        mu_t[i] = a * MU[i];
-        var_t[i] = a * a * VAR[i] + sg * sg;
-    }
-    float *ref = malloc(n * 2 * sizeof *ref), *other = malloc(n * 2 * sizeof *other);
-    stats_sample_gmm(2, 4, W, mu_t, var_t, n, 1000, ref);
-    double base[BASE_PAIRS], bmean = 0.0, bsd = 0.0;
-    for (int k = 0; k < BASE_PAIRS; k++) {
-        stats_sample_gmm(2, 4, W, mu_t, var_t, n, 2000 + (uint64_t)k, other);
-        base[k] = stats_sliced_w2(ref, other, n, 2, PROJ, 5, NULL);
-        bmean += base[k] / BASE_PAIRS;
-    }
-    for (int k = 0; k < BASE_PAIRS; k++)
-        bsd += (base[k] - bmean) * (base[k] - bmean) / (BASE_PAIRS - 1);
-    bsd = sqrt(bsd);
+    target_at_tmin tg;
+    target_open(&tg, sde, n);
+    const float *ref = tg.ref;
+    const double bmean = tg.bmean, bsd = tg.bsd;
     printf("  exact vs exact (n = %zu): SW2 = %.4f +- %.4f\n", n, bmean, bsd);
 
     const double hbars[4] = {0.0, 0.5, 1.0, 2.0};
@@ -92,8 +89,7 @@ static void test_distribution(void **state)
             assert_true(sw[2] <= bmean + 2.0 * bsd);
         }
     }
-    free(ref);
-    free(other);
+    free(tg.ref);
     pi_model_destroy(model);
     pi_sde_destroy(sde);
 }
@@ -103,20 +99,13 @@ static void test_distribution(void **state)
 static void moments_error(pi_model_t *model, pi_method m, double hbar, size_t steps, size_t n,
                           double me, double ve, double *em, double *ev)
 {
-    pi_sampler_t *s = NULL;
-    assert_int_equal(pi_sampler_create(model, &s), PI_OK);
-    assert_int_equal(pi_sampler_set_method(s, m), PI_OK);
-    assert_int_equal(pi_sampler_set_hbar(s, hbar), PI_OK);
-    assert_int_equal(pi_sampler_set_steps(s, steps), PI_OK);
-    assert_int_equal(pi_sampler_set_threads(s, 2), PI_OK);
-    float *x = malloc(n * sizeof *x);
-    assert_int_equal(pi_sampler_run(s, n, x), PI_OK);
+    const sample_spec spec = {.method = m, .hbar = hbar, .steps = steps}; /* the default seed */
+    float *x = sample_draw(model, &spec, n);
     double mean, var;
     stats_mean_var(x, n, 1, 0, &mean, &var);
     *em = mean - me;
     *ev = var - ve;
     free(x);
-    pi_sampler_destroy(s);
 }
 
 static void test_weak_order(void **state)
@@ -234,17 +223,8 @@ static pi_sde_t *issue14_sde(int which)
 static float *run_sampler_steps(pi_model_t *model, pi_method m, double hbar, size_t steps,
                                 size_t n, uint64_t seed)
 {
-    if (m != PI_METHOD_RK45)
-        return run_sampler(model, m, hbar, steps, n, seed);
-    pi_sampler_t *s = NULL;
-    assert_int_equal(pi_sampler_create(model, &s), PI_OK);
-    assert_int_equal(pi_sampler_set_method(s, m), PI_OK);
-    assert_int_equal(pi_sampler_set_seed(s, seed), PI_OK);
-    assert_int_equal(pi_sampler_set_threads(s, 2), PI_OK);
-    float *x = malloc(n * 2 * sizeof *x);
-    assert_int_equal(pi_sampler_run(s, n, x), PI_OK);
-    pi_sampler_destroy(s);
-    return x;
+    /* RK45 keeps its adaptive run (no step count) */
+    return run_sampler(model, m, hbar, m == PI_METHOD_RK45 ? 0 : steps, n, seed);
 }
 
 /* Every integrator at ħ ∈ {0, 0.5, 1} (RK45: ħ = 0) at 200 steps: sliced W2 to exact mixture
@@ -261,25 +241,10 @@ static void test_distribution_new_sdes(void **state)
         pi_sde_t *sde = issue14_sde(which);
         pi_model_t *model;
         assert_int_equal(pi_model_create_gmm(sde, 2, 4, W, MU, VAR, &model), PI_OK);
-        double a, sg, t_min;
-        pi_sde_time_range(sde, &t_min, NULL);
-        pi_sde_marginal(sde, t_min, &a, &sg);
-        double mu_t[8], var_t[8];
-        for (int i = 0; i < 8; i++) {
-            mu_t[i] = a * MU[i];
-            var_t[i] = a * a * VAR[i] + sg * sg;
-        }
-        float *ref = malloc(n * 2 * sizeof *ref), *other = malloc(n * 2 * sizeof *other);
-        stats_sample_gmm(2, 4, W, mu_t, var_t, n, 1000, ref);
-        double bmean = 0.0, bsd = 0.0, base[BASE_PAIRS];
-        for (int k = 0; k < BASE_PAIRS; k++) {
-            stats_sample_gmm(2, 4, W, mu_t, var_t, n, 2000 + (uint64_t)k, other);
-            base[k] = stats_sliced_w2(ref, other, n, 2, PROJ, 5, NULL);
-            bmean += base[k] / BASE_PAIRS;
-        }
-        for (int k = 0; k < BASE_PAIRS; k++)
-            bsd += (base[k] - bmean) * (base[k] - bmean) / (BASE_PAIRS - 1);
-        bsd = sqrt(bsd);
+        target_at_tmin tg;
+        target_open(&tg, sde, n);
+        const float *ref = tg.ref;
+        const double bmean = tg.bmean, bsd = tg.bsd;
         printf("  %s: exact vs exact (n = %zu): SW2 = %.4f +- %.4f\n", names[which], n, bmean, bsd);
         const double hbars[3] = {0.0, 0.5, 1.0};
         for (int mi = 0; mi < 5; mi++)
@@ -295,8 +260,7 @@ static void test_distribution_new_sdes(void **state)
                     fail_msg("%s %s hbar %g: SW2 %.4f > %.4f + 2 x %.4f", names[which], mnames[mi],
                              hbars[h], sw, bmean, bsd);
             }
-        free(ref);
-        free(other);
+        free(tg.ref);
         pi_model_destroy(model);
         pi_sde_destroy(sde);
     }

@@ -221,25 +221,54 @@ static void test_exact_1d_true_score(void **state)
 
 /* ---- mixtures ------------------------------------------------------------------------ */
 
+/* The exact score of the 3-component 2-D mixture of seed 7 on sde, n exact samples of it
+ * (seed 11; 3 with PI_TEST_QUICK, else 8), and NLL₀ and c1 there by the sweep (rtol 1e-9). */
+typedef struct exact_mixture {
+    gmm_fixture f;
+    pi_model_t *m;
+    size_t n;
+    float *x;
+    double *nll, *c1;
+} exact_mixture;
+
+static void exact_mixture_open(exact_mixture *e, const pi_sde_t *sde, pi_lik_options *o)
+{
+    assert_int_equal(gmm_fixture_random(&e->f, 2, 3, 7, 1.0, 0.05, 0.2), 0);
+    e->m = gmm_fixture_model(&e->f, sde);
+    assert_non_null(e->m);
+    e->n = quick() ? 3 : 8;
+    e->x = malloc(e->n * 2 * sizeof *e->x);
+    gmm_fixture_sample(&e->f, e->n, 11, e->x);
+    e->nll = malloc(e->n * sizeof *e->nll);
+    e->c1 = malloc(e->n * sizeof *e->c1);
+    pi_lik_options_default(o);
+    o->rtol = 1e-9;
+    o->atol = 1e-10;
+    o->threads = 2;
+    assert_int_equal(pi_likelihood_compute(e->m, o, e->n, e->x, e->nll, e->c1, NULL), PI_OK);
+}
+
+static void exact_mixture_close(exact_mixture *e)
+{
+    free(e->x);
+    free(e->nll);
+    free(e->c1);
+    pi_model_destroy(e->m);
+    gmm_fixture_free(&e->f);
+}
+
 /* c1 = 0 for the exact score of a mixture, at every point, by both algorithms. */
 static void test_exact_mixture_c1_zero(void **state)
 {
     (void)state;
     pi_sde_t *sde = make_vp_long();
-    gmm_fixture f;
-    assert_int_equal(gmm_fixture_random(&f, 2, 3, 7, 1.0, 0.05, 0.2), 0);
-    pi_model_t *m = gmm_fixture_model(&f, sde);
-    assert_non_null(m);
-    size_t n = quick() ? 3 : 8;
-    float *x = malloc(n * 2 * sizeof *x);
-    gmm_fixture_sample(&f, n, 11, x);
-    double *nll = malloc(n * sizeof *nll), *c1 = malloc(n * sizeof *c1);
+    exact_mixture e;
     pi_lik_options o;
-    pi_lik_options_default(&o);
-    o.rtol = 1e-9;
-    o.atol = 1e-10;
-    o.threads = 2;
-    assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, c1, NULL), PI_OK);
+    exact_mixture_open(&e, sde, &o);
+    pi_model_t *m = e.m;
+    size_t n = e.n;
+    float *x = e.x;
+    double *nll = e.nll, *c1 = e.c1;
     for (size_t i = 0; i < n; i++) {
         print_message("exact mixture, point %zu: c1 sweep %.3e\n", i, c1[i]);
         assert_true(fabs(c1[i]) < 1e-5);
@@ -256,11 +285,7 @@ static void test_exact_mixture_c1_zero(void **state)
         print_message("exact mixture, point %zu: c1 reference %.3e\n", i, c1[i]);
         assert_true(fabs(c1[i]) < 1e-3);
     }
-    free(x);
-    free(nll);
-    free(c1);
-    pi_model_destroy(m);
-    gmm_fixture_free(&f);
+    exact_mixture_close(&e);
     pi_sde_destroy(sde);
 }
 
@@ -283,21 +308,13 @@ static void test_exact_mixture_new_sdes(void **state)
                                                          &sde),
                              PI_OK);
         }
-        gmm_fixture f;
-        assert_int_equal(gmm_fixture_random(&f, 2, 3, 7, 1.0, 0.05, 0.2), 0);
-        pi_model_t *m = gmm_fixture_model(&f, sde);
-        assert_non_null(m);
-        size_t n = quick() ? 3 : 8;
-        float *x = malloc(n * 2 * sizeof *x);
-        gmm_fixture_sample(&f, n, 11, x);
-        double *nll = malloc(n * sizeof *nll), *c1 = malloc(n * sizeof *c1);
+        exact_mixture e;
         pi_lik_options o;
-        pi_lik_options_default(&o);
-        o.rtol = 1e-9;
-        o.atol = 1e-10;
-        o.threads = 2;
-        assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, c1, NULL), PI_OK);
-        for (size_t i = 0; i < n; i++) {
+        exact_mixture_open(&e, sde, &o);
+        pi_model_t *m = e.m;
+        const float *x = e.x;
+        const double *nll = e.nll, *c1 = e.c1;
+        for (size_t i = 0; i < e.n; i++) {
             double x0[2] = {x[2 * i], x[2 * i + 1]}, lp0;
             assert_int_equal(pi_model_logpdf_d(m, x0, sde->t_min, &lp0), PI_OK);
             print_message("%s, point %zu: NLL0 %.6f, exact %.6f, c1 %.3e\n",
@@ -305,11 +322,7 @@ static void test_exact_mixture_new_sdes(void **state)
             assert_true(fabs(nll[i] + lp0) < 1e-5);
             assert_true(fabs(c1[i]) < 1e-5);
         }
-        free(x);
-        free(nll);
-        free(c1);
-        pi_model_destroy(m);
-        gmm_fixture_free(&f);
+        exact_mixture_close(&e);
         pi_sde_destroy(sde);
     }
 }

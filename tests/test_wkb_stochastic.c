@@ -275,7 +275,7 @@ static void test_mixture_agrees(void **state)
         assert_int_equal(gmm_fixture_random(&f, d, 2, 9 + d, 1.0, 0.1, 0.3), 0);
         pi_model_t *m = warped_model_create(gmm_fixture_model(&f, sde), 1.1, 0.9);
         assert_non_null(m);
-        size_t n = d == 64 ? 3 : 8;
+        size_t n = d == 64 ? 3 : quick() ? 4 : 8;
         float *x = malloc(n * d * sizeof *x);
         gmm_fixture_sample(&f, n, 5, x);
         char label[64];
@@ -305,7 +305,7 @@ static void test_mlp_agrees(void **state)
             m2 = make_mlp(sde, d, 16, 2, 21 + d);
             ref = dense_mlp(m2);
         }
-        size_t n = d == 64 ? 2 : quick() ? 3 : 8;
+        size_t n = d == 64 ? 2 : quick() ? (d == 16 ? 1 : 2) : 8;
         float *x = malloc(n * d * sizeof *x);
         double *xd = malloc(n * d * sizeof *xd);
         randn(40 + d, n * d, xd);
@@ -313,7 +313,7 @@ static void test_mlp_agrees(void **state)
             x[i] = (float)(0.7 * xd[i]);
         char label[64];
         snprintf(label, sizeof label, "MLP d = %zu", d);
-        compare(m, ref, n, x, 64, d == 64 ? 1e-6 : 1e-7, label);
+        compare(m, ref, n, x, quick() ? 32 : 64, d == 64 ? 1e-6 : quick() ? 1e-5 : 1e-7, label);
         free(x);
         free(xd);
         if (ref != m)
@@ -324,12 +324,13 @@ static void test_mlp_agrees(void **state)
 }
 
 /* The standard error falls as 1/√K (K = 8 → 128: by 4, within the noise of the estimates of
- * the standard error itself); same bits on 1 and 3 threads. */
+ * the standard error itself; PI_TEST_QUICK: K = 8 → 32, by 2, in the same relative band); same
+ * bits on 1 and 3 threads. */
 static void test_stderr_and_threads(void **state)
 {
     (void)state;
     pi_sde_t *sde = make_vp();
-    const size_t d = 8, n = 6;
+    const size_t d = 8, n = quick() ? 4 : 6;
     pi_model_t *m = make_mlp(sde, d, 16, 2, 77);
     float x[6 * 8];
     double xd[6 * 8];
@@ -339,17 +340,18 @@ static void test_stderr_and_threads(void **state)
     pi_lik_options o;
     pi_lik_options_default(&o);
     o.c1_mode = PI_C1_STOCHASTIC;
-    o.rtol = 1e-6;
+    o.rtol = quick() ? 1e-4 : 1e-6;
     double nll[6], c8[6], c128[6], ca[6], cb[6];
     pi_nll_point_stats s8[6], s128[6];
+    const size_t k_hi = quick() ? 32 : 128; /* "128" below: k_hi */
     o.c1_probes = 8;
     assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, c8, s8), PI_OK);
-    o.c1_probes = 128;
+    o.c1_probes = k_hi;
     assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, c128, s128), PI_OK);
     double v8 = 0.0, v128 = 0.0;
     for (size_t i = 0; i < n; i++) {
-        print_message("point %zu: K = 8: %.5f ± %.5f, K = 128: %.5f ± %.5f\n", i, c8[i],
-                      s8[i].c1_stderr, c128[i], s128[i].c1_stderr);
+        print_message("point %zu: K = 8: %.5f ± %.5f, K = %zu: %.5f ± %.5f\n", i, c8[i],
+                      s8[i].c1_stderr, k_hi, c128[i], s128[i].c1_stderr);
         v8 += s8[i].c1_stderr * s8[i].c1_stderr;
         v128 += s128[i].c1_stderr * s128[i].c1_stderr;
         assert_true(fabs(c8[i] - c128[i]) <
@@ -357,15 +359,16 @@ static void test_stderr_and_threads(void **state)
                                s128[i].c1_stderr * s128[i].c1_stderr));
     }
     /* pooled over the points: the per-probe variance estimates of K = 8 are themselves noisy */
-    double ratio = sqrt(v8 / v128);
-    print_message("pooled stderr ratio K = 8 / K = 128: %.2f (1/√K predicts 4)\n", ratio);
-    assert_true(ratio > 2.5 && ratio < 6.5);
+    double ratio = sqrt(v8 / v128), predicted = sqrt((double)k_hi / 8.0);
+    print_message("pooled stderr ratio K = 8 / K = %zu: %.2f (1/√K predicts %.0f)\n", k_hi, ratio,
+                  predicted);
+    assert_true(ratio > 0.625 * predicted && ratio < 1.625 * predicted); /* 2.5 .. 6.5 at 128 */
     o.c1_probes = 4;
     o.threads = 1;
     assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, ca, NULL), PI_OK);
     o.threads = 3;
     assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, cb, NULL), PI_OK);
-    assert_memory_equal(ca, cb, sizeof ca);
+    assert_memory_equal(ca, cb, n * sizeof ca[0]);
     /* a different seed gives different probes */
     o.seed = 1;
     assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, cb, NULL), PI_OK);
@@ -515,7 +518,7 @@ static void test_callback_derivatives(void **state)
 {
     (void)state;
     pi_sde_t *sde = make_vp();
-    const size_t d = 4, n = 2;
+    const size_t d = 4, n = quick() ? 1 : 2;
     pi_model_t *mlp = make_mlp(sde, d, 16, 2, 31);
     host_ctx h = {mlp, malloc(pi_model_directional_scratch(mlp) * sizeof(double)), 0, 0, {0}};
     pi_model_t *cbm = NULL;

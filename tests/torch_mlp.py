@@ -1,31 +1,39 @@
 #!/usr/bin/python3
-"""PyTorch twin of pathint's MLP score model, for test_nn_gradients and test_safetensors.
+"""pathint's MLP in PyTorch against the C library, for test_nn_gradients, test_safetensors and
+test_guidance.
 
-The model is the definition in lib/model/mlp.c, written again here with torch:
+The network is the Python package's own torch module, ``pathint.torch.MLP``
+(bindings/python/pathint/torch/_train.py, imported by path: no installed package needed), so the
+C tests check the C MLP and the package's torch twin against each other:
   x~ = x/alpha; z = x~ (or c_in x~ with preconditioning mode 1 (EDM) or 2 (input only))
   u  = ln(sigma~)/4 (embedding "log_sigma") or t ("time")
   emb = [sin(w_k u)]_k ++ [cos(w_k u)]_k, w_k = 64^(k/(h-1)), h = features/2
   F  = net([z, emb, cond]) with net = nn.Sequential(Linear, SiLU, ..., Linear)
-  cond (issue 15, conditional networks only): onehot(label, classes + 1) with the null
-       class last (label -1), then [c, 1] for a condition vector c, or [0, 0] on a null row
   native output: F, or D = c_skip x~ + c_out F with EDM preconditioning (mode 1).
-Tensor names are those of the state_dict of a module holding `self.net` (net.0.weight,
-net.0.bias, net.2.weight, ...), the names pathint's .safetensors files use.
+The condition inputs of a conditional network (issue 15: onehot(label, classes + 1) with the null
+class last (label -1), then [c, 1] for a condition vector c, or [0, 0] on a null row) are added
+here by PathintMLP, which widens the first layer and appends the columns to the package module's
+input; the rest of the forward pass is the package's.
+Tensor names are those of the module's state_dict (net.0.weight, net.0.bias, net.2.weight, ...),
+the names pathint's .safetensors files use; files are read and written with the package's
+safetensors functions (Python, independent of the C reader and writer).
 
 Usage (all numbers as whitespace-separated text; see read_case):
   torch_mlp.py grad CASE OUT          out values then dL/dtheta for L = sum(dout * out), float64
   torch_mlp.py export CASE FILE OUT   build the case's shape with torch's own init (seed 1234),
-                                      write FILE (.safetensors, own writer), print outputs to OUT
-  torch_mlp.py import FILE CASE OUT   read a .safetensors FILE (own reader), outputs to OUT
-Exit status 77 if torch is missing (the C tests skip then).
+                                      write FILE (.safetensors), print outputs to OUT
+  torch_mlp.py import FILE CASE OUT   read a .safetensors FILE, outputs to OUT
+Exit status 77 if torch (or numpy) is missing (the C tests skip then).
 """
-import json
 import math
-import struct
+import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bindings", "python"))
 try:
     import torch
+    from pathint.core import Precond
+    from pathint.torch import MLP, load_safetensors, save_safetensors
 except ImportError:  # pragma: no cover
     sys.exit(77)
 
@@ -53,73 +61,48 @@ def read_case(path):
     return case
 
 
-class PathintMLP(torch.nn.Module):
+class PathintMLP(MLP):
+    """The package's MLP with the condition columns of a conditional pathint MLP appended to
+    the input of its first layer (classes + 1 one-hot columns, then cond_dim + 1)."""
+
     def __init__(self, case):
-        super().__init__()
+        super().__init__(case["dim"], case["width"], case["layers"], case["features"],
+                         EMBEDDINGS[case["embedding"]], VIEWS[case["output_view"]],
+                         Precond(case["precond"] + 1), case["sigma_data"])
         self.case = case
-        mods = []
         k, c = case["classes"], case["cond_dim"]
-        width_in = case["dim"] + case["features"] + (k + 1 if k else 0) + (c + 1 if c else 0)
-        for _ in range(case["layers"]):
-            mods += [torch.nn.Linear(width_in, case["width"]), torch.nn.SiLU()]
-            width_in = case["width"]
-        mods.append(torch.nn.Linear(width_in, case["dim"]))
-        self.net = torch.nn.Sequential(*mods)
+        self.extra_width = (k + 1 if k else 0) + (c + 1 if c else 0)
+        if self.extra_width:
+            first = self.net[0]
+            self.net[0] = torch.nn.Linear(first.in_features + self.extra_width, first.out_features)
+            self._extra = None
+            self.net.register_forward_pre_hook(
+                lambda module, args: (torch.cat([args[0], self._extra.to(args[0].dtype)], dim=1),))
 
-    def linears(self):
-        return [m for m in self.net if isinstance(m, torch.nn.Linear)]
-
-    def set_flat(self, flat):
-        """pathint's flat vector: per layer W (out x in, row-major) then b."""
-        off = 0
-        with torch.no_grad():
-            for lin in self.linears():
-                nw = lin.weight.numel()
-                lin.weight.copy_(torch.tensor(flat[off:off + nw]).reshape(lin.weight.shape))
-                off += nw
-                nb = lin.bias.numel()
-                lin.bias.copy_(torch.tensor(flat[off:off + nb]))
-                off += nb
-        assert off == len(flat), (off, len(flat))
-
-    def flat_grad(self):
-        parts = []
-        for lin in self.linears():
-            parts += [lin.weight.grad.reshape(-1), lin.bias.grad.reshape(-1)]
-        return torch.cat(parts)
-
-    def forward(self, x, t, alpha, sigma):
+    def condition_columns(self, n, dtype):
         c = self.case
-        st = sigma / alpha
-        xt = x / alpha[:, None]
-        sd = c["sigma_data"]
-        if c["precond"]:
-            q = st * st + sd * sd
-            z = xt / torch.sqrt(q)[:, None]
-        else:
-            z = xt
-        u = t if c["embedding"] == 1 else torch.log(st) / 4.0
-        h = c["features"] // 2
-        k = torch.arange(h, dtype=x.dtype)
-        w = torch.pow(torch.tensor(64.0, dtype=x.dtype), k / (h - 1)) if h > 1 else torch.ones(1, dtype=x.dtype)
-        arg = u[:, None] * w[None, :]
-        parts = [z, torch.sin(arg), torch.cos(arg)]
-        n = x.shape[0]
         labels = torch.tensor([int(v) for v in c["labels"]] if c["labels"] else [-1] * n)
-        present = (labels >= 0).to(x.dtype)
+        present = (labels >= 0).to(dtype)
+        parts = []
         if c["classes"]:
             idx = torch.where(labels >= 0, labels, torch.full_like(labels, c["classes"]))
-            parts.append(torch.nn.functional.one_hot(idx, c["classes"] + 1).to(x.dtype))
+            parts.append(torch.nn.functional.one_hot(idx, c["classes"] + 1).to(dtype))
         if c["cond_dim"]:
-            vec = (torch.tensor(c["cond"], dtype=x.dtype).reshape(n, c["cond_dim"]) if c["cond"]
-                   else torch.zeros(n, c["cond_dim"], dtype=x.dtype))
+            vec = (torch.tensor(c["cond"], dtype=dtype).reshape(n, c["cond_dim"]) if c["cond"]
+                   else torch.zeros(n, c["cond_dim"], dtype=dtype))
             parts += [vec * present[:, None], present[:, None]]
-        inp = torch.cat(parts, dim=1)
-        f = self.net(inp)
-        if c["precond"] == 1:
-            q = st * st + sd * sd
-            return (sd * sd / q)[:, None] * xt + (st * sd / torch.sqrt(q))[:, None] * f
-        return f
+        return torch.cat(parts, dim=1)
+
+    def forward(self, x, t, alpha, sigma):
+        if self.extra_width:
+            self._extra = self.condition_columns(x.shape[0], x.dtype)
+        return super().forward(x, t, alpha, sigma)
+
+    def metadata(self):
+        meta = super().metadata()
+        if self.case["classes"] or self.case["cond_dim"]:
+            meta.update({"classes": str(self.case["classes"]), "cond_dim": str(self.case["cond_dim"])})
+        return meta
 
 
 def tensors_of(case, key, dtype):
@@ -135,78 +118,33 @@ def write_numbers(path, values):
         f.write("\n")
 
 
+def outputs(model, case):
+    args = [tensors_of(case, k, torch.float64) for k in ("x", "t", "alpha", "sigma")]
+    return model.double()(*args)
+
+
 def cmd_grad(case_path, out_path):
     case = read_case(case_path)
     model = PathintMLP(case).double()
     model.set_flat(case["params"])
-    args = [tensors_of(case, k, torch.float64) for k in ("x", "t", "alpha", "sigma")]
-    out = model(*args)
+    out = outputs(model, case)
     loss = (out * tensors_of(case, "dout", torch.float64)).sum()
     loss.backward()
     write_numbers(out_path, out.detach().reshape(-1).tolist() + model.flat_grad().tolist())
-
-
-def metadata_of(case):
-    return {
-        "format": "pathint-mlp", "dim": str(case["dim"]), "hidden_width": str(case["width"]),
-        "hidden_layers": str(case["layers"]), "features": str(case["features"]),
-        "embedding": EMBEDDINGS[case["embedding"]], "output_view": VIEWS[case["output_view"]],
-        "preconditioning": str(case["precond"]), "sigma_data": repr(case["sigma_data"]),
-        **({"classes": str(case["classes"]), "cond_dim": str(case["cond_dim"])}
-           if case["classes"] or case["cond_dim"] else {}),
-    }
-
-
-def write_safetensors(path, tensors, metadata):
-    """The format by hand: u64 LE header length, JSON header padded with spaces to 8 bytes,
-    raw little-endian tensor data in header order."""
-    header = {"__metadata__": metadata}
-    blobs, off = [], 0
-    for name, t in tensors.items():
-        data = t.detach().contiguous().to(torch.float32).numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(data)]}
-        blobs.append(data)
-        off += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-
-
-def read_safetensors(path):
-    import numpy as np
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n].decode())
-    meta = header.pop("__metadata__", {})
-    data = raw[8 + n:]
-    tensors = {}
-    for name, info in header.items():
-        a, b = info["data_offsets"]
-        assert info["dtype"] == "F32", info
-        arr = np.frombuffer(data[a:b], dtype="<f4").reshape(info["shape"])
-        tensors[name] = torch.tensor(arr.copy())
-    return tensors, meta
 
 
 def cmd_export(case_path, file_path, out_path):
     case = read_case(case_path)
     torch.manual_seed(1234)
     model = PathintMLP(case)  # torch's own default initialisation
-    write_safetensors(file_path, model.state_dict(), metadata_of(case))
-    model = model.double()
-    args = [tensors_of(case, k, torch.float64) for k in ("x", "t", "alpha", "sigma")]
+    save_safetensors(file_path, model.state_dict(), model.metadata())
     with torch.no_grad():
-        out = model(*args)
+        out = outputs(model, case)
     write_numbers(out_path, out.reshape(-1).tolist())
 
 
 def cmd_import(file_path, case_path, out_path):
-    tensors, meta = read_safetensors(file_path)
+    tensors, meta = load_safetensors(file_path)
     case = read_case(case_path)
     # The file's metadata must describe the case the C test built.
     assert meta.get("format") == "pathint-mlp", meta
@@ -221,10 +159,8 @@ def cmd_import(file_path, case_path, out_path):
     assert int(meta.get("cond_dim", 0)) == case["cond_dim"], meta
     model = PathintMLP(case)
     model.load_state_dict(tensors, strict=True)
-    model = model.double()
-    args = [tensors_of(case, k, torch.float64) for k in ("x", "t", "alpha", "sigma")]
     with torch.no_grad():
-        out = model(*args)
+        out = outputs(model, case)
     write_numbers(out_path, out.reshape(-1).tolist())
 
 

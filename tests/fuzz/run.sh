@@ -3,7 +3,8 @@
 #   tests/fuzz/run.sh [SECONDS_PER_HARNESS] [HARNESS...]
 # SECONDS defaults to 60 (the CI run); the long local run uses e.g. 1800. Environment:
 #   PI_FUZZ_BUILD  build folder (default build-fuzz), configured here with clang + ASan/UBSan
-#   PI_FUZZ_JOBS   ignored (one process per harness, run one after another)
+#   PI_FUZZ_JOBS   harnesses fuzzed at the same time (default 2, the CI machine's cores; each
+#                  is one process), in batches of that many
 #   PI_FUZZ_TIMEOUT  seconds one input may take (default 10); a wall-clock limit, so a long run
 #                  niced under other work needs more (a 0.4 s input was once starved past 10 s)
 # Findings go to $PI_FUZZ_BUILD/artifacts/<harness>/; the grown corpus to
@@ -44,20 +45,35 @@ ninja -C "$build" $targets >/dev/null || { ninja -C "$build" $targets; exit 1; }
 status=0
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-for h in $harnesses; do
+fuzz_one() { # harness: fuzz it, leave the exit status in $build/fuzz_$1.rc
+    h=$1
     mkdir -p "$build/corpus/$h" "$build/artifacts/$h"
     seeds=tests/fuzz/corpus/$h
     [ -d "$seeds" ] || seeds=""
-    log="$build/fuzz_$h.log"
     # -rss_limit_mb / -malloc_limit_mb: a hostile size field must be rejected, not allocated.
     # shellcheck disable=SC2086
     "$build/tests/fuzz/fuzz_$h" -max_total_time="$secs" -timeout="${PI_FUZZ_TIMEOUT:-10}" -rss_limit_mb=1024 \
         -malloc_limit_mb=512 -max_len=65536 -print_final_stats=1 \
-        -artifact_prefix="$build/artifacts/$h/" "$build/corpus/$h" $seeds >"$log" 2>&1
-    rc=$?
+        -artifact_prefix="$build/artifacts/$h/" "$build/corpus/$h" $seeds >"$build/fuzz_$h.log" 2>&1
+    echo $? >"$build/fuzz_$h.rc"
+}
+jobs=${PI_FUZZ_JOBS:-2}
+running=0
+for h in $harnesses; do
+    fuzz_one "$h" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+        wait
+        running=0
+    fi
+done
+wait
+for h in $harnesses; do
+    log="$build/fuzz_$h.log"
+    rc=$(cat "$build/fuzz_$h.rc" 2>/dev/null || echo 1)
     runs=$(grep -a -o 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1)
     [ -n "$runs" ] || runs=$(grep -a -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1)
-    if [ $rc -ne 0 ]; then
+    if [ "$rc" -ne 0 ]; then
         status=1
         echo "fuzz: $h: FINDING (exit $rc) after ${runs:-?}; see $log and $build/artifacts/$h/"
         grep -a -m 5 -E 'ERROR|SUMMARY|fuzz check failed|runtime error' "$log" | sed 's/^/    /'
