@@ -124,18 +124,49 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
     double *wc = run->wcur != NULL ? run->wcur + row * dim : NULL;
     int cache = wc != NULL && co->step == run->step; /* the step being taken, not a replay */
     if (cache && run->wtime[row] == ts) {
-        /* W(t_s) is the previous step's W(t_t): one walk, to t_t, bit for bit the same W. */
+        /* W(t_s) is the previous step's W(t_t): one walk, to t_t, bit for bit the same W. The
+         * walk to t_s left its upper levels in the row's stack: the levels where t_t lies in the
+         * same intervals are the same nodes with the same values, so the walk starts below
+         * them (the interval ends are recomputed by the same arithmetic). */
+        const size_t cap = run->wlevels;
+        double *stack = run->wstack + row * (cap + 1) * dim;
+        size_t valid = run->wdepth[row], shared = 0;
         brownian_walk s1 = {lo, hi, 1, ws + dim, ws + 2 * dim};
-        for (size_t j = 0; j < dim; j++)
-            s1.wa[j] = 0.0;
-        pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, run->first_row + (uint64_t)row, 0, dim, s1.wb);
-        double sr = sqrt(hi - lo);
-        for (size_t j = 0; j < dim; j++)
-            s1.wb[j] *= sr;
-        for (int l = 0; l < PI_BROWNIAN_DEPTH; l++) {
+        const double *wa = NULL, *wb = stack; /* W(a), W(b) of the shared interval; NULL = 0 */
+        if (valid == 0) {
+            pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, run->first_row + (uint64_t)row, 0, dim,
+                            stack);
+            double sr = sqrt(hi - lo);
+            for (size_t j = 0; j < dim; j++)
+                stack[j] *= sr;
+            valid = 1;
+        }
+        while (shared + 1 < valid) { /* descent shared + 1 is cached: is it t_t's too? */
+            double m = s1.a + 0.5 * (s1.b - s1.a);
+            int right = tt >= m;
+            if ((ts >= m) != right)
+                break;
+            if (right) {
+                s1.a = m;
+                wa = stack + (shared + 1) * dim;
+            } else {
+                s1.b = m;
+                wb = stack + (shared + 1) * dim;
+            }
+            s1.k = 2 * s1.k + (uint32_t)right;
+            shared++;
+        }
+        for (size_t j = 0; j < dim; j++) {
+            s1.wa[j] = wa != NULL ? wa[j] : 0.0;
+            s1.wb[j] = wb[j];
+        }
+        for (size_t l = shared; l < PI_BROWNIAN_DEPTH; l++) {
             pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, run->first_row + (uint64_t)row, s1.k, dim, xi);
             brownian_down(&s1, tt, xi, dim);
+            if (l + 1 <= cap) /* keep the new midpoint value: the end that moved */
+                memcpy(stack + (l + 1) * dim, (s1.k & 1u) ? s1.wa : s1.wb, dim * sizeof *stack);
         }
+        run->wdepth[row] = (uint32_t)(cap + 1);
         brownian_leaf(run, row, &s1, tt, xi, ws);
         double inv = 1.0 / sqrt(ts - tt);
         for (size_t j = 0; j < dim; j++) {
@@ -187,6 +218,7 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
     if (cache) {
         memcpy(wc, out, dim * sizeof *wc);
         run->wtime[row] = tt;
+        run->wdepth[row] = 0; /* this walk kept no levels */
     }
     double inv = 1.0 / sqrt(ts - tt);
     for (size_t j = 0; j < dim; j++)
@@ -293,9 +325,17 @@ static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
     size_t nd = adaptive ? 4 : s->integrator->aux_state ? 2 : 1;
     size_t nhist = s->integrator->history > 0 ? s->integrator->history + 1 : 0;
     int brown = !adaptive && s->noise == PI_NOISE_BROWNIAN && run->hbar > 0.0;
-    size_t bytes = (nd * total + (adaptive ? run->n : 0) + (brown ? total + run->n : 0)) *
+    /* Cached tree levels: all of them if they fit the budget, else as many as fit. */
+    size_t levels = 0;
+    if (brown) {
+        size_t per_level = total * sizeof(double);
+        size_t fit = per_level > 0 ? PI_BROWNIAN_CACHE_BYTES / per_level : 0;
+        levels = fit < 1 ? 0 : fit - 1 < PI_BROWNIAN_DEPTH ? fit - 1 : PI_BROWNIAN_DEPTH;
+    }
+    size_t bytes = (nd * total + (adaptive ? run->n : 0) +
+                    (brown ? total + run->n + (levels + 1) * total : 0)) *
                        sizeof(double) +
-                   (2 + nhist) * total * sizeof(float);
+                   (2 + nhist) * total * sizeof(float) + (brown ? run->n * sizeof(uint32_t) : 0);
     if (bytes > s->state_bytes) {
         void *block = pi_malloc(bytes);
         if (block == NULL)
@@ -318,6 +358,9 @@ static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
         dp += run->n;
         for (size_t r = 0; r < run->n; r++)
             run->wtime[r] = NAN;
+        run->wstack = dp;
+        run->wlevels = levels;
+        dp += (levels + 1) * total;
     }
     if (adaptive) {
         run->xnew = dp;
@@ -334,6 +377,11 @@ static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
     run->den_prev = fp + total;
     for (size_t i = 0; i < nhist; i++)
         run->hist[i] = fp + (2 + i) * total;
+    if (brown) {
+        run->wdepth = (uint32_t *)(void *)(fp + (2 + nhist) * total);
+        for (size_t r = 0; r < run->n; r++)
+            run->wdepth[r] = 0;
+    }
     return PI_OK;
 }
 
