@@ -777,14 +777,17 @@ static void test_brownian_noise_matches_fresh_walks(void **state)
     const double lo = sde->t_min, hi = sde->t_max;
     double times[STEPS + 1];
     const size_t caps[] = {0, 1, 3, 7, PI_BROWNIAN_DEPTH};
-    for (int sched = 0; sched < 3; sched++) {
+    for (int sched = 0; sched < 4; sched++) {
         /* uniform in t; geometric towards t_min (deep shared prefixes); the smallest steps
-         * the tree resolves near one point (about 20 shared levels) */
+         * the tree resolves near one point (about 20 shared levels); one long step, then
+         * those (the second walk shares levels the first made after t_s and t_t parted) */
         for (int i = 0; i <= STEPS; i++) {
             double u = (double)i / STEPS;
             times[i] = sched == 0   ? hi - (hi - lo) * u
                        : sched == 1 ? lo + (hi - lo) * pow(1e-5, u)
-                                    : 0.3 - (hi - lo) * 0x1p-19 * i;
+                       : sched == 2 ? 0.3 - (hi - lo) * 0x1p-19 * i
+                       : i == 0     ? hi
+                                    : 0.3 - (hi - lo) * 0x1p-19 * (i - 1);
         }
         for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
             double wcur[ROWS * DIM], wtime[ROWS], stack[ROWS * (PI_BROWNIAN_DEPTH + 1) * DIM];

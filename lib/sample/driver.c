@@ -184,6 +184,13 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
     double sroot = sqrt(hi - lo);
     for (size_t j = 0; j < dim; j++)
         p.wb[j] *= sroot;
+    /* The step being taken leaves t_t's levels in the row's stack for the next step. */
+    const size_t cap = cache ? run->wlevels : 0;
+    double *stack = cache ? run->wstack + row * (cap + 1) * dim : NULL;
+    if (cache) {
+        run->wdepth[row] = 0; /* until the walk is complete */
+        memcpy(stack, p.wb, dim * sizeof *stack);
+    }
     /* Shared descent while t_s and t_t lie in the same half. */
     int level = 0, split = 0;
     for (; level < PI_BROWNIAN_DEPTH; level++) {
@@ -199,9 +206,13 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
             brownian_down(&q, tt, xi, dim);
             split = 1;
             level++;
+            if (cache && (size_t)level <= cap)
+                memcpy(stack + (size_t)level * dim, (q.k & 1u) ? q.wa : q.wb, dim * sizeof *stack);
             break;
         }
         brownian_down(&p, ts, xi, dim);
+        if (cache && (size_t)level + 1 <= cap) /* a level of t_t's path too */
+            memcpy(stack + ((size_t)level + 1) * dim, (p.k & 1u) ? p.wa : p.wb, dim * sizeof *stack);
     }
     if (!split) { /* one leaf holds both times: the tree cannot resolve this step */
         pi_run_noise(run, PI_STREAM_STEP, row, (uint32_t)co->step, out);
@@ -212,13 +223,15 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
         brownian_down(&p, ts, xi, dim);
         pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, run->first_row + (uint64_t)row, q.k, dim, xi);
         brownian_down(&q, tt, xi, dim);
+        if (cache && (size_t)l + 1 <= cap)
+            memcpy(stack + ((size_t)l + 1) * dim, (q.k & 1u) ? q.wa : q.wb, dim * sizeof *stack);
     }
     brownian_leaf(run, row, &p, ts, xi, ws);
     brownian_leaf(run, row, &q, tt, xi, out);
     if (cache) {
         memcpy(wc, out, dim * sizeof *wc);
         run->wtime[row] = tt;
-        run->wdepth[row] = 0; /* this walk kept no levels */
+        run->wdepth[row] = (uint32_t)(cap + 1);
     }
     double inv = 1.0 / sqrt(ts - tt);
     for (size_t j = 0; j < dim; j++)
