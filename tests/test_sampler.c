@@ -776,7 +776,7 @@ static void test_brownian_noise_matches_fresh_walks(void **state)
     assert_int_equal(pi_sampler_set_noise(s, PI_NOISE_BROWNIAN), PI_OK);
     const double lo = sde->t_min, hi = sde->t_max;
     double times[STEPS + 1];
-    const size_t caps[] = {0, 1, 3, 7, PI_BROWNIAN_DEPTH};
+    const size_t caps[] = {SIZE_MAX, 0, 1, 3, 7, PI_BROWNIAN_DEPTH}; /* SIZE_MAX: no stack */
     for (int sched = 0; sched < 4; sched++) {
         /* uniform in t; geometric towards t_min (deep shared prefixes); the smallest steps
          * the tree resolves near one point (about 20 shared levels); one long step, then
@@ -807,9 +807,9 @@ static void test_brownian_noise_matches_fresh_walks(void **state)
             run.first_row = 1000;
             run.wcur = wcur;
             run.wtime = wtime;
-            run.wstack = stack;
+            run.wstack = caps[c] == SIZE_MAX ? NULL : stack;
             run.wdepth = depth;
-            run.wlevels = caps[c];
+            run.wlevels = caps[c] == SIZE_MAX ? 0 : caps[c];
             for (int r = 0; r < ROWS; r++)
                 wtime[r] = NAN;
             for (int k = 0; k < STEPS; k++) {

@@ -129,8 +129,9 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
          * same intervals are the same nodes with the same values, so the walk starts below
          * them (the interval ends are recomputed by the same arithmetic). */
         const size_t cap = run->wlevels;
-        double *stack = run->wstack + row * (cap + 1) * dim;
-        size_t valid = run->wdepth[row], shared = 0;
+        /* no kept levels (over the budget): W(T) in the worker's scratch, drawn every step */
+        double *stack = run->wstack != NULL ? run->wstack + row * (cap + 1) * dim : ws + 5 * dim;
+        size_t valid = run->wstack != NULL ? run->wdepth[row] : 0, shared = 0;
         brownian_walk s1 = {lo, hi, 1, ws + dim, ws + 2 * dim};
         const double *wa = NULL, *wb = stack; /* W(a), W(b) of the shared interval; NULL = 0 */
         if (valid == 0) {
@@ -166,7 +167,8 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
             if (l + 1 <= cap) /* keep the new midpoint value: the end that moved */
                 memcpy(stack + (l + 1) * dim, (s1.k & 1u) ? s1.wa : s1.wb, dim * sizeof *stack);
         }
-        run->wdepth[row] = (uint32_t)(cap + 1);
+        if (run->wstack != NULL)
+            run->wdepth[row] = (uint32_t)(cap + 1);
         brownian_leaf(run, row, &s1, tt, xi, ws);
         double inv = 1.0 / sqrt(ts - tt);
         for (size_t j = 0; j < dim; j++) {
@@ -185,6 +187,8 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
     for (size_t j = 0; j < dim; j++)
         p.wb[j] *= sroot;
     /* The step being taken leaves t_t's levels in the row's stack for the next step. */
+    if (run->wstack == NULL)
+        cache = 0; /* nothing to keep (wcur and wtime are still kept below) */
     const size_t cap = cache ? run->wlevels : 0;
     double *stack = cache ? run->wstack + row * (cap + 1) * dim : NULL;
     if (cache) {
@@ -228,10 +232,11 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
     }
     brownian_leaf(run, row, &p, ts, xi, ws);
     brownian_leaf(run, row, &q, tt, xi, out);
-    if (cache) {
+    if (wc != NULL && co->step == run->step) {
         memcpy(wc, out, dim * sizeof *wc);
         run->wtime[row] = tt;
-        run->wdepth[row] = (uint32_t)(cap + 1);
+        if (cache)
+            run->wdepth[row] = (uint32_t)(cap + 1);
     }
     double inv = 1.0 / sqrt(ts - tt);
     for (size_t j = 0; j < dim; j++)
@@ -339,14 +344,15 @@ static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
     size_t nhist = s->integrator->history > 0 ? s->integrator->history + 1 : 0;
     int brown = !adaptive && s->noise == PI_NOISE_BROWNIAN && run->hbar > 0.0;
     /* Cached tree levels: all of them if they fit the budget, else as many as fit. */
-    size_t levels = 0;
+    size_t levels = 0, kept = 0; /* kept: W(T) and the levels, or 0 when not even one fits */
     if (brown) {
         size_t per_level = total * sizeof(double);
         size_t fit = per_level > 0 ? PI_BROWNIAN_CACHE_BYTES / per_level : 0;
-        levels = fit < 1 ? 0 : fit - 1 < PI_BROWNIAN_DEPTH ? fit - 1 : PI_BROWNIAN_DEPTH;
+        levels = fit < 2 ? 0 : fit - 1 < PI_BROWNIAN_DEPTH ? fit - 1 : PI_BROWNIAN_DEPTH;
+        kept = fit < 2 ? 0 : levels + 1;
     }
     size_t bytes = (nd * total + (adaptive ? run->n : 0) +
-                    (brown ? total + run->n + (levels + 1) * total : 0)) *
+                    (brown ? total + run->n + kept * total : 0)) *
                        sizeof(double) +
                    (2 + nhist) * total * sizeof(float) + (brown ? run->n * sizeof(uint32_t) : 0);
     if (bytes > s->state_bytes) {
@@ -371,9 +377,9 @@ static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
         dp += run->n;
         for (size_t r = 0; r < run->n; r++)
             run->wtime[r] = NAN;
-        run->wstack = dp;
+        run->wstack = kept > 0 ? dp : NULL;
         run->wlevels = levels;
-        dp += (levels + 1) * total;
+        dp += kept * total;
     }
     if (adaptive) {
         run->xnew = dp;

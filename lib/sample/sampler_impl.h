@@ -27,9 +27,10 @@
 /* Time-keyed noise: levels of the virtual Brownian tree over [t_min, t_max] of the SDE (leaves
  * of width (t_max − t_min)/2^24), and its per-worker scratch in rows of dim doubles. */
 #define PI_BROWNIAN_DEPTH 24
-#define PI_BROWNIAN_SCRATCH 6
+#define PI_BROWNIAN_SCRATCH 7
 /* Most bytes of the per-row cache of the tree's upper levels (pi_run.wstack): runs whose rows ×
- * dim × levels need more cache fewer levels (results do not depend on it). */
+ * dim × levels need more cache fewer levels, and none (wstack NULL) when W(T) and one level do
+ * not fit (results do not depend on it). */
 #define PI_BROWNIAN_CACHE_BYTES ((size_t)64 << 20)
 /* Maximum number of corrector steps per predictor step (the noise key packs it in 8 bits). */
 #define PI_MAX_CORRECTOR_STEPS 255
