@@ -35,6 +35,7 @@
 
 #if defined(__GNUC__)
 #pragma weak pi_model_create_gmm
+#pragma weak pi_sampler_set_noise
 #pragma weak pi_model_create_empirical
 #pragma weak pi_model_create_mlp
 #pragma weak pi_model_mlp_init
@@ -594,6 +595,77 @@ static void bench_sampler_small_batch(void)
         bench_note(res, "MLP d=2 3x256, %d rows, %d EXP2M steps, hbar 0, median over reps of %d "
                         "runs on one persistent sampler per thread count",
                    ROWS, STEPS, RUNS);
+    }
+    bench_free(x);
+    pi_sampler_destroy(s[0]);
+    pi_sampler_destroy(s[1]);
+    pi_model_destroy(m);
+}
+
+/* ---- time-keyed noise: its cost over the step-keyed noise ------------------------------ */
+
+/* CPU time of a run with PI_NOISE_BROWNIAN over the same run with PI_NOISE_STEP (interleaved),
+ * where the noise is most of the work: a 16-D 10-component mixture on VP linear, 4000 rows x 50
+ * EXP2M steps at hbar 1, one thread. */
+static void bench_sampler_brownian(void)
+{
+    const char *name = "sampler_brownian_noise_cost_1t";
+    const char *refname = "the run with step-keyed noise (CPU s)";
+    if (!selected(name))
+        return;
+    if (!have_sampler() || !HAVE(pi_model_create_gmm) || !HAVE(pi_sampler_set_noise)) {
+        bench_null(name, "x", refname, NAN, "lower", 1, missing());
+        return;
+    }
+    enum { D = 16, K = 10, STEPS = 50 };
+    const size_t n = g_quick ? 1000 : 4000;
+    double w[K], mu[K * D], var[K * D];
+    for (size_t k = 0; k < K; k++) {
+        w[k] = 1.0;
+        for (size_t j = 0; j < D; j++) {
+            mu[k * D + j] = (double)((k * 7 + j * 3) % 11) / 5.0 - 1.0;
+            var[k * D + j] = 0.05;
+        }
+    }
+    pi_model_t *m = NULL;
+    pi_sampler_t *s[2] = {NULL, NULL};
+    pi_status st = pi_model_create_gmm(g_sde, D, K, w, mu, var, &m);
+    for (int k = 0; k < 2 && st == PI_OK; k++) {
+        st = pi_sampler_create(m, &s[k]);
+        if (st == PI_OK)
+            st = pi_sampler_set_method(s[k], PI_METHOD_EXP2M);
+        if (st == PI_OK)
+            st = pi_sampler_set_hbar(s[k], 1.0);
+        if (st == PI_OK)
+            st = pi_sampler_set_steps(s[k], STEPS);
+        if (st == PI_OK)
+            st = pi_sampler_set_noise(s[k], k == 0 ? PI_NOISE_STEP : PI_NOISE_BROWNIAN);
+    }
+    float *x = bench_alloc(n * D * sizeof(float));
+    double ts[64], tb[64], ratio[64];
+    for (int r = -1; r < g_reps && st == PI_OK; r++) {
+        double a = cpu_now(CLOCK_PROCESS_CPUTIME_ID);
+        st = pi_sampler_run(s[0], n, x);
+        double b = cpu_now(CLOCK_PROCESS_CPUTIME_ID);
+        if (st == PI_OK)
+            st = pi_sampler_run(s[1], n, x);
+        double c = cpu_now(CLOCK_PROCESS_CPUTIME_ID);
+        if (r >= 0) {
+            ts[r] = b - a;
+            tb[r] = c - b;
+            ratio[r] = tb[r] / ts[r];
+        }
+    }
+    if (st != PI_OK) {
+        bench_null(name, "x", refname, NAN, "lower", 1, pi_last_error());
+    } else {
+        double v = bench_median(ratio, (size_t)g_reps);
+        bench_result *res = bench_add(name, v, "x", bench_median(ts, (size_t)g_reps), refname, v,
+                                      NAN, "lower", 1);
+        bench_note(res, "CPU time of PI_NOISE_BROWNIAN over PI_NOISE_STEP (median of per-rep "
+                        "ratios; Brownian %.3f s): 16-D 10-component mixture, VP linear, %zu rows "
+                        "x %d EXP2M steps, hbar 1",
+                   bench_median(tb, (size_t)g_reps), n, (int)STEPS);
     }
     bench_free(x);
     pi_sampler_destroy(s[0]);
@@ -1251,6 +1323,7 @@ int main(int argc, char **argv)
     bench_sampler_batches();
     if (g_common) {
         bench_sampler_small_batch();
+        bench_sampler_brownian();
         bench_memory();
         bench_likelihood();
     }

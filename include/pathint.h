@@ -1179,7 +1179,8 @@ typedef enum pi_method {
     PI_METHOD_HEUN = 4,        /**< Heun (stochastic Heun for ħ > 0). */
     PI_METHOD_RK45 = 5,        /**< Adaptive embedded Runge–Kutta (ħ = 0 only). Its step sizes
                                     follow one error norm over the whole batch, so its rows
-                                    depend on the batch (not on the thread count). */
+                                    depend on the batch (not on the thread count) and its
+                                    partitions are not bitwise exact (pi_sampler_set_first_row()). */
     PI_METHOD_EXP3M = 6,       /**< Third-order multistep exponential, any ħ (since 1.1). */
     PI_METHOD_IPNDM = 7,       /**< iPNDM, Adams–Bashforth up to order 4 in σ̃ (ħ = 0 only; since 1.1). */
     PI_METHOD_SA = 8,          /**< Stochastic Adams predictor–corrector (SA-Solver, τ² = ħ), any ħ (since 1.1). */
@@ -1278,8 +1279,16 @@ PI_API pi_status pi_sampler_get_seed(const pi_sampler_t *sampler, uint64_t *seed
  * a run of b − a rows with first_row = a gives, bit for bit, rows a … b − 1 of one run of
  * b rows: a large draw can be split into partitions [a, b) across processes or machines
  * and put back together exactly. That holds for the fixed-step methods (every method but
- * #PI_METHOD_RK45, whose step sizes follow the error of all rows of a run: its partitions
- * agree with the whole run only to its tolerances). pi_sampler_run() and
+ * #PI_METHOD_RK45). RK45 keeps one sequence of step sizes for all rows of a run, accepted
+ * or rejected by one error norm over all of them (an RMS), so each row's steps, and thus its
+ * bits, depend on which other rows share the run: rows [a, b) run alone take other steps
+ * than in the whole run. Each is still a solution of the same ODE to the tolerances, so a
+ * partition differs from the whole run by about the integration error (measured, 2-D
+ * mixture, VP: 1.5e-4 at rtol = atol = 1e-5, where the whole run is 1.8e-3 from a 1e-11
+ * solution; max over 1000 rows). Partition-exact RK45 would need a step-size sequence per
+ * row (per-row times in every model call, rows finishing after different step counts, and no
+ * common accepted step for the callback and the trajectory); use a fixed-step method where
+ * partitions must match bit for bit. pi_sampler_run() and
  * pi_sampler_run_from() fail with #PI_EINVAL if first_row + n − 1 exceeds 2^64 − 1.
  */
 PI_API pi_status pi_sampler_set_first_row(pi_sampler_t *sampler, uint64_t first_row);
@@ -1368,7 +1377,8 @@ PI_API pi_status pi_sampler_get_stats(const pi_sampler_t *sampler, size_t *nfe,
  * exception in n: one adaptive step sequence serves the whole batch, chosen from
  * an error norm over all rows, so row i also depends on the other rows (its
  * prior draw does not); for a given batch it is bitwise identical for any
- * thread count and partition.
+ * thread count, but a partition of the rows run separately is not bitwise
+ * exact (pi_sampler_set_first_row()).
  * @param[in] sampler The sampler (its options are read, counters and
  *            trajectory written).
  * @param[in] n Rows, >= 1 (n · dim <= 2^40).

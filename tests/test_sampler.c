@@ -7,8 +7,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/philox.h"
 #include "model/model_impl.h"
 #include "pathint.h"
+#include "sample/sampler_impl.h"
+#include "sde/sde_impl.h"
 #include "stats.h"
 
 #include <math.h>
@@ -722,6 +725,136 @@ static void test_ddim_on_discrete_table(void **state)
     pi_sde_destroy(sde);
 }
 
+/* ---- time-keyed noise: the step noise is the documented tree's, bit for bit ------------- */
+
+/* W(t) of (seed, row) by a fresh walk from the root, as docs/samplers.md defines it. */
+static void reference_brownian(uint64_t seed, uint64_t row, double lo, double hi, double t,
+                               size_t dim, double *out)
+{
+    double wa[8], wb[8], xi[8];
+    pi_rng_normal_d(seed, PI_STREAM_BROWNIAN, row, 0, dim, wb);
+    double sr = sqrt(hi - lo), a = lo, b = hi;
+    for (size_t j = 0; j < dim; j++) {
+        wa[j] = 0.0;
+        wb[j] *= sr;
+    }
+    uint32_t k = 1;
+    for (int l = 0; l < PI_BROWNIAN_DEPTH; l++) {
+        pi_rng_normal_d(seed, PI_STREAM_BROWNIAN, row, k, dim, xi);
+        double m = a + 0.5 * (b - a), sd = sqrt(0.25 * (b - a));
+        int right = t >= m;
+        double *mid = right ? wa : wb;
+        for (size_t j = 0; j < dim; j++)
+            mid[j] = 0.5 * (wa[j] + wb[j]) + sd * xi[j];
+        if (right)
+            a = m;
+        else
+            b = m;
+        k = 2 * k + (uint32_t)right;
+    }
+    double len = b - a, u = (t - a) / len, sd = sqrt(fmax(0.0, (t - a) * (b - t) / len));
+    pi_rng_normal_d(seed, PI_STREAM_BROWNIAN, row, k, dim, xi);
+    for (size_t j = 0; j < dim; j++)
+        out[j] = wa[j] + u * (wb[j] - wa[j]) + sd * xi[j];
+}
+
+/* pi_run_step_noise with PI_NOISE_BROWNIAN walks from the levels it kept of the row's last walk
+ * (a speed-up): its normalised increments must equal those of fresh walks of the reference bit
+ * for bit, for schedules of every density (steps sharing 0 to 20 levels), replayed steps (SA's
+ * corrector: not the step being taken) in between, several rows, and every cache depth. */
+static void test_brownian_noise_matches_fresh_walks(void **state)
+{
+    (void)state;
+    enum { DIM = 5, ROWS = 3, STEPS = 40 };
+    pi_sde_t *sde = NULL;
+    pi_model_t *model = NULL;
+    pi_sampler_t *s = NULL;
+    const double W[1] = {1.0}, MU[DIM] = {0}, VAR[DIM] = {1, 1, 1, 1, 1};
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_model_create_gmm(sde, DIM, 1, W, MU, VAR, &model), PI_OK);
+    assert_int_equal(pi_sampler_create(model, &s), PI_OK);
+    assert_int_equal(pi_sampler_set_noise(s, PI_NOISE_BROWNIAN), PI_OK);
+    const double lo = sde->t_min, hi = sde->t_max;
+    double times[STEPS + 1];
+    const size_t caps[] = {SIZE_MAX, 0, 1, 3, 7, PI_BROWNIAN_DEPTH}; /* SIZE_MAX: no stack */
+    for (int sched = 0; sched < 4; sched++) {
+        /* uniform in t; geometric towards t_min (deep shared prefixes); the smallest steps
+         * the tree resolves near one point (about 20 shared levels); one long step, then
+         * those (the second walk shares levels the first made after t_s and t_t parted) */
+        for (int i = 0; i <= STEPS; i++) {
+            double u = (double)i / STEPS;
+            times[i] = sched == 0   ? hi - (hi - lo) * u
+                       : sched == 1 ? lo + (hi - lo) * pow(1e-5, u)
+                       : sched == 2 ? 0.3 - (hi - lo) * 0x1p-19 * i
+                       : i == 0     ? hi
+                                    : 0.3 - (hi - lo) * 0x1p-19 * (i - 1);
+        }
+        for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+            double wcur[ROWS * DIM], wtime[ROWS], stack[ROWS * (PI_BROWNIAN_DEPTH + 1) * DIM];
+            uint32_t depth[ROWS] = {0};
+            double scratch[PI_BROWNIAN_SCRATCH * DIM];
+            pi_worker w;
+            memset(&w, 0, sizeof w);
+            w.brownian = scratch;
+            pi_run run;
+            memset(&run, 0, sizeof run);
+            run.s = s;
+            run.sde = sde;
+            run.n = ROWS;
+            run.dim = DIM;
+            run.hbar = 1.0;
+            run.seed = 77 + (uint64_t)sched;
+            run.first_row = 1000;
+            run.wcur = wcur;
+            run.wtime = wtime;
+            run.wstack = caps[c] == SIZE_MAX ? NULL : stack;
+            run.wdepth = depth;
+            run.wlevels = caps[c] == SIZE_MAX ? 0 : caps[c];
+            for (int r = 0; r < ROWS; r++)
+                wtime[r] = NAN;
+            for (int k = 0; k < STEPS; k++) {
+                pi_step_coeffs co;
+                memset(&co, 0, sizeof co);
+                co.t_s = times[k];
+                co.t_t = times[k + 1];
+                co.step = (size_t)k;
+                run.step = (size_t)k;
+                for (size_t r = 0; r < ROWS; r++) {
+                    double got[DIM], ws[DIM], wt[DIM], want[DIM];
+                    reference_brownian(run.seed, 1000 + r, lo, hi, co.t_s, DIM, ws);
+                    reference_brownian(run.seed, 1000 + r, lo, hi, co.t_t, DIM, wt);
+                    double inv = 1.0 / sqrt(co.t_s - co.t_t);
+                    for (int j = 0; j < DIM; j++)
+                        want[j] = (ws[j] - wt[j]) * inv;
+                    if (k % 7 == 3) { /* a replay of the previous step first (it keeps nothing) */
+                        pi_step_coeffs re = co;
+                        re.t_s = times[k - 1];
+                        re.t_t = times[k];
+                        re.step = (size_t)k - 1;
+                        double old[DIM], a[DIM], b[DIM];
+                        pi_run_step_noise(&run, &re, r, &w, old);
+                        reference_brownian(run.seed, 1000 + r, lo, hi, re.t_s, DIM, a);
+                        reference_brownian(run.seed, 1000 + r, lo, hi, re.t_t, DIM, b);
+                        double inv2 = 1.0 / sqrt(re.t_s - re.t_t);
+                        for (int j = 0; j < DIM; j++)
+                            a[j] = (a[j] - b[j]) * inv2;
+                        assert_memory_equal(old, a, sizeof a);
+                    }
+                    pi_run_step_noise(&run, &co, r, &w, got);
+                    if (memcmp(got, want, sizeof got) != 0)
+                        fail_msg("schedule %d, cache %zu levels, step %d, row %zu: %.17g != %.17g",
+                                 sched, caps[c], k, r, got[0], want[0]);
+                    assert_true(wtime[r] == co.t_t);
+                    assert_memory_equal(wcur + r * DIM, wt, sizeof wt);
+                }
+            }
+        }
+    }
+    pi_sampler_destroy(s);
+    pi_model_destroy(model);
+    pi_sde_destroy(sde);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -737,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_all_sdes),
         cmocka_unit_test(test_first_row_partitions),
         cmocka_unit_test(test_ddim_on_discrete_table),
+        cmocka_unit_test(test_brownian_noise_matches_fresh_walks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -649,6 +649,101 @@ static void test_interrupted_save_and_corrupt_checkpoints(void **state)
     pi_model_destroy(m);
 }
 
+/* A conditional trainer with condition dropout 0.3 (not the default 0.1): the checkpoint
+ * (version 3) stores the dropout, so resume-and-continue is bit-identical to the uninterrupted
+ * run. A version 2 checkpoint (pathint 1.0/1.1: the same file without the dropout's 8 bytes
+ * at the end of the options) still resumes, with the default dropout. */
+static void cond_trainer(pi_model_t **m, pi_trainer_t **tr)
+{
+    pi_sde_t *sde = NULL;
+    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
+    assert_int_equal(pi_model_create_mlp_cond(sde, 2, 16, 2, 3, 0, m), PI_OK);
+    pi_sde_destroy(sde);
+    assert_int_equal(pi_model_mlp_init(*m, 5), PI_OK);
+    assert_int_equal(pi_trainer_create(*m, tr), PI_OK);
+    assert_int_equal(pi_trainer_set_seed(*tr, 31), PI_OK);
+    assert_int_equal(pi_trainer_set_batch_size(*tr, 32), PI_OK);
+}
+
+static void test_checkpoint_keeps_the_condition_dropout(void **state)
+{
+    (void)state;
+    enum { N = 60 };
+    float data[2 * N];
+    int32_t labels[N];
+    assert_int_equal(pi_data_generate(PI_DATASET_MOONS, N, 8, data), PI_OK);
+    for (int i = 0; i < N; i++)
+        labels[i] = i % 3;
+    const uint64_t half = quick() ? 4 : 20;
+    char path[128], old[128];
+    tmp_path(path, sizeof path, "cond.ckpt");
+    tmp_path(old, sizeof old, "cond-v2.ckpt");
+
+    pi_model_t *m1 = NULL, *m2 = NULL, *m3 = NULL, *m4 = NULL;
+    pi_trainer_t *t1 = NULL, *t2 = NULL, *t3 = NULL, *t4 = NULL;
+    cond_trainer(&m1, &t1);
+    assert_int_equal(pi_trainer_set_cond_dropout(t1, 0.3), PI_OK);
+    assert_int_equal(pi_trainer_fit_cond(t1, N, data, labels, 0, NULL, half), PI_OK);
+    assert_int_equal(pi_trainer_save(t1, path), PI_OK);
+    assert_int_equal(pi_trainer_fit_cond(t1, N, data, labels, 0, NULL, half), PI_OK);
+
+    /* Resumed: the dropout came back, and the second half is bit for bit the same. */
+    assert_int_equal(pi_trainer_resume(path, &m2, &t2), PI_OK);
+    double p = 0.0;
+    assert_int_equal(pi_trainer_get_cond_dropout(t2, &p), PI_OK);
+    assert_true(p == 0.3);
+    assert_int_equal(pi_trainer_fit_cond(t2, N, data, labels, 0, NULL, half), PI_OK);
+    size_t count;
+    float *a = params_of(m1, &count), *b = params_of(m2, &count);
+    assert_memory_equal(a, b, count * sizeof(float));
+    assert_memory_equal(t1->raw, t2->raw, count * sizeof(float));
+    assert_memory_equal(t1->adam_v, t2->adam_v, count * sizeof(float));
+    assert_true(t1->loss_ema == t2->loss_ema);
+
+    /* The same run from the checkpoint with the default dropout goes elsewhere: the stored
+     * value is what made the runs agree. */
+    assert_int_equal(pi_trainer_resume(path, &m3, &t3), PI_OK);
+    assert_int_equal(pi_trainer_set_cond_dropout(t3, 0.1), PI_OK);
+    assert_int_equal(pi_trainer_fit_cond(t3, N, data, labels, 0, NULL, half), PI_OK);
+    assert_memory_not_equal(t1->raw, t3->raw, count * sizeof(float));
+
+    /* Version 2: drop the dropout (after the model and 128 bytes of options), fix the header
+     * and the checksum. */
+    size_t size;
+    unsigned char *c = slurp(path, &size);
+    assert_int_equal(pi_get_u32(c + 8), 3);
+    const size_t model_size = (size_t)pi_get_u64(c + 24), at = 32 + model_size + 128;
+    assert_true(pi_get_f64(c + at) == 0.3);
+    memmove(c + at, c + at + 8, size - at - 8);
+    size -= 8;
+    pi_put_u32(c + 8, 2);
+    pi_put_u64(c + 16, size - 32);
+    pi_put_u64(c + size - 8, pi_checksum64(c, size - 8, 0));
+    spit(old, c, size);
+    assert_int_equal(pi_trainer_resume(old, &m4, &t4), PI_OK);
+    assert_int_equal(pi_trainer_get_cond_dropout(t4, &p), PI_OK);
+    assert_true(p == 0.1); /* version 2 did not store it: the default */
+    uint64_t step = 0;
+    assert_int_equal(pi_trainer_get_step(t4, &step), PI_OK);
+    assert_int_equal(step, half);
+    /* Everything else came back: with the dropout set again it continues exactly as t2. */
+    assert_int_equal(pi_trainer_set_cond_dropout(t4, 0.3), PI_OK);
+    assert_int_equal(pi_trainer_fit_cond(t4, N, data, labels, 0, NULL, half), PI_OK);
+    assert_memory_equal(t1->raw, t4->raw, count * sizeof(float));
+    assert_memory_equal(t1->adam_m, t4->adam_m, count * sizeof(float));
+    /* A version 2 file that claims to be version 3 is 8 bytes short of its arrays. */
+    pi_put_u32(c + 8, 3);
+    spit(old, c, size);
+    pi_model_t *m5 = NULL;
+    pi_trainer_t *t5 = NULL;
+    assert_int_equal(pi_trainer_resume(old, &m5, &t5), PI_EFORMAT);
+    assert_null(m5);
+    assert_null(t5);
+    free(c), free(a), free(b);
+    pi_trainer_destroy(t1), pi_trainer_destroy(t2), pi_trainer_destroy(t3), pi_trainer_destroy(t4);
+    pi_model_destroy(m1), pi_model_destroy(m2), pi_model_destroy(m3), pi_model_destroy(m4);
+}
+
 /* The checkpoint embeds the model as a model file: the bytes after the model length are
  * exactly what pi_model_save writes, so a change to a kind's fields is a change to its
  * model-file payload only. The model code validates the embedded model; 0.x checkpoints
@@ -674,7 +769,7 @@ static void test_checkpoint_embeds_the_model_file(void **state)
     unsigned char *c = slurp(ckpt, &size);
     unsigned char *file = slurp(model_path, &model_size);
     assert_memory_equal(c, "PICKPT\0\0", 8);
-    assert_int_equal(pi_get_u32(c + 8), 2); /* format version */
+    assert_int_equal(pi_get_u32(c + 8), 3); /* format version */
     assert_true(pi_get_u64(c + 16) == size - 32);
     assert_true(pi_get_u64(c + 24) == model_size);
     assert_true(size > 32 + model_size);
@@ -832,6 +927,7 @@ int main(void)
         cmocka_unit_test(test_resume_custom_sde_parameters),
         cmocka_unit_test(test_interrupted_save_and_corrupt_checkpoints),
         cmocka_unit_test(test_checkpoint_embeds_the_model_file),
+        cmocka_unit_test(test_checkpoint_keeps_the_condition_dropout),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

@@ -14,8 +14,13 @@ static const option_spec sample_options[] = {
     {"denoise-final", 0, NULL, "return the denoiser output at the last step"},
     {"label", 0, "K", "class of every sample (a class-conditional model)"},
     {"guidance", 0, "W", "classifier-free guidance scale (default 1: none; 0: unconditional)"},
+    {"noise", 0, "NAME", "noise of ħ > 0: step (= philox, default; keyed by step) or brownian (keyed by time: the path stays when --steps changes)"},
     SAMPLER_OPTIONS,
     {NULL, 0, NULL, NULL}};
+
+/* pi_noise by the names of the C enum and Python's pi.Noise; "philox" names the step-keyed draws. */
+static const named_value noise_names[] = {
+    {"step", PI_NOISE_STEP}, {"philox", PI_NOISE_STEP}, {"brownian", PI_NOISE_BROWNIAN}, {NULL, 0}};
 
 static int cmd_sample(args *a)
 {
@@ -26,6 +31,7 @@ static int cmd_sample(args *a)
     const char *out = opt_str(a, "out", "-");
     if (a->npositional && has_opt(a, "model"))
         return fail_usage("give the model once: as --model FILE or as an argument, not both");
+    (void)opt_choice(a, "noise", noise_names, PI_NOISE_STEP);
     if (a->bad || check_sampler_options(a))
         return EXIT_USAGE;
     int rc = check_output(out);
@@ -51,6 +57,8 @@ static int cmd_sample(args *a)
     }
     if (!st && has_opt(a, "denoise-final"))
         st = pi_sampler_set_denoise_final(s, 1);
+    if (!st && has_opt(a, "noise"))
+        st = pi_sampler_set_noise(s, (pi_noise)opt_choice(a, "noise", noise_names, PI_NOISE_STEP));
     if (!st && has_opt(a, "guidance"))
         st = pi_sampler_set_guidance(s, opt_double(a, "guidance", 1.0));
     if (!st && has_opt(a, "label")) {

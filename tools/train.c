@@ -174,6 +174,11 @@ static int cmd_train(args *a)
         }
         pi_trainer_get_step(tr, &offset);
         note("resumed from %s at step %llu\n", resume, (unsigned long long)offset);
+        /* The checkpoint holds the dropout (version 3); an explicit --cond-dropout replaces it. */
+        if (has_opt(a, "cond-dropout") && (st = pi_trainer_set_cond_dropout(tr, cond_dropout))) {
+            rc = fail_option(st, "cannot set up training");
+            goto done;
+        }
     } else {
         if (beta_schedule > 0) {
             int kind = beta_schedule & 7; /* the hosts' default β range for each schedule */

@@ -124,18 +124,51 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
     double *wc = run->wcur != NULL ? run->wcur + row * dim : NULL;
     int cache = wc != NULL && co->step == run->step; /* the step being taken, not a replay */
     if (cache && run->wtime[row] == ts) {
-        /* W(t_s) is the previous step's W(t_t): one walk, to t_t, bit for bit the same W. */
+        /* W(t_s) is the previous step's W(t_t): one walk, to t_t, bit for bit the same W. The
+         * walk to t_s left its upper levels in the row's stack: the levels where t_t lies in the
+         * same intervals are the same nodes with the same values, so the walk starts below
+         * them (the interval ends are recomputed by the same arithmetic). */
+        const size_t cap = run->wlevels;
+        /* no kept levels (over the budget): W(T) in the worker's scratch, drawn every step */
+        double *stack = run->wstack != NULL ? run->wstack + row * (cap + 1) * dim : ws + 5 * dim;
+        size_t valid = run->wstack != NULL ? run->wdepth[row] : 0, shared = 0;
         brownian_walk s1 = {lo, hi, 1, ws + dim, ws + 2 * dim};
-        for (size_t j = 0; j < dim; j++)
-            s1.wa[j] = 0.0;
-        pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, run->first_row + (uint64_t)row, 0, dim, s1.wb);
-        double sr = sqrt(hi - lo);
-        for (size_t j = 0; j < dim; j++)
-            s1.wb[j] *= sr;
-        for (int l = 0; l < PI_BROWNIAN_DEPTH; l++) {
+        const double *wa = NULL, *wb = stack; /* W(a), W(b) of the shared interval; NULL = 0 */
+        if (valid == 0) {
+            pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, run->first_row + (uint64_t)row, 0, dim,
+                            stack);
+            double sr = sqrt(hi - lo);
+            for (size_t j = 0; j < dim; j++)
+                stack[j] *= sr;
+            valid = 1;
+        }
+        while (shared + 1 < valid) { /* descent shared + 1 is cached: is it t_t's too? */
+            double m = s1.a + 0.5 * (s1.b - s1.a);
+            int right = tt >= m;
+            if ((ts >= m) != right)
+                break;
+            if (right) {
+                s1.a = m;
+                wa = stack + (shared + 1) * dim;
+            } else {
+                s1.b = m;
+                wb = stack + (shared + 1) * dim;
+            }
+            s1.k = 2 * s1.k + (uint32_t)right;
+            shared++;
+        }
+        for (size_t j = 0; j < dim; j++) {
+            s1.wa[j] = wa != NULL ? wa[j] : 0.0;
+            s1.wb[j] = wb[j];
+        }
+        for (size_t l = shared; l < PI_BROWNIAN_DEPTH; l++) {
             pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, run->first_row + (uint64_t)row, s1.k, dim, xi);
             brownian_down(&s1, tt, xi, dim);
+            if (l + 1 <= cap) /* keep the new midpoint value: the end that moved */
+                memcpy(stack + (l + 1) * dim, (s1.k & 1u) ? s1.wa : s1.wb, dim * sizeof *stack);
         }
+        if (run->wstack != NULL)
+            run->wdepth[row] = (uint32_t)(cap + 1);
         brownian_leaf(run, row, &s1, tt, xi, ws);
         double inv = 1.0 / sqrt(ts - tt);
         for (size_t j = 0; j < dim; j++) {
@@ -153,6 +186,15 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
     double sroot = sqrt(hi - lo);
     for (size_t j = 0; j < dim; j++)
         p.wb[j] *= sroot;
+    /* The step being taken leaves t_t's levels in the row's stack for the next step. */
+    if (run->wstack == NULL)
+        cache = 0; /* nothing to keep (wcur and wtime are still kept below) */
+    const size_t cap = cache ? run->wlevels : 0;
+    double *stack = cache ? run->wstack + row * (cap + 1) * dim : NULL;
+    if (cache) {
+        run->wdepth[row] = 0; /* until the walk is complete */
+        memcpy(stack, p.wb, dim * sizeof *stack);
+    }
     /* Shared descent while t_s and t_t lie in the same half. */
     int level = 0, split = 0;
     for (; level < PI_BROWNIAN_DEPTH; level++) {
@@ -168,9 +210,13 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
             brownian_down(&q, tt, xi, dim);
             split = 1;
             level++;
+            if (cache && (size_t)level <= cap)
+                memcpy(stack + (size_t)level * dim, (q.k & 1u) ? q.wa : q.wb, dim * sizeof *stack);
             break;
         }
         brownian_down(&p, ts, xi, dim);
+        if (cache && (size_t)level + 1 <= cap) /* a level of t_t's path too */
+            memcpy(stack + ((size_t)level + 1) * dim, (p.k & 1u) ? p.wa : p.wb, dim * sizeof *stack);
     }
     if (!split) { /* one leaf holds both times: the tree cannot resolve this step */
         pi_run_noise(run, PI_STREAM_STEP, row, (uint32_t)co->step, out);
@@ -181,12 +227,16 @@ void pi_run_step_noise(const pi_run *run, const pi_step_coeffs *co, size_t row, 
         brownian_down(&p, ts, xi, dim);
         pi_rng_normal_d(run->seed, PI_STREAM_BROWNIAN, run->first_row + (uint64_t)row, q.k, dim, xi);
         brownian_down(&q, tt, xi, dim);
+        if (cache && (size_t)l + 1 <= cap)
+            memcpy(stack + ((size_t)l + 1) * dim, (q.k & 1u) ? q.wa : q.wb, dim * sizeof *stack);
     }
     brownian_leaf(run, row, &p, ts, xi, ws);
     brownian_leaf(run, row, &q, tt, xi, out);
-    if (cache) {
+    if (wc != NULL && co->step == run->step) {
         memcpy(wc, out, dim * sizeof *wc);
         run->wtime[row] = tt;
+        if (cache)
+            run->wdepth[row] = (uint32_t)(cap + 1);
     }
     double inv = 1.0 / sqrt(ts - tt);
     for (size_t j = 0; j < dim; j++)
@@ -293,9 +343,18 @@ static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
     size_t nd = adaptive ? 4 : s->integrator->aux_state ? 2 : 1;
     size_t nhist = s->integrator->history > 0 ? s->integrator->history + 1 : 0;
     int brown = !adaptive && s->noise == PI_NOISE_BROWNIAN && run->hbar > 0.0;
-    size_t bytes = (nd * total + (adaptive ? run->n : 0) + (brown ? total + run->n : 0)) *
+    /* Cached tree levels: all of them if they fit the budget, else as many as fit. */
+    size_t levels = 0, kept = 0; /* kept: W(T) and the levels, or 0 when not even one fits */
+    if (brown) {
+        size_t per_level = total * sizeof(double);
+        size_t fit = per_level > 0 ? PI_BROWNIAN_CACHE_BYTES / per_level : 0;
+        levels = fit < 2 ? 0 : fit - 1 < PI_BROWNIAN_DEPTH ? fit - 1 : PI_BROWNIAN_DEPTH;
+        kept = fit < 2 ? 0 : levels + 1;
+    }
+    size_t bytes = (nd * total + (adaptive ? run->n : 0) +
+                    (brown ? total + run->n + kept * total : 0)) *
                        sizeof(double) +
-                   (2 + nhist) * total * sizeof(float);
+                   (2 + nhist) * total * sizeof(float) + (brown ? run->n * sizeof(uint32_t) : 0);
     if (bytes > s->state_bytes) {
         void *block = pi_malloc(bytes);
         if (block == NULL)
@@ -318,6 +377,9 @@ static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
         dp += run->n;
         for (size_t r = 0; r < run->n; r++)
             run->wtime[r] = NAN;
+        run->wstack = kept > 0 ? dp : NULL;
+        run->wlevels = levels;
+        dp += kept * total;
     }
     if (adaptive) {
         run->xnew = dp;
@@ -334,6 +396,11 @@ static pi_status ensure_state(pi_sampler_t *s, pi_run *run, int adaptive)
     run->den_prev = fp + total;
     for (size_t i = 0; i < nhist; i++)
         run->hist[i] = fp + (2 + i) * total;
+    if (brown) {
+        run->wdepth = (uint32_t *)(void *)(fp + (2 + nhist) * total);
+        for (size_t r = 0; r < run->n; r++)
+            run->wdepth[r] = 0;
+    }
     return PI_OK;
 }
 

@@ -27,7 +27,11 @@
 /* Time-keyed noise: levels of the virtual Brownian tree over [t_min, t_max] of the SDE (leaves
  * of width (t_max − t_min)/2^24), and its per-worker scratch in rows of dim doubles. */
 #define PI_BROWNIAN_DEPTH 24
-#define PI_BROWNIAN_SCRATCH 6
+#define PI_BROWNIAN_SCRATCH 7
+/* Most bytes of the per-row cache of the tree's upper levels (pi_run.wstack): runs whose rows ×
+ * dim × levels need more cache fewer levels, and none (wstack NULL) when W(T) and one level do
+ * not fit (results do not depend on it). */
+#define PI_BROWNIAN_CACHE_BYTES ((size_t)64 << 20)
 /* Maximum number of corrector steps per predictor step (the noise key packs it in 8 bits). */
 #define PI_MAX_CORRECTOR_STEPS 255
 /* Most previous-step values a multistep integrator keeps (iPNDM order 4 needs 3). */
@@ -85,6 +89,13 @@ typedef struct pi_run {
     double *xaux;        /* n × dim (integrators with aux_state: e.g. the corrected state) */
     double *wcur;        /* n × dim: W(wtime[r]) of each row's Brownian path (time-keyed noise) */
     double *wtime;       /* n: the time of wcur's row, NAN when none */
+    /* Upper levels of each row's last walk down the Brownian tree (to wtime[r]): row r holds
+     * wlevels + 1 vectors of dim doubles, W(t_max) then the midpoint value made by descent
+     * 1 .. wlevels; wdepth[r] of them are valid (0: none). A step reuses the levels its walk
+     * shares with the last one (the same nodes, so the same bits). */
+    double *wstack;
+    uint32_t *wdepth;
+    size_t wlevels;
     double *k_first;     /* n × dim (adaptive: FSAL first stage) */
     double *k_last;      /* n × dim (adaptive: last stage) */
     double *row_err;     /* n (adaptive: per-row squared scaled error sums) */

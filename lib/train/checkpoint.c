@@ -1,30 +1,33 @@
 /* Trainer checkpoints (docs/training.md, "Checkpoint format").
  *
- * Little-endian, version 2:
+ * Little-endian, version 3:
  *   "PICKPT\0\0"  u32 version  u32 0  u64 body bytes
  *   body: u64 model bytes M, then M bytes: the model file that pi_model_save would write
  *              (docs/model-format.md: SDE, kind, shape, options, the weights the model holds),
  *         options (f64 lr; u32 schedule, 0; u64 warm-up, total, batch; u32 weighting,
  *              time sampling; f64 P_mean, P_std, β1, β2, ε, weight decay, clip, EMA decay;
- *              u64 seed; u32 threads, 0),
+ *              u64 seed; u32 threads, 0; f64 condition dropout (version 3 on)),
  *         state (u64 step; u32 ema_valid, ema_in_model, have_loss_ema, 0; f64 loss EMA),
  *         f32 raw[P], ema[P], adam m[P], adam v[P]   (P = the model's parameter count)
  *   u64 pi_checksum64 of everything before it.
  * The model travels as a model file so that the model kind's own code reads and writes it
- * (a change to a kind's fields changes its model-file payload, never this file). Version 1
- * (pathint 0.x: SDE and MLP fields written out here) is refused with PI_EFORMAT.
+ * (a change to a kind's fields changes its model-file payload, never this file). Version 2
+ * (pathint 1.0 and 1.1) is version 3 without the condition dropout: it is read, and the
+ * resumed trainer gets the default dropout. Version 1 (pathint 0.x: SDE and MLP fields written
+ * out here) is refused with PI_EFORMAT.
  * The RNG position is the step counter with the seed (Philox is counter-based), so a resumed
  * trainer draws exactly the batches an uninterrupted one would. The loader checks every
  * field and every size against the file length before it allocates anything. */
 #include "train/train_impl.h"
 
 #include "core/codec.h"
+#include "core/options.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #define CKPT_MAGIC "PICKPT\0\0"
-#define CKPT_VERSION 2u
+#define CKPT_VERSION 3u
 #define CKPT_PREAMBLE 24
 #define CKPT_MAX_BYTES ((size_t)1 << 36)
 
@@ -90,10 +93,11 @@ static double get_f64(rbuf *b)
     return pi_get_f64(b->p + b->pos - 8);
 }
 
-/* Fixed-size parts of the body: the model length, then options (128 bytes) and state
- * (32 bytes) after the model. */
+/* Fixed-size parts of the body: the model length, then options (136 bytes; 128 in version 2,
+ * which lacks the condition dropout) and state (32 bytes) after the model. */
 #define MODEL_LENGTH 8
-#define OPTIONS_AND_STATE (8 + 8 + 24 + 8 + 8 * 8 + 8 + 8 + 8 + 16 + 8)
+#define OPTIONS_AND_STATE_V2 (8 + 8 + 24 + 8 + 8 * 8 + 8 + 8 + 8 + 16 + 8)
+#define OPTIONS_AND_STATE (OPTIONS_AND_STATE_V2 + 8)
 
 /* ---- saving ---------------------------------------------------------------------------- */
 
@@ -179,6 +183,7 @@ pi_status pi_trainer_save(const pi_trainer_t *trainer, const char *path)
     put_u64(&b, trainer->seed);
     put_u32(&b, (uint32_t)trainer->threads);
     put_u32(&b, 0);
+    put_f64(&b, trainer->cond_dropout);
 
     /* State and arrays: raw weights are in the model unless it holds the EMA. */
     put_u64(&b, trainer->step);
@@ -244,7 +249,7 @@ pi_status pi_trainer_resume(const char *path, pi_model_t **model_out, pi_trainer
     rbuf b = {buf, 0, size};
     pi_model_t *model = NULL;
     pi_trainer_t *tr = NULL;
-    if (size < CKPT_PREAMBLE + MODEL_LENGTH + OPTIONS_AND_STATE + 8 ||
+    if (size < CKPT_PREAMBLE + MODEL_LENGTH + OPTIONS_AND_STATE_V2 + 8 ||
         memcmp(buf, CKPT_MAGIC, 8) != 0) {
         st = pi_fail(PI_EFORMAT, "%s: not a pathint trainer checkpoint", path);
         goto done;
@@ -261,9 +266,17 @@ pi_status pi_trainer_resume(const char *path, pi_model_t **model_out, pi_trainer
                      path, CKPT_VERSION);
         goto done;
     }
-    if (version != CKPT_VERSION) {
-        st = pi_fail(PI_EFORMAT, "%s: checkpoint version %u is not supported (expected %u)", path,
-                     version, CKPT_VERSION);
+    if (version != 2 && version != CKPT_VERSION) {
+        st = pi_fail(PI_EFORMAT,
+                     "%s: checkpoint version %u is not supported (this library reads 2 and %u)",
+                     path, version, CKPT_VERSION);
+        goto done;
+    }
+    /* Version 2 ends its options before the condition dropout. */
+    const size_t fixed = version == 2 ? OPTIONS_AND_STATE_V2 : OPTIONS_AND_STATE;
+    if (size < CKPT_PREAMBLE + MODEL_LENGTH + fixed + 8) {
+        st = pi_fail(PI_EFORMAT, "%s: a version %u checkpoint of %zu bytes is truncated", path,
+                     version, size);
         goto done;
     }
     if (body != size - CKPT_PREAMBLE - 8) {
@@ -279,10 +292,10 @@ pi_status pi_trainer_resume(const char *path, pi_model_t **model_out, pi_trainer
 
     /* The model: its own file format, read by the model code. */
     uint64_t image_size = get_u64(&b);
-    if (image_size > body - MODEL_LENGTH - OPTIONS_AND_STATE) {
+    if (image_size > body - MODEL_LENGTH - fixed) {
         st = pi_fail(PI_EFORMAT, "%s: the model is %llu bytes but the body holds %llu", path,
                      (unsigned long long)image_size,
-                     (unsigned long long)(body - MODEL_LENGTH - OPTIONS_AND_STATE));
+                     (unsigned long long)(body - MODEL_LENGTH - fixed));
         goto done;
     }
     st = pi_model_read_image(buf + b.pos, (size_t)image_size, &model);
@@ -297,7 +310,7 @@ pi_status pi_trainer_resume(const char *path, pi_model_t **model_out, pi_trainer
                      path, model->type->name);
         goto done;
     }
-    uint64_t rest = body - MODEL_LENGTH - image_size - OPTIONS_AND_STATE;
+    uint64_t rest = body - MODEL_LENGTH - image_size - fixed;
     if (rest % 16 != 0 || rest / 16 != expect) {
         st = pi_fail(PI_EFORMAT,
                      "%s: %llu bytes of training arrays do not match the model's %zu parameters",
@@ -318,6 +331,8 @@ pi_status pi_trainer_resume(const char *path, pi_model_t **model_out, pi_trainer
     uint64_t seed = get_u64(&b);
     uint32_t threads = get_u32(&b);
     (void)get_u32(&b);
+    double cond_dropout = version == 2 ? pi_option_default(PI_OPTION_TRAINER_COND_DROPOUT)
+                                       : get_f64(&b);
     SET_OPTION(pi_trainer_set_learning_rate(tr, lr));
     SET_OPTION(pi_trainer_set_lr_schedule(tr, (pi_lr_schedule)(schedule + 1u), warmup, total));
     SET_OPTION(pi_trainer_set_batch_size(tr, batch > SIZE_MAX ? 0 : (size_t)batch));
@@ -330,6 +345,7 @@ pi_status pi_trainer_resume(const char *path, pi_model_t **model_out, pi_trainer
     SET_OPTION(pi_trainer_set_ema(tr, ema));
     SET_OPTION(pi_trainer_set_seed(tr, seed));
     SET_OPTION(pi_trainer_set_threads(tr, threads > 256 ? 0 : (int)threads));
+    SET_OPTION(pi_trainer_set_cond_dropout(tr, cond_dropout));
     if (st != PI_OK)
         goto done;
 

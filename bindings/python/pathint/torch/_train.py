@@ -4,7 +4,9 @@
 its ``state_dict`` uses the tensor names of pathint's .safetensors files, so a module trained
 here (on many GPUs with ``DistributedDataParallel``) is saved with :meth:`MLP.save_safetensors`
 and loaded by ``pathint.Model.load_safetensors`` (or the C ``pi_model_load_safetensors``) for
-sampling and likelihood, and a pathint model's weights load into it.
+sampling and likelihood, and a pathint model's weights load into it. ``MLP(..., classes=k,
+cond_dim=c)`` is pathint's conditional MLP (``pi_model_create_mlp_cond``): the first layer
+also reads a one-hot label with the null class last and a condition vector with a present flag.
 
 ``DSMLoss`` is the denoising score matching loss of ``pi_trainer_step`` (MATH.md §5,
 lib/model/dsm.c): every weighting (likelihood g², σ², EDM), every time sampling (uniform,
@@ -17,6 +19,7 @@ custom) trains the same way in both; only the network runs in torch.
     net = MLP(dim=2, width=128, layers=3)
     loss_fn = DSMLoss(sde, weighting="likelihood", time_sampling="importance")
     loss = loss_fn(net, x0_batch)          # draws t and z with torch's generator
+    # conditional: MLP(..., classes=10); DSMLoss(sde, cond_dropout=0.1)(net, x0, labels=y)
     loss.backward(); optimiser.step()
     net.save_safetensors("model.safetensors")
     model = pathint.Model.load_safetensors(sde, "model.safetensors")
@@ -62,21 +65,31 @@ def sde_terms(sde, t):
 class MLP(torch.nn.Module):
     """pathint's MLP: input z = x/α (or c_in x/α), sinusoidal embedding of ln(σ̃)/4 (or t),
     ``layers`` hidden Linear+SiLU layers of ``width``, output F in ``output_view`` or, with EDM
-    preconditioning, D = c_skip x/α + c_out F. The same options as ``pathint.Model.mlp``."""
+    preconditioning, D = c_skip x/α + c_out F. The same options as ``pathint.Model.mlp``.
+
+    ``classes`` k > 0 and/or ``cond_dim`` c > 0 make it conditional, as pathint's conditional MLP
+    (``Model.mlp(classes=, cond_dim=)``): after [z, sin, cos] the first layer reads one-hot(label)
+    over k + 1 columns (the null class last), then the condition vector and a present flag (c + 1
+    columns; zeros on null rows). One-hot into a linear layer is a learned class-embedding table
+    (column ``label`` of the first weight), so the weights are exactly pathint's."""
 
     def __init__(self, dim, width=128, layers=3, features=16, embedding="log_sigma", output_view="eps",
-                 preconditioning="none", sigma_data=0.5):
+                 preconditioning="none", sigma_data=0.5, classes=0, cond_dim=0):
         super().__init__()
         if features < 2 or features % 2:
             raise ValueError(f"features must be even and >= 2, got {features}")
+        if not (0 <= int(classes) <= 65536 and 0 <= int(cond_dim) <= 65536):
+            raise ValueError(f"classes and cond_dim must be in [0, 65536], got {classes} and {cond_dim}")
         self.dim, self.width, self.layers, self.features = int(dim), int(width), int(layers), int(features)
+        self.classes, self.cond_dim = int(classes), int(cond_dim)
+        self.cond_in = (self.classes + 1 if self.classes else 0) + (self.cond_dim + 1 if self.cond_dim else 0)
         self.embedding = Embedding(_enum(Embedding, embedding))
         self.output_view = View(_enum(View, output_view))
         if self.output_view not in _VIEW_NAMES:
             raise ValueError("an MLP predicts score, eps or denoised")
         self.preconditioning = Precond(_enum(Precond, preconditioning))
         self.sigma_data = float(sigma_data)
-        mods, width_in = [], self.dim + self.features
+        mods, width_in = [], self.dim + self.features + self.cond_in
         for _ in range(self.layers):
             mods += [torch.nn.Linear(width_in, self.width), torch.nn.SiLU()]
             width_in = self.width
@@ -91,8 +104,46 @@ class MLP(torch.nn.Module):
         """The view the module's output is in (the denoiser with EDM preconditioning)."""
         return View.DENOISED if self.preconditioning == Precond.EDM else self.output_view
 
-    def forward(self, x, t, alpha, sigma):
-        """Output in :attr:`native_view` at x (n, dim) and per-row t, α(t), σ(t) (tensors (n,))."""
+    @property
+    def conditional(self):
+        return self.cond_in > 0
+
+    def condition_columns(self, n, labels=None, cond=None, dtype=torch.float32, device=None):
+        """The first layer's condition columns (n, cond_in), as pathint builds them (lib/nn).
+        ``labels``: (n,) ints, a class in [0, classes) or -1 (``PI_COND_NULL``) for the null
+        condition; a model without classes takes 0 (condition present) or -1 here. ``cond``:
+        (n, cond_dim). Rows without labels are present when ``cond`` is given, else null (as
+        ``pi_model_eval_cond``)."""
+        if labels is None:
+            present = torch.full((n,), cond is not None, dtype=torch.bool, device=device)
+            lab = torch.zeros(n, dtype=torch.long, device=device)
+        else:
+            lab = torch.as_tensor(labels, device=device).long().reshape(-1)
+            if lab.numel() != n:
+                raise ValueError(f"labels: {lab.numel()} values for {n} rows")
+            top = self.classes if self.classes else 1
+            if bool(((lab < -1) | (lab >= top)).any()):
+                raise ValueError(f"labels must be in [0, {top}) or -1 (the null condition)")
+            present = lab >= 0
+        parts = []
+        if self.classes:
+            index = torch.where(present, lab.clamp(min=0), torch.full_like(lab, self.classes))
+            parts.append(torch.nn.functional.one_hot(index, self.classes + 1).to(dtype))
+        if self.cond_dim:
+            if cond is None:
+                vec = torch.zeros((n, self.cond_dim), dtype=dtype, device=device)
+            else:
+                vec = torch.as_tensor(cond, device=device).to(dtype).reshape(n, self.cond_dim)
+            flag = present.to(dtype)[:, None]
+            parts += [vec * flag, flag]
+        return torch.cat(parts, dim=1)
+
+    def forward(self, x, t, alpha, sigma, labels=None, cond=None):
+        """Output in :attr:`native_view` at x (n, dim) and per-row t, α(t), σ(t) (tensors (n,)).
+        A conditional module takes ``labels`` and/or ``cond`` (:meth:`condition_columns`);
+        without either every row is the null condition."""
+        if not self.conditional and (labels is not None or cond is not None):
+            raise ValueError("labels or cond given to an unconditional MLP")
         dtype = x.dtype
         alpha, sigma, t = alpha.to(dtype), sigma.to(dtype), t.to(dtype)
         st = sigma / alpha
@@ -104,17 +155,23 @@ class MLP(torch.nn.Module):
             z = xt
         u = t if self.embedding == Embedding.TIME else torch.log(st) / 4.0
         arg = u[:, None] * self.omega.to(dtype)[None, :]
-        f = self.net(torch.cat([z, torch.sin(arg), torch.cos(arg)], dim=1))
+        columns = [z, torch.sin(arg), torch.cos(arg)]
+        if self.conditional:
+            columns.append(self.condition_columns(x.shape[0], labels, cond, dtype, x.device))
+        f = self.net(torch.cat(columns, dim=1))
         if self.preconditioning == Precond.EDM:
             q = st * st + sd * sd
             return (sd * sd / q)[:, None] * xt + (st * sd / torch.sqrt(q))[:, None] * f
         return f
 
     def metadata(self):
-        return {"format": "pathint-mlp", "dim": str(self.dim), "hidden_width": str(self.width),
+        meta = {"format": "pathint-mlp", "dim": str(self.dim), "hidden_width": str(self.width),
                 "hidden_layers": str(self.layers), "features": str(self.features),
                 "embedding": _EMBEDDING_NAMES[self.embedding], "output_view": _VIEW_NAMES[self.output_view],
                 "preconditioning": str(int(self.preconditioning) - 1), "sigma_data": repr(self.sigma_data)}
+        if self.conditional:  # as pathint writes them (docs/safetensors.md)
+            meta.update(classes=str(self.classes), cond_dim=str(self.cond_dim))
+        return meta
 
     def save_safetensors(self, path):
         """Write the weights and options as a pathint .safetensors file."""
@@ -127,10 +184,12 @@ class MLP(torch.nn.Module):
         linears = sorted({int(k.split(".")[1]) for k in tensors if k.startswith("net.")})
         dim = tensors[f"net.{linears[-1]}.weight"].shape[0]
         width = tensors["net.0.weight"].shape[0]
-        features = tensors["net.0.weight"].shape[1] - dim
+        classes, cond_dim = int(meta.get("classes", "0")), int(meta.get("cond_dim", "0"))
+        cond_in = (classes + 1 if classes else 0) + (cond_dim + 1 if cond_dim else 0)
+        features = tensors["net.0.weight"].shape[1] - dim - cond_in
         module = cls(dim, width, len(linears) - 1, features, meta.get("embedding", "log_sigma"),
                      meta.get("output_view", "eps"), Precond(int(meta.get("preconditioning", "0")) + 1),
-                     float(meta.get("sigma_data", "0.5")))
+                     float(meta.get("sigma_data", "0.5")), classes, cond_dim)
         module.load_state_dict(tensors, strict=True)
         return module
 
@@ -140,7 +199,8 @@ class MLP(torch.nn.Module):
         width, layers = model.shape
         kind, features = model.embedding
         mode, sd = model.preconditioning
-        module = cls(model.dim, width, layers, features, kind, model.output_view, mode, sd)
+        classes, cond_dim, _ = model.conditions
+        module = cls(model.dim, width, layers, features, kind, model.output_view, mode, sd, classes, cond_dim)
         module.set_flat(model.params)
         return module
 
@@ -148,7 +208,8 @@ class MLP(torch.nn.Module):
         """A pathint MLP model (on ``sde``) with this module's options and weights."""
         model = Model.mlp(sde, self.dim, self.width, self.layers, output_view=self.output_view,
                           embedding=self.embedding, embedding_features=self.features,
-                          preconditioning=(self.preconditioning, self.sigma_data))
+                          preconditioning=(self.preconditioning, self.sigma_data),
+                          classes=self.classes, cond_dim=self.cond_dim)
         model.params = self.flat().astype(np.float32)
         return model
 
@@ -188,10 +249,20 @@ class DSMLoss:
     """The loss of ``pi_trainer_step``: (1/n) Σ_i w_i ‖out_i − target_i‖², with x_t = α x0 + σ z,
     the native-view target (ε: z; score: −z/σ; denoiser: x0) and w = ratio · λ / a², λ the
     weighting, a the view's score scale (ε: −σ; score: 1; denoiser: σ²/α) and ratio the
-    importance-sampling density ratio (1 for uniform and log-normal sampling)."""
+    importance-sampling density ratio (1 for uniform and log-normal sampling).
+
+    A conditional module (``MLP(classes=, cond_dim=)``) trains each row under its condition
+    (``labels``, ``cond`` of the call) or, with probability ``cond_dropout`` (default 0.1, as
+    ``pi_trainer_set_cond_dropout``; range [0, 1)), under the null condition, so that one network
+    learns the conditional and the unconditional prediction that guidance combines. Without
+    labels and cond every row is the null condition (as ``pi_trainer_fit`` of a conditional
+    model)."""
 
     def __init__(self, sde, weighting="likelihood", time_sampling="uniform", lognormal=(-1.2, 1.2),
-                 sigma_data=None):
+                 sigma_data=None, cond_dropout=0.1):
+        if not 0.0 <= float(cond_dropout) < 1.0:
+            raise ValueError(f"cond_dropout must be in [0, 1), got {cond_dropout}")
+        self.cond_dropout = float(cond_dropout)
         self.sde = sde
         self.weighting = Weighting(_enum(Weighting, weighting))
         self.time_sampling = TimeSampling(_enum(TimeSampling, time_sampling))
@@ -255,10 +326,36 @@ class DSMLoss:
              View.V: -sigma * (alpha * alpha + sigma * sigma) / alpha}[view]
         return np.asarray(ratio, np.float64) * lam / (a * a), alpha, sigma
 
-    def __call__(self, module, x0, z=None, t=None, ratio=None, generator=None):
+    def row_labels(self, n, labels=None, cond=None, dropped=None, generator=None):
+        """The labels a conditional module trains on (an (n,) int64 tensor, -1 = null): each row's
+        label (0 for a vector condition without labels; -1 for all rows without either), set
+        to -1 where ``dropped`` (n bools) is true; ``dropped`` not given is drawn: u ∈ (0, 1]
+        from ``generator``, dropped where u <= cond_dropout (the C trainer's rule)."""
+        if labels is not None:
+            lab = torch.as_tensor(labels).long().reshape(-1).clone()
+            if lab.numel() != n:
+                raise ValueError(f"labels: {lab.numel()} values for {n} rows")
+        else:
+            lab = torch.full((n,), 0 if cond is not None else -1, dtype=torch.long)
+        if dropped is None and self.cond_dropout > 0.0:
+            u = 1.0 - torch.rand(n, generator=generator, dtype=torch.float64)
+            dropped = u <= self.cond_dropout
+        if dropped is not None:
+            dropped = torch.as_tensor(dropped, dtype=torch.bool).reshape(-1)
+            lab = torch.where(dropped, torch.full_like(lab, -1), lab)
+        return lab
+
+    def __call__(self, module, x0, z=None, t=None, ratio=None, generator=None, labels=None, cond=None,
+                 dropped=None):
         """The loss of module on the batch x0 (n, dim): z (standard normals, like x0) and t,
-        ratio (from :meth:`times` or :meth:`draw`) are drawn with ``generator`` when not given."""
+        ratio (from :meth:`times` or :meth:`draw`) are drawn with ``generator`` when not given.
+        A conditional module takes the rows' ``labels`` and/or ``cond`` and drops them with
+        probability ``cond_dropout`` (:meth:`row_labels`; after t and z, from the same
+        generator, unless ``dropped`` is given)."""
         n = x0.shape[0]
+        conditional = getattr(_unwrap(module), "conditional", False)
+        if not conditional and (labels is not None or cond is not None or dropped is not None):
+            raise ValueError("labels, cond or dropped given for an unconditional module")
         if t is None:
             t, ratio = self.draw(n, generator)
         elif ratio is None:
@@ -281,7 +378,12 @@ class DSMLoss:
             target = x0
         else:
             target = alpha_t[:, None] * z - sigma_t[:, None] * x0
-        out = module(xt, t_t, alpha_t, sigma_t)  # through the wrapper, if any (DDP's hooks)
+        if conditional:
+            lab = self.row_labels(n, labels, cond, dropped, generator).to(dev)
+            vec = None if cond is None else torch.as_tensor(cond, dtype=dt).to(dev).reshape(n, -1)
+            out = module(xt, t_t, alpha_t, sigma_t, labels=lab, cond=vec)
+        else:
+            out = module(xt, t_t, alpha_t, sigma_t)  # through the wrapper, if any (DDP's hooks)
         return (w_t * ((out - target) ** 2).sum(dim=1)).mean()
 
 
