@@ -11,9 +11,8 @@ C tests check the C MLP and the package's torch twin against each other:
   F  = net([z, emb, cond]) with net = nn.Sequential(Linear, SiLU, ..., Linear)
   native output: F, or D = c_skip x~ + c_out F with EDM preconditioning (mode 1).
 The condition inputs of a conditional network (issue 15: onehot(label, classes + 1) with the null
-class last (label -1), then [c, 1] for a condition vector c, or [0, 0] on a null row) are added
-here by PathintMLP, which widens the first layer and appends the columns to the package module's
-input; the rest of the forward pass is the package's.
+class last (label -1), then [c, 1] for a condition vector c, or [0, 0] on a null row) are the
+package module's too (MLP(classes=, cond_dim=)); PathintMLP only feeds it the case's labels.
 Tensor names are those of the module's state_dict (net.0.weight, net.0.bias, net.2.weight, ...),
 the names pathint's .safetensors files use; files are read and written with the package's
 safetensors functions (Python, independent of the C reader and writer).
@@ -62,47 +61,25 @@ def read_case(path):
 
 
 class PathintMLP(MLP):
-    """The package's MLP with the condition columns of a conditional pathint MLP appended to
-    the input of its first layer (classes + 1 one-hot columns, then cond_dim + 1)."""
+    """The package's (conditional) MLP built from a case; the case's labels and condition
+    vectors are passed to every forward call (rows without labels are null, as the C side's
+    test cases use them)."""
 
     def __init__(self, case):
         super().__init__(case["dim"], case["width"], case["layers"], case["features"],
                          EMBEDDINGS[case["embedding"]], VIEWS[case["output_view"]],
-                         Precond(case["precond"] + 1), case["sigma_data"])
+                         Precond(case["precond"] + 1), case["sigma_data"],
+                         classes=case["classes"], cond_dim=case["cond_dim"])
         self.case = case
-        k, c = case["classes"], case["cond_dim"]
-        self.extra_width = (k + 1 if k else 0) + (c + 1 if c else 0)
-        if self.extra_width:
-            first = self.net[0]
-            self.net[0] = torch.nn.Linear(first.in_features + self.extra_width, first.out_features)
-            self._extra = None
-            self.net.register_forward_pre_hook(
-                lambda module, args: (torch.cat([args[0], self._extra.to(args[0].dtype)], dim=1),))
-
-    def condition_columns(self, n, dtype):
-        c = self.case
-        labels = torch.tensor([int(v) for v in c["labels"]] if c["labels"] else [-1] * n)
-        present = (labels >= 0).to(dtype)
-        parts = []
-        if c["classes"]:
-            idx = torch.where(labels >= 0, labels, torch.full_like(labels, c["classes"]))
-            parts.append(torch.nn.functional.one_hot(idx, c["classes"] + 1).to(dtype))
-        if c["cond_dim"]:
-            vec = (torch.tensor(c["cond"], dtype=dtype).reshape(n, c["cond_dim"]) if c["cond"]
-                   else torch.zeros(n, c["cond_dim"], dtype=dtype))
-            parts += [vec * present[:, None], present[:, None]]
-        return torch.cat(parts, dim=1)
 
     def forward(self, x, t, alpha, sigma):
-        if self.extra_width:
-            self._extra = self.condition_columns(x.shape[0], x.dtype)
-        return super().forward(x, t, alpha, sigma)
-
-    def metadata(self):
-        meta = super().metadata()
-        if self.case["classes"] or self.case["cond_dim"]:
-            meta.update({"classes": str(self.case["classes"]), "cond_dim": str(self.case["cond_dim"])})
-        return meta
+        if not self.conditional:
+            return super().forward(x, t, alpha, sigma)
+        c, n = self.case, x.shape[0]
+        labels = torch.tensor([int(v) for v in c["labels"]] if c["labels"] else [-1] * n)
+        cond = (torch.tensor(c["cond"], dtype=x.dtype).reshape(n, c["cond_dim"])
+                if c["cond_dim"] and c["cond"] else None)
+        return super().forward(x, t, alpha, sigma, labels=labels, cond=cond)
 
 
 def tensors_of(case, key, dtype):
