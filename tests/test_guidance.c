@@ -690,6 +690,10 @@ static void test_mlp_conditions(void **state)
     assert_int_equal(pi_model_eval(m, PI_VIEW_EPS, N, x, t, out0), PI_OK);
     assert_int_equal(pi_model_eval_cond(m, PI_VIEW_EPS, N, x, t, nulls, 2, vec, NULL, out1), PI_OK);
     assert_memory_equal(out0, out1, sizeof out0);
+    /* no condition at all (labels, cond NULL, cond_dim 0): every row null, as the header says */
+    memset(out1, 0, sizeof out1);
+    assert_int_equal(pi_model_eval_cond(m, PI_VIEW_EPS, N, x, t, NULL, 0, NULL, NULL, out1), PI_OK);
+    assert_memory_equal(out0, out1, sizeof out0);
     int32_t l1[N] = {0, 3, -1, 2, 1}, l2[N] = {1, 3, -1, 0, 1};
     assert_int_equal(pi_model_eval_cond(m, PI_VIEW_EPS, N, x, t, l1, 2, vec, NULL, out1), PI_OK);
     assert_int_equal(pi_model_eval_cond(m, PI_VIEW_EPS, N, x, t, l2, 2, vec, NULL, out2), PI_OK);

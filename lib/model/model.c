@@ -294,6 +294,11 @@ pi_status pi_model_eval_cond(const pi_model_t *model, pi_view view, size_t n, co
     PI_CHECK_NULL(x);
     PI_CHECK_NULL(t);
     PI_CHECK_NULL(out);
+    /* No condition at all: every row takes the null condition (the header's promise), for a
+     * model with condition vectors too, whose cond_dim would otherwise be demanded. */
+    if (labels == NULL && cond == NULL && cond_dim == 0 && row_data == NULL &&
+        pi_model_is_conditional(model))
+        return pi_model_eval(model, view, n, x, t, out);
     pi_status st = check_view(__func__, view);
     if (st == PI_OK)
         st = check_model_points(__func__, model, n, x, t);

@@ -848,9 +848,9 @@ class Model(_Handle):
             embedding_features=None, preconditioning=None, classes=0, cond_dim=0):
         """A trainable MLP (``layers`` hidden layers of ``width``, SiLU).
 
-        ``classes`` k and/or ``cond_dim`` c make it conditional (a learned class embedding and a
-        projection of the condition vector added to the time embedding's, plus a null condition
-        for guidance; docs/training.md).
+        ``classes`` k and/or ``cond_dim`` c make it conditional: the first layer also reads a
+        one-hot label over k + 1 columns (the null class last) and the condition vector with a
+        present flag, so a null condition exists for guidance (docs/training.md).
 
         ``preconditioning``: True (EDM with the model's current σ_data), a float σ_data (EDM), a mode
         (``"edm"``, ``"input"``, ``"none"`` or :class:`Precond`) or a pair ``(mode, sigma_data)``.
