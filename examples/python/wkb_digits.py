@@ -114,8 +114,9 @@ def main():
     ap.add_argument("--train-threads", type=int, default=1,
                     help="trainer threads (1: the pool's barriers suffer on a loaded machine)")
     ap.add_argument("--out", default="wkb_digits_report.json")
-    ap.add_argument("--figure", default="docs/wkb-digits.png",
-                    help="PNG of W2 vs hbar and the per-point c1 ('' for none)")
+    ap.add_argument("--figure", default=None,
+                    help="PNG of W2 vs hbar and the per-point c1 (default docs/wkb-digits.png, "
+                         "none with --quick; '' for none)")
     ap.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
     args = ap.parse_args()
     hbars = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
@@ -124,6 +125,8 @@ def main():
         args.steps, args.width, args.layers = 300, 32, 2
         args.points, args.samples = 2, 200
         hbars, seeds = (0.0, 1.0), (2,)
+    if args.figure is None:
+        args.figure = "" if args.quick else "docs/wkb-digits.png"
 
     x_tr, _, x_te, _ = load()
     model, seconds = train(x_tr, args.steps, args.width, args.layers,
