@@ -2,7 +2,13 @@
  *
  *   pathint-wkb-stochastic agree mix|mlp D N K THREADS   exact vs stochastic over N points
  *   pathint-wkb-stochastic variance D K1 K2 ...           standard error vs K (MLP, 4 points)
- *   pathint-wkb-stochastic cost D K WIDTH [exact]         time and peak memory of one point
+ *   pathint-wkb-stochastic cost D K WIDTH [exact|products] time and peak memory of one point
+ *                                                          (products: the exact sweep on its
+ *                                                          large-d path even where dense fits)
+ *   pathint-wkb-stochastic derivs D WIDTH LAYERS REPS     one sweep step's derivatives, seconds
+ *                                                          per call: dense Taylor order 3, the
+ *                                                          forward-over-reverse products, d²
+ *                                                          hyper-dual products, chunked Taylor
  *
  * Models: "mix" is the perturbed mixture of tests/test_wkb_stochastic.c (the fixture
  * gmm_fixture_random(d, 2, 9 + d, 1, 0.1, 0.3), score scaled by 1.1 and evaluated at a time
@@ -17,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 static pi_model_t *make_mlp(const pi_sde_t *sde, size_t d, size_t width)
 {
@@ -139,7 +146,8 @@ static int cost(int argc, char **argv, const pi_sde_t *sde)
 {
     size_t d = strtoul(argv[2], NULL, 10), K = strtoul(argv[3], NULL, 10);
     size_t width = strtoul(argv[4], NULL, 10);
-    int exact = argc > 5 && strcmp(argv[5], "exact") == 0;
+    int products = argc > 5 && strcmp(argv[5], "products") == 0;
+    int exact = products || (argc > 5 && strcmp(argv[5], "exact") == 0);
     pi_model_t *m = make_mlp(sde, d, width);
     float *x = mlp_points(1, d);
     pi_lik_options o;
@@ -154,6 +162,7 @@ static int cost(int argc, char **argv, const pi_sde_t *sde)
         o.c1_mode = PI_C1_STOCHASTIC;
         o.c1_probes = K;
     }
+    o.sweep_products = products;
     struct rusage r0;
     getrusage(RUSAGE_SELF, &r0);
     double nll, c1;
@@ -165,10 +174,74 @@ static int cost(int argc, char **argv, const pi_sde_t *sde)
            "\"status\": %d, \"c1\": %.6g, \"stderr\": %.3g, \"steps\": %zu, \"nfe\": %zu, "
            "\"seconds_order0\": %.3g, \"seconds_c1\": %.3g, \"state_doubles\": %zu, "
            "\"peak_rss_mib\": %.1f}\n",
-           d, exact ? 0 : K, width, exact ? "exact" : "stochastic", (int)s, c1, st.c1_stderr,
+           d, exact ? 0 : K, width,
+           products ? "exact-products" : exact ? "exact" : "stochastic", (int)s, c1, st.c1_stderr,
            st.steps_c1, st.nfe_c1, st.seconds_order0, st.seconds_c1,
            exact ? 2 * d + d * d + 1 : pi_wkb_stochastic_state(d, K),
            (double)r1.ru_maxrss / 1024.0);
+    return 0;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Seconds per call of the ways to get one exact-sweep step's derivatives at one point. */
+static int derivs(int argc, char **argv, const pi_sde_t *sde)
+{
+    (void)argc;
+    size_t d = strtoul(argv[2], NULL, 10), width = strtoul(argv[3], NULL, 10);
+    size_t layers = strtoul(argv[4], NULL, 10), reps = strtoul(argv[5], NULL, 10);
+    pi_model_t *m = NULL;
+    if (pi_model_create_mlp(sde, d, width, layers, &m) != PI_OK ||
+        pi_model_mlp_init(m, 21 + d) != PI_OK ||
+        pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.5) != PI_OK)
+        return 1;
+    double *x = malloc(d * sizeof *x), *u = malloc(d * sizeof *u), *s = malloc(d * sizeof *s);
+    double *gd = malloc(d * sizeof *gd), *e = calloc(2 * d, sizeof *e);
+    double *jac = malloc(d * d * sizeof *jac), *hd = malloc(d * d * sizeof *hd);
+    double *uh = malloc(d * d * sizeof *uh), *hess = malloc(d * d * d * sizeof *hess);
+    double *ps = malloc(m->type->sweep_scratch(m) * sizeof *ps);
+    double *ds = malloc(pi_model_directional_scratch(m) * sizeof *ds);
+    pi_rng_normal_d(3, PI_STREAM_AUX, 0, 0, d, x);
+    pi_rng_normal_d(4, PI_STREAM_AUX, 0, 0, d, u);
+    double t = 0.4, t0, dense = -1.0, prod, hyper, chunk;
+    if (m->type->sweep_dense(m)) {
+        t0 = now();
+        for (size_t r = 0; r < reps; r++)
+            pi_model_derivatives_d(m, x, t, s, jac, NULL, gd, hess, hd);
+        dense = (now() - t0) / (double)reps;
+    }
+    t0 = now();
+    for (size_t r = 0; r < reps; r++)
+        m->type->sweep_products_d(m, x, t, u, s, jac, NULL, gd, uh, hd, ps);
+    prod = (now() - t0) / (double)reps;
+    /* ∇∇(∇·s) alone from d² hyper-dual products (the assembly tests used before): one row k
+     * of the d² timed, times d */
+    t0 = now();
+    for (size_t j = 0; j < d; j++) {
+        e[j] = 1.0;
+        e[d] = 1.0;
+        pi_model_directional_d(m, x, t, e, e + d, 1, e + d, NULL, NULL, NULL, NULL, NULL, NULL,
+                               gd, ds);
+        e[j] = 0.0;
+    }
+    hyper = (now() - t0) * (double)d;
+    /* chunked Taylor (order 2 in the d seeds × order 1 in e_k, per k): at least 2d order-2
+     * propagations' worth of columns; one order-2 propagation timed, times 2d */
+    t0 = now();
+    pi_model_hessians_d(m, x, t, hess);
+    chunk = (now() - t0) * 2.0 * (double)d;
+    printf("{\"dim\": %zu, \"width\": %zu, \"layers\": %zu, \"dense_order3_s\": %.4g, "
+           "\"products_s\": %.4g, \"hyperdual_d2_s\": %.4g, \"chunked_taylor_s\": %.4g, "
+           "\"products_scratch_mib\": %.2f}\n", d, width, layers, dense, prod, hyper, chunk,
+           (double)m->type->sweep_scratch(m) * 8.0 / 1048576.0);
+    free(x), free(u), free(s), free(gd), free(e), free(jac), free(hd), free(uh), free(hess);
+    free(ps), free(ds);
+    pi_model_destroy(m);
     return 0;
 }
 
@@ -183,6 +256,8 @@ int main(int argc, char **argv)
         rc = variance(argc, argv, sde);
     else if (argc > 4 && strcmp(argv[1], "cost") == 0)
         rc = cost(argc, argv, sde);
+    else if (argc > 5 && strcmp(argv[1], "derivs") == 0)
+        rc = derivs(argc, argv, sde);
     if (rc == 2)
         fprintf(stderr, "usage: see the comment at the top of bench/wkb_stochastic.c\n");
     return rc;

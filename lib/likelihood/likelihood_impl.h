@@ -40,6 +40,10 @@ typedef struct pi_lik_options {
     double ref_fd_step;                    /* finite-difference step h (absolute) */
     /* stochastic sweep only */
     size_t c1_probes; /* independent probes K (>= 1); the standard error needs K >= 2 */
+    /* exact sweep only: 0 = the model's dense derivatives where they fit, its sweep products
+     * (no d³ tensors; the MLP beyond d ≈ 16) elsewhere; 1 = the products wherever the model
+     * has them (tests, benchmarks) */
+    int sweep_products;
 } pi_lik_options;
 
 /* Defaults: exact divergence, 1 probe, seed 0, rtol 1e-6, atol 1e-8, 100000 steps, sweep,
@@ -164,6 +168,9 @@ struct pi_lik_ws {
     double *inner_vec; /* 4 × dim scratch for the inner right-hand side */
     pi_wkb_stoch_ws *stoch; /* stochastic sweep (NULL unless c1_mode is PI_C1_STOCHASTIC) */
     pi_wkb2_ws *wkb2;       /* second order (NULL unless c2 is asked for) */
+    /* the exact sweep's products path: model scratch, made at the first point that needs it */
+    double *sweep_scratch;
+    size_t sweep_scratch_len;
 };
 
 #endif

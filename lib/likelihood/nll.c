@@ -39,6 +39,7 @@ void pi_lik_options_default(pi_lik_options *o)
     o->ref_inner_atol = 1e-10;
     o->ref_fd_step = 1e-2;
     o->c1_probes = (size_t)pi_option_default(PI_OPTION_LIKELIHOOD_WKB_PROBES);
+    o->sweep_products = 0;
 }
 
 pi_status pi_lik_options_check(const pi_lik_options *o, const char *func)
@@ -91,6 +92,7 @@ void pi_lik_ws_destroy(pi_lik_ws *ws)
     pi_free(ws->inner_vec);
     pi_wkb_stochastic_ws_destroy(ws->stoch);
     pi_wkb2_ws_destroy(ws->wkb2);
+    pi_free(ws->sweep_scratch);
     pi_free(ws);
 }
 

@@ -109,6 +109,26 @@ static pi_status mlp_directional_d(const pi_model_t *m, const double *x, double 
                                 scratch);
 }
 
+static size_t mlp_sweep_scratch(const pi_model_t *m)
+{
+    return pi_mlp_sweep_scratch(m->impl);
+}
+
+static int mlp_sweep_dense(const pi_model_t *m)
+{
+    return pi_mlp_sweep_dense_fits(m->impl);
+}
+
+static pi_status mlp_sweep_products_d(const pi_model_t *m, const double *x, double t,
+                                      const double *u, double *s, double *jac, double *div,
+                                      double *grad_div, double *uhess, double *hess_div,
+                                      double *scratch)
+{
+    pi_mlp_noise noise = noise_of(m);
+    return pi_mlp_sweep_products_d(m->impl, &noise, x, t, u, s, jac, div, grad_div, uhess,
+                                   hess_div, scratch);
+}
+
 static float *mlp_params(const pi_model_t *m, size_t *count)
 {
     pi_mlp *net = m->impl;
@@ -173,6 +193,9 @@ static const struct pi_model_type mlp_type = {
     .derivatives_d = mlp_derivatives_d,
     .directional_scratch = mlp_directional_scratch,
     .directional_d = mlp_directional_d,
+    .sweep_scratch = mlp_sweep_scratch,
+    .sweep_dense = mlp_sweep_dense,
+    .sweep_products_d = mlp_sweep_products_d,
     .logpdf_d = NULL,
     .write_payload = mlp_write_payload,
     .destroy = mlp_destroy,

@@ -92,6 +92,18 @@ struct pi_model_type {
                                const double *c, size_t na, const double *a, double *s,
                                double *sb, double *sc, double *g, double *gb, double *gc,
                                double *gbc, double *scratch);
+
+    /* ---- optional: the exact sweep's products without d³ tensors (large dimensions) ----
+     * At (x, t) with the sweep's u: s, J, ∇·s, ∇(∇·s), uhess = Σ_k u_k ∇∇s_k and ∇∇(∇·s)
+     * (d × d), any output but u NULL, from sweep_scratch(m) doubles of scratch.
+     * sweep_dense(m): 1 where derivatives_d's dense tensors fit (the sweep keeps them there).
+     * NULL: the kind has none (the sweep contracts the dense derivatives). */
+    size_t (*sweep_scratch)(const pi_model_t *m);
+    int (*sweep_dense)(const pi_model_t *m);
+    pi_status (*sweep_products_d)(const pi_model_t *m, const double *x, double t,
+                                  const double *u, double *s, double *jac, double *div,
+                                  double *grad_div, double *uhess, double *hess_div,
+                                  double *scratch);
 };
 
 struct pi_model {

@@ -249,8 +249,9 @@ void pi_mlp_linear_taylor_isa(int isa, const float *w, const float *b, size_t ou
         else
 #endif
             linear_block4_sse2(w + o * in, in, ld, src, acc);
-        for (size_t k = 0; k < 4; k++)
-            acc[k * ld] += b[o + k];
+        if (b != NULL)
+            for (size_t k = 0; k < 4; k++)
+                acc[k * ld] += b[o + k];
     }
 #endif
     for (; o < out; o++) {
@@ -263,7 +264,8 @@ void pi_mlp_linear_taylor_isa(int isa, const float *w, const float *b, size_t ou
             for (size_t c = 0; c < ld; c++)
                 acc[c] += wi * s[c];
         }
-        acc[0] += b[o];
+        if (b != NULL)
+            acc[0] += b[o];
     }
 }
 
@@ -504,5 +506,282 @@ pi_status pi_mlp_derivatives_d(const pi_mlp *net, const pi_mlp_noise *noise, con
             hess_div[e] = cb * acc;
         }
     pi_free(heap);
+    return PI_OK;
+}
+
+/* ---- the exact WKB sweep's products without d³ tensors (large dimensions) ---------------
+ * The sweep needs s, J, ∇·s, ∇(∇·s), the u-contracted Hessians Σ_k u_k ∇∇s_k and ∇∇(∇·s).
+ * The dense propagation above forms all d³ third derivatives ((2W + d)·d³ doubles of scratch:
+ * beyond the bound from d ≈ 17 at W = 256). Here, forward-over-reverse in truncated
+ * multivariate Taylor arithmetic, O(d·W·L) scratch:
+ *  1. forward, first order in the d unit seeds (1 + d columns): s, J, ∇·s; the hidden
+ *     pre-activations a (value a₀ and ∂_j a) and SiLU's s1, s2, s3 are kept;
+ *  2. reverse of uᵀs with the same columns: its ∂_j part is ∂_j ∇(uᵀs) = Σ_k u_k ∂_j∇s_k;
+ *  3. for each k, in the algebra {1, ε_j, η, ε_jη} (ε_j: the d seeds, η: the direction e_k,
+ *     ε_iε_j = 0, η² = 0): the forward's new columns are the mixed ∂_j∂_k a (d columns; the
+ *     η column is the cached ∂_k a), then the reverse of s_k carries 2d + 2 columns; through
+ *     SiLU the adjoint is multiplied by silu'(a) = (s1, s2 a_j, s2 a_η, s3 a_j a_η + s2 a_jη).
+ *     Its η part at the input is ∇∂_k s_k, its ε_jη part ∂_j∇∂_k s_k; summed over k they are
+ *     ∇(∇·s) and ∇∇(∇·s).
+ * Work per call ≈ d·[(L−1)W²·3d + 2W·d²] multiply-adds (3 column-passes per k: one forward,
+ * two reverse), against the dense order-3 pass's ≈ L·W²·d³. The linear layers use the same
+ * kernel (transposed weights, formed per call, for the reverse). */
+
+static size_t round4(size_t n)
+{
+    return (n + 3) / 4 * 4;
+}
+
+typedef struct sweep_layout {
+    size_t ld1, ldd, ld2;                          /* 1 + d, d, 2d + 2 columns, rounded to 4 */
+    size_t A, S, H0, H1, F, B, X, G0, G1, Z, WT, IN; /* offsets (doubles) */
+    size_t total;
+} sweep_layout;
+
+static sweep_layout sweep_layout_of(const pi_mlp *net)
+{
+    size_t d = net->dim, w = net->width, L = net->layers;
+    sweep_layout y;
+    y.ld1 = round4(1 + d);
+    y.ldd = round4(d);
+    y.ld2 = round4(2 * d + 2);
+    size_t o = 0;
+    y.A = o;  o += L * w * y.ld1; /* hidden pre-activations, first order */
+    y.S = o;  o += L * w * 3;     /* s1, s2, s3 per hidden unit */
+    y.H0 = o; o += w * y.ld1;     /* post-activations (ping-pong) */
+    y.H1 = o; o += w * y.ld1;
+    y.F = o;  o += d * y.ld1;     /* network output, first order */
+    y.B = o;  o += L * w * y.ldd; /* hidden pre-activations, ε_jη columns (per k) */
+    y.X = o;  o += w * y.ldd;     /* post-activation, ε_jη columns */
+    y.G0 = o; o += w * y.ld2;     /* adjoints (ping-pong) */
+    y.G1 = o; o += w * y.ld2;
+    y.Z = o;  o += d * y.ld2;     /* input adjoint (x part) */
+    y.WT = o; o += ((L > 0 ? L - 1 : 0) * w * w + d * w + 1) / 2; /* transposed weights, float */
+    y.IN = o; o += net->in;
+    y.total = o;
+    return y;
+}
+
+size_t pi_mlp_sweep_scratch(const pi_mlp *net)
+{
+    return sweep_layout_of(net).total;
+}
+
+int pi_mlp_sweep_dense_fits(const pi_mlp *net)
+{
+    taylor tp = taylor_shape(net->dim, 3);
+    size_t need;
+    return pi_size_mul(2 * net->width + net->dim, tp.ld, &need) &&
+           need <= PI_MLP_MAX_SCRATCH_DOUBLES;
+}
+
+/* Σ_k u_k ∇∇s_k and the input adjoint of uᵀ(cb F) (reverse with 1 + d columns). */
+static void sweep_reverse_u(const pi_mlp *net, const sweep_layout *y, int isa, double cb,
+                            const double *u, double *scratch)
+{
+    size_t d = net->dim, w = net->width, L = net->layers, ld = y->ld1;
+    const float *WL = net->params + pi_mlp_weight_offset(net, L);
+    const float *WT = (const float *)(scratch + y->WT);
+    double *g = scratch + y->G0, *g2 = scratch + y->G1;
+    memset(g, 0, w * ld * sizeof *g);
+    for (size_t k = 0; k < d; k++) {
+        double uk = cb * u[k];
+        for (size_t o = 0; o < w; o++)
+            g[o * ld] += (double)WL[k * w + o] * uk;
+    }
+    for (size_t l = L; l-- > 0;) {
+        const double *pre = scratch + y->A + l * w * y->ld1, *S = scratch + y->S + l * w * 3;
+        for (size_t o = 0; o < w; o++) {
+            double *go = g + o * ld;
+            const double *ao = pre + o * y->ld1;
+            double p0 = go[0], s1 = S[o * 3], s2 = S[o * 3 + 1];
+            for (size_t j = 1; j <= d; j++)
+                go[j] = p0 * s2 * ao[j] + go[j] * s1;
+            go[0] = p0 * s1;
+        }
+        if (l > 0) {
+            pi_mlp_linear_taylor_isa(isa, WT + (l - 1) * w * w, NULL, w, w, ld, g, g2);
+            double *tmp = g;
+            g = g2;
+            g2 = tmp;
+        } else {
+            pi_mlp_linear_taylor_isa(isa, WT + (L - 1) * w * w, NULL, d, w, ld, g,
+                                     scratch + y->Z);
+        }
+    }
+}
+
+pi_status pi_mlp_sweep_products_d(const pi_mlp *net, const pi_mlp_noise *noise, const double *x,
+                                  double t, const double *u, double *s, double *jac,
+                                  double *div, double *grad_div, double *uhess,
+                                  double *hess_div, double *scratch)
+{
+    pi_mlp_row row;
+    double ca, cb;
+    pi_status st = pi_mlp_chain_coefficients(net, noise, t, &row, &ca, &cb);
+    if (st != PI_OK)
+        return st;
+    if (net->layers < 1)
+        return pi_fail(PI_EUNSUPPORTED, "MLP sweep products: the network has no hidden layer");
+    sweep_layout y = sweep_layout_of(net);
+    size_t d = net->dim, w = net->width, L = net->layers, in = net->in;
+    size_t ld1 = y.ld1, ldd = y.ldd, ld2 = y.ld2;
+    double c = row.in_scale;
+    int isa = taylor_isa();
+    double *A = scratch + y.A, *S = scratch + y.S, *F = scratch + y.F, *Z = scratch + y.Z;
+    float *WT = (float *)(scratch + y.WT);
+    /* transposed weights: W_lᵀ (l = 1 … L−1, W × W each), then the x columns of W_0 */
+    for (size_t l = 1; l < L; l++) {
+        const float *wl = net->params + pi_mlp_weight_offset(net, l);
+        float *dst = WT + (l - 1) * w * w;
+        for (size_t o = 0; o < w; o++)
+            for (size_t i = 0; i < w; i++)
+                dst[i * w + o] = wl[o * w + i];
+    }
+    const float *w0 = net->params, *b0 = w0 + w * in;
+    {
+        float *dst = WT + (L - 1) * w * w;
+        for (size_t o = 0; o < w; o++)
+            for (size_t j = 0; j < d; j++)
+                dst[j * w + o] = w0[o * in + j];
+    }
+    /* 1. forward, first order in the d unit seeds */
+    double *input = scratch + y.IN;
+    for (size_t i = 0; i < d; i++)
+        input[i] = c * x[i];
+    pi_mlp_embed(net, row.emb_value, input + d);
+    pi_mlp_null_condition_d(net, input + d + net->features);
+    for (size_t o = 0; o < w; o++) {
+        double *a = A + o * ld1;
+        memset(a, 0, ld1 * sizeof *a);
+        const float *wr = w0 + o * in;
+        double acc = b0[o];
+        for (size_t i = 0; i < in; i++)
+            acc += (double)wr[i] * input[i];
+        a[0] = acc;
+        for (size_t j = 0; j < d; j++)
+            a[1 + j] = (double)wr[j] * c;
+    }
+    double *h = scratch + y.H0, *h2 = scratch + y.H1;
+    for (size_t l = 0; l < L; l++) {
+        const double *pre = A + l * w * ld1;
+        for (size_t o = 0; o < w; o++) {
+            double s0, s1, s2, s3;
+            silu_derivs(pre[o * ld1], &s0, &s1, &s2, &s3);
+            double *So = S + (l * w + o) * 3;
+            So[0] = s1;
+            So[1] = s2;
+            So[2] = s3;
+            h[o * ld1] = s0;
+            for (size_t j = 1; j < ld1; j++)
+                h[o * ld1 + j] = s1 * pre[o * ld1 + j];
+        }
+        const float *wl = net->params + pi_mlp_weight_offset(net, l + 1);
+        size_t out = pi_mlp_layer_out(net, l + 1);
+        pi_mlp_linear_taylor_isa(isa, wl, wl + out * w, out, w, ld1, h,
+                                 l + 1 < L ? A + (l + 1) * w * ld1 : F);
+        double *tmp = h;
+        h = h2;
+        h2 = tmp;
+    }
+    for (size_t k = 0; k < d; k++)
+        for (size_t j = 0; j <= d; j++)
+            if (!isfinite(F[k * ld1 + j]))
+                return pi_fail(PI_ENUMERIC, "MLP sweep products: output %zu is not finite at "
+                               "t = %g", k, t);
+    if (s != NULL)
+        for (size_t k = 0; k < d; k++)
+            s[k] = ca * x[k] + cb * F[k * ld1];
+    if (jac != NULL)
+        for (size_t i = 0; i < d; i++)
+            for (size_t j = 0; j < d; j++)
+                jac[i * d + j] = (i == j ? ca : 0.0) + cb * F[i * ld1 + 1 + j];
+    if (div != NULL) {
+        double acc = 0.0;
+        for (size_t k = 0; k < d; k++)
+            acc += F[k * ld1 + 1 + k];
+        *div = ca * (double)d + cb * acc;
+    }
+    /* 2. Σ_k u_k ∇∇s_k */
+    if (uhess != NULL) {
+        sweep_reverse_u(net, &y, isa, cb, u, scratch);
+        for (size_t i = 0; i < d; i++)
+            for (size_t j = 0; j < d; j++)
+                uhess[i * d + j] = c * Z[i * ld1 + 1 + j];
+    }
+    if (grad_div == NULL && hess_div == NULL)
+        return PI_OK;
+    /* 3. per k: ∇∂_k s_k and ∂_j∇∂_k s_k, summed over k */
+    if (grad_div != NULL)
+        memset(grad_div, 0, d * sizeof *grad_div);
+    if (hess_div != NULL)
+        memset(hess_div, 0, d * d * sizeof *hess_div);
+    double *B = scratch + y.B, *X = scratch + y.X;
+    const float *WL = net->params + pi_mlp_weight_offset(net, L);
+    memset(B, 0, w * ldd * sizeof *B); /* the first layer is linear in z: no mixed part */
+    for (size_t k = 0; k < d; k++) {
+        /* forward: ε_jη columns of the hidden pre-activations */
+        for (size_t l = 0; l + 1 < L; l++) {
+            const double *pre = A + l * w * ld1, *Bl = B + l * w * ldd;
+            for (size_t o = 0; o < w; o++) {
+                const double *ao = pre + o * ld1, *So = S + (l * w + o) * 3;
+                double s1 = So[0], s2a = So[1] * ao[1 + k];
+                for (size_t j = 0; j < d; j++)
+                    X[o * ldd + j] = s2a * ao[1 + j] + s1 * Bl[o * ldd + j];
+                for (size_t j = d; j < ldd; j++)
+                    X[o * ldd + j] = 0.0;
+            }
+            const float *wl = net->params + pi_mlp_weight_offset(net, l + 1);
+            pi_mlp_linear_taylor_isa(isa, wl, NULL, w, w, ldd, X, B + (l + 1) * w * ldd);
+        }
+        /* reverse of cb F_k: columns [value | ε_1 … ε_d | η | ε_1η … ε_dη] */
+        double *g = scratch + y.G0, *g2 = scratch + y.G1;
+        memset(g, 0, w * ld2 * sizeof *g);
+        for (size_t o = 0; o < w; o++)
+            g[o * ld2] = cb * (double)WL[k * w + o];
+        for (size_t l = L; l-- > 0;) {
+            const double *pre = A + l * w * ld1, *Bl = B + l * w * ldd;
+            for (size_t o = 0; o < w; o++) {
+                double *go = g + o * ld2, *ge = go + 1, *gx = go + 2 + d;
+                const double *ao = pre + o * ld1 + 1, *bo = Bl + o * ldd;
+                const double *So = S + (l * w + o) * 3;
+                double s1 = So[0], s2 = So[1], s3 = So[2];
+                double p0 = go[0], pe = go[1 + d], ae = ao[k];
+                double qe = s2 * ae, s3e = s3 * ae;
+                for (size_t j = 0; j < d; j++) {
+                    double qj = s2 * ao[j];
+                    double qje = s3e * ao[j] + s2 * bo[j];
+                    gx[j] = p0 * qje + ge[j] * qe + pe * qj + gx[j] * s1;
+                    ge[j] = p0 * qj + ge[j] * s1;
+                }
+                go[1 + d] = p0 * qe + pe * s1;
+                go[0] = p0 * s1;
+            }
+            if (l > 0) {
+                pi_mlp_linear_taylor_isa(isa, WT + (l - 1) * w * w, NULL, w, w, ld2, g, g2);
+                double *tmp = g;
+                g = g2;
+                g2 = tmp;
+            } else {
+                pi_mlp_linear_taylor_isa(isa, WT + (L - 1) * w * w, NULL, d, w, ld2, g, Z);
+            }
+        }
+        for (size_t i = 0; i < d; i++) {
+            const double *zi = Z + i * ld2;
+            if (grad_div != NULL)
+                grad_div[i] += c * zi[1 + d];
+            if (hess_div != NULL)
+                for (size_t j = 0; j < d; j++)
+                    hess_div[i * d + j] += c * zi[2 + d + j];
+        }
+    }
+    for (size_t i = 0; i < d; i++) {
+        if (grad_div != NULL && !isfinite(grad_div[i]))
+            return pi_fail(PI_ENUMERIC, "MLP sweep products: ∇(∇·s) is not finite at t = %g", t);
+        for (size_t j = 0; hess_div != NULL && j < d; j++)
+            if (!isfinite(hess_div[i * d + j]))
+                return pi_fail(PI_ENUMERIC, "MLP sweep products: ∇∇(∇·s) is not finite at "
+                               "t = %g", t);
+    }
     return PI_OK;
 }

@@ -62,7 +62,7 @@ void pi_dense_bias_silu_keep_isa(int isa, size_t rows, size_t cols, const float 
                                  float *pre);
 void pi_dense_silu_backward_isa(int isa, size_t count, const float *pre, float *delta);
 /* The Taylor-mode linear layer of mlp_derivatives.c, dst (out × ld) = W src (in × ld) with the
- * bias on column 0 of each output (ld a multiple of 4), through one instruction set (0 SSE2 /
+ * bias on column 0 of each output (b NULL: none; ld a multiple of 4), through one instruction set (0 SSE2 /
  * scalar, 1 AVX2, 2 AVX-512F), for the test that they agree bit for bit; available() says
  * whether this CPU and build have it. The derivatives use the best available. */
 void pi_mlp_linear_taylor_isa(int isa, const float *w, const float *b, size_t out, size_t in,

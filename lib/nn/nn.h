@@ -171,6 +171,21 @@ pi_status pi_mlp_derivatives_d(const pi_mlp *net, const pi_mlp_noise *noise, con
                                double t, double *s, double *jac, double *div, double *grad_div,
                                double *hess, double *hess_div);
 
+/* ---- the exact WKB sweep's products in large dimensions (mlp_derivatives.c) ---------------
+ * At (x, t) with the sweep's u (d values): s, jac = J, div = ∇·s, grad_div = ∇(∇·s),
+ * uhess = Σ_k u_k ∇∇s_k and hess_div = ∇∇(∇·s) (d × d each, row-major; every output but u may
+ * be NULL) by forward-over-reverse passes, with no d³ object: scratch holds
+ * pi_mlp_sweep_scratch(net) doubles (O(d·width·layers)); nothing is allocated. Equal to
+ * pi_mlp_derivatives_d's values to rounding (different bits). Cost ≈ d·(L−1)·W²·3d
+ * multiply-adds. pi_mlp_sweep_dense_fits() is 1 where pi_mlp_derivatives_d's third-order
+ * propagation fits its scratch bound (the sweep keeps that path there). */
+size_t pi_mlp_sweep_scratch(const pi_mlp *net);
+int pi_mlp_sweep_dense_fits(const pi_mlp *net);
+pi_status pi_mlp_sweep_products_d(const pi_mlp *net, const pi_mlp_noise *noise, const double *x,
+                                  double t, const double *u, double *s, double *jac,
+                                  double *div, double *grad_div, double *uhess,
+                                  double *hess_div, double *scratch);
+
 /* ---- directional products in O(d) memory (mlp_directional.c) ----------------------------
  * At (x, t) with directions b, c (d values; either may be NULL = 0) and na cotangents a
  * (na × d): s, sb = J b, sc = J c (d values each) and, for each cotangent a_j, g = Jᵀa_j,

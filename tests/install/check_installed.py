@@ -42,7 +42,8 @@ def main():
                           "libpathint.a", "pkgconfig/pathint.pc"))
     expected.update(under(includedir, "pathint.h", "pathint.hpp"))
     docs = sorted(f for f in os.listdir(os.path.join(a.source, "docs")) if f.endswith(".md"))
-    expected.update(under(os.path.join(datadir, "doc", "pathint"), *docs, "demo.png", "digits.png"))
+    expected.update(under(os.path.join(datadir, "doc", "pathint"), *docs, "demo.png", "digits.png",
+                          "wkb-digits.png"))
     if a.tool == "yes":
         expected.update(under(bindir, "pathint"))
     if a.man == "yes":
