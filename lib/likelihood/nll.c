@@ -296,11 +296,7 @@ static pi_status compute_points(const char *func, const pi_model_t *model,
                        func, d, PI_SWEEP_MAX_DIM, model->type->name);
     if (c2_out != NULL && c1_out == NULL)
         return pi_fail(PI_EINVAL, "%s: c2 needs c1 (c1_out is NULL)", func);
-    if (c2_out != NULL && o->c1_mode == PI_C1_STOCHASTIC &&
-        model->type->directional_d == NULL && d > PI_SWEEP_MAX_DIM)
-        return pi_fail(PI_EUNSUPPORTED, "%s: the stochastic c2 needs directional products in "
-                       "dimension %zu (> %d), and the %s model has none",
-                       func, d, PI_SWEEP_MAX_DIM, model->type->name);
+    /* the stochastic c2 runs the stochastic c1 sweep inside: the check above covers it */
     if (c2_out != NULL && o->c1_mode != PI_C1_STOCHASTIC && d > PI_C2_MAX_DIM)
         return pi_fail(PI_EUNSUPPORTED, "%s: c2 runs 2 dim + 1 nested sweeps per step and "
                        "supports dim <= %d, got %zu", func, PI_C2_MAX_DIM, d);
