@@ -202,7 +202,8 @@ static int likelihood_command(args *a, int with_c1)
             trust = 0.1 * fabs(sc.mean / s2.mean);
             printf("c2          %.4f ± %.4f   (log q^ħ ≈ log q^0 + ħ c1 + ħ² c2)\n", s2.mean, s2.sem);
             if (algorithm == PI_WKB_ALGORITHM_STOCHASTIC)
-                printf("            (stochastic c2: of that, probe noise %.4f)\n", noise2);
+                printf("            (stochastic c2: probe noise in the mean %.4f, from the "
+                       "per-point standard errors)\n", noise2);
             printf("first order trustworthy up to ħ ≈ 0.1 |c1/c2| = %.4g for the mean NLL (there "
                    "|ħ² c2| = 0.1 |ħ c1|); smallest over points %.4g\n", trust, smallest);
         }

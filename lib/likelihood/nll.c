@@ -212,7 +212,8 @@ static pi_status point_task(size_t i, int worker, void *p)
         if (o->c1_mode == PI_C1_SWEEP)
             status = pi_wkb_sweep_point(m, o, ws, xT, &c1, st);
         else if (o->c1_mode == PI_C1_STOCHASTIC)
-            status = pi_wkb_stochastic_point(m, o, ws, i, xT, &c1, &st->c1_stderr, st);
+            status = pi_wkb_stochastic_point(m, o, ws, o->first_row + i, xT, &c1,
+                                             &st->c1_stderr, st);
         else
             status = pi_wkb_reference_point(m, o, ws, x0, &c1, st);
         st->seconds_c1 = now_seconds() - t0;
