@@ -1693,9 +1693,9 @@ PI_API pi_status pi_likelihood_nll_wkb2(pi_likelihood_t *lik, size_t n, const fl
  * "Second order, stochastic"): K = ::pi_option LIKELIHOOD_WKB_PROBES independent
  * replicates, each an outer solve along the order-0 path whose ∇ℓ1 and Δℓ1 come from three
  * stochastic sweeps (two probes each) started at x and x ± (h/√dim) ξ for one Rademacher ξ;
- * c2 is their mean and its standard error std/√K (NaN for K = 1). Cost about K × 3 × 2 /
- * (number of c1 probes) times the stochastic c1 sweep per outer evaluation, so hundreds of
- * c1 sweeps per point. Dimension: any for models with directional products (the MLP,
+ * c2 is their mean and its standard error std/√K (NaN for K = 1). Cost per replicate: at
+ * each of its outer evaluations (typically 50–300) three order-0 solves and three two-probe
+ * stochastic sweeps, so seconds to minutes per point. Dimension: any for models with directional products (the MLP,
  * callback models with derivative callbacks), else at most 128 (their dense derivatives).
  * Deterministic in the handle's seed and first row; same bits on any thread count. The
  * other algorithms give the nested exact c2 (dim <= 16) with standard error 0.
