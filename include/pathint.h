@@ -1689,11 +1689,40 @@ PI_API pi_status pi_likelihood_nll_wkb(pi_likelihood_t *lik, size_t n, const flo
  * @param[out] nll_out n values of −log q⁰(x) in nats.
  * @param[out] c1_out n first-order coefficients.
  * @param[out] c2_out n second-order coefficients.
- * @return As pi_likelihood_nll(); #PI_EUNSUPPORTED for dim > 16 or a model without
- *         dense derivatives (Hessians of s, ∇∇(∇·s)).
+ * With #PI_WKB_ALGORITHM_STOCHASTIC, c2 is the stochastic estimate of
+ * pi_likelihood_nll_wkb2_ex() (which also gives the standard errors).
+ * @return As pi_likelihood_nll(); #PI_EUNSUPPORTED for dim > 16 (stochastic algorithm:
+ *         see pi_likelihood_nll_wkb2_ex()) or a model without dense derivatives (Hessians
+ *         of s, ∇∇(∇·s)).
  */
 PI_API pi_status pi_likelihood_nll_wkb2(pi_likelihood_t *lik, size_t n, const float *x,
                                         double *nll_out, double *c1_out, double *c2_out);
+/**
+ * pi_likelihood_nll_wkb2() with the standard errors of c1 and c2. With
+ * #PI_WKB_ALGORITHM_STOCHASTIC, c2 is estimated in O(dim) memory (docs/likelihood.md,
+ * "Second order, stochastic"): K = ::pi_option LIKELIHOOD_WKB_PROBES independent
+ * replicates, each an outer solve along the order-0 path whose ∇ℓ1 and Δℓ1 come from three
+ * stochastic sweeps (two probes each) started at x and x ± (h/√dim) ξ for one Rademacher ξ;
+ * c2 is their mean and its standard error std/√K (NaN for K = 1). Cost per replicate: at
+ * each of its outer evaluations (typically 50–300) three order-0 solves and three two-probe
+ * stochastic sweeps, so seconds to minutes per point. Dimension: any for models with directional products (the MLP,
+ * callback models with derivative callbacks), else at most 128 (their dense derivatives).
+ * Deterministic in the handle's seed and first row; same bits on any thread count. The
+ * other algorithms give the nested exact c2 (dim <= 16) with standard error 0.
+ * @param[in] lik The handle.
+ * @param[in] n Points, >= 1.
+ * @param[in] x n × dim points.
+ * @param[out] nll_out n values of −log q⁰(x) in nats.
+ * @param[out] c1_out n first-order coefficients.
+ * @param[out] c1_stderr_out n standard errors of c1 (as pi_likelihood_nll_wkb()).
+ * @param[out] c2_out n second-order coefficients.
+ * @param[out] c2_stderr_out n standard errors of c2 (0 for the exact algorithms).
+ * @return As pi_likelihood_nll_wkb2().
+ */
+PI_API pi_status pi_likelihood_nll_wkb2_ex(pi_likelihood_t *lik, size_t n, const float *x,
+                                           double *nll_out, double *c1_out,
+                                           double *c1_stderr_out, double *c2_out,
+                                           double *c2_stderr_out);
 /**
  * The action bound (docs/training.md) on −log q¹ (ħ = 1), the NLL of the reverse SDE,
  * per point −log q¹_0(x) ≤ −E[log π(x_T)] + ½ ∫ E[g² ‖s(x_t,t) + z/σ‖² − g² ‖z/σ‖²

@@ -751,10 +751,31 @@ static int model_fn(size_t n, size_t dim, const float *x, const double *t, float
       pi_likelihood_nll_wkb2(f->lik, 4, f->x, f->dout, f->dout, NULL))                           \
     X(nll_wkb2_huge, PI_EINVAL, 1, "n", pi_likelihood_nll_wkb2(f->lik, HUGE_N, f->x, f->dout, f->dout, f->dout))
 
+/* Issue 18 (part B): the stochastic c2 with standard errors. */
+#define CASES_ISSUE18C(X)                                                                        \
+    X(nll_wkb2_ex_null_lik, PI_EINVAL, 1, "lik",                                                 \
+      pi_likelihood_nll_wkb2_ex(NULL, 4, f->x, f->dout, f->dout, f->dout, f->dout, f->dout))     \
+    X(nll_wkb2_ex_n0, PI_EINVAL, 1, "n",                                                         \
+      pi_likelihood_nll_wkb2_ex(f->lik, 0, f->x, f->dout, f->dout, f->dout, f->dout, f->dout))   \
+    X(nll_wkb2_ex_null_x, PI_EINVAL, 1, "x",                                                     \
+      pi_likelihood_nll_wkb2_ex(f->lik, 4, NULL, f->dout, f->dout, f->dout, f->dout, f->dout))   \
+    X(nll_wkb2_ex_null_nll, PI_EINVAL, 1, "nll_out",                                             \
+      pi_likelihood_nll_wkb2_ex(f->lik, 4, f->x, NULL, f->dout, f->dout, f->dout, f->dout))      \
+    X(nll_wkb2_ex_null_c1, PI_EINVAL, 1, "c1_out",                                               \
+      pi_likelihood_nll_wkb2_ex(f->lik, 4, f->x, f->dout, NULL, f->dout, f->dout, f->dout))      \
+    X(nll_wkb2_ex_null_c1se, PI_EINVAL, 1, "c1_stderr_out",                                      \
+      pi_likelihood_nll_wkb2_ex(f->lik, 4, f->x, f->dout, f->dout, NULL, f->dout, f->dout))      \
+    X(nll_wkb2_ex_null_c2, PI_EINVAL, 1, "c2_out",                                               \
+      pi_likelihood_nll_wkb2_ex(f->lik, 4, f->x, f->dout, f->dout, f->dout, NULL, f->dout))      \
+    X(nll_wkb2_ex_null_c2se, PI_EINVAL, 1, "c2_stderr_out",                                      \
+      pi_likelihood_nll_wkb2_ex(f->lik, 4, f->x, f->dout, f->dout, f->dout, f->dout, NULL))      \
+    X(nll_wkb2_ex_huge, PI_EINVAL, 1, "n",                                                       \
+      pi_likelihood_nll_wkb2_ex(f->lik, HUGE_N, f->x, f->dout, f->dout, f->dout, f->dout, f->dout))
+
 #define ALL_CASES(X)                                                                             \
     CASES_SDE(X) CASES_MODEL(X) CASES_SAMPLER(X) CASES_DATA(X) CASES_FILES(X)                    \
     CASES_LIKELIHOOD(X) CASES_TRAINER(X) CASES_GETTERS(X) CASES_ISSUE14(X) CASES_ISSUE15(X) \
-    CASES_ISSUE17(X) CASES_ISSUE18B(X)
+    CASES_ISSUE17(X) CASES_ISSUE18B(X) CASES_ISSUE18C(X)
 
 #define DEFINE_CASE(label, e1, e2, arg, call)                                                    \
     static pi_status case_##label(fx *f)                                                         \

@@ -486,6 +486,47 @@ static void test_exact_1d_c2(void **state)
     pi_sde_destroy(sde);
 }
 
+/* The stochastic c2 (wkb_second_order_stochastic.c) on the same cases: in 1-D the Rademacher
+ * direction ξ = ±1 and the probes make the Hutchinson estimates exact and u is exact (dense
+ * path), so every replicate gives the exact c2 up to the solvers and the central differences
+ * (exact here: ℓ1 is quadratic); the standard error is that spread. */
+static void test_exact_1d_c2_stochastic(void **state)
+{
+    (void)state;
+    pi_sde_t *sde = make_vp();
+    const double cases[][3] = {/* eps, v0, x0 */
+                               {0.3, 1.0, 0.7}, {-0.2, 0.5, -0.9}, {0.1, 0.5, 1.7}};
+    size_t ncase = quick() ? 1 : 3;
+    for (size_t k = 0; k < ncase; k++) {
+        double eps = cases[k][0], v0 = cases[k][1], x0 = (double)(float)cases[k][2];
+        pi_model_t *m = make_linear(sde, eps, v0);
+        pi_lik_options o;
+        pi_lik_options_default(&o);
+        o.rtol = 1e-9;
+        o.atol = 1e-11;
+        o.ref_fd_step = 0.05;
+        o.ref_inner_rtol = 1e-11;
+        o.ref_inner_atol = 1e-12;
+        o.c1_mode = PI_C1_STOCHASTIC;
+        o.c1_probes = 3;
+        o.seed = 7;
+        float xf = (float)x0;
+        double nll, c1, c2;
+        pi_nll_point_stats st;
+        assert_int_equal(pi_likelihood_compute2(m, &o, 1, &xf, &nll, &c1, &c2, &st), PI_OK);
+        double want_c2 = exact_c2(sde, eps, v0, x0);
+        print_message("eps %+.2f v0 %.2f x0 %+.3f: stochastic c2 %.6f ± %.2e (exact %.6f, "
+                      "rel. diff %.2e), c1 %.6f ± %.2e, nfe %zu, %.2f s\n", eps, v0, x0, c2,
+                      st.c2_stderr, want_c2, fabs(c2 - want_c2) / fabs(want_c2), c1,
+                      st.c1_stderr, st.nfe_c2, st.seconds_c2);
+        assert_true(st.nfe_c2 > 0);
+        assert_true(isfinite(st.c2_stderr) && st.c2_stderr < 1e-5 * fabs(want_c2));
+        assert_true(fabs(c2 - want_c2) < 1e-4 * fabs(want_c2));
+        pi_model_destroy(m);
+    }
+    pi_sde_destroy(sde);
+}
+
 /* The exact score of a mixture: q^ħ does not depend on ħ, so c2 = 0 as c1 is (β(1) = 80 so
  * that p_T = π). */
 static void test_exact_mixture_c2_zero(void **state)
@@ -525,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_sweep_matches_reference_2d),
         cmocka_unit_test(test_sweep_16d),
         cmocka_unit_test(test_exact_1d_c2),
+        cmocka_unit_test(test_exact_1d_c2_stochastic),
         cmocka_unit_test(test_exact_mixture_c2_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

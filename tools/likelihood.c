@@ -71,7 +71,8 @@ static const option_spec nll_options[] = {
     {"bpd-scale", 0, "S", "also print bits/dim with this data scale (e.g. 256)"},
     {"algorithm", 0, "NAME", "wkb only: sweep (default), reference or stochastic"},
     {"wkb-probes", 0, "K", "wkb only: probes of the stochastic sweep (default 16)"},
-    {"order", 0, "N", "wkb only: 2 adds c2 (NLL ≈ NLL0 − ħ c1 − ħ² c2; dimension <= 16, slow)"},
+    {"order", 0, "N", "wkb only: 2 adds c2 (NLL ≈ NLL0 − ħ c1 − ħ² c2; slow; dimension <= 16, "
+                      "any for an MLP with --algorithm stochastic)"},
     SAMPLER_OPTIONS,
     {NULL, 0, NULL, NULL}};
 
@@ -175,18 +176,23 @@ static int likelihood_command(args *a, int with_c1)
          * tenth of the ħ term, ħ <= 0.1 |c1 / c2| (on the means over points). */
         double trust = INFINITY;
         if (order == 2) {
-            double *n2 = malloc(2 * n * sizeof *n2);
+            double *n2 = malloc(4 * n * sizeof *n2);
             if (n2 == NULL) {
                 rc = fail_status(PI_ENOMEM, "out of memory");
                 goto done;
             }
-            st = pi_likelihood_nll_wkb2(lik, n, x, n2, c1, n2 + n);
+            st = pi_likelihood_nll_wkb2_ex(lik, n, x, n2, c1, n2 + 2 * n, n2 + n, n2 + 3 * n);
             if (st) {
                 free(n2);
                 rc = fail_status(st, "second-order coefficient failed");
                 goto done;
             }
             stats_summary s2 = stats_summarize(n, n2 + n);
+            /* the probe noise alone in the mean over points: √(Σ se_i²) / n */
+            double noise2 = 0.0;
+            for (size_t i = 0; i < n; i++)
+                noise2 += n2[3 * n + i] * n2[3 * n + i];
+            noise2 = sqrt(noise2) / (double)n;
             /* Per point too: the smallest range says where every point's line holds. */
             double smallest = INFINITY;
             for (size_t i = 0; i < n; i++)
@@ -195,6 +201,9 @@ static int likelihood_command(args *a, int with_c1)
             free(n2);
             trust = 0.1 * fabs(sc.mean / s2.mean);
             printf("c2          %.4f ± %.4f   (log q^ħ ≈ log q^0 + ħ c1 + ħ² c2)\n", s2.mean, s2.sem);
+            if (algorithm == PI_WKB_ALGORITHM_STOCHASTIC)
+                printf("            (stochastic c2: probe noise in the mean %.4f, from the "
+                       "per-point standard errors)\n", noise2);
             printf("first order trustworthy up to ħ ≈ 0.1 |c1/c2| = %.4g for the mean NLL (there "
                    "|ħ² c2| = 0.1 |ħ c1|); smallest over points %.4g\n", trust, smallest);
         }

@@ -312,3 +312,31 @@ pi_status pi_likelihood_nll_wkb2(pi_likelihood_t *lik, size_t n, const float *x,
     pi_free(stats);
     return st;
 }
+
+pi_status pi_likelihood_nll_wkb2_ex(pi_likelihood_t *lik, size_t n, const float *x,
+                                    double *nll_out, double *c1_out, double *c1_stderr_out,
+                                    double *c2_out, double *c2_stderr_out)
+{
+    PI_CHECK_NULL(lik);
+    PI_CHECK_NULL(x);
+    PI_CHECK_NULL(nll_out);
+    PI_CHECK_NULL(c1_out);
+    PI_CHECK_NULL(c1_stderr_out);
+    PI_CHECK_NULL(c2_out);
+    PI_CHECK_NULL(c2_stderr_out);
+    PI_CHECK_SIZE(n);
+    pi_nll_point_stats *stats = pi_alloc_array(n, sizeof *stats);
+    if (stats == NULL)
+        return pi_fail(PI_ENOMEM, "pi_likelihood_nll_wkb2_ex: out of memory for %zu point "
+                       "records", n);
+    int processed = 0;
+    pi_status st = run_engine2(__func__, lik, n, x, nll_out, c1_out, c2_out, stats, &processed);
+    if (processed)
+        for (size_t i = 0; i < n; i++) {
+            int ok = stats[i].status == PI_OK;
+            c1_stderr_out[i] = ok ? stats[i].c1_stderr : NAN;
+            c2_stderr_out[i] = ok ? stats[i].c2_stderr : NAN;
+        }
+    pi_free(stats);
+    return st;
+}

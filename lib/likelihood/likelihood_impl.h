@@ -62,6 +62,7 @@ typedef struct pi_nll_point_stats {
     double c1_stderr; /* standard error of c1 over the probes (stochastic sweep; else 0) */
     size_t nfe_c2;     /* model calls of the second-order coefficient (nested sweeps) */
     double seconds_c2;
+    double c2_stderr;  /* standard error of c2 over independent replicates (stochastic; else 0) */
 } pi_nll_point_stats;
 
 /* Validate options (PI_EINVAL naming the field) and model dimension. */
@@ -135,6 +136,31 @@ size_t pi_wkb_stochastic_state(size_t dim, size_t probes);
 pi_status pi_wkb_stochastic_ws_create(const pi_model_t *model, size_t probes,
                                       pi_wkb_stoch_ws **out);
 void pi_wkb_stochastic_ws_destroy(pi_wkb_stoch_ws *ws);
+/* Its pieces, for the stochastic c2 (wkb_second_order_stochastic.c): the K × 3 × d probes
+ * (z, ζ_A, ζ_B per probe, set by the caller), the state at T from x_T (x, then per probe δ,
+ * w, v, u_A, u_B, c), and the right-hand side of the backward solve (ctx: pi_wkb_stoch_ctx). */
+typedef struct pi_wkb_stoch_ctx {
+    const pi_model_t *model;
+    pi_wkb_stoch_ws *w;
+    size_t nfe;
+} pi_wkb_stoch_ctx;
+double *pi_wkb_stochastic_probes(pi_wkb_stoch_ws *w);
+void pi_wkb_stochastic_init(const pi_model_t *model, pi_wkb_stoch_ws *w, const double *x_T,
+                            double *y);
+pi_status pi_wkb_stochastic_rhs(double t, const double *y, double *dydt, void *ctx);
+
+/* c2 by the stochastic route (wkb_second_order_stochastic.c), O(d) memory for models with
+ * directional products: o->c1_probes independent replicates, each an adaptive outer solve
+ * whose ∇ℓ1 and Δℓ1 come from three stochastic sweeps started at x and x ± h ξ (ξ
+ * Rademacher) with two inner probes; *c2 is the mean over replicates and *c2_stderr its
+ * standard error (NaN for one replicate). Noise from (o->seed, point_index). Dimension: any
+ * for models with directional products, else <= 128 (the dense derivatives). */
+typedef struct pi_wkb2s_ws pi_wkb2s_ws;
+pi_status pi_wkb2s_ws_create(const pi_model_t *model, pi_wkb2s_ws **out);
+void pi_wkb2s_ws_destroy(pi_wkb2s_ws *ws);
+pi_status pi_wkb2s_point(const pi_model_t *model, const pi_lik_options *options,
+                         pi_wkb2s_ws *ws, uint64_t point_index, const double *x0, double *c2,
+                         double *c2_stderr, pi_nll_point_stats *stats);
 
 /* c1 by Hirono et al.'s δx form with nested finite-difference order-0 solves. */
 pi_status pi_wkb_reference_point(const pi_model_t *model, const pi_lik_options *options,
@@ -171,6 +197,7 @@ struct pi_lik_ws {
     /* the exact sweep's products path: model scratch, made at the first point that needs it */
     double *sweep_scratch;
     size_t sweep_scratch_len;
+    pi_wkb2s_ws *wkb2s;     /* stochastic second order (c2 asked for with PI_C1_STOCHASTIC) */
 };
 
 #endif

@@ -93,6 +93,7 @@ void pi_lik_ws_destroy(pi_lik_ws *ws)
     pi_wkb_stochastic_ws_destroy(ws->stoch);
     pi_wkb2_ws_destroy(ws->wkb2);
     pi_free(ws->sweep_scratch);
+    pi_wkb2s_ws_destroy(ws->wkb2s);
     pi_free(ws);
 }
 
@@ -213,7 +214,8 @@ static pi_status point_task(size_t i, int worker, void *p)
         if (o->c1_mode == PI_C1_SWEEP)
             status = pi_wkb_sweep_point(m, o, ws, xT, &c1, st);
         else if (o->c1_mode == PI_C1_STOCHASTIC)
-            status = pi_wkb_stochastic_point(m, o, ws, i, xT, &c1, &st->c1_stderr, st);
+            status = pi_wkb_stochastic_point(m, o, ws, o->first_row + i, xT, &c1,
+                                             &st->c1_stderr, st);
         else
             status = pi_wkb_reference_point(m, o, ws, x0, &c1, st);
         st->seconds_c1 = now_seconds() - t0;
@@ -223,7 +225,11 @@ static pi_status point_task(size_t i, int worker, void *p)
     double c2 = NAN;
     if (status == PI_OK && c->c2_out != NULL) {
         double t0 = now_seconds();
-        status = pi_wkb2_point(m, o, ws->wkb2, x0, &c2, st);
+        if (o->c1_mode == PI_C1_STOCHASTIC)
+            status = pi_wkb2s_point(m, o, ws->wkb2s, o->first_row + i, x0, &c2, &st->c2_stderr,
+                                    st);
+        else
+            status = pi_wkb2_point(m, o, ws->wkb2, x0, &c2, st);
         st->seconds_c2 = now_seconds() - t0;
         if (status != PI_OK)
             nll = c1 = NAN;
@@ -293,7 +299,8 @@ static pi_status compute_points(const char *func, const pi_model_t *model,
                        func, d, PI_SWEEP_MAX_DIM, model->type->name);
     if (c2_out != NULL && c1_out == NULL)
         return pi_fail(PI_EINVAL, "%s: c2 needs c1 (c1_out is NULL)", func);
-    if (c2_out != NULL && d > PI_C2_MAX_DIM)
+    /* the stochastic c2 runs the stochastic c1 sweep inside: the check above covers it */
+    if (c2_out != NULL && o->c1_mode != PI_C1_STOCHASTIC && d > PI_C2_MAX_DIM)
         return pi_fail(PI_EUNSUPPORTED, "%s: c2 runs 2 dim + 1 nested sweeps per step and "
                        "supports dim <= %d, got %zu", func, PI_C2_MAX_DIM, d);
     pi_lik_options opt = *o;
@@ -317,7 +324,9 @@ static pi_status compute_points(const char *func, const pi_model_t *model,
         st = pi_lik_ws_create(d, &opt, &ws[w]);
         if (st == PI_OK && opt.c1_mode == PI_C1_STOCHASTIC)
             st = pi_wkb_stochastic_ws_create(model, opt.c1_probes, &ws[w]->stoch);
-        if (st == PI_OK && c2_out != NULL)
+        if (st == PI_OK && c2_out != NULL && opt.c1_mode == PI_C1_STOCHASTIC)
+            st = pi_wkb2s_ws_create(model, &ws[w]->wkb2s);
+        else if (st == PI_OK && c2_out != NULL)
             st = pi_wkb2_ws_create(d, &ws[w]->wkb2);
     }
     char first_message[512] = "";

@@ -91,11 +91,7 @@ pi_status pi_wkb_stochastic_ws_create(const pi_model_t *m, size_t K, pi_wkb_stoc
     return PI_OK;
 }
 
-typedef struct stoch_ctx {
-    const pi_model_t *model;
-    pi_wkb_stoch_ws *w;
-    size_t nfe;
-} stoch_ctx;
+typedef pi_wkb_stoch_ctx stoch_ctx;
 
 static double dot(size_t d, const double *a, const double *b)
 {
@@ -210,7 +206,7 @@ static pi_status rhs_dense(stoch_ctx *c, double t, double f, double hg, const do
     return PI_OK;
 }
 
-static pi_status stoch_rhs(double t, const double *y, double *dydt, void *p)
+pi_status pi_wkb_stochastic_rhs(double t, const double *y, double *dydt, void *p)
 {
     stoch_ctx *c = p;
     pi_sde_point sp;
@@ -221,23 +217,16 @@ static pi_status stoch_rhs(double t, const double *y, double *dydt, void *p)
                         : rhs_dense(c, t, sp.f, 0.5 * sp.g2, y, dydt);
 }
 
-pi_status pi_wkb_stochastic_point(const pi_model_t *model, const pi_lik_options *o,
-                                  pi_lik_ws *ws, uint64_t point_index, const double *x_T,
-                                  double *c1, double *c1_stderr, pi_nll_point_stats *stats)
+double *pi_wkb_stochastic_probes(pi_wkb_stoch_ws *w)
 {
-    pi_wkb_stoch_ws *w = ws->stoch;
-    size_t d = model->dim, K = w->K;
-    size_t n = pi_wkb_stochastic_state(d, K);
+    return w->probes;
+}
+
+void pi_wkb_stochastic_init(const pi_model_t *model, pi_wkb_stoch_ws *w, const double *x_T,
+                            double *y)
+{
+    size_t d = w->d, K = w->K;
     double std = pi_sde_prior_std_of(&model->sde);
-    double *y = ws->state;
-    /* probes: z, ζ_A, ζ_B per probe, Rademacher, from (seed, point, 3k + j) */
-    for (size_t q = 0; q < 3 * K; q++) {
-        double *z = w->probes + q * d;
-        pi_rng_uniform_d(o->seed, PI_STREAM_PROBE, point_index, PI_C1_PROBE_STEP0 + (uint32_t)q,
-                         d, z);
-        for (size_t j = 0; j < d; j++)
-            z[j] = z[j] <= 0.5 ? -1.0 : 1.0;
-    }
     memcpy(y, x_T, d * sizeof *y);
     double *uT = w->vec;
     pi_lik_prior_logpdf(&model->sde, d, x_T, uT);
@@ -253,9 +242,28 @@ pi_status pi_wkb_stochastic_point(const pi_model_t *model, const pi_lik_options 
         }
         yk[5 * d] = 0.0;
     }
+}
+
+pi_status pi_wkb_stochastic_point(const pi_model_t *model, const pi_lik_options *o,
+                                  pi_lik_ws *ws, uint64_t point_index, const double *x_T,
+                                  double *c1, double *c1_stderr, pi_nll_point_stats *stats)
+{
+    pi_wkb_stoch_ws *w = ws->stoch;
+    size_t d = model->dim, K = w->K;
+    size_t n = pi_wkb_stochastic_state(d, K);
+    double *y = ws->state;
+    /* probes: z, ζ_A, ζ_B per probe, Rademacher, from (seed, point, 3k + j) */
+    for (size_t q = 0; q < 3 * K; q++) {
+        double *z = w->probes + q * d;
+        pi_rng_uniform_d(o->seed, PI_STREAM_PROBE, point_index, PI_C1_PROBE_STEP0 + (uint32_t)q,
+                         d, z);
+        for (size_t j = 0; j < d; j++)
+            z[j] = z[j] <= 0.5 ? -1.0 : 1.0;
+    }
+    pi_wkb_stochastic_init(model, w, x_T, y);
     stoch_ctx c = {model, w, 0};
     pi_ode_options so = {o->rtol, o->atol, o->max_steps, 0.0};
-    pi_ode_system sys = {stoch_rhs, n, &c};
+    pi_ode_system sys = {pi_wkb_stochastic_rhs, n, &c};
     pi_ode_evolve_reset(ws->ode);
     pi_status st = pi_ode_evolve_solve(ws->ode, &sys, &so, model->sde.t_max, model->sde.t_min, y);
     if (stats != NULL) {

@@ -649,6 +649,34 @@ def test_likelihood_second_order():
         pi.Likelihood(big).nll(np.zeros((1, 17), np.float32), order=2)
 
 
+def test_likelihood_second_order_stochastic():
+    # issue 18: nll_wkb2(x) -> (nll0, c1, c1_stderr, c2, c2_stderr); exact algorithms give
+    # standard errors 0 and nll(x, order=2)'s c2; c1="stochastic" gives a stochastic c2 (mean
+    # over wkb_probes replicates) within 3 standard errors of the exact one, the same c2 from
+    # nll(x, order=2), and the same bits on 2 threads. 1-D: every replicate is exact, so the
+    # standard error is tiny; dimension 17 > 16 runs stochastically. (nll(x, order=2) on 2
+    # threads gives nll_wkb2's c2.)
+    sde = pi.SDE("vp")
+    model = pi.Model.mlp(sde, 1, width=8, layers=2, seed=4, output_view="score")
+    x = np.array([[-0.5], [0.7]], np.float32)
+    lik = pi.Likelihood(model, rtol=1e-4, atol=1e-6)
+    nll0, c1, se1, c2, se2 = lik.nll_wkb2(x)
+    np.testing.assert_array_equal(c2, lik.nll(x, order=2)[2])
+    assert np.all(se1 == 0.0) and np.all(se2 == 0.0)
+    # the stochastic inner solves run at the handle's tolerance, whose error enters through
+    # the second difference / h^2: at rtol 1e-4 that is ~1 % here, at 1e-7 ~1e-5
+    sto = pi.Likelihood(model, c1="stochastic", wkb_probes=2, seed=5, rtol=1e-7, atol=1e-9)
+    n_s, c1_s, se1_s, c2_s, se2_s = sto.nll_wkb2(x)
+    assert np.all(np.isfinite(se2_s)) and np.all(se2_s < 1e-2 * np.abs(c2) + 1e-6)
+    assert np.all(np.abs(c2_s - c2) < 3 * se2_s + 2e-3 * np.abs(c2))
+    sto.threads = 2
+    np.testing.assert_array_equal(sto.nll(x, order=2)[2], c2_s)
+    big = pi.Model.mlp(sde, 17, width=4, layers=1, seed=1, output_view="score")
+    r = pi.Likelihood(big, c1="stochastic", wkb_probes=2, rtol=1e-3, atol=1e-5).nll_wkb2(
+        np.zeros((1, 17), np.float32))
+    assert np.isfinite(r[3][0]) and r[4][0] > 0
+
+
 def test_likelihood_progress_callback():
     _, model = mixture_1d()
     x = np.linspace(-2, 2, 12, dtype=np.float32).reshape(-1, 1)

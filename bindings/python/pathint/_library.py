@@ -300,6 +300,8 @@ SIGNATURES = {
     "pi_model_callback_get_derivatives": (STATUS, [ModelPtr, P(ctypes.c_uint), P(ctypes.c_uint)]),
     # issue 18: the second WKB coefficient
     "pi_likelihood_nll_wkb2": (STATUS, [LikelihoodPtr, c_size, F32, F64, F64, F64]),
+    # issue 18: the stochastic c2
+    "pi_likelihood_nll_wkb2_ex": (STATUS, [LikelihoodPtr, c_size, F32, F64, F64, F64, F64, F64]),
 }
 
 

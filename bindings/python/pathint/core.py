@@ -1791,8 +1791,10 @@ class Likelihood(_Handle):
         """(nll0, c1): −log q⁰(x) per point in nats and the WKB coefficient c1 (None with
         ``c1=False``); −log q^ħ ≈ nll0 − ħ c1. A failed point raises (the others are computed).
         ``first_row=a``: these are points a … a + n − 1 of a larger set (see :attr:`first_row`).
-        ``order=2``: (nll0, c1, c2) with −log q^ħ ≈ nll0 − ħ c1 − ħ² c2 (dimension <= 16;
-        docs/likelihood.md, "Second order"); ``order=0`` is ``c1=False``."""
+        ``order=2``: (nll0, c1, c2) with −log q^ħ ≈ nll0 − ħ c1 − ħ² c2 (exact algorithms:
+        dimension <= 16; ``c1="stochastic"``: a stochastic c2, any dimension for MLPs;
+        docs/likelihood.md, "Second order"; standard errors from :meth:`nll_wkb2`);
+        ``order=0`` is ``c1=False``."""
         if order not in (0, 1, 2):
             raise ValueError(f"order must be 0, 1 or 2, got {order!r}")
         a = _points(x, self.model.dim)
@@ -1820,6 +1822,18 @@ class Likelihood(_Handle):
         with _first_row(self, first_row):
             self._run(self._lib.pi_likelihood_nll_wkb, n, a, nll, c, se)
         return nll, c, se
+
+    def nll_wkb2(self, x, first_row=None):
+        """(nll0, c1, c1_stderr, c2, c2_stderr) per point: as :meth:`nll_wkb` plus the second
+        coefficient c2 (−log q^ħ ≈ nll0 − ħ c1 − ħ² c2) and its standard error over the
+        independent replicates of the stochastic c2 (NaN with one probe), 0 for the exact
+        algorithms. ``first_row`` as in :meth:`nll`."""
+        a = _points(x, self.model.dim)
+        n = a.shape[0]
+        nll, c, se, c2, se2 = (np.empty(n, np.float64) for _ in range(5))
+        with _first_row(self, first_row):
+            self._run(self._lib.pi_likelihood_nll_wkb2_ex, n, a, nll, c, se, c2, se2)
+        return nll, c, se, c2, se2
 
     def nll_hbar(self, x, hbar, first_row=None):
         """−log q^ħ(x) ≈ NLL₀ − ħ c1 per point, at the given ħ (c1 is not computed at ħ = 0)."""
