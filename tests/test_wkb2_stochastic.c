@@ -129,6 +129,11 @@ static void test_mixture_agrees(void **state)
 static void test_mlp_agrees(void **state)
 {
     (void)state;
+    if (quick()) { /* PI_TEST_QUICK (valgrind): the exact nested MLP c2 alone takes minutes
+                    * there; the MLP's stochastic c2 is memchecked by the two tests below */
+        print_message("quick mode: the MLP agreement runs in the full (plain, ASan) passes\n");
+        return;
+    }
     pi_sde_t *sde = make_vp();
     size_t dims[1] = {2};
     for (size_t q = 0; q < 1; q++) {
@@ -188,14 +193,25 @@ static void test_stderr_threads_rows(void **state)
         pi_model_destroy(g);
         gmm_fixture_free(&f);
     }
-    const size_t d = 2, n = 3;
-    pi_model_t *m = make_mlp(sde, d, 16, 2, 77);
+    /* PI_TEST_QUICK (valgrind): the bit checks on a perturbed mixture (seconds there; the MLP's
+     * stochastic c2 runs minutes under valgrind and is memchecked by the next test) */
+    const size_t d = 2, n = quick() ? 2 : 3, row = n - 1;
+    gmm_fixture fq;
+    pi_model_t *m;
     float x[3 * 2];
-    double xd[3 * 2];
-    randn(78, n * d, xd);
-    for (size_t i = 0; i < n * d; i++)
-        x[i] = (float)(0.5 * xd[i]);
-    pi_lik_options o = options(1e-4);
+    if (quick()) {
+        assert_int_equal(gmm_fixture_random(&fq, d, 2, 13, 1.0, 0.1, 0.3), 0);
+        m = warped_model_create(gmm_fixture_model(&fq, sde), 1.1, 0.9);
+        assert_non_null(m);
+        gmm_fixture_sample(&fq, n, 7, x);
+    } else {
+        m = make_mlp(sde, d, 16, 2, 77);
+        double xd[3 * 2];
+        randn(78, n * d, xd);
+        for (size_t i = 0; i < n * d; i++)
+            x[i] = (float)(0.5 * xd[i]);
+    }
+    pi_lik_options o = options(quick() ? 1e-3 : 1e-4);
     o.c1_mode = PI_C1_STOCHASTIC;
     o.c1_probes = 2;
     double c1a[3], c1b[3];
@@ -203,18 +219,20 @@ static void test_stderr_threads_rows(void **state)
     assert_int_equal(pi_likelihood_compute2(m, &o, n, x, nll, c1a, ca, NULL), PI_OK);
     o.threads = 3;
     assert_int_equal(pi_likelihood_compute2(m, &o, n, x, nll, c1b, cb, NULL), PI_OK);
-    assert_memory_equal(ca, cb, sizeof ca);
-    assert_memory_equal(c1a, c1b, sizeof c1a);
-    /* point 2 alone, as row 2, gives the bits it had among all three (c1's probes too) */
-    o.first_row = 2;
-    assert_int_equal(pi_likelihood_compute2(m, &o, 1, x + 2 * d, nll, c1b, cc, NULL), PI_OK);
-    assert_memory_equal(&cc[0], &ca[2], sizeof cc[0]);
-    assert_memory_equal(&c1b[0], &c1a[2], sizeof c1b[0]);
+    assert_memory_equal(ca, cb, n * sizeof ca[0]);
+    assert_memory_equal(c1a, c1b, n * sizeof c1a[0]);
+    /* the last point alone, as its row, gives the bits it had among all (c1's probes too) */
+    o.first_row = row;
+    assert_int_equal(pi_likelihood_compute2(m, &o, 1, x + row * d, nll, c1b, cc, NULL), PI_OK);
+    assert_memory_equal(&cc[0], &ca[row], sizeof cc[0]);
+    assert_memory_equal(&c1b[0], &c1a[row], sizeof c1b[0]);
     o.first_row = 0;
     o.seed = 1;
     assert_int_equal(pi_likelihood_compute2(m, &o, 1, x, nll, c1, cb, NULL), PI_OK);
     assert_true(ca[0] != cb[0]);
     pi_model_destroy(m);
+    if (quick())
+        gmm_fixture_free(&fq);
     pi_sde_destroy(sde);
 }
 
@@ -277,7 +295,8 @@ static void test_bad_input(void **state)
     /* the public handle: probes K = 1 gives NaN standard errors; the exact algorithm 0 */
     pi_likelihood_t *lik = NULL;
     assert_int_equal(pi_likelihood_create(m, &lik), PI_OK);
-    assert_int_equal(pi_likelihood_set_tolerances(lik, 1e-4, 1e-7), PI_OK);
+    assert_int_equal(pi_likelihood_set_tolerances(lik, quick() ? 1e-2 : 1e-4, quick() ? 1e-5 : 1e-7),
+                     PI_OK);
     assert_int_equal(pi_likelihood_nll_wkb2_ex(lik, 1, x, &nll, &c1, &s1, NULL, &s2), PI_EINVAL);
     assert_int_equal(pi_likelihood_nll_wkb2_ex(lik, 1, x, &nll, &c1, &s1, &c2, NULL), PI_EINVAL);
     assert_int_equal(pi_likelihood_nll_wkb2_ex(lik, 0, x, &nll, &c1, &s1, &c2, &s2), PI_EINVAL);
@@ -288,6 +307,12 @@ static void test_bad_input(void **state)
     assert_int_equal(pi_likelihood_set_wkb_probes(lik, 1), PI_OK);
     assert_int_equal(pi_likelihood_nll_wkb2_ex(lik, 1, x, &nll, &c1, &s1, &c2, &s2), PI_OK);
     assert_true(isfinite(c2) && isnan(s1) && isnan(s2));
+    if (quick()) { /* PI_TEST_QUICK (valgrind): the agreement below runs in the full passes */
+        pi_likelihood_destroy(lik);
+        pi_model_destroy(m);
+        pi_sde_destroy(sde);
+        return;
+    }
     assert_int_equal(pi_likelihood_set_wkb_probes(lik, 4), PI_OK);
     assert_int_equal(pi_likelihood_nll_wkb2_ex(lik, 1, x, &nll, &c1, &s1, &c2, &s2), PI_OK);
     print_message("public handle: exact c2 %.5f, stochastic %.5f ± %.5f\n", c2_exact, c2, s2);
@@ -310,5 +335,7 @@ int main(void)
         cmocka_unit_test(test_mlp_beyond_exact_limit),
         cmocka_unit_test(test_bad_input),
     };
+    if (getenv("PI_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("PI_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
