@@ -87,12 +87,12 @@ extern "C" {
 /** @defgroup version Version
  *  @{ */
 #define PI_VERSION_MAJOR 1 /**< Incremented on incompatible ABI changes (with the SONAME). */
-#define PI_VERSION_MINOR 1 /**< Incremented when functions are added. */
+#define PI_VERSION_MINOR 2 /**< Incremented when functions are added. */
 #define PI_VERSION_PATCH 0 /**< Incremented for fixes. */
 /** The version as one number: major * 10000 + minor * 100 + patch. */
 #define PI_VERSION_NUMBER (PI_VERSION_MAJOR * 10000 + PI_VERSION_MINOR * 100 + PI_VERSION_PATCH)
 /** The version as a string "major.minor.patch". */
-#define PI_VERSION_STRING "1.1.0"
+#define PI_VERSION_STRING "1.2.0"
 /** @} */
 
 #ifndef PI_API

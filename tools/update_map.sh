@@ -1,13 +1,13 @@
 #!/bin/sh
 # Regenerate lib/pathint.map from the PI_API declarations of include/pathint.h.
 # Version nodes: the symbols of a released node are frozen in abi/<NODE>.symbols (PATHINT_1.0
-# was released with 1.0.0, PATHINT_1.1 with 1.1.0); every PI_API function not in a frozen list goes to the open node
+# was released with 1.0.0, PATHINT_1.1 with 1.1.0, PATHINT_1.2 with 1.2.0); every PI_API function not in a frozen list goes to the open node
 # named below. When a release freezes the open node, write its list to abi/<NODE>.symbols,
 # add it to FROZEN and name the next node OPEN.
 set -eu
 cd "$(dirname "$0")/.."
-FROZEN="PATHINT_1.0 PATHINT_1.1"
-OPEN="PATHINT_1.2"
+FROZEN="PATHINT_1.0 PATHINT_1.1 PATHINT_1.2"
+OPEN="PATHINT_1.3"
 all=$(mktemp); frozen=$(mktemp)
 trap 'rm -f "$all" "$frozen"' EXIT
 grep -oE 'PI_API [^(]*[ *]pi_[a-z0-9_]+\(' include/pathint.h | sed -E 's/.*[ *](pi_[a-z0-9_]+)\($/\1/' | sort -u > "$all"

@@ -38,4 +38,4 @@ __all__ = [
     "LibraryNotFoundError",
 ]
 
-__version__ = "1.1.0"  # of this package; the library's is pathint.version()
+__version__ = "1.2.0"  # of this package; the library's is pathint.version()
