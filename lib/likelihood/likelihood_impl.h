@@ -120,6 +120,11 @@ pi_status pi_wkb_sweep_rhs(double t, const double *y, double *dydt, void *ctx);
  * (dequantised) data point. dim <= PI_C2_MAX_DIM. */
 #define PI_C2_MAX_DIM 16
 typedef struct pi_wkb2_ws pi_wkb2_ws;
+/* The probability-flow ODE ẋ = f x − ½ g² s for `copies` points of model->dim stacked in y
+ * (the nested c2's copies, exact and stochastic); s is dim doubles of scratch; *nfe counts
+ * the score evaluations. */
+pi_status pi_pf_copies_rhs(const pi_model_t *model, size_t copies, double t, const double *y,
+                           double *dydt, double *s, size_t *nfe);
 pi_status pi_wkb2_ws_create(size_t dim, pi_wkb2_ws **out);
 void pi_wkb2_ws_destroy(pi_wkb2_ws *ws);
 pi_status pi_wkb2_point(const pi_model_t *model, const pi_lik_options *options, pi_wkb2_ws *ws,

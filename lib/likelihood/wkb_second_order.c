@@ -90,20 +90,7 @@ typedef struct wkb2_ctx {
 static pi_status copies_rhs(double t, const double *y, double *dydt, void *p)
 {
     wkb2_ctx *c = p;
-    size_t d = c->ws->dim;
-    pi_sde_point sp;
-    pi_status st = pi_sde_eval(&c->model->sde, t, &sp);
-    if (st != PI_OK)
-        return st;
-    for (size_t j = 0; j < c->ws->copies; j++) {
-        const double *x = y + j * d;
-        c->nfe++;
-        if ((st = pi_model_score_d(c->model, x, t, c->ws->s)) != PI_OK)
-            return st;
-        for (size_t i = 0; i < d; i++)
-            dydt[j * d + i] = sp.f * x[i] - 0.5 * sp.g2 * c->ws->s[i];
-    }
-    return PI_OK;
+    return pi_pf_copies_rhs(c->model, c->ws->copies, t, y, dydt, c->ws->s, &c->nfe);
 }
 
 /* The 2d + 1 copies of the sweep (wkb_sweep.c), one after the other. */
@@ -206,5 +193,24 @@ pi_status pi_wkb2_point(const pi_model_t *model, const pi_lik_options *o, pi_wkb
     if (!isfinite(y[d]))
         return PI_ENUMERIC;
     *c2 = y[d];
+    return PI_OK;
+}
+
+pi_status pi_pf_copies_rhs(const pi_model_t *model, size_t copies, double t, const double *y,
+                           double *dydt, double *s, size_t *nfe)
+{
+    size_t d = model->dim;
+    pi_sde_point sp;
+    pi_status st = pi_sde_eval(&model->sde, t, &sp);
+    if (st != PI_OK)
+        return st;
+    for (size_t j = 0; j < copies; j++) {
+        const double *x = y + j * d;
+        (*nfe)++;
+        if ((st = pi_model_score_d(model, x, t, s)) != PI_OK)
+            return st;
+        for (size_t i = 0; i < d; i++)
+            dydt[j * d + i] = sp.f * x[i] - 0.5 * sp.g2 * s[i];
+    }
     return PI_OK;
 }

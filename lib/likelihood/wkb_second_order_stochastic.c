@@ -103,20 +103,7 @@ typedef struct wkb2s_ctx {
 static pi_status copies_rhs(double t, const double *y, double *dydt, void *p)
 {
     wkb2s_ctx *c = p;
-    size_t d = c->ws->d;
-    pi_sde_point sp;
-    pi_status st = pi_sde_eval(&c->model->sde, t, &sp);
-    if (st != PI_OK)
-        return st;
-    for (size_t j = 0; j < COPIES; j++) {
-        const double *x = y + j * d;
-        c->nfe++;
-        if ((st = pi_model_score_d(c->model, x, t, c->ws->s)) != PI_OK)
-            return st;
-        for (size_t i = 0; i < d; i++)
-            dydt[j * d + i] = sp.f * x[i] - 0.5 * sp.g2 * c->ws->s[i];
-    }
-    return PI_OK;
+    return pi_pf_copies_rhs(c->model, COPIES, t, y, dydt, c->ws->s, &c->nfe);
 }
 
 /* The three stochastic sweeps, one after the other. */
