@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "gmm_fixtures.h"
+#include "wkb_models.h"
 #include "warped_model.h"
 #include "likelihood/likelihood_impl.h"
 #include "core/philox.h"
@@ -19,27 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int quick(void) { return getenv("PI_TEST_QUICK") != NULL; }
-
-static pi_sde_t *make_vp(void)
-{
-    pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
-    return sde;
-}
-
-/* As test_wkb_stochastic.c: EDM preconditioning makes an untrained network a perturbed
- * Gaussian score. */
-static pi_model_t *make_mlp(const pi_sde_t *sde, size_t d, size_t width, size_t layers,
-                            uint64_t seed)
-{
-    pi_model_t *m = NULL;
-    assert_int_equal(pi_model_create_mlp(sde, d, width, layers, &m), PI_OK);
-    assert_int_equal(pi_model_mlp_init(m, seed), PI_OK);
-    assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.5), PI_OK);
-    return m;
-}
 
 static void randn(uint64_t seed, size_t n, double *out)
 {
@@ -105,15 +85,15 @@ static double compare(const pi_model_t *m, size_t n, const float *x, size_t K, d
 static void test_mixture_agrees(void **state)
 {
     (void)state;
-    pi_sde_t *sde = make_vp();
+    pi_sde_t *sde = wkb_make_vp();
     size_t dims[2] = {2, 8};
-    for (size_t q = 0; q < (quick() ? 1u : 2u); q++) {
+    for (size_t q = 0; q < (wkb_quick() ? 1u : 2u); q++) {
         size_t d = dims[q];
         gmm_fixture f;
         assert_int_equal(gmm_fixture_random(&f, d, 2, 9 + d, 1.0, 0.1, 0.3), 0);
         pi_model_t *m = warped_model_create(gmm_fixture_model(&f, sde), 1.1, 0.9);
         assert_non_null(m);
-        size_t n = quick() || d > 2 ? 2 : 4;
+        size_t n = wkb_quick() || d > 2 ? 2 : 4;
         float *x = malloc(n * d * sizeof *x);
         gmm_fixture_sample(&f, n, 5, x);
         compare(m, n, x, 16, 1e-4, "perturbed mixture");
@@ -129,17 +109,17 @@ static void test_mixture_agrees(void **state)
 static void test_mlp_agrees(void **state)
 {
     (void)state;
-    if (quick()) { /* PI_TEST_QUICK (valgrind): the exact nested MLP c2 alone takes minutes
+    if (wkb_quick()) { /* PI_TEST_QUICK (valgrind): the exact nested MLP c2 alone takes minutes
                     * there; the MLP's stochastic c2 is memchecked by the two tests below */
         print_message("quick mode: the MLP agreement runs in the full (plain, ASan) passes\n");
         return;
     }
-    pi_sde_t *sde = make_vp();
+    pi_sde_t *sde = wkb_make_vp();
     size_t dims[1] = {2};
     for (size_t q = 0; q < 1; q++) {
         size_t d = dims[q];
-        pi_model_t *m = make_mlp(sde, d, 16, 2, 21 + d);
-        size_t n = quick() || d > 2 ? 1 : 2;
+        pi_model_t *m = wkb_make_mlp(sde, d, 16, 2, 21 + d);
+        size_t n = wkb_quick() || d > 2 ? 1 : 2;
         float *x = malloc(n * d * sizeof *x);
         double *xd = malloc(n * d * sizeof *xd);
         randn(40 + d, n * d, xd);
@@ -159,9 +139,9 @@ static void test_mlp_agrees(void **state)
 static void test_stderr_threads_rows(void **state)
 {
     (void)state;
-    pi_sde_t *sde = make_vp();
+    pi_sde_t *sde = wkb_make_vp();
     double nll[3], c1[3], c4[3], c64[3], ca[3], cb[3], cc[3];
-    if (!quick()) {
+    if (!wkb_quick()) {
         const size_t d = 3, n = 3;
         gmm_fixture f;
         assert_int_equal(gmm_fixture_random(&f, d, 2, 12, 1.0, 0.1, 0.3), 0);
@@ -195,23 +175,23 @@ static void test_stderr_threads_rows(void **state)
     }
     /* PI_TEST_QUICK (valgrind): the bit checks on a perturbed mixture (seconds there; the MLP's
      * stochastic c2 runs minutes under valgrind and is memchecked by the next test) */
-    const size_t d = 2, n = quick() ? 2 : 3, row = n - 1;
+    const size_t d = 2, n = wkb_quick() ? 2 : 3, row = n - 1;
     gmm_fixture fq;
     pi_model_t *m;
     float x[3 * 2];
-    if (quick()) {
+    if (wkb_quick()) {
         assert_int_equal(gmm_fixture_random(&fq, d, 2, 13, 1.0, 0.1, 0.3), 0);
         m = warped_model_create(gmm_fixture_model(&fq, sde), 1.1, 0.9);
         assert_non_null(m);
         gmm_fixture_sample(&fq, n, 7, x);
     } else {
-        m = make_mlp(sde, d, 16, 2, 77);
+        m = wkb_make_mlp(sde, d, 16, 2, 77);
         double xd[3 * 2];
         randn(78, n * d, xd);
         for (size_t i = 0; i < n * d; i++)
             x[i] = (float)(0.5 * xd[i]);
     }
-    pi_lik_options o = options(quick() ? 1e-3 : 1e-4);
+    pi_lik_options o = options(wkb_quick() ? 1e-3 : 1e-4);
     o.c1_mode = PI_C1_STOCHASTIC;
     o.c1_probes = 2;
     double c1a[3], c1b[3];
@@ -231,7 +211,7 @@ static void test_stderr_threads_rows(void **state)
     assert_int_equal(pi_likelihood_compute2(m, &o, 1, x, nll, c1, cb, NULL), PI_OK);
     assert_true(ca[0] != cb[0]);
     pi_model_destroy(m);
-    if (quick())
+    if (wkb_quick())
         gmm_fixture_free(&fq);
     pi_sde_destroy(sde);
 }
@@ -240,9 +220,9 @@ static void test_stderr_threads_rows(void **state)
 static void test_mlp_beyond_exact_limit(void **state)
 {
     (void)state;
-    pi_sde_t *sde = make_vp();
+    pi_sde_t *sde = wkb_make_vp();
     const size_t d = 20;
-    pi_model_t *m = make_mlp(sde, d, 16, 2, 3);
+    pi_model_t *m = wkb_make_mlp(sde, d, 16, 2, 3);
     float *x = malloc(d * sizeof *x);
     double *xd = malloc(d * sizeof *xd);
     randn(9, d, xd);
@@ -270,8 +250,8 @@ static void test_mlp_beyond_exact_limit(void **state)
 static void test_bad_input(void **state)
 {
     (void)state;
-    pi_sde_t *sde = make_vp();
-    pi_model_t *m = make_mlp(sde, 2, 8, 1, 5);
+    pi_sde_t *sde = wkb_make_vp();
+    pi_model_t *m = wkb_make_mlp(sde, 2, 8, 1, 5);
     const float x[2] = {0.3f, -0.2f};
     pi_lik_options o = options(1e-5);
     o.c1_mode = PI_C1_STOCHASTIC;
@@ -295,7 +275,8 @@ static void test_bad_input(void **state)
     /* the public handle: probes K = 1 gives NaN standard errors; the exact algorithm 0 */
     pi_likelihood_t *lik = NULL;
     assert_int_equal(pi_likelihood_create(m, &lik), PI_OK);
-    assert_int_equal(pi_likelihood_set_tolerances(lik, quick() ? 1e-2 : 1e-4, quick() ? 1e-5 : 1e-7),
+    int q = wkb_quick();
+    assert_int_equal(pi_likelihood_set_tolerances(lik, q ? 1e-2 : 1e-4, q ? 1e-5 : 1e-7),
                      PI_OK);
     assert_int_equal(pi_likelihood_nll_wkb2_ex(lik, 1, x, &nll, &c1, &s1, NULL, &s2), PI_EINVAL);
     assert_int_equal(pi_likelihood_nll_wkb2_ex(lik, 1, x, &nll, &c1, &s1, &c2, NULL), PI_EINVAL);
@@ -307,7 +288,7 @@ static void test_bad_input(void **state)
     assert_int_equal(pi_likelihood_set_wkb_probes(lik, 1), PI_OK);
     assert_int_equal(pi_likelihood_nll_wkb2_ex(lik, 1, x, &nll, &c1, &s1, &c2, &s2), PI_OK);
     assert_true(isfinite(c2) && isnan(s1) && isnan(s2));
-    if (quick()) { /* PI_TEST_QUICK (valgrind): the agreement below runs in the full passes */
+    if (wkb_quick()) { /* PI_TEST_QUICK (valgrind): the agreement below runs in the full passes */
         pi_likelihood_destroy(lik);
         pi_model_destroy(m);
         pi_sde_destroy(sde);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "gmm_fixtures.h"
+#include "wkb_models.h"
 #include "warped_model.h"
 #include "likelihood/likelihood_impl.h"
 #include "core/philox.h"
@@ -19,28 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int quick(void) { return getenv("PI_TEST_QUICK") != NULL; }
-
-static pi_sde_t *make_vp(void)
-{
-    pi_sde_t *sde = NULL;
-    assert_int_equal(pi_sde_create(PI_SDE_KIND_VP_LINEAR, &sde), PI_OK);
-    return sde;
-}
-
-static pi_model_t *make_mlp(const pi_sde_t *sde, size_t d, size_t width, size_t layers,
-                            uint64_t seed)
-{
-    pi_model_t *m = NULL;
-    assert_int_equal(pi_model_create_mlp(sde, d, width, layers, &m), PI_OK);
-    assert_int_equal(pi_model_mlp_init(m, seed), PI_OK);
-    /* EDM preconditioning: an untrained network is then a perturbed Gaussian score, as a
-     * trained one is a perturbed data score (the ε view of an untrained network divides O(1)
-     * outputs by σ(t_min) and gives c1 ~ 1e9) */
-    assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.5), PI_OK);
-    return m;
-}
 
 static void randn(uint64_t seed, size_t n, double *out)
 {
@@ -52,10 +31,10 @@ static void randn(uint64_t seed, size_t n, double *out)
 static void test_directional_matches_dense(void **state)
 {
     (void)state;
-    pi_sde_t *sde = make_vp();
+    pi_sde_t *sde = wkb_make_vp();
     const size_t d = 3;
     for (int variant = 0; variant < 3; variant++) {
-        pi_model_t *m = make_mlp(sde, d, 12, 2, 5 + (uint64_t)variant);
+        pi_model_t *m = wkb_make_mlp(sde, d, 12, 2, 5 + (uint64_t)variant);
         if (variant == 1)
             assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_EDM, 0.7), PI_OK);
         if (variant == 0)
@@ -138,13 +117,13 @@ static void test_directional_matches_dense(void **state)
 static void test_sweep_products_match_dense(void **state)
 {
     (void)state;
-    pi_sde_t *sde = make_vp();
+    pi_sde_t *sde = wkb_make_vp();
     const size_t dims[4] = {1, 3, 8, 16};
     for (size_t q = 0; q < 4; q++)
         for (int variant = 0; variant < 3; variant++) {
             size_t d = dims[q], width = variant == 0 ? 12 : variant == 1 ? 17 : 33;
             size_t layers = 1 + (size_t)variant;
-            pi_model_t *m = make_mlp(sde, d, width, layers, 100 + 10 * q + (uint64_t)variant);
+            pi_model_t *m = wkb_make_mlp(sde, d, width, layers, 100 + 10 * q + (uint64_t)variant);
             if (variant == 0) {
                 assert_int_equal(pi_model_mlp_set_preconditioning(m, PI_PRECOND_NONE, 0.5),
                                  PI_OK);
@@ -210,13 +189,13 @@ static void test_sweep_products_match_dense(void **state)
 static void test_sweep_products_c1(void **state)
 {
     (void)state;
-    pi_sde_t *sde = make_vp();
+    pi_sde_t *sde = wkb_make_vp();
     const size_t dims[3] = {2, 8, 16};
     for (size_t q = 0; q < 3; q++) {
         size_t d = dims[q], n = 2;
-        if (quick() && d == 16)
+        if (wkb_quick() && d == 16)
             continue;
-        pi_model_t *m = make_mlp(sde, d, 16, 2, 60 + d);
+        pi_model_t *m = wkb_make_mlp(sde, d, 16, 2, 60 + d);
         float *x = malloc(n * d * sizeof *x);
         double *xd = malloc(n * d * sizeof *xd);
         randn(61 + d, n * d, xd);
@@ -241,7 +220,7 @@ static void test_sweep_products_c1(void **state)
         free(xd);
         pi_model_destroy(m);
     }
-    pi_model_t *m = make_mlp(sde, 32, 64, 2, 5);
+    pi_model_t *m = wkb_make_mlp(sde, 32, 64, 2, 5);
     assert_false(m->type->sweep_dense(m));
     double xd[32];
     float x[32];
@@ -322,17 +301,17 @@ static agreement compare(const pi_model_t *m, const pi_model_t *exact_model, siz
 static void test_mixture_agrees(void **state)
 {
     (void)state;
-    pi_sde_t *sde = make_vp();
+    pi_sde_t *sde = wkb_make_vp();
     size_t dims[3] = {2, 16, 64};
     for (size_t q = 0; q < 3; q++) {
         size_t d = dims[q];
-        if (quick() && d == 64)
+        if (wkb_quick() && d == 64)
             continue;
         gmm_fixture f;
         assert_int_equal(gmm_fixture_random(&f, d, 2, 9 + d, 1.0, 0.1, 0.3), 0);
         pi_model_t *m = warped_model_create(gmm_fixture_model(&f, sde), 1.1, 0.9);
         assert_non_null(m);
-        size_t n = d == 64 ? 3 : quick() ? 4 : 8;
+        size_t n = d == 64 ? 3 : wkb_quick() ? 4 : 8;
         float *x = malloc(n * d * sizeof *x);
         gmm_fixture_sample(&f, n, 5, x);
         char label[64];
@@ -350,15 +329,15 @@ static void test_mixture_agrees(void **state)
 static void test_mlp_agrees(void **state)
 {
     (void)state;
-    pi_sde_t *sde = make_vp();
+    pi_sde_t *sde = wkb_make_vp();
     size_t dims[3] = {2, 16, 64};
     for (size_t q = 0; q < 3; q++) {
         size_t d = dims[q];
-        if (quick() && d == 64)
+        if (wkb_quick() && d == 64)
             continue;
-        pi_model_t *m = make_mlp(sde, d, 16, 2, 21 + d);
+        pi_model_t *m = wkb_make_mlp(sde, d, 16, 2, 21 + d);
         assert_true(m->type->sweep_dense(m) == (d < 64));
-        size_t n = d == 64 ? 2 : quick() ? (d == 16 ? 1 : 2) : 8;
+        size_t n = d == 64 ? 2 : wkb_quick() ? (d == 16 ? 1 : 2) : 8;
         float *x = malloc(n * d * sizeof *x);
         double *xd = malloc(n * d * sizeof *xd);
         randn(40 + d, n * d, xd);
@@ -366,7 +345,8 @@ static void test_mlp_agrees(void **state)
             x[i] = (float)(0.7 * xd[i]);
         char label[64];
         snprintf(label, sizeof label, "MLP d = %zu", d);
-        compare(m, m, n, x, quick() ? 32 : 64, d == 64 ? 1e-6 : quick() ? 1e-5 : 1e-7, label);
+        double tol = d == 64 ? 1e-6 : wkb_quick() ? 1e-5 : 1e-7;
+        compare(m, m, n, x, wkb_quick() ? 32 : 64, tol, label);
         free(x);
         free(xd);
         pi_model_destroy(m);
@@ -380,9 +360,9 @@ static void test_mlp_agrees(void **state)
 static void test_stderr_and_threads(void **state)
 {
     (void)state;
-    pi_sde_t *sde = make_vp();
-    const size_t d = 8, n = quick() ? 4 : 6;
-    pi_model_t *m = make_mlp(sde, d, 16, 2, 77);
+    pi_sde_t *sde = wkb_make_vp();
+    const size_t d = 8, n = wkb_quick() ? 4 : 6;
+    pi_model_t *m = wkb_make_mlp(sde, d, 16, 2, 77);
     float x[6 * 8];
     double xd[6 * 8];
     randn(78, n * d, xd);
@@ -391,10 +371,10 @@ static void test_stderr_and_threads(void **state)
     pi_lik_options o;
     pi_lik_options_default(&o);
     o.c1_mode = PI_C1_STOCHASTIC;
-    o.rtol = quick() ? 1e-4 : 1e-6;
+    o.rtol = wkb_quick() ? 1e-4 : 1e-6;
     double nll[6], c8[6], c128[6], ca[6], cb[6];
     pi_nll_point_stats s8[6], s128[6];
-    const size_t k_hi = quick() ? 32 : 128; /* "128" below: k_hi */
+    const size_t k_hi = wkb_quick() ? 32 : 128; /* "128" below: k_hi */
     o.c1_probes = 8;
     assert_int_equal(pi_likelihood_compute(m, &o, n, x, nll, c8, s8), PI_OK);
     o.c1_probes = k_hi;
@@ -433,9 +413,9 @@ static void test_stderr_and_threads(void **state)
 static void test_mlp_high_dim(void **state)
 {
     (void)state;
-    pi_sde_t *sde = make_vp();
+    pi_sde_t *sde = wkb_make_vp();
     const size_t d = 256;
-    pi_model_t *m = make_mlp(sde, d, 32, 2, 3);
+    pi_model_t *m = wkb_make_mlp(sde, d, 32, 2, 3);
     float *x = malloc(d * sizeof *x);
     double *xd = malloc(d * sizeof *xd);
     randn(9, d, xd);
@@ -464,8 +444,8 @@ static void test_mlp_high_dim(void **state)
 static void test_bad_options(void **state)
 {
     (void)state;
-    pi_sde_t *sde = make_vp();
-    pi_model_t *m = make_mlp(sde, 2, 8, 1, 1);
+    pi_sde_t *sde = wkb_make_vp();
+    pi_model_t *m = wkb_make_mlp(sde, 2, 8, 1, 1);
     float x[2] = {0.1f, 0.2f};
     double nll, c1, se;
     pi_lik_options o;
@@ -568,9 +548,9 @@ static int host_deriv(pi_derivative kind, size_t n, size_t dim, const double *x,
 static void test_callback_derivatives(void **state)
 {
     (void)state;
-    pi_sde_t *sde = make_vp();
-    const size_t d = 4, n = quick() ? 1 : 2;
-    pi_model_t *mlp = make_mlp(sde, d, 16, 2, 31);
+    pi_sde_t *sde = wkb_make_vp();
+    const size_t d = 4, n = wkb_quick() ? 1 : 2;
+    pi_model_t *mlp = wkb_make_mlp(sde, d, 16, 2, 31);
     host_ctx h = {mlp, malloc(pi_model_directional_scratch(mlp) * sizeof(double)), 0, 0, {0}};
     pi_model_t *cbm = NULL;
     assert_int_equal(pi_model_create_callback(sde, d, PI_VIEW_SCORE, host_value, &h, &cbm),
