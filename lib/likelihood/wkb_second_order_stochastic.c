@@ -154,21 +154,21 @@ static pi_status outer_rhs(double t, const double *y, double *dydt, void *p)
     pi_ode_evolve_reset(ws->inner);
     if ((st = pi_ode_evolve_solve(ws->inner, &bsys, &so, T, t, ws->bwd)) != PI_OK)
         return st;
-    /* probe p of copy j: δ, w, v, u_A, u_B (d each), then its ℓ1 estimate */
+    /* probe q of copy j: δ, w, v, u_A, u_B (d each), then its ℓ1 estimate */
     double ell[COPIES][INNER_PROBES], a[INNER_PROBES];
-    for (size_t p = 0; p < INNER_PROBES; p++) {
+    for (size_t q = 0; q < INNER_PROBES; q++) {
         for (size_t j = 0; j < COPIES; j++)
-            ell[j][p] = ws->bwd[j * w + d + p * (5 * d + 1) + 5 * d];
-        const double *uA = ws->bwd + d + p * (5 * d + 1) + 3 * d, *uB = uA + d;
+            ell[j][q] = ws->bwd[j * w + d + q * (5 * d + 1) + 5 * d];
+        const double *uA = ws->bwd + d + q * (5 * d + 1) + 3 * d, *uB = uA + d;
         double acc = 0.0;
         for (size_t i = 0; i < d; i++)
             acc += ws->xi[i] * (ws->score[i] - (uA[i] + uB[i]));
-        a[p] = acc; /* ξ·(s − 2 u_p), u_p = (u_A + u_B)/2 */
+        a[q] = acc; /* ξ·(s − 2 u_p), u_p = (u_A + u_B)/2 */
     }
     double D0 = (ell[1][0] - ell[2][0]) / (2.0 * eta), D1 = (ell[1][1] - ell[2][1]) / (2.0 * eta);
     double lap = 0.0;
-    for (size_t p = 0; p < INNER_PROBES; p++)
-        lap += 0.5 * (ell[1][p] - 2.0 * ell[0][p] + ell[2][p]) / (eta * eta);
+    for (size_t q = 0; q < INNER_PROBES; q++)
+        lap += 0.5 * (ell[1][q] - 2.0 * ell[0][q] + ell[2][q]) / (eta * eta);
     double dot = 0.5 * (a[1] * D0 + a[0] * D1);
     double hg = 0.5 * sp.g2;
     for (size_t i = 0; i < d; i++)
